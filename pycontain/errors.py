@@ -1,0 +1,70 @@
+"""The exception tree of pycontain.
+
+Errors that come from a failing system call stay :class:`OSError` (with ``errno`` and
+``filename``), so ``except FileNotFoundError`` keeps working; a note names the step that
+failed.  Domain errors derive from :class:`PycontainError` and carry a ``hint`` on how to
+fix the host or the call.
+"""
+
+from __future__ import annotations
+
+
+class PycontainError(Exception):
+    """Base class of pycontain's own errors."""
+
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        msg = super().__str__()
+        if self.hint:
+            return f"{msg} (hint: {self.hint})"
+        return msg
+
+
+class ConfigError(PycontainError, ValueError):
+    """A value given to pycontain is wrong; ``field`` names the argument or JSON path."""
+
+    def __init__(self, field: str, message: str, *, hint: str | None = None) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}", hint=hint)
+
+
+class CgroupError(PycontainError):
+    """A cgroup operation failed."""
+
+
+class CgroupNotDelegated(CgroupError, PermissionError):
+    """The caller may not write where the cgroup must be created."""
+
+
+class CgroupUnsupported(CgroupError):
+    """The kernel does not offer a controller or file that a limit needs."""
+
+
+class UserNamespaceDenied(PycontainError, PermissionError):
+    """The host forbids creating user namespaces."""
+
+
+class ContainerError(PycontainError):
+    """A container could not be started or managed."""
+
+
+class TimeoutExpired(PycontainError):
+    """A wait ran out of time (the container has been killed when it says so)."""
+
+    def __init__(self, cmd: object, timeout: float, output: bytes | None = None,
+                 stderr: bytes | None = None) -> None:
+        self.cmd = cmd
+        self.timeout = timeout
+        self.output = output
+        self.stderr = stderr
+        super().__init__(f"command {cmd!r} timed out after {timeout} seconds")
+
+    @property
+    def stdout(self) -> bytes | None:
+        return self.output
