@@ -52,19 +52,3 @@ class UserNamespaceDenied(PycontainError, PermissionError):
 
 class ContainerError(PycontainError):
     """A container could not be started or managed."""
-
-
-class TimeoutExpired(PycontainError):
-    """A wait ran out of time (the container has been killed when it says so)."""
-
-    def __init__(self, cmd: object, timeout: float, output: bytes | None = None,
-                 stderr: bytes | None = None) -> None:
-        self.cmd = cmd
-        self.timeout = timeout
-        self.output = output
-        self.stderr = stderr
-        super().__init__(f"command {cmd!r} timed out after {timeout} seconds")
-
-    @property
-    def stdout(self) -> bytes | None:
-        return self.output
