@@ -1,0 +1,593 @@
+"""The :class:`Cgroup` facade: one object over the v1 directories, the v2 directory, or both."""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import itertools
+import os
+import posixpath
+import signal
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Self, TypedDict
+
+from pycontain import _keeper
+from pycontain.cgroups import v1, v2
+from pycontain.cgroups._fs import REAL_FS, CgroupFS, backoff, read_pids
+from pycontain.cgroups._layout import (
+    DEFAULT_ROOT,
+    CgroupLayout,
+    CgroupMode,
+    Hierarchy,
+    detect,
+)
+from pycontain.cgroups._resources import Resources
+from pycontain.errors import CgroupError, CgroupNotDelegated, CgroupUnsupported
+
+__all__ = ["ALL_CONTROLLERS", "Cgroup", "CgroupStats", "remove_empty_parents"]
+
+#: Pass as ``controllers=`` to use every hierarchy (v1) / every controller offered (v2).
+ALL_CONTROLLERS: frozenset[str] = frozenset({"*"})
+
+#: What pycontain always wants, for stats, besides what the limits need.
+_V1_DEFAULT = frozenset({"memory", "pids", "cpuacct"})
+_V2_DEFAULT = frozenset({"memory", "pids"})
+
+_FIELDS = {
+    "memory": ("memory_max", "memory_swap_max", "memory_low"),
+    "pids": ("pids_max",),
+    "cpu": ("cpu_quota", "cpu_period", "cpu_shares"),
+    "cpuset": ("cpuset_cpus", "cpuset_mems"),
+}
+
+_EMPTY = Resources()
+_counter = itertools.count(1)
+_O_PROCS = os.O_WRONLY | os.O_CLOEXEC
+_O_DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+class CgroupStats(TypedDict, total=False):
+    """What :meth:`Cgroup.stats` returns; keys are absent where the controller is not used,
+    values are None where the kernel has no such number (or no limit)."""
+
+    memory_usage: int | None
+    memory_max_usage: int | None
+    memory_limit: int | None
+    memory_oom: int | None
+    memory_oom_kill: int | None
+    memory_failcnt: int | None
+    pids_current: int | None
+    pids_limit: int | None
+    cpu_usage_ns: int | None
+
+
+def _required(r: Resources) -> dict[str, str]:
+    """controller -> the first field of *r* that needs it."""
+    out = {}
+    for controller, fields in _FIELDS.items():
+        for f in fields:
+            if getattr(r, f) is not None:
+                out[controller] = f
+                break
+    return out
+
+
+def _new_name() -> str:
+    return f"pc-{os.getpid()}-{next(_counter)}-{os.urandom(3).hex()}"
+
+
+def _check_name(name: str) -> None:
+    if not name or "/" in name or name in (".", "..") or "\0" in name:
+        from pycontain.errors import ConfigError
+
+        raise ConfigError("name", f"must be one path component, got {name!r}")
+
+
+# Parent directories this process created (like /sys/fs/cgroup/memory/pycontain). They are
+# left in place while we run: removing and re-creating them around every cgroup would double
+# the cost of a short-lived one. They go at exit, if empty by then.
+_our_parents: set[str] = set()
+_parents_lock = threading.Lock()
+
+
+def remove_empty_parents() -> None:
+    """Remove the parent directories this process created, where they are empty (best effort;
+    run at interpreter exit)."""
+    with _parents_lock:
+        for d in sorted(_our_parents, key=len, reverse=True):
+            try:
+                os.rmdir(d)
+            except OSError:
+                continue
+            _our_parents.discard(d)
+
+
+atexit.register(remove_empty_parents)
+
+
+def _mkdir(fs: CgroupFS, h: Hierarchy, d: str, new_parents: list[str]) -> None:
+    """mkdir *d*, creating missing parents (recorded in *new_parents*, outermost first)."""
+    try:
+        fs.mkdir(d)
+        return
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        _raise_mkdir(err, d)
+    missing = []
+    p = posixpath.dirname(d)
+    while not fs.exists(p):
+        if p == h.mount or len(p) <= len(h.mount):
+            raise CgroupUnsupported(f"the cgroup hierarchy {h.mount} is not mounted")
+        missing.append(p)
+        p = posixpath.dirname(p)
+    for p in reversed(missing):
+        try:
+            fs.mkdir(p)
+        except FileExistsError:
+            continue  # another thread or process made it first
+        except OSError as err:
+            _raise_mkdir(err, p)
+        with _parents_lock:
+            _our_parents.add(p)
+        new_parents.append(p)
+    try:
+        fs.mkdir(d)
+    except OSError as err:
+        _raise_mkdir(err, d)
+
+
+def _raise_mkdir(err: OSError, d: str) -> None:
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        raise CgroupNotDelegated(
+            f"cannot create the cgroup {d}: {err.strerror}",
+            hint="run as root, or in a cgroup delegated to you (systemd: Delegate=yes, or "
+            "systemd-run --user --scope -p Delegate=yes ...), and pass parent= inside it",
+        ) from err
+    if err.errno == errno.EEXIST:
+        err.add_note(f"the cgroup {d} exists already; pick another name")
+    raise err
+
+
+class Cgroup:
+    """A control group: limits, stats, freeze, kill, and removal of what we created.
+
+    Make one with :meth:`create` (owned: :meth:`close` removes it) or :meth:`open` (an
+    existing cgroup: :meth:`close` leaves it).
+    """
+
+    __slots__ = (
+        "_dir_fd",
+        "_fs",
+        "_owned",
+        "_procs_fds",
+        "_removed",
+        "_v1",
+        "dirs",
+        "layout",
+        "mode",
+        "path",
+        "unified_dir",
+    )
+
+    path: str
+    mode: CgroupMode
+    layout: CgroupLayout
+    #: Every directory of this cgroup, one per hierarchy (v1 ones first).
+    dirs: tuple[str, ...]
+    #: The cgroup2 directory (v2, or the unified one on hybrid), or None.
+    unified_dir: str | None
+
+    def __init__(
+        self,
+        path: str,
+        layout: CgroupLayout,
+        v1_dirs: dict[str, str],
+        unified_dir: str | None,
+        *,
+        owned: bool,
+        fs: CgroupFS = REAL_FS,
+    ) -> None:
+        self.path = path
+        self.layout = layout
+        self.mode = layout.mode
+        self._v1 = v1_dirs
+        self.unified_dir = unified_dir
+        seen = dict.fromkeys(v1_dirs.values())
+        if unified_dir is not None:
+            seen[unified_dir] = None
+        self.dirs = tuple(seen)
+        self._owned = owned
+        self._fs = fs
+        self._removed = False
+        self._procs_fds: list[int] | None = None
+        self._dir_fd: int | None = None
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        name: str | None = None,
+        *,
+        parent: str = "/pycontain",
+        resources: Resources | None = None,
+        controllers: Iterable[str] | None = None,
+        root: str = DEFAULT_ROOT,
+        fs: CgroupFS | None = None,
+    ) -> Cgroup:
+        """Create a new cgroup ``parent/name`` and apply *resources*.
+
+        *name* defaults to a unique ``pc-<pid>-<n>-<random>``. *parent* is a path inside the
+        hierarchy; a relative one is resolved from this process's own cgroup (runc's rule,
+        see :func:`resolve_path`). *controllers* replaces the set of controllers
+        (v1: hierarchies) used, besides those the limits need; :data:`ALL_CONTROLLERS` means
+        all. *fs* is for tests (:class:`~pycontain.cgroups._testing.FakeCgroupFS`).
+        """
+        fs = REAL_FS if fs is None else fs
+        layout = detect(root)
+        r = _EMPTY if resources is None else resources
+        if name is None:
+            name = _new_name()
+        else:
+            _check_name(name)
+        base = parent.rstrip("/")
+        rel = f"{base}/{name}" if base or parent.startswith("/") else name
+        required = _required(r)
+        wanted = None if controllers is None else frozenset(controllers)
+        if layout.mode is CgroupMode.V2:
+            return cls._create_v2(fs, layout, rel, r, required, wanted)
+        return cls._create_v1(fs, layout, rel, r, required, wanted)
+
+    @classmethod
+    def _create_v1(
+        cls,
+        fs: CgroupFS,
+        layout: CgroupLayout,
+        rel: str,
+        r: Resources,
+        required: dict[str, str],
+        wanted: frozenset[str] | None,
+    ) -> Cgroup:
+        for controller, field in required.items():
+            if layout.hierarchy(controller) is None:
+                raise CgroupUnsupported(
+                    f"{field}: the {controller} controller is not available in this cgroup "
+                    "hierarchy",
+                    hint=f"mount the v1 {controller} hierarchy under {layout.root}",
+                )
+        if wanted is None:
+            wanted = _V1_DEFAULT
+            if layout.unified is None:
+                wanted = wanted | {"freezer"}  # kill() needs it without cgroup.kill
+        every = "*" in wanted
+        wanted = wanted | required.keys()
+        v1_dirs: dict[str, str] = {}
+        created: list[str] = []
+        try:
+            for h in layout.v1:
+                if not every and not (h.controllers & wanted):
+                    continue
+                d = h.dir(h.resolve(rel))
+                new_parents: list[str] = []
+                _mkdir(fs, h, d, new_parents)
+                created.append(d)
+                for c in h.controllers:
+                    v1_dirs[c] = d
+                if "cpuset" in h.controllers:
+                    for p in (*new_parents, d):
+                        v1.init_cpuset(fs, p, posixpath.dirname(p), r if p == d else None)
+            udir = None
+            if layout.unified is not None:
+                u = layout.unified
+                udir = u.dir(u.resolve(rel))
+                _mkdir(fs, u, udir, [])
+                created.append(udir)
+            _keeper.track(created)
+            cg = cls(layout.primary.resolve(rel), layout, v1_dirs, udir, owned=True, fs=fs)
+            v1.apply(fs, v1_dirs, r)
+        except BaseException:
+            _rollback(fs, created)
+            raise
+        return cg
+
+    @classmethod
+    def _create_v2(
+        cls,
+        fs: CgroupFS,
+        layout: CgroupLayout,
+        rel: str,
+        r: Resources,
+        required: dict[str, str],
+        wanted: frozenset[str] | None,
+    ) -> Cgroup:
+        assert layout.unified is not None
+        u = layout.unified
+        path = u.resolve(rel)
+        d = u.dir(path)
+        parent = posixpath.dirname(d)
+        new_parents: list[str] = []
+        _mkdir(fs, u, d, new_parents)
+        try:
+            _keeper.track([d])
+            for p in new_parents:
+                v2.enable_all(fs, p)
+            want = _V2_DEFAULT if wanted is None else wanted
+            if "*" in want:
+                want = frozenset(fs.read(parent + "/cgroup.controllers").split())
+            v2.check_delegation(fs, parent, want | required.keys(), required)
+            cg = cls(path, layout, {}, d, owned=True, fs=fs)
+            v2.apply(fs, d, r)
+        except BaseException:
+            _rollback(fs, [d])
+            raise
+        return cg
+
+    @classmethod
+    def open(
+        cls,
+        path: str,
+        *,
+        controllers: Iterable[str] | None = None,
+        root: str = DEFAULT_ROOT,
+        fs: CgroupFS | None = None,
+    ) -> Cgroup:
+        """An existing cgroup at *path* (resolved like :meth:`create`'s parent), in every
+        hierarchy where it exists (or those of *controllers*). :meth:`close` leaves it.
+        """
+        fs = REAL_FS if fs is None else fs
+        layout = detect(root)
+        wanted = None if controllers is None else frozenset(controllers)
+        v1_dirs: dict[str, str] = {}
+        for h in layout.v1:
+            if wanted is not None and "*" not in wanted and not (h.controllers & wanted):
+                continue
+            d = h.dir(h.resolve(path))
+            if fs.exists(d):
+                for c in h.controllers:
+                    v1_dirs[c] = d
+        udir = None
+        if layout.unified is not None:
+            d = layout.unified.dir(layout.unified.resolve(path))
+            if fs.exists(d):
+                udir = d
+        if not v1_dirs and udir is None:
+            raise FileNotFoundError(errno.ENOENT, "no such cgroup", path)
+        return cls(layout.primary.resolve(path), layout, v1_dirs, udir, owned=False, fs=fs)
+
+    # -- processes ------------------------------------------------------------------------
+
+    def join_fds(self) -> tuple[list[int], int | None]:
+        """``(procs_fds, dir_fd)``: fds open for writing on every hierarchy's ``cgroup.procs``
+        (a child joins by writing ``"0"`` to each; writing to the v2 one after
+        CLONE_INTO_CGROUP is harmless), and an ``O_PATH`` fd on the v2 directory for
+        ``clone3(CLONE_INTO_CGROUP)`` (None on pure v1). Opened once; :meth:`close` closes them.
+        """
+        if self._procs_fds is None:
+            self._check_open()
+            fds: list[int] = []
+            try:
+                for d in self.dirs:
+                    fds.append(self._fs.open(d + "/cgroup.procs", _O_PROCS))
+                if self.unified_dir is not None:
+                    self._dir_fd = self._fs.open(self.unified_dir, _O_DIR)
+            except BaseException:
+                for fd in fds:
+                    os.close(fd)
+                raise
+            self._procs_fds = fds
+        return list(self._procs_fds), self._dir_fd
+
+    def add_process(self, pid: int) -> None:
+        """Move process *pid* (all its threads) into this cgroup in every hierarchy."""
+        self._check_open()
+        data = str(pid).encode()
+        for d in self.dirs:
+            try:
+                self._fs.write(d + "/cgroup.procs", data)
+            except OSError as err:
+                err.add_note(f"while moving process {pid} into {d}")
+                raise
+
+    def pids(self) -> list[int]:
+        """The processes in this cgroup (not its children), from the v2 directory if any."""
+        return read_pids(self._fs, self._primary_dir() + "/cgroup.procs")
+
+    def _primary_dir(self) -> str:
+        if self.unified_dir is not None:
+            return self.unified_dir
+        return self._v1.get("memory") or self.dirs[0]
+
+    # -- limits and stats -----------------------------------------------------------------
+
+    def set(self, resources: Resources) -> None:
+        """Apply the limits that *resources* sets (the others stay as they are)."""
+        self._check_open()
+        if self.mode is CgroupMode.V2:
+            assert self.unified_dir is not None
+            required = _required(resources)
+            if required:
+                parent = posixpath.dirname(self.unified_dir)
+                v2.check_delegation(self._fs, parent, frozenset(required), required)
+            v2.apply(self._fs, self.unified_dir, resources)
+        else:
+            v1.apply(self._fs, self._v1, resources)
+
+    def stats(self) -> CgroupStats:
+        """Memory, pids and CPU usage and limits (see :class:`CgroupStats`)."""
+        if self.mode is CgroupMode.V2:
+            assert self.unified_dir is not None
+            return v2.stats(self._fs, self.unified_dir)  # type: ignore[return-value]
+        out = v1.stats(self._fs, self._v1)
+        if "cpu_usage_ns" not in out and self.unified_dir is not None:
+            out.update(v2.stats(self._fs, self.unified_dir, cpu=True))
+        return out  # type: ignore[return-value]
+
+    @property
+    def oom_kill_count(self) -> int:
+        """How many processes the OOM killer killed in this cgroup."""
+        if self.mode is CgroupMode.V2:
+            assert self.unified_dir is not None
+            return v2.oom_kill_count(self._fs, self.unified_dir)
+        mem = self._v1.get("memory")
+        if mem is None:
+            raise CgroupUnsupported("oom_kill_count: this cgroup has no memory hierarchy")
+        return v1.oom_kill_count(self._fs, mem)
+
+    # -- freeze, kill, remove ---------------------------------------------------------------
+
+    def freeze(self, timeout: float = 5.0) -> None:
+        """Stop every process in the cgroup; returns once they are all frozen."""
+        self._check_open()
+        if self.unified_dir is not None:
+            v2.freeze(self._fs, self.unified_dir, timeout)
+            return
+        v1.freeze(self._fs, self._freezer_dir(), timeout)
+
+    def thaw(self) -> None:
+        """Let frozen processes run again."""
+        self._check_open()
+        if self.unified_dir is not None:
+            v2.thaw(self._fs, self.unified_dir)
+            return
+        v1.thaw(self._fs, self._freezer_dir())
+
+    def _freezer_dir(self) -> str:
+        d = self._v1.get("freezer")
+        if d is None:
+            raise CgroupUnsupported(
+                "freeze: this cgroup has no freezer hierarchy",
+                hint="create it with 'freezer' in controllers=",
+            )
+        return d
+
+    def kill(self, sig: int = signal.SIGKILL, wait: float | None = 5.0) -> None:
+        """Send *sig* to every process in the cgroup (and its children); with *wait*, wait
+        that many seconds until the cgroup is empty (TimeoutError if it is not).
+        """
+        self._check_open()
+        if self.unified_dir is not None:
+            v2.kill(self._fs, self.unified_dir, sig, wait)
+        # On v1 (and on hybrid, for processes that joined only the v1 hierarchies).
+        freezer = self._v1.get("freezer")
+        for d in dict.fromkeys(self._v1.values()):
+            if self.unified_dir is not None and not read_pids(self._fs, d + "/cgroup.procs"):
+                continue
+            v1.kill(self._fs, d, freezer, sig, wait)
+            if self.unified_dir is None:
+                break  # one v1 hierarchy lists every member already
+
+    def remove(self, timeout: float = 5.0) -> None:
+        """Kill what is left and remove every directory we created; idempotent.
+
+        rmdir is tried first (the common case: the cgroup is empty); on EBUSY the processes
+        are killed and rmdir retried with short, growing sleeps.
+        """
+        if self._removed:
+            return
+        self._close_fds()
+        if not self._owned:
+            self._removed = True
+            return
+        pending = list(reversed(self.dirs))
+        pending = self._rmdirs(pending)
+        if pending:
+            try:
+                self.kill(wait=timeout)
+            except (TimeoutError, OSError):
+                pass  # rmdir below reports what is left
+            for _ in backoff(timeout):
+                pending = self._rmdirs(pending, children=True)
+                if not pending:
+                    break
+        if pending:
+            raise CgroupError(
+                f"could not remove the cgroup directories {pending} within {timeout} s "
+                "(processes still in them?)"
+            )
+        self._removed = True
+        _keeper.untrack(self.dirs)
+
+    def _rmdirs(self, dirs: list[str], children: bool = False) -> list[str]:
+        busy = []
+        for d in dirs:
+            try:
+                if children:
+                    _remove_children(self._fs, d)
+                self._fs.rmdir(d)
+            except FileNotFoundError:
+                pass
+            except OSError as err:
+                if err.errno != errno.EBUSY:
+                    raise
+                busy.append(d)
+        return busy
+
+    def close(self) -> None:
+        """Remove the cgroup if we created it, and close our fds."""
+        if self._owned:
+            self.remove()
+        else:
+            self._close_fds()
+            self._removed = True
+
+    def _close_fds(self) -> None:
+        fds, self._procs_fds = self._procs_fds or [], None
+        dir_fd, self._dir_fd = self._dir_fd, None
+        for fd in fds:
+            os.close(fd)
+        if dir_fd is not None:
+            os.close(dir_fd)
+
+    def _check_open(self) -> None:
+        if self._removed:
+            raise ValueError(f"the cgroup {self.path} is closed")
+
+    @property
+    def owned(self) -> bool:
+        """True if this object created the cgroup (and will remove it)."""
+        return self._owned
+
+    @property
+    def closed(self) -> bool:
+        return self._removed
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._removed else ("owned" if self._owned else "opened")
+        return f"<Cgroup {self.path} {self.mode.value} {state}>"
+
+
+def _remove_children(fs: CgroupFS, d: str) -> None:
+    """rmdir sub-cgroups that processes inside made (depth first)."""
+    for name in fs.listdir(d):
+        sub = f"{d}/{name}"
+        if fs.exists(sub + "/cgroup.procs"):
+            _remove_children(fs, sub)
+            try:
+                fs.rmdir(sub)
+            except FileNotFoundError:
+                pass
+
+
+def _rollback(fs: CgroupFS, dirs: list[str]) -> None:
+    for d in reversed(dirs):
+        try:
+            fs.rmdir(d)
+        except OSError:
+            pass
+    if dirs:
+        _keeper.untrack(dirs)
+

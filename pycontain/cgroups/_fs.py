@@ -1,0 +1,130 @@
+"""The few file operations the drivers do on cgroupfs, behind one object.
+
+The drivers never touch ``os`` for cgroupfs directly, so unit tests can swap in
+:class:`pycontain.cgroups._testing.FakeCgroupFS`, which acts like the kernel on a plain
+directory tree (youki's trick).  Each operation is the minimum of system calls: cgroupfs
+files are written with one ``write`` and no ``O_TRUNC``/``O_CREAT``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+from pycontain.errors import CgroupUnsupported
+
+__all__ = [
+    "REAL_FS",
+    "CgroupFS",
+    "backoff",
+    "read_int",
+    "read_keyed",
+    "read_pids",
+    "write_value",
+]
+
+_O_WRITE = os.O_WRONLY | os.O_CLOEXEC
+_O_READ = os.O_RDONLY | os.O_CLOEXEC
+
+
+class CgroupFS:
+    """cgroupfs as the kernel provides it."""
+
+    def mkdir(self, path: str) -> None:
+        os.mkdir(path, 0o755)
+
+    def rmdir(self, path: str) -> None:
+        os.rmdir(path)
+
+    def write(self, path: str, data: bytes) -> None:
+        fd = os.open(path, _O_WRITE)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+    def read(self, path: str) -> str:
+        fd = os.open(path, _O_READ)
+        try:
+            chunks = []
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        return b"".join(chunks).decode("ascii", "replace")
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def listdir(self, path: str) -> list[str]:
+        return os.listdir(path)
+
+    def open(self, path: str, flags: int) -> int:
+        return os.open(path, flags)
+
+
+REAL_FS = CgroupFS()
+
+
+def write_value(fs: CgroupFS, path: str, value: str, field: str, controller: str) -> None:
+    """Write a limit; a missing file becomes :class:`CgroupUnsupported` naming *field*, other
+    errors stay OSError with a note naming the field and the value.
+    """
+    try:
+        fs.write(path, value.encode())
+    except FileNotFoundError as err:
+        raise CgroupUnsupported(
+            f"{field}: the {controller} controller is not available in this cgroup "
+            f"hierarchy ({path} does not exist)",
+            hint=f"enable the {controller} controller for this cgroup's parent, "
+            "or leave the limit unset",
+        ) from err
+    except OSError as err:
+        err.add_note(f"while setting {field}: writing {value!r} to {path}")
+        raise
+
+
+def read_int(fs: CgroupFS, path: str) -> int | None:
+    """An integer file (``max`` or a missing file gives None)."""
+    try:
+        text = fs.read(path).strip()
+    except FileNotFoundError:
+        return None
+    if not text or text == "max":
+        return None
+    return int(text)
+
+
+def read_keyed(fs: CgroupFS, path: str) -> dict[str, int]:
+    """A flat-keyed file (``key value`` lines); {} if it is missing."""
+    try:
+        text = fs.read(path)
+    except FileNotFoundError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().lstrip("-").isdigit():
+            out[key] = int(value)
+    return out
+
+
+def read_pids(fs: CgroupFS, path: str) -> list[int]:
+    """The pids in a ``cgroup.procs`` file."""
+    return [int(p) for p in fs.read(path).split()]
+
+
+def backoff(timeout: float, first: float = 0.0001, cap: float = 0.02) -> Iterator[float]:
+    """Sleep between tries with growing delays (starting very short: cgroup state usually
+    settles within microseconds); yields the time left, stops at the deadline.
+    """
+    deadline = time.monotonic() + timeout
+    delay = first
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        yield left
+        time.sleep(min(delay, max(left, 0)))
+        delay = min(delay * 2, cap)

@@ -1,0 +1,238 @@
+"""cgroup v2: controller delegation, file codecs for limits and stats, and the core files
+(``cgroup.freeze``, ``cgroup.kill``, ``cgroup.events``) also used on hybrid hosts.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+
+from pycontain.cgroups._fs import (
+    CgroupFS,
+    backoff,
+    read_int,
+    read_keyed,
+    read_pids,
+    write_value,
+)
+from pycontain.cgroups._resources import UNLIMITED, Resources, shares_to_weight, swap_v2
+from pycontain.errors import CgroupNotDelegated, CgroupUnsupported
+
+__all__ = [
+    "apply",
+    "check_delegation",
+    "enable_all",
+    "events",
+    "freeze",
+    "kill",
+    "oom_kill_count",
+    "stats",
+    "thaw",
+    "wait_event",
+]
+
+
+def _max(value: int) -> str:
+    return "max" if value == UNLIMITED else str(value)
+
+
+def apply(fs: CgroupFS, d: str, r: Resources) -> None:
+    """Write the limits *r* sets into the v2 directory *d*."""
+    if r.memory_max is not None:
+        write_value(fs, d + "/memory.max", _max(r.memory_max), "memory_max", "memory")
+    if r.memory_swap_max is not None:
+        swap = swap_v2(r.memory_swap_max, r.memory_max)
+        write_value(fs, d + "/memory.swap.max", _max(swap), "memory_swap_max", "memory")
+    elif r.memory_max is not None:
+        # As on v1: no swap beyond memory_max unless asked (and no limit if memory has none).
+        try:
+            fs.write(d + "/memory.swap.max", b"max" if r.memory_max == UNLIMITED else b"0")
+        except FileNotFoundError:
+            pass  # no swap support at all
+    if r.memory_low is not None:
+        write_value(fs, d + "/memory.low", _max(r.memory_low), "memory_low", "memory")
+    if r.pids_max is not None:
+        write_value(fs, d + "/pids.max", _max(r.pids_max), "pids_max", "pids")
+    if r.cpu_quota is not None or r.cpu_period is not None:
+        field = "cpu_quota" if r.cpu_quota is not None else "cpu_period"
+        if r.cpu_quota is None:
+            # cpu.max takes "quota period"; keep the quota that is there.
+            try:
+                quota = fs.read(d + "/cpu.max").split()[0]
+            except FileNotFoundError:
+                quota = "max"
+        else:
+            quota = _max(r.cpu_quota)
+        value = quota if r.cpu_period is None else f"{quota} {r.cpu_period}"
+        write_value(fs, d + "/cpu.max", value, field, "cpu")
+    if r.cpu_shares is not None:
+        weight = str(shares_to_weight(r.cpu_shares))
+        write_value(fs, d + "/cpu.weight", weight, "cpu_shares", "cpu")
+    if r.cpuset_cpus is not None:
+        write_value(fs, d + "/cpuset.cpus", r.cpuset_cpus, "cpuset_cpus", "cpuset")
+    if r.cpuset_mems is not None:
+        write_value(fs, d + "/cpuset.mems", r.cpuset_mems, "cpuset_mems", "cpuset")
+
+
+def enable_all(fs: CgroupFS, d: str) -> None:
+    """Enable in *d*'s ``cgroup.subtree_control`` every controller it has (a parent directory
+    that we created, so its children can use any of them).
+    """
+    available = fs.read(d + "/cgroup.controllers").split()
+    if not available:
+        return
+    try:
+        fs.write(d + "/cgroup.subtree_control", " ".join("+" + c for c in available).encode())
+    except OSError:
+        # One controller may refuse (e.g. a threaded subtree); enable what can be enabled.
+        for c in available:
+            try:
+                fs.write(d + "/cgroup.subtree_control", b"+" + c.encode())
+            except OSError:
+                pass
+
+
+def check_delegation(
+    fs: CgroupFS, parent: str, wanted: frozenset[str], required: dict[str, str]
+) -> frozenset[str]:
+    """Which of *wanted* controllers children of *parent* get. A *required* one (controller ->
+    the field that needs it) that is missing raises, saying what to do.
+
+    We never enable controllers in a parent we did not create: that is the host's (or
+    systemd's) business, and it can break the parent's own processes.
+    """
+    enabled = frozenset(fs.read(parent + "/cgroup.subtree_control").split())
+    for controller, field in required.items():
+        if controller in enabled:
+            continue
+        available = fs.read(parent + "/cgroup.controllers").split()
+        if controller in available:
+            raise CgroupNotDelegated(
+                f"{field}: the {controller} controller is not enabled for the children of "
+                f"{parent}",
+                hint=f"enable it: echo +{controller} > {parent}/cgroup.subtree_control "
+                "(or use Delegate=yes in the systemd unit)",
+            )
+        raise CgroupUnsupported(
+            f"{field}: the {controller} controller is not available in this cgroup hierarchy "
+            f"({parent} does not offer it)",
+            hint=f"enable {controller} in cgroup.subtree_control of every ancestor of {parent}",
+        )
+    return enabled & wanted
+
+
+def stats(fs: CgroupFS, d: str, *, cpu: bool = True) -> dict[str, int | None]:
+    out: dict[str, int | None] = {}
+    if fs.exists(d + "/memory.max"):
+        ev = read_keyed(fs, d + "/memory.events")
+        out["memory_usage"] = read_int(fs, d + "/memory.current")
+        out["memory_max_usage"] = read_int(fs, d + "/memory.peak")
+        out["memory_limit"] = read_int(fs, d + "/memory.max")
+        out["memory_oom"] = ev.get("oom")
+        out["memory_oom_kill"] = ev.get("oom_kill")
+    if fs.exists(d + "/pids.max"):
+        out["pids_current"] = read_int(fs, d + "/pids.current")
+        out["pids_limit"] = read_int(fs, d + "/pids.max")
+    if cpu:
+        usage = read_keyed(fs, d + "/cpu.stat").get("usage_usec")
+        out["cpu_usage_ns"] = None if usage is None else usage * 1000
+    return out
+
+
+def oom_kill_count(fs: CgroupFS, d: str) -> int:
+    return read_keyed(fs, d + "/memory.events").get("oom_kill", 0)
+
+
+def events(fs: CgroupFS, d: str) -> dict[str, int]:
+    """``cgroup.events``: ``populated`` and ``frozen``."""
+    return read_keyed(fs, d + "/cgroup.events")
+
+
+def wait_event(fs: CgroupFS, d: str, key: str, value: int, timeout: float) -> bool:
+    """Wait until ``cgroup.events`` shows ``key value``; False after *timeout* seconds.
+
+    The kernel flags the file with POLLPRI on every change; we poll it, re-reading after
+    each wake-up, with a short cap on each sleep in case a notification is missed.
+    """
+    path = d + "/cgroup.events"
+    want = f"{key} {value}"
+    fd = fs.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLPRI | select.POLLERR)
+        deadline = time.monotonic() + timeout
+        while True:
+            os.lseek(fd, 0, os.SEEK_SET)
+            if want in os.read(fd, 4096).decode("ascii", "replace").splitlines():
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            poller.poll(min(left, 0.1) * 1000)
+    finally:
+        os.close(fd)
+
+
+def freeze(fs: CgroupFS, d: str, timeout: float) -> None:
+    fs.write(d + "/cgroup.freeze", b"1")
+    if not wait_event(fs, d, "frozen", 1, timeout):
+        fs.write(d + "/cgroup.freeze", b"0")
+        raise TimeoutError(f"{d} did not freeze within {timeout} s")
+
+
+def thaw(fs: CgroupFS, d: str) -> None:
+    fs.write(d + "/cgroup.freeze", b"0")
+
+
+def kill(fs: CgroupFS, d: str, sig: int = signal.SIGKILL, wait: float | None = 5.0) -> None:
+    """Kill everything in *d* and below: ``cgroup.kill`` for SIGKILL (Linux 5.14+), else
+    freeze, signal each process, thaw. Then wait for ``populated 0`` if *wait* is set.
+    """
+    done = False
+    if sig == signal.SIGKILL:
+        try:
+            fs.write(d + "/cgroup.kill", b"1")
+            done = True
+        except FileNotFoundError:
+            pass
+    if not done:
+        _signal_all(fs, d, sig)
+    if wait is None:
+        return
+    if sig == signal.SIGKILL and not done:
+        # No cgroup.kill: a process may have forked between our reading and signalling.
+        for _ in backoff(wait):
+            if not _subtree_pids(fs, d):
+                break
+            _signal_all(fs, d, sig)
+    if not wait_event(fs, d, "populated", 0, wait):
+        raise TimeoutError(f"processes are still in {d} after {wait} s")
+
+
+def _subtree_pids(fs: CgroupFS, d: str) -> list[int]:
+    pids = read_pids(fs, d + "/cgroup.procs")
+    for name in fs.listdir(d):
+        sub = f"{d}/{name}"
+        if fs.exists(sub + "/cgroup.procs"):
+            pids.extend(_subtree_pids(fs, sub))
+    return pids
+
+
+def _signal_all(fs: CgroupFS, d: str, sig: int) -> None:
+    frozen = False
+    try:
+        freeze(fs, d, 1.0)
+        frozen = True
+    except (TimeoutError, OSError):
+        pass
+    try:
+        for pid in _subtree_pids(fs, d):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+    finally:
+        if frozen:
+            thaw(fs, d)
