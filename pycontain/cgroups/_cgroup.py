@@ -9,7 +9,8 @@ import os
 import posixpath
 import signal
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from types import TracebackType
 from typing import Self, TypedDict
 
@@ -107,8 +108,14 @@ def remove_empty_parents() -> None:
 atexit.register(remove_empty_parents)
 
 
-def _mkdir(fs: CgroupFS, h: Hierarchy, d: str, new_parents: list[str]) -> None:
-    """mkdir *d*, creating missing parents (recorded in *new_parents*, outermost first)."""
+def _mkdir(
+    fs: CgroupFS,
+    h: Hierarchy,
+    d: str,
+    init_parent: Callable[[str], None] | None = None,
+) -> None:
+    """mkdir *d*, creating missing parents first (each set up by *init_parent* before its
+    children exist)."""
     try:
         fs.mkdir(d)
         return
@@ -132,11 +139,16 @@ def _mkdir(fs: CgroupFS, h: Hierarchy, d: str, new_parents: list[str]) -> None:
             _raise_mkdir(err, p)
         with _parents_lock:
             _our_parents.add(p)
-        new_parents.append(p)
+        if init_parent is not None:
+            init_parent(p)
     try:
         fs.mkdir(d)
     except OSError as err:
         _raise_mkdir(err, d)
+
+
+def _init_cpuset(fs: CgroupFS, d: str) -> None:
+    v1.init_cpuset(fs, d, posixpath.dirname(d))
 
 
 def _raise_mkdir(err: OSError, d: str) -> None:
@@ -271,19 +283,18 @@ class Cgroup:
                 if not every and not (h.controllers & wanted):
                     continue
                 d = h.dir(h.resolve(rel))
-                new_parents: list[str] = []
-                _mkdir(fs, h, d, new_parents)
+                cpuset = "cpuset" in h.controllers
+                _mkdir(fs, h, d, partial(_init_cpuset, fs) if cpuset else None)
                 created.append(d)
                 for c in h.controllers:
                     v1_dirs[c] = d
-                if "cpuset" in h.controllers:
-                    for p in (*new_parents, d):
-                        v1.init_cpuset(fs, p, posixpath.dirname(p), r if p == d else None)
+                if cpuset:
+                    v1.init_cpuset(fs, d, posixpath.dirname(d), r)
             udir = None
             if layout.unified is not None:
                 u = layout.unified
                 udir = u.dir(u.resolve(rel))
-                _mkdir(fs, u, udir, [])
+                _mkdir(fs, u, udir)
                 created.append(udir)
             _keeper.track(created)
             cg = cls(layout.primary.resolve(rel), layout, v1_dirs, udir, owned=True, fs=fs)
@@ -308,12 +319,9 @@ class Cgroup:
         path = u.resolve(rel)
         d = u.dir(path)
         parent = posixpath.dirname(d)
-        new_parents: list[str] = []
-        _mkdir(fs, u, d, new_parents)
+        _mkdir(fs, u, d, partial(v2.enable_all, fs))
         try:
             _keeper.track([d])
-            for p in new_parents:
-                v2.enable_all(fs, p)
             want = _V2_DEFAULT if wanted is None else wanted
             if "*" in want:
                 want = frozenset(fs.read(parent + "/cgroup.controllers").split())
@@ -590,4 +598,3 @@ def _rollback(fs: CgroupFS, dirs: list[str]) -> None:
             pass
     if dirs:
         _keeper.untrack(dirs)
-

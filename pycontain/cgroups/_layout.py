@@ -213,9 +213,7 @@ def _read(path: str) -> str | None:
         return None
 
 
-def layout_from(
-    root: str, mountinfo: str | None, proc_cgroup: str | None
-) -> CgroupLayout:
+def layout_from(root: str, mountinfo: str | None, proc_cgroup: str | None) -> CgroupLayout:
     """Build a layout from ``mountinfo`` / ``/proc/self/cgroup`` text (no I/O except reading
     the v2 root's ``cgroup.controllers``, and probing *root* when no mount is found there).
     """
@@ -227,7 +225,9 @@ def layout_from(
         point = posixpath.normpath(m.mount_point)
         if m.fstype == "cgroup2":
             if point == root or posixpath.dirname(point) == root:
-                unified = Hierarchy(point, 2, _v2_controllers(point), _own_path(m.mount_root, own.get("")))
+                unified = Hierarchy(
+                    point, 2, _v2_controllers(point), _own_path(m.mount_root, own.get(""))
+                )
         elif posixpath.dirname(point) == root:
             ctrls = frozenset(
                 o for o in m.super_options if o in V1_CONTROLLERS or o.startswith("name=")
@@ -299,9 +299,7 @@ def detect(root: str = DEFAULT_ROOT, *, refresh: bool = False) -> CgroupLayout:
     if layout is not None and not refresh:
         return layout
     with _lock:
-        layout = layout_from(
-            root, _read("/proc/self/mountinfo"), _read("/proc/self/cgroup")
-        )
+        layout = layout_from(root, _read("/proc/self/mountinfo"), _read("/proc/self/cgroup"))
         _cache[root] = layout
     return layout
 

@@ -192,9 +192,7 @@ class Resources:
     def merged(self, update: Resources) -> Resources:
         """These limits with every field that *update* sets replaced."""
         changes = {
-            f.name: v
-            for f in attrs.fields(Resources)
-            if (v := getattr(update, f.name)) is not None
+            f.name: v for f in attrs.fields(Resources) if (v := getattr(update, f.name)) is not None
         }
         return attrs.evolve(self, **changes) if changes else self
 

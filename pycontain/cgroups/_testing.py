@@ -63,12 +63,19 @@ _CONTROLLER_FILES = {
 }
 
 
-def make_fake_v2_root(path: str | Path, controllers: str = "cpuset cpu io memory pids") -> str:
-    """A directory that looks like the root of a cgroup2 mount offering *controllers*."""
+def make_fake_v2_root(
+    path: str | Path,
+    controllers: str = "cpuset cpu io memory pids",
+    subtree_control: str | None = None,
+) -> str:
+    """A directory that looks like the root of a cgroup2 mount offering *controllers*, and
+    enabling *subtree_control* (default: all of them, as systemd does) for its children.
+    """
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     (root / "cgroup.controllers").write_text(controllers + "\n")
-    (root / "cgroup.subtree_control").write_text("")
+    enabled = controllers if subtree_control is None else subtree_control
+    (root / "cgroup.subtree_control").write_text(enabled + "\n")
     (root / "cgroup.procs").write_text("")
     return str(root)
 
@@ -135,6 +142,21 @@ class FakeCgroupFS(CgroupFS):
                 enabled.discard(name)
         with open(path, "w") as f:
             f.write(" ".join(sorted(enabled)) + "\n")
+        # Like the kernel: existing children gain (or lose) the controllers' files.
+        for name in os.listdir(d):
+            child = f"{d}/{name}"
+            if not os.path.isdir(child):
+                continue
+            with open(child + "/cgroup.controllers", "w") as f:
+                f.write(" ".join(sorted(enabled)) + "\n")
+            for c, files in _CONTROLLER_FILES.items():
+                for fname, content in files.items():
+                    fpath = f"{child}/{fname}"
+                    if c in enabled and not os.path.exists(fpath):
+                        with open(fpath, "w") as f:
+                            f.write(content)
+                    elif c not in enabled and os.path.exists(fpath):
+                        os.unlink(fpath)
 
 
 def _read(path: str) -> str:

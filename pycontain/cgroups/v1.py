@@ -102,9 +102,7 @@ def _memsw(fs: CgroupFS, path: str, value: int, explicit: bool) -> None:
 
 
 def _cpu(fs: CgroupFS, dirs: Mapping[str, str], r: Resources) -> None:
-    field = next(
-        f for f in ("cpu_quota", "cpu_period", "cpu_shares") if getattr(r, f) is not None
-    )
+    field = next(f for f in ("cpu_quota", "cpu_period", "cpu_shares") if getattr(r, f) is not None)
     d = _need(dirs, "cpu", field)
     if r.cpu_shares is not None:
         write_value(fs, d + "/cpu.shares", str(r.cpu_shares), "cpu_shares", "cpu")

@@ -110,8 +110,7 @@ def check_delegation(
         available = fs.read(parent + "/cgroup.controllers").split()
         if controller in available:
             raise CgroupNotDelegated(
-                f"{field}: the {controller} controller is not enabled for the children of "
-                f"{parent}",
+                f"{field}: the {controller} controller is not enabled for the children of {parent}",
                 hint=f"enable it: echo +{controller} > {parent}/cgroup.subtree_control "
                 "(or use Delegate=yes in the systemd unit)",
             )
