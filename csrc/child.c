@@ -1,0 +1,815 @@
+/* The child: executes a struct pc_plan, then execve().  Runs after clone() in a copy of the
+ * parent's memory with only the calling thread; so: system calls, stack buffers and the plan
+ * (read-only) only.  No malloc, no stdio, no locks, never a return into Python. */
+#include "internal.h"
+
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/magic.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+struct mount_attr {
+    uint64_t attr_set;
+    uint64_t attr_clr;
+    uint64_t propagation;
+    uint64_t userns_fd;
+};
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+#ifndef SECCOMP_SET_MODE_FILTER
+#define SECCOMP_SET_MODE_FILTER 1
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static int g_err_fd = -1;
+
+void pc_child_fail(int err, int step, int index, const char *path)
+{
+    struct pc_report rep;
+    memset(&rep, 0, sizeof(rep));
+    rep.kind = PC_REPORT_ERROR;
+    rep.err = err;
+    rep.step = step;
+    rep.index = index;
+    if (path)
+        pc_strlcpy(rep.path, path, sizeof(rep.path));
+    if (g_err_fd >= 0)
+        pc_write_all(g_err_fd, &rep, sizeof(rep));
+    _exit(127);
+}
+
+#define FAIL(step, idx, path) pc_child_fail(errno, (step), (idx), (path))
+#define FAILE(e, step, idx, path) pc_child_fail((e), (step), (idx), (path))
+
+/* ---- fds ---------------------------------------------------------------------------------- */
+
+/* Move every fds[i].src to fds[i].dst without one clobbering another (like subprocess). */
+static void place_fds(const struct pc_plan *p, int *err_fd, int *sync_fd, int *start_fd,
+                      int *keep_fd, int *parent_pidfd)
+{
+    int floor = 3;
+    for (int i = 0; i < p->n_fds; i++)
+        if (p->fds[i].dst >= floor)
+            floor = p->fds[i].dst + 1;
+    if (floor < 16)
+        floor = 16;
+    /* first move our own control fds and all sources above every destination */
+    int *ctl[] = {err_fd, sync_fd, start_fd, keep_fd, parent_pidfd};
+    for (size_t i = 0; i < sizeof(ctl) / sizeof(ctl[0]); i++) {
+        if (*ctl[i] >= 0 && *ctl[i] < floor) {
+            int n = fcntl(*ctl[i], F_DUPFD_CLOEXEC, floor);
+            if (n < 0)
+                FAIL(PC_STEP_FDS, -1, NULL);
+            *ctl[i] = n;
+        }
+    }
+    g_err_fd = *err_fd;
+    int tmp[64];
+    int n = p->n_fds < 64 ? p->n_fds : 64;
+    if (p->n_fds > 64)
+        FAILE(E2BIG, PC_STEP_FDS, -1, NULL);
+    for (int i = 0; i < n; i++) {
+        tmp[i] = fcntl(p->fds[i].src, F_DUPFD_CLOEXEC, floor);
+        if (tmp[i] < 0)
+            FAIL(PC_STEP_FDS, i, NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        if (dup2(tmp[i], p->fds[i].dst) < 0)
+            FAIL(PC_STEP_FDS, i, NULL);
+        close(tmp[i]);
+    }
+}
+
+static int close_range_cloexec(unsigned int from, unsigned int to)
+{
+    if (from > to)
+        return 0;
+    return (int)syscall(SYS_close_range, from, to, 0);
+}
+
+/* Close every fd >= from except the few the child still needs. */
+static void close_other_fds(int from, const int *keep, int nkeep)
+{
+    int sorted[8];
+    int n = 0;
+    for (int i = 0; i < nkeep; i++)
+        if (keep[i] >= from)
+            sorted[n++] = keep[i];
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && sorted[j] < sorted[j - 1]; j--) {
+            int t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
+        }
+    unsigned int lo = (unsigned int)from;
+    for (int i = 0; i <= n; i++) {
+        unsigned int hi = i < n ? (unsigned int)sorted[i] - 1 : ~0U;
+        if (i < n && (unsigned int)sorted[i] < lo) {
+            continue;
+        }
+        if (lo <= hi && close_range_cloexec(lo, hi) < 0) {
+            if (errno != ENOSYS && errno != EINVAL)
+                FAIL(PC_STEP_CLOSE_FDS, -1, NULL);
+            /* old kernel: close one by one up to a sane bound */
+            unsigned int stop = hi > 65536 ? 65536 : hi;
+            for (unsigned int fd = lo; fd <= stop; fd++)
+                close((int)fd);
+        }
+        if (i < n)
+            lo = (unsigned int)sorted[i] + 1;
+    }
+}
+
+/* ---- identity ----------------------------------------------------------------------------- */
+
+static void loopback_up(void)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        FAIL(PC_STEP_LOOPBACK, -1, "lo");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        FAIL(PC_STEP_LOOPBACK, -1, "lo");
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        FAIL(PC_STEP_LOOPBACK, -1, "lo");
+    close(s);
+}
+
+static void write_small_file(const char *path, const char *data, int step, int index)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        FAIL(step, index, path);
+    int r = pc_write_all(fd, data, pc_strlen(data));
+    close(fd);
+    if (r < 0)
+        FAILE(-r, step, index, path);
+}
+
+static void itoa_signed(char *buf, long v)
+{
+    char tmp[24];
+    int n = 0, neg = v < 0;
+    unsigned long u = neg ? (unsigned long)(-v) : (unsigned long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    int pos = 0;
+    if (neg)
+        buf[pos++] = '-';
+    while (n)
+        buf[pos++] = tmp[--n];
+    buf[pos] = '\0';
+}
+
+/* ---- mounts ------------------------------------------------------------------------------- */
+
+static unsigned long locked_flags(int fd)
+{
+    struct statvfs sv;
+    unsigned long f = 0;
+    if (fstatvfs(fd, &sv) < 0)
+        return 0;
+    if (sv.f_flag & ST_NOSUID)
+        f |= MS_NOSUID;
+    if (sv.f_flag & ST_NODEV)
+        f |= MS_NODEV;
+    if (sv.f_flag & ST_NOEXEC)
+        f |= MS_NOEXEC;
+    if (sv.f_flag & ST_NOATIME)
+        f |= MS_NOATIME;
+    if (sv.f_flag & ST_NODIRATIME)
+        f |= MS_NODIRATIME;
+    if (sv.f_flag & ST_RELATIME)
+        f |= MS_RELATIME;
+    return f;
+}
+
+#define BIND_REMOUNT_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | \
+                            MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME)
+
+static void do_mount(int rootfd, const struct pc_mount *m, int idx)
+{
+    int is_bind = (m->flags & MS_BIND) != 0;
+    int create = m->create;
+    int srcfd = -1;
+    if (is_bind && create == PC_CREATE_NONE) {
+        /* a bind of a file needs a file to land on */
+        struct stat st;
+        if (stat(m->source, &st) < 0)
+            FAIL(PC_STEP_MOUNT, idx, m->source);
+        create = S_ISDIR(st.st_mode) ? PC_CREATE_DIR : PC_CREATE_FILE;
+    }
+    int fd = pc_open_in_root(rootfd, m->target, create, m->nofollow, 0644);
+    if (fd < 0)
+        FAILE(-fd, PC_STEP_MOUNT_TARGET, idx, m->target);
+    if (m->nofollow && m->fstype && m->fstype[0]) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+            FAIL(PC_STEP_MOUNT_TARGET, idx, m->target);
+        if (!S_ISDIR(st.st_mode))
+            FAILE(ENOTDIR, PC_STEP_MOUNT_TARGET, idx, m->target);
+    }
+    char target[64];
+    pc_fdpath(target, sizeof(target), fd);
+    if (is_bind) {
+        if (mount(m->source, target, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0)
+            FAIL(PC_STEP_MOUNT, idx, m->target);
+        unsigned long extra = m->flags & BIND_REMOUNT_FLAGS;
+        if (extra) {
+            /* the remount must keep the flags the kernel locked on the source */
+            int nfd = pc_open_in_root(rootfd, m->target, PC_CREATE_NONE, m->nofollow, 0);
+            if (nfd < 0)
+                FAILE(-nfd, PC_STEP_MOUNT_REMOUNT, idx, m->target);
+            char ntarget[64];
+            pc_fdpath(ntarget, sizeof(ntarget), nfd);
+            unsigned long fl = MS_BIND | MS_REMOUNT | extra | locked_flags(nfd);
+            if (!(extra & MS_RDONLY))
+                fl &= ~(unsigned long)MS_RDONLY;
+            if (mount(NULL, ntarget, NULL, fl, NULL) < 0)
+                FAIL(PC_STEP_MOUNT_REMOUNT, idx, m->target);
+            if ((extra & MS_RDONLY) && (m->flags & MS_REC)) {
+                struct mount_attr attr;
+                memset(&attr, 0, sizeof(attr));
+                attr.attr_set = MOUNT_ATTR_RDONLY;
+                if (syscall(SYS_mount_setattr, nfd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+                            sizeof(attr)) < 0 && errno != ENOSYS)
+                    FAIL(PC_STEP_MOUNT_REMOUNT, idx, m->target);
+            }
+            close(nfd);
+        }
+    } else {
+        if (mount(m->source ? m->source : m->fstype, target, m->fstype,
+                  m->flags & ~(unsigned long)(MS_BIND | MS_REC), m->data) < 0)
+            FAIL(PC_STEP_MOUNT, idx, m->target);
+    }
+    if (m->propagation) {
+        int nfd = pc_open_in_root(rootfd, m->target, PC_CREATE_NONE, m->nofollow, 0);
+        if (nfd < 0)
+            FAILE(-nfd, PC_STEP_MOUNT_PROPAGATION, idx, m->target);
+        char ntarget[64];
+        pc_fdpath(ntarget, sizeof(ntarget), nfd);
+        if (mount(NULL, ntarget, NULL, m->propagation, NULL) < 0)
+            FAIL(PC_STEP_MOUNT_PROPAGATION, idx, m->target);
+        close(nfd);
+    }
+    close(fd);
+    (void)srcfd;
+}
+
+static void make_device(int rootfd, const struct pc_device *d, int idx)
+{
+    /* the parent directory, inside the root */
+    char parent[PATH_MAX];
+    size_t len = pc_strlcpy(parent, d->path, sizeof(parent));
+    if (len >= sizeof(parent))
+        FAILE(ENAMETOOLONG, PC_STEP_DEVICE, idx, d->path);
+    char *slash = parent + len;
+    while (slash > parent && *slash != '/')
+        slash--;
+    const char *name = d->path + (slash - parent) + 1;
+    *slash = '\0';
+    int dfd = pc_open_in_root(rootfd, parent[0] ? parent : "/", PC_CREATE_DIR, 0, 0);
+    if (dfd < 0)
+        FAILE(-dfd, PC_STEP_DEVICE, idx, d->path);
+    /* O_PATH fds can't be used with mknodat: reopen the directory */
+    char dpath[64];
+    pc_fdpath(dpath, sizeof(dpath), dfd);
+    int dir = open(dpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        FAIL(PC_STEP_DEVICE, idx, d->path);
+    close(dfd);
+    unlinkat(dir, name, 0);
+    if (mknodat(dir, name, d->mode, (dev_t)d->dev) == 0) {
+        if (fchownat(dir, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
+            FAIL(PC_STEP_DEVICE, idx, d->path);
+        /* mknod is subject to umask */
+        if (fchmodat(dir, name, d->mode & 07777, 0) < 0)
+            FAIL(PC_STEP_DEVICE, idx, d->path);
+    } else if ((errno == EPERM || errno == EACCES) && d->host_path) {
+        /* in a user namespace: bind the host's node instead */
+        int f = openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (f < 0)
+            FAIL(PC_STEP_DEVICE, idx, d->path);
+        char fpath[64];
+        pc_fdpath(fpath, sizeof(fpath), f);
+        int pf = open(fpath, O_PATH | O_CLOEXEC);
+        close(f);
+        if (pf < 0)
+            FAIL(PC_STEP_DEVICE, idx, d->path);
+        pc_fdpath(fpath, sizeof(fpath), pf);
+        if (mount(d->host_path, fpath, NULL, MS_BIND, NULL) < 0)
+            FAIL(PC_STEP_DEVICE, idx, d->path);
+        close(pf);
+    } else {
+        FAIL(PC_STEP_DEVICE, idx, d->path);
+    }
+    close(dir);
+}
+
+static void make_symlink(int rootfd, const struct pc_symlink *s, int idx)
+{
+    char parent[PATH_MAX];
+    size_t len = pc_strlcpy(parent, s->path, sizeof(parent));
+    if (len >= sizeof(parent))
+        FAILE(ENAMETOOLONG, PC_STEP_SYMLINK, idx, s->path);
+    char *slash = parent + len;
+    while (slash > parent && *slash != '/')
+        slash--;
+    const char *name = s->path + (slash - parent) + 1;
+    *slash = '\0';
+    int dfd = pc_open_in_root(rootfd, parent[0] ? parent : "/", PC_CREATE_DIR, 0, 0);
+    if (dfd < 0)
+        FAILE(-dfd, PC_STEP_SYMLINK, idx, s->path);
+    char dpath[64];
+    pc_fdpath(dpath, sizeof(dpath), dfd);
+    int dir = open(dpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    close(dfd);
+    if (dir < 0)
+        FAIL(PC_STEP_SYMLINK, idx, s->path);
+    if (symlinkat(s->target, dir, name) < 0 && errno != EEXIST)
+        FAIL(PC_STEP_SYMLINK, idx, s->path);
+    close(dir);
+}
+
+static void mask_path(int rootfd, int devnull, const char *path, int idx)
+{
+    int fd = pc_open_nofollow(rootfd, path, O_PATH);
+    if (fd == -ENOENT)
+        return;
+    if (fd < 0)
+        FAILE(-fd, PC_STEP_MASK, idx, path);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        FAIL(PC_STEP_MASK, idx, path);
+    char target[64];
+    pc_fdpath(target, sizeof(target), fd);
+    if (S_ISDIR(st.st_mode)) {
+        if (mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "size=0,mode=0755") < 0 &&
+            mount("tmpfs", target, "tmpfs", MS_RDONLY, NULL) < 0)
+            FAIL(PC_STEP_MASK, idx, path);
+    } else {
+        if (devnull < 0)
+            FAILE(ENODEV, PC_STEP_MASK, idx, "/dev/null");
+        char src[64];
+        pc_fdpath(src, sizeof(src), devnull);
+        if (mount(src, target, NULL, MS_BIND, NULL) < 0)
+            FAIL(PC_STEP_MASK, idx, path);
+    }
+    close(fd);
+}
+
+static void readonly_path(int rootfd, const char *path, int idx)
+{
+    int fd = pc_open_nofollow(rootfd, path, O_PATH);
+    if (fd == -ENOENT)
+        return;
+    if (fd < 0)
+        FAILE(-fd, PC_STEP_READONLY_PATH, idx, path);
+    char target[64];
+    pc_fdpath(target, sizeof(target), fd);
+    if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+        FAIL(PC_STEP_READONLY_PATH, idx, path);
+    close(fd);
+    fd = pc_open_nofollow(rootfd, path, O_PATH);
+    if (fd < 0)
+        FAILE(-fd, PC_STEP_READONLY_PATH, idx, path);
+    pc_fdpath(target, sizeof(target), fd);
+    if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(fd), NULL) < 0)
+        FAIL(PC_STEP_READONLY_PATH, idx, path);
+    close(fd);
+}
+
+static void write_sysctl(int rootfd, const struct pc_kv *kv, int idx)
+{
+    char path[PATH_MAX];
+    if (pc_join(path, sizeof(path), "/proc/sys", kv->key) < 0)
+        FAILE(ENAMETOOLONG, PC_STEP_SYSCTL, idx, kv->key);
+    int fd = pc_open_nofollow(rootfd, path, O_WRONLY);
+    if (fd < 0)
+        FAILE(-fd, PC_STEP_SYSCTL, idx, path);
+    /* the write must land in a real procfs, not in a file the container planted */
+    struct statfs sfs;
+    if (fstatfs(fd, &sfs) < 0)
+        FAIL(PC_STEP_SYSCTL, idx, path);
+    if (sfs.f_type != PROC_SUPER_MAGIC)
+        FAILE(EXDEV, PC_STEP_SYSCTL, idx, path);
+    int r = pc_write_all(fd, kv->value, pc_strlen(kv->value));
+    close(fd);
+    if (r < 0)
+        FAILE(-r, PC_STEP_SYSCTL, idx, path);
+}
+
+/* ---- the root ----------------------------------------------------------------------------- */
+
+static void setup_root(const struct pc_plan *p)
+{
+    const char *rootfs = p->rootfs;
+    char staged[PATH_MAX];
+    int recursive_ro_done = 0;
+
+    /* /dev/null of the host, verified, for masking files later (a container could swap its
+     * own /dev/null for a symlink) */
+    int dn = open("/dev/null", O_PATH | O_CLOEXEC | O_NOFOLLOW);
+    if (dn >= 0) {
+        struct stat st;
+        if (fstat(dn, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+            close(dn);
+            dn = -1;
+        }
+    }
+
+    if (p->staging) {
+        /* e.g. the host's "/" as a root: copy the tree under a private tmpfs to pivot into */
+        if (mount("pycontain", p->staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") < 0)
+            FAIL(PC_STEP_STAGE_ROOT, -1, p->staging);
+        if (pc_join(staged, sizeof(staged), p->staging, "root") < 0)
+            FAILE(ENAMETOOLONG, PC_STEP_STAGE_ROOT, -1, p->staging);
+        if (mkdir(staged, 0755) < 0)
+            FAIL(PC_STEP_STAGE_ROOT, -1, staged);
+        if (mount(rootfs, staged, NULL, MS_BIND | MS_REC, NULL) < 0)
+            FAIL(PC_STEP_STAGE_ROOT, -1, rootfs);
+        rootfs = staged;
+        if (p->rootfs_readonly) {
+            struct mount_attr attr;
+            memset(&attr, 0, sizeof(attr));
+            attr.attr_set = MOUNT_ATTR_RDONLY;
+            if (syscall(SYS_mount_setattr, AT_FDCWD, rootfs, AT_RECURSIVE, &attr, sizeof(attr)) == 0)
+                recursive_ro_done = 1;
+            else if (errno != ENOSYS)
+                FAIL(PC_STEP_ROOT_READONLY, -1, rootfs);
+        }
+    } else if (p->root_mode == PC_ROOT_PIVOT || p->rootfs_readonly) {
+        /* pivot_root needs the new root to be a mount point */
+        if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+            FAIL(PC_STEP_BIND_ROOT, -1, rootfs);
+    }
+    int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        FAIL(PC_STEP_OPEN_ROOT, -1, rootfs);
+
+    for (int i = 0; i < p->n_mounts; i++)
+        do_mount(rootfd, &p->mounts[i], i);
+    for (int i = 0; i < p->n_devices; i++)
+        make_device(rootfd, &p->devices[i], i);
+    for (int i = 0; i < p->n_symlinks; i++)
+        make_symlink(rootfd, &p->symlinks[i], i);
+    /* Done before pivot_root, relative to the new root: the host's /dev/null (verified
+     * above) is still reachable for masking files, and nothing of the container has run yet
+     * that could have swapped a path. */
+    for (int i = 0; i < p->n_sysctls; i++)
+        write_sysctl(rootfd, &p->sysctls[i], i);
+    for (int i = 0; i < p->n_masked; i++)
+        mask_path(rootfd, dn, p->masked[i], i);
+    for (int i = 0; i < p->n_readonly; i++)
+        readonly_path(rootfd, p->readonly[i], i);
+    if (dn >= 0)
+        close(dn);
+
+    if (p->root_mode == PC_ROOT_PIVOT) {
+        int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        if (oldroot < 0)
+            FAIL(PC_STEP_PIVOT_ROOT, -1, "/");
+        int newroot = open(rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        if (newroot < 0)
+            FAIL(PC_STEP_PIVOT_ROOT, -1, rootfs);
+        if (fchdir(newroot) < 0)
+            FAIL(PC_STEP_PIVOT_ROOT, -1, rootfs);
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+            FAIL(PC_STEP_PIVOT_ROOT, -1, rootfs);
+        /* the old root now sits on top of "."; detach it without telling the host */
+        if (fchdir(oldroot) < 0)
+            FAIL(PC_STEP_DETACH_OLD_ROOT, -1, "/");
+        if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+            FAIL(PC_STEP_DETACH_OLD_ROOT, -1, "/");
+        if (umount2(".", MNT_DETACH) < 0)
+            FAIL(PC_STEP_DETACH_OLD_ROOT, -1, "/");
+        if (chdir("/") < 0)
+            FAIL(PC_STEP_DETACH_OLD_ROOT, -1, "/");
+        close(oldroot);
+        close(newroot);
+    } else if (p->root_mode == PC_ROOT_CHROOT) {
+        if (fchdir(rootfd) < 0)
+            FAIL(PC_STEP_CHROOT, -1, rootfs);
+        if (chroot(".") < 0)
+            FAIL(PC_STEP_CHROOT, -1, rootfs);
+        if (chdir("/") < 0)
+            FAIL(PC_STEP_CHROOT, -1, rootfs);
+    }
+    close(rootfd);
+
+    if (p->rootfs_readonly && !recursive_ro_done) {
+        int fd = open("/", O_PATH | O_CLOEXEC);
+        unsigned long lf = fd >= 0 ? locked_flags(fd) : 0;
+        if (fd >= 0)
+            close(fd);
+        if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | lf, NULL) < 0)
+            FAIL(PC_STEP_ROOT_READONLY, -1, "/");
+    }
+    if (p->rootfs_propagation && p->root_mode == PC_ROOT_PIVOT) {
+        if (mount(NULL, "/", NULL, p->rootfs_propagation, NULL) < 0)
+            FAIL(PC_STEP_ROOTFS_PROPAGATION, -1, "/");
+    }
+}
+
+/* ---- capabilities ------------------------------------------------------------------------- */
+
+static void set_caps(const struct pc_plan *p)
+{
+    for (int c = 0; c <= p->cap_last; c++) {
+        if (!(p->cap_bounding & (1ULL << c))) {
+            if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+                FAIL(PC_STEP_BOUNDING, c, NULL);
+        }
+    }
+}
+
+static void apply_caps(const struct pc_plan *p)
+{
+    struct __user_cap_header_struct hdr;
+    struct __user_cap_data_struct data[2];
+    memset(&hdr, 0, sizeof(hdr));
+    memset(data, 0, sizeof(data));
+    hdr.version = _LINUX_CAPABILITY_VERSION_3;
+    hdr.pid = 0;
+    data[0].effective = (uint32_t)p->cap_effective;
+    data[1].effective = (uint32_t)(p->cap_effective >> 32);
+    data[0].permitted = (uint32_t)p->cap_permitted;
+    data[1].permitted = (uint32_t)(p->cap_permitted >> 32);
+    data[0].inheritable = (uint32_t)p->cap_inheritable;
+    data[1].inheritable = (uint32_t)(p->cap_inheritable >> 32);
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        FAIL(PC_STEP_CAPS, -1, NULL);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        FAIL(PC_STEP_AMBIENT, -1, NULL);
+    for (int c = 0; c <= p->cap_last; c++) {
+        if (p->cap_ambient & (1ULL << c)) {
+            if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+                FAIL(PC_STEP_AMBIENT, c, NULL);
+        }
+    }
+}
+
+/* ---- exec --------------------------------------------------------------------------------- */
+
+static char g_exec_path[PATH_MAX];
+
+/* Find the executable like execvp, inside the container, before we say "ready". */
+static const char *find_exec(const struct pc_plan *p)
+{
+    const char *file = p->path;
+    for (const char *c = file; *c; c++)
+        if (*c == '/')
+            return file;
+    if (!*file)
+        FAILE(ENOENT, PC_STEP_FIND_EXEC, -1, file);
+    const char *sp = p->search_path ? p->search_path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    int last_err = ENOENT;
+    while (1) {
+        const char *end = sp;
+        while (*end && *end != ':')
+            end++;
+        char dir[PATH_MAX];
+        size_t dl = (size_t)(end - sp);
+        if (dl == 0) {
+            dir[0] = '.';
+            dl = 1;
+        } else if (dl < sizeof(dir)) {
+            memcpy(dir, sp, dl);
+        } else {
+            dl = 0;
+        }
+        if (dl) {
+            dir[dl] = '\0';
+            if (pc_join(g_exec_path, sizeof(g_exec_path), dir, file) == 0) {
+                struct stat st;
+                if (stat(g_exec_path, &st) == 0 && S_ISREG(st.st_mode)) {
+                    if (access(g_exec_path, X_OK) == 0)
+                        return g_exec_path;
+                    last_err = EACCES;
+                }
+            }
+        }
+        if (!*end)
+            break;
+        sp = end + 1;
+    }
+    FAILE(last_err, PC_STEP_FIND_EXEC, -1, file);
+}
+
+static void reset_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (int s = 1; s < 65; s++) {
+        if (s == SIGKILL || s == SIGSTOP)
+            continue;
+        sigaction(s, &sa, NULL); /* EINVAL for the glibc-reserved ones: fine */
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void check_parent(int parent_pidfd)
+{
+    if (parent_pidfd < 0)
+        return;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        FAIL(PC_STEP_PARENT_DEATH, -1, NULL);
+    struct pollfd pfd = {.fd = parent_pidfd, .events = POLLIN};
+    if (poll(&pfd, 1, 0) > 0)
+        _exit(137); /* the parent is already gone */
+}
+
+void pc_child_main(const struct pc_plan *p) __attribute__((noreturn));
+void pc_child_main(const struct pc_plan *p)
+{
+    int err_fd = p->err_fd, sync_fd = p->sync_fd, start_fd = p->start_fd;
+    int keep_fd = p->start_keep_fd, parent_pidfd = p->parent_pidfd;
+    g_err_fd = err_fd;
+
+    /* The parent blocked every signal around clone(); Python's handlers must never run here. */
+    reset_signals();
+
+    if (parent_pidfd >= 0)
+        check_parent(parent_pidfd);
+
+    place_fds(p, &err_fd, &sync_fd, &start_fd, &keep_fd, &parent_pidfd);
+
+    for (int i = 0; i < p->n_cgroup_procs_fds; i++) {
+        if (write(p->cgroup_procs_fds[i], "0", 1) < 0)
+            FAIL(PC_STEP_CGROUP, i, NULL);
+    }
+
+    if (p->unshare_time && unshare(CLONE_NEWTIME) < 0)
+        FAIL(PC_STEP_SYNC, -1, "time namespace");
+
+    if (sync_fd >= 0) {
+        char c;
+        ssize_t r;
+        do {
+            r = read(sync_fd, &c, 1);
+        } while (r < 0 && errno == EINTR);
+        if (r != 1)
+            _exit(127); /* the parent gave up; it reports the error itself */
+        close(sync_fd);
+    }
+
+    for (int i = 0; i < p->n_joins; i++) {
+        if (setns(p->joins[i].fd, p->joins[i].nstype) < 0)
+            FAIL(PC_STEP_SETNS, i, NULL);
+    }
+
+    if (p->hostname && sethostname(p->hostname, pc_strlen(p->hostname)) < 0)
+        FAIL(PC_STEP_HOSTNAME, -1, p->hostname);
+    if (p->domainname && setdomainname(p->domainname, pc_strlen(p->domainname)) < 0)
+        FAIL(PC_STEP_DOMAINNAME, -1, p->domainname);
+    if (p->loopback_up)
+        loopback_up();
+    if (p->set_oom_score_adj) {
+        char buf[24];
+        itoa_signed(buf, p->oom_score_adj);
+        write_small_file("/proc/self/oom_score_adj", buf, PC_STEP_OOM_SCORE_ADJ, -1);
+    }
+
+    if (p->root_propagation && mount(NULL, "/", NULL, p->root_propagation, NULL) < 0)
+        FAIL(PC_STEP_PROPAGATION, -1, "/");
+
+    if (p->root_mode != PC_ROOT_NONE) {
+        setup_root(p);
+    } else if (p->n_sysctls || p->n_masked || p->n_readonly) {
+        int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int dn = open("/dev/null", O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        if (rootfd < 0)
+            FAIL(PC_STEP_OPEN_ROOT, -1, "/");
+        for (int i = 0; i < p->n_sysctls; i++)
+            write_sysctl(rootfd, &p->sysctls[i], i);
+        for (int i = 0; i < p->n_masked; i++)
+            mask_path(rootfd, dn, p->masked[i], i);
+        for (int i = 0; i < p->n_readonly; i++)
+            readonly_path(rootfd, p->readonly[i], i);
+        close(rootfd);
+        if (dn >= 0)
+            close(dn);
+    }
+
+    for (int i = 0; i < p->n_rlimits; i++) {
+        struct rlimit rl = {.rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard};
+        if (setrlimit(p->rlimits[i].resource, &rl) < 0)
+            FAIL(PC_STEP_RLIMIT, i, NULL);
+    }
+    if (p->umask >= 0)
+        umask((mode_t)p->umask);
+    if (p->personality >= 0 && personality((unsigned long)p->personality) < 0)
+        FAIL(PC_STEP_PERSONALITY, -1, NULL);
+
+    if (p->setsid && setsid() < 0)
+        FAIL(PC_STEP_SETSID, -1, NULL);
+    if (p->ctty >= 0 && ioctl(p->ctty, TIOCSCTTY, 0) < 0)
+        FAIL(PC_STEP_CTTY, -1, NULL);
+
+    /* Seccomp without no_new_privs needs CAP_SYS_ADMIN: load it while we still have it. */
+    int seccomp_late = p->no_new_privs;
+    struct sock_fprog prog = {.len = (unsigned short)p->seccomp_len,
+                              .filter = (struct sock_filter *)p->seccomp_filter};
+    if (p->seccomp_filter && !seccomp_late) {
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog) < 0)
+            FAIL(PC_STEP_SECCOMP, -1, NULL);
+    }
+
+    if (p->set_caps) {
+        set_caps(p);
+        if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+            FAIL(PC_STEP_CAPS, -1, NULL);
+    }
+    if (p->set_user) {
+        if (p->set_groups && setgroups((size_t)p->n_groups, (const gid_t *)p->groups) < 0)
+            FAIL(PC_STEP_SETGROUPS, -1, NULL);
+        if (setresgid(p->gid, p->gid, p->gid) < 0)
+            FAIL(PC_STEP_SETGID, -1, NULL);
+        if (setresuid(p->uid, p->uid, p->uid) < 0)
+            FAIL(PC_STEP_SETUID, -1, NULL);
+    }
+    if (p->set_caps)
+        apply_caps(p);
+    if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        FAIL(PC_STEP_NO_NEW_PRIVS, -1, NULL);
+
+    /* No fd of the host may stay reachable (a cwd of /proc/self/fd/N, CVE-2024-21626). */
+    int keep[4] = {err_fd, start_fd, keep_fd, parent_pidfd};
+    close_other_fds(p->close_from, keep, 4);
+
+    if (p->cwd) {
+        int fd = pc_open_in_root(AT_FDCWD, p->cwd, PC_CREATE_NONE, 0, 0);
+        if (fd < 0)
+            FAILE(-fd, PC_STEP_CWD, -1, p->cwd);
+        if (fchdir(fd) < 0)
+            FAIL(PC_STEP_CWD, -1, p->cwd);
+        close(fd);
+    } else if (p->root_mode != PC_ROOT_NONE && chdir("/") < 0) {
+        FAIL(PC_STEP_CWD, -1, "/");
+    }
+
+    const char *exe = find_exec(p);
+
+    if (start_fd >= 0) {
+        struct pc_report rep;
+        memset(&rep, 0, sizeof(rep));
+        rep.kind = PC_REPORT_READY;
+        rep.index = -1;
+        pc_write_all(err_fd, &rep, sizeof(rep));
+        char c;
+        ssize_t r;
+        do {
+            r = read(start_fd, &c, 1);
+        } while (r < 0 && errno == EINTR);
+        if (r != 1)
+            _exit(0); /* never started: deleted before start */
+        close(start_fd);
+        if (keep_fd >= 0)
+            close(keep_fd);
+    }
+
+    if (p->seccomp_filter && seccomp_late) {
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog) < 0)
+            FAIL(PC_STEP_SECCOMP, -1, NULL);
+    }
+    /* credential changes cleared the death signal: arm it again, then make sure the parent
+     * did not die in between */
+    if (parent_pidfd >= 0) {
+        check_parent(parent_pidfd);
+        close(parent_pidfd);
+    }
+
+    execve(exe, p->argv, p->envp);
+    FAIL(PC_STEP_EXEC, -1, exe);
+}

@@ -1,0 +1,213 @@
+/* The keeper: a small process, forked without exec and running only this C code, that
+ * outlives a SIGKILLed parent long enough to clean up after it.
+ *
+ * The parent talks to it over a SOCK_SEQPACKET socket, one message per datagram:
+ *   "C+<dir>"  a cgroup directory was created     "C-<dir>"  it was removed
+ *   "P+<id>"   with a pidfd in SCM_RIGHTS: kill it if the parent dies    "P-<id>"  forget it
+ * When the socket reaches EOF (the parent exited or died) the keeper SIGKILLs every pidfd it
+ * holds, empties and removes every cgroup directory still registered (newest first), exits. */
+#include "internal.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#define MAX_CGROUPS 1024
+#define MAX_PIDFDS 1024
+#define CG_PATH 256
+
+static char cg_paths[MAX_CGROUPS][CG_PATH];
+static int cg_used[MAX_CGROUPS];
+static int pid_fds[MAX_PIDFDS];
+static long pid_ids[MAX_PIDFDS];
+
+static long parse_long(const char *s)
+{
+    long v = 0;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (*s++ - '0');
+    return v;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void kill_cgroup(const char *dir)
+{
+    char path[CG_PATH + 32];
+    if (pc_join(path, sizeof(path), dir, "cgroup.kill") == 0) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t w = write(fd, "1", 1);
+            close(fd);
+            if (w == 1)
+                return;
+        }
+    }
+    /* cgroup v1: signal every member until none is left */
+    if (pc_join(path, sizeof(path), dir, "cgroup.procs") < 0)
+        return;
+    for (int round = 0; round < 50; round++) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return;
+        char buf[8192];
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+            return;
+        buf[n] = '\0';
+        for (char *p = buf; *p;) {
+            long pid = parse_long(p);
+            if (pid > 0)
+                kill((pid_t)pid, SIGKILL);
+            while (*p && *p != '\n')
+                p++;
+            if (*p)
+                p++;
+        }
+        sleep_ms(10);
+    }
+}
+
+static void remove_cgroup(const char *dir)
+{
+    kill_cgroup(dir);
+    long wait = 1;
+    for (int i = 0; i < 40; i++) {
+        if (rmdir(dir) == 0 || errno == ENOENT)
+            return;
+        if (errno != EBUSY)
+            return;
+        sleep_ms(wait);
+        if (wait < 100)
+            wait *= 2;
+    }
+}
+
+static void handle(char *msg, ssize_t n, int fd)
+{
+    msg[n] = '\0';
+    if (n < 2)
+        return;
+    if (msg[0] == 'C') {
+        const char *dir = msg + 2;
+        if (msg[1] == '+') {
+            for (int i = 0; i < MAX_CGROUPS; i++)
+                if (!cg_used[i]) {
+                    pc_strlcpy(cg_paths[i], dir, CG_PATH);
+                    cg_used[i] = 1;
+                    return;
+                }
+        } else {
+            for (int i = MAX_CGROUPS - 1; i >= 0; i--)
+                if (cg_used[i] && strcmp(cg_paths[i], dir) == 0) {
+                    cg_used[i] = 0;
+                    return;
+                }
+        }
+    } else if (msg[0] == 'P') {
+        long id = parse_long(msg + 2);
+        if (msg[1] == '+' && fd >= 0) {
+            for (int i = 0; i < MAX_PIDFDS; i++)
+                if (pid_fds[i] < 0) {
+                    pid_fds[i] = fd;
+                    pid_ids[i] = id;
+                    return;
+                }
+            close(fd);
+        } else if (msg[1] == '-') {
+            for (int i = 0; i < MAX_PIDFDS; i++)
+                if (pid_fds[i] >= 0 && pid_ids[i] == id) {
+                    close(pid_fds[i]);
+                    pid_fds[i] = -1;
+                    return;
+                }
+        }
+    }
+}
+
+static void keeper_main(int sock) __attribute__((noreturn));
+static void keeper_main(int sock)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2, SIGTSTP};
+    for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+        sigaction(ignored[i], &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    /* keep nothing of the parent but the socket */
+    if (sock != 3) {
+        if (dup2(sock, 3) < 0)
+            _exit(1);
+        sock = 3;
+    }
+    syscall(SYS_close_range, 0U, 2U, 0U);
+    syscall(SYS_close_range, 4U, ~0U, 0U);
+    if (chdir("/") < 0)
+        _exit(1);
+    setsid();
+
+    for (int i = 0; i < MAX_PIDFDS; i++)
+        pid_fds[i] = -1;
+
+    for (;;) {
+        char buf[CG_PATH + 16];
+        char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+        struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+        struct msghdr mh;
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = cbuf;
+        mh.msg_controllen = sizeof(cbuf);
+        ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        int fd = -1;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                int nfds = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                int *fds = (int *)CMSG_DATA(c);
+                for (int i = 0; i < nfds; i++) {
+                    if (fd < 0)
+                        fd = fds[i];
+                    else
+                        close(fds[i]);
+                }
+            }
+        }
+        handle(buf, n, fd);
+    }
+
+    for (int i = 0; i < MAX_PIDFDS; i++)
+        if (pid_fds[i] >= 0)
+            syscall(SYS_pidfd_send_signal, pid_fds[i], SIGKILL, NULL, 0);
+    for (int i = MAX_CGROUPS - 1; i >= 0; i--)
+        if (cg_used[i])
+            remove_cgroup(cg_paths[i]);
+    _exit(0);
+}
+
+/* Fork the keeper (a raw clone: no atfork handlers of the parent run).  Returns its pid. */
+int pc_keeper_start(int sock)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid == 0)
+        keeper_main(sock);
+    int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return pid < 0 ? -e : (int)pid;
+}

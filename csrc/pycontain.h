@@ -1,0 +1,192 @@
+/* pycontain C core: the only code that runs in a container's first process before execve.
+ *
+ * The parent (Python) builds a flat plan out of the structs below, all memory owned by the
+ * parent; pc_spawn() clones a child that executes the plan with async-signal-safe calls only
+ * (no malloc, no stdio, no locks) and then execve()s.  Failures reach the parent as a
+ * struct pc_report {errno, step, path} on a close-on-exec pipe; EOF on that pipe means the
+ * execve succeeded.
+ *
+ * The part between CDEF BEGIN and CDEF END is read by csrc/ffibuild.py as the cffi cdef, so
+ * it must stay plain C that pycparser understands (no macros, no system types).
+ */
+#ifndef PYCONTAIN_H
+#define PYCONTAIN_H
+
+/* CDEF BEGIN */
+enum {
+    PC_CREATE_NONE = 0, PC_CREATE_DIR = 1, PC_CREATE_FILE = 2,
+    PC_ROOT_NONE = 0, PC_ROOT_PIVOT = 1, PC_ROOT_CHROOT = 2,
+    PC_REPORT_ERROR = 1, PC_REPORT_READY = 2
+};
+
+/* The steps of the child, in order; Python names them in error notes (pycontain/lowlevel/steps.py). */
+enum pc_step {
+    PC_STEP_CLONE = 1, PC_STEP_SIGNALS = 2, PC_STEP_FDS = 3, PC_STEP_CGROUP = 4,
+    PC_STEP_SYNC = 5, PC_STEP_SETNS = 6, PC_STEP_HOSTNAME = 7, PC_STEP_DOMAINNAME = 8,
+    PC_STEP_LOOPBACK = 9, PC_STEP_OOM_SCORE_ADJ = 10, PC_STEP_PROPAGATION = 11,
+    PC_STEP_STAGE_ROOT = 12, PC_STEP_BIND_ROOT = 13, PC_STEP_OPEN_ROOT = 14,
+    PC_STEP_ROOT_READONLY = 15, PC_STEP_MOUNT_TARGET = 16, PC_STEP_MOUNT = 17,
+    PC_STEP_MOUNT_REMOUNT = 18, PC_STEP_MOUNT_PROPAGATION = 19, PC_STEP_DEVICE = 20,
+    PC_STEP_SYMLINK = 21, PC_STEP_PIVOT_ROOT = 22, PC_STEP_CHROOT = 23,
+    PC_STEP_DETACH_OLD_ROOT = 24, PC_STEP_ROOTFS_PROPAGATION = 25, PC_STEP_MASK = 26,
+    PC_STEP_READONLY_PATH = 27, PC_STEP_SYSCTL = 28, PC_STEP_RLIMIT = 29, PC_STEP_UMASK = 30,
+    PC_STEP_PERSONALITY = 31, PC_STEP_BOUNDING = 32, PC_STEP_SETGROUPS = 33,
+    PC_STEP_SETGID = 34, PC_STEP_SETUID = 35, PC_STEP_CAPS = 36, PC_STEP_AMBIENT = 37,
+    PC_STEP_NO_NEW_PRIVS = 38, PC_STEP_SECCOMP = 39, PC_STEP_CLOSE_FDS = 40,
+    PC_STEP_SETSID = 41, PC_STEP_CTTY = 42, PC_STEP_CWD = 43, PC_STEP_FIND_EXEC = 44,
+    PC_STEP_START_WAIT = 45, PC_STEP_PARENT_DEATH = 46, PC_STEP_EXEC = 47
+};
+
+struct pc_mount {
+    const char *source;        /* host path for binds, fs source otherwise; may be NULL */
+    const char *target;        /* absolute path inside the new root */
+    const char *fstype;        /* NULL for a bind mount */
+    const char *data;          /* fs options ("size=64m,mode=755"); may be NULL */
+    unsigned long flags;       /* MS_* flags (MS_RDONLY, MS_NOSUID, MS_BIND, MS_REC ...) */
+    unsigned long propagation; /* MS_PRIVATE / MS_SLAVE / MS_SHARED / MS_UNBINDABLE (| MS_REC); 0: none */
+    int create;                /* PC_CREATE_NONE, PC_CREATE_DIR or PC_CREATE_FILE for a missing target */
+    int nofollow;              /* refuse any symlink on the way to the target (proc, sysfs) */
+};
+
+struct pc_device {
+    const char *path;          /* absolute path inside the new root */
+    const char *host_path;     /* bind this host node when mknod is not permitted; may be NULL */
+    unsigned int mode;         /* S_IFCHR / S_IFBLK / S_IFIFO | permission bits */
+    unsigned long long dev;    /* makedev(major, minor) */
+    unsigned int uid;
+    unsigned int gid;
+};
+
+struct pc_symlink {
+    const char *target;        /* what the link points to */
+    const char *path;          /* absolute path of the link inside the new root */
+};
+
+struct pc_kv {
+    const char *key;           /* for sysctls: the path under /proc/sys, like "net/ipv4/ip_forward" */
+    const char *value;
+};
+
+struct pc_rlimit {
+    int resource;
+    unsigned long long soft;
+    unsigned long long hard;
+};
+
+struct pc_nsjoin {
+    int fd;                    /* open fd of /proc/PID/ns/X (or a pidfd) */
+    int nstype;                /* CLONE_NEW* */
+};
+
+struct pc_fdmap {
+    int src;                   /* fd in the parent */
+    int dst;                   /* fd number in the container process */
+};
+
+struct pc_plan {
+    /* what to run */
+    const char *path;              /* executable; without '/', looked up in search_path */
+    const char *search_path;       /* PATH inside the container */
+    char *const *argv;
+    char *const *envp;
+
+    /* clone and namespaces */
+    unsigned long long clone_flags;   /* CLONE_NEW* to create */
+    int cgroup_fd;                 /* cgroup v2 directory for CLONE_INTO_CGROUP, -1: none */
+    const int *cgroup_procs_fds;   /* cgroup.procs files the child writes "0" to */
+    int n_cgroup_procs_fds;
+    int pidns_fd;                  /* join this pid namespace, -1: none */
+    const struct pc_nsjoin *joins; /* other namespaces to join, user first */
+    int n_joins;
+    int unshare_time;              /* unshare(CLONE_NEWTIME) before the sync so offsets can be set */
+
+    /* parent <-> child */
+    int sync_fd;                   /* read one byte before going on (maps written), -1: don't wait */
+    int err_fd;                    /* report pipe, write end */
+    int parent_pidfd;              /* die with the parent: pidfd of the parent process, -1: no */
+
+    /* identity of the sandbox */
+    const char *hostname;
+    const char *domainname;
+    int loopback_up;
+    int oom_score_adj;
+    int set_oom_score_adj;
+
+    /* filesystem */
+    unsigned long root_propagation;   /* applied to "/" first, e.g. MS_REC|MS_SLAVE; 0: skip */
+    int root_mode;                 /* PC_ROOT_NONE, PC_ROOT_PIVOT, PC_ROOT_CHROOT */
+    const char *rootfs;            /* absolute host path of the new root */
+    const char *staging;           /* non-NULL: stage rootfs (e.g. the host "/") under a tmpfs here */
+    int rootfs_readonly;
+    unsigned long rootfs_propagation; /* propagation of the new root's mounts after setup; 0: leave */
+    const struct pc_mount *mounts;
+    int n_mounts;
+    const struct pc_device *devices;
+    int n_devices;
+    const struct pc_symlink *symlinks;
+    int n_symlinks;
+    const char *const *masked;
+    int n_masked;
+    const char *const *readonly;
+    int n_readonly;
+    const struct pc_kv *sysctls;
+    int n_sysctls;
+
+    /* process */
+    const struct pc_rlimit *rlimits;
+    int n_rlimits;
+    int umask;                     /* -1: leave */
+    long personality;              /* -1: leave */
+    int set_user;
+    unsigned int uid;
+    unsigned int gid;
+    int set_groups;
+    const unsigned int *groups;
+    int n_groups;
+    int set_caps;
+    int cap_last;                  /* /proc/sys/kernel/cap_last_cap */
+    unsigned long long cap_bounding;
+    unsigned long long cap_effective;
+    unsigned long long cap_permitted;
+    unsigned long long cap_inheritable;
+    unsigned long long cap_ambient;
+    int no_new_privs;
+    const void *seccomp_filter;    /* struct sock_filter[], NULL: none */
+    unsigned int seccomp_len;      /* number of instructions */
+    unsigned int seccomp_flags;    /* SECCOMP_FILTER_FLAG_* */
+
+    /* fds and terminal */
+    const struct pc_fdmap *fds;
+    int n_fds;
+    int close_from;                /* every fd >= this that is not in fds is closed before execve */
+    int setsid;
+    int ctty;                      /* make this (container) fd the controlling terminal, -1: none */
+    const char *cwd;               /* inside the new root; NULL: "/" when the root changes */
+
+    /* create/start split: report ready, then block reading one byte from start_fd */
+    int start_fd;
+    int start_keep_fd;             /* write end the child keeps so the read blocks, -1: none */
+};
+
+struct pc_report {
+    int kind;                      /* PC_REPORT_ERROR or PC_REPORT_READY */
+    int err;                       /* errno */
+    int step;                      /* PC_STEP_* */
+    int index;                     /* which mount / device / path of the step, -1: n/a */
+    char path[512];
+};
+
+int pc_spawn(const struct pc_plan *plan, int *pidfd);
+int pc_keeper_start(int fd);
+
+int pc_setns(int fd, int nstype);
+int pc_unshare(int flags);
+int pc_mount(const char *source, const char *target, const char *fstype, unsigned long flags,
+             const char *data);
+int pc_umount2(const char *target, int flags);
+int pc_pivot_root(const char *new_root, const char *put_old);
+int pc_sethostname(const char *name, int len);
+int pc_clone3_supported(void);
+/* CDEF END */
+
+#endif

@@ -1,0 +1,124 @@
+/* The parent side of a spawn: clone3 (CLONE_PIDFD, CLONE_INTO_CGROUP) with a fallback to
+ * clone, signals blocked around it, and an optional switch of this thread's
+ * pid_for_children namespace so the child lands in a pid namespace it joins. */
+#include "internal.h"
+
+#include <linux/sched.h>
+#include <pthread.h>
+
+void pc_child_main(const struct pc_plan *p) __attribute__((noreturn));
+
+#ifndef CLONE_ARGS_SIZE_VER2
+struct pc_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+        set_tid, set_tid_size, cgroup;
+};
+#define CLONE_ARGS_T struct pc_clone_args
+#else
+#define CLONE_ARGS_T struct clone_args
+#endif
+
+static int clone3_state = 0; /* 0 unknown, 1 works, -1 missing */
+
+int pc_clone3_supported(void)
+{
+    return clone3_state >= 0;
+}
+
+static pid_t do_clone(const struct pc_plan *p, int *pidfd)
+{
+    uint64_t flags = (uint64_t)p->clone_flags | CLONE_PIDFD;
+    if (clone3_state >= 0) {
+        CLONE_ARGS_T args;
+        memset(&args, 0, sizeof(args));
+        args.flags = flags;
+        args.pidfd = (uint64_t)(uintptr_t)pidfd;
+        args.exit_signal = SIGCHLD;
+        size_t size = offsetof(CLONE_ARGS_T, set_tid);
+        if (p->cgroup_fd >= 0) {
+            args.flags |= CLONE_INTO_CGROUP;
+            args.cgroup = (uint64_t)p->cgroup_fd;
+            size = sizeof(args);
+        }
+        long r = syscall(SYS_clone3, &args, size);
+        if (r >= 0 || errno != ENOSYS) {
+            clone3_state = 1;
+            return (pid_t)r;
+        }
+        clone3_state = -1;
+    }
+    /* clone(2) with no new stack behaves like fork; CLONE_PIDFD stores the fd at parent_tid */
+    return (pid_t)syscall(SYS_clone, (unsigned long)(flags | SIGCHLD), NULL, pidfd, NULL, NULL);
+}
+
+int pc_spawn(const struct pc_plan *plan, int *pidfd)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+
+    int saved_pidns = -1;
+    if (plan->pidns_fd >= 0) {
+        saved_pidns = open("/proc/thread-self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
+        if (saved_pidns < 0) {
+            int e = errno;
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            return -e;
+        }
+        if (setns(plan->pidns_fd, CLONE_NEWPID) < 0) {
+            int e = errno;
+            close(saved_pidns);
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            return -e;
+        }
+    }
+
+    *pidfd = -1;
+    pid_t pid = do_clone(plan, pidfd);
+    if (pid == 0)
+        pc_child_main(plan);
+    int e = errno;
+
+    if (saved_pidns >= 0) {
+        /* back to our own pid namespace for this thread's later children */
+        setns(saved_pidns, CLONE_NEWPID);
+        close(saved_pidns);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0)
+        return -e;
+    return (int)pid;
+}
+
+/* ---- thin syscall wrappers for pycontain.lowlevel: return 0 or -errno ------------------- */
+
+int pc_setns(int fd, int nstype)
+{
+    return setns(fd, nstype) < 0 ? -errno : 0;
+}
+
+int pc_unshare(int flags)
+{
+    return unshare(flags) < 0 ? -errno : 0;
+}
+
+int pc_mount(const char *source, const char *target, const char *fstype, unsigned long flags,
+             const char *data)
+{
+    return mount(source, target, fstype, flags, data) < 0 ? -errno : 0;
+}
+
+int pc_umount2(const char *target, int flags)
+{
+    return umount2(target, flags) < 0 ? -errno : 0;
+}
+
+int pc_pivot_root(const char *new_root, const char *put_old)
+{
+    return syscall(SYS_pivot_root, new_root, put_old) < 0 ? -errno : 0;
+}
+
+int pc_sethostname(const char *name, int len)
+{
+    return sethostname(name, (size_t)len) < 0 ? -errno : 0;
+}

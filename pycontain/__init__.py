@@ -1,0 +1,61 @@
+"""pycontain: isolated processes (containers) from the kernel up.
+
+Composable classes: :class:`Namespaces`, :class:`Cgroup`, :class:`RootFS`, :class:`Chroot`,
+:class:`Container`, :class:`Process`; :func:`run` for one call with sensible defaults.
+Imports are lazy so that ``import pycontain`` stays cheap for command-line use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Namespaces": ".namespaces",
+    "IdMap": ".namespaces",
+    "RootFS": ".rootfs",
+    "Chroot": ".rootfs",
+    "Mount": ".rootfs",
+    "Device": ".rootfs",
+    "Container": ".container",
+    "ContainerResult": ".container",
+    "PIPE": ".container",
+    "DEVNULL": ".container",
+    "STDOUT": ".container",
+    "Process": ".process",
+    "User": ".process_spec",
+    "Capabilities": ".process_spec",
+    "Cgroup": ".cgroups",
+    "Resources": ".cgroups",
+    "run": ".api",
+    "PycontainError": ".errors",
+    "ConfigError": ".errors",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:
+    from .api import run
+    from .cgroups import Cgroup, Resources
+    from .container import DEVNULL, PIPE, STDOUT, Container, ContainerResult
+    from .errors import ConfigError, PycontainError
+    from .namespaces import IdMap, Namespaces
+    from .process import Process
+    from .process_spec import Capabilities, User
+    from .rootfs import Chroot, Device, Mount, RootFS
+
+
+def __getattr__(name: str) -> Any:
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'pycontain' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(mod, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,407 @@
+"""``Container``: rootfs + namespaces + cgroup + process spec, compiled once into a plan that
+the C core runs in each new container process."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO, Any
+
+import attrs
+
+from . import _keeper
+from .errors import ConfigError
+from .lowlevel import plan as P
+from .namespaces import JOIN_ORDER, NAMESPACES, IdMap, Namespaces
+from .process import Process
+from .process_spec import Capabilities, User, parse_rlimits, to_capabilities
+from .rootfs import MS_PRIVATE, MS_REC, MS_SLAVE, Chroot, RootFS
+
+PIPE = subprocess.PIPE
+DEVNULL = subprocess.DEVNULL
+STDOUT = subprocess.STDOUT
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class ContainerResult(subprocess.CompletedProcess):  # type: ignore[type-arg]
+    """:class:`subprocess.CompletedProcess` plus what the cgroup saw."""
+
+    oom_killed: bool = False
+
+
+def _env(value: Mapping[str, str] | Iterable[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return (f"PATH={DEFAULT_PATH}", "HOME=/root")
+    if isinstance(value, Mapping):
+        items = []
+        for k, v in value.items():
+            if not isinstance(k, str) or not k or "=" in k or "\0" in k:
+                raise ConfigError("env", f"invalid variable name {k!r}")
+            if not isinstance(v, str) or "\0" in v:
+                raise ConfigError(f"env.{k}", f"value must be a string without NUL, got {v!r}")
+            items.append(f"{k}={v}")
+        return tuple(items)
+    out = tuple(value)
+    for i, e in enumerate(out):
+        if not isinstance(e, str) or "=" not in e or e.startswith("="):
+            raise ConfigError(f"env[{i}]", f"expected 'NAME=value', got {e!r}")
+    return out
+
+
+def _rootfs(value: RootFS | str | os.PathLike[str] | None) -> RootFS | None:
+    if value is None or isinstance(value, RootFS):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return RootFS(value)
+    raise ConfigError("rootfs", f"expected a RootFS, Chroot or a directory, got {type(value).__name__}")
+
+
+def _namespaces(value: Namespaces | Iterable[str] | None) -> Namespaces | None:
+    if value is None or isinstance(value, Namespaces):
+        return value
+    return Namespaces(create=value)
+
+
+def _hostname(value: str | None) -> str | None:
+    if value is not None and (not isinstance(value, str) or not 0 < len(value.encode()) <= 64
+                              or "\0" in value):
+        raise ConfigError("hostname", f"must be 1 to 64 bytes, got {value!r}")
+    return value
+
+
+@attrs.define(eq=False)
+class Container:
+    """A container definition; every :meth:`run` or :meth:`spawn` starts a new container
+    process from it.
+
+    ``rootfs``: a :class:`RootFS`, :class:`Chroot` or directory (default
+    :meth:`RootFS.host`).  ``namespaces``: a :class:`Namespaces` or names to create (default
+    mnt, uts, ipc, pid, net).  ``cgroup``: a :class:`pycontain.cgroups.Resources` (a fresh
+    cgroup with those limits for each process, removed after it), ``True`` (a fresh cgroup
+    without limits), an existing :class:`pycontain.cgroups.Cgroup` to join, or ``None``.
+    Used as a context manager, it kills and cleans up every process it started.
+    """
+
+    rootfs: RootFS | None = attrs.field(default=None, converter=_rootfs)
+    namespaces: Namespaces | None = attrs.field(default=None, converter=_namespaces)
+    cgroup: Any = None
+    hostname: str | None = attrs.field(default=None, converter=_hostname)
+    domainname: str | None = None
+    user: User | None = attrs.field(default=None, converter=User.parse)
+    env: tuple[str, ...] = attrs.field(default=None, converter=_env)
+    cwd: str | None = None
+    capabilities: Capabilities | None = attrs.field(factory=Capabilities.default,
+                                                    converter=to_capabilities)
+    rlimits: Mapping[str, int | tuple[int, int]] | None = None
+    no_new_privileges: bool = True
+    sysctl: Mapping[str, str] | None = None
+    oom_score_adj: int | None = None
+    umask: int | None = None
+    seccomp: bytes | None = None
+    loopback: bool = True
+    die_with_parent: bool = False
+
+    _compiled: P.CompiledPlan | None = attrs.field(default=None, init=False, repr=False)
+    _procs: set[Process] = attrs.field(factory=set, init=False, repr=False)
+    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.cwd is not None and (not isinstance(self.cwd, str) or not self.cwd.startswith("/")):
+            raise ConfigError("cwd", f"must be an absolute path inside the container, got {self.cwd!r}")
+        from .cgroups import Cgroup, Resources
+
+        if self.cgroup is not None and not isinstance(self.cgroup, (bool, Resources, Cgroup)):
+            raise ConfigError("cgroup", f"expected Resources, Cgroup, True or None, got {type(self.cgroup).__name__}")
+        # validate everything now: one clear error at construction, nothing half-started later
+        self.plan(["true"])
+
+    # -- planning -----------------------------------------------------------------------------
+
+    def _effective_namespaces(self) -> Namespaces:
+        ns = self.namespaces if self.namespaces is not None else Namespaces.default()
+        rootfs = self._effective_rootfs()
+        if rootfs is not None and rootfs.needs_mount_namespace and "mnt" not in ns.create \
+                and "mnt" not in ns.join:
+            # pivot_root and mounts always need a private mount namespace
+            ns = attrs.evolve(ns, create=ns.create | {"mnt"})
+        return ns
+
+    def _effective_rootfs(self) -> RootFS | None:
+        if self.rootfs is None:
+            return RootFS.host()
+        return self.rootfs
+
+    def plan(self, args: Sequence[str]) -> P.Plan:
+        """The flat plan for running ``args``: pure data, for inspection and tests."""
+        if isinstance(args, (str, bytes)) or not args:
+            raise ConfigError("args", "expected a non-empty list of strings (the command)")
+        for i, a in enumerate(args):
+            if not isinstance(a, str) or "\0" in a:
+                raise ConfigError(f"args[{i}]", f"expected a string without NUL, got {a!r}")
+        ns = self._effective_namespaces()
+        rootfs = self._effective_rootfs()
+        fields: dict[str, Any] = {}
+        if rootfs is not None:
+            fields.update(rootfs.plan_fields())
+        joins: list[tuple[str, int]] = []
+        for name in JOIN_ORDER:
+            if name in ns.join:
+                joins.append((ns.join[name], NAMESPACES[name][0]))
+        if self.hostname is not None and "uts" not in ns.create and "uts" not in ns.join:
+            raise ConfigError("hostname", "setting a hostname needs a uts namespace")
+        path_env = next((e[5:] for e in self.env if e.startswith("PATH=")), DEFAULT_PATH)
+        caps = self.capabilities.masks() if self.capabilities is not None else None
+        user = self.user
+        return P.Plan(
+            argv=tuple(args),
+            env=self.env,
+            search_path=path_env,
+            clone_flags=ns.clone_flags(),
+            joins=tuple(joins),
+            pidns_join=ns.join.get("pid"),
+            unshare_time=bool(ns.time_offsets),
+            hostname=self.hostname,
+            domainname=self.domainname,
+            loopback_up=self.loopback and "net" in ns.create,
+            oom_score_adj=self.oom_score_adj,
+            root_propagation=(MS_REC | (MS_SLAVE if rootfs is not None and rootfs.host_root else MS_PRIVATE))
+            if "mnt" in ns.create else 0,
+            rlimits=parse_rlimits(self.rlimits),
+            umask=self.umask,
+            uid=user.uid if user else None,
+            gid=user.gid if user else None,
+            groups=user.groups if user else None,
+            caps=caps,
+            no_new_privs=self.no_new_privileges,
+            seccomp=self.seccomp,
+            cwd=self.cwd,
+            sysctls=tuple((self.sysctl or {}).items()),
+            **fields,
+        )
+
+    def _compiled_plan(self) -> P.CompiledPlan:
+        cp = self._compiled
+        if cp is None:
+            cp = self._compiled = P.CompiledPlan(self.plan(["true"]))
+        return cp
+
+    # -- cgroups -----------------------------------------------------------------------------
+
+    def _cgroup_for_spawn(self) -> tuple[Any, bool]:
+        from .cgroups import Cgroup, Resources
+
+        cg = self.cgroup
+        if cg is None or cg is False:
+            return None, False
+        if isinstance(cg, Cgroup):
+            return cg, False
+        if cg is True:
+            return Cgroup.create(), True
+        if isinstance(cg, Resources):
+            return Cgroup.create(resources=cg), True
+        raise ConfigError("cgroup", f"unsupported value {cg!r}")
+
+    # -- running ------------------------------------------------------------------------------
+
+    def spawn(self, args: Sequence[str], *, stdin: Any = None, stdout: Any = None,
+              stderr: Any = None, pass_fds: Sequence[int] = (), env: Mapping[str, str] | None = None,
+              cwd: str | None = None) -> Process:
+        """Start ``args`` in a new container process and return its :class:`Process`.
+
+        ``stdin``/``stdout``/``stderr`` take what :class:`subprocess.Popen` takes: None
+        (inherit), PIPE, DEVNULL, STDOUT (for stderr), an fd or a file object.  ``pass_fds``
+        are passed as fds 3, 4, ... in order."""
+        base = self._compiled_plan()
+        ns = self._effective_namespaces()
+        if isinstance(args, (str, bytes)) or not args:
+            raise ConfigError("args", "expected a non-empty list of strings (the command)")
+        argv = list(args)
+        for i, a in enumerate(argv):
+            if not isinstance(a, str) or "\0" in a:
+                raise ConfigError(f"args[{i}]", f"expected a string without NUL, got {a!r}")
+        extra_env = _env(env) if env is not None else None
+        if cwd is not None and not cwd.startswith("/"):
+            raise ConfigError("cwd", f"must be an absolute path inside the container, got {cwd!r}")
+
+        to_close: list[int] = []   # child ends, closed after spawn
+        parent_files: list[IO[Any]] = []
+        fds: list[tuple[int, int]] = []
+        devnull = -1
+
+        def stream(value: Any, dst: int) -> IO[Any] | None:
+            nonlocal devnull
+            if value is None:
+                fds.append((dst, dst))
+                return None
+            if value == PIPE:
+                r, w = os.pipe2(os.O_CLOEXEC)
+                if dst == 0:
+                    fds.append((r, 0))
+                    to_close.append(r)
+                    f = io.open(w, "wb", buffering=0)  # noqa: SIM115
+                else:
+                    fds.append((w, dst))
+                    to_close.append(w)
+                    f = io.open(r, "rb", buffering=0)  # noqa: SIM115
+                parent_files.append(f)
+                return f
+            if value == DEVNULL:
+                if devnull < 0:
+                    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+                    to_close.append(devnull)
+                fds.append((devnull, dst))
+                return None
+            if value == STDOUT and dst == 2:
+                src = next(s for s, d in fds if d == 1)
+                fds.append((src, 2))
+                return None
+            if isinstance(value, int):
+                fds.append((value, dst))
+                return None
+            if hasattr(value, "fileno"):
+                fds.append((value.fileno(), dst))
+                return None
+            raise ConfigError(("stdin", "stdout", "stderr")[dst], f"unsupported value {value!r}")
+
+        cg, owns_cg = None, False
+        try:
+            fin = stream(stdin, 0)
+            fout = stream(stdout, 1)
+            ferr = stream(stderr, 2)
+            for i, fd in enumerate(pass_fds):
+                fds.append((fd, 3 + i))
+            cg, owns_cg = self._cgroup_for_spawn()
+            procs_fds: list[int] = []
+            v2fd: int | None = None
+            if cg is not None:
+                procs_fds, v2fd = cg.join_fds()
+            before_go = None
+            if "user" in ns.create or ns.time_offsets:
+                before_go = _writer_for(ns)
+            parent_pidfd = _self_pidfd() if self.die_with_parent else None
+            pid, pidfd, _ready = base.spawn(
+                fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds, before_go=before_go,
+                parent_pidfd=parent_pidfd, argv=argv, env=extra_env, cwd=cwd,
+                preserve_fds=len(pass_fds) if pass_fds else None)
+        except BaseException:
+            for f in parent_files:
+                f.close()
+            if owns_cg and cg is not None:
+                cg.remove()
+            raise
+        finally:
+            for fd in to_close:
+                os.close(fd)
+        try:
+            _keeper.track_process(pidfd, pid)
+        except OSError:
+            pass
+        proc = Process(pid, pidfd, argv, stdin=fin, stdout=fout, stderr=ferr, cgroup=cg,
+                       owns_cgroup=owns_cg, on_exit=self._forget)
+        with self._lock:
+            self._procs.add(proc)
+        return proc
+
+    def _forget(self, proc: Process) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def run(self, args: Sequence[str], *, capture_output: bool = False, input: bytes | None = None,
+            timeout: float | None = None, check: bool = False, stdin: Any = None,
+            stdout: Any = None, stderr: Any = None, text: bool = False,
+            env: Mapping[str, str] | None = None, cwd: str | None = None) -> ContainerResult:
+        """Run ``args`` to completion, like :func:`subprocess.run`.
+
+        On timeout the whole container is killed and :class:`subprocess.TimeoutExpired` is
+        raised.  Returns a :class:`ContainerResult` (a CompletedProcess with
+        ``oom_killed``)."""
+        if capture_output:
+            if stdout is not None or stderr is not None:
+                raise ConfigError("capture_output", "may not be used with stdout or stderr")
+            stdout = stderr = PIPE
+        if input is not None:
+            if stdin is not None:
+                raise ConfigError("input", "may not be used with stdin")
+            stdin = PIPE
+            if text and isinstance(input, str):
+                input = input.encode()
+        proc = self.spawn(args, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd)
+        try:
+            if proc.stdin is None and proc.stdout is None and proc.stderr is None:
+                proc.wait(timeout)
+                out = err = None
+            else:
+                out, err = proc.communicate(input, timeout)
+        except BaseException:
+            # timeout, KeyboardInterrupt, anything: nothing of the container survives
+            proc.close()
+            raise
+        if text:
+            out = out.decode() if out is not None else None
+            err = err.decode() if err is not None else None
+        assert proc.returncode is not None
+        result = ContainerResult(list(args), proc.returncode, out, err)
+        result.oom_killed = proc.oom_killed
+        if check:
+            result.check_returncode()
+        return result
+
+    def close(self) -> None:
+        """Kill and clean up every process this container started that is still alive."""
+        with self._lock:
+            procs = list(self._procs)
+        for p in procs:
+            p.close()
+
+    def __enter__(self) -> Container:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _writer_for(ns: Namespaces):  # type: ignore[no-untyped-def]
+    """The parent's part while the child waits: uid/gid maps and time offsets."""
+    uid_map = ns.uid_map or (IdMap(0, os.getuid(), 1),)
+    gid_map = ns.gid_map or (IdMap(0, os.getgid(), 1),)
+    offsets = ns.time_offsets
+
+    def write(pid: int) -> None:
+        if "user" in ns.create:
+            if os.getuid() != 0:
+                _write_proc(pid, "setgroups", "deny")
+            _write_proc(pid, "uid_map", "".join(m.line() for m in uid_map), "uid_map")
+            _write_proc(pid, "gid_map", "".join(m.line() for m in gid_map), "gid_map")
+        if offsets:
+            lines = "".join(f"{clock} {sec} {nsec}\n" for clock, (sec, nsec) in offsets.items())
+            _write_proc(pid, "timens_offsets", lines, "time_offsets")
+
+    return write
+
+
+def _write_proc(pid: int, name: str, data: str, field: str | None = None) -> None:
+    path = f"/proc/{pid}/{name}"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, data.encode())
+        finally:
+            os.close(fd)
+    except OSError as e:
+        if field:
+            raise ConfigError(field, f"the kernel refused {data.strip()!r}: {e.strerror}") from e
+        raise
+
+
+_SELF_PIDFD: tuple[int, int] | None = None
+
+
+def _self_pidfd() -> int:
+    global _SELF_PIDFD
+    if _SELF_PIDFD is None or _SELF_PIDFD[0] != os.getpid():
+        _SELF_PIDFD = (os.getpid(), os.pidfd_open(os.getpid()))
+    return _SELF_PIDFD[1]

@@ -1,0 +1,436 @@
+"""The flat plan: plain data that the C core executes in the child.
+
+:class:`Plan` is a pure-Python value (easy to inspect and unit-test); :func:`compile_plan`
+turns it into C structs once, and :func:`spawn` clones a child that runs it.  Nothing here
+runs in the child: the child is C only, from clone() to execve().
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+
+from . import steps
+from . import ffi, lib
+
+PC_CREATE_NONE = 0
+PC_CREATE_DIR = 1
+PC_CREATE_FILE = 2
+PC_ROOT_NONE = 0
+PC_ROOT_PIVOT = 1
+PC_ROOT_CHROOT = 2
+
+
+@attrs.frozen
+class PlanMount:
+    target: str
+    source: str | None = None
+    fstype: str | None = None
+    data: str | None = None
+    flags: int = 0
+    propagation: int = 0
+    create: int = PC_CREATE_DIR
+    nofollow: bool = False
+
+    def describe(self) -> str:
+        if self.fstype:
+            return f"mount {self.fstype} on {self.target}"
+        return f"bind mount {self.source} on {self.target}"
+
+
+@attrs.frozen
+class PlanDevice:
+    path: str
+    mode: int
+    dev: int
+    uid: int = 0
+    gid: int = 0
+    host_path: str | None = None
+
+
+@attrs.frozen
+class Plan:
+    """Everything the child does, as flat data.  Built by the Python classes."""
+
+    argv: tuple[str, ...]
+    env: tuple[str, ...] = ()
+    path: str | None = None
+    search_path: str | None = None
+    clone_flags: int = 0
+    joins: tuple[tuple[str, int], ...] = ()   # (path, nstype); user first
+    pidns_join: str | None = None
+    unshare_time: bool = False
+    hostname: str | None = None
+    domainname: str | None = None
+    loopback_up: bool = False
+    oom_score_adj: int | None = None
+    root_propagation: int = 0
+    root_mode: int = PC_ROOT_NONE
+    rootfs: str | None = None
+    staging: str | None = None
+    rootfs_readonly: bool = False
+    rootfs_propagation: int = 0
+    mounts: tuple[PlanMount, ...] = ()
+    devices: tuple[PlanDevice, ...] = ()
+    symlinks: tuple[tuple[str, str], ...] = ()  # (target, path)
+    masked: tuple[str, ...] = ()
+    readonly: tuple[str, ...] = ()
+    sysctls: tuple[tuple[str, str], ...] = ()
+    rlimits: tuple[tuple[int, int, int], ...] = ()
+    umask: int | None = None
+    personality: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    groups: tuple[int, ...] | None = None
+    caps: tuple[int, int, int, int, int] | None = None  # bounding, effective, permitted, inh, ambient
+    no_new_privs: bool = False
+    seccomp: bytes | None = None
+    seccomp_flags: int = 0
+    setsid: bool = True
+    ctty: int | None = None
+    cwd: str | None = None
+    preserve_fds: int = 0
+
+    def describe_step(self, step: int, index: int) -> str:
+        """Words for a failed step, with the object it was working on when known."""
+        words = steps.STEPS.get(step, f"step {step}")
+        if step in (steps.STEP_MOUNT, steps.STEP_MOUNT_TARGET, steps.STEP_MOUNT_REMOUNT,
+                    steps.STEP_MOUNT_PROPAGATION) and 0 <= index < len(self.mounts):
+            return f"{words} ({self.mounts[index].describe()})"
+        if step == steps.STEP_DEVICE and 0 <= index < len(self.devices):
+            return f"{words} ({self.devices[index].path})"
+        if step == steps.STEP_RLIMIT and 0 <= index < len(self.rlimits):
+            from ..process_spec import rlimit_name
+
+            return f"{words} ({rlimit_name(self.rlimits[index][0])})"
+        if step == steps.STEP_SETNS and 0 <= index < len(self.joins):
+            return f"{words} ({self.joins[index][0]})"
+        return words
+
+
+def _cap_last() -> int:
+    try:
+        with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
+            return int(f.read())
+    except OSError:
+        return 40
+
+
+CAP_LAST = _cap_last()
+
+
+class CompiledPlan:
+    """C structs for a :class:`Plan`, built once and reused for every spawn.
+
+    The structs own their memory through ``_keep``; per-spawn fields are set on a shallow
+    copy of ``base`` so that threads can spawn from one compiled plan at once."""
+
+    __slots__ = ("plan", "base", "_keep", "_join_fds", "_pidns_fd")
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        keep: list[Any] = []
+        self._keep = keep
+
+        def s(v: str | bytes | None) -> Any:
+            if v is None:
+                return ffi.NULL
+            c = ffi.new("char[]", os.fsencode(v))
+            keep.append(c)
+            return c
+
+        def strv(items: Sequence[str]) -> Any:
+            arr = ffi.new("char *[]", len(items) + 1)
+            for i, it in enumerate(items):
+                arr[i] = s(it)
+            arr[len(items)] = ffi.NULL
+            keep.append(arr)
+            return arr
+
+        p = ffi.new("struct pc_plan *")
+        keep.append(p)
+        p.path = s(plan.path if plan.path is not None else plan.argv[0])
+        p.search_path = s(plan.search_path)
+        p.argv = strv(plan.argv)
+        p.envp = strv(plan.env)
+        p.clone_flags = plan.clone_flags
+        p.cgroup_fd = -1
+        p.pidns_fd = -1
+        p.unshare_time = int(plan.unshare_time)
+        p.sync_fd = -1
+        p.err_fd = -1
+        p.parent_pidfd = -1
+        p.hostname = s(plan.hostname)
+        p.domainname = s(plan.domainname)
+        p.loopback_up = int(plan.loopback_up)
+        p.set_oom_score_adj = int(plan.oom_score_adj is not None)
+        p.oom_score_adj = plan.oom_score_adj or 0
+        p.root_propagation = plan.root_propagation
+        p.root_mode = plan.root_mode
+        p.rootfs = s(plan.rootfs)
+        p.staging = s(plan.staging)
+        p.rootfs_readonly = int(plan.rootfs_readonly)
+        p.rootfs_propagation = plan.rootfs_propagation
+        if plan.mounts:
+            arr = ffi.new("struct pc_mount[]", len(plan.mounts))
+            keep.append(arr)
+            for i, m in enumerate(plan.mounts):
+                arr[i].source = s(m.source)
+                arr[i].target = s(m.target)
+                arr[i].fstype = s(m.fstype)
+                arr[i].data = s(m.data)
+                arr[i].flags = m.flags
+                arr[i].propagation = m.propagation
+                arr[i].create = m.create
+                arr[i].nofollow = int(m.nofollow)
+            p.mounts = arr
+            p.n_mounts = len(plan.mounts)
+        if plan.devices:
+            arr = ffi.new("struct pc_device[]", len(plan.devices))
+            keep.append(arr)
+            for i, d in enumerate(plan.devices):
+                arr[i].path = s(d.path)
+                arr[i].host_path = s(d.host_path)
+                arr[i].mode = d.mode
+                arr[i].dev = d.dev
+                arr[i].uid = d.uid
+                arr[i].gid = d.gid
+            p.devices = arr
+            p.n_devices = len(plan.devices)
+        if plan.symlinks:
+            arr = ffi.new("struct pc_symlink[]", len(plan.symlinks))
+            keep.append(arr)
+            for i, (target, path) in enumerate(plan.symlinks):
+                arr[i].target = s(target)
+                arr[i].path = s(path)
+            p.symlinks = arr
+            p.n_symlinks = len(plan.symlinks)
+        if plan.masked:
+            p.masked = strv(plan.masked)
+            p.n_masked = len(plan.masked)
+        if plan.readonly:
+            p.readonly = strv(plan.readonly)
+            p.n_readonly = len(plan.readonly)
+        if plan.sysctls:
+            arr = ffi.new("struct pc_kv[]", len(plan.sysctls))
+            keep.append(arr)
+            for i, (k, v) in enumerate(plan.sysctls):
+                arr[i].key = s(k.replace(".", "/") if "/" not in k else k)
+                arr[i].value = s(v)
+            p.sysctls = arr
+            p.n_sysctls = len(plan.sysctls)
+        if plan.rlimits:
+            arr = ffi.new("struct pc_rlimit[]", len(plan.rlimits))
+            keep.append(arr)
+            for i, (res, soft, hard) in enumerate(plan.rlimits):
+                arr[i].resource = res
+                arr[i].soft = soft
+                arr[i].hard = hard
+            p.rlimits = arr
+            p.n_rlimits = len(plan.rlimits)
+        p.umask = -1 if plan.umask is None else plan.umask
+        p.personality = -1 if plan.personality is None else plan.personality
+        if plan.uid is not None or plan.gid is not None:
+            p.set_user = 1
+            p.uid = plan.uid or 0
+            p.gid = plan.gid or 0
+        if plan.groups is not None:
+            p.set_groups = 1
+            garr = ffi.new("unsigned int[]", list(plan.groups) or [0])
+            keep.append(garr)
+            p.groups = garr
+            p.n_groups = len(plan.groups)
+        if plan.caps is not None:
+            p.set_caps = 1
+            p.cap_last = CAP_LAST
+            (p.cap_bounding, p.cap_effective, p.cap_permitted, p.cap_inheritable,
+             p.cap_ambient) = plan.caps
+        p.no_new_privs = int(plan.no_new_privs)
+        if plan.seccomp:
+            buf = ffi.new("char[]", plan.seccomp)
+            keep.append(buf)
+            p.seccomp_filter = buf
+            p.seccomp_len = len(plan.seccomp) // 8
+            p.seccomp_flags = plan.seccomp_flags
+        p.setsid = int(plan.setsid)
+        p.ctty = -1 if plan.ctty is None else plan.ctty
+        p.cwd = s(plan.cwd)
+        p.close_from = 3 + plan.preserve_fds
+        p.start_fd = -1
+        p.start_keep_fd = -1
+        self.base = p
+        self._join_fds: list[int] = []
+        self._pidns_fd = -1
+
+    def spawn(self, fds: Sequence[tuple[int, int]], *, cgroup_fd: int | None = None,
+              cgroup_procs_fds: Sequence[int] = (), before_go: Callable[[int], None] | None = None,
+              start_fd: int | None = None, start_keep_fd: int | None = None,
+              parent_pidfd: int | None = None, argv: Sequence[str] | None = None,
+              env: Sequence[str] | None = None, cwd: str | None = None,
+              preserve_fds: int | None = None) -> tuple[int, int, bool]:
+        """Clone the child and run the plan.
+
+        Returns ``(pid, pidfd, ready)``: ``ready`` is True when the child stopped before
+        execve to wait for ``start_fd``.  Raises :class:`OSError` (with ``step`` and a note)
+        when the child failed; the child has been reaped then."""
+        plan = self.plan
+        keep: list[Any] = []
+        p = ffi.new("struct pc_plan *", self.base[0])
+
+        def s(v: str) -> Any:
+            c = ffi.new("char[]", os.fsencode(v))
+            keep.append(c)
+            return c
+
+        def strv(items: Sequence[str]) -> Any:
+            arr = ffi.new("char *[]", len(items) + 1)
+            for i, it in enumerate(items):
+                arr[i] = s(it)
+            keep.append(arr)
+            return arr
+
+        # per-call overrides: a struct copy, no recompilation
+        if argv is not None:
+            p.argv = strv(argv)
+            p.path = s(argv[0])
+            plan = attrs.evolve(plan, argv=tuple(argv))
+        if env is not None:
+            p.envp = strv(env)
+            path_env = next((e[5:] for e in env if e.startswith("PATH=")), None)
+            if path_env is not None:
+                p.search_path = s(path_env)
+        if cwd is not None:
+            p.cwd = s(cwd)
+        if preserve_fds is not None:
+            p.close_from = 3 + preserve_fds
+        if fds:
+            fm = ffi.new("struct pc_fdmap[]", len(fds))
+            for i, (src, dst) in enumerate(fds):
+                fm[i].src = src
+                fm[i].dst = dst
+            p.fds = fm
+            p.n_fds = len(fds)
+            keep.append(fm)
+        if cgroup_fd is not None:
+            p.cgroup_fd = cgroup_fd
+        if cgroup_procs_fds:
+            cp = ffi.new("int[]", list(cgroup_procs_fds))
+            keep.append(cp)
+            p.cgroup_procs_fds = cp
+            p.n_cgroup_procs_fds = len(cgroup_procs_fds)
+        if start_fd is not None:
+            p.start_fd = start_fd
+            p.start_keep_fd = -1 if start_keep_fd is None else start_keep_fd
+        if parent_pidfd is not None:
+            p.parent_pidfd = parent_pidfd
+
+        join_fds: list[int] = []
+        pidns_fd = -1
+        r_err, w_err = os.pipe2(os.O_CLOEXEC)
+        r_sync = w_sync = -1
+        try:
+            if plan.joins:
+                ja = ffi.new("struct pc_nsjoin[]", len(plan.joins))
+                keep.append(ja)
+                for i, (path, nstype) in enumerate(plan.joins):
+                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                    join_fds.append(fd)
+                    ja[i].fd = fd
+                    ja[i].nstype = nstype
+                p.joins = ja
+                p.n_joins = len(plan.joins)
+            if plan.pidns_join:
+                pidns_fd = os.open(plan.pidns_join, os.O_RDONLY | os.O_CLOEXEC)
+                p.pidns_fd = pidns_fd
+            if before_go is not None:
+                r_sync, w_sync = os.pipe2(os.O_CLOEXEC)
+                p.sync_fd = r_sync
+            p.err_fd = w_err
+            pidfd_out = ffi.new("int *")
+            pid = lib.pc_spawn(p, pidfd_out)
+        finally:
+            os.close(w_err)
+            if r_sync >= 0:
+                os.close(r_sync)
+            for fd in join_fds:
+                os.close(fd)
+            if pidns_fd >= 0:
+                os.close(pidns_fd)
+        if pid < 0:
+            os.close(r_err)
+            if w_sync >= 0:
+                os.close(w_sync)
+            err = OSError(-pid, os.strerror(-pid))
+            err.add_note("while cloning the container process")
+            raise err
+        pidfd = pidfd_out[0]
+        try:
+            if before_go is not None:
+                try:
+                    before_go(pid)
+                    os.write(w_sync, b"\0")
+                finally:
+                    os.close(w_sync)
+            report = _read_report(r_err)
+        except BaseException:
+            _kill_and_reap(pidfd)
+            os.close(r_err)
+            raise
+        os.close(r_err)
+        if not report:
+            return pid, pidfd, False
+        kind, err_no, step, index, path = report
+        if kind == 2:  # ready: blocked before execve until start
+            return pid, pidfd, True
+        _kill_and_reap(pidfd)
+        raise child_error(plan, err_no, step, index, path)
+
+
+REPORT = struct.Struct("iiii512s")
+
+
+def _read_report(fd: int) -> tuple[int, int, int, int, str] | None:
+    buf = b""
+    while len(buf) < REPORT.size:
+        chunk = os.read(fd, REPORT.size - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    if not buf:
+        return None
+    if len(buf) < REPORT.size:
+        raise OSError(0, "the container process sent a truncated report")
+    kind, err, step, index, raw = REPORT.unpack(buf)
+    return kind, err, step, index, os.fsdecode(raw.split(b"\0", 1)[0])
+
+
+def _kill_and_reap(pidfd: int) -> None:
+    import signal
+
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
+    except ChildProcessError:
+        pass
+    os.close(pidfd)
+
+
+def child_error(plan: Plan, err_no: int, step: int, index: int, path: str) -> OSError:
+    """The OSError for a child's report: the errno's subclass, the path, and the step."""
+    what = plan.describe_step(step, index)
+    strerror = os.strerror(err_no) if err_no else "failed"
+    if path:
+        err = OSError(err_no, strerror, path)
+    else:
+        err = OSError(err_no, strerror)
+    err.add_note(f"while {what}")
+    err.step = what  # type: ignore[attr-defined]
+    err.step_index = index  # type: ignore[attr-defined]
+    return err

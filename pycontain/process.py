@@ -1,0 +1,269 @@
+"""A Popen-like handle on a container's first process, built on a pidfd (no pid reuse races,
+no SIGCHLD handler, no interference with other children of this process)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from typing import IO, Any
+
+from . import _keeper
+
+_PIPE_BUF = getattr(select, "PIPE_BUF", 512)
+
+
+class Process:
+    """The container's init process.
+
+    Like :class:`subprocess.Popen`: ``pid``, ``returncode`` (negative signal number when
+    killed), ``poll``, ``wait``, ``communicate``, ``send_signal``/``terminate``/``kill``, and
+    ``stdin``/``stdout``/``stderr`` when they are pipes.  ``await proc.wait_async()`` waits
+    without blocking an asyncio loop.  When the process ends, a cgroup made for it is
+    emptied and removed (its OOM count is kept in :attr:`oom_killed`)."""
+
+    def __init__(self, pid: int, pidfd: int, args: Sequence[str], *,
+                 stdin: IO[Any] | None = None, stdout: IO[Any] | None = None,
+                 stderr: IO[Any] | None = None, cgroup: Any = None, owns_cgroup: bool = False,
+                 on_exit: Callable[[Process], None] | None = None) -> None:
+        self.pid = pid
+        self.args = list(args)
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+        self.cgroup = cgroup
+        self.returncode: int | None = None
+        self.oom_killed = False
+        self._pidfd = pidfd
+        self._owns_cgroup = owns_cgroup
+        self._on_exit = on_exit
+        self._finished = False
+        self._comm_out: dict[int, list[bytes]] = {}  # id(file object) -> chunks
+        self._comm_input_offset = 0
+        self._comm_input: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"<pycontain.Process pid={self.pid} returncode={self.returncode}>"
+
+    # -- status --------------------------------------------------------------------------------
+
+    @property
+    def pidfd(self) -> int:
+        """The process's pidfd (-1 once it has been reaped)."""
+        return self._pidfd
+
+    def _reap(self, options: int) -> bool:
+        if self.returncode is not None:
+            return True
+        if self._pidfd < 0:
+            return False
+        try:
+            info = os.waitid(os.P_PIDFD, self._pidfd, os.WEXITED | options)
+        except ChildProcessError:
+            # someone else reaped it (os.wait in user code); we can't know the status
+            self.returncode = 255
+            self._finish()
+            return True
+        if info is None:
+            return False
+        if info.si_code == os.CLD_EXITED:
+            self.returncode = info.si_status
+        else:
+            self.returncode = -info.si_status
+        self._finish()
+        return True
+
+    def _finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        _keeper.untrack_process(self.pid)
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+            self._pidfd = -1
+        cg = self.cgroup
+        if cg is not None:
+            try:
+                self.oom_killed = cg.oom_kill_count > 0
+            except OSError:
+                pass
+            if self._owns_cgroup:
+                cg.remove()
+        elif self.returncode == -signal.SIGKILL:
+            self.oom_killed = False
+        if self._on_exit is not None:
+            self._on_exit(self)
+
+    def poll(self) -> int | None:
+        """The return code if the process has ended, else None."""
+        self._reap(os.WNOHANG)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the process to end; raises :class:`subprocess.TimeoutExpired`."""
+        if self.returncode is not None:
+            return self.returncode
+        if timeout is not None:
+            p = select.poll()
+            p.register(self._pidfd, select.POLLIN)
+            deadline = time.monotonic() + timeout
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not p.poll(left * 1000):
+                    if self._reap(os.WNOHANG):
+                        break
+                    if time.monotonic() >= deadline:
+                        raise subprocess.TimeoutExpired(self.args, timeout)
+                else:
+                    if self._reap(os.WNOHANG):
+                        break
+        else:
+            self._reap(0)
+        assert self.returncode is not None
+        return self.returncode
+
+    async def wait_async(self) -> int:
+        """Wait for the process to end from asyncio, without blocking the loop."""
+        if self.returncode is not None:
+            return self.returncode
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        fd = self._pidfd
+
+        def ready() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        loop.add_reader(fd, ready)
+        try:
+            while not self._reap(os.WNOHANG):
+                await fut
+                fut = loop.create_future()
+        finally:
+            loop.remove_reader(fd)
+        assert self.returncode is not None
+        return self.returncode
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return self.wait_async().__await__()
+
+    # -- signals ------------------------------------------------------------------------------
+
+    def send_signal(self, sig: int) -> None:
+        """Signal the process; a no-op once it has ended (like Popen)."""
+        if self.returncode is not None or self._pidfd < 0:
+            return
+        try:
+            signal.pidfd_send_signal(self._pidfd, sig)
+        except ProcessLookupError:
+            pass
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL the process and, when it has a cgroup, everything in it."""
+        self.send_signal(signal.SIGKILL)
+        if self.cgroup is not None and self._owns_cgroup and self.returncode is None:
+            try:
+                self.cgroup.kill(wait=None)
+            except OSError:
+                pass
+
+    # -- I/O ----------------------------------------------------------------------------------
+
+    def communicate(self, input: bytes | None = None,
+                    timeout: float | None = None) -> tuple[bytes | None, bytes | None]:
+        """Send ``input``, read stdout/stderr to EOF, wait; like Popen.communicate."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self._comm_input is None and input is not None:
+            self._comm_input = memoryview(input).tobytes()
+        sel = selectors.PollSelector()
+        try:
+            if self.stdin is not None and not self.stdin.closed:
+                if self._comm_input:
+                    sel.register(self.stdin, selectors.EVENT_WRITE)
+                else:
+                    self.stdin.close()
+            for f in (self.stdout, self.stderr):
+                if f is not None and not f.closed:
+                    sel.register(f, selectors.EVENT_READ)
+                    self._comm_out.setdefault(id(f), [])
+            while sel.get_map():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise subprocess.TimeoutExpired(self.args, timeout or 0,
+                                                    output=self._joined(self.stdout),
+                                                    stderr=self._joined(self.stderr))
+                for key, _ev in sel.select(left):
+                    f = key.fileobj
+                    if f is self.stdin:
+                        assert self._comm_input is not None
+                        chunk = self._comm_input[self._comm_input_offset:
+                                                 self._comm_input_offset + _PIPE_BUF]
+                        try:
+                            self._comm_input_offset += os.write(key.fd, chunk)
+                        except BrokenPipeError:
+                            sel.unregister(f)
+                            self.stdin.close()
+                            continue
+                        if self._comm_input_offset >= len(self._comm_input):
+                            sel.unregister(f)
+                            self.stdin.close()
+                    else:
+                        data = os.read(key.fd, 32768)
+                        if not data:
+                            sel.unregister(f)
+                            f.close()  # type: ignore[union-attr]
+                        else:
+                            self._comm_out[id(f)].append(data)
+        finally:
+            sel.close()
+        out = self._joined(self.stdout)
+        err = self._joined(self.stderr)
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        self.wait(left)
+        return out, err
+
+    def _joined(self, f: IO[Any] | None) -> bytes | None:
+        if f is None:
+            return None
+        return b"".join(self._comm_out.get(id(f), []))
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Kill the process if it still runs, reap it, remove its cgroup, close pipes."""
+        if self.returncode is None:
+            self.kill()
+            try:
+                self.wait()
+            except BaseException:
+                self._reap(0)
+                raise
+        for f in (self.stdin, self.stdout, self.stderr):
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # never leave a zombie or a cgroup behind because a handle was dropped
+        if getattr(self, "_finished", True):
+            return
+        try:
+            self.close()
+        except Exception:
+            pass

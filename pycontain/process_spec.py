@@ -1,0 +1,179 @@
+"""Who the container's process is: user, capabilities, rlimits."""
+
+from __future__ import annotations
+
+import resource
+from collections.abc import Iterable, Mapping
+
+import attrs
+
+from .errors import ConfigError
+
+CAPABILITIES: dict[str, int] = {
+    "CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3,
+    "CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8,
+    "CAP_LINUX_IMMUTABLE": 9, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_BROADCAST": 11,
+    "CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_IPC_LOCK": 14, "CAP_IPC_OWNER": 15,
+    "CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18, "CAP_SYS_PTRACE": 19,
+    "CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23,
+    "CAP_SYS_RESOURCE": 24, "CAP_SYS_TIME": 25, "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27,
+    "CAP_LEASE": 28, "CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31,
+    "CAP_MAC_OVERRIDE": 32, "CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35,
+    "CAP_BLOCK_SUSPEND": 36, "CAP_AUDIT_READ": 37, "CAP_PERFMON": 38, "CAP_BPF": 39,
+    "CAP_CHECKPOINT_RESTORE": 40,
+}
+# runc's default set (the OCI default spec)
+DEFAULT_CAPABILITIES = ("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE")
+
+RLIMITS: dict[str, int] = {
+    name: getattr(resource, name)
+    for name in ("RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE",
+                 "RLIMIT_RSS", "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS",
+                 "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE",
+                 "RLIMIT_RTPRIO", "RLIMIT_RTTIME")
+    if hasattr(resource, name)
+}
+RLIM_INFINITY = 0xFFFFFFFFFFFFFFFF
+
+
+def rlimit_name(res: int) -> str:
+    for k, v in RLIMITS.items():
+        if v == res:
+            return k
+    return str(res)
+
+
+def cap_mask(names: Iterable[str], field: str = "capabilities") -> int:
+    mask = 0
+    for i, n in enumerate(names):
+        if not isinstance(n, str):
+            raise ConfigError(f"{field}[{i}]", f"expected a capability name, got {n!r}")
+        key = n.upper()
+        if not key.startswith("CAP_"):
+            key = "CAP_" + key
+        if key not in CAPABILITIES:
+            raise ConfigError(f"{field}[{i}]", f"unknown capability {n!r}")
+        mask |= 1 << CAPABILITIES[key]
+    return mask
+
+
+def _names(v: Iterable[str] | None) -> tuple[str, ...] | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        raise ConfigError("capabilities", "expected a list of capability names, not a string")
+    return tuple(v)
+
+
+@attrs.frozen
+class Capabilities:
+    """The five capability sets.  ``Capabilities.of(names)`` puts the same names in bounding,
+    effective and permitted (what Docker's ``--cap-add`` does); inheritable and ambient stay
+    empty unless given (CVE-2022-29162)."""
+
+    bounding: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    effective: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    permitted: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    inheritable: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    ambient: tuple[str, ...] = attrs.field(default=(), converter=_names)
+
+    def __attrs_post_init__(self) -> None:
+        self.masks()  # validates the names
+
+    @classmethod
+    def of(cls, names: Iterable[str]) -> Capabilities:
+        t = tuple(names)
+        return cls(bounding=t, effective=t, permitted=t)
+
+    @classmethod
+    def default(cls) -> Capabilities:
+        return cls.of(DEFAULT_CAPABILITIES)
+
+    @classmethod
+    def all(cls) -> Capabilities:
+        return cls.of(CAPABILITIES)
+
+    def masks(self) -> tuple[int, int, int, int, int]:
+        return (cap_mask(self.bounding, "capabilities.bounding"),
+                cap_mask(self.effective, "capabilities.effective"),
+                cap_mask(self.permitted, "capabilities.permitted"),
+                cap_mask(self.inheritable, "capabilities.inheritable"),
+                cap_mask(self.ambient, "capabilities.ambient"))
+
+
+def to_capabilities(value: Capabilities | Iterable[str] | None) -> Capabilities | None:
+    if value is None or isinstance(value, Capabilities):
+        return value
+    if isinstance(value, str):
+        raise ConfigError("capabilities", "expected a list of capability names, not a string")
+    return Capabilities.of(value)
+
+
+@attrs.frozen
+class User:
+    """The uid, gid and supplementary groups of the container's process."""
+
+    uid: int = 0
+    gid: int = 0
+    groups: tuple[int, ...] = attrs.field(default=(), converter=tuple)
+
+    def __attrs_post_init__(self) -> None:
+        for f in ("uid", "gid"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 0xFFFFFFFF:
+                raise ConfigError(f"user.{f}", f"must be an integer in 0..4294967294, got {v!r}")
+        for g in self.groups:
+            if not isinstance(g, int) or isinstance(g, bool) or not 0 <= g < 0xFFFFFFFF:
+                raise ConfigError("user.groups", f"must be integers in 0..4294967294, got {g!r}")
+
+    @classmethod
+    def parse(cls, value: str | int | User | tuple[int, int] | None) -> User | None:
+        """``"UID"``, ``"UID:GID"``, an int, a (uid, gid) pair, or a User."""
+        if value is None or isinstance(value, User):
+            return value
+        if isinstance(value, bool):
+            raise ConfigError("user", f"expected UID[:GID], got {value!r}")
+        if isinstance(value, int):
+            return cls(value, value)
+        if isinstance(value, tuple):
+            return cls(*value)
+        if isinstance(value, str):
+            parts = value.split(":")
+            try:
+                if len(parts) == 1:
+                    uid = int(parts[0])
+                    return cls(uid, uid)
+                if len(parts) == 2:
+                    return cls(int(parts[0]), int(parts[1]))
+            except ValueError:
+                pass
+        raise ConfigError("user", f"expected UID[:GID] with numeric ids, got {value!r}")
+
+
+def parse_rlimits(value: Mapping[str, int | tuple[int, int]] | None) -> tuple[tuple[int, int, int], ...]:
+    """``{"RLIMIT_NOFILE": (1024, 1024), "nproc": 100}`` -> ((resource, soft, hard), ...)."""
+    if not value:
+        return ()
+    out = []
+    for name, lim in value.items():
+        key = name.upper()
+        if not key.startswith("RLIMIT_"):
+            key = "RLIMIT_" + key
+        if key not in RLIMITS:
+            raise ConfigError(f"rlimits.{name}", f"unknown rlimit {name!r}")
+        if isinstance(lim, int) and not isinstance(lim, bool):
+            soft = hard = lim
+        else:
+            try:
+                soft, hard = lim  # type: ignore[misc]
+            except (TypeError, ValueError):
+                raise ConfigError(f"rlimits.{name}", f"expected an int or (soft, hard), got {lim!r}") from None
+        for v in (soft, hard):
+            if not isinstance(v, int) or isinstance(v, bool) or v < -1:
+                raise ConfigError(f"rlimits.{name}", f"limits must be integers >= 0 (-1: unlimited), got {v!r}")
+        soft = RLIM_INFINITY if soft == -1 else soft
+        hard = RLIM_INFINITY if hard == -1 else hard
+        if soft > hard:
+            raise ConfigError(f"rlimits.{name}", f"soft limit {soft} is above hard limit {hard}")
+        out.append((RLIMITS[key], soft, hard))
+    return tuple(out)

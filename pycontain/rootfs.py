@@ -1,0 +1,332 @@
+"""Root filesystems: :class:`RootFS` (pivot_root, runc's way) and :class:`Chroot` (LXC's
+original), with their mounts, device nodes, masked and read-only paths."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable
+
+import attrs
+
+from .errors import ConfigError
+from .lowlevel import plan as P
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_SYNCHRONOUS = 16
+MS_REMOUNT = 32
+MS_MANDLOCK = 64
+MS_DIRSYNC = 128
+MS_NOSYMFOLLOW = 256
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_REC = 16384
+MS_SILENT = 32768
+MS_UNBINDABLE = 1 << 17
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+MS_LAZYTIME = 1 << 25
+
+# option -> (clear, set)
+_FLAG_OPTIONS: dict[str, tuple[int, int]] = {
+    "ro": (0, MS_RDONLY), "rw": (MS_RDONLY, 0),
+    "nosuid": (0, MS_NOSUID), "suid": (MS_NOSUID, 0),
+    "nodev": (0, MS_NODEV), "dev": (MS_NODEV, 0),
+    "noexec": (0, MS_NOEXEC), "exec": (MS_NOEXEC, 0),
+    "sync": (0, MS_SYNCHRONOUS), "async": (MS_SYNCHRONOUS, 0),
+    "dirsync": (0, MS_DIRSYNC),
+    "remount": (0, MS_REMOUNT),
+    "mand": (0, MS_MANDLOCK), "nomand": (MS_MANDLOCK, 0),
+    "noatime": (0, MS_NOATIME), "atime": (MS_NOATIME, 0),
+    "nodiratime": (0, MS_NODIRATIME), "diratime": (MS_NODIRATIME, 0),
+    "relatime": (0, MS_RELATIME), "norelatime": (MS_RELATIME, 0),
+    "strictatime": (0, MS_STRICTATIME), "nostrictatime": (MS_STRICTATIME, 0),
+    "lazytime": (0, MS_LAZYTIME), "nolazytime": (MS_LAZYTIME, 0),
+    "nosymfollow": (0, MS_NOSYMFOLLOW),
+    "bind": (0, MS_BIND), "rbind": (0, MS_BIND | MS_REC),
+    "silent": (0, MS_SILENT), "loud": (MS_SILENT, 0),
+    "defaults": (0, 0),
+}
+PROPAGATION: dict[str, int] = {
+    "private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC,
+    "shared": MS_SHARED, "rshared": MS_SHARED | MS_REC,
+    "slave": MS_SLAVE, "rslave": MS_SLAVE | MS_REC,
+    "unbindable": MS_UNBINDABLE, "runbindable": MS_UNBINDABLE | MS_REC,
+}
+# options for the kernel's mount API we don't pass as data
+_IGNORED = {"tmpcopyup", "idmap", "ridmap", "rro", "rrw", "copy-symlink", "z", "Z"}
+
+
+def parse_options(options: Iterable[str], field: str = "options") -> tuple[int, int, str | None, bool]:
+    """OCI/mount(8) options -> (flags, propagation, data, recursive_ro)."""
+    flags = 0
+    prop = 0
+    data: list[str] = []
+    rro = False
+    for opt in options:
+        if not isinstance(opt, str):
+            raise ConfigError(field, f"mount options must be strings, got {opt!r}")
+        if opt in _FLAG_OPTIONS:
+            clear, set_ = _FLAG_OPTIONS[opt]
+            flags = (flags & ~clear) | set_
+        elif opt in PROPAGATION:
+            prop = PROPAGATION[opt]
+        elif opt == "rro":
+            flags |= MS_RDONLY
+            rro = True
+        elif opt in _IGNORED:
+            continue
+        else:
+            data.append(opt)
+    return flags, prop, (",".join(data) or None), rro
+
+
+@attrs.frozen
+class Mount:
+    """One mount in the container, with OCI-style options (``ro``, ``nosuid``, ``rbind``,
+    ``size=64m``, ``rslave``...).  A mount without a type, or with ``bind``/``rbind`` in its
+    options, is a bind mount of the host path ``source``."""
+
+    target: str
+    source: str | None = None
+    type: str | None = None
+    options: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.target, str) or not self.target.startswith("/"):
+            raise ConfigError("mounts.target", f"must be an absolute path inside the container, got {self.target!r}")
+        if self.is_bind and not self.source:
+            raise ConfigError("mounts.source", f"a bind mount on {self.target} needs a source")
+
+    @property
+    def is_bind(self) -> bool:
+        return self.type in (None, "bind", "none") or "bind" in self.options or "rbind" in self.options
+
+    @classmethod
+    def bind(cls, source: str, target: str, *, readonly: bool = False, recursive: bool = True,
+             options: Iterable[str] = ()) -> Mount:
+        opts = ["rbind" if recursive else "bind"]
+        if readonly:
+            opts.append("ro")
+        return cls(target=target, source=os.path.abspath(source), type=None, options=(*opts, *options))
+
+    @classmethod
+    def tmpfs(cls, target: str, *, size: str | int | None = None, mode: int | None = None,
+              options: Iterable[str] = ("nosuid", "nodev")) -> Mount:
+        opts = list(options)
+        if size is not None:
+            opts.append(f"size={size}")
+        if mode is not None:
+            opts.append(f"mode={mode:o}")
+        return cls(target=target, source="tmpfs", type="tmpfs", options=tuple(opts))
+
+    def to_plan(self, field: str = "mounts") -> P.PlanMount:
+        flags, prop, data, _rro = parse_options(self.options, f"{field}.options")
+        if self.is_bind:
+            flags |= MS_BIND
+            source = self.source
+            create = P.PC_CREATE_NONE  # file or dir: decided by what the source is
+        else:
+            source = self.source or self.type
+            create = P.PC_CREATE_DIR
+        return P.PlanMount(
+            target=self.target,
+            source=source,
+            fstype=None if self.is_bind else self.type,
+            data=data,
+            flags=flags,
+            propagation=prop,
+            create=create,
+            nofollow=self.type in ("proc", "sysfs") or self.target in ("/proc", "/sys"),
+        )
+
+
+@attrs.frozen
+class Device:
+    """A device node made in the container's /dev (bind-mounted from the host when mknod is
+    not permitted, as in a user namespace)."""
+
+    path: str
+    type: str = "c"   # c, b, p (fifo), u (unbuffered char)
+    major: int = 0
+    minor: int = 0
+    mode: int = 0o666
+    uid: int = 0
+    gid: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if not self.path.startswith("/"):
+            raise ConfigError("devices.path", f"must be absolute, got {self.path!r}")
+        if self.type not in ("c", "b", "p", "u"):
+            raise ConfigError("devices.type", f"must be one of c, b, u, p, got {self.type!r}")
+
+    def to_plan(self) -> P.PlanDevice:
+        kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[self.type]
+        return P.PlanDevice(path=self.path, mode=kind | (self.mode & 0o7777),
+                            dev=os.makedev(self.major, self.minor), uid=self.uid, gid=self.gid,
+                            host_path=self.path if self.type != "p" else None)
+
+
+DEFAULT_DEVICES: tuple[Device, ...] = (
+    Device("/dev/null", "c", 1, 3),
+    Device("/dev/zero", "c", 1, 5),
+    Device("/dev/full", "c", 1, 7),
+    Device("/dev/random", "c", 1, 8),
+    Device("/dev/urandom", "c", 1, 9),
+    Device("/dev/tty", "c", 5, 0),
+)
+DEFAULT_SYMLINKS: tuple[tuple[str, str], ...] = (
+    ("/proc/self/fd", "/dev/fd"),
+    ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"),
+    ("/proc/self/fd/2", "/dev/stderr"),
+    ("pts/ptmx", "/dev/ptmx"),
+    ("/proc/kcore", "/dev/core"),
+)
+DEFAULT_MASKED_PATHS: tuple[str, ...] = (
+    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap",
+)
+DEFAULT_READONLY_PATHS: tuple[str, ...] = (
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+)
+
+
+def default_mounts(*, sys: bool = True) -> tuple[Mount, ...]:
+    """The mounts runc's default spec gives: /proc, a tmpfs /dev with devpts, shm and mqueue,
+    and /sys read-only."""
+    mounts = [
+        Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
+        Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k")),
+        Mount("/dev/pts", "devpts", "devpts",
+              ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620")),
+        Mount("/dev/shm", "shm", "tmpfs", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
+        Mount("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
+    ]
+    if sys:
+        mounts.append(Mount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev", "ro")))
+    return tuple(mounts)
+
+
+def _mounts(value: Iterable[Mount] | None) -> tuple[Mount, ...]:
+    if value is None:
+        return ()
+    out = tuple(value)
+    for i, m in enumerate(out):
+        if not isinstance(m, Mount):
+            raise ConfigError(f"mounts[{i}]", f"expected a pycontain.Mount, got {type(m).__name__}")
+    return out
+
+
+def _abs_existing_dir(field: str):  # type: ignore[no-untyped-def]
+    def check(_inst: object, _attr: object, value: str) -> None:
+        if not isinstance(value, (str, os.PathLike)):
+            raise ConfigError(field, f"expected a path, got {value!r}")
+        if not os.path.isdir(value):
+            raise ConfigError(field, f"{os.fspath(value)!r} is not an existing directory")
+    return check
+
+
+@attrs.frozen
+class RootFS:
+    """A root filesystem entered with ``pivot_root``: the directory ``path`` becomes ``/``.
+
+    By default it gets runc's standard mounts (/proc, /dev with the standard devices, /sys
+    read-only) and runc's masked and read-only paths.  Use :meth:`host` for a sandbox over
+    the host's own ``/`` with no image at all."""
+
+    path: str = attrs.field(converter=lambda p: os.path.abspath(os.fspath(p)),
+                            validator=_abs_existing_dir("rootfs"))
+    mounts: tuple[Mount, ...] = attrs.field(factory=default_mounts, converter=_mounts)
+    readonly: bool = False
+    devices: tuple[Device, ...] = DEFAULT_DEVICES
+    symlinks: tuple[tuple[str, str], ...] = DEFAULT_SYMLINKS
+    masked_paths: tuple[str, ...] = attrs.field(default=DEFAULT_MASKED_PATHS, converter=tuple)
+    readonly_paths: tuple[str, ...] = attrs.field(default=DEFAULT_READONLY_PATHS, converter=tuple)
+    propagation: str = "rprivate"  # of the container's own mounts (OCI rootfsPropagation)
+    host_root: bool = False
+
+    mode = P.PC_ROOT_PIVOT
+
+    def __attrs_post_init__(self) -> None:
+        if self.propagation not in PROPAGATION:
+            raise ConfigError("rootfs.propagation", f"unknown propagation {self.propagation!r}")
+        for field, paths in (("masked_paths", self.masked_paths), ("readonly_paths", self.readonly_paths)):
+            for p in paths:
+                if not p.startswith("/"):
+                    raise ConfigError(field, f"must be absolute paths, got {p!r}")
+
+    @classmethod
+    def host(cls, *, readonly: bool = True, mounts: Iterable[Mount] | None = None) -> RootFS:
+        """The host's ``/`` (read-only by default) with a private /proc, /dev and /tmp, so a
+        sandbox runs without any image."""
+        if mounts is None:
+            mounts = (
+                Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
+                Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k")),
+                Mount("/dev/pts", "devpts", "devpts",
+                      ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620")),
+                Mount("/dev/shm", "shm", "tmpfs", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
+                Mount("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
+                Mount("/tmp", "tmpfs", "tmpfs", ("nosuid", "nodev", "mode=1777")),
+            )
+        return cls("/", mounts=mounts, readonly=readonly, host_root=True)
+
+    def with_mounts(self, *mounts: Mount) -> RootFS:
+        """A copy with extra mounts after the existing ones."""
+        return attrs.evolve(self, mounts=(*self.mounts, *mounts))
+
+    def plan_fields(self) -> dict[str, object]:
+        """The root part of a :class:`~pycontain.lowlevel.plan.Plan`."""
+        staging = None
+        if self.host_root:
+            staging = next((d for d in ("/tmp", "/mnt", "/run", "/media", "/srv") if os.path.isdir(d)), None)
+            if staging is None:
+                raise ConfigError("rootfs", "RootFS.host() needs one of /tmp, /mnt, /run on the host to stage the root")
+        return dict(
+            root_mode=self.mode,
+            rootfs=self.path,
+            staging=staging,
+            rootfs_readonly=self.readonly,
+            rootfs_propagation=PROPAGATION[self.propagation] if self.mode == P.PC_ROOT_PIVOT else 0,
+            mounts=tuple(m.to_plan(f"mounts[{i}]") for i, m in enumerate(self.mounts)),
+            devices=tuple(d.to_plan() for d in self.devices) if self._has_dev_tmpfs() else (),
+            symlinks=self.symlinks if self._has_dev_tmpfs() else (),
+            masked=self.masked_paths,
+            readonly=self.readonly_paths,
+        )
+
+    def _has_dev_tmpfs(self) -> bool:
+        return any(m.target == "/dev" and not m.is_bind for m in self.mounts)
+
+    @property
+    def needs_mount_namespace(self) -> bool:
+        return True
+
+
+@attrs.frozen
+class Chroot(RootFS):
+    """Classic ``chroot`` isolation: the process sees ``path`` as ``/``, with no pivot_root.
+
+    It has no mounts by default (LXC's original chroot); add mounts (they need a mount
+    namespace, which pycontain then creates)."""
+
+    mounts: tuple[Mount, ...] = attrs.field(default=(), converter=_mounts)
+    devices: tuple[Device, ...] = ()
+    symlinks: tuple[tuple[str, str], ...] = ()
+    masked_paths: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    readonly_paths: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    mode = P.PC_ROOT_CHROOT
+
+    @property
+    def needs_mount_namespace(self) -> bool:
+        return bool(self.mounts or self.masked_paths or self.readonly_paths or self.readonly)
