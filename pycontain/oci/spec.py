@@ -15,6 +15,7 @@ unset (``None``), empty and ``false``-by-default fields, as Go's ``omitempty`` d
 
 from __future__ import annotations
 
+import datetime
 import enum
 import itertools
 import json
@@ -667,7 +668,6 @@ def _structure_int(value: object, t: Any) -> int:
 
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(unstruct_collection_overrides={tuple: list})
-    conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook_func(lambda t: _int_range(t) is not None, _structure_int)
@@ -706,9 +706,20 @@ def _make_converter() -> cattrs.Converter:
             choices = ", ".join(json.dumps(m.value) for m in t)
             raise _Invalid(f"expected one of {choices}, got {_show(value)}") from None
 
-    conv.register_structure_hook_func(
-        lambda t: isinstance(t, type) and issubclass(t, enum.Enum), structure_enum
-    )
+    # cattrs dispatches a str enum on str (singledispatch follows the MRO), so str's hooks
+    # must tell the two apart
+    def structure_str(value: object, t: Any) -> Any:
+        if isinstance(t, type) and issubclass(t, enum.Enum):
+            return structure_enum(value, t)
+        return _structure_str(value, t)
+
+    def unstructure_str(value: str) -> str:
+        return str(value.value) if isinstance(value, enum.Enum) else value
+
+    conv.register_structure_hook(str, structure_str)
+    conv.register_unstructure_hook(str, unstructure_str)
+    conv.register_structure_hook(enum.Enum, structure_enum)
+    conv.register_unstructure_hook(enum.Enum, lambda member: member.value)
 
     def class_hook(cl: type) -> Callable[[object, Any], Any]:
         attrs.resolve_types(cl)
@@ -765,9 +776,57 @@ def _make_converter() -> cattrs.Converter:
 
         return unstructure
 
+    def structure_datetime(value: object, _t: Any) -> datetime.datetime:
+        if not isinstance(value, str):
+            raise _expected("an RFC 3339 timestamp", value)
+        try:
+            return _parse_rfc3339(value)
+        except ValueError:
+            raise _expected("an RFC 3339 timestamp", value) from None
+
+    conv.register_structure_hook(datetime.datetime, structure_datetime)
+    conv.register_unstructure_hook(datetime.datetime, _format_rfc3339)
+
     conv.register_structure_hook_factory(attrs.has, class_hook)
     conv.register_unstructure_hook_factory(attrs.has, class_unstructure_hook)
     return conv
+
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d\d):(\d\d))"
+)
+
+
+def _parse_rfc3339(text: str) -> datetime.datetime:
+    """An aware :class:`~datetime.datetime` from RFC 3339 text as Go writes it (nanoseconds
+    are cut to microseconds).  Raises :class:`ValueError`."""
+    m = _RFC3339.fullmatch(text)
+    if m is None:
+        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    micro = int((m.group(7) or "0").ljust(6, "0")[:6])
+    if m.group(8):
+        tz = datetime.UTC
+    else:
+        offset = datetime.timedelta(hours=int(m.group(10)), minutes=int(m.group(11)))
+        tz = datetime.timezone(-offset if m.group(9) == "-" else offset)
+    return datetime.datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)
+
+
+def _format_rfc3339(when: datetime.datetime) -> str:
+    """*when* as Go's ``time.RFC3339Nano`` writes it: no trailing zeros in the fraction,
+    ``Z`` for UTC.  A naive *when* is local time, as everywhere in :mod:`datetime`."""
+    if when.tzinfo is None:
+        when = when.astimezone()
+    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    if when.microsecond:
+        text += "." + f"{when.microsecond:06d}".rstrip("0")
+    offset = when.utcoffset() or datetime.timedelta(0)
+    if not offset:
+        return text + "Z"
+    sign = "-" if offset < datetime.timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _json_name(a: attrs.Attribute[Any]) -> str:
