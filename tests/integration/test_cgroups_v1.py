@@ -1,0 +1,364 @@
+"""The v1 driver on the real kernel (as root): limits, membership, stats, freeze, kill,
+enforcement of memory and pids limits, removal.
+
+Children are ordinary subprocesses moved in with add_process (the C spawn core joins them
+itself). Each test checks that no cgroup it made is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from pycontain.cgroups import ALL_CONTROLLERS, Cgroup, CgroupMode, Resources, _layout, detect, v1
+from pycontain.cgroups._fs import REAL_FS
+from pycontain.cgroups._testing import assert_no_cgroup_leak
+from pycontain.errors import CgroupUnsupported
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
+    pytest.mark.skipif(
+        os.geteuid() == 0 and detect().mode is CgroupMode.V2, reason="needs cgroup v1 hierarchies"
+    ),
+]
+
+PY = sys.executable
+MiB = 1 << 20
+
+
+@pytest.fixture(autouse=True)
+def _no_leak() -> Iterator[None]:
+    yield
+    assert_no_cgroup_leak()
+
+
+@pytest.fixture
+def children() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Processes a test starts; killed (by pid) and reaped afterwards."""
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.wait(timeout=10)
+
+
+def _spawn(
+    children: list[subprocess.Popen[bytes]], *argv: str, **kw: object
+) -> subprocess.Popen[bytes]:
+    p = subprocess.Popen(list(argv), **kw)  # type: ignore[call-overload]
+    children.append(p)
+    return p
+
+
+def _gated(children: list[subprocess.Popen[bytes]], code: str) -> subprocess.Popen[bytes]:
+    """A Python child that runs *code* once a line arrives on stdin (after we moved it)."""
+    return _spawn(
+        children,
+        PY,
+        "-c",
+        "import sys; sys.stdin.readline()\n" + code,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _go(p: subprocess.Popen[bytes]) -> None:
+    assert p.stdin is not None
+    p.stdin.write(b"go\n")
+    p.stdin.flush()
+
+
+def _read(path: str) -> str:
+    return Path(path).read_text().strip()
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _proc_cgroups(pid: int) -> dict[str, str]:
+    return _layout.parse_proc_cgroup(Path(f"/proc/{pid}/cgroup").read_text())
+
+
+def test_create_writes_limits_to_the_kernel() -> None:
+    r = Resources(
+        memory_max=64 * MiB,
+        memory_low=16 * MiB,
+        pids_max=20,
+        cpu_quota=50000,
+        cpu_period=100000,
+        cpu_shares=512,
+        cpuset_cpus="0",
+    )
+    with Cgroup.create(resources=r) as cg:
+        layout = detect()
+        mem = f"{layout.root}/memory{cg.path}"
+        assert cg.path.startswith(f"/pycontain/pc-{os.getpid()}-")
+        assert _read(mem + "/memory.limit_in_bytes") == str(64 * MiB)
+        if os.path.exists(mem + "/memory.memsw.limit_in_bytes"):
+            assert _read(mem + "/memory.memsw.limit_in_bytes") == str(64 * MiB)
+        assert _read(mem + "/memory.soft_limit_in_bytes") == str(16 * MiB)
+        assert _read(f"{layout.root}/pids{cg.path}/pids.max") == "20"
+        cpu = f"{layout.root}/cpu{cg.path}"
+        assert _read(cpu + "/cpu.cfs_quota_us") == "50000"
+        assert _read(cpu + "/cpu.cfs_period_us") == "100000"
+        assert _read(cpu + "/cpu.shares") == "512"
+        cpuset = f"{layout.root}/cpuset{cg.path}"
+        assert _read(cpuset + "/cpuset.cpus") == "0"
+        # cpuset.mems was copied from the parent, so the cpuset can take processes.
+        assert _read(cpuset + "/cpuset.mems") == _read(f"{layout.root}/cpuset/cpuset.mems")
+        dirs = cg.dirs
+        assert all(os.path.isdir(d) for d in dirs)
+    assert not any(os.path.exists(d) for d in dirs)
+
+
+def test_default_hierarchies() -> None:
+    layout = detect()
+    with Cgroup.create(resources=Resources(memory_max=32 * MiB, pids_max=10)) as cg:
+        used = {d.rsplit("/", 3)[-3] for d in cg.dirs}
+        expected = {"memory", "pids", "cpuacct"}
+        if layout.mode is CgroupMode.HYBRID:
+            expected.add(layout.unified.mount.rsplit("/", 1)[1])  # type: ignore[union-attr]
+        assert used == expected
+    with Cgroup.create(controllers=ALL_CONTROLLERS) as cg:
+        assert len(cg.dirs) == len(layout.v1) + (layout.unified is not None)
+
+
+def test_set_raises_and_lowers_memory() -> None:
+    with Cgroup.create(resources=Resources(memory_max=32 * MiB)) as cg:
+        mem = cg.dirs[[d.rsplit("/", 3)[-3] for d in cg.dirs].index("memory")]
+        memsw = os.path.exists(mem + "/memory.memsw.limit_in_bytes")
+        # Raising above the current memsw limit needs memsw written first.
+        cg.set(Resources(memory_max=128 * MiB))
+        assert _read(mem + "/memory.limit_in_bytes") == str(128 * MiB)
+        cg.set(Resources(memory_max=16 * MiB))
+        assert _read(mem + "/memory.limit_in_bytes") == str(16 * MiB)
+        if memsw:
+            assert _read(mem + "/memory.memsw.limit_in_bytes") == str(16 * MiB)
+        cg.set(Resources(memory_max=-1))
+        assert int(_read(mem + "/memory.limit_in_bytes")) > 1 << 60
+        cg.set(Resources(pids_max=-1))
+        assert cg.stats()["pids_limit"] is None
+        with pytest.raises(CgroupUnsupported, match="^cpu_quota: "):
+            cg.set(Resources(cpu_quota=10000))  # created without the cpu hierarchy
+
+
+def test_kernel_rejection_keeps_errno() -> None:
+    with Cgroup.create(resources=Resources(cpuset_cpus="0")) as cg:
+        with pytest.raises(OSError) as info:
+            cg.set(Resources(cpuset_cpus="4095"))
+        assert info.value.errno is not None
+        assert any("cpuset_cpus" in n for n in getattr(info.value, "__notes__", []))
+
+
+def test_add_process_pids_stats_kill(children: list[subprocess.Popen[bytes]]) -> None:
+    with Cgroup.create(resources=Resources(pids_max=50)) as cg:
+        sleepers = [_spawn(children, "sleep", "1000") for _ in range(3)]
+        for p in sleepers:
+            cg.add_process(p.pid)
+        assert sorted(cg.pids()) == sorted(p.pid for p in sleepers)
+        own = _proc_cgroups(sleepers[0].pid)
+        assert own["memory"] == own["pids"] == own["cpuacct"] == cg.path
+        if cg.mode is CgroupMode.HYBRID:
+            assert own[""] == cg.path
+        st = cg.stats()
+        assert st["pids_current"] == 3
+        assert st["pids_limit"] == 50
+        assert st["memory_oom_kill"] == 0
+        t0 = time.monotonic()
+        cg.kill()
+        assert time.monotonic() - t0 < 2
+        assert cg.pids() == []
+        for p in sleepers:
+            assert p.wait(timeout=5) == -signal.SIGKILL
+
+
+def test_kill_other_signal(children: list[subprocess.Popen[bytes]]) -> None:
+    with Cgroup.create() as cg:
+        p = _spawn(children, "sleep", "1000")
+        cg.add_process(p.pid)
+        cg.kill(signal.SIGTERM)
+        assert p.wait(timeout=5) == -signal.SIGTERM
+
+
+def test_remove_kills_what_is_left(children: list[subprocess.Popen[bytes]]) -> None:
+    cg = Cgroup.create(resources=Resources(memory_max=64 * MiB))
+    p = _spawn(children, "sleep", "1000")
+    cg.add_process(p.pid)
+    dirs = cg.dirs
+    cg.remove()
+    assert p.wait(timeout=5) == -signal.SIGKILL
+    assert not any(os.path.exists(d) for d in dirs)
+    cg.remove()  # idempotent
+
+
+def test_freeze_stops_progress(children: list[subprocess.Popen[bytes]]) -> None:
+    with Cgroup.create() as cg:
+        busy = _spawn(children, PY, "-c", "while True: pass")
+        cg.add_process(busy.pid)
+        time.sleep(0.2)
+        cg.freeze()
+        before_ticks = _cpu_ticks(busy.pid)
+        before_ns = cg.stats()["cpu_usage_ns"]
+        time.sleep(0.4)
+        assert _cpu_ticks(busy.pid) == before_ticks
+        assert cg.stats()["cpu_usage_ns"] == before_ns
+        cg.thaw()
+        time.sleep(0.3)
+        assert _cpu_ticks(busy.pid) > before_ticks
+        after_ns = cg.stats()["cpu_usage_ns"]
+        assert before_ns is not None and after_ns is not None and after_ns > before_ns
+
+
+def test_memory_limit_oom_kills(children: list[subprocess.Popen[bytes]]) -> None:
+    with Cgroup.create(resources=Resources(memory_max=48 * MiB)) as cg:
+        assert cg.oom_kill_count == 0
+        p = _gated(children, "x = bytearray(b'\\x01') * (256 << 20)\nprint('survived')")
+        cg.add_process(p.pid)
+        _go(p)
+        out, _ = p.communicate(timeout=30)
+        assert p.returncode == -signal.SIGKILL
+        assert b"survived" not in out
+        assert cg.oom_kill_count >= 1
+        assert cg.stats()["memory_oom_kill"] == cg.oom_kill_count
+
+
+def test_memory_within_limit_survives(children: list[subprocess.Popen[bytes]]) -> None:
+    with Cgroup.create(resources=Resources(memory_max=256 * MiB)) as cg:
+        p = _gated(children, "x = bytearray(b'\\x01') * (32 << 20)\nprint('ok')")
+        cg.add_process(p.pid)
+        _go(p)
+        out, _ = p.communicate(timeout=30)
+        assert (p.returncode, out.strip()) == (0, b"ok")
+        st = cg.stats()
+        assert st["memory_max_usage"] is not None and st["memory_max_usage"] >= 32 * MiB
+        assert cg.oom_kill_count == 0
+
+
+def test_pids_limit_makes_fork_fail(children: list[subprocess.Popen[bytes]]) -> None:
+    code = """
+import os, time
+n = 0
+try:
+    for _ in range(20):
+        if os.fork() == 0:
+            os.close(1), os.close(2)  # so the test's read of stdout ends
+            time.sleep(60)
+            os._exit(0)
+        n += 1
+except BlockingIOError:
+    print("EAGAIN", n, flush=True)
+else:
+    print("no limit", n, flush=True)
+"""
+    with Cgroup.create(resources=Resources(pids_max=4)) as cg:
+        p = _gated(children, code)
+        cg.add_process(p.pid)
+        _go(p)
+        out, _ = p.communicate(timeout=30)
+        assert out.split() == [b"EAGAIN", b"3"]
+        assert cg.stats()["pids_current"] == 3  # the forked sleepers; removal kills them
+
+
+def test_open_existing_is_not_removed() -> None:
+    with Cgroup.create(resources=Resources(pids_max=5)) as cg:
+        other = Cgroup.open(cg.path)
+        assert not other.owned
+        assert set(other.dirs) >= set(cg.dirs)
+        assert other.stats()["pids_limit"] == 5
+        other.close()
+        assert all(os.path.isdir(d) for d in cg.dirs)
+
+
+def test_join_fds(children: list[subprocess.Popen[bytes]]) -> None:
+    with Cgroup.create() as cg:
+        fds, dir_fd = cg.join_fds()
+        assert len(fds) == len(cg.dirs)
+        assert (dir_fd is not None) == (cg.unified_dir is not None)
+        p = _spawn(children, "sleep", "1000")
+        for fd in fds:  # what the C child does with "0", done here with its pid
+            os.write(fd, str(p.pid).encode())
+        assert cg.pids() == [p.pid]
+    for fd in fds:
+        with pytest.raises(OSError):
+            os.fstat(fd)
+
+
+@pytest.fixture
+def pure_v1(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A root key whose layout is this host's v1 hierarchies without the cgroup2 mount, so the
+    pure-v1 code paths (freezer.state, signal loop) run on the real kernel.
+    """
+    layout = detect()
+    key = layout.root + "#v1"
+    monkeypatch.setitem(_layout._cache, key, attrs.evolve(layout, mode=CgroupMode.V1, unified=None))
+    return key
+
+
+def test_pure_v1_freeze_and_kill(pure_v1: str, children: list[subprocess.Popen[bytes]]) -> None:
+    with Cgroup.create(root=pure_v1) as cg:
+        assert cg.unified_dir is None
+        assert any("/freezer/" in d for d in cg.dirs)  # kill() needs it on pure v1
+        busy = _spawn(children, PY, "-c", "while True: pass")
+        sleeper = _spawn(children, "sleep", "1000")
+        cg.add_process(busy.pid)
+        cg.add_process(sleeper.pid)
+        time.sleep(0.1)
+        cg.freeze()
+        freezer = next(d for d in cg.dirs if "/freezer/" in d)
+        assert _read(freezer + "/freezer.state") == "FROZEN"
+        ticks = _cpu_ticks(busy.pid)
+        time.sleep(0.3)
+        assert _cpu_ticks(busy.pid) == ticks
+        cg.thaw()
+        assert _read(freezer + "/freezer.state") == "THAWED"
+        cg.kill()
+        assert cg.pids() == []
+        assert busy.wait(timeout=5) == sleeper.wait(timeout=5) == -signal.SIGKILL
+    assert_no_cgroup_leak(pure_v1)
+
+
+def test_pure_v1_remove_with_live_processes(
+    pure_v1: str, children: list[subprocess.Popen[bytes]]
+) -> None:
+    cg = Cgroup.create(root=pure_v1, resources=Resources(pids_max=10))
+    p = _spawn(children, "sleep", "1000")
+    cg.add_process(p.pid)
+    cg.remove()
+    assert p.wait(timeout=5) == -signal.SIGKILL
+
+
+def test_v1_kill_frozen_loop_directly(children: list[subprocess.Popen[bytes]]) -> None:
+    with Cgroup.create(controllers=["freezer", "pids"]) as cg:
+        freezer = next(d for d in cg.dirs if "/freezer/" in d)
+        pids_dir = next(d for d in cg.dirs if "/pids/" in d)
+        p = _spawn(children, "sleep", "1000")
+        cg.add_process(p.pid)
+        v1.kill(REAL_FS, pids_dir, freezer, signal.SIGKILL, wait=5.0)
+        assert p.wait(timeout=5) == -signal.SIGKILL
+
+
+def test_create_remove_is_fast() -> None:
+    r = Resources(memory_max=64 * MiB, pids_max=64)
+    Cgroup.create(resources=r).remove()
+    times = []
+    for _ in range(200):
+        t0 = time.perf_counter()
+        Cgroup.create(resources=r).remove()
+        times.append(time.perf_counter() - t0)
+    median = statistics.median(times)
+    print(f"create+remove median: {median * 1e6:.0f} us")
+    assert median < 0.5e-3 * 2  # budget 0.5 ms; slack for a loaded test machine
