@@ -430,7 +430,8 @@ class Cgroup:
             return v2.stats(self._fs, self.unified_dir)  # type: ignore[return-value]
         out = v1.stats(self._fs, self._v1)
         if "cpu_usage_ns" not in out and self.unified_dir is not None:
-            out.update(v2.stats(self._fs, self.unified_dir, cpu=True))
+            # Hybrid without cpuacct: cgroup2's cpu.stat counts CPU time without a controller.
+            out["cpu_usage_ns"] = v2.stats(self._fs, self.unified_dir).get("cpu_usage_ns")
         return out  # type: ignore[return-value]
 
     @property
@@ -476,16 +477,20 @@ class Cgroup:
         that many seconds until the cgroup is empty (TimeoutError if it is not).
         """
         self._check_open()
-        if self.unified_dir is not None:
+        self._kill_in(self.dirs, sig, wait)
+
+    def _kill_in(self, dirs: Iterable[str], sig: int, wait: float | None) -> None:
+        dirs = set(dirs)
+        if self.unified_dir in dirs:
+            assert self.unified_dir is not None
             v2.kill(self._fs, self.unified_dir, sig, wait)
-        # On v1 (and on hybrid, for processes that joined only the v1 hierarchies).
+        # v1; on hybrid hosts this finds processes that joined only the v1 hierarchies.
         freezer = self._v1.get("freezer")
+        if freezer not in dirs:
+            freezer = None
         for d in dict.fromkeys(self._v1.values()):
-            if self.unified_dir is not None and not read_pids(self._fs, d + "/cgroup.procs"):
-                continue
-            v1.kill(self._fs, d, freezer, sig, wait)
-            if self.unified_dir is None:
-                break  # one v1 hierarchy lists every member already
+            if d in dirs and v1.subtree_pids(self._fs, d):
+                v1.kill(self._fs, d, freezer, sig, wait)
 
     def remove(self, timeout: float = 5.0) -> None:
         """Kill what is left and remove every directory we created; idempotent.
@@ -503,7 +508,7 @@ class Cgroup:
         pending = self._rmdirs(pending)
         if pending:
             try:
-                self.kill(wait=timeout)
+                self._kill_in(pending, signal.SIGKILL, timeout)
             except (TimeoutError, OSError):
                 pass  # rmdir below reports what is left
             for _ in backoff(timeout):

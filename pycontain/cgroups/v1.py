@@ -20,7 +20,16 @@ from pycontain.cgroups._fs import (
 from pycontain.cgroups._resources import UNLIMITED, Resources
 from pycontain.errors import CgroupUnsupported
 
-__all__ = ["apply", "freeze", "init_cpuset", "kill", "oom_kill_count", "stats", "thaw"]
+__all__ = [
+    "apply",
+    "freeze",
+    "init_cpuset",
+    "kill",
+    "oom_kill_count",
+    "stats",
+    "subtree_pids",
+    "thaw",
+]
 
 # The kernel reports "no limit" as PAGE_COUNTER_MAX pages, a number near 2**63.
 _UNLIMITED_THRESHOLD = 1 << 62
@@ -175,12 +184,13 @@ def thaw(fs: CgroupFS, freezer_dir: str) -> None:
     fs.write(freezer_dir + "/freezer.state", b"THAWED")
 
 
-def _subtree_pids(fs: CgroupFS, d: str) -> list[int]:
+def subtree_pids(fs: CgroupFS, d: str) -> list[int]:
+    """The processes in *d* and its sub-cgroups."""
     pids = read_pids(fs, d + "/cgroup.procs")
     for name in fs.listdir(d):
         sub = f"{d}/{name}"
         if fs.exists(sub + "/cgroup.procs"):
-            pids.extend(_subtree_pids(fs, sub))
+            pids.extend(subtree_pids(fs, sub))
     return pids
 
 
@@ -199,7 +209,7 @@ def kill(
     """
     sent = False
     for _ in backoff(5.0 if wait is None else max(wait, 0.0001)):
-        pids = _subtree_pids(fs, procs_dir)
+        pids = subtree_pids(fs, procs_dir)
         if not pids:
             return
         if not sent or sig == signal.SIGKILL:
@@ -218,7 +228,7 @@ def _signal_all(fs: CgroupFS, procs_dir: str, freezer_dir: str | None, sig: int)
         except (TimeoutError, OSError):
             pass  # signal anyway: a signal sent to a freezing task lands once thawed
     try:
-        for pid in _subtree_pids(fs, procs_dir):
+        for pid in subtree_pids(fs, procs_dir):
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:

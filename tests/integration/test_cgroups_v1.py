@@ -362,3 +362,20 @@ def test_create_remove_is_fast() -> None:
     median = statistics.median(times)
     print(f"create+remove median: {median * 1e6:.0f} us")
     assert median < 0.5e-3 * 2  # budget 0.5 ms; slack for a loaded test machine
+
+
+def test_remove_finds_members_of_v1_hierarchies_only(
+    children: list[subprocess.Popen[bytes]],
+) -> None:
+    # A process that joined the v1 directories but not the cgroup2 one (hybrid hosts).
+    cg = Cgroup.create(controllers=["pids"])
+    p = _spawn(children, "sleep", "1000")
+    for d in cg.dirs:
+        if d != cg.unified_dir:
+            Path(d, "cgroup.procs").write_text(str(p.pid))
+    st = cg.stats()
+    assert st["pids_current"] == 1
+    assert "memory_usage" not in st
+    assert st["cpu_usage_ns"] is not None
+    cg.remove()
+    assert p.wait(timeout=5) == -signal.SIGKILL
