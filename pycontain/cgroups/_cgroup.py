@@ -25,7 +25,7 @@ from pycontain.cgroups._layout import (
     detect,
 )
 from pycontain.cgroups._resources import Resources
-from pycontain.errors import CgroupError, CgroupNotDelegated, CgroupUnsupported
+from pycontain.errors import CgroupError, CgroupNotDelegated, CgroupUnsupported, ConfigError
 
 __all__ = ["ALL_CONTROLLERS", "Cgroup", "CgroupStats", "remove_empty_parents"]
 
@@ -81,8 +81,6 @@ def _new_name() -> str:
 
 def _check_name(name: str) -> None:
     if not name or "/" in name or name in (".", "..") or "\0" in name:
-        from pycontain.errors import ConfigError
-
         raise ConfigError("name", f"must be one path component, got {name!r}")
 
 
@@ -116,35 +114,34 @@ def _mkdir(
 ) -> None:
     """mkdir *d*, creating missing parents first (each set up by *init_parent* before its
     children exist)."""
-    try:
-        fs.mkdir(d)
-        return
-    except FileNotFoundError:
-        pass
-    except OSError as err:
-        _raise_mkdir(err, d)
-    missing = []
-    p = posixpath.dirname(d)
-    while not fs.exists(p):
-        if p == h.mount or len(p) <= len(h.mount):
-            raise CgroupUnsupported(f"the cgroup hierarchy {h.mount} is not mounted")
-        missing.append(p)
-        p = posixpath.dirname(p)
-    for p in reversed(missing):
+    for _ in range(3):
         try:
-            fs.mkdir(p)
-        except FileExistsError:
-            continue  # another thread or process made it first
+            fs.mkdir(d)
+            return
+        except FileNotFoundError:
+            pass
         except OSError as err:
-            _raise_mkdir(err, p)
-        with _parents_lock:
-            _our_parents.add(p)
-        if init_parent is not None:
-            init_parent(p)
-    try:
-        fs.mkdir(d)
-    except OSError as err:
-        _raise_mkdir(err, d)
+            _raise_mkdir(err, d)
+        # A parent is missing, or another process removed its empty parent at exit just now.
+        missing = []
+        p = posixpath.dirname(d)
+        while not fs.exists(p):
+            if len(p) <= len(h.mount):
+                raise CgroupUnsupported(f"the cgroup hierarchy {h.mount} is not mounted")
+            missing.append(p)
+            p = posixpath.dirname(p)
+        for p in reversed(missing):
+            try:
+                fs.mkdir(p)
+            except FileExistsError:
+                continue  # another thread or process made it first
+            except OSError as err:
+                _raise_mkdir(err, p)
+            with _parents_lock:
+                _our_parents.add(p)
+            if init_parent is not None:
+                init_parent(p)
+    raise FileNotFoundError(errno.ENOENT, "cannot create the cgroup: its parent keeps vanishing", d)
 
 
 def _init_cpuset(fs: CgroupFS, d: str) -> None:
@@ -296,6 +293,8 @@ class Cgroup:
                 udir = u.dir(u.resolve(rel))
                 _mkdir(fs, u, udir)
                 created.append(udir)
+            if not created:
+                raise ConfigError("controllers", f"selects no cgroup hierarchy: {sorted(wanted)}")
             _keeper.track(created)
             cg = cls(layout.primary.resolve(rel), layout, v1_dirs, udir, owned=True, fs=fs)
             v1.apply(fs, v1_dirs, r)

@@ -379,3 +379,18 @@ def test_remove_finds_members_of_v1_hierarchies_only(
     assert st["cpu_usage_ns"] is not None
     cg.remove()
     assert p.wait(timeout=5) == -signal.SIGKILL
+
+
+def test_many_threads_create_and_remove() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    r = Resources(memory_max=32 * MiB, pids_max=16)
+
+    def work(_: int) -> int:
+        for _ in range(50):
+            with Cgroup.create(resources=r) as cg:
+                assert cg.stats()["pids_limit"] == 16
+        return 50
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sum(pool.map(work, range(4))) == 200
