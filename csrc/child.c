@@ -28,6 +28,24 @@ struct mount_attr {
     uint64_t userns_fd;
 };
 #endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
 #endif
@@ -429,7 +447,7 @@ static void write_sysctl(int rootfd, const struct pc_kv *kv, int idx)
 
 /* ---- the root ----------------------------------------------------------------------------- */
 
-static void setup_root(const struct pc_plan *p)
+static void setup_root(const struct pc_plan *p, int rootfs_fd)
 {
     const char *rootfs = p->rootfs;
     char staged[PATH_MAX];
@@ -466,12 +484,33 @@ static void setup_root(const struct pc_plan *p)
             else if (errno != ENOSYS)
                 FAIL(PC_STEP_ROOT_READONLY, -1, rootfs);
         }
-    } else if (p->root_mode == PC_ROOT_PIVOT || p->rootfs_readonly) {
-        /* pivot_root needs the new root to be a mount point */
-        if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
-            FAIL(PC_STEP_BIND_ROOT, -1, rootfs);
     }
-    int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int rootfd = -1;
+    if (!p->staging && (p->root_mode == PC_ROOT_PIVOT || p->rootfs_readonly)) {
+        /* pivot_root needs the new root to be a mount point: clone the tree and attach it on
+         * top of itself, all through fds (opened before we became root of a user namespace,
+         * whose uid might not be allowed to walk the host path) */
+        int tree = (int)syscall(SYS_open_tree, rootfs_fd, "",
+                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+        if (tree >= 0) {
+            if (syscall(SYS_move_mount, tree, "", rootfs_fd, "",
+                        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                FAIL(PC_STEP_BIND_ROOT, -1, rootfs);
+            rootfd = tree;
+        } else if (errno == ENOSYS) {
+            char fdp[64];
+            pc_fdpath(fdp, sizeof(fdp), rootfs_fd);
+            if (mount(fdp, fdp, NULL, MS_BIND | MS_REC, NULL) < 0)
+                FAIL(PC_STEP_BIND_ROOT, -1, rootfs);
+            rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        } else {
+            FAIL(PC_STEP_BIND_ROOT, -1, rootfs);
+        }
+    } else if (p->staging) {
+        rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    } else {
+        rootfd = fcntl(rootfs_fd, F_DUPFD_CLOEXEC, 3);
+    }
     if (rootfd < 0)
         FAIL(PC_STEP_OPEN_ROOT, -1, rootfs);
 
@@ -497,7 +536,7 @@ static void setup_root(const struct pc_plan *p)
         int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
         if (oldroot < 0)
             FAIL(PC_STEP_PIVOT_ROOT, -1, "/");
-        int newroot = open(rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        int newroot = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
         if (newroot < 0)
             FAIL(PC_STEP_PIVOT_ROOT, -1, rootfs);
         if (fchdir(newroot) < 0)
@@ -674,6 +713,13 @@ void pc_child_main(const struct pc_plan *p)
         FAIL(PC_STEP_SYNC, -1, "time namespace");
 
     if (sync_fd >= 0) {
+        /* tell the parent we are ready for it (time namespace unshared), then wait */
+        struct pc_report rep;
+        memset(&rep, 0, sizeof(rep));
+        rep.kind = PC_REPORT_SYNC;
+        rep.index = -1;
+        if (pc_write_all(err_fd, &rep, sizeof(rep)) < 0)
+            _exit(127);
         char c;
         ssize_t r;
         do {
@@ -687,6 +733,22 @@ void pc_child_main(const struct pc_plan *p)
     for (int i = 0; i < p->n_joins; i++) {
         if (setns(p->joins[i].fd, p->joins[i].nstype) < 0)
             FAIL(PC_STEP_SETNS, i, NULL);
+    }
+
+    int rootfs_fd = -1;
+    if (p->root_mode != PC_ROOT_NONE && !p->staging) {
+        rootfs_fd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfs_fd < 0)
+            FAIL(PC_STEP_OPEN_ROOT, -1, p->rootfs);
+    }
+
+    /* In a user namespace our host uid may be unmapped: become its root (when it has one)
+     * so that files we create have an owner there. */
+    if (p->become_root) {
+        if (setresgid(0, 0, 0) < 0 && errno != EINVAL)
+            FAIL(PC_STEP_SETGID, -1, NULL);
+        if (setresuid(0, 0, 0) < 0 && errno != EINVAL)
+            FAIL(PC_STEP_SETUID, -1, NULL);
     }
 
     if (p->hostname && sethostname(p->hostname, pc_strlen(p->hostname)) < 0)
@@ -705,7 +767,7 @@ void pc_child_main(const struct pc_plan *p)
         FAIL(PC_STEP_PROPAGATION, -1, "/");
 
     if (p->root_mode != PC_ROOT_NONE) {
-        setup_root(p);
+        setup_root(p, rootfs_fd);
     } else if (p->n_sysctls || p->n_masked || p->n_readonly) {
         int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         int dn = open("/dev/null", O_PATH | O_CLOEXEC | O_NOFOLLOW);

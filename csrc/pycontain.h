@@ -16,7 +16,7 @@
 enum {
     PC_CREATE_NONE = 0, PC_CREATE_DIR = 1, PC_CREATE_FILE = 2,
     PC_ROOT_NONE = 0, PC_ROOT_PIVOT = 1, PC_ROOT_CHROOT = 2,
-    PC_REPORT_ERROR = 1, PC_REPORT_READY = 2
+    PC_REPORT_ERROR = 1, PC_REPORT_READY = 2, PC_REPORT_SYNC = 3
 };
 
 /* The steps of the child, in order; Python names them in error notes (pycontain/lowlevel/steps.py). */
@@ -99,6 +99,7 @@ struct pc_plan {
     const struct pc_nsjoin *joins; /* other namespaces to join, user first */
     int n_joins;
     int unshare_time;              /* unshare(CLONE_NEWTIME) before the sync so offsets can be set */
+    int become_root;               /* in a new or joined user namespace: setresuid/gid(0) after the sync */
 
     /* parent <-> child */
     int sync_fd;                   /* read one byte before going on (maps written), -1: don't wait */

@@ -164,6 +164,7 @@ class Container:
             joins=tuple(joins),
             pidns_join=ns.join.get("pid"),
             unshare_time=bool(ns.time_offsets),
+            become_root="user" in ns.create or "user" in ns.join,
             hostname=self.hostname,
             domainname=self.domainname,
             loopback_up=self.loopback and "net" in ns.create,

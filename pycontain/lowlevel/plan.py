@@ -64,6 +64,7 @@ class Plan:
     joins: tuple[tuple[str, int], ...] = ()   # (path, nstype); user first
     pidns_join: str | None = None
     unshare_time: bool = False
+    become_root: bool = False
     hostname: str | None = None
     domainname: str | None = None
     loopback_up: bool = False
@@ -161,6 +162,7 @@ class CompiledPlan:
         p.cgroup_fd = -1
         p.pidns_fd = -1
         p.unshare_time = int(plan.unshare_time)
+        p.become_root = int(plan.become_root)
         p.sync_fd = -1
         p.err_fd = -1
         p.parent_pidfd = -1
@@ -371,14 +373,24 @@ class CompiledPlan:
         try:
             if before_go is not None:
                 try:
+                    first = _read_report(r_err)
+                    if first is None or first[0] != 3:
+                        # died or failed before it was ready for us
+                        _kill_and_reap(pidfd)
+                        os.close(r_err)
+                        pidfd = -1
+                        if first is None:
+                            raise OSError(0, "the container process exited during setup")
+                        raise child_error(plan, first[1], first[2], first[3], first[4])
                     before_go(pid)
                     os.write(w_sync, b"\0")
                 finally:
                     os.close(w_sync)
             report = _read_report(r_err)
         except BaseException:
-            _kill_and_reap(pidfd)
-            os.close(r_err)
+            if pidfd >= 0:
+                _kill_and_reap(pidfd)
+                os.close(r_err)
             raise
         os.close(r_err)
         if not report:

@@ -1,0 +1,7 @@
+"""``python -m pycontain``: the human command line."""
+
+import sys
+
+from pycontain.cli.main import main
+
+sys.exit(main())

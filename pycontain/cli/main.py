@@ -1,0 +1,57 @@
+"""``pycontain`` entry point: dispatch to a verb module, print errors as one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+VERBS = {
+    "run": ("pycontain.cli.run", "run a command in a new container"),
+    "check": ("pycontain.cli.check", "report what this kernel and host allow"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pycontain",
+        description="Run isolated processes (containers) built from namespaces, cgroups and a root filesystem.",
+    )
+    p.add_argument("--version", action="version", version=f"pycontain {_version()}")
+    sub = p.add_subparsers(dest="verb", metavar="VERB")
+    import importlib
+
+    for name, (mod, help_) in VERBS.items():
+        sp = sub.add_parser(name, help=help_, description=help_)
+        importlib.import_module(mod).add_arguments(sp)
+    return p
+
+
+def _version() -> str:
+    from pycontain import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    parser = _parser()
+    args = parser.parse_args(args_in)
+    if not args.verb:
+        parser.print_help()
+        return 2
+    import importlib
+
+    mod = importlib.import_module(VERBS[args.verb][0])
+    try:
+        return int(mod.main(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # one line, no traceback
+        from pycontain.cli._errors import format_error
+
+        print(f"pycontain {args.verb}: {format_error(err)}", file=sys.stderr)
+        return 125
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""``pycontain run``: run a command in a new container, exit with its status."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from typing import Any
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rootfs", metavar="DIR",
+                   help="root filesystem directory (default: the host's / read-only with private /proc, /dev, /tmp)")
+    p.add_argument("--chroot", action="store_true", help="enter --rootfs with chroot instead of pivot_root")
+    p.add_argument("--hostname", metavar="H", default="pycontain", help="hostname inside (default: pycontain)")
+    p.add_argument("--memory", metavar="SIZE", help="memory limit, e.g. 64M, 1G")
+    p.add_argument("--pids", metavar="N", type=int, help="maximum number of processes")
+    p.add_argument("--cpus", metavar="N", type=float, help="CPU quota in CPUs, e.g. 0.5")
+    p.add_argument("--net", choices=("none", "host"), default="none",
+                   help="none: a new network namespace with only loopback (default); host: the host's")
+    p.add_argument("--user", metavar="UID[:GID]", help="numeric user and group to run as")
+    p.add_argument("-e", "--env", metavar="K=V", action="append", default=[], help="set an environment variable")
+    p.add_argument("-w", "--workdir", metavar="DIR", help="working directory inside the container")
+    p.add_argument("--timeout", metavar="S", type=float, help="kill the container after S seconds (exit 124)")
+    p.add_argument("--cap-add", metavar="CAP", action="append", default=[], help="add a capability")
+    p.add_argument("--read-only", action="store_true", help="mount the root filesystem read-only")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD...", help="the command and its arguments")
+
+
+def main(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from pycontain.errors import ConfigError
+
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise ConfigError("CMD", "missing command (usage: pycontain run [OPTIONS] -- CMD...)")
+
+    from pycontain.cgroups import Resources, parse_size
+    from pycontain.container import Container
+    from pycontain.namespaces import Namespaces
+    from pycontain.process_spec import DEFAULT_CAPABILITIES, Capabilities, User
+    from pycontain.rootfs import Chroot, Mount, RootFS
+
+    if args.rootfs:
+        import os
+
+        if not os.path.isdir(args.rootfs):
+            raise ConfigError("--rootfs", f"{args.rootfs!r} is not an existing directory")
+        if args.chroot:
+            rootfs: Any = Chroot(args.rootfs, mounts=[Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev"))],
+                                 readonly=args.read_only)
+        else:
+            rootfs = RootFS(args.rootfs, readonly=args.read_only)
+    else:
+        if args.chroot:
+            raise ConfigError("--chroot", "needs --rootfs")
+        rootfs = RootFS.host()
+    names = {"mnt", "uts", "ipc", "pid"}
+    if args.net == "none":
+        names.add("net")
+    kw: dict[str, Any] = {}
+    if args.memory is not None:
+        kw["memory_max"] = _field("--memory", lambda: parse_size(args.memory))
+    if args.pids is not None:
+        kw["pids_max"] = args.pids
+    resources = _field("--cpus", lambda: Resources.from_cpus(args.cpus, **kw)) if args.cpus is not None \
+        else _field("--memory" if "memory_max" in kw else "--pids", lambda: Resources(**kw))
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
+    if args.hostname:
+        env["HOSTNAME"] = args.hostname
+    for item in args.env:
+        if "=" not in item or item.startswith("="):
+            raise ConfigError("--env", f"expected K=V, got {item!r}")
+        k, v = item.split("=", 1)
+        env[k] = v
+    caps = Capabilities.of((*DEFAULT_CAPABILITIES, *args.cap_add)) if args.cap_add else Capabilities.default()
+    container = Container(
+        rootfs=rootfs,
+        namespaces=Namespaces(create=names),
+        cgroup=resources,
+        hostname=args.hostname,
+        user=_field("--user", lambda: User.parse(args.user)) if args.user else None,
+        env=env,
+        cwd=args.workdir,
+        capabilities=caps,
+    )
+    with container:
+        proc = container.spawn(cmd)
+        forwarded = {"n": 0}
+
+        def forward(signum: int, _frame: object) -> None:
+            # first signal goes to the container; a second one kills it
+            forwarded["n"] += 1
+            proc.send_signal(signum if forwarded["n"] == 1 else signal.SIGKILL)
+
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(s, forward)
+        try:
+            rc = proc.wait(args.timeout)
+        except subprocess.TimeoutExpired:
+            proc.close()
+            import sys
+
+            print(f"pycontain run: timed out after {args.timeout:g} seconds; container killed", file=sys.stderr)
+            return 124
+    return rc if rc >= 0 else 128 - rc
+
+
+def _field(name: str, fn: Any) -> Any:
+    """Re-label a validation error with the command-line option at fault."""
+    from pycontain.errors import ConfigError
+
+    try:
+        return fn()
+    except ConfigError as err:
+        msg = str(err).split(": ", 1)[-1]
+        raise ConfigError(name, msg) from None
