@@ -8,7 +8,9 @@
  * holds, empties and removes every cgroup directory still registered (newest first), exits. */
 #include "internal.h"
 
+#include <linux/magic.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -75,6 +77,12 @@ static void kill_cgroup(const char *dir)
 
 static void remove_cgroup(const char *dir)
 {
+    /* act only on real cgroup file systems, whatever was registered */
+    struct statfs sfs;
+    if (statfs(dir, &sfs) < 0)
+        return;
+    if (sfs.f_type != CGROUP_SUPER_MAGIC && sfs.f_type != CGROUP2_SUPER_MAGIC)
+        return;
     kill_cgroup(dir);
     long wait = 1;
     for (int i = 0; i < 40; i++) {

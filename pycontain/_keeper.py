@@ -8,6 +8,7 @@ released.  Registration is a datagram per event, so it costs a few microseconds.
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import threading
@@ -51,7 +52,16 @@ def _channel() -> socket.socket:
             theirs.close()
         _sock = ours
         _owner_pid = os.getpid()
+        atexit.register(_close)
         return ours
+
+
+def _close() -> None:
+    """At a normal exit: hand over to the keeper now (it cleans what is still registered)."""
+    global _sock
+    if _sock is not None and _owner_pid == os.getpid():
+        _sock.close()
+        _sock = None
 
 
 def pid() -> int | None:

@@ -101,6 +101,10 @@ def remove_empty_parents() -> None:
             except OSError:
                 continue
             _our_parents.discard(d)
+            try:
+                _keeper.untrack([d])
+            except OSError:
+                pass
 
 
 atexit.register(remove_empty_parents)
@@ -139,6 +143,8 @@ def _mkdir(
                 _raise_mkdir(err, p)
             with _parents_lock:
                 _our_parents.add(p)
+            if fs is REAL_FS:
+                _keeper.track([p])  # removed (if empty) should this process be SIGKILLed
             if init_parent is not None:
                 init_parent(p)
     raise FileNotFoundError(errno.ENOENT, "cannot create the cgroup: its parent keeps vanishing", d)

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Install what the test suite needs on a fresh Debian 12 machine, then run the whole suite.
+# Run as root: the tests use real namespaces, cgroups and mounts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq gcc libc6-dev python3-dev busybox-static runc iproute2 >/dev/null
+PY="${PYTHON:-python3}"
+"$PY" -m pip install -q --root-user-action=ignore -e '.[test]'
+exec "$PY" -m pytest -q -p no:cacheprovider --timeout=600 tests "$@"
