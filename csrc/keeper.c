@@ -1,11 +1,13 @@
 /* The keeper: a small process, forked without exec and running only this C code, that
  * outlives a SIGKILLed parent long enough to clean up after it.
  *
- * The parent talks to it over a SOCK_SEQPACKET socket, one message per datagram:
- *   "C+<dir>"  a cgroup directory was created     "C-<dir>"  it was removed
- *   "P+<id>"   with a pidfd in SCM_RIGHTS: kill it if the parent dies    "P-<id>"  forget it
+ * Cgroup directories are registered in a table of struct pc_keeper_slot in memory shared
+ * with the parent (MAP_SHARED, mapped before the fork): registering one is a few stores in
+ * the parent, no system call and no wake-up of the keeper.  Processes that have no cgroup of
+ * their own are registered over a SOCK_SEQPACKET socket with their pidfd in SCM_RIGHTS:
+ *   "P+<id>" with a pidfd: kill it if the parent dies        "P-<id>"  forget it
  * When the socket reaches EOF (the parent exited or died) the keeper SIGKILLs every pidfd it
- * holds, empties and removes every cgroup directory still registered (newest first), exits. */
+ * holds, then empties and removes every directory still in the table (newest first), exits. */
 #include "internal.h"
 
 #include <linux/magic.h>
@@ -14,12 +16,10 @@
 #include <sys/uio.h>
 #include <time.h>
 
-#define MAX_CGROUPS 1024
 #define MAX_PIDFDS 1024
-#define CG_PATH 256
 
-static char cg_paths[MAX_CGROUPS][CG_PATH];
-static int cg_used[MAX_CGROUPS];
+static struct pc_keeper_slot *g_table;
+static int g_nslots;
 static int pid_fds[MAX_PIDFDS];
 static long pid_ids[MAX_PIDFDS];
 
@@ -39,7 +39,7 @@ static void sleep_ms(long ms)
 
 static void kill_cgroup(const char *dir)
 {
-    char path[CG_PATH + 32];
+    char path[PATH_MAX];
     if (pc_join(path, sizeof(path), dir, "cgroup.kill") == 0) {
         int fd = open(path, O_WRONLY | O_CLOEXEC);
         if (fd >= 0) {
@@ -99,42 +99,53 @@ static void remove_cgroup(const char *dir)
 static void handle(char *msg, ssize_t n, int fd)
 {
     msg[n] = '\0';
-    if (n < 2)
-        return;
-    if (msg[0] == 'C') {
-        const char *dir = msg + 2;
-        if (msg[1] == '+') {
-            for (int i = 0; i < MAX_CGROUPS; i++)
-                if (!cg_used[i]) {
-                    pc_strlcpy(cg_paths[i], dir, CG_PATH);
-                    cg_used[i] = 1;
-                    return;
-                }
-        } else {
-            for (int i = MAX_CGROUPS - 1; i >= 0; i--)
-                if (cg_used[i] && strcmp(cg_paths[i], dir) == 0) {
-                    cg_used[i] = 0;
-                    return;
-                }
-        }
-    } else if (msg[0] == 'P') {
-        long id = parse_long(msg + 2);
-        if (msg[1] == '+' && fd >= 0) {
-            for (int i = 0; i < MAX_PIDFDS; i++)
-                if (pid_fds[i] < 0) {
-                    pid_fds[i] = fd;
-                    pid_ids[i] = id;
-                    return;
-                }
+    if (n < 2 || msg[0] != 'P') {
+        if (fd >= 0)
             close(fd);
-        } else if (msg[1] == '-') {
-            for (int i = 0; i < MAX_PIDFDS; i++)
-                if (pid_fds[i] >= 0 && pid_ids[i] == id) {
-                    close(pid_fds[i]);
-                    pid_fds[i] = -1;
-                    return;
-                }
+        return;
+    }
+    long id = parse_long(msg + 2);
+    if (msg[1] == '+' && fd >= 0) {
+        for (int i = 0; i < MAX_PIDFDS; i++)
+            if (pid_fds[i] < 0) {
+                pid_fds[i] = fd;
+                pid_ids[i] = id;
+                return;
+            }
+        close(fd);
+    } else if (msg[1] == '-') {
+        for (int i = 0; i < MAX_PIDFDS; i++)
+            if (pid_fds[i] >= 0 && pid_ids[i] == id) {
+                close(pid_fds[i]);
+                pid_fds[i] = -1;
+                return;
+            }
+    }
+}
+
+/* Remove what is still registered, newest first (children before their parents). */
+static void clean_table(void)
+{
+    unsigned int last = ~0U;
+    for (;;) {
+        int best = -1;
+        unsigned int best_seq = 0;
+        for (int i = 0; i < g_nslots; i++) {
+            struct pc_keeper_slot *sl = &g_table[i];
+            if (!sl->used || sl->seq >= last)
+                continue;
+            if (best < 0 || sl->seq > best_seq) {
+                best = i;
+                best_seq = sl->seq;
+            }
         }
+        if (best < 0)
+            return;
+        char path[sizeof(g_table[0].path) + 1];
+        memcpy(path, g_table[best].path, sizeof(g_table[best].path));
+        path[sizeof(g_table[best].path)] = '\0';
+        remove_cgroup(path);
+        last = best_seq;
     }
 }
 
@@ -167,7 +178,7 @@ static void keeper_main(int sock)
         pid_fds[i] = -1;
 
     for (;;) {
-        char buf[CG_PATH + 16];
+        char buf[64];
         char cbuf[CMSG_SPACE(sizeof(int) * 4)];
         struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
         struct msghdr mh;
@@ -200,15 +211,16 @@ static void keeper_main(int sock)
     for (int i = 0; i < MAX_PIDFDS; i++)
         if (pid_fds[i] >= 0)
             syscall(SYS_pidfd_send_signal, pid_fds[i], SIGKILL, NULL, 0);
-    for (int i = MAX_CGROUPS - 1; i >= 0; i--)
-        if (cg_used[i])
-            remove_cgroup(cg_paths[i]);
+    if (g_table)
+        clean_table();
     _exit(0);
 }
 
 /* Fork the keeper (a raw clone: no atfork handlers of the parent run).  Returns its pid. */
-int pc_keeper_start(int sock)
+int pc_keeper_start(int sock, struct pc_keeper_slot *table, int nslots)
 {
+    g_table = table;
+    g_nslots = nslots;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -177,8 +177,15 @@ struct pc_report {
     char path[512];
 };
 
+/* One registered cgroup directory, in memory shared between the parent and the keeper. */
+struct pc_keeper_slot {
+    unsigned int seq;              /* registration order; the keeper removes newest first */
+    unsigned int used;             /* set last by the parent, cleared first */
+    char path[248];
+};
+
 int pc_spawn(const struct pc_plan *plan, int *pidfd);
-int pc_keeper_start(int fd);
+int pc_keeper_start(int sock, struct pc_keeper_slot *table, int nslots);
 
 int pc_setns(int fd, int nstype);
 int pc_unshare(int flags);

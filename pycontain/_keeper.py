@@ -3,21 +3,32 @@
 The keeper is a small process forked by the C core (it runs C only, never Python).  It holds
 one end of a socket; when this process exits or is SIGKILLed the socket closes and the keeper
 SIGKILLs the container processes and removes the cgroups that were registered and not yet
-released.  Registration is a datagram per event, so it costs a few microseconds.
+released.  Cgroups are registered in a table in memory shared with the keeper (a few stores,
+no system call); processes without a cgroup of their own are registered with their pidfd
+over the socket.
 """
 
 from __future__ import annotations
 
 import atexit
+import mmap
 import os
 import socket
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 _lock = threading.Lock()
 _sock: socket.socket | None = None
 _pid: int | None = None
 _owner_pid: int | None = None
+
+NSLOTS = 8192
+_table_mem: mmap.mmap | None = None
+_table: object = None            # cdata struct pc_keeper_slot[NSLOTS]
+_free: list[int] = []
+_slots: dict[str, list[int]] = {}
+_seq = 0
 
 
 def _reset_after_fork() -> None:
@@ -31,6 +42,16 @@ def _reset_after_fork() -> None:
     _sock = None
     _pid = None
     _owner_pid = None
+    _forget_table()
+
+
+def _forget_table() -> None:
+    global _table_mem, _table, _seq
+    _table_mem = None
+    _table = None
+    _free.clear()
+    _slots.clear()
+    _seq = 0
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
@@ -43,13 +64,21 @@ def _channel() -> socket.socket:
     with _lock:
         if _sock is not None and _owner_pid == os.getpid():
             return _sock
-        from .lowlevel import check, lib
+        from .lowlevel import check, ffi, lib
 
+        global _table_mem, _table
+        _forget_table()
+        mem = mmap.mmap(-1, NSLOTS * ffi.sizeof("struct pc_keeper_slot"),
+                        flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
+        table = ffi.cast("struct pc_keeper_slot *", ffi.from_buffer(mem))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            _pid = check(lib.pc_keeper_start(theirs.fileno()))
+            _pid = check(lib.pc_keeper_start(theirs.fileno(), table, NSLOTS))
         finally:
             theirs.close()
+        _table_mem = mem
+        _table = table
+        _free.extend(range(NSLOTS - 1, -1, -1))
         _sock = ours
         _owner_pid = os.getpid()
         atexit.register(_close)
@@ -80,17 +109,39 @@ def _send(msg: str, fds: Iterable[int] = ()) -> None:
 
 
 def track(paths: Iterable[str]) -> None:
-    """Register cgroup directories (deepest last) for removal if this process dies."""
-    for p in paths:
-        _send("C+" + p)
+    """Register cgroup directories (parents before children) for removal if we die."""
+    global _seq
+    _channel()
+    table: Any = _table
+    with _lock:
+        for p in paths:
+            data = os.fsencode(p)
+            if len(data) >= 248 or not _free:
+                continue  # too long or too many: only normal cleanup covers it
+            i = _free.pop()
+            _seq += 1
+            slot = table[i]
+            slot.path = data
+            slot.seq = _seq
+            slot.used = 1
+            _slots.setdefault(p, []).append(i)
 
 
 def untrack(paths: Iterable[str]) -> None:
     """Forget cgroup directories that were removed normally."""
-    if _sock is None:
+    table: Any = _table
+    if table is None:
         return
-    for p in paths:
-        _send("C-" + p)
+    with _lock:
+        for p in paths:
+            idx = _slots.get(p)
+            if not idx:
+                continue
+            i = idx.pop()
+            if not idx:
+                del _slots[p]
+            table[i].used = 0
+            _free.append(i)
 
 
 def track_process(pidfd: int, pid: int) -> None:

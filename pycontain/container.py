@@ -297,12 +297,16 @@ class Container:
         finally:
             for fd in to_close:
                 os.close(fd)
-        try:
-            _keeper.track_process(pidfd, pid)
-        except OSError:
-            pass
+        # the keeper kills the container if we die: through its cgroup when we made one,
+        # else through its pidfd
+        tracked = not (cg is not None and getattr(cg, "owned", False))
+        if tracked:
+            try:
+                _keeper.track_process(pidfd, pid)
+            except OSError:
+                tracked = False
         proc = Process(pid, pidfd, argv, stdin=fin, stdout=fout, stderr=ferr, cgroup=cg,
-                       owns_cgroup=owns_cg, on_exit=self._forget)
+                       owns_cgroup=owns_cg, on_exit=self._forget, tracked=tracked)
         with self._lock:
             self._procs.add(proc)
         return proc

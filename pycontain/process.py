@@ -3,7 +3,6 @@ no SIGCHLD handler, no interference with other children of this process)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import select
 import selectors
@@ -30,7 +29,7 @@ class Process:
     def __init__(self, pid: int, pidfd: int, args: Sequence[str], *,
                  stdin: IO[Any] | None = None, stdout: IO[Any] | None = None,
                  stderr: IO[Any] | None = None, cgroup: Any = None, owns_cgroup: bool = False,
-                 on_exit: Callable[[Process], None] | None = None) -> None:
+                 on_exit: Callable[[Process], None] | None = None, tracked: bool = False) -> None:
         self.pid = pid
         self.args = list(args)
         self.stdin = stdin
@@ -43,6 +42,7 @@ class Process:
         self._owns_cgroup = owns_cgroup
         self._on_exit = on_exit
         self._finished = False
+        self._tracked = tracked
         self._comm_out: dict[int, list[bytes]] = {}  # id(file object) -> chunks
         self._comm_input_offset = 0
         self._comm_input: bytes | None = None
@@ -82,7 +82,8 @@ class Process:
         if self._finished:
             return
         self._finished = True
-        _keeper.untrack_process(self.pid)
+        if self._tracked:
+            _keeper.untrack_process(self.pid)
         if self._pidfd >= 0:
             os.close(self._pidfd)
             self._pidfd = -1
@@ -129,6 +130,8 @@ class Process:
 
     async def wait_async(self) -> int:
         """Wait for the process to end from asyncio, without blocking the loop."""
+        import asyncio
+
         if self.returncode is not None:
             return self.returncode
         loop = asyncio.get_running_loop()
