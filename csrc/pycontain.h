@@ -195,6 +195,36 @@ int pc_umount2(const char *target, int flags);
 int pc_pivot_root(const char *new_root, const char *put_old);
 int pc_sethostname(const char *name, int len);
 int pc_clone3_supported(void);
+/* --- device cgroup (bpfdev.c) --- */
+/* One OCI device rule; type 'a' (all), 'b' or 'c'; major/minor -1: any; access: a mask of
+ * PC_DEV_MKNOD 1, PC_DEV_READ 2, PC_DEV_WRITE 4 (the kernel's BPF_DEVCG_ACC_*). */
+struct pc_dev_rule {
+    int type;
+    int major;
+    int minor;
+    unsigned int access;
+    int allow;
+};
+/* One eBPF instruction (struct bpf_insn), opaque to Python. */
+struct pc_bpf_insn {
+    unsigned int lo;
+    unsigned int hi;
+};
+/* Writes at most max_insns instructions to out (NULL: count only); returns how many the
+ * program has, or -errno. */
+int pc_bpfdev_build(const struct pc_dev_rule *rules, int n_rules, struct pc_bpf_insn *out,
+                    int max_insns);
+/* BPF_PROG_LOAD of a BPF_PROG_TYPE_CGROUP_DEVICE program: a prog fd, or -errno (the
+ * verifier's log in log, if given). */
+int pc_bpfdev_load(const struct pc_bpf_insn *insns, int n_insns, char *log, unsigned int log_size);
+/* BPF_PROG_ATTACH with BPF_F_ALLOW_MULTI / BPF_PROG_DETACH on a cgroup directory fd. */
+int pc_bpfdev_attach(int cgroup_fd, int prog_fd);
+int pc_bpfdev_detach(int cgroup_fd, int prog_fd);
+/* The ids of the device programs attached to the cgroup: how many there are, or -errno. */
+int pc_bpfdev_query(int cgroup_fd, unsigned int *prog_ids, unsigned int max_ids);
+/* A prog fd for an attached program's id, or -errno. */
+int pc_bpfdev_prog_fd(unsigned int prog_id);
+/* --- end device cgroup --- */
 /* CDEF END */
 
 #endif
