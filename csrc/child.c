@@ -18,6 +18,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 
 #ifndef MOUNT_ATTR_RDONLY
 #define MOUNT_ATTR_RDONLY 0x00000001
@@ -689,6 +690,44 @@ static void check_parent(int parent_pidfd)
         _exit(137); /* the parent is already gone */
 }
 
+/* A pod's infra process: keeps the shared namespaces alive, reaps orphans (it is pid 1 of a
+ * pod-wide pid namespace when there is one), exits on SIGTERM/SIGINT.  Closing err_fd tells the
+ * parent we are ready, like a successful execve would. */
+static void pause_noop(int sig)
+{
+    (void)sig;
+}
+
+static void pause_forever(int err_fd) __attribute__((noreturn));
+static void pause_forever(int err_fd)
+{
+    /* pid 1 of a namespace only receives signals it has a handler for */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = pause_noop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    close(err_fd);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGCHLD) {
+            while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+            continue;
+        }
+        _exit(0);
+    }
+}
+
 void pc_child_main(const struct pc_plan *p) __attribute__((noreturn));
 void pc_child_main(const struct pc_plan *p)
 {
@@ -698,6 +737,11 @@ void pc_child_main(const struct pc_plan *p)
 
     /* The parent blocked every signal around clone(); Python's handlers must never run here. */
     reset_signals();
+
+    /* Joining a running container: nobody (inside) may ptrace or read our memory until the
+     * execve (CVE-2016-9962); execve makes the process dumpable again. */
+    if (p->nondumpable && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        FAIL(PC_STEP_SIGNALS, -1, NULL);
 
     if (parent_pidfd >= 0)
         check_parent(parent_pidfd);
@@ -841,7 +885,7 @@ void pc_child_main(const struct pc_plan *p)
         FAIL(PC_STEP_CWD, -1, "/");
     }
 
-    const char *exe = find_exec(p);
+    const char *exe = p->pause ? NULL : find_exec(p);
 
     if (start_fd >= 0) {
         struct pc_report rep;
@@ -872,6 +916,8 @@ void pc_child_main(const struct pc_plan *p)
         close(parent_pidfd);
     }
 
+    if (p->pause)
+        pause_forever(err_fd);
     execve(exe, p->argv, p->envp);
     FAIL(PC_STEP_EXEC, -1, exe);
 }

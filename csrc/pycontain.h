@@ -100,6 +100,8 @@ struct pc_plan {
     int n_joins;
     int unshare_time;              /* unshare(CLONE_NEWTIME) before the sync so offsets can be set */
     int become_root;               /* in a new or joined user namespace: setresuid/gid(0) after the sync */
+    int nondumpable;               /* PR_SET_DUMPABLE 0 until execve (joining a running container) */
+    int pause;                     /* instead of execve: hold the namespaces, reap children, wait for SIGTERM/SIGINT */
 
     /* parent <-> child */
     int sync_fd;                   /* read one byte before going on (maps written), -1: don't wait */

@@ -65,6 +65,8 @@ class Plan:
     pidns_join: str | None = None
     unshare_time: bool = False
     become_root: bool = False
+    nondumpable: bool = False
+    pause: bool = False
     hostname: str | None = None
     domainname: str | None = None
     loopback_up: bool = False
@@ -163,6 +165,8 @@ class CompiledPlan:
         p.pidns_fd = -1
         p.unshare_time = int(plan.unshare_time)
         p.become_root = int(plan.become_root)
+        p.nondumpable = int(plan.nondumpable)
+        p.pause = int(plan.pause)
         p.sync_fd = -1
         p.err_fd = -1
         p.parent_pidfd = -1
