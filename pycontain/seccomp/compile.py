@@ -189,6 +189,11 @@ def _errno_ret(path: str, obj: Mapping[str, Any], key: str, action: str) -> int 
     return _uint(f"{path}.{key}", obj[key], MAX_ERRNO_RET)
 
 
+def _list_or_empty(obj: Mapping[str, Any], key: str) -> Any:
+    value = obj.get(key)
+    return [] if value is None else value
+
+
 def parse(profile: Mapping[str, Any], path: str = "linux.seccomp") -> _Profile:
     if not isinstance(profile, Mapping):
         raise ConfigError(path, f"expected an object, got {_q(profile)}")
@@ -199,15 +204,15 @@ def parse(profile: Mapping[str, Any], path: str = "linux.seccomp") -> _Profile:
     if default == "SCMP_ACT_NOTIFY":
         raise ConfigError(f"{path}.defaultAction", "SCMP_ACT_NOTIFY cannot be the default action")
     default_errno = _errno_ret(path, profile, "defaultErrnoRet", default)
-    arches = _str_list(f"{path}.architectures", profile.get("architectures") or [])
+    arches = _str_list(f"{path}.architectures", _list_or_empty(profile, "architectures"))
     for i, a in enumerate(arches):
         if a not in ARCHITECTURES:
             raise ConfigError(f"{path}.architectures[{i}]", f"unknown architecture {_q(a)}")
-    flags = _str_list(f"{path}.flags", profile.get("flags") or [])
+    flags = _str_list(f"{path}.flags", _list_or_empty(profile, "flags"))
     for i, f in enumerate(flags):
         if f not in FLAGS:
             raise ConfigError(f"{path}.flags[{i}]", f"unknown seccomp flag {_q(f)}")
-    syscalls = profile.get("syscalls") or []
+    syscalls = _list_or_empty(profile, "syscalls")
     if not isinstance(syscalls, (list, tuple)):
         raise ConfigError(f"{path}.syscalls", f"expected a list, got {_q(syscalls)}")
     rules = []
@@ -228,7 +233,7 @@ def parse(profile: Mapping[str, Any], path: str = "linux.seccomp") -> _Profile:
             # runc: the runtime itself must write() to hand the listener over
             raise ConfigError(f"{sp}.names", "SCMP_ACT_NOTIFY cannot be used for write")
         errno_ret = _errno_ret(sp, sc, "errnoRet", action)
-        raw_args = sc.get("args") or []
+        raw_args = _list_or_empty(sc, "args")
         if not isinstance(raw_args, (list, tuple)):
             raise ConfigError(f"{sp}.args", f"expected a list, got {_q(raw_args)}")
         args = []

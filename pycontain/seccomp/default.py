@@ -107,7 +107,10 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def _arg(index: int, value: int, op: str, value_two: int = 0) -> Mapping[str, Any]:
-    return {"index": index, "value": value, "valueTwo": value_two, "op": op}
+    arg: dict[str, Any] = {"index": index, "value": value, "op": op}
+    if value_two:
+        arg["valueTwo"] = value_two
+    return arg
 
 
 # everything a normal program needs; names this libseccomp or kernel does not know are
