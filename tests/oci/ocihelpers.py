@@ -1,0 +1,336 @@
+"""The OCI tests' helpers: the runtime, bundles, and a CLI driver with a leak check."""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+# absolute cgroupsPath prefix of every bundle unless a test sets its own
+CGROUP_PREFIX = "pycontain-ocitest"
+# relative cgroupsPath prefix (under the test process's own cgroups)
+CGROUP_REL_PREFIX = "pycontain-ocitest-rel"
+TIMEOUT = 10.0
+
+
+class RuntimeInfo:
+    """The runtime executable and what it is (pycontain-runc or a reference runtime)."""
+
+    def __init__(self, exe: str) -> None:
+        self.exe = exe
+        self.name = os.path.basename(exe)
+        self.is_pycontain = "pycontain" in self.name
+
+    def __repr__(self) -> str:
+        return f"RuntimeInfo({self.exe!r})"
+
+
+def find_runtime() -> tuple[str | None, str]:
+    wanted = os.environ.get("PYCONTAIN_RUNC")
+    if wanted:
+        exe = wanted if os.sep in wanted else shutil.which(wanted)
+        return (exe if exe and os.access(exe, os.X_OK) else None), wanted
+    beside = Path(sys.executable).parent / "pycontain-runc"
+    if os.access(beside, os.X_OK):
+        return str(beside), "pycontain-runc"
+    return shutil.which("pycontain-runc"), "pycontain-runc"
+
+
+def own_cgroups(pid: int | str = "self") -> dict[str, str]:
+    """{hierarchy dir name under /sys/fs/cgroup: cgroup path} from /proc/PID/cgroup."""
+    paths = {}
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            if controllers == "":
+                paths["unified"] = path
+                continue
+            for c in controllers.split(","):
+                paths[c.removeprefix("name=")] = path
+            paths[controllers] = path
+    return paths
+
+
+class Bundle:
+    """A bundle directory: `rootfs/` and `config.json` (written by `write()`)."""
+
+    def __init__(self, path: Path, config: dict) -> None:
+        self.path = path
+        self.config = config
+        self.rootfs = path / "rootfs"
+
+    @property
+    def process(self) -> dict:
+        return self.config["process"]
+
+    @property
+    def linux(self) -> dict:
+        return self.config.setdefault("linux", {})
+
+    def write(self) -> "Bundle":
+        (self.path / "config.json").write_text(json.dumps(self.config, indent=2))
+        return self
+
+    def cgroup_dirs(self) -> list[str]:
+        """Existing cgroupfs directories for the bundle's cgroupsPath, one per hierarchy
+        (a relative path is under the test process's own cgroups, as runc places it)."""
+        cg = self.linux.get("cgroupsPath", "")
+        if not cg:
+            return []
+        found = []
+        own = own_cgroups()
+        for h in os.listdir(CGROUP_ROOT):
+            base = "/" if cg.startswith("/") else own.get(h, "/")
+            p = os.path.join(CGROUP_ROOT, h, base.lstrip("/"), cg.lstrip("/"))
+            if os.path.isdir(p):
+                found.append(p)
+        return found
+
+    def namespace(self, kind: str, path: str | None = None) -> None:
+        """Add (or replace) a namespace entry."""
+        nss = [n for n in self.linux.setdefault("namespaces", []) if n["type"] != kind]
+        entry = {"type": kind}
+        if path:
+            entry["path"] = path
+        nss.append(entry)
+        self.linux["namespaces"] = nss
+
+    def drop_namespace(self, kind: str) -> None:
+        self.linux["namespaces"] = [n for n in self.linux.get("namespaces", []) if n["type"] != kind]
+
+
+
+class Result:
+    """A finished runtime call. stdout/stderr are files, read when asked: for `create`
+    and `run -d` the container keeps writing the stdout it inherited."""
+
+    def __init__(self, argv: list[str], returncode: int, out: Path, err: Path) -> None:
+        self.argv = argv
+        self.returncode = returncode
+        self.out_path = out
+        self.err_path = err
+
+    @property
+    def stdout(self) -> str:
+        return self.out_path.read_text(errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors="replace")
+
+    def __repr__(self) -> str:
+        return f"Result({self.argv!r}, rc={self.returncode}, stdout={self.stdout!r}, stderr={self.stderr!r})"
+
+
+def _ppid_and_state(pid: int) -> tuple[int, str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), fields[0]
+
+
+def children_of(pid: int) -> set[int]:
+    kids = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _ppid_and_state(int(entry))
+            if st and st[0] == pid:
+                kids.add(int(entry))
+    return kids
+
+
+PR_SET_CHILD_SUBREAPER = 36
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def set_subreaper(on: bool) -> None:
+    if _libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+class CLI:
+    """Drives the runtime with a private `--root`. Like conmon and containerd's shim, the
+    test process is a child subreaper, so container processes stay its descendants."""
+
+    def __init__(self, runtime: RuntimeInfo, tmp: Path) -> None:
+        self.runtime = runtime
+        self.tmp = tmp
+        self.root = tmp / "state"
+        self.root.mkdir()
+        self.ids: list[str] = []
+        self.bundles: list[Bundle] = []
+        self._calls = itertools.count()
+
+    def new_id(self) -> str:
+        cid = f"t{uuid.uuid4().hex[:10]}"
+        self.ids.append(cid)
+        return cid
+
+    def run(
+        self,
+        *args: str,
+        check: bool = True,
+        input: str | bytes | None = None,
+        timeout: float = TIMEOUT,
+        global_args: tuple[str, ...] = (),
+        root: bool = True,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        pass_fds: tuple[int, ...] = (),
+    ) -> Result:
+        """`<runtime> --root ROOT [global_args] args...`; stdout/stderr to files."""
+        n = next(self._calls)
+        out, err = self.tmp / f"call{n}.out", self.tmp / f"call{n}.err"
+        argv = [self.runtime.exe]
+        if root:
+            argv += ["--root", str(self.root)]
+        argv += [*global_args, *args]
+        stdin: Any = subprocess.DEVNULL if input is None else subprocess.PIPE
+        with open(out, "wb") as fo, open(err, "wb") as fe:
+            p = subprocess.Popen(argv, stdin=stdin, stdout=fo, stderr=fe, cwd=cwd, env=env,
+                                 pass_fds=pass_fds)
+            try:
+                if input is not None:
+                    p.communicate(input.encode() if isinstance(input, str) else input, timeout=timeout)
+                else:
+                    p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                raise AssertionError(f"{argv} did not finish in {timeout}s") from None
+        r = Result(argv, p.returncode, out, err)
+        if check:
+            assert r.returncode == 0, f"{args[0] if args else ''} failed: {r!r}"
+        return r
+
+    # verbs the tests use all the time
+
+    def create(self, b: Bundle, cid: str | None = None, *extra: str, check: bool = True) -> tuple[str, Result]:
+        cid = cid or self.new_id()
+        self.bundles.append(b)
+        pidfile = b.path / f"{cid}.pid"
+        r = self.run("create", "--bundle", str(b.path), "--pid-file", str(pidfile), *extra, cid,
+                     check=check, cwd=b.path)
+        return cid, r
+
+    def run_fg(self, b: Bundle, *extra: str, check: bool = False, timeout: float = TIMEOUT) -> Result:
+        """`run` in the foreground: returns when the container's process ended."""
+        cid = self.new_id()
+        self.bundles.append(b)
+        return self.run("run", "--bundle", str(b.path), *extra, cid, check=check, cwd=b.path,
+                        timeout=timeout)
+
+    def state(self, cid: str) -> dict:
+        return json.loads(self.run("state", cid).stdout)
+
+    def status(self, cid: str) -> str:
+        return self.state(cid)["status"]
+
+    def wait_status(self, cid: str, status: str, timeout: float = TIMEOUT) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.state(cid)
+            if st["status"] == status:
+                return st
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{cid} is {st['status']!r}, not {status!r} after {timeout}s")
+            time.sleep(0.02)
+
+    def start_and_wait(self, b: Bundle, timeout: float = TIMEOUT) -> tuple[str, Result]:
+        """create + start, wait until stopped: (id, create's Result with the output)."""
+        cid, r = self.create(b)
+        self.run("start", cid)
+        self.wait_status(cid, "stopped", timeout)
+        return cid, r
+
+    def output(self, b: Bundle, timeout: float = TIMEOUT) -> str:
+        """Run the bundle's process to its end (create/start), return its stdout."""
+        cid, r = self.start_and_wait(b, timeout)
+        self.run("delete", cid)
+        return r.stdout
+
+    # teardown
+
+    def cleanup(self) -> list[str]:
+        problems = []
+        for cid in self.ids:
+            self.run("delete", "--force", cid, check=False)
+        left = sorted(os.listdir(self.root))
+        if left:
+            problems.append(f"state left under --root: {left}")
+        for b in self.bundles:
+            for d in b.cgroup_dirs():
+                problems.append(f"cgroup left: {d}")
+        return problems
+
+
+def reap_new_children(before: set[int], timeout: float = 5.0) -> list[int]:
+    """Reap the zombies we inherited as subreaper; return children still alive."""
+    me = os.getpid()
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for pid in children_of(me) - before:
+            st = _ppid_and_state(pid)
+            if st is None:
+                continue
+            if st[1] in ("Z", "X"):
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+            else:
+                alive.append(pid)
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def rmdir_test_cgroups() -> None:
+    """Remove the empty parent cgroups the tests named (runc leaves parents behind)."""
+    own = own_cgroups()
+    for h in os.listdir(CGROUP_ROOT):
+        for base in (os.path.join(CGROUP_ROOT, h, CGROUP_PREFIX),
+                     os.path.join(CGROUP_ROOT, h, own.get(h, "/").lstrip("/"), CGROUP_REL_PREFIX)):
+            if os.path.isdir(base):
+                for dirpath, _, _ in sorted(os.walk(base), key=lambda t: -len(t[0])):
+                    try:
+                        os.rmdir(dirpath)
+                    except OSError:
+                        pass
+
+
+def assert_clean_error(r: Result) -> None:
+    """Non-zero exit, one line on stderr, no Python traceback."""
+    assert r.returncode != 0, f"expected a failure: {r!r}"
+    err = r.stderr
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) >= 1, f"no error message: {r!r}"
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+def pid_alive(pid: int) -> bool:
+    st = _ppid_and_state(pid)
+    return st is not None and st[1] not in ("Z", "X")
