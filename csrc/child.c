@@ -891,7 +891,7 @@ void pc_child_main(const struct pc_plan *p)
         struct pc_report rep;
         memset(&rep, 0, sizeof(rep));
         rep.kind = PC_REPORT_READY;
-        rep.index = -1;
+        rep.index = start_fd; /* where a later `start` finds the pipe: /proc/PID/fd/N */
         pc_write_all(err_fd, &rep, sizeof(rep));
         char c;
         ssize_t r;

@@ -29,6 +29,14 @@ _table: object = None            # cdata struct pc_keeper_slot[NSLOTS]
 _free: list[int] = []
 _slots: dict[str, list[int]] = {}
 _seq = 0
+_disabled = False
+
+
+def disable() -> None:
+    """Stop guarding this process's containers: for programs (like the OCI runtime CLI)
+    whose containers must outlive them."""
+    global _disabled
+    _disabled = True
 
 
 def _reset_after_fork() -> None:
@@ -111,6 +119,8 @@ def _send(msg: str, fds: Iterable[int] = ()) -> None:
 def track(paths: Iterable[str]) -> None:
     """Register cgroup directories (parents before children) for removal if we die."""
     global _seq
+    if _disabled:
+        return
     _channel()
     table: Any = _table
     with _lock:
@@ -146,6 +156,8 @@ def untrack(paths: Iterable[str]) -> None:
 
 def track_process(pidfd: int, pid: int) -> None:
     """SIGKILL this process (by its pidfd, so never a recycled pid) if we die."""
+    if _disabled:
+        return
     _send(f"P+{pid}", [pidfd])
 
 

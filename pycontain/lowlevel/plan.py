@@ -277,11 +277,11 @@ class CompiledPlan:
               start_fd: int | None = None, start_keep_fd: int | None = None,
               parent_pidfd: int | None = None, argv: Sequence[str] | None = None,
               env: Sequence[str] | None = None, cwd: str | None = None,
-              preserve_fds: int | None = None) -> tuple[int, int, bool]:
+              preserve_fds: int | None = None) -> tuple[int, int, int | bool]:
         """Clone the child and run the plan.
 
-        Returns ``(pid, pidfd, ready)``: ``ready`` is True when the child stopped before
-        execve to wait for ``start_fd``.  Raises :class:`OSError` (with ``step`` and a note)
+        Returns ``(pid, pidfd, ready)``: ``ready`` is False, or, when the child stopped
+        before execve to wait for ``start_fd``, the fd number (>= 3) it holds it at.  Raises :class:`OSError` (with ``step`` and a note)
         when the child failed; the child has been reaped then."""
         plan = self.plan
         keep: list[Any] = []
@@ -400,8 +400,8 @@ class CompiledPlan:
         if not report:
             return pid, pidfd, False
         kind, err_no, step, index, path = report
-        if kind == 2:  # ready: blocked before execve until start
-            return pid, pidfd, True
+        if kind == 2:  # ready: blocked before execve until start; index: its start fd
+            return pid, pidfd, index
         _kill_and_reap(pidfd)
         raise child_error(plan, err_no, step, index, path)
 

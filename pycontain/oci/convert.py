@@ -1,0 +1,246 @@
+"""runtime-spec ``config.json`` -> the C core's plan (runc's "specconv").
+
+Everything here is pure: it reads the spec and the host's facts and returns plain data, so
+it is unit-tested without privileges.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import Any
+
+from ..errors import ConfigError
+from ..lowlevel.plan import (
+    PC_CREATE_DIR,
+    PC_CREATE_FILE,
+    PC_CREATE_NONE,
+    PC_ROOT_PIVOT,
+    Plan,
+    PlanDevice,
+    PlanMount,
+)
+from ..namespaces import NAMESPACES
+from ..process_spec import CAPABILITIES, RLIMITS
+from ..rootfs import MS_BIND, MS_REC, MS_SLAVE, PROPAGATION, parse_options
+from . import spec as S
+
+# OCI namespace type -> our name
+NS_TYPES = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
+            "user": "user", "cgroup": "cgroup", "time": "time"}
+JOIN_ORDER = ("user", "ipc", "uts", "net", "cgroup", "mnt", "time")
+
+DEFAULT_DEVICES = (
+    ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
+)
+DEFAULT_SYMLINKS = (
+    ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
+)
+PERSONALITY = {"LINUX": 0x0000, "LINUX32": 0x0008}
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def rootfs_path(spec: S.Spec, bundle: str) -> str:
+    p = spec.root.path
+    if not os.path.isabs(p):
+        p = os.path.join(bundle, p)
+    p = os.path.realpath(p)
+    if not os.path.isdir(p):
+        raise ConfigError("root.path", f"{spec.root.path!r} is not a directory (bundle {bundle})")
+    return p
+
+
+def namespaces(spec: S.Spec) -> tuple[set[str], dict[str, str]]:
+    """(names to create, name -> path to join)."""
+    create: set[str] = set()
+    join: dict[str, str] = {}
+    linux = spec.linux
+    for i, ns in enumerate(linux.namespaces if linux else ()):
+        name = NS_TYPES.get(ns.type)
+        if name is None:
+            raise ConfigError(f"linux.namespaces[{i}].type", f"unknown namespace type {ns.type!r}")
+        if ns.path:
+            if not os.path.exists(ns.path):
+                raise ConfigError(f"linux.namespaces[{i}].path", f"{ns.path!r} does not exist")
+            join[name] = ns.path
+        else:
+            create.add(name)
+    return create, join
+
+
+def cap_mask(names: tuple[str, ...], field: str) -> int:
+    mask = 0
+    for i, n in enumerate(names):
+        bit = CAPABILITIES.get(n)
+        if bit is None:
+            raise ConfigError(f"{field}[{i}]", f"unknown capability {n!r}")
+        mask |= 1 << bit
+    return mask
+
+
+def process_fields(proc: S.Process, field: str = "process") -> dict[str, Any]:
+    """The part of a plan that the process object decides (used by create and exec)."""
+    out: dict[str, Any] = {}
+    out["argv"] = tuple(proc.args)
+    out["env"] = tuple(proc.env)
+    out["search_path"] = next((e[5:] for e in proc.env if e.startswith("PATH=")), DEFAULT_PATH)
+    out["cwd"] = proc.cwd or "/"
+    u = proc.user
+    out["uid"] = u.uid
+    out["gid"] = u.gid
+    out["groups"] = tuple(u.additional_gids)
+    if u.umask is not None:
+        out["umask"] = u.umask
+    caps = proc.capabilities
+    if caps is not None:
+        out["caps"] = (
+            cap_mask(caps.bounding, f"{field}.capabilities.bounding"),
+            cap_mask(caps.effective, f"{field}.capabilities.effective"),
+            cap_mask(caps.permitted, f"{field}.capabilities.permitted"),
+            cap_mask(caps.inheritable, f"{field}.capabilities.inheritable"),
+            cap_mask(caps.ambient, f"{field}.capabilities.ambient"),
+        )
+    else:
+        out["caps"] = (0, 0, 0, 0, 0)
+    rl = []
+    for i, r in enumerate(proc.rlimits):
+        res = RLIMITS.get(r.type)
+        if res is None:
+            raise ConfigError(f"{field}.rlimits[{i}].type", f"unknown rlimit {r.type!r}")
+        rl.append((res, r.soft, r.hard))
+    out["rlimits"] = tuple(rl)
+    out["no_new_privs"] = proc.no_new_privileges
+    if proc.oom_score_adj is not None:
+        out["oom_score_adj"] = proc.oom_score_adj
+    if proc.apparmor_profile and _apparmor_enabled():
+        raise ConfigError(f"{field}.apparmorProfile", "AppArmor profiles are not supported by pycontain")
+    return out
+
+
+def _apparmor_enabled() -> bool:
+    try:
+        with open("/sys/module/apparmor/parameters/enabled") as f:
+            return f.read().strip() == "Y"
+    except OSError:
+        return False
+
+
+def mounts(spec: S.Spec, bundle: str) -> tuple[PlanMount, ...]:
+    out = []
+    for i, m in enumerate(spec.mounts):
+        field = f"mounts[{i}]"
+        dest = m.destination if m.destination.startswith("/") else "/" + m.destination
+        flags, prop, data, _rro = parse_options(m.options, f"{field}.options")
+        is_bind = bool(flags & MS_BIND) or m.type == "bind"
+        if m.type == "cgroup" and not is_bind:
+            # cgroup v1 needs one mount per hierarchy: give the container a read-only view of
+            # the host's cgroupfs instead (what runc does for a cgroup mount without cgroupns)
+            out.append(PlanMount(target=dest, source="/sys/fs/cgroup", fstype=None, data=None,
+                                 flags=MS_BIND | MS_REC | (flags & ~MS_BIND), propagation=prop,
+                                 create=PC_CREATE_DIR))
+            continue
+        if is_bind:
+            src = m.source or ""
+            if not src:
+                raise ConfigError(f"{field}.source", "a bind mount needs a source")
+            if not os.path.isabs(src):
+                src = os.path.join(bundle, src)
+            if not os.path.exists(src):
+                raise ConfigError(f"{field}.source", f"{m.source!r} does not exist")
+            out.append(PlanMount(target=dest, source=src, fstype=None, data=None,
+                                 flags=flags | MS_BIND, propagation=prop, create=PC_CREATE_NONE))
+        else:
+            if not m.type:
+                raise ConfigError(f"{field}.type", "a mount that is not a bind needs a type")
+            out.append(PlanMount(target=dest, source=m.source or m.type, fstype=m.type, data=data,
+                                 flags=flags, propagation=prop, create=PC_CREATE_DIR,
+                                 nofollow=m.type in ("proc", "sysfs")))
+    return tuple(out)
+
+
+def devices(spec: S.Spec, *, userns: bool) -> tuple[PlanDevice, ...]:
+    out: dict[str, PlanDevice] = {}
+    for path, major, minor in DEFAULT_DEVICES:
+        out[path] = PlanDevice(path=path, mode=stat.S_IFCHR | 0o666, dev=os.makedev(major, minor),
+                               host_path=path)
+    linux = spec.linux
+    for i, d in enumerate(linux.devices if linux else ()):
+        field = f"linux.devices[{i}]"
+        kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}.get(d.type)
+        if kind is None:
+            raise ConfigError(f"{field}.type", f"must be one of c, b, u, p, got {d.type!r}")
+        if d.type != "p" and (d.major is None or d.minor is None):
+            raise ConfigError(field, "major and minor are required for this device type")
+        mode = d.file_mode if d.file_mode is not None else 0o666
+        out[d.path] = PlanDevice(path=d.path, mode=kind | (mode & 0o7777),
+                                 dev=os.makedev(d.major or 0, d.minor or 0),
+                                 uid=d.uid or 0, gid=d.gid or 0,
+                                 host_path=d.path if os.path.exists(d.path) else None)
+    return tuple(out.values())
+
+
+def build_plan(spec: S.Spec, bundle: str, *, console: str | None = None) -> Plan:
+    """The plan of a container's init process.  ``console``: the host path of the pty slave
+    to bind on /dev/console."""
+    if spec.process is None:
+        raise ConfigError("process", "is required to create a container")
+    linux = spec.linux or S.Linux()
+    rootfs = rootfs_path(spec, bundle)
+    create, join = namespaces(spec)
+    if "mnt" not in create and "mnt" not in join:
+        raise ConfigError("linux.namespaces", "a mount namespace is required")
+    if spec.hostname and "uts" not in create:
+        raise ConfigError("hostname", "setting a hostname needs a new uts namespace")
+    userns = "user" in create or "user" in join
+    flags = 0
+    for n in create:
+        if n == "time" and linux.time_offsets:
+            continue
+        flags |= NAMESPACES[n][0]
+    joins = tuple((join[n], NAMESPACES[n][0]) for n in JOIN_ORDER if n in join)
+    mts = list(mounts(spec, bundle))
+    if console:
+        mts.append(PlanMount(target="/dev/console", source=console, flags=MS_BIND,
+                             create=PC_CREATE_FILE))
+    has_dev = any(m.target == "/dev" for m in mts)
+    symlinks = list(DEFAULT_SYMLINKS)
+    if any(m.target == "/dev/pts" for m in mts):
+        symlinks.append(("pts/ptmx", "/dev/ptmx"))
+    if os.path.exists("/proc/kcore"):
+        symlinks.append(("/proc/kcore", "/dev/core"))
+    prop = 0
+    if linux.rootfs_propagation:
+        prop = PROPAGATION[linux.rootfs_propagation]
+    personality = None
+    if linux.personality is not None:
+        pers = PERSONALITY.get(linux.personality.domain)
+        if pers is None:
+            raise ConfigError("linux.personality.domain", f"unsupported domain {linux.personality.domain!r}")
+        personality = pers
+    pf = process_fields(spec.process)
+    return Plan(
+        clone_flags=flags,
+        joins=joins,
+        pidns_join=join.get("pid"),
+        unshare_time=bool(linux.time_offsets) and "time" in create,
+        become_root=userns,
+        hostname=spec.hostname or None,
+        domainname=spec.domainname or None,
+        loopback_up=False,
+        root_propagation=prop or (MS_SLAVE | MS_REC),
+        root_mode=PC_ROOT_PIVOT,
+        rootfs=rootfs,
+        rootfs_readonly=spec.root.readonly,
+        rootfs_propagation=prop,
+        mounts=tuple(mts),
+        devices=devices(spec, userns=userns) if has_dev or True else (),
+        symlinks=tuple(symlinks) if has_dev else (),
+        masked=tuple(linux.masked_paths),
+        readonly=tuple(linux.readonly_paths),
+        sysctls=tuple(linux.sysctl.items()),
+        personality=personality,
+        setsid=True,
+        **pf,
+    )

@@ -1,0 +1,659 @@
+"""The OCI runtime's operations: create, start, state, kill, delete, exec, and the cgroup
+verbs.  The command line (:mod:`pycontain.cli.runc`) is a thin layer over these.
+
+A created container's init process is a child of the ``create`` caller (conmon and
+containerd's shim are subreapers that wait for it).  It stops right before ``execve``,
+reading one byte from a pipe whose read end it holds as ``start_fd``; ``start`` writes that
+byte through ``/proc/PID/fd/N``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import signal
+import socket
+from typing import Any
+
+from .. import _keeper
+from ..errors import ConfigError, PycontainError
+from ..lowlevel.plan import CompiledPlan, Plan
+from . import convert, hooks
+from . import spec as S
+from .store import NotFound, Store
+
+log = logging.getLogger("pycontain.oci")
+
+
+class RuntimeError_(PycontainError):
+    """An OCI operation was refused (wrong state, missing container...)."""
+
+
+# -- process facts ----------------------------------------------------------------------------
+
+def _start_time(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            rest = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    if rest[0] in ("Z", "X"):
+        return None
+    return int(rest[19])
+
+
+def _alive(st: dict[str, Any]) -> bool:
+    pid = st.get("pid") or 0
+    return pid > 0 and _start_time(pid) == st.get("start_time")
+
+
+def _cgroup(st: dict[str, Any]) -> Any:
+    from ..cgroups import ALL_CONTROLLERS, Cgroup
+
+    path = st.get("cgroup_path")
+    if not path:
+        return None
+    try:
+        return Cgroup.open(path, controllers=ALL_CONTROLLERS)
+    except FileNotFoundError:
+        return None
+
+
+def status(st: dict[str, Any]) -> str:
+    if not _alive(st):
+        return "stopped"
+    if not st.get("started"):
+        return "created"
+    cg = _cgroup(st)
+    if cg is not None and _frozen(cg):
+        return "paused"
+    return "running"
+
+
+def _frozen(cg: Any) -> bool:
+    d = getattr(cg, "unified_dir", None)
+    try:
+        if d:
+            with open(os.path.join(d, "cgroup.freeze")) as f:
+                if f.read().strip() == "1":
+                    return True
+        for dd in getattr(cg, "dirs", ()):
+            fp = os.path.join(dd, "freezer.state")
+            if os.path.exists(fp):
+                with open(fp) as f:
+                    return f.read().strip() == "FROZEN"
+    except OSError:
+        return False
+    return False
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class Runtime:
+    def __init__(self, root: str | None = None) -> None:
+        self.store = Store(root or "/run/pycontain")
+        _keeper.disable()  # a runtime's containers outlive the command that made them
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def load(self, cid: str) -> dict[str, Any]:
+        return self.store.load(cid)
+
+    def spec_of(self, st: dict[str, Any]) -> S.Spec:
+        return S.load_spec(st["config"])
+
+    def runc_state(self, cid: str) -> dict[str, Any]:
+        st = self.store.load(cid)
+        stat = status(st)
+        doc: dict[str, Any] = {
+            "ociVersion": st.get("oci_version", S.OCI_VERSION),
+            "id": cid,
+            "pid": st["pid"] if stat != "stopped" else 0,
+            "status": stat,
+            "bundle": st["bundle"],
+            "rootfs": st["rootfs"],
+            "created": st["created"],
+        }
+        if st.get("annotations"):
+            doc["annotations"] = st["annotations"]
+        doc["owner"] = ""
+        return doc
+
+    # -- create / start ----------------------------------------------------------------------
+
+    def create(self, cid: str, bundle: str, *, pid_file: str | None = None,
+               console_socket: str | None = None, preserve_fds: int = 0,
+               detach_stdio: bool = False) -> int:
+        bundle = os.path.abspath(bundle)
+        cfg_path = os.path.join(bundle, "config.json")
+        if not os.path.exists(cfg_path):
+            raise ConfigError("--bundle", f"no config.json in {bundle}")
+        import json
+
+        with open(cfg_path) as f:
+            try:
+                raw = json.load(f)
+            except ValueError as err:
+                raise ConfigError("config.json", f"not valid JSON: {err}") from None
+        spec = S.load_spec(raw)
+        S.validate_for_create(spec)
+        assert spec.process is not None
+        if spec.process.terminal and not console_socket:
+            raise ConfigError("--console-socket", "process.terminal is true: a console socket is required")
+        with self.store.new(cid) as _d:
+            return self._create(cid, bundle, raw, spec, pid_file, console_socket, preserve_fds)
+
+    def _create(self, cid: str, bundle: str, raw: dict[str, Any], spec: S.Spec,
+                pid_file: str | None, console_socket: str | None, preserve_fds: int) -> int:
+        from ..cgroups import ALL_CONTROLLERS, Cgroup, Resources
+
+        linux = spec.linux or S.Linux()
+        assert spec.process is not None
+        cleanup: list[Any] = []
+        new_parents: list[str] = []
+        master = slave = -1
+        try:
+            console = None
+            if spec.process.terminal:
+                master, slave = os.openpty()
+                console = os.ttyname(slave)
+                if spec.process.console_size is not None:
+                    import fcntl
+                    import struct
+                    import termios
+
+                    cs = spec.process.console_size
+                    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", cs.height, cs.width, 0, 0))
+            plan = convert.build_plan(spec, bundle, console=console)
+            if linux.seccomp is not None:
+                plan = _with_seccomp(plan, raw.get("linux", {}).get("seccomp"))
+
+            # cgroup
+            cg_path = linux.cgroups_path or f"/{cid}"  # runc's default
+            res_raw = (raw.get("linux") or {}).get("resources") or {}
+            resources = _resources(res_raw)
+            parent, name = os.path.split(cg_path.rstrip("/"))
+            created_cg = True
+            from ..cgroups import _cgroup as cgmod
+
+            parents_before = set(cgmod._our_parents)
+            try:
+                cg = Cgroup.create(name, parent=parent if parent else "", resources=resources,
+                                   controllers=ALL_CONTROLLERS)
+            except FileExistsError:
+                cg = Cgroup.open(cg_path, controllers=ALL_CONTROLLERS)
+                created_cg = False
+                if resources is not None:
+                    cg.set(resources)
+            # parents made for this container (relative paths like a/b/c) go with it
+            new_parents = sorted(set(cgmod._our_parents) - parents_before, key=len, reverse=True)
+            with cgmod._parents_lock:
+                cgmod._our_parents.difference_update(new_parents)
+            if created_cg:
+                cleanup.append(cg)
+            procs_fds, v2fd = cg.join_fds()
+
+            # stdio: the runtime's own fds, or the pty
+            if slave >= 0:
+                fds = [(slave, 0), (slave, 1), (slave, 2)]
+                plan = _evolve(plan, ctty=0, setsid=True)
+            else:
+                fds = [(0, 0), (1, 1), (2, 2)]
+            for i in range(preserve_fds):
+                fds.append((3 + i, 3 + i))
+            if preserve_fds:
+                plan = _evolve(plan, preserve_fds=preserve_fds)
+
+            # the parent's part while the child waits: id maps, time offsets, early hooks
+            annotations = dict(spec.annotations)
+            hk = spec.hooks or S.Hooks()
+            needs_sync = bool(linux.uid_mappings or linux.gid_mappings or linux.time_offsets
+                              or hk.prestart or hk.create_runtime or hk.create_container)
+
+            def before_go(pid: int) -> None:
+                _write_maps(pid, linux)
+                state = hooks.state_json(cid, "creating", pid, bundle, annotations)
+                hooks.run_hooks(hk.prestart, "prestart", state)
+                hooks.run_hooks(hk.create_runtime, "createRuntime", state)
+                hooks.run_hooks(hk.create_container, "createContainer", state, in_pid=pid)
+
+            r_start, w_start = os.pipe2(os.O_CLOEXEC)
+            try:
+                pid, pidfd, ready = CompiledPlan(plan).spawn(
+                    fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds,
+                    before_go=before_go if needs_sync else None,
+                    start_fd=r_start, start_keep_fd=w_start)
+            finally:
+                os.close(r_start)
+                os.close(w_start)
+            os.close(pidfd)
+            if ready is False:
+                raise RuntimeError_("the container process did not stop before execve")
+            start_time = _start_time(pid)
+            st = {
+                "id": cid, "pid": pid, "start_time": start_time, "bundle": bundle,
+                "rootfs": plan.rootfs, "created": _now(), "started": False,
+                "start_fd": int(ready), "cgroup_path": cg_path,
+                "cgroup_created": created_cg, "cgroup_parents": new_parents,
+                "annotations": annotations, "config": raw,
+                "oci_version": spec.oci_version,
+            }
+            self.store.save(cid, st)
+            if console_socket:
+                _send_console(console_socket, master)
+            if pid_file:
+                _write_pid_file(pid_file, pid)
+            cleanup.clear()
+            return pid
+        except BaseException:
+            for cg in cleanup:
+                try:
+                    cg.kill()
+                    _remove_cgroup(cg)
+                    _remove_dirs(new_parents)
+                except Exception:  # noqa: BLE001
+                    pass
+            raise
+        finally:
+            if master >= 0:
+                os.close(master)
+            if slave >= 0:
+                os.close(slave)
+
+    def start(self, cid: str) -> None:
+        with self.store.locked(cid):
+            st = self.store.load(cid)
+            stat = status(st)
+            if stat != "created":
+                raise RuntimeError_(f"cannot start a container that is {stat} (it must be created)")
+            spec = self.spec_of(st)
+            hk = spec.hooks or S.Hooks()
+            state = hooks.state_json(cid, "created", st["pid"], st["bundle"], st.get("annotations") or {})
+            try:
+                hooks.run_hooks(hk.start_container, "startContainer", state, in_pid=st["pid"])
+            except hooks.HookError:
+                self._kill_all(st, signal.SIGKILL)
+                raise
+            fd = os.open(f"/proc/{st['pid']}/fd/{st['start_fd']}", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"\0")
+            finally:
+                os.close(fd)
+            st["started"] = True
+            self.store.save(cid, st)
+            state = hooks.state_json(cid, "running", st["pid"], st["bundle"], st.get("annotations") or {})
+            hooks.run_hooks(hk.poststart, "poststart", state, warn_only=True, log=log)
+
+    # -- signals, delete -----------------------------------------------------------------
+
+    def kill(self, cid: str, sig: int, *, all_: bool = False) -> None:
+        with self.store.locked(cid, shared=True):
+            st = self.store.load(cid)
+            if not _alive(st):
+                if all_:
+                    return
+                raise RuntimeError_("container not running")
+            if all_:
+                self._kill_all(st, sig)
+                return
+            pidfd = os.pidfd_open(st["pid"])
+            try:
+                if _start_time(st["pid"]) != st["start_time"]:
+                    raise RuntimeError_("container not running")
+                signal.pidfd_send_signal(pidfd, sig)
+            finally:
+                os.close(pidfd)
+
+    def _kill_all(self, st: dict[str, Any], sig: int) -> None:
+        cg = _cgroup(st)
+        if cg is not None:
+            try:
+                cg.kill(sig, wait=None if sig != signal.SIGKILL else 5.0)
+                return
+            except OSError:
+                pass
+        if _alive(st):
+            try:
+                os.kill(st["pid"], sig)
+            except ProcessLookupError:
+                pass
+
+    def delete(self, cid: str, *, force: bool = False) -> None:
+        try:
+            lock = self.store.locked(cid)
+            lock.__enter__()
+        except NotFound:
+            if force:
+                return
+            raise
+        try:
+            try:
+                st = self.store.load(cid)
+            except NotFound:
+                # leftovers of a half-made or half-deleted container
+                if force:
+                    self.store.remove(cid)
+                    return
+                raise
+            except PycontainError:
+                if force:
+                    self.store.remove(cid)
+                    return
+                raise
+            stat = status(st)
+            if stat != "stopped":
+                if not force:
+                    raise RuntimeError_(f"cannot delete container {cid} that is {stat} (use --force)")
+                cg = _cgroup(st)
+                if cg is not None and stat == "paused":
+                    try:
+                        cg.thaw()
+                    except OSError:
+                        pass
+                self._kill_all(st, signal.SIGKILL)
+                _wait_gone(st)
+            self._destroy(cid, st)
+        finally:
+            lock.__exit__(None, None, None)
+
+    def _destroy(self, cid: str, st: dict[str, Any]) -> None:
+        cg = _cgroup(st)
+        if cg is not None:
+            try:
+                cg.kill()
+            except OSError:
+                pass
+            if st.get("cgroup_created", True):
+                _remove_cgroup(cg)
+        _remove_dirs(st.get("cgroup_parents") or [])
+        try:
+            spec = self.spec_of(st)
+            hk = spec.hooks or S.Hooks()
+            state = hooks.state_json(cid, "stopped", 0, st["bundle"], st.get("annotations") or {})
+            hooks.run_hooks(hk.poststop, "poststop", state, warn_only=True, log=log)
+        except ConfigError:
+            pass
+        self.store.remove(cid)
+
+    # -- exec --------------------------------------------------------------------------------
+
+    def exec(self, cid: str, proc: S.Process, *, console_socket: str | None = None,
+             pid_file: str | None = None, detach: bool = False, preserve_fds: int = 0) -> int:
+        """Run ``proc`` inside the running container; returns its exit status, or 0 when
+        detached."""
+        from ..namespaces import NAMESPACES
+
+        with self.store.locked(cid, shared=True):
+            st = self.store.load(cid)
+            stat = status(st)
+            if stat not in ("running", "created"):
+                raise RuntimeError_(f"cannot exec in a {stat} container")
+            pid = st["pid"]
+            pidfd_init = os.pidfd_open(pid)
+        try:
+            if proc.terminal and not console_socket:
+                raise ConfigError("--console-socket", "a terminal needs a console socket")
+            joins = []
+            pidns = None
+            for name in ("user", "ipc", "uts", "net", "cgroup", "mnt", "time"):
+                f = NAMESPACES[name][1]
+                try:
+                    if os.stat(f"/proc/{pid}/ns/{f}").st_ino == os.stat(f"/proc/self/ns/{f}").st_ino:
+                        continue
+                except OSError:
+                    continue
+                joins.append((f"/proc/{pid}/ns/{f}", NAMESPACES[name][0]))
+            if os.stat(f"/proc/{pid}/ns/pid").st_ino != os.stat("/proc/self/ns/pid").st_ino:
+                pidns = f"/proc/{pid}/ns/pid"
+            pf = convert.process_fields(proc)
+            plan = Plan(joins=tuple(joins), pidns_join=pidns, nondumpable=True,
+                        become_root=any(n == NAMESPACES["user"][0] for _, n in joins),
+                        preserve_fds=preserve_fds, **pf)
+            spec = self.spec_of(st)
+            if spec.linux and spec.linux.seccomp is not None:
+                plan = _with_seccomp(plan, st["config"].get("linux", {}).get("seccomp"))
+            if _start_time(pid) != st["start_time"]:
+                raise RuntimeError_("container not running")
+            cg = _cgroup(st)
+            procs_fds, v2fd = cg.join_fds() if cg is not None else ([], None)
+            master = slave = -1
+            if proc.terminal:
+                master, slave = os.openpty()
+                fds = [(slave, 0), (slave, 1), (slave, 2)]
+                plan = _evolve(plan, ctty=0, setsid=True)
+            else:
+                fds = [(0, 0), (1, 1), (2, 2)]
+                plan = _evolve(plan, setsid=False)
+            for i in range(preserve_fds):
+                fds.append((3 + i, 3 + i))
+            try:
+                cpid, pidfd, _ = CompiledPlan(plan).spawn(fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds)
+            finally:
+                if slave >= 0:
+                    os.close(slave)
+            try:
+                if console_socket:
+                    _send_console(console_socket, master)
+            finally:
+                if master >= 0:
+                    os.close(master)
+            if pid_file:
+                _write_pid_file(pid_file, cpid)
+            if detach:
+                os.close(pidfd)
+                return 0
+            return _wait_forwarding(pidfd)
+        finally:
+            os.close(pidfd_init)
+
+    # -- cgroup verbs --------------------------------------------------------------------
+
+    def _running_cgroup(self, cid: str) -> tuple[dict[str, Any], Any]:
+        st = self.store.load(cid)
+        if not _alive(st):
+            raise RuntimeError_("container not running")
+        cg = _cgroup(st)
+        if cg is None:
+            raise RuntimeError_(f"container {cid} has no cgroup")
+        return st, cg
+
+    def pause(self, cid: str) -> None:
+        with self.store.locked(cid):
+            st, cg = self._running_cgroup(cid)
+            if not st.get("started"):
+                raise RuntimeError_("container not running")
+            cg.freeze()
+
+    def resume(self, cid: str) -> None:
+        with self.store.locked(cid):
+            st, cg = self._running_cgroup(cid)
+            if status(st) != "paused":
+                raise RuntimeError_("container not paused")
+            cg.thaw()
+
+    def pids(self, cid: str) -> list[int]:
+        with self.store.locked(cid, shared=True):
+            st = self.store.load(cid)
+            cg = _cgroup(st)
+            if cg is None:
+                return []
+            return sorted(cg.pids())
+
+    def update(self, cid: str, resources: dict[str, Any]) -> None:
+        with self.store.locked(cid):
+            st, cg = self._running_cgroup(cid)
+            res = _resources(resources)
+            if res is not None:
+                cg.set(res)
+            # keep the spec current, like runc does
+            lr = st["config"].setdefault("linux", {}).setdefault("resources", {})
+            _merge(lr, resources)
+            self.store.save(cid, st)
+
+    def stats(self, cid: str) -> dict[str, Any]:
+        with self.store.locked(cid, shared=True):
+            st, cg = self._running_cgroup(cid)
+            if hasattr(cg, "runc_stats"):
+                return dict(cg.runc_stats())
+            s = cg.stats()
+            return {
+                "cpu": {"usage": {"total": s.get("cpu_usage_ns") or 0}},
+                "memory": {"usage": {"usage": s.get("memory_usage") or 0,
+                                     "max": s.get("memory_max_usage") or 0,
+                                     "limit": s.get("memory_limit") or 0,
+                                     "failcnt": s.get("memory_failcnt") or 0}},
+                "pids": {"current": s.get("pids_current") or 0, "limit": s.get("pids_limit") or 0},
+            }
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+def _evolve(plan: Plan, **kw: Any) -> Plan:
+    import attrs
+
+    return attrs.evolve(plan, **kw)
+
+
+def _with_seccomp(plan: Plan, profile: dict[str, Any] | None) -> Plan:
+    if not profile:
+        return plan
+    try:
+        from ..seccomp import compile_profile
+    except ImportError:
+        raise ConfigError("linux.seccomp", "seccomp support is not available in this build") from None
+    compiled = compile_profile(profile)
+    if getattr(compiled, "notify", False):
+        raise ConfigError("linux.seccomp", "SCMP_ACT_NOTIFY needs a listener, which pycontain does not support yet")
+    return _evolve(plan, seccomp=compiled.bpf, seccomp_flags=getattr(compiled, "flags", 0))
+
+
+def _resources(raw: dict[str, Any]) -> Any:
+    from ..cgroups import Resources
+
+    if not raw:
+        return None
+    if hasattr(Resources, "from_oci"):
+        return Resources.from_oci(raw)
+    kw: dict[str, Any] = {}
+    mem = raw.get("memory") or {}
+    if mem.get("limit") is not None:
+        kw["memory_max"] = mem["limit"]
+        kw["memory_swap_max"] = mem.get("swap", -1)
+    if mem.get("reservation") is not None:
+        kw["memory_low"] = mem["reservation"]
+    pids = raw.get("pids") or {}
+    if pids.get("limit") is not None:
+        kw["pids_max"] = pids["limit"] if pids["limit"] > 0 else -1
+    cpu = raw.get("cpu") or {}
+    for src, dst in (("quota", "cpu_quota"), ("period", "cpu_period"), ("shares", "cpu_shares"),
+                     ("cpus", "cpuset_cpus"), ("mems", "cpuset_mems")):
+        if cpu.get(src) not in (None, ""):
+            kw[dst] = cpu[src]
+    return Resources(**kw) if kw else None
+
+
+def _merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
+    for k, v in src.items():
+        if isinstance(v, dict) and isinstance(dst.get(k), dict):
+            _merge(dst[k], v)
+        else:
+            dst[k] = v
+
+
+def _write_maps(pid: int, linux: S.Linux) -> None:
+    def w(name: str, data: str, field: str) -> None:
+        try:
+            fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, data.encode())
+            finally:
+                os.close(fd)
+        except OSError as err:
+            raise ConfigError(field, f"the kernel refused it: {err.strerror}") from None
+
+    if linux.uid_mappings:
+        w("uid_map", "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in linux.uid_mappings),
+          "linux.uidMappings")
+    if linux.gid_mappings:
+        w("gid_map", "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in linux.gid_mappings),
+          "linux.gidMappings")
+    if linux.time_offsets:
+        w("timens_offsets", "".join(f"{k} {v.secs} {v.nanosecs}\n" for k, v in linux.time_offsets.items()),
+          "linux.timeOffsets")
+
+
+def _send_console(path: str, master: int) -> None:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        socket.send_fds(s, [b"/dev/ptmx"], [master])
+    except OSError as err:
+        raise PycontainError(f"--console-socket {path}: {err.strerror}") from None
+    finally:
+        s.close()
+
+
+def _write_pid_file(path: str, pid: int) -> None:
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)
+
+
+def _remove_cgroup(cg: Any) -> None:
+    import time
+
+    dirs = list(getattr(cg, "dirs", ()))
+    u = getattr(cg, "unified_dir", None)
+    if u and u not in dirs:
+        dirs.append(u)
+    for d in sorted(set(dirs), key=len, reverse=True):
+        delay = 0.001
+        for _ in range(40):
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+
+
+def _remove_dirs(dirs: list[str]) -> None:
+    """rmdir cgroup parents we created, deepest first, where they are empty."""
+    for d in sorted(dirs, key=len, reverse=True):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
+def _wait_gone(st: dict[str, Any], timeout: float = 5.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while _alive(st) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def _wait_forwarding(pidfd: int) -> int:
+    """Wait for a child, forwarding the usual termination signals to it."""
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            signal.pidfd_send_signal(pidfd, signum)
+        except ProcessLookupError:
+            pass
+
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(s, forward)
+    info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
+    os.close(pidfd)
+    assert info is not None
+    if info.si_code == os.CLD_EXITED:
+        return info.si_status
+    return 128 + info.si_status
