@@ -7,6 +7,8 @@ hybrid (v1 controllers plus a cgroup2 mount used for kill/freeze/events).
 from __future__ import annotations
 
 from pycontain.cgroups._cgroup import ALL_CONTROLLERS, Cgroup, CgroupStats, remove_empty_parents
+from pycontain.cgroups._events import OomEvents
+from pycontain.cgroups._host import describe_host
 from pycontain.cgroups._layout import (
     CgroupLayout,
     CgroupMode,
@@ -17,8 +19,18 @@ from pycontain.cgroups._layout import (
     resolve_path,
 )
 from pycontain.cgroups._resources import (
+    OCI_DEFAULT_DEVICE_RULES,
+    OCI_NAMES,
     UNLIMITED,
+    DeviceRule,
+    HugepageLimit,
+    IgnoredResourceWarning,
+    InterfacePriority,
+    RdmaLimit,
     Resources,
+    ThrottleDevice,
+    WeightDevice,
+    blkio_weight_to_io_weight,
     parse_size,
     shares_to_weight,
     swap_v2,
@@ -26,13 +38,25 @@ from pycontain.cgroups._resources import (
 
 __all__ = [
     "ALL_CONTROLLERS",
+    "OCI_DEFAULT_DEVICE_RULES",
+    "OCI_NAMES",
     "UNLIMITED",
     "Cgroup",
     "CgroupLayout",
     "CgroupMode",
     "CgroupStats",
+    "DeviceRule",
     "Hierarchy",
+    "HugepageLimit",
+    "IgnoredResourceWarning",
+    "InterfacePriority",
+    "OomEvents",
+    "RdmaLimit",
     "Resources",
+    "ThrottleDevice",
+    "WeightDevice",
+    "blkio_weight_to_io_weight",
+    "describe_host",
     "detect",
     "parse_mountinfo",
     "parse_proc_cgroup",

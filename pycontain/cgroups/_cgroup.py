@@ -12,11 +12,13 @@ import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from types import TracebackType
-from typing import Self, TypedDict
+from typing import Any, Self, TypedDict
+
+import attrs
 
 from pycontain import _keeper
-from pycontain.cgroups import v1, v2
-from pycontain.cgroups._fs import REAL_FS, CgroupFS, backoff, read_pids
+from pycontain.cgroups import _events, _stats, v1, v2
+from pycontain.cgroups._fs import REAL_FS, CgroupFS, backoff, read_int, read_pids
 from pycontain.cgroups._layout import (
     DEFAULT_ROOT,
     CgroupLayout,
@@ -24,7 +26,7 @@ from pycontain.cgroups._layout import (
     Hierarchy,
     detect,
 )
-from pycontain.cgroups._resources import Resources
+from pycontain.cgroups._resources import UNLIMITED, Resources
 from pycontain.errors import CgroupError, CgroupNotDelegated, CgroupUnsupported, ConfigError
 
 __all__ = ["ALL_CONTROLLERS", "Cgroup", "CgroupStats", "remove_empty_parents"]
@@ -35,13 +37,6 @@ ALL_CONTROLLERS: frozenset[str] = frozenset({"*"})
 #: What pycontain always wants, for stats, besides what the limits need.
 _V1_DEFAULT = frozenset({"memory", "pids", "cpuacct"})
 _V2_DEFAULT = frozenset({"memory", "pids"})
-
-_FIELDS = {
-    "memory": ("memory_max", "memory_swap_max", "memory_low"),
-    "pids": ("pids_max",),
-    "cpu": ("cpu_quota", "cpu_period", "cpu_shares"),
-    "cpuset": ("cpuset_cpus", "cpuset_mems"),
-}
 
 _EMPTY = Resources()
 _counter = itertools.count(1)
@@ -64,19 +59,25 @@ class CgroupStats(TypedDict, total=False):
     cpu_usage_ns: int | None
 
 
-def _required(r: Resources) -> dict[str, str]:
-    """controller -> the first field of *r* that needs it."""
-    out = {}
-    for controller, fields in _FIELDS.items():
-        for f in fields:
-            if getattr(r, f) is not None:
-                out[controller] = f
-                break
-    return out
-
-
 def _new_name() -> str:
     return f"pc-{os.getpid()}-{next(_counter)}-{os.urandom(3).hex()}"
+
+
+def _check_path(path: str) -> str:
+    if not isinstance(path, str) or not path.strip("/") or "\0" in path:
+        raise ConfigError("cgroupsPath", f"expected a cgroup path, got {path!r}")
+    if path.startswith("/"):
+        return path
+    return path.rstrip("/")
+
+
+def _v1_required(layout: CgroupLayout, r: Resources) -> dict[str, str]:
+    """v1 controller -> label of the field needing it; on hybrid hosts device rules and raw
+    v2 files go to the cgroup2 directory when no v1 hierarchy takes them."""
+    out = {c: r.label(f) for c, f in r.required().items()}
+    if "devices" in out and layout.hierarchy("devices") is None and layout.unified is not None:
+        del out["devices"]
+    return out
 
 
 def _check_name(name: str) -> None:
@@ -228,33 +229,42 @@ class Cgroup:
         name: str | None = None,
         *,
         parent: str = "/pycontain",
+        path: str | None = None,
         resources: Resources | None = None,
         controllers: Iterable[str] | None = None,
         root: str = DEFAULT_ROOT,
         fs: CgroupFS | None = None,
     ) -> Cgroup:
-        """Create a new cgroup ``parent/name`` and apply *resources*.
+        """Create a new cgroup ``parent/name`` (or *path*) and apply *resources*.
 
         *name* defaults to a unique ``pc-<pid>-<n>-<random>``. *parent* is a path inside the
         hierarchy; a relative one is resolved from this process's own cgroup (runc's rule,
-        see :func:`resolve_path`). *controllers* replaces the set of controllers
+        see :func:`resolve_path`). *path* is a whole OCI ``cgroupsPath`` instead of
+        parent and name: absolute, or relative to this process's own cgroup (a first
+        argument holding a ``/`` counts as *path* too). *controllers* replaces the set of controllers
         (v1: hierarchies) used, besides those the limits need; :data:`ALL_CONTROLLERS` means
         all. *fs* is for tests (:class:`~pycontain.cgroups._testing.FakeCgroupFS`).
         """
         fs = REAL_FS if fs is None else fs
         layout = detect(root)
         r = _EMPTY if resources is None else resources
-        if name is None:
-            name = _new_name()
+        if path is None and name is not None and "/" in name:
+            path, name = name, None
+        if path is not None:
+            if name is not None:
+                raise ConfigError("path", "give either path or name (and parent), not both")
+            rel = _check_path(path)
         else:
-            _check_name(name)
-        base = parent.rstrip("/")
-        rel = f"{base}/{name}" if base or parent.startswith("/") else name
-        required = _required(r)
+            if name is None:
+                name = _new_name()
+            else:
+                _check_name(name)
+            base = parent.rstrip("/")
+            rel = f"{base}/{name}" if base or parent.startswith("/") else name
         wanted = None if controllers is None else frozenset(controllers)
         if layout.mode is CgroupMode.V2:
-            return cls._create_v2(fs, layout, rel, r, required, wanted)
-        return cls._create_v1(fs, layout, rel, r, required, wanted)
+            return cls._create_v2(fs, layout, rel, r, v2.required(r), wanted)
+        return cls._create_v1(fs, layout, rel, r, _v1_required(layout, r), wanted)
 
     @classmethod
     def _create_v1(
@@ -303,7 +313,7 @@ class Cgroup:
                 raise ConfigError("controllers", f"selects no cgroup hierarchy: {sorted(wanted)}")
             _keeper.track(created)
             cg = cls(layout.primary.resolve(rel), layout, v1_dirs, udir, owned=True, fs=fs)
-            v1.apply(fs, v1_dirs, r)
+            cg._apply_v1(r)
         except BaseException:
             _rollback(fs, created)
             raise
@@ -416,17 +426,96 @@ class Cgroup:
     # -- limits and stats -----------------------------------------------------------------
 
     def set(self, resources: Resources) -> None:
-        """Apply the limits that *resources* sets (the others stay as they are)."""
+        """Apply the limits that *resources* sets (the others stay as they are): a live
+        update. With ``memory_check_before_update``, a memory limit below the current usage is
+        refused (:class:`~pycontain.errors.CgroupError`) before anything is written.
+        """
         self._check_open()
+        r = resources
+        if r.memory_check_before_update:
+            self._check_memory_usage(r)
         if self.mode is CgroupMode.V2:
             assert self.unified_dir is not None
-            required = _required(resources)
+            required = v2.required(r)
             if required:
                 parent = posixpath.dirname(self.unified_dir)
                 v2.check_delegation(self._fs, parent, frozenset(required), required)
-            v2.apply(self._fs, self.unified_dir, resources)
+            v2.apply(self._fs, self.unified_dir, r)
         else:
-            v1.apply(self._fs, self._v1, resources)
+            self._apply_v1(r)
+
+    def _apply_v1(self, r: Resources) -> None:
+        # Hybrid: device rules without a v1 devices hierarchy, and raw v2 files, go to the
+        # cgroup2 directory.
+        extra: dict[str, Any] = {}
+        if self.unified_dir is not None:
+            if r.devices is not None and "devices" not in self._v1:
+                extra["devices"] = r.devices
+            if r.unified:
+                extra["unified"] = r.unified
+        if extra:
+            v1.apply(self._fs, self._v1, attrs.evolve(r, devices=None, unified=()))
+            assert self.unified_dir is not None
+            only = Resources(**extra, oci_names=r.oci_names)
+            v2.apply(self._fs, self.unified_dir, only)
+        else:
+            v1.apply(self._fs, self._v1, r)
+
+    def _check_memory_usage(self, r: Resources) -> None:
+        limit = r.memory_max
+        if limit is None or limit == UNLIMITED:
+            return
+        if self.mode is CgroupMode.V2:
+            assert self.unified_dir is not None
+            usage = read_int(self._fs, self.unified_dir + "/memory.current")
+        else:
+            mem = self._v1.get("memory")
+            usage = None if mem is None else read_int(self._fs, mem + "/memory.usage_in_bytes")
+        if usage is not None and limit < usage:
+            raise CgroupError(
+                f"{r.label('memory_max')}: the new limit ({limit} bytes) is below the current "
+                f"memory usage ({usage} bytes) and checkBeforeUpdate is set"
+            )
+
+    def runc_stats(self) -> dict[str, Any]:
+        """Statistics in the JSON shape of ``runc events --stats`` (the ``data`` object: cpu,
+        cpuset, memory, pids, blkio, hugetlb; omitted/zero values as runc's encoder leaves
+        them).
+        """
+        self._check_open()
+        if self.mode is CgroupMode.V2:
+            assert self.unified_dir is not None
+            return _stats.v2_stats(self._fs, self.unified_dir)
+        return _stats.v1_stats(self._fs, self._v1, self.unified_dir)
+
+    def oom_events(self, stop: threading.Event | None = None) -> _events.OomEvents:
+        """Yield the OOM kill count each time the kernel's OOM killer acts in this cgroup
+        (v1: an eventfd on ``memory.oom_control``; v2: ``memory.events`` watched with inotify).
+        The stream is registered before this returns; it ends when *stop* is set (checked at
+        least every 0.1 s), when the cgroup is removed, or on ``close()`` (it is a context
+        manager too).
+        """
+        self._check_open()
+        if self.mode is CgroupMode.V2:
+            assert self.unified_dir is not None
+            return _events.oom_events_v2(self._fs, self.unified_dir, stop)
+        mem = self._v1.get("memory")
+        if mem is None:
+            raise CgroupUnsupported(
+                "oom_events: this cgroup has no memory hierarchy",
+                hint="create it with 'memory' in controllers=",
+            )
+        return _events.oom_events_v1(self._fs, mem, stop)
+
+    @property
+    def frozen(self) -> bool:
+        """Whether the cgroup is frozen now (``runc pause`` state)."""
+        if self.unified_dir is not None:
+            return v2.events(self._fs, self.unified_dir).get("frozen") == 1
+        d = self._v1.get("freezer")
+        if d is None:
+            return False
+        return self._fs.read(d + "/freezer.state").strip() == "FROZEN"
 
     def stats(self) -> CgroupStats:
         """Memory, pids and CPU usage and limits (see :class:`CgroupStats`)."""

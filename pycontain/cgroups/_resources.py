@@ -7,6 +7,7 @@ runtime spec; ``None`` means "leave as it is".
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -15,8 +16,18 @@ from pycontain.errors import ConfigError
 
 __all__ = [
     "CPU_PERIOD_DEFAULT",
+    "OCI_DEFAULT_DEVICE_RULES",
+    "OCI_NAMES",
     "UNLIMITED",
+    "DeviceRule",
+    "HugepageLimit",
+    "IgnoredResourceWarning",
+    "InterfacePriority",
+    "RdmaLimit",
     "Resources",
+    "ThrottleDevice",
+    "WeightDevice",
+    "blkio_weight_to_io_weight",
     "parse_size",
     "shares_to_weight",
     "swap_v2",
@@ -131,10 +142,243 @@ def _cpu_list(_: Any, attribute: attrs.Attribute[Any], value: str | None) -> Non
         raise ConfigError(attribute.name, f"expected a list like '0-3,6', got {value!r}")
 
 
+def blkio_weight_to_io_weight(weight: int) -> int:
+    """cgroup v1 ``blkio.weight`` (10..1000) to v2 ``io.weight`` (1..10000), as runc does."""
+    return 1 + ((weight - 10) * 9999) // 990
+
+
+def _uint(limit: int | None = None, low: int = 0) -> Any:
+    def check(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+        if value is None:
+            return
+        if not low <= _int(attribute.name, value) or (limit is not None and value > limit):
+            upper = "" if limit is None else f" and {limit}"
+            what = f"between {low}{upper}" if upper else f"at least {low}"
+            raise ConfigError(attribute.name, f"must be {what}, got {value}")
+
+    return check
+
+
+def _bool(_: Any, attribute: attrs.Attribute[Any], value: bool | None) -> None:
+    if value is not None and not isinstance(value, bool):
+        raise ConfigError(attribute.name, f"must be true or false, got {value!r}")
+
+
+def _rt_runtime(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and _int(attribute.name, value) < UNLIMITED:
+        raise ConfigError(attribute.name, f"must be microseconds or -1 (unlimited), got {value}")
+
+
+def _major_minor(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if _int(attribute.name, value) < 0:
+        raise ConfigError(attribute.name, f"must not be negative, got {value}")
+
+
+@attrs.define(frozen=True)
+class WeightDevice:
+    """A per-device block I/O weight (``blockIO.weightDevice``)."""
+
+    major: int = attrs.field(validator=_major_minor)
+    minor: int = attrs.field(validator=_major_minor)
+    weight: int | None = attrs.field(default=None, validator=_uint(1000, 10))
+    leaf_weight: int | None = attrs.field(default=None, validator=_uint(1000, 10))
+
+
+@attrs.define(frozen=True)
+class ThrottleDevice:
+    """A per-device rate limit (bytes or I/O operations per second)."""
+
+    major: int = attrs.field(validator=_major_minor)
+    minor: int = attrs.field(validator=_major_minor)
+    rate: int = attrs.field(validator=_uint())
+
+
+@attrs.define(frozen=True)
+class HugepageLimit:
+    """``hugetlb.<page_size>`` limit in bytes; *page_size* as the kernel names it (``"2MB"``)."""
+
+    page_size: str = attrs.field()
+    limit: int = attrs.field(validator=_uint())
+
+    @page_size.validator
+    def _check(self, attribute: attrs.Attribute[Any], value: str) -> None:
+        if not isinstance(value, str) or not re.fullmatch(r"\d+[KMGTP]B", value):
+            raise ConfigError("page_size", f"expected a size like '2MB', got {value!r}")
+
+
+@attrs.define(frozen=True)
+class InterfacePriority:
+    """A ``net_prio.ifpriomap`` entry."""
+
+    name: str
+    priority: int = attrs.field(validator=_uint())
+
+
+@attrs.define(frozen=True)
+class RdmaLimit:
+    """``rdma.max`` for one RDMA device; None leaves a count unlimited."""
+
+    device: str
+    hca_handles: int | None = attrs.field(default=None, validator=_uint())
+    hca_objects: int | None = attrs.field(default=None, validator=_uint())
+
+
+#: Access bits of a device rule, as the kernel's BPF_DEVCG_ACC_* (and ``rwm`` on v1).
+DEV_MKNOD, DEV_READ, DEV_WRITE = 1, 2, 4
+_ACCESS_BITS = {"m": DEV_MKNOD, "r": DEV_READ, "w": DEV_WRITE}
+
+
+@attrs.define(frozen=True)
+class DeviceRule:
+    """One device cgroup rule (``linux.resources.devices[]``); later rules override earlier
+    ones. ``type`` ``"a"`` matches every device; ``major``/``minor`` None match any.
+    """
+
+    allow: bool = attrs.field(validator=_bool)
+    type: str = attrs.field(default="a")
+    major: int | None = attrs.field(default=None)
+    minor: int | None = attrs.field(default=None)
+    access: str = attrs.field(default="rwm")
+
+    @type.validator
+    def _check_type(self, attribute: attrs.Attribute[Any], value: str) -> None:
+        if value not in ("a", "b", "c"):
+            raise ConfigError("type", f"must be 'a', 'b' or 'c', got {value!r}")
+
+    @access.validator
+    def _check_access(self, attribute: attrs.Attribute[Any], value: str) -> None:
+        if not isinstance(value, str) or not value or set(value) - set("rwm"):
+            raise ConfigError("access", f"expected letters of 'rwm', got {value!r}")
+
+    @major.validator
+    @minor.validator
+    def _check_number(self, attribute: attrs.Attribute[Any], value: int | None) -> None:
+        if value is not None and _int(attribute.name, value) < 0:
+            raise ConfigError(attribute.name, f"must not be negative (None: any), got {value}")
+
+    @property
+    def access_mask(self) -> int:
+        """The access as DEV_MKNOD | DEV_READ | DEV_WRITE bits."""
+        mask = 0
+        for c in self.access:
+            mask |= _ACCESS_BITS[c]
+        return mask
+
+    @property
+    def matches_all(self) -> bool:
+        """True for ``a *:* rwm``: the rule decides for every device and access."""
+        return (
+            self.type == "a" and self.major is None and self.minor is None and self.access_mask == 7
+        )
+
+    def v1_line(self) -> str:
+        """The rule as written to v1 ``devices.allow`` / ``devices.deny``."""
+        if self.matches_all:
+            return "a"
+        major = "*" if self.major is None else str(self.major)
+        minor = "*" if self.minor is None else str(self.minor)
+        access = "".join(c for c in "rwm" if c in self.access)
+        return f"{self.type} {major}:{minor} {access}"
+
+
+def _device_rules(value: Any) -> tuple[DeviceRule, ...] | None:
+    return None if value is None else tuple(value)
+
+
+def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    if isinstance(value, Mapping):
+        value = value.items()
+    return tuple(sorted((str(k), str(v)) for k, v in value))
+
+
+#: The devices every OCI container may use (runtime-spec "Default Devices", the rules runc
+#: adds): /dev/null, zero, full, random, urandom, tty, ptmx and /dev/pts/*, and mknod of any
+#: device (creating a node does not give access to it).
+OCI_DEFAULT_DEVICE_RULES: tuple[DeviceRule, ...] = (
+    DeviceRule(True, "c", None, None, "m"),
+    DeviceRule(True, "b", None, None, "m"),
+    DeviceRule(True, "c", 1, 3, "rwm"),
+    DeviceRule(True, "c", 1, 5, "rwm"),
+    DeviceRule(True, "c", 1, 7, "rwm"),
+    DeviceRule(True, "c", 1, 8, "rwm"),
+    DeviceRule(True, "c", 1, 9, "rwm"),
+    DeviceRule(True, "c", 5, 0, "rwm"),
+    DeviceRule(True, "c", 5, 2, "rwm"),
+    DeviceRule(True, "c", 136, None, "rwm"),
+)
+
+
+class IgnoredResourceWarning(UserWarning):
+    """A ``linux.resources`` value pycontain ignores, as runc does (kernel memory limits)."""
+
+
+#: Field -> its path in an OCI config.json, used in messages about limits from ``from_oci``.
+OCI_NAMES: dict[str, str] = {
+    "memory_max": "linux.resources.memory.limit",
+    "memory_swap_max": "linux.resources.memory.swap",
+    "memory_low": "linux.resources.memory.reservation",
+    "memory_swappiness": "linux.resources.memory.swappiness",
+    "memory_disable_oom_killer": "linux.resources.memory.disableOOMKiller",
+    "memory_use_hierarchy": "linux.resources.memory.useHierarchy",
+    "memory_check_before_update": "linux.resources.memory.checkBeforeUpdate",
+    "pids_max": "linux.resources.pids.limit",
+    "cpu_quota": "linux.resources.cpu.quota",
+    "cpu_period": "linux.resources.cpu.period",
+    "cpu_shares": "linux.resources.cpu.shares",
+    "cpu_burst": "linux.resources.cpu.burst",
+    "cpu_rt_runtime": "linux.resources.cpu.realtimeRuntime",
+    "cpu_rt_period": "linux.resources.cpu.realtimePeriod",
+    "cpu_idle": "linux.resources.cpu.idle",
+    "cpuset_cpus": "linux.resources.cpu.cpus",
+    "cpuset_mems": "linux.resources.cpu.mems",
+    "blkio_weight": "linux.resources.blockIO.weight",
+    "blkio_leaf_weight": "linux.resources.blockIO.leafWeight",
+    "blkio_weight_device": "linux.resources.blockIO.weightDevice",
+    "blkio_throttle_read_bps": "linux.resources.blockIO.throttleReadBpsDevice",
+    "blkio_throttle_write_bps": "linux.resources.blockIO.throttleWriteBpsDevice",
+    "blkio_throttle_read_iops": "linux.resources.blockIO.throttleReadIOPSDevice",
+    "blkio_throttle_write_iops": "linux.resources.blockIO.throttleWriteIOPSDevice",
+    "hugepage_limits": "linux.resources.hugepageLimits",
+    "net_cls_classid": "linux.resources.network.classID",
+    "net_prio_ifpriomap": "linux.resources.network.priorities",
+    "devices": "linux.resources.devices",
+    "rdma": "linux.resources.rdma",
+    "unified": "linux.resources.unified",
+}
+
+#: v1 controller -> the fields that need it, in the order messages name them.
+CONTROLLER_FIELDS: dict[str, tuple[str, ...]] = {
+    "memory": (
+        "memory_max", "memory_swap_max", "memory_low", "memory_swappiness",
+        "memory_disable_oom_killer", "memory_use_hierarchy",
+    ),
+    "pids": ("pids_max",),
+    "cpu": (
+        "cpu_quota", "cpu_period", "cpu_shares", "cpu_burst", "cpu_rt_runtime",
+        "cpu_rt_period", "cpu_idle",
+    ),
+    "cpuset": ("cpuset_cpus", "cpuset_mems"),
+    "blkio": (
+        "blkio_weight", "blkio_leaf_weight", "blkio_weight_device", "blkio_throttle_read_bps",
+        "blkio_throttle_write_bps", "blkio_throttle_read_iops", "blkio_throttle_write_iops",
+    ),
+    "hugetlb": ("hugepage_limits",),
+    "net_cls": ("net_cls_classid",),
+    "net_prio": ("net_prio_ifpriomap",),
+    "devices": ("devices",),
+    "rdma": ("rdma",),
+}  # fmt: skip
+
+
+def _is_set(value: Any) -> bool:
+    return value is not None and value != ()
+
+
 @attrs.define(frozen=True)
 class Resources:
-    """Limits for a :class:`~pycontain.cgroups.Cgroup`; each ``None`` field leaves the kernel's
-    value as it is, ``-1`` lifts a limit.
+    """Limits for a :class:`~pycontain.cgroups.Cgroup`; each ``None`` (or empty) field leaves
+    the kernel's value as it is, ``-1`` lifts a limit. Every ``linux.resources`` field of the
+    OCI runtime spec has a field here (see :data:`OCI_NAMES`; :meth:`from_oci` reads the JSON).
     """
 
     #: Bytes of memory (v1 ``memory.limit_in_bytes``, v2 ``memory.max``). Swap is not used beyond
@@ -157,6 +401,48 @@ class Resources:
     cpuset_cpus: str | None = attrs.field(default=None, validator=_cpu_list)
     #: ``cpuset.mems``, e.g. ``"0"``.
     cpuset_mems: str | None = attrs.field(default=None, validator=_cpu_list)
+    #: v1 ``memory.swappiness`` (0..100); cgroup v2 has no such knob.
+    memory_swappiness: int | None = attrs.field(default=None, validator=_uint(100))
+    #: v1 ``memory.oom_control``: processes wait at the limit instead of being killed.
+    memory_disable_oom_killer: bool | None = attrs.field(default=None, validator=_bool)
+    #: v1 ``memory.use_hierarchy`` (always on in v2 and in recent kernels).
+    memory_use_hierarchy: bool | None = attrs.field(default=None, validator=_bool)
+    #: On :meth:`Cgroup.set`, refuse a memory limit below the current usage.
+    memory_check_before_update: bool | None = attrs.field(default=None, validator=_bool)
+    #: CFS burst in microseconds (v1 ``cpu.cfs_burst_us``, v2 ``cpu.max.burst``).
+    cpu_burst: int | None = attrs.field(default=None, validator=_uint())
+    #: Real-time runtime in microseconds per ``cpu_rt_period`` (v1 ``cpu.rt_runtime_us``).
+    cpu_rt_runtime: int | None = attrs.field(default=None, validator=_rt_runtime)
+    #: Real-time period in microseconds (v1 ``cpu.rt_period_us``).
+    cpu_rt_period: int | None = attrs.field(default=None, validator=_uint(None, 1))
+    #: ``cpu.idle``: 1 runs the group at SCHED_IDLE priority.
+    cpu_idle: int | None = attrs.field(default=None, validator=_uint(1))
+    #: v1 ``blkio.weight`` (or ``blkio.bfq.weight``), 10..1000; v2 ``io.bfq.weight`` or
+    #: ``io.weight`` (converted as runc does).
+    blkio_weight: int | None = attrs.field(default=None, validator=_uint(1000, 10))
+    #: v1 ``blkio.leaf_weight`` (CFQ only), 10..1000.
+    blkio_leaf_weight: int | None = attrs.field(default=None, validator=_uint(1000, 10))
+    blkio_weight_device: tuple[WeightDevice, ...] = attrs.field(default=(), converter=tuple)
+    #: Throttles: v1 ``blkio.throttle.*_device``, v2 ``io.max`` (``rbps wbps riops wiops``).
+    blkio_throttle_read_bps: tuple[ThrottleDevice, ...] = attrs.field(default=(), converter=tuple)
+    blkio_throttle_write_bps: tuple[ThrottleDevice, ...] = attrs.field(default=(), converter=tuple)
+    blkio_throttle_read_iops: tuple[ThrottleDevice, ...] = attrs.field(default=(), converter=tuple)
+    blkio_throttle_write_iops: tuple[ThrottleDevice, ...] = attrs.field(default=(), converter=tuple)
+    #: v1 ``hugetlb.<size>.limit_in_bytes``, v2 ``hugetlb.<size>.max``.
+    hugepage_limits: tuple[HugepageLimit, ...] = attrs.field(default=(), converter=tuple)
+    #: v1 ``net_cls.classid`` (cgroup v2 has no net_cls).
+    net_cls_classid: int | None = attrs.field(default=None, validator=_uint((1 << 32) - 1))
+    #: v1 ``net_prio.ifpriomap`` (cgroup v2 has no net_prio).
+    net_prio_ifpriomap: tuple[InterfacePriority, ...] = attrs.field(default=(), converter=tuple)
+    #: Device rules (v1 ``devices.allow``/``devices.deny``, v2 an eBPF program); None leaves
+    #: them as they are, a tuple replaces them all (everything not allowed is denied).
+    devices: tuple[DeviceRule, ...] | None = attrs.field(default=None, converter=_device_rules)
+    #: ``rdma.max`` per RDMA device.
+    rdma: tuple[RdmaLimit, ...] = attrs.field(default=(), converter=tuple)
+    #: Raw cgroup v2 files and values (``{"memory.high": "1G"}``), written last.
+    unified: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_pairs)
+    #: Messages name fields by their OCI JSON path (set by :meth:`from_oci`).
+    oci_names: bool = attrs.field(default=False, kw_only=True, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         mem, swap = self.memory_max, self.memory_swap_max
@@ -169,6 +455,28 @@ class Resources:
                     f"counts memory plus swap, so it must be at least memory_max ({mem}), "
                     f"got {swap}",
                 )
+        for key, _ in self.unified:
+            if "/" in key or key.startswith(".") or "." not in key:
+                raise ConfigError("unified", f"expected a cgroup v2 file name, got {key!r}")
+
+    def label(self, field: str) -> str:
+        """How messages name *field*: its OCI JSON path for limits read by :meth:`from_oci`."""
+        return OCI_NAMES.get(field, field) if self.oci_names else field
+
+    @classmethod
+    def from_oci(cls, resources: Mapping[str, Any] | None) -> Resources:
+        """Limits from an OCI ``linux.resources`` object (camelCase keys, as ``json`` loads
+        it). Zero means "not set" where runc reads it so (memory, cpu shares/quota/period,
+        pids, blkio weights); kernel memory limits are ignored with a warning.
+        Raises :class:`~pycontain.errors.ConfigError` naming the JSON path.
+        """
+        from pycontain.cgroups._oci import resources_kwargs
+
+        kwargs = resources_kwargs(resources)
+        try:
+            return cls(**kwargs, oci_names=True)
+        except ConfigError as err:
+            raise rename_error(err) from None
 
     @classmethod
     def from_cpus(
@@ -192,37 +500,60 @@ class Resources:
     def merged(self, update: Resources) -> Resources:
         """These limits with every field that *update* sets replaced."""
         changes = {
-            f.name: v for f in attrs.fields(Resources) if (v := getattr(update, f.name)) is not None
+            f.name: v
+            for f in attrs.fields(Resources)
+            if f.name != "oci_names" and _is_set(v := getattr(update, f.name))
         }
+        if update.devices == ():
+            changes["devices"] = ()
+        if update.oci_names:
+            changes["oci_names"] = True
         return attrs.evolve(self, **changes) if changes else self
+
+    def is_set(self, field: str) -> bool:
+        """Whether *field* asks for a change."""
+        value = getattr(self, field)
+        return value is not None and (value != () or field == "devices")
 
     @property
     def touches_memory(self) -> bool:
-        return (
-            self.memory_max is not None
-            or self.memory_swap_max is not None
-            or self.memory_low is not None
-        )
+        return any(self.is_set(f) for f in CONTROLLER_FIELDS["memory"])
 
     @property
     def touches_cpu(self) -> bool:
-        return (
-            self.cpu_quota is not None or self.cpu_period is not None or self.cpu_shares is not None
-        )
+        return any(self.is_set(f) for f in CONTROLLER_FIELDS["cpu"])
 
     @property
     def touches_cpuset(self) -> bool:
         return self.cpuset_cpus is not None or self.cpuset_mems is not None
 
+    @property
+    def touches_blkio(self) -> bool:
+        return any(self.is_set(f) for f in CONTROLLER_FIELDS["blkio"])
+
+    def required(self) -> dict[str, str]:
+        """v1 controller -> the first field of these limits that needs it."""
+        out = {}
+        for controller, fields in CONTROLLER_FIELDS.items():
+            for f in fields:
+                if self.is_set(f):
+                    out[controller] = f
+                    break
+        return out
+
     def controllers(self) -> frozenset[str]:
-        """The controllers these limits need."""
-        needed = set()
-        if self.touches_memory:
-            needed.add("memory")
-        if self.pids_max is not None:
-            needed.add("pids")
-        if self.touches_cpu:
-            needed.add("cpu")
-        if self.touches_cpuset:
-            needed.add("cpuset")
-        return frozenset(needed)
+        """The (v1) controllers these limits need."""
+        return frozenset(self.required())
+
+
+def rename_error(err: ConfigError) -> ConfigError:
+    """*err* with its field named by the OCI JSON path."""
+    field = err.field
+    path = OCI_NAMES.get(field, field)
+    message = str(err.args[0]) if err.args else ""
+    prefix = f"{field}: "
+    message = message.removeprefix(prefix)
+    if not path.startswith("linux."):
+        path = f"linux.resources.{field}"
+    new = ConfigError(path, message, hint=err.hint)
+    return new

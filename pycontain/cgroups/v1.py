@@ -17,7 +17,7 @@ from pycontain.cgroups._fs import (
     read_pids,
     write_value,
 )
-from pycontain.cgroups._resources import UNLIMITED, Resources
+from pycontain.cgroups._resources import CONTROLLER_FIELDS, UNLIMITED, RdmaLimit, Resources
 from pycontain.errors import CgroupUnsupported
 
 __all__ = [
@@ -26,6 +26,8 @@ __all__ = [
     "init_cpuset",
     "kill",
     "oom_kill_count",
+    "rdma_line",
+    "set_devices",
     "stats",
     "subtree_pids",
     "thaw",
@@ -54,24 +56,89 @@ def apply(fs: CgroupFS, dirs: Mapping[str, str], r: Resources) -> None:
     """Write the limits *r* sets into the v1 directories *dirs* (controller -> directory)."""
     if r.memory_max is not None or r.memory_swap_max is not None:
         field = "memory_max" if r.memory_max is not None else "memory_swap_max"
-        _memory(fs, _need(dirs, "memory", field), r)
-    if r.memory_low is not None:
-        d = _need(dirs, "memory", "memory_low")
-        write_value(
-            fs, d + "/memory.soft_limit_in_bytes", _num(r.memory_low), "memory_low", "memory"
-        )
+        _memory(fs, _need(dirs, "memory", r.label(field)), r)
+    for field, name, value in (
+        ("memory_low", "memory.soft_limit_in_bytes", r.memory_low),
+        ("memory_swappiness", "memory.swappiness", r.memory_swappiness),
+        ("memory_disable_oom_killer", "memory.oom_control", r.memory_disable_oom_killer),
+        ("memory_use_hierarchy", "memory.use_hierarchy", r.memory_use_hierarchy),
+    ):
+        if value is not None:
+            d = _need(dirs, "memory", r.label(field))
+            write_value(fs, f"{d}/{name}", _num(int(value)), r.label(field), "memory")
     if r.pids_max is not None:
-        d = _need(dirs, "pids", "pids_max")
-        value = "max" if r.pids_max == UNLIMITED else str(r.pids_max)
-        write_value(fs, d + "/pids.max", value, "pids_max", "pids")
+        d = _need(dirs, "pids", r.label("pids_max"))
+        pids = "max" if r.pids_max == UNLIMITED else str(r.pids_max)
+        write_value(fs, d + "/pids.max", pids, r.label("pids_max"), "pids")
     if r.touches_cpu:
         _cpu(fs, dirs, r)
     if r.cpuset_cpus is not None:
-        d = _need(dirs, "cpuset", "cpuset_cpus")
-        write_value(fs, d + "/cpuset.cpus", r.cpuset_cpus, "cpuset_cpus", "cpuset")
+        d = _need(dirs, "cpuset", r.label("cpuset_cpus"))
+        write_value(fs, d + "/cpuset.cpus", r.cpuset_cpus, r.label("cpuset_cpus"), "cpuset")
     if r.cpuset_mems is not None:
-        d = _need(dirs, "cpuset", "cpuset_mems")
-        write_value(fs, d + "/cpuset.mems", r.cpuset_mems, "cpuset_mems", "cpuset")
+        d = _need(dirs, "cpuset", r.label("cpuset_mems"))
+        write_value(fs, d + "/cpuset.mems", r.cpuset_mems, r.label("cpuset_mems"), "cpuset")
+    if r.touches_blkio:
+        _blkio(fs, dirs, r)
+    for hp in r.hugepage_limits:
+        d = _need(dirs, "hugetlb", r.label("hugepage_limits"))
+        label = f"{r.label('hugepage_limits')}[{hp.page_size}]"
+        write_value(
+            fs, f"{d}/hugetlb.{hp.page_size}.limit_in_bytes", str(hp.limit), label, "hugetlb"
+        )
+        rsvd = f"{d}/hugetlb.{hp.page_size}.rsvd.limit_in_bytes"
+        if fs.exists(rsvd):  # reservations count too (Linux 5.7+), as runc sets them
+            write_value(fs, rsvd, str(hp.limit), label, "hugetlb")
+    if r.net_cls_classid is not None:
+        d = _need(dirs, "net_cls", r.label("net_cls_classid"))
+        write_value(
+            fs,
+            d + "/net_cls.classid",
+            str(r.net_cls_classid),
+            r.label("net_cls_classid"),
+            "net_cls",
+        )
+    for prio in r.net_prio_ifpriomap:
+        d = _need(dirs, "net_prio", r.label("net_prio_ifpriomap"))
+        write_value(
+            fs,
+            d + "/net_prio.ifpriomap",
+            f"{prio.name} {prio.priority}",
+            r.label("net_prio_ifpriomap"),
+            "net_prio",
+        )
+    if r.devices is not None:
+        set_devices(fs, _need(dirs, "devices", r.label("devices")), r)
+    for limit in r.rdma:
+        d = _need(dirs, "rdma", r.label("rdma"))
+        write_value(fs, d + "/rdma.max", rdma_line(limit), r.label("rdma"), "rdma")
+    if r.unified:
+        raise CgroupUnsupported(
+            f"{r.label('unified')}: raw cgroup v2 files cannot be set on cgroup v1 hierarchies",
+            hint="use the v1 fields (memory, cpu, ...) on this host, or boot with cgroup v2",
+        )
+
+
+def rdma_line(limit: RdmaLimit) -> str:
+    """An ``rdma.max`` line (the same on v1 and v2)."""
+    parts = [limit.device]
+    if limit.hca_handles is not None:
+        parts.append(f"hca_handle={limit.hca_handles}")
+    if limit.hca_objects is not None:
+        parts.append(f"hca_object={limit.hca_objects}")
+    return " ".join(parts)
+
+
+def set_devices(fs: CgroupFS, d: str, r: Resources) -> None:
+    """Replace the device rules of *d*: deny everything, then each rule in order (a later
+    rule overrides an earlier one, as in the kernel's own list), like runc.
+    """
+    assert r.devices is not None
+    field = r.label("devices")
+    write_value(fs, d + "/devices.deny", "a", field, "devices")
+    for i, rule in enumerate(r.devices):
+        name = "devices.allow" if rule.allow else "devices.deny"
+        write_value(fs, f"{d}/{name}", rule.v1_line(), f"{field}[{i}]", "devices")
 
 
 def _memory(fs: CgroupFS, d: str, r: Resources) -> None:
@@ -84,50 +151,144 @@ def _memory(fs: CgroupFS, d: str, r: Resources) -> None:
     memsw_file = d + "/memory.memsw.limit_in_bytes"
     if mem is not None:
         try:
-            write_value(fs, limit_file, _num(mem), "memory_max", "memory")
+            write_value(fs, limit_file, _num(mem), r.label("memory_max"), "memory")
         except OSError as err:
             # The kernel keeps limit <= memsw; raising the limit needs memsw raised first.
             if err.errno != errno.EINVAL or swap is None:
                 raise
-            _memsw(fs, memsw_file, swap, r.memory_swap_max is not None)
-            write_value(fs, limit_file, _num(mem), "memory_max", "memory")
+            _memsw(fs, memsw_file, swap, r)
+            write_value(fs, limit_file, _num(mem), r.label("memory_max"), "memory")
             return
     if swap is not None:
-        _memsw(fs, memsw_file, swap, r.memory_swap_max is not None)
+        _memsw(fs, memsw_file, swap, r)
 
 
-def _memsw(fs: CgroupFS, path: str, value: int, explicit: bool) -> None:
+def _memsw(fs: CgroupFS, path: str, value: int, r: Resources) -> None:
+    explicit = r.memory_swap_max is not None
+    field = r.label("memory_swap_max")
     try:
-        write_value(fs, path, _num(value), "memory_swap_max", "memory")
+        write_value(fs, path, _num(value), field, "memory")
     except CgroupUnsupported as err:
         # Without swap accounting nothing can swap beyond the limit we could not set; only a
         # limit that was asked for is an error.
         if explicit and value != UNLIMITED:
             raise CgroupUnsupported(
-                "memory_swap_max: swap accounting is off in this kernel "
+                f"{field}: swap accounting is off in this kernel "
                 "(memory.memsw.limit_in_bytes is missing)",
-                hint="boot the kernel with swapaccount=1, or leave memory_swap_max unset",
+                hint="boot the kernel with swapaccount=1, or leave the swap limit unset",
             ) from err
 
 
 def _cpu(fs: CgroupFS, dirs: Mapping[str, str], r: Resources) -> None:
-    field = next(f for f in ("cpu_quota", "cpu_period", "cpu_shares") if getattr(r, f) is not None)
-    d = _need(dirs, "cpu", field)
+    field = next(f for f in CONTROLLER_FIELDS["cpu"] if r.is_set(f))
+    d = _need(dirs, "cpu", r.label(field))
     if r.cpu_shares is not None:
-        write_value(fs, d + "/cpu.shares", str(r.cpu_shares), "cpu_shares", "cpu")
+        _write_shares(fs, d, r)
     quota_file, period_file = d + "/cpu.cfs_quota_us", d + "/cpu.cfs_period_us"
     if r.cpu_period is not None:
         try:
-            write_value(fs, period_file, str(r.cpu_period), "cpu_period", "cpu")
+            write_value(fs, period_file, str(r.cpu_period), r.label("cpu_period"), "cpu")
         except OSError as err:
             # A shorter period can fall below what the current quota allows; quota first.
             if err.errno != errno.EINVAL or r.cpu_quota is None:
                 raise
-            write_value(fs, quota_file, _num(r.cpu_quota), "cpu_quota", "cpu")
-            write_value(fs, period_file, str(r.cpu_period), "cpu_period", "cpu")
-            return
-    if r.cpu_quota is not None:
-        write_value(fs, quota_file, _num(r.cpu_quota), "cpu_quota", "cpu")
+            write_value(fs, quota_file, _num(r.cpu_quota), r.label("cpu_quota"), "cpu")
+            write_value(fs, period_file, str(r.cpu_period), r.label("cpu_period"), "cpu")
+            quota_done = True
+        else:
+            quota_done = False
+    else:
+        quota_done = False
+    if r.cpu_quota is not None and not quota_done:
+        write_value(fs, quota_file, _num(r.cpu_quota), r.label("cpu_quota"), "cpu")
+    if r.cpu_burst is not None:
+        write_value(fs, d + "/cpu.cfs_burst_us", str(r.cpu_burst), r.label("cpu_burst"), "cpu")
+    if r.cpu_rt_period is not None or r.cpu_rt_runtime is not None:
+        _rt(fs, d, r)
+    if r.cpu_idle is not None:
+        write_value(fs, d + "/cpu.idle", str(r.cpu_idle), r.label("cpu_idle"), "cpu")
+
+
+def _write_shares(fs: CgroupFS, d: str, r: Resources) -> None:
+    assert r.cpu_shares is not None
+    write_value(fs, d + "/cpu.shares", str(r.cpu_shares), r.label("cpu_shares"), "cpu")
+
+
+def _rt(fs: CgroupFS, d: str, r: Resources) -> None:
+    # The kernel checks runtime <= period and the parent's budget at each write; runc writes
+    # the period first and retries in the other order when that is refused.
+    writes = []
+    if r.cpu_rt_period is not None:
+        writes.append(("cpu_rt_period", "cpu.rt_period_us", str(r.cpu_rt_period)))
+    if r.cpu_rt_runtime is not None:
+        writes.append(("cpu_rt_runtime", "cpu.rt_runtime_us", str(r.cpu_rt_runtime)))
+    try:
+        for field, name, value in writes:
+            write_value(fs, f"{d}/{name}", value, r.label(field), "cpu")
+    except CgroupUnsupported as err:
+        raise CgroupUnsupported(
+            f"{r.label(writes[0][0])}: real-time group scheduling is not available in this "
+            "kernel (CONFIG_RT_GROUP_SCHED)",
+            hint="leave realtimeRuntime/realtimePeriod unset",
+        ) from err
+    except OSError as err:
+        if err.errno != errno.EINVAL or len(writes) < 2:
+            raise
+        for field, name, value in reversed(writes):
+            write_value(fs, f"{d}/{name}", value, r.label(field), "cpu")
+
+
+def _blkio(fs: CgroupFS, dirs: Mapping[str, str], r: Resources) -> None:
+    field = next(f for f in CONTROLLER_FIELDS["blkio"] if r.is_set(f))
+    d = _need(dirs, "blkio", r.label(field))
+    # CFQ (gone since 5.0) had blkio.weight; BFQ offers blkio.bfq.weight with the same range.
+    bfq = not fs.exists(d + "/blkio.weight") and fs.exists(d + "/blkio.bfq.weight")
+    prefix = "blkio.bfq." if bfq else "blkio."
+    if r.blkio_weight is not None:
+        path = f"{d}/{prefix}weight"
+        _blkio_write(fs, path, str(r.blkio_weight), r.label("blkio_weight"))
+    if r.blkio_leaf_weight is not None:
+        _blkio_write(
+            fs, d + "/blkio.leaf_weight", str(r.blkio_leaf_weight), r.label("blkio_leaf_weight")
+        )
+    for i, wd in enumerate(r.blkio_weight_device):
+        label = f"{r.label('blkio_weight_device')}[{i}]"
+        if wd.weight is not None:
+            _blkio_write(
+                fs, f"{d}/{prefix}weight_device", f"{wd.major}:{wd.minor} {wd.weight}", label
+            )
+        if wd.leaf_weight is not None:
+            _blkio_write(
+                fs,
+                d + "/blkio.leaf_weight_device",
+                f"{wd.major}:{wd.minor} {wd.leaf_weight}",
+                label,
+            )
+    for field, name in (
+        ("blkio_throttle_read_bps", "read_bps_device"),
+        ("blkio_throttle_write_bps", "write_bps_device"),
+        ("blkio_throttle_read_iops", "read_iops_device"),
+        ("blkio_throttle_write_iops", "write_iops_device"),
+    ):
+        for i, td in enumerate(getattr(r, field)):
+            _blkio_write(
+                fs,
+                f"{d}/blkio.throttle.{name}",
+                f"{td.major}:{td.minor} {td.rate}",
+                f"{r.label(field)}[{i}]",
+            )
+
+
+def _blkio_write(fs: CgroupFS, path: str, value: str, field: str) -> None:
+    try:
+        write_value(fs, path, value, field, "blkio")
+    except CgroupUnsupported as err:
+        name = path.rsplit("/", 1)[1]
+        raise CgroupUnsupported(
+            f"{field}: this kernel's blkio controller has no {name} (the CFQ I/O scheduler it "
+            "belonged to is gone; BFQ offers blkio.bfq.weight and blkio.bfq.weight_device)",
+            hint="leave it unset, or use the weight / weightDevice fields",
+        ) from err
 
 
 def init_cpuset(fs: CgroupFS, d: str, parent: str, r: Resources | None = None) -> None:

@@ -17,7 +17,14 @@ from pycontain.cgroups._fs import (
     read_pids,
     write_value,
 )
-from pycontain.cgroups._resources import UNLIMITED, Resources, shares_to_weight, swap_v2
+from pycontain.cgroups._resources import (
+    UNLIMITED,
+    Resources,
+    blkio_weight_to_io_weight,
+    shares_to_weight,
+    swap_v2,
+)
+from pycontain.cgroups.v1 import rdma_line
 from pycontain.errors import CgroupNotDelegated, CgroupUnsupported
 
 __all__ = [
@@ -28,10 +35,71 @@ __all__ = [
     "freeze",
     "kill",
     "oom_kill_count",
+    "required",
     "stats",
     "thaw",
+    "unsupported",
     "wait_event",
 ]
+
+
+#: cgroup v2 controller that each v1 controller's fields use (None: no controller needed).
+V2_CONTROLLER = {
+    "memory": "memory", "pids": "pids", "cpu": "cpu", "cpuset": "cpuset", "blkio": "io",
+    "hugetlb": "hugetlb", "rdma": "rdma", "devices": None, "net_cls": None, "net_prio": None,
+}  # fmt: skip
+
+
+def required(r: Resources) -> dict[str, str]:
+    """v2 controller -> the label of the first field of *r* that needs it; fields cgroup v2
+    cannot do at all raise :class:`CgroupUnsupported` here, before anything is created.
+    """
+    unsupported(r)
+    out: dict[str, str] = {}
+    for controller, field in r.required().items():
+        v2c = V2_CONTROLLER[controller]
+        if v2c is not None:
+            out.setdefault(v2c, r.label(field))
+    return out
+
+
+_NO_NET_CLS = (
+    "net_cls is a cgroup v1 controller; cgroup v2 has no network class ids (match packets "
+    "by cgroup path with nftables 'socket cgroupv2' instead)"
+)
+_NO_NET_PRIO = "net_prio is a cgroup v1 controller; cgroup v2 has no per-interface priorities"
+
+
+def unsupported(r: Resources) -> None:
+    """Raise for the first field of *r* that cgroup v2 has no file for."""
+    reasons = (
+        ("net_cls_classid", _NO_NET_CLS),
+        ("net_prio_ifpriomap", _NO_NET_PRIO),
+        ("memory_swappiness", "cgroup v2 has no per-cgroup swappiness"),
+        ("blkio_leaf_weight", "cgroup v2 has no leaf weights"),
+        ("cpu_rt_runtime", "cgroup v2 has no real-time group scheduling limits"),
+        ("cpu_rt_period", "cgroup v2 has no real-time group scheduling limits"),
+    )  # fmt: skip
+    for field, why in reasons:
+        if r.is_set(field):
+            raise CgroupUnsupported(f"{r.label(field)}: {why}", hint="leave it unset on cgroup v2")
+    if r.memory_disable_oom_killer:
+        raise CgroupUnsupported(
+            f"{r.label('memory_disable_oom_killer')}: cgroup v2 cannot disable the OOM killer",
+            hint="leave it unset (or false) on cgroup v2",
+        )
+    if r.memory_use_hierarchy is False:
+        raise CgroupUnsupported(
+            f"{r.label('memory_use_hierarchy')}: cgroup v2 memory accounting is always "
+            "hierarchical",
+            hint="leave it unset (or true) on cgroup v2",
+        )
+    for i, wd in enumerate(r.blkio_weight_device):
+        if wd.leaf_weight is not None:
+            raise CgroupUnsupported(
+                f"{r.label('blkio_weight_device')}[{i}].leafWeight: cgroup v2 has no leaf weights",
+                hint="leave it unset on cgroup v2",
+            )
 
 
 def _max(value: int) -> str:
@@ -39,12 +107,14 @@ def _max(value: int) -> str:
 
 
 def apply(fs: CgroupFS, d: str, r: Resources) -> None:
-    """Write the limits *r* sets into the v2 directory *d*."""
+    """Write the limits *r* sets into the v2 directory *d* (v1 values converted as runc does)."""
+    unsupported(r)
+    label = r.label
     if r.memory_max is not None:
-        write_value(fs, d + "/memory.max", _max(r.memory_max), "memory_max", "memory")
+        write_value(fs, d + "/memory.max", _max(r.memory_max), label("memory_max"), "memory")
     if r.memory_swap_max is not None:
         swap = swap_v2(r.memory_swap_max, r.memory_max)
-        write_value(fs, d + "/memory.swap.max", _max(swap), "memory_swap_max", "memory")
+        write_value(fs, d + "/memory.swap.max", _max(swap), label("memory_swap_max"), "memory")
     elif r.memory_max is not None:
         # As on v1: no swap beyond memory_max unless asked (and no limit if memory has none).
         try:
@@ -52,9 +122,9 @@ def apply(fs: CgroupFS, d: str, r: Resources) -> None:
         except FileNotFoundError:
             pass  # no swap support at all
     if r.memory_low is not None:
-        write_value(fs, d + "/memory.low", _max(r.memory_low), "memory_low", "memory")
+        write_value(fs, d + "/memory.low", _max(r.memory_low), label("memory_low"), "memory")
     if r.pids_max is not None:
-        write_value(fs, d + "/pids.max", _max(r.pids_max), "pids_max", "pids")
+        write_value(fs, d + "/pids.max", _max(r.pids_max), label("pids_max"), "pids")
     if r.cpu_quota is not None or r.cpu_period is not None:
         field = "cpu_quota" if r.cpu_quota is not None else "cpu_period"
         if r.cpu_quota is None:
@@ -66,14 +136,91 @@ def apply(fs: CgroupFS, d: str, r: Resources) -> None:
         else:
             quota = _max(r.cpu_quota)
         value = quota if r.cpu_period is None else f"{quota} {r.cpu_period}"
-        write_value(fs, d + "/cpu.max", value, field, "cpu")
+        write_value(fs, d + "/cpu.max", value, label(field), "cpu")
+    if r.cpu_burst is not None:
+        write_value(fs, d + "/cpu.max.burst", str(r.cpu_burst), label("cpu_burst"), "cpu")
     if r.cpu_shares is not None:
         weight = str(shares_to_weight(r.cpu_shares))
-        write_value(fs, d + "/cpu.weight", weight, "cpu_shares", "cpu")
+        write_value(fs, d + "/cpu.weight", weight, label("cpu_shares"), "cpu")
+    if r.cpu_idle is not None:
+        write_value(fs, d + "/cpu.idle", str(r.cpu_idle), label("cpu_idle"), "cpu")
     if r.cpuset_cpus is not None:
-        write_value(fs, d + "/cpuset.cpus", r.cpuset_cpus, "cpuset_cpus", "cpuset")
+        write_value(fs, d + "/cpuset.cpus", r.cpuset_cpus, label("cpuset_cpus"), "cpuset")
     if r.cpuset_mems is not None:
-        write_value(fs, d + "/cpuset.mems", r.cpuset_mems, "cpuset_mems", "cpuset")
+        write_value(fs, d + "/cpuset.mems", r.cpuset_mems, label("cpuset_mems"), "cpuset")
+    if r.touches_blkio:
+        _io(fs, d, r)
+    for hp in r.hugepage_limits:
+        hl = f"{label('hugepage_limits')}[{hp.page_size}]"
+        write_value(fs, f"{d}/hugetlb.{hp.page_size}.max", str(hp.limit), hl, "hugetlb")
+        rsvd = f"{d}/hugetlb.{hp.page_size}.rsvd.max"
+        if fs.exists(rsvd):
+            write_value(fs, rsvd, str(hp.limit), hl, "hugetlb")
+    for limit in r.rdma:
+        write_value(fs, d + "/rdma.max", rdma_line(limit), label("rdma"), "rdma")
+    if r.devices is not None:
+        from pycontain.cgroups import _bpf
+
+        _bpf.set_device_rules(d, r.devices, label("devices"))
+    for key, value in r.unified:
+        _unified(fs, d, key, value, f"{label('unified')}[{key!r}]")
+
+
+def _unified(fs: CgroupFS, d: str, key: str, value: str, field: str) -> None:
+    try:
+        fs.write(f"{d}/{key}", value.encode())
+    except FileNotFoundError as err:
+        controller = key.split(".", 1)[0]
+        raise CgroupUnsupported(
+            f"{field}: {d}/{key} does not exist (is the {controller} controller enabled for "
+            "this cgroup, and is the file name right?)",
+            hint=f"enable {controller} in the parent's cgroup.subtree_control",
+        ) from err
+    except OSError as err:
+        err.add_note(f"while setting {field}: writing {value!r} to {d}/{key}")
+        raise
+
+
+def _io(fs: CgroupFS, d: str, r: Resources) -> None:
+    label = r.label
+    # BFQ takes v1's weights as they are; io.weight (1..10000) needs runc's conversion.
+    bfq = fs.exists(d + "/io.bfq.weight")
+    if r.blkio_weight is not None:
+        if bfq:
+            write_value(fs, d + "/io.bfq.weight", str(r.blkio_weight), label("blkio_weight"), "io")
+        else:
+            write_value(
+                fs,
+                d + "/io.weight",
+                str(blkio_weight_to_io_weight(r.blkio_weight)),
+                label("blkio_weight"),
+                "io",
+            )
+    for i, wd in enumerate(r.blkio_weight_device):
+        if wd.weight is None:
+            continue
+        field = f"{label('blkio_weight_device')}[{i}]"
+        if bfq:
+            write_value(fs, d + "/io.bfq.weight", f"{wd.major}:{wd.minor} {wd.weight}", field, "io")
+        else:
+            w = blkio_weight_to_io_weight(wd.weight)
+            write_value(fs, d + "/io.weight", f"{wd.major}:{wd.minor} {w}", field, "io")
+    for field, key in (
+        ("blkio_throttle_read_bps", "rbps"),
+        ("blkio_throttle_write_bps", "wbps"),
+        ("blkio_throttle_read_iops", "riops"),
+        ("blkio_throttle_write_iops", "wiops"),
+    ):
+        for i, td in enumerate(getattr(r, field)):
+            # 0 lifts the limit in v1's files; io.max spells that "max".
+            rate = "max" if td.rate == 0 else str(td.rate)
+            write_value(
+                fs,
+                d + "/io.max",
+                f"{td.major}:{td.minor} {key}={rate}",
+                f"{label(field)}[{i}]",
+                "io",
+            )
 
 
 def enable_all(fs: CgroupFS, d: str) -> None:

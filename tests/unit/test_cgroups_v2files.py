@@ -328,9 +328,14 @@ def test_default_name_and_relative_parent(fake: tuple[str, FakeCgroupFS]) -> Non
 
 def test_bad_names(fake: tuple[str, FakeCgroupFS]) -> None:
     root, fs = fake
-    for bad in ("", "a/b", "..", "."):
+    for bad in ("", "..", "."):
         with pytest.raises(ConfigError, match="^name: "):
             Cgroup.create(bad, root=root, fs=fs)
+    for bad in ("/", "//", "a\0b/c"):
+        with pytest.raises(ConfigError, match="^cgroupsPath: "):
+            Cgroup.create(path=bad, root=root, fs=fs)
+    with pytest.raises(ConfigError, match="^path: "):
+        Cgroup.create("n", path="/x/y", root=root, fs=fs)
 
 
 def test_existing_name_is_file_exists(fake: tuple[str, FakeCgroupFS]) -> None:
