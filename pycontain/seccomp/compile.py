@@ -432,16 +432,21 @@ def compile_profile(profile: Mapping[str, Any] | Any, *, path: str = "linux.secc
     """
     if not isinstance(profile, Mapping) and hasattr(profile, "default_action"):
         profile = _from_model(profile)
+    try:
+        text = json.dumps([profile, path, allow_notify], sort_keys=True)
+    except (TypeError, ValueError):
+        text = None  # not JSON data: parse() names the bad value
+    key = hashlib.sha256(text.encode()).digest() if text is not None else None
+    if key is not None:
+        with _cache_lock:
+            hit = _cache.get(key)
+            if hit is not None:
+                _cache.move_to_end(key)
+                return hit
     parsed = parse(profile, path)
-    key = hashlib.sha256(
-        json.dumps([attrs.asdict(parsed), allow_notify], sort_keys=True).encode()
-    ).digest()
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
     compiled = _compile(parsed, path, allow_notify)
+    if key is None:
+        return compiled
     with _cache_lock:
         _cache[key] = compiled
         while len(_cache) > _CACHE_SIZE:
