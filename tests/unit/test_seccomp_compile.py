@@ -490,3 +490,45 @@ def test_interpreter_alu_and_scratch_memory() -> None:
     assert B.run(prog, B.seccomp_data(0, X86_64, [5])) == B.RET_KILL_PROCESS
     with pytest.raises(ValueError):
         B.unpack(b"123")
+
+
+# -- Docker's profile format, threads ---------------------------------------------------
+
+def test_resolve_docker_profile_format() -> None:
+    from pycontain.seccomp import resolve_docker_profile
+
+    docker = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]}],
+        "syscalls": [
+            {"name": "read", "action": "SCMP_ACT_ALLOW"},
+            {"names": ["kexec_load"], "action": "SCMP_ACT_ALLOW", "includes": {"minKernel": "99.0"}},
+            {"names": ["statx"], "action": "SCMP_ACT_ALLOW", "excludes": {"minKernel": "4.11"}},
+            {"names": ["iopl"], "action": "SCMP_ACT_ALLOW",
+             "includes": {"caps": ["CAP_SYS_RAWIO", "CAP_SYS_ADMIN"]}},
+            {"names": ["vm86"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["x86"]}},
+        ]}
+    out = resolve_docker_profile(docker, ["CAP_SYS_RAWIO"], arch="amd64", kernel=(5, 10))
+    assert out == {"defaultAction": "SCMP_ACT_ERRNO",
+                   "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+                   "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}
+    out = resolve_docker_profile(docker, ["SYS_RAWIO", "SYS_ADMIN"], arch="amd64", kernel=(4, 4))
+    assert [s["names"] for s in out["syscalls"]] == [["read"], ["statx"], ["iopl"]]
+    assert compile_profile(out).instructions > 0
+    with pytest.raises(ConfigError, match=r"syscalls\[1\]\.includes\.minKernel"):
+        resolve_docker_profile({**docker, "syscalls": [docker["syscalls"][0],  # type: ignore[index]
+                                                       {"names": ["x"], "action": "SCMP_ACT_ALLOW",
+                                                        "includes": {"minKernel": "4"}}]})
+    with pytest.raises(ConfigError, match="either architectures or archMap"):
+        resolve_docker_profile({**docker, "architectures": ["SCMP_ARCH_X86_64"]})
+
+
+def test_compiling_from_many_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    clear_cache()
+    profiles = [one("SCMP_ACT_ERRNO", errnoRet=n) for n in range(1, 25)]
+    with ThreadPoolExecutor(8) as pool:
+        filters = list(pool.map(compile_profile, profiles))
+    for n, f in enumerate(filters, 1):
+        assert run(f, MKDIR) == ERRNO | n
