@@ -171,6 +171,20 @@ class CLI:
         self.ids: list[str] = []
         self.bundles: list[Bundle] = []
         self._calls = itertools.count()
+        self.before = children_of(os.getpid())  # children that are not ours to reap
+        self.exit_status: dict[int, int] = {}  # adopted processes reaped: pid -> wait status
+
+    def reap(self, exclude: int = 0) -> None:
+        """Reap adopted zombies, as a subreaper must: an unreaped process of a container's
+        pid namespace keeps its dying init (and so `delete --force`) waiting."""
+        for pid in children_of(os.getpid()) - self.before - {exclude}:
+            st = _ppid_and_state(pid)
+            if st and st[1] in ("Z", "X"):
+                try:
+                    _, status = os.waitpid(pid, os.WNOHANG)
+                    self.exit_status[pid] = status
+                except ChildProcessError:
+                    pass
 
     def new_id(self) -> str:
         cid = f"t{uuid.uuid4().hex[:10]}"
@@ -187,7 +201,7 @@ class CLI:
         root: bool = True,
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
-        pass_fds: tuple[int, ...] = (),
+        fd3: Path | None = None,
     ) -> Result:
         """`<runtime> --root ROOT [global_args] args...`; stdout/stderr to files."""
         n = next(self._calls)
@@ -196,15 +210,21 @@ class CLI:
         if root:
             argv += ["--root", str(self.root)]
         argv += [*global_args, *args]
+        if fd3 is not None:  # the runtime gets FILE open on fd 3 (for --preserve-fds)
+            argv = ["/bin/sh", "-c", 'exec 3>>"$0"; exec "$@"', str(fd3), *argv]
         stdin: Any = subprocess.DEVNULL if input is None else subprocess.PIPE
         with open(out, "wb") as fo, open(err, "wb") as fe:
-            p = subprocess.Popen(argv, stdin=stdin, stdout=fo, stderr=fe, cwd=cwd, env=env,
-                                 pass_fds=pass_fds)
+            p = subprocess.Popen(argv, stdin=stdin, stdout=fo, stderr=fe, cwd=cwd, env=env)
             try:
                 if input is not None:
-                    p.communicate(input.encode() if isinstance(input, str) else input, timeout=timeout)
-                else:
-                    p.wait(timeout=timeout)
+                    p.stdin.write(input.encode() if isinstance(input, str) else input)
+                    p.stdin.close()
+                deadline = time.monotonic() + timeout
+                while p.poll() is None:
+                    self.reap(exclude=p.pid)
+                    if time.monotonic() > deadline:
+                        raise subprocess.TimeoutExpired(argv, timeout)
+                    time.sleep(0.005)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
@@ -334,3 +354,66 @@ def wait_for(pred: Callable[[], Any], timeout: float = TIMEOUT, what: str = "con
 def pid_alive(pid: int) -> bool:
     st = _ppid_and_state(pid)
     return st is not None and st[1] not in ("Z", "X")
+
+
+class ConsoleSocket:
+    """The test side of `--console-socket`: a unix socket server that receives the pty
+    master by SCM_RIGHTS (in a thread, since the runtime blocks on it), then reads it."""
+
+    def __init__(self, path: Path) -> None:
+        import socket
+        import threading
+
+        self.path = path
+        self.master: int | None = None
+        self._srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._srv.bind(str(path))
+        self._srv.listen(1)
+        self._srv.settimeout(TIMEOUT)
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        import socket
+
+        try:
+            conn, _ = self._srv.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(TIMEOUT)
+            _, fds, _, _ = socket.recv_fds(conn, 1024, 4)
+            if fds:
+                self.master = fds[0]
+                for extra in fds[1:]:
+                    os.close(extra)
+
+    def wait_master(self, timeout: float = TIMEOUT) -> int:
+        self._thread.join(timeout)
+        assert self.master is not None, "no pty master came through the console socket"
+        return self.master
+
+    def read_all(self, timeout: float = TIMEOUT) -> bytes:
+        """Everything the process writes to the terminal, until it closes (EIO)."""
+        import select
+
+        master = self.wait_master(timeout)
+        data = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the last slave fd closed
+                    break
+                if not chunk:
+                    break
+                data += chunk
+        return data
+
+    def close(self) -> None:
+        self._srv.close()
+        if self.master is not None:
+            os.close(self.master)
+            self.master = None
