@@ -51,15 +51,38 @@ _CONTROLLER_FILES = {
     "memory": {
         "memory.max": "max\n",
         "memory.low": "0\n",
+        "memory.high": "max\n",
         "memory.swap.max": "max\n",
+        "memory.swap.current": "0\n",
         "memory.current": "0\n",
         "memory.peak": "0\n",
+        "memory.stat": "anon 0\nfile 0\n",
         "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n",
     },
     "pids": {"pids.max": "max\n", "pids.current": "0\n"},
-    "cpu": {"cpu.max": "max 100000\n", "cpu.weight": "100\n"},
-    "cpuset": {"cpuset.cpus": "\n", "cpuset.mems": "\n"},
-    "io": {"io.max": ""},
+    "cpu": {
+        "cpu.max": "max 100000\n",
+        "cpu.max.burst": "0\n",
+        "cpu.weight": "100\n",
+        "cpu.idle": "0\n",
+    },
+    "cpuset": {
+        "cpuset.cpus": "\n",
+        "cpuset.mems": "\n",
+        "cpuset.cpus.effective": "0-1\n",
+        "cpuset.mems.effective": "0\n",
+    },
+    "io": {"io.max": "", "io.weight": "default 100\n", "io.stat": ""},
+    "hugetlb": {
+        "hugetlb.2MB.max": "max\n",
+        "hugetlb.2MB.rsvd.max": "max\n",
+        "hugetlb.2MB.current": "0\n",
+        "hugetlb.2MB.events": "max 0\n",
+        "hugetlb.1GB.max": "max\n",
+        "hugetlb.1GB.current": "0\n",
+        "hugetlb.1GB.events": "max 0\n",
+    },
+    "rdma": {"rdma.max": ""},
 }
 
 
