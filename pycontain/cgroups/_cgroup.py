@@ -102,6 +102,8 @@ def remove_empty_parents() -> None:
             except OSError:
                 continue
             _our_parents.discard(d)
+            _cpuset_cloning.discard(d)
+            _cpuset_parent_values.pop(d, None)
             try:
                 _keeper.untrack([d])
             except OSError:
@@ -151,8 +153,55 @@ def _mkdir(
     raise FileNotFoundError(errno.ENOENT, "cannot create the cgroup: its parent keeps vanishing", d)
 
 
+# v1 cpuset parents known to have cgroup.clone_children set: their new children get the
+# parent's cpus and mems from the kernel, so creating one needs no reads or writes of ours.
+_cpuset_cloning: set[str] = set()
+_cpuset_parent_values: dict[str, tuple[str, str]] = {}
+
+
 def _init_cpuset(fs: CgroupFS, d: str) -> None:
+    """Set up a cpuset parent directory we created."""
     v1.init_cpuset(fs, d, posixpath.dirname(d))
+    try:
+        fs.write(d + "/cgroup.clone_children", b"1")
+    except OSError:
+        return
+    _cpuset_cloning.add(d)
+
+
+def _cpuset_child(fs: CgroupFS, d: str, r: Resources) -> None:
+    """Give the new cpuset *d* CPUs and memory nodes: the kernel copies them when the
+    parent has cgroup.clone_children; else we copy the parent's (cached: they rarely change,
+    and a write the kernel refuses makes us read them again).
+    """
+    parent = posixpath.dirname(d)
+    if parent in _cpuset_cloning:
+        return
+    cached = _cpuset_parent_values.get(parent)
+    if cached is None:
+        try:
+            if fs.read(parent + "/cgroup.clone_children").strip() == "1":
+                _cpuset_cloning.add(parent)
+                return
+        except OSError:
+            pass
+        v1.init_cpuset(fs, d, parent, r)
+        cached = (
+            fs.read(parent + "/cpuset.cpus").strip(),
+            fs.read(parent + "/cpuset.mems").strip(),
+        )
+        _cpuset_parent_values[parent] = cached
+        return
+    try:
+        for name, value, own in (
+            ("cpus", cached[0], r.cpuset_cpus),
+            ("mems", cached[1], r.cpuset_mems),
+        ):
+            if own is None and value:
+                fs.write(f"{d}/cpuset.{name}", value.encode())
+    except OSError:
+        _cpuset_parent_values.pop(parent, None)
+        v1.init_cpuset(fs, d, parent, r)
 
 
 def _raise_mkdir(err: OSError, d: str) -> None:
@@ -302,7 +351,7 @@ class Cgroup:
                 for c in h.controllers:
                     v1_dirs[c] = d
                 if cpuset:
-                    v1.init_cpuset(fs, d, posixpath.dirname(d), r)
+                    _cpuset_child(fs, d, r)
             udir = None
             if layout.unified is not None:
                 u = layout.unified

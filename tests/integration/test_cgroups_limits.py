@@ -455,3 +455,29 @@ def test_describe_host() -> None:
         assert info["ebpf_devices"] is True
     if layout.hierarchy("memory") is not None:
         assert "memory" in info["controllers"]
+
+
+@needs_v1
+def test_cpuset_children_get_cpus_and_mems(children: list[subprocess.Popen[bytes]]) -> None:
+    # Under a parent we create (which then clones cpusets) and under one that exists already
+    # (whose values we copy, cached after the first child): each child can take processes.
+    layout = detect()
+    cpuset = layout.hierarchy("cpuset")
+    if cpuset is None:
+        pytest.skip("no cpuset hierarchy")
+    parent_cpus = _read(f"{cpuset.mount}/cpuset.cpus")
+    for path in (
+        f"/pycontain/pc-{os.getpid()}-cs/a",
+        f"/pycontain/pc-{os.getpid()}-cs/b",
+        f"/pycontain/pc-{os.getpid()}-cs2",
+        f"/pycontain/pc-{os.getpid()}-cs3",
+    ):
+        with Cgroup.create(path, controllers=["cpuset"]) as cg:
+            d = f"{cpuset.mount}{cg.path}"
+            assert _read(d + "/cpuset.cpus") == parent_cpus
+            assert _read(d + "/cpuset.mems")
+            p = _gated(children, "pass")
+            cg.add_process(p.pid)
+            _go(p)
+            assert p.wait(timeout=10) == 0
+    remove_empty_parents()
