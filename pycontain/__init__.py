@@ -1,7 +1,7 @@
 """pycontain: isolated processes (containers) from the kernel up.
 
 Composable classes: :class:`Namespaces`, :class:`Cgroup`, :class:`RootFS`, :class:`Chroot`,
-:class:`Container`, :class:`Process`; :func:`run` for one call with sensible defaults.
+:class:`Container`, :class:`Process`, :class:`Pod`; :func:`run` for one call with sensible defaults.
 Imports are lazy so that ``import pycontain`` stays cheap for command-line use.
 """
 
@@ -24,6 +24,7 @@ _EXPORTS = {
     "DEVNULL": ".container",
     "STDOUT": ".container",
     "Process": ".process",
+    "Pod": ".pod",
     "User": ".process_spec",
     "Capabilities": ".process_spec",
     "Cgroup": ".cgroups",
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from .container import DEVNULL, PIPE, STDOUT, Container, ContainerResult
     from .errors import ConfigError, PycontainError
     from .namespaces import IdMap, Namespaces
+    from .pod import Pod
     from .process import Process
     from .process_spec import Capabilities, User
     from .rootfs import Chroot, Device, Mount, RootFS

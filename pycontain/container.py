@@ -104,6 +104,7 @@ class Container:
     seccomp: bytes | None = None
     loopback: bool = True
     die_with_parent: bool = False
+    cgroup_parent: str | None = None
 
     _compiled: P.CompiledPlan | None = attrs.field(default=None, init=False, repr=False)
     _procs: set[Process] = attrs.field(factory=set, init=False, repr=False)
@@ -200,10 +201,12 @@ class Container:
             return None, False
         if isinstance(cg, Cgroup):
             return cg, False
+        # the parent of a fresh cgroup: cgroup_parent (a pod's cgroup), else Cgroup's default
+        kw: dict[str, Any] = {} if self.cgroup_parent is None else {"parent": self.cgroup_parent}
         if cg is True:
-            return Cgroup.create(), True
+            return Cgroup.create(**kw), True
         if isinstance(cg, Resources):
-            return Cgroup.create(resources=cg), True
+            return Cgroup.create(resources=cg, **kw), True
         raise ConfigError("cgroup", f"unsupported value {cg!r}")
 
     # -- running ------------------------------------------------------------------------------

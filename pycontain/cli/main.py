@@ -8,6 +8,7 @@ import sys
 VERBS = {
     "run": ("pycontain.cli.run", "run a command in a new container"),
     "check": ("pycontain.cli.check", "report what this kernel and host allow"),
+    "pod": ("pycontain.cli.pod", "create, list and remove pods (containers sharing net, ipc, uts)"),
 }
 
 

@@ -11,7 +11,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rootfs", metavar="DIR",
                    help="root filesystem directory (default: the host's / read-only with private /proc, /dev, /tmp)")
     p.add_argument("--chroot", action="store_true", help="enter --rootfs with chroot instead of pivot_root")
-    p.add_argument("--hostname", metavar="H", default="pycontain", help="hostname inside (default: pycontain)")
+    p.add_argument("--hostname", metavar="H", help="hostname inside (default: pycontain)")
     p.add_argument("--memory", metavar="SIZE", help="memory limit, e.g. 64M, 1G")
     p.add_argument("--pids", metavar="N", type=int, help="maximum number of processes")
     p.add_argument("--cpus", metavar="N", type=float, help="CPU quota in CPUs, e.g. 0.5")
@@ -23,6 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", metavar="S", type=float, help="kill the container after S seconds (exit 124)")
     p.add_argument("--cap-add", metavar="CAP", action="append", default=[], help="add a capability")
     p.add_argument("--read-only", action="store_true", help="mount the root filesystem read-only")
+    p.add_argument("--pod", metavar="NAME",
+                   help="run in a pod (pycontain pod create): its network, IPC, hostname and cgroup")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD...", help="the command and its arguments")
 
 
@@ -43,6 +45,8 @@ def main(args: argparse.Namespace) -> int:
     from pycontain.process_spec import DEFAULT_CAPABILITIES, Capabilities, User
     from pycontain.rootfs import Chroot, Mount, RootFS
 
+    pod = _attach_pod(args) if args.pod else None
+    hostname = pod.hostname if pod is not None else (args.hostname or "pycontain")
     if args.rootfs:
         import os
 
@@ -68,25 +72,27 @@ def main(args: argparse.Namespace) -> int:
     resources = _field("--cpus", lambda: Resources.from_cpus(args.cpus, **kw)) if args.cpus is not None \
         else _field("--memory" if "memory_max" in kw else "--pids", lambda: Resources(**kw))
     env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
-    if args.hostname:
-        env["HOSTNAME"] = args.hostname
+    if hostname:
+        env["HOSTNAME"] = hostname
     for item in args.env:
         if "=" not in item or item.startswith("="):
             raise ConfigError("--env", f"expected K=V, got {item!r}")
         k, v = item.split("=", 1)
         env[k] = v
     caps = Capabilities.of((*DEFAULT_CAPABILITIES, *args.cap_add)) if args.cap_add else Capabilities.default()
-    container = Container(
-        rootfs=rootfs,
-        namespaces=Namespaces(create=names),
-        cgroup=resources,
-        hostname=args.hostname,
-        user=_field("--user", lambda: User.parse(args.user)) if args.user else None,
-        env=env,
-        cwd=args.workdir,
-        capabilities=caps,
-    )
-    with container:
+    ckw: dict[str, Any] = {
+        "rootfs": rootfs,
+        "cgroup": resources,
+        "user": _field("--user", lambda: User.parse(args.user)) if args.user else None,
+        "env": env,
+        "cwd": args.workdir,
+        "capabilities": caps,
+    }
+    if pod is not None:
+        container = pod.container(**ckw)  # closed with the pod, which stays up
+    else:
+        container = Container(namespaces=Namespaces(create=names), hostname=hostname, **ckw)
+    with pod if pod is not None else container:
         proc = container.spawn(cmd)
         forwarded = {"n": 0}
 
@@ -106,6 +112,21 @@ def main(args: argparse.Namespace) -> int:
             print(f"pycontain run: timed out after {args.timeout:g} seconds; container killed", file=sys.stderr)
             return 124
     return rc if rc >= 0 else 128 - rc
+
+
+def _attach_pod(args: argparse.Namespace) -> Any:
+    """The pod named by --pod, checked against the options that it decides."""
+    from pycontain.errors import ConfigError
+    from pycontain.pod import Pod, PodStore
+
+    if args.net != "none":
+        raise ConfigError("--net", "a pod's containers use the pod's network")
+    store = PodStore()
+    with store.locked(shared=True):
+        state = store.load(args.pod, field="--pod")
+    if args.hostname is not None and "uts" in state.share:
+        raise ConfigError("--hostname", "a pod's containers have the pod's hostname")
+    return Pod.attach(state)
 
 
 def _field(name: str, fn: Any) -> Any:
