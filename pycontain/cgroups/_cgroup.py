@@ -405,9 +405,12 @@ class Cgroup:
         controllers: Iterable[str] | None = None,
         root: str = DEFAULT_ROOT,
         fs: CgroupFS | None = None,
+        owned: bool = False,
     ) -> Cgroup:
         """An existing cgroup at *path* (resolved like :meth:`create`'s parent), in every
-        hierarchy where it exists (or those of *controllers*). :meth:`close` leaves it.
+        hierarchy where it exists (or those of *controllers*). :meth:`close` leaves it,
+        unless *owned*: for a cgroup this program made earlier (the OCI runtime's ``create``,
+        reopened by ``delete``), :meth:`remove` then kills what is left and removes it.
         """
         fs = REAL_FS if fs is None else fs
         layout = detect(root)
@@ -427,7 +430,7 @@ class Cgroup:
                 udir = d
         if not v1_dirs and udir is None:
             raise FileNotFoundError(errno.ENOENT, "no such cgroup", path)
-        return cls(layout.primary.resolve(path), layout, v1_dirs, udir, owned=False, fs=fs)
+        return cls(layout.primary.resolve(path), layout, v1_dirs, udir, owned=owned, fs=fs)
 
     # -- processes ------------------------------------------------------------------------
 

@@ -481,3 +481,23 @@ def test_cpuset_children_get_cpus_and_mems(children: list[subprocess.Popen[bytes
             _go(p)
             assert p.wait(timeout=10) == 0
     remove_empty_parents()
+
+
+def test_reopened_owned_cgroup_is_killed_and_removed(
+    children: list[subprocess.Popen[bytes]],
+) -> None:
+    # What `delete --force` does in a later process: open by path, kill, remove.
+    path = f"/pycontain/pc-{os.getpid()}-reopen"
+    first = Cgroup.create(path, controllers=ALL_CONTROLLERS)
+    p = subprocess.Popen([PY, "-c", "import time; time.sleep(60)"])
+    children.append(p)
+    first.add_process(p.pid)
+    again = Cgroup.open(path, controllers=ALL_CONTROLLERS, owned=True)
+    assert set(again.dirs) == set(first.dirs)
+    assert again.pids() == [p.pid]
+    again.kill(signal.SIGKILL)
+    assert p.wait(timeout=5) == -signal.SIGKILL
+    again.remove()
+    assert not any(os.path.exists(d) for d in first.dirs)
+    first.remove()  # already gone: nothing to do
+    remove_empty_parents()
