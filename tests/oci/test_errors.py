@@ -1,0 +1,190 @@
+"""Errors: non-zero exit, one line on stderr, no traceback, nothing left behind, and the
+`--log FILE --log-format json` line containerd's shim shows to users."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from ocihelpers import CLI, Bundle, Result, assert_clean_error, wait_for
+
+
+def _one_line_error(r: Result) -> str:
+    assert_clean_error(r)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"one line on stderr, got: {r.stderr!r}"
+    return lines[0]
+
+
+def _nothing_left(cli: CLI, b: Bundle | None = None) -> None:
+    assert os.listdir(cli.root) == []
+    if b is not None:
+        assert b.cgroup_dirs() == []
+
+
+def _set(cfg: dict, path: str, value) -> None:
+    *parents, last = path.split(".")
+    for p in parents:
+        cfg = cfg.setdefault(p, {})
+    cfg[last] = value
+
+
+BAD_FIELDS = [
+    ("linux.resources.memory.limit", "64M", "expected an integer"),
+    ("process.user.uid", "root", None),
+    ("process.args", "sh", None),
+    ("process.rlimits", {"type": "RLIMIT_NOFILE"}, None),
+    ("linux.namespaces", [{"type": "bogus"}], None),
+    ("mounts", [{"destination": 5}], None),
+    ("linux.seccomp.syscalls", [{"names": "mkdir", "action": "SCMP_ACT_ERRNO"}], None),
+]
+
+
+@pytest.mark.parametrize("path, value, what", BAD_FIELDS, ids=[f[0] for f in BAD_FIELDS])
+def test_bad_config_field(cli: CLI, bundle, expect_spec_strict, path: str, value, what: str | None) -> None:
+    b = bundle()
+    _set(b.config, path, value)
+    b.write()
+    cli.bundles.append(b)
+    r = cli.run("create", "--bundle", str(b.path), cli.new_id(), check=False)
+    line = _one_line_error(r)
+    expect_spec_strict(path in line, f"the error names the JSON path {path}: {line}")
+    if what:
+        expect_spec_strict(f"{path}: {what}" in line, f"{path}: {what} in {line}")
+    _nothing_left(cli, b)
+
+
+def test_config_not_json(cli: CLI, bundle) -> None:
+    b = bundle()
+    (b.path / "config.json").write_text('{"ociVersion": "1.0.2", ')
+    _one_line_error(cli.run("create", "--bundle", str(b.path), cli.new_id(), check=False))
+    _nothing_left(cli, b)
+
+
+def test_config_missing(cli: CLI, bundle) -> None:
+    b = bundle()
+    (b.path / "config.json").unlink()
+    _one_line_error(cli.run("create", "--bundle", str(b.path), cli.new_id(), check=False))
+    _nothing_left(cli)
+
+
+def test_missing_bundle(cli: CLI, tmp_path: Path) -> None:
+    r = cli.run("create", "--bundle", str(tmp_path / "nope"), cli.new_id(), check=False)
+    _one_line_error(r)
+    _nothing_left(cli)
+    r = cli.run("run", "--bundle", str(tmp_path / "nope"), cli.new_id(), check=False)
+    _one_line_error(r)
+    _nothing_left(cli)
+
+
+@pytest.mark.spec_strict
+def test_unknown_capability_rejected(cli: CLI, bundle) -> None:
+    """runtime-spec: unknown capability names MUST be an error (runc ignores them)."""
+    b = bundle("caps")
+    b.process["capabilities"]["bounding"].append("CAP_NO_SUCH_THING")
+    b.write()
+    r = cli.run("create", "--bundle", str(b.path), cli.new_id(), check=False)
+    line = _one_line_error(r)
+    assert "CAP_NO_SUCH_THING" in line
+    _nothing_left(cli, b)
+
+
+def test_duplicate_id(cli: CLI, bundle) -> None:
+    cid, _ = cli.create(bundle())
+    b2 = bundle()
+    cli.bundles.append(b2)
+    r = cli.run("create", "--bundle", str(b2.path), cid, check=False)
+    _one_line_error(r)
+    assert cli.status(cid) == "created"
+    assert cli.state(cid)["bundle"] != str(b2.path)
+    assert b2.cgroup_dirs() == []
+
+
+@pytest.mark.parametrize("cid", ["", "../escape", "a/b", "."])
+def test_bad_container_id(cli: CLI, bundle, cid: str) -> None:
+    b = bundle()
+    cli.bundles.append(b)
+    r = cli.run("create", "--bundle", str(b.path), cid, check=False)
+    assert_clean_error(r)
+    _nothing_left(cli, b)
+    assert not (cli.root.parent / "escape").exists()
+
+
+def test_start_running_container(cli: CLI, bundle) -> None:
+    cid, r = cli.create(bundle("sleep", "30"))
+    cli.run("start", cid)
+    wait_for(lambda: r.stdout == "sleeping\n", what="the probe")
+    _one_line_error(cli.run("start", cid, check=False))
+    assert cli.status(cid) == "running"
+    assert r.stdout == "sleeping\n"
+
+
+def test_delete_running_without_force(cli: CLI, bundle) -> None:
+    cid, r = cli.create(bundle("sleep", "30"))
+    cli.run("start", cid)
+    _one_line_error(cli.run("delete", cid, check=False))
+    assert cli.status(cid) == "running"
+
+
+def test_exec_into_stopped(cli: CLI, bundle) -> None:
+    cid, _ = cli.start_and_wait(bundle("exit", "0"))
+    _one_line_error(cli.run("exec", cid, "/probe", "hostname", check=False))
+
+
+@pytest.mark.parametrize("verb", ["state", "start", "kill", "pause", "resume", "ps", "delete", "events"])
+def test_verbs_on_missing_container(cli: CLI, verb: str) -> None:
+    _one_line_error(cli.run(verb, cli.new_id(), check=False))
+
+
+def test_kill_bad_signal(cli: CLI, bundle) -> None:
+    cid, _ = cli.create(bundle())
+    _one_line_error(cli.run("kill", cid, "NOSUCHSIG", check=False))
+    assert cli.status(cid) == "created"
+
+
+def test_kill_stopped_container(cli: CLI, bundle) -> None:
+    """containerd's `kill --all ID 9` often hits a stopped container: no traceback."""
+    cid, _ = cli.start_and_wait(bundle("exit", "0"))
+    for args in (("kill", cid, "9"), ("kill", "--all", cid, "9")):
+        r = cli.run(*args, check=False)
+        assert "Traceback" not in r.stderr, r
+
+
+LOG_LINE = re.compile(r'\{"level":"error","msg":".+","time":"[^"]+"\}')
+
+
+@pytest.mark.parametrize("fmt", [["--log-format", "json"], ["--log-format=json"]])
+def test_log_json_error_line(cli: CLI, bundle, tmp_path: Path, fmt: list[str]) -> None:
+    """containerd's shim shows the last error line of --log to the user."""
+    log = tmp_path / "log.json"
+    b = bundle()
+    _set(b.config, "linux.resources.memory.limit", "64M")
+    b.write()
+    cli.bundles.append(b)
+    r = cli.run("create", "--bundle", str(b.path), cli.new_id(), check=False,
+                global_args=("--log", str(log), *fmt))
+    assert_clean_error(r)
+    last = log.read_text().splitlines()[-1]
+    assert LOG_LINE.fullmatch(last), last
+    entry = json.loads(last)
+    assert entry["level"] == "error" and entry["msg"]
+    _nothing_left(cli, b)
+    # a missing container too
+    cli.run("state", cli.new_id(), check=False, global_args=("--log", str(log), *fmt))
+    entry = json.loads(log.read_text().splitlines()[-1])
+    assert entry["level"] == "error" and "exist" in entry["msg"]
+
+
+def test_log_text_format(cli: CLI, tmp_path: Path) -> None:
+    log = tmp_path / "log.txt"
+    r = cli.run("state", cli.new_id(), check=False, global_args=("--log", str(log), "--log-format", "text"))
+    assert r.returncode != 0
+    assert "level=error" in log.read_text()
+
+
+def test_bad_log_format(cli: CLI) -> None:
+    r = cli.run("list", check=False, global_args=("--log-format", "xml"))
+    assert_clean_error(r)
