@@ -316,11 +316,14 @@ def test_memory_limit_and_oom(cli: CLI, bundle) -> None:
     b = bundle("memhog", "64")
     b.linux["resources"]["memory"] = {"limit": 32 << 20, "swap": 32 << 20}
     b.write()
-    cid, _ = cli.create(b)
+    cid, r = cli.create(b)
     cg = b.linux["cgroupsPath"].lstrip("/")
     assert Path(CGROUP_ROOT, "memory", cg, "memory.limit_in_bytes").read_text().strip() == str(32 << 20)
+    oom_control = Path(CGROUP_ROOT, "memory", cg, "memory.oom_control")
     cli.run("start", cid)
     cli.wait_status(cid, "stopped")
+    assert r.stdout == ""  # killed before it allocated 64 MiB
+    assert "oom_kill 1" in oom_control.read_text()
     cli.run("delete", cid)
     b.process["args"] = ["/probe", "memhog", "8"]
     b.write()
