@@ -165,10 +165,10 @@ class PodState:
 
         if not isinstance(data, Mapping):
             raise ConfigError(source, "expected a JSON object")
-        share = get("share", list)
+        # (in the file's order: the first bad field is the one named)
         return cls(name=_pod_name(get("name", str)), infra_pid=get("infra_pid", int),
                    infra_start_time=get("infra_start_time", int), cgroup=get("cgroup", str),
-                   share=tuple(sorted(_share(share))), pid=get("pid", bool),
+                   share=tuple(sorted(_share(get("share", list)))), pid=get("pid", bool),
                    hostname=_hostname(get("hostname", (str, type(None)))),
                    created=get("created", str))
 
@@ -318,7 +318,6 @@ class Pod:
     _cgroup: Cgroup | None = attrs.field(default=None, init=False, repr=False)
     _infra_cgroup: Cgroup | None = attrs.field(default=None, init=False, repr=False)
     _cgroup_path: str | None = attrs.field(default=None, init=False, repr=False)
-    _new_parents: set[str] = attrs.field(factory=set, init=False, repr=False)
     _ns_fds: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
     _containers: list[Container] = attrs.field(factory=list, init=False, repr=False)
     _created: str = attrs.field(default="", init=False, repr=False)
@@ -423,7 +422,11 @@ class Pod:
                                      resources=self.resources, controllers=ALL_CONTROLLERS)
         self._cgroup_path = self._cgroup.path
         with cgmod._parents_lock:
-            self._new_parents = set(cgmod._our_parents) - before
+            new_parents = set(cgmod._our_parents) - before
+        # Parents we had to make (/pycontain) will hold other processes' cgroups (other
+        # pods): the keeper empties what it removes, so it must never get them.  They are
+        # still removed at our exit when empty (remove_empty_parents).
+        _keeper.untrack(sorted(new_parents, key=len, reverse=True))
         if self._cgroup.unified_dir is not None:
             # cgroup v2: the children of the pod may use every controller the pod has
             v2.enable_all(REAL_FS, self._cgroup.unified_dir)
@@ -485,8 +488,6 @@ class Pod:
         neither :meth:`close` nor pycontain's keeper (see :mod:`pycontain._keeper`) removes
         them any more.  Returns the state to find the pod again (:meth:`attach`) and remove
         it (:func:`destroy`).  Containers made through this object are killed."""
-        from .cgroups import _cgroup as cgmod
-
         with self._lock:
             state = self.state()
             if self._owns_infra:
@@ -495,9 +496,6 @@ class Pod:
                     if cg is not None:
                         dirs.extend(cg.dirs)
                 _keeper.untrack(dirs)
-                with cgmod._parents_lock:
-                    cgmod._our_parents.difference_update(self._new_parents)
-                _keeper.untrack(sorted(self._new_parents, key=len))
                 self._owns_infra = False
                 # owned Cgroup objects remove their directories when closed: drop them
                 self._cgroup = self._infra_cgroup = None
