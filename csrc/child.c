@@ -149,9 +149,7 @@ static void close_other_fds(int from, const int *keep, int nkeep)
             continue;
         }
         if (lo <= hi && close_range_cloexec(lo, hi) < 0) {
-            if (errno != ENOSYS && errno != EINVAL)
-                FAIL(PC_STEP_CLOSE_FDS, -1, NULL);
-            /* old kernel: close one by one up to a sane bound */
+            /* old kernel (or a filter that refuses close_range): one by one, to a sane bound */
             unsigned int stop = hi > 65536 ? 65536 : hi;
             for (unsigned int fd = lo; fd <= stop; fd++)
                 close((int)fd);
@@ -843,6 +841,10 @@ void pc_child_main(const struct pc_plan *p)
     if (p->ctty >= 0 && ioctl(p->ctty, TIOCSCTTY, 0) < 0)
         FAIL(PC_STEP_CTTY, -1, NULL);
 
+    /* No fd of the host may stay reachable (a cwd of /proc/self/fd/N, CVE-2024-21626). */
+    int keep[4] = {err_fd, start_fd, keep_fd, parent_pidfd};
+    close_other_fds(p->close_from, keep, 4);
+
     /* Seccomp without no_new_privs needs CAP_SYS_ADMIN: load it while we still have it. */
     int seccomp_late = p->no_new_privs;
     struct sock_fprog prog = {.len = (unsigned short)p->seccomp_len,
@@ -870,9 +872,6 @@ void pc_child_main(const struct pc_plan *p)
     if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         FAIL(PC_STEP_NO_NEW_PRIVS, -1, NULL);
 
-    /* No fd of the host may stay reachable (a cwd of /proc/self/fd/N, CVE-2024-21626). */
-    int keep[4] = {err_fd, start_fd, keep_fd, parent_pidfd};
-    close_other_fds(p->close_from, keep, 4);
 
     if (p->cwd) {
         int fd = pc_open_in_root(AT_FDCWD, p->cwd, PC_CREATE_NONE, 0, 0);

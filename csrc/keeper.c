@@ -75,7 +75,7 @@ static void kill_cgroup(const char *dir)
     }
 }
 
-static void remove_cgroup(const char *dir)
+static void remove_cgroup(const char *dir, int kill_first)
 {
     /* act only on real cgroup file systems, whatever was registered */
     struct statfs sfs;
@@ -83,6 +83,11 @@ static void remove_cgroup(const char *dir)
         return;
     if (sfs.f_type != CGROUP_SUPER_MAGIC && sfs.f_type != CGROUP2_SUPER_MAGIC)
         return;
+    if (!kill_first) {
+        /* a shared parent: remove it if it is empty, never kill what others put there */
+        rmdir(dir);
+        return;
+    }
     kill_cgroup(dir);
     long wait = 1;
     for (int i = 0; i < 40; i++) {
@@ -144,7 +149,7 @@ static void clean_table(void)
         char path[sizeof(g_table[0].path) + 1];
         memcpy(path, g_table[best].path, sizeof(g_table[best].path));
         path[sizeof(g_table[best].path)] = '\0';
-        remove_cgroup(path);
+        remove_cgroup(path, g_table[best].used == 1);
         last = best_seq;
     }
 }

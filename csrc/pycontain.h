@@ -182,7 +182,8 @@ struct pc_report {
 /* One registered cgroup directory, in memory shared between the parent and the keeper. */
 struct pc_keeper_slot {
     unsigned int seq;              /* registration order; the keeper removes newest first */
-    unsigned int used;             /* set last by the parent, cleared first */
+    unsigned int used;             /* set last by the parent, cleared first: 1 kill and remove,
+                                      2 remove only if empty (a parent others may share) */
     char path[248];
 };
 

@@ -98,7 +98,8 @@ static int sys_openat2(int dirfd, const char *path, int flags, unsigned long lon
 static int walk_nofollow(int rootfd, const char *path, int create, mode_t mode, int final_flags)
 {
     char comp[NAME_MAX + 1];
-    int cur = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+    int cur = rootfd == AT_FDCWD ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)
+                                 : fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
     if (cur < 0)
         return -errno;
     const char *p = path;
@@ -176,8 +177,9 @@ int pc_open_nofollow(int rootfd, const char *path, int oflags)
     if (openat2_works) {
         int fd = sys_openat2(rootfd, path, oflags | O_CLOEXEC,
                              RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, 0);
-        if (fd != -ENOSYS)
+        if (fd != -ENOSYS && fd != -EPERM)
             return fd;
+        /* missing, or refused by a seccomp filter that predates it */
         openat2_works = 0;
     }
     return walk_nofollow(rootfd, path, PC_CREATE_NONE, 0, oflags);
@@ -192,7 +194,7 @@ int pc_open_in_root(int rootfd, const char *path, int create, int nofollow, mode
         return walk_nofollow(rootfd, path, create, mode, O_PATH);
 
     int fd = sys_openat2(rootfd, path, O_PATH | O_CLOEXEC, resolve, 0);
-    if (fd == -ENOSYS) {
+    if (fd == -ENOSYS || fd == -EPERM) {
         openat2_works = 0;
         return walk_nofollow(rootfd, path, create, mode, O_PATH);
     }

@@ -116,8 +116,9 @@ def _send(msg: str, fds: Iterable[int] = ()) -> None:
         sock.send(data)
 
 
-def track(paths: Iterable[str]) -> None:
-    """Register cgroup directories (parents before children) for removal if we die."""
+def track(paths: Iterable[str], *, kill: bool = True) -> None:
+    """Register cgroup directories (parents before children) for removal if we die.
+    ``kill=False``: a parent shared with others, only removed when empty."""
     global _seq
     if _disabled:
         return
@@ -133,7 +134,7 @@ def track(paths: Iterable[str]) -> None:
             slot = table[i]
             slot.path = data
             slot.seq = _seq
-            slot.used = 1
+            slot.used = 1 if kill else 2
             _slots.setdefault(p, []).append(i)
 
 

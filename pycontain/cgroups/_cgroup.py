@@ -147,7 +147,7 @@ def _mkdir(
             with _parents_lock:
                 _our_parents.add(p)
             if fs is REAL_FS:
-                _keeper.track([p])  # removed (if empty) should this process be SIGKILLed
+                _keeper.track([p], kill=False)  # removed if empty should we be SIGKILLed
             if init_parent is not None:
                 init_parent(p)
     raise FileNotFoundError(errno.ENOENT, "cannot create the cgroup: its parent keeps vanishing", d)

@@ -556,6 +556,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if g.get("help") or g.get("h") else 1
         if g["systemd-cgroup"]:
             raise UsageError("--systemd-cgroup is not supported: pycontain manages cgroupfs directly")
+        import warnings
+
+        def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+                 line: Any = None) -> None:
+            log.warning(str(message))
+
+        warnings.showwarning = show
         verb, args = rest[0], rest[1:]
         fn = VERBS.get(verb)
         if fn is None:

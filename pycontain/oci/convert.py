@@ -22,7 +22,7 @@ from ..lowlevel.plan import (
 )
 from ..namespaces import NAMESPACES
 from ..process_spec import CAPABILITIES, RLIMITS
-from ..rootfs import MS_BIND, MS_REC, MS_SLAVE, PROPAGATION, parse_options
+from ..rootfs import MS_BIND, MS_REC, MS_SHARED, MS_SLAVE, MS_UNBINDABLE, PROPAGATION, parse_options
 from . import spec as S
 
 # OCI namespace type -> our name
@@ -189,10 +189,11 @@ def build_plan(spec: S.Spec, bundle: str, *, console: str | None = None) -> Plan
     linux = spec.linux or S.Linux()
     rootfs = rootfs_path(spec, bundle)
     create, join = namespaces(spec)
-    if "mnt" not in create and "mnt" not in join:
-        raise ConfigError("linux.namespaces", "a mount namespace is required")
-    if spec.hostname and "uts" not in create:
-        raise ConfigError("hostname", "setting a hostname needs a new uts namespace")
+    # Without a mount namespace the process stays on the runtime's root, as with runc: no
+    # mount, device or pivot may touch the host's mount table.
+    own_mounts = "mnt" in create or "mnt" in join
+    if spec.hostname and "uts" not in create and "uts" not in join:
+        raise ConfigError("hostname", "setting a hostname needs a uts namespace")
     userns = "user" in create or "user" in join
     flags = 0
     for n in create:
@@ -220,6 +221,12 @@ def build_plan(spec: S.Spec, bundle: str, *, console: str | None = None) -> Plan
             raise ConfigError("linux.personality.domain", f"unsupported domain {linux.personality.domain!r}")
         personality = pers
     pf = process_fields(spec.process)
+    if not own_mounts:
+        return Plan(clone_flags=flags, joins=joins, pidns_join=join.get("pid"),
+                    unshare_time=bool(linux.time_offsets) and "time" in create,
+                    become_root=userns, hostname=spec.hostname or None,
+                    domainname=spec.domainname or None, personality=personality,
+                    sysctls=tuple(linux.sysctl.items()), rootfs=rootfs, setsid=True, **pf)
     return Plan(
         clone_flags=flags,
         joins=joins,
@@ -229,7 +236,9 @@ def build_plan(spec: S.Spec, bundle: str, *, console: str | None = None) -> Plan
         hostname=spec.hostname or None,
         domainname=spec.domainname or None,
         loopback_up=False,
-        root_propagation=prop or (MS_SLAVE | MS_REC),
+        # pivot_root refuses a shared parent: start from rslave (or the private/slave
+        # asked for), and make the new root shared only after the pivot
+        root_propagation=prop if prop and not prop & (MS_SHARED | MS_UNBINDABLE) else (MS_SLAVE | MS_REC),
         root_mode=PC_ROOT_PIVOT,
         rootfs=rootfs,
         rootfs_readonly=spec.root.readonly,

@@ -173,7 +173,7 @@ class Runtime:
 
             # cgroup
             cg_path = linux.cgroups_path or f"/{cid}"  # runc's default
-            res_raw = (raw.get("linux") or {}).get("resources") or {}
+            res_raw = _with_default_device_rules((raw.get("linux") or {}).get("resources") or {}, linux)
             resources = _resources(res_raw)
             parent, name = os.path.split(cg_path.rstrip("/"))
             created_cg = True
@@ -211,12 +211,11 @@ class Runtime:
             annotations = dict(spec.annotations)
             hk = spec.hooks or S.Hooks()
             needs_sync = bool(linux.uid_mappings or linux.gid_mappings or linux.time_offsets
-                              or hk.prestart or hk.create_runtime or hk.create_container)
+                              or hk.create_runtime or hk.create_container)
 
             def before_go(pid: int) -> None:
                 _write_maps(pid, linux)
                 state = hooks.state_json(cid, "creating", pid, bundle, annotations)
-                hooks.run_hooks(hk.prestart, "prestart", state)
                 hooks.run_hooks(hk.create_runtime, "createRuntime", state)
                 hooks.run_hooks(hk.create_container, "createContainer", state, in_pid=pid)
 
@@ -273,17 +272,31 @@ class Runtime:
             hk = spec.hooks or S.Hooks()
             state = hooks.state_json(cid, "created", st["pid"], st["bundle"], st.get("annotations") or {})
             try:
+                # prestart (deprecated): after `start` is called, in the runtime namespace,
+                # before the user's program runs (the spec's text, which runc and crun
+                # run at create time instead)
+                hooks.run_hooks(hk.prestart, "prestart", state)
                 hooks.run_hooks(hk.start_container, "startContainer", state, in_pid=st["pid"])
             except hooks.HookError:
+                # the spec: stop the container and go on with delete (lifecycle step 9)
                 self._kill_all(st, signal.SIGKILL)
+                _wait_gone(st)
+                self._destroy(cid, st)
                 raise
-            fd = os.open(f"/proc/{st['pid']}/fd/{st['start_fd']}", os.O_WRONLY | os.O_CLOEXEC)
+            pid = st["pid"]
+            try:
+                exe_before = os.readlink(f"/proc/{pid}/exe")
+            except OSError:
+                exe_before = None
+            fd = os.open(f"/proc/{pid}/fd/{st['start_fd']}", os.O_WRONLY | os.O_CLOEXEC)
             try:
                 os.write(fd, b"\0")
             finally:
                 os.close(fd)
             st["started"] = True
             self.store.save(cid, st)
+            if hk.poststart:
+                _wait_exec(pid, exe_before)
             state = hooks.state_json(cid, "running", st["pid"], st["bundle"], st.get("annotations") or {})
             hooks.run_hooks(hk.poststart, "poststart", state, warn_only=True, log=log)
 
@@ -555,6 +568,38 @@ def _resources(raw: dict[str, Any]) -> Any:
     return Resources(**kw) if kw else None
 
 
+# What runc allows after the spec's own device rules: mknod of anything (the nodes it makes
+# itself), the standard devices, ptys, and the spec's own linux.devices.
+_DEFAULT_DEVICE_RULES = [
+    {"allow": True, "type": "c", "access": "m"},
+    {"allow": True, "type": "b", "access": "m"},
+    {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 1, "minor": 7, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 136, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 10, "minor": 200, "access": "rwm"},
+]
+
+
+def _with_default_device_rules(res: dict[str, Any], linux: S.Linux) -> dict[str, Any]:
+    rules = list(res.get("devices") or [])
+    if not rules:
+        return res
+    extra = list(_DEFAULT_DEVICE_RULES)
+    for d in linux.devices:
+        if d.type in ("c", "b", "u") and d.major is not None and d.minor is not None:
+            extra.append({"allow": True, "type": "c" if d.type == "u" else d.type,
+                          "major": d.major, "minor": d.minor, "access": "rwm"})
+    out = dict(res)
+    out["devices"] = rules + extra
+    return out
+
+
 def _merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
     for k, v in src.items():
         if isinstance(v, dict) and isinstance(dst.get(k), dict):
@@ -622,6 +667,23 @@ def _remove_cgroup(cg: Any) -> None:
             except OSError:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.1)
+
+
+def _wait_exec(pid: int, exe_before: str | None, timeout: float = 2.0) -> None:
+    """Poststart hooks run after the user's program is executed: wait for the execve
+    (the process's executable changes, or it is gone)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    delay = 0.0005
+    while time.monotonic() < deadline:
+        try:
+            if os.readlink(f"/proc/{pid}/exe") != exe_before:
+                return
+        except OSError:
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
 
 
 def _remove_dirs(dirs: list[str]) -> None:

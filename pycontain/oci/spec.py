@@ -919,8 +919,8 @@ def validate_for_create(spec: Spec) -> None:
     namespaces = {ns.type: ns for ns in linux.namespaces}
     uts = namespaces.get("uts")
     for field in ("hostname", "domainname"):
-        if getattr(spec, field) and (uts is None or uts.path):
-            raise ConfigError(field, 'can only be set with a new UTS namespace ("uts")')
+        if getattr(spec, field) and uts is None:
+            raise ConfigError(field, 'needs a UTS namespace ("uts", new or joined by path)')
     user = namespaces.get("user")
     for name, maps in (("uidMappings", linux.uid_mappings), ("gidMappings", linux.gid_mappings)):
         if maps and user is None:

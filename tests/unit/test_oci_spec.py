@@ -879,6 +879,13 @@ def test_validate_for_create_accepts_runc_spec() -> None:
     validate_for_create(load_spec(RUNC_SPEC))
 
 
+def test_validate_for_create_accepts_hostname_with_joined_uts() -> None:
+    # runc sets the hostname of a joined UTS namespace too (validation suite: linux_ns_path)
+    data = json.loads(json.dumps(RUNC_SPEC))
+    data["linux"]["namespaces"][3]["path"] = "/proc/1/ns/uts"
+    validate_for_create(load_spec(data))
+
+
 @pytest.mark.parametrize(
     ("mutate", "field", "message"),
     [
@@ -887,12 +894,7 @@ def test_validate_for_create_accepts_runc_spec() -> None:
         (
             _set("linux.namespaces", [{"type": "mount"}]),
             "hostname",
-            "can only be set with a new UTS namespace",
-        ),
-        (
-            _set("linux.namespaces.3.path", "/proc/1/ns/uts"),
-            "hostname",
-            "can only be set with a new UTS namespace",
+            "needs a UTS namespace",
         ),
         (
             _set("linux.uidMappings", [{"containerID": 0, "hostID": 1000, "size": 1}]),
