@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ocihelpers import (  # noqa: E402
+from ocihelpers import (
     CGROUP_PREFIX,
     CLI,
     TIMEOUT,
@@ -45,7 +46,9 @@ HERE = Path(__file__).resolve().parent
 
 def _make_busybox_rootfs(dest: Path) -> Path:
     # tests/conftest.py is imported by pytest as "conftest"; load our own copy by path
-    spec = importlib.util.spec_from_file_location("_pycontain_tests_conftest", HERE.parent / "conftest.py")
+    spec = importlib.util.spec_from_file_location(
+        "_pycontain_tests_conftest", HERE.parent / "conftest.py"
+    )
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -65,7 +68,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     for item in items:
         if item.get_closest_marker("spec_strict") is not None and "oci" in item.path.parts:
-            item.add_marker(pytest.mark.xfail(reason="spec behaviour runc 1.1.5 breaks", strict=False))
+            item.add_marker(
+                pytest.mark.xfail(reason="spec behaviour runc 1.1.5 breaks", strict=False)
+            )
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +103,10 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("probe") / "probe"
     r = subprocess.run(
         ["gcc", "-static", "-O2", "-o", str(out), str(HERE / "probe.c")],
-        capture_output=True, text=True, timeout=120,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert r.returncode == 0, f"building the probe failed:\n{r.stderr}"
     return out
@@ -116,7 +124,14 @@ def base_rootfs(tmp_path_factory: pytest.TempPathFactory, probe: Path) -> Path:
 def default_config(runtime: RuntimeInfo, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The config.json `<runtime> spec` writes, once per session."""
     d = tmp_path_factory.mktemp("spec")
-    r = subprocess.run([runtime.exe, "spec"], cwd=d, capture_output=True, text=True, timeout=TIMEOUT)
+    r = subprocess.run(
+        check=False,
+        args=[runtime.exe, "spec"],
+        cwd=d,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert r.returncode == 0, f"{runtime.name} spec failed: {r.stderr}"
     return json.loads((d / "config.json").read_text())
 
@@ -142,7 +157,7 @@ def bundle(tmp_path: Path, base_rootfs: Path, default_config: dict) -> Callable[
         cfg["root"] = {"path": "rootfs", "readonly": False}
         cfg["hostname"] = "oci"
         if cgroup:
-            unique = f"{tmp_path.name}-{path.name}"[-60:]
+            unique = f"{tmp_path.name[-40:]}-{path.name}-{uuid.uuid4().hex[:8]}"
             cfg.setdefault("linux", {})["cgroupsPath"] = f"/{CGROUP_PREFIX}/{unique}"
         return Bundle(path, cfg).write()
 

@@ -77,7 +77,7 @@ class Bundle:
     def linux(self) -> dict:
         return self.config.setdefault("linux", {})
 
-    def write(self) -> "Bundle":
+    def write(self) -> Bundle:
         (self.path / "config.json").write_text(json.dumps(self.config, indent=2))
         return self
 
@@ -106,8 +106,9 @@ class Bundle:
         self.linux["namespaces"] = nss
 
     def drop_namespace(self, kind: str) -> None:
-        self.linux["namespaces"] = [n for n in self.linux.get("namespaces", []) if n["type"] != kind]
-
+        self.linux["namespaces"] = [
+            n for n in self.linux.get("namespaces", []) if n["type"] != kind
+        ]
 
 
 class Result:
@@ -237,20 +238,34 @@ class CLI:
 
     # verbs the tests use all the time
 
-    def create(self, b: Bundle, cid: str | None = None, *extra: str, check: bool = True) -> tuple[str, Result]:
+    def create(
+        self, b: Bundle, cid: str | None = None, *extra: str, check: bool = True
+    ) -> tuple[str, Result]:
         cid = cid or self.new_id()
         self.bundles.append(b)
         pidfile = b.path / f"{cid}.pid"
-        r = self.run("create", "--bundle", str(b.path), "--pid-file", str(pidfile), *extra, cid,
-                     check=check, cwd=b.path)
+        r = self.run(
+            "create",
+            "--bundle",
+            str(b.path),
+            "--pid-file",
+            str(pidfile),
+            *extra,
+            cid,
+            check=check,
+            cwd=b.path,
+        )
         return cid, r
 
-    def run_fg(self, b: Bundle, *extra: str, check: bool = False, timeout: float = TIMEOUT) -> Result:
+    def run_fg(
+        self, b: Bundle, *extra: str, check: bool = False, timeout: float = TIMEOUT
+    ) -> Result:
         """`run` in the foreground: returns when the container's process ended."""
         cid = self.new_id()
         self.bundles.append(b)
-        return self.run("run", "--bundle", str(b.path), *extra, cid, check=check, cwd=b.path,
-                        timeout=timeout)
+        return self.run(
+            "run", "--bundle", str(b.path), *extra, cid, check=check, cwd=b.path, timeout=timeout
+        )
 
     def state(self, cid: str) -> dict:
         return json.loads(self.run("state", cid).stdout)
@@ -322,8 +337,10 @@ def rmdir_test_cgroups() -> None:
     """Remove the empty parent cgroups the tests named (runc leaves parents behind)."""
     own = own_cgroups()
     for h in os.listdir(CGROUP_ROOT):
-        for base in (os.path.join(CGROUP_ROOT, h, CGROUP_PREFIX),
-                     os.path.join(CGROUP_ROOT, h, own.get(h, "/").lstrip("/"), CGROUP_REL_PREFIX)):
+        for base in (
+            os.path.join(CGROUP_ROOT, h, CGROUP_PREFIX),
+            os.path.join(CGROUP_ROOT, h, own.get(h, "/").lstrip("/"), CGROUP_REL_PREFIX),
+        ):
             if os.path.isdir(base):
                 for dirpath, _, _ in sorted(os.walk(base), key=lambda t: -len(t[0])):
                     try:

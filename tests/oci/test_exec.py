@@ -53,7 +53,9 @@ def test_exec_process_file(cli: CLI, running: str, tmp_path: Path) -> None:
 
 def test_exec_cwd_env_user(cli: CLI, running: str) -> None:
     assert cli.run("exec", "--cwd", "/bin", running, "/probe", "cwd").stdout == "/bin\n"
-    env = cli.run("exec", "--env", "FOO=bar", "--env", "X=1", running, "/probe", "env").stdout.splitlines()
+    env = cli.run(
+        "exec", "--env", "FOO=bar", "--env", "X=1", running, "/probe", "env"
+    ).stdout.splitlines()
     assert "FOO=bar" in env and "X=1" in env
     assert cli.run("exec", "--user", "1000:1001", running, "/probe", "id").stdout.startswith(
         "uid=1000 gid=1001 "
@@ -94,7 +96,17 @@ def test_exec_preserve_fds(cli: CLI, running: str, tmp_path: Path) -> None:
     r = cli.run("exec", running, "/probe", "fds", fd3=extra)
     assert r.stdout.split() == ["0", "1", "2"], r
     # fd 3 is the caller's file, writable from inside
-    cli.run("exec", "--preserve-fds", "1", running, "/probe", "write", "/proc/self/fd/3", "via fd 3", fd3=extra)
+    cli.run(
+        "exec",
+        "--preserve-fds",
+        "1",
+        running,
+        "/probe",
+        "write",
+        "/proc/self/fd/3",
+        "via fd 3",
+        fd3=extra,
+    )
     assert extra.read_text() == "via fd 3"
 
 
@@ -102,8 +114,18 @@ def test_exec_tty_console_socket(cli: CLI, running: str, tmp_path: Path) -> None
     sock = ConsoleSocket(tmp_path / "console.sock")
     try:
         pidfile = tmp_path / "tty.pid"
-        cli.run("exec", "--tty", "--console-socket", str(sock.path), "--detach", "--pid-file",
-                str(pidfile), running, "/probe", "isatty")
+        cli.run(
+            "exec",
+            "--tty",
+            "--console-socket",
+            str(sock.path),
+            "--detach",
+            "--pid-file",
+            str(pidfile),
+            running,
+            "/probe",
+            "isatty",
+        )
         assert sock.read_all() == b"1 1 1\r\n"
     finally:
         sock.close()

@@ -15,7 +15,7 @@ HOOKDIR = "/hookdir"  # the host dir bind-mounted here, for startContainer (runs
 
 def _hook(log: Path, name: str, *, inside: bool = False, extra: str = "", **kw) -> dict:
     base = HOOKDIR if inside else str(log.parent)
-    script = f'echo {name} >> {base}/order; cat > {base}/{name}.json; {extra}'
+    script = f"echo {name} >> {base}/order; cat > {base}/{name}.json; {extra}"
     return {"path": "/bin/sh", "args": ["sh", "-c", script], **kw}
 
 
@@ -25,7 +25,9 @@ def _hooked(bundle, tmp_path: Path, *args: str) -> tuple[Bundle, Path]:
     d.chmod(0o777)
     log = d / "order"
     b = bundle(*args)
-    b.config["mounts"].append({"destination": HOOKDIR, "type": "bind", "source": str(d), "options": ["rbind"]})
+    b.config["mounts"].append(
+        {"destination": HOOKDIR, "type": "bind", "source": str(d), "options": ["rbind"]}
+    )
     return b, log
 
 
@@ -33,7 +35,9 @@ def _order(log: Path) -> list[str]:
     return log.read_text().split() if log.exists() else []
 
 
-def test_hooks_run_in_order_with_state_on_stdin(cli: CLI, bundle, tmp_path: Path, expect_spec_strict) -> None:
+def test_hooks_run_in_order_with_state_on_stdin(
+    cli: CLI, bundle, tmp_path: Path, expect_spec_strict
+) -> None:
     b, log = _hooked(bundle, tmp_path, "hostname")
     b.config["hooks"] = {
         "createRuntime": [_hook(log, "createRuntime")],
@@ -53,9 +57,13 @@ def test_hooks_run_in_order_with_state_on_stdin(cli: CLI, bundle, tmp_path: Path
     cli.run("start", cid)
     cli.wait_status(cid, "stopped")
     order = _order(log)
-    assert sorted(order) == sorted(["createRuntime", "createContainer", "startContainer", "poststart"])
-    expect_spec_strict(order == ["createRuntime", "createContainer", "startContainer", "poststart"],
-                       f"hooks after start: {order}")
+    assert sorted(order) == sorted(
+        ["createRuntime", "createContainer", "startContainer", "poststart"]
+    )
+    expect_spec_strict(
+        order == ["createRuntime", "createContainer", "startContainer", "poststart"],
+        f"hooks after start: {order}",
+    )
     assert r.stdout == "oci\n"
     cli.run("delete", cid)
     assert _order(log)[-1] == "poststop" and len(_order(log)) == 5
@@ -74,18 +82,24 @@ def test_hooks_run_in_order_with_state_on_stdin(cli: CLI, bundle, tmp_path: Path
 def test_hook_args_and_env(cli: CLI, bundle, tmp_path: Path) -> None:
     b, log = _hooked(bundle, tmp_path, "hostname")
     out = log.parent / "env"
-    b.config["hooks"] = {"createRuntime": [{
-        "path": "/bin/sh",
-        "args": ["sh", "-c", f'echo "$0 $1 $HOOKVAR" > {out}', "zero", "one"],
-        "env": ["HOOKVAR=hooked", "PATH=/bin:/usr/bin"],
-    }]}
+    b.config["hooks"] = {
+        "createRuntime": [
+            {
+                "path": "/bin/sh",
+                "args": ["sh", "-c", f'echo "$0 $1 $HOOKVAR" > {out}', "zero", "one"],
+                "env": ["HOOKVAR=hooked", "PATH=/bin:/usr/bin"],
+            }
+        ]
+    }
     b.write()
     cli.create(b)
     assert out.read_text() == "zero one hooked\n"
 
 
-@pytest.mark.parametrize("kind", ["createRuntime", "createContainer", "prestart"])
-def test_failing_create_hook_fails_create_and_cleans_up(cli: CLI, bundle, tmp_path: Path, kind: str) -> None:
+@pytest.mark.parametrize("kind", ["createRuntime", "createContainer"])
+def test_failing_create_hook_fails_create_and_cleans_up(
+    cli: CLI, bundle, tmp_path: Path, kind: str
+) -> None:
     b, log = _hooked(bundle, tmp_path)
     b.config["hooks"] = {kind: [_hook(log, kind, extra="exit 3"), _hook(log, "after")]}
     b.write()
@@ -97,9 +111,28 @@ def test_failing_create_hook_fails_create_and_cleans_up(cli: CLI, bundle, tmp_pa
     assert b.cgroup_dirs() == []
 
 
+def test_failing_prestart_hook(cli: CLI, bundle, tmp_path: Path) -> None:
+    """runc runs prestart at create, the spec (as the validation suite reads it) at start:
+    either verb fails, the process never runs, and nothing is left after delete."""
+    b, log = _hooked(bundle, tmp_path)
+    b.process["args"] = ["/bin/sh", "-c", f"echo process >> {HOOKDIR}/order"]
+    b.config["hooks"] = {"prestart": [_hook(log, "prestart", extra="exit 3"), _hook(log, "after")]}
+    b.write()
+    cid, r = cli.create(b, check=False)
+    if r.returncode == 0:
+        r = cli.run("start", cid, check=False)
+        cli.run("delete", "--force", cid, check=False)
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r
+    assert _order(log) == ["prestart"]
+    assert os.listdir(cli.root) == []
+    assert b.cgroup_dirs() == []
+
+
 def test_hook_timeout(cli: CLI, bundle, tmp_path: Path) -> None:
     b, log = _hooked(bundle, tmp_path)
-    b.config["hooks"] = {"createRuntime": [_hook(log, "createRuntime", extra="exec sleep 8", timeout=1)]}
+    b.config["hooks"] = {
+        "createRuntime": [_hook(log, "createRuntime", extra="exec sleep 8", timeout=1)]
+    }
     b.write()
     cli.bundles.append(b)
     t = time.monotonic()
@@ -148,7 +181,9 @@ def test_prestart_runs_after_start_is_called(cli: CLI, bundle, tmp_path: Path) -
 @pytest.mark.spec_strict
 def test_failing_poststop_hook_warns_and_the_rest_run(cli: CLI, bundle, tmp_path: Path) -> None:
     b, log = _hooked(bundle, tmp_path, "exit", "0")
-    b.config["hooks"] = {"poststop": [{"path": "/bin/false", "args": ["false"]}, _hook(log, "poststop")]}
+    b.config["hooks"] = {
+        "poststop": [{"path": "/bin/false", "args": ["false"]}, _hook(log, "poststop")]
+    }
     b.write()
     cid, _ = cli.start_and_wait(b)
     r = cli.run("delete", cid, check=False)

@@ -68,7 +68,11 @@ def test_running_state_and_cmdline(cli: CLI, bundle) -> None:
     wait_for(lambda: r.stdout == "sleeping\n", what="the probe to start")
     assert _cmdline(st["pid"]) == ["/probe", "sleep", "30"]
     # the pid namespace: the process is 1 inside
-    nspid = [ln for ln in Path(f"/proc/{st['pid']}/status").read_text().splitlines() if ln.startswith("NSpid:")]
+    nspid = [
+        ln
+        for ln in Path(f"/proc/{st['pid']}/status").read_text().splitlines()
+        if ln.startswith("NSpid:")
+    ]
     assert nspid[0].split()[-1] == "1"
 
 
@@ -89,8 +93,10 @@ def test_kill_all_reaches_every_process(cli: CLI, bundle) -> None:
     b.write()
     cid, _ = cli.create(b)
     cli.run("start", cid)
-    pids = wait_for(lambda: len(p := json.loads(cli.run("ps", "--format", "json", cid).stdout)) == 3 and p,
-                    what="three processes")
+    pids = wait_for(
+        lambda: len(p := json.loads(cli.run("ps", "--format", "json", cid).stdout)) == 3 and p,
+        what="three processes",
+    )
     cli.run("kill", "--all", cid, "KILL")
     cli.wait_status(cid, "stopped")
     wait_for(lambda: not any(pid_alive(p) for p in pids), what="every process to die")
@@ -189,7 +195,10 @@ def test_bundle_defaults_to_cwd_with_relative_root(cli: CLI, bundle) -> None:
 
 def test_annotations_in_state(cli: CLI, bundle) -> None:
     b = bundle()
-    b.config["annotations"] = {"org.example.key": "value", "io.kubernetes.cri.container-type": "sandbox"}
+    b.config["annotations"] = {
+        "org.example.key": "value",
+        "io.kubernetes.cri.container-type": "sandbox",
+    }
     b.write()
     cid, _ = cli.create(b)
     st = cli.state(cid)

@@ -10,7 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ocihelpers import CGROUP_REL_PREFIX, CGROUP_ROOT, CLI, Bundle, assert_clean_error, own_cgroups, wait_for
+from ocihelpers import (
+    CGROUP_REL_PREFIX,
+    CGROUP_ROOT,
+    CLI,
+    Bundle,
+    assert_clean_error,
+    own_cgroups,
+    wait_for,
+)
 
 
 def _mountinfo(out: str) -> dict[str, list[str]]:
@@ -58,8 +66,14 @@ def test_bind_mount_readonly(cli: CLI, bundle, tmp_path: Path) -> None:
     src.mkdir()
     (src / "hello").write_text("from the host\n")
     b = bundle("cat", "/data/hello")
-    b.config["mounts"].append({"destination": "/data", "type": "bind", "source": str(src),
-                               "options": ["rbind", "ro", "nosuid", "nodev"]})
+    b.config["mounts"].append(
+        {
+            "destination": "/data",
+            "type": "bind",
+            "source": str(src),
+            "options": ["rbind", "ro", "nosuid", "nodev"],
+        }
+    )
     b.write()
     assert cli.output(b) == "from the host\n"
     b.process["args"] = ["/probe", "write", "/data/new"]
@@ -76,16 +90,28 @@ def test_bind_mount_file_and_missing_destination_created(cli: CLI, bundle, tmp_p
     src = tmp_path / "file.txt"
     src.write_text("a file\n")
     b = bundle("cat", "/deep/dir/file.txt")
-    b.config["mounts"].append({"destination": "/deep/dir/file.txt", "type": "bind", "source": str(src),
-                               "options": ["bind"]})
+    b.config["mounts"].append(
+        {
+            "destination": "/deep/dir/file.txt",
+            "type": "bind",
+            "source": str(src),
+            "options": ["bind"],
+        }
+    )
     b.write()
     assert cli.output(b) == "a file\n"
 
 
 def test_tmpfs_size_and_mode(cli: CLI, bundle) -> None:
     b = bundle("mounts")
-    b.config["mounts"].append({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
-                               "options": ["size=1m", "mode=700", "noexec"]})
+    b.config["mounts"].append(
+        {
+            "destination": "/scratch",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["size=1m", "mode=700", "noexec"],
+        }
+    )
     b.write()
     line = _mountinfo(cli.output(b))["/scratch"]
     assert "noexec" in line[5].split(",")
@@ -99,36 +125,55 @@ def test_mount_propagation_options(cli: CLI, bundle, tmp_path: Path) -> None:
         (tmp_path / name).mkdir()
     b = bundle("mounts")
     b.config["mounts"] += [
-        {"destination": "/shared", "type": "bind", "source": str(tmp_path / "shared"), "options": ["rbind", "rshared"]},
-        {"destination": "/private", "type": "bind", "source": str(tmp_path / "private"), "options": ["rbind", "rprivate"]},
+        {
+            "destination": "/shared",
+            "type": "bind",
+            "source": str(tmp_path / "shared"),
+            "options": ["rbind", "rshared"],
+        },
+        {
+            "destination": "/private",
+            "type": "bind",
+            "source": str(tmp_path / "private"),
+            "options": ["rbind", "rprivate"],
+        },
     ]
     b.write()
     mi = _mountinfo(cli.output(b))
-    shared = mi["/shared"][6:mi["/shared"].index("-")]
-    private = mi["/private"][6:mi["/private"].index("-")]
+    shared = mi["/shared"][6 : mi["/shared"].index("-")]
+    private = mi["/private"][6 : mi["/private"].index("-")]
     assert any(f.startswith("shared:") for f in shared), mi["/shared"]
     assert not any(f.startswith(("shared:", "master:")) for f in private), mi["/private"]
 
 
 def test_bad_mount_fails_cleanly(cli: CLI, bundle, tmp_path: Path) -> None:
     b = bundle()
-    b.config["mounts"].append({"destination": "/data", "type": "bind", "source": str(tmp_path / "nope"),
-                               "options": ["rbind"]})
+    b.config["mounts"].append(
+        {
+            "destination": "/data",
+            "type": "bind",
+            "source": str(tmp_path / "nope"),
+            "options": ["rbind"],
+        }
+    )
     b.write()
     _create_fails(cli, b)
 
 
-@pytest.mark.parametrize("propagation, field", [
-    # runc 1.1.5 leaves the root mount private whatever rootfsPropagation says
-    pytest.param("shared", "shared:", marks=pytest.mark.spec_strict),
-    ("private", None),
-])
+@pytest.mark.parametrize(
+    "propagation, field",
+    [
+        # runc 1.1.5 leaves the root mount private whatever rootfsPropagation says
+        pytest.param("shared", "shared:", marks=pytest.mark.spec_strict),
+        ("private", None),
+    ],
+)
 def test_rootfs_propagation(cli: CLI, bundle, propagation: str, field: str | None) -> None:
     b = bundle("mounts")
     b.linux["rootfsPropagation"] = propagation
     b.write()
     root = _mountinfo(cli.output(b))["/"]
-    optional = root[6:root.index("-")]
+    optional = root[6 : root.index("-")]
     if field:
         assert any(f.startswith(field) for f in optional), root
     else:
@@ -137,13 +182,33 @@ def test_rootfs_propagation(cli: CLI, bundle, propagation: str, field: str | Non
 
 def test_default_mounts(cli: CLI, bundle) -> None:
     mi = _mountinfo(cli.output(bundle("mounts")))
-    for point, fstype in [("/proc", "proc"), ("/dev", "tmpfs"), ("/dev/pts", "devpts"), ("/dev/shm", "tmpfs"),
-                          ("/dev/mqueue", "mqueue"), ("/sys", "sysfs")]:
+    for point, fstype in [
+        ("/proc", "proc"),
+        ("/dev", "tmpfs"),
+        ("/dev/pts", "devpts"),
+        ("/dev/shm", "tmpfs"),
+        ("/dev/mqueue", "mqueue"),
+        ("/sys", "sysfs"),
+    ]:
         assert mi[point][mi[point].index("-") + 1] == fstype, mi[point]
     b = bundle("ls", "/dev")
     devs = set(cli.output(b).split())
-    assert {"null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm", "mqueue",
-            "fd", "stdin", "stdout", "stderr"} <= devs
+    assert {
+        "null",
+        "zero",
+        "full",
+        "random",
+        "urandom",
+        "tty",
+        "ptmx",
+        "pts",
+        "shm",
+        "mqueue",
+        "fd",
+        "stdin",
+        "stdout",
+        "stderr",
+    } <= devs
 
 
 # --------------------------------------------------------------------------- masked / read-only
@@ -198,13 +263,19 @@ def test_join_namespace_by_path(cli: CLI, bundle) -> None:
     wait_for(lambda: r.stdout == "sleeping\n", what="the first container")
     pid = cli.state(cid)["pid"]
     b = bundle()
-    b.process["args"] = ["/bin/sh", "-c", "for n in net uts ipc; do readlink /proc/self/ns/$n; done"]
+    b.process["args"] = [
+        "/bin/sh",
+        "-c",
+        "for n in net uts ipc; do readlink /proc/self/ns/$n; done",
+    ]
     b.namespace("network", f"/proc/{pid}/ns/net")
     b.namespace("uts", f"/proc/{pid}/ns/uts")
     b.namespace("ipc", f"/proc/{pid}/ns/ipc")
     b.config.pop("hostname")  # joining a uts namespace: no hostname of our own
     b.write()
-    assert cli.output(b).split() == [os.readlink(f"/proc/{pid}/ns/{n}") for n in ("net", "uts", "ipc")]
+    assert cli.output(b).split() == [
+        os.readlink(f"/proc/{pid}/ns/{n}") for n in ("net", "uts", "ipc")
+    ]
 
 
 def test_join_missing_namespace_path_fails(cli: CLI, bundle) -> None:
@@ -248,7 +319,10 @@ def test_user_namespace_mappings(cli: CLI, open_bundle_dir) -> None:
     cli.run("start", cid)
     wait_for(lambda: r.stdout == "sleeping\n", what="the probe")
     status = Path(f"/proc/{pid}/status").read_text()
-    assert [ln.split()[1] for ln in status.splitlines() if ln.startswith(("Uid:", "Gid:"))] == ["100000", "100000"]
+    assert [ln.split()[1] for ln in status.splitlines() if ln.startswith(("Uid:", "Gid:"))] == [
+        "100000",
+        "100000",
+    ]
     assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
 
 
@@ -259,8 +333,24 @@ def test_devices_created(cli: CLI, bundle) -> None:
     b = bundle()
     b.process["args"] = ["/bin/stat", "-c", "%n %F %t %T %a %u %g", "/dev/fuse", "/dev/mynull"]
     b.linux["devices"] = [
-        {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o640, "uid": 0, "gid": 0},
-        {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666, "uid": 1000, "gid": 1000},
+        {
+            "path": "/dev/fuse",
+            "type": "c",
+            "major": 10,
+            "minor": 229,
+            "fileMode": 0o640,
+            "uid": 0,
+            "gid": 0,
+        },
+        {
+            "path": "/dev/mynull",
+            "type": "c",
+            "major": 1,
+            "minor": 3,
+            "fileMode": 0o666,
+            "uid": 1000,
+            "gid": 1000,
+        },
     ]
     b.write()
     assert cli.output(b).splitlines() == [
@@ -299,7 +389,7 @@ def test_cgroups_path_absolute(cli: CLI, bundle) -> None:
 def test_cgroups_path_relative(cli: CLI, bundle) -> None:
     """Relative to the caller's own cgroup, as runc's cgroupfs driver places it."""
     b = bundle("cgroup")
-    rel = f"{CGROUP_REL_PREFIX}/{b.path.parent.name[-40:]}"
+    rel = f"{CGROUP_REL_PREFIX}/{b.linux['cgroupsPath'].rsplit('/', 1)[1]}"
     b.linux["cgroupsPath"] = rel
     b.write()
     own = own_cgroups()
@@ -318,7 +408,9 @@ def test_memory_limit_and_oom(cli: CLI, bundle) -> None:
     b.write()
     cid, r = cli.create(b)
     cg = b.linux["cgroupsPath"].lstrip("/")
-    assert Path(CGROUP_ROOT, "memory", cg, "memory.limit_in_bytes").read_text().strip() == str(32 << 20)
+    assert Path(CGROUP_ROOT, "memory", cg, "memory.limit_in_bytes").read_text().strip() == str(
+        32 << 20
+    )
     oom_control = Path(CGROUP_ROOT, "memory", cg, "memory.oom_control")
     cli.run("start", cid)
     cli.wait_status(cid, "stopped")
@@ -344,7 +436,7 @@ def test_cpu_resources(cli: CLI, bundle) -> None:
     b.write()
     cli.create(b)
     cg = b.linux["cgroupsPath"].lstrip("/")
-    read = lambda c, f: Path(CGROUP_ROOT, c, cg, f).read_text().strip()  # noqa: E731
+    read = lambda c, f: Path(CGROUP_ROOT, c, cg, f).read_text().strip()
     assert read("cpu", "cpu.shares") == "256"
     assert read("cpu", "cpu.cfs_quota_us") == "25000"
     assert read("cpuset", "cpuset.cpus") == "0"
@@ -389,16 +481,21 @@ def test_sysctl_net_without_network_namespace_fails(cli: CLI, bundle) -> None:
 
 
 def _seccomp(rules: list[dict], default: str = "SCMP_ACT_ALLOW") -> dict:
-    return {"defaultAction": default, "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-            "syscalls": rules}
+    return {
+        "defaultAction": default,
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": rules,
+    }
 
 
 def test_seccomp_errno(cli: CLI, bundle) -> None:
     b = bundle("seccomp-try", "mkdir", "personality", "getcwd")
-    b.linux["seccomp"] = _seccomp([
-        {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
-        {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
-    ])
+    b.linux["seccomp"] = _seccomp(
+        [
+            {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+            {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+        ]
+    )
     b.write()
     assert cli.output(b) == "mkdir=EPERM personality=EACCES getcwd=0\n"
 
@@ -412,12 +509,22 @@ def test_seccomp_errno_default_is_eperm(cli: CLI, bundle) -> None:
 
 def test_seccomp_argument_comparison(cli: CLI, bundle) -> None:
     b = bundle("seccomp-try", "personality", "umask")
-    b.linux["seccomp"] = _seccomp([
-        {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22,
-         "args": [{"index": 0, "value": 0xFFFFFFFF, "op": "SCMP_CMP_EQ"}]},
-        {"names": ["umask"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22,
-         "args": [{"index": 0, "value": 0o777, "op": "SCMP_CMP_EQ"}]},
-    ])
+    b.linux["seccomp"] = _seccomp(
+        [
+            {
+                "names": ["personality"],
+                "action": "SCMP_ACT_ERRNO",
+                "errnoRet": 22,
+                "args": [{"index": 0, "value": 0xFFFFFFFF, "op": "SCMP_CMP_EQ"}],
+            },
+            {
+                "names": ["umask"],
+                "action": "SCMP_ACT_ERRNO",
+                "errnoRet": 22,
+                "args": [{"index": 0, "value": 0o777, "op": "SCMP_CMP_EQ"}],
+            },
+        ]
+    )
     b.write()
     assert cli.output(b) == "personality=EINVAL umask=0\n"
 
@@ -425,20 +532,104 @@ def test_seccomp_argument_comparison(cli: CLI, bundle) -> None:
 def test_seccomp_default_errno_with_allow_list(cli: CLI, bundle) -> None:
     """defaultAction ERRNO with an allow list (mkdir not on it)."""
     b = bundle("seccomp-try", "mkdir", "getpid")
-    allowed = ["execve", "brk", "arch_prctl", "set_tid_address", "set_robust_list", "rseq", "prlimit64",
-               "readlink", "readlinkat", "mprotect", "uname", "getrandom", "write", "exit_group", "exit",
-               "getpid", "newfstatat", "fstat", "futex", "close", "fcntl", "rt_sigaction", "rt_sigprocmask",
-               "rt_sigreturn", "getppid", "capget", "capset", "prctl", "setgroups", "setuid", "setgid",
-               "setresuid", "setresgid", "getuid", "getgid", "geteuid", "getegid", "openat", "read",
-               "mmap", "munmap", "epoll_pwait", "nanosleep", "sched_yield", "select", "pselect6", "poll",
-               "chdir", "fchdir", "getcwd", "dup", "dup2", "dup3", "ioctl", "lseek", "sigaltstack",
-               "tgkill", "gettid", "clock_gettime", "statx", "faccessat2", "access",
-               # what a runtime may still call between loading the filter and execve
-               "sched_getaffinity", "clone", "clone3", "epoll_ctl", "epoll_create1", "pipe2", "getdents64",
-               "fstatfs", "wait4", "waitid", "kill", "madvise", "setsid", "eventfd2", "socket", "connect",
-               "sendmsg", "recvmsg", "close_range", "setrlimit", "getrlimit", "umask", "clock_nanosleep",
-               "gettimeofday", "fchown", "fchmod", "keyctl", "getpgid", "setpgid", "getsid"]
-    b.linux["seccomp"] = _seccomp([{"names": allowed, "action": "SCMP_ACT_ALLOW"}], default="SCMP_ACT_ERRNO")
+    allowed = [
+        "execve",
+        "brk",
+        "arch_prctl",
+        "set_tid_address",
+        "set_robust_list",
+        "rseq",
+        "prlimit64",
+        "readlink",
+        "readlinkat",
+        "mprotect",
+        "uname",
+        "getrandom",
+        "write",
+        "exit_group",
+        "exit",
+        "getpid",
+        "newfstatat",
+        "fstat",
+        "futex",
+        "close",
+        "fcntl",
+        "rt_sigaction",
+        "rt_sigprocmask",
+        "rt_sigreturn",
+        "getppid",
+        "capget",
+        "capset",
+        "prctl",
+        "setgroups",
+        "setuid",
+        "setgid",
+        "setresuid",
+        "setresgid",
+        "getuid",
+        "getgid",
+        "geteuid",
+        "getegid",
+        "openat",
+        "read",
+        "mmap",
+        "munmap",
+        "epoll_pwait",
+        "nanosleep",
+        "sched_yield",
+        "select",
+        "pselect6",
+        "poll",
+        "chdir",
+        "fchdir",
+        "getcwd",
+        "dup",
+        "dup2",
+        "dup3",
+        "ioctl",
+        "lseek",
+        "sigaltstack",
+        "tgkill",
+        "gettid",
+        "clock_gettime",
+        "statx",
+        "faccessat2",
+        "access",
+        # what a runtime may still call between loading the filter and execve
+        "sched_getaffinity",
+        "clone",
+        "clone3",
+        "epoll_ctl",
+        "epoll_create1",
+        "pipe2",
+        "getdents64",
+        "fstatfs",
+        "wait4",
+        "waitid",
+        "kill",
+        "madvise",
+        "setsid",
+        "eventfd2",
+        "socket",
+        "connect",
+        "sendmsg",
+        "recvmsg",
+        "close_range",
+        "setrlimit",
+        "getrlimit",
+        "umask",
+        "clock_nanosleep",
+        "gettimeofday",
+        "fchown",
+        "fchmod",
+        "keyctl",
+        "getpgid",
+        "setpgid",
+        "getsid",
+    ]
+    b.linux["seccomp"] = _seccomp(
+        [{"names": allowed, "action": "SCMP_ACT_ALLOW"}], default="SCMP_ACT_ERRNO"
+    )
     b.write()
     assert cli.output(b) == "mkdir=EPERM getpid=0\n"
 
@@ -454,7 +645,9 @@ def test_seccomp_kill_process(cli: CLI, bundle) -> None:
 
 def test_seccomp_unknown_syscall_name_is_ignored_or_rejected(cli: CLI, bundle) -> None:
     b = bundle("seccomp-try", "mkdir")
-    b.linux["seccomp"] = _seccomp([{"names": ["no_such_syscall", "mkdir"], "action": "SCMP_ACT_ERRNO"}])
+    b.linux["seccomp"] = _seccomp(
+        [{"names": ["no_such_syscall", "mkdir"], "action": "SCMP_ACT_ERRNO"}]
+    )
     b.write()
     assert cli.output(b) == "mkdir=EPERM\n"  # runc: unknown names are skipped
 

@@ -47,7 +47,13 @@ def test_umask(cli: CLI, bundle, umask, shown: str) -> None:
     assert cli.output(b) == shown + "\n"
 
 
-CAP = {"CAP_CHOWN": 0, "CAP_KILL": 5, "CAP_SETUID": 7, "CAP_NET_BIND_SERVICE": 10, "CAP_SYS_ADMIN": 21}
+CAP = {
+    "CAP_CHOWN": 0,
+    "CAP_KILL": 5,
+    "CAP_SETUID": 7,
+    "CAP_NET_BIND_SERVICE": 10,
+    "CAP_SYS_ADMIN": 21,
+}
 
 
 def _mask(*names: str) -> int:
@@ -141,7 +147,9 @@ def test_oom_score_adj_raised(cli: CLI, bundle) -> None:
     assert cli.output(b) == "500\n"
 
 
-def test_oom_score_adj_lowering_without_cap_sys_resource(cli: CLI, bundle, expect_spec_strict) -> None:
+def test_oom_score_adj_lowering_without_cap_sys_resource(
+    cli: CLI, bundle, expect_spec_strict
+) -> None:
     """Lowering below ours needs CAP_SYS_RESOURCE, which root lacks on this machine."""
     mine = int(Path("/proc/self/oom_score_adj").read_text())
     if mine <= -1000:
@@ -152,8 +160,12 @@ def test_oom_score_adj_lowering_without_cap_sys_resource(cli: CLI, bundle, expec
     if r.returncode == 0:  # a runtime with CAP_SYS_RESOURCE would succeed
         assert r.stdout == f"{mine - 1}\n"
     else:
-        assert_clean_error(r)  # runc: two lines (nsexec's fatal, then "can't get final child's PID")
-        expect_spec_strict("oom_score_adj" in r.stderr.lower(), f"error names oom_score_adj: {r.stderr}")
+        assert_clean_error(
+            r
+        )  # runc: two lines (nsexec's fatal, then "can't get final child's PID")
+        expect_spec_strict(
+            "oom_score_adj" in r.stderr.lower(), f"error names oom_score_adj: {r.stderr}"
+        )
         expect_spec_strict(len(r.stderr.strip().splitlines()) == 1, f"one line: {r.stderr!r}")
     assert os.listdir(cli.root) == []
 

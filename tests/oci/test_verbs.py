@@ -116,8 +116,20 @@ def test_update_resources_from_file(cli: CLI, running, tmp_path: Path) -> None:
 
 def test_update_single_value_flags(cli: CLI, running) -> None:
     cid, b = running
-    cli.run("update", "--memory", str(48 << 20), "--pids-limit", "33", "--cpu-quota", "20000",
-            "--cpu-period", "100000", "--cpu-share", "256", cid)
+    cli.run(
+        "update",
+        "--memory",
+        str(48 << 20),
+        "--pids-limit",
+        "33",
+        "--cpu-quota",
+        "20000",
+        "--cpu-period",
+        "100000",
+        "--cpu-share",
+        "256",
+        cid,
+    )
     assert _v1(b, "memory", "memory.limit_in_bytes") == str(48 << 20)
     assert _v1(b, "pids", "pids.max") == "33"
     assert _v1(b, "cpu", "cpu.cfs_quota_us") == "20000"
@@ -127,7 +139,7 @@ def test_update_single_value_flags(cli: CLI, running) -> None:
 
 
 def test_update_bad_input(cli: CLI, running) -> None:
-    cid, b = running
+    cid, _ = running
     r = cli.run("update", "--resources", "-", cid, input="{not json", check=False)
     assert_clean_error(r)
     r = cli.run("update", "--pids-limit", "many", cid, check=False)
@@ -157,8 +169,12 @@ def test_events_stream_ends_when_killed(cli: CLI, running, tmp_path: Path) -> No
     cid, _ = running
     out = tmp_path / "events.out"
     with open(out, "wb") as f:
-        p = subprocess.Popen([cli.runtime.exe, "--root", str(cli.root), "events", "--interval", "1s", cid],
-                             stdout=f, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        p = subprocess.Popen(
+            [cli.runtime.exe, "--root", str(cli.root), "events", "--interval", "1s", cid],
+            stdout=f,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         wait_for(lambda: out.read_text().count("\n") >= 1, what="a stats event")
         ev = json.loads(out.read_text().splitlines()[0])
@@ -169,7 +185,14 @@ def test_events_stream_ends_when_killed(cli: CLI, running, tmp_path: Path) -> No
 
 
 def test_spec_default(runtime: RuntimeInfo, tmp_path: Path) -> None:
-    r = subprocess.run([runtime.exe, "spec"], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT)
+    r = subprocess.run(
+        check=False,
+        args=[runtime.exe, "spec"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert r.returncode == 0, r.stderr
     cfg = json.loads((tmp_path / "config.json").read_text())
     assert cfg["ociVersion"].startswith("1.")
@@ -179,13 +202,25 @@ def test_spec_default(runtime: RuntimeInfo, tmp_path: Path) -> None:
     assert {"pid", "network", "ipc", "uts", "mount"} <= kinds
     assert "uidMappings" not in cfg["linux"]
     # a second `spec` refuses to overwrite
-    again = subprocess.run([runtime.exe, "spec"], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT)
+    again = subprocess.run(
+        check=False,
+        args=[runtime.exe, "spec"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert again.returncode != 0 and "Traceback" not in again.stderr
 
 
 def test_spec_bundle_and_rootless(runtime: RuntimeInfo, tmp_path: Path) -> None:
-    r = subprocess.run([runtime.exe, "spec", "--rootless", "--bundle", str(tmp_path)],
-                       capture_output=True, text=True, timeout=TIMEOUT)
+    r = subprocess.run(
+        check=False,
+        args=[runtime.exe, "spec", "--rootless", "--bundle", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert r.returncode == 0, r.stderr
     cfg = json.loads((tmp_path / "config.json").read_text())
     kinds = {n["type"] for n in cfg["linux"]["namespaces"]}
@@ -196,12 +231,21 @@ def test_spec_bundle_and_rootless(runtime: RuntimeInfo, tmp_path: Path) -> None:
 
 
 def test_features(runtime: RuntimeInfo) -> None:
-    r = subprocess.run([runtime.exe, "features"], capture_output=True, text=True, timeout=TIMEOUT)
+    r = subprocess.run(
+        check=False, args=[runtime.exe, "features"], capture_output=True, text=True, timeout=TIMEOUT
+    )
     assert r.returncode == 0, r.stderr
     f = json.loads(r.stdout)
     assert re.fullmatch(r"1\.\d+\.\d+(-\w+)?", f["ociVersionMin"])
     assert re.fullmatch(r"1\.\d+\.\d+(-\w+)?", f["ociVersionMax"])
-    assert {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"} <= set(f["hooks"])
+    assert {
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    } <= set(f["hooks"])
     assert {"bind", "rbind", "ro", "nosuid", "rprivate"} <= set(f["mountOptions"])
     linux = f["linux"]
     assert {"pid", "network", "ipc", "uts", "mount", "user", "cgroup"} <= set(linux["namespaces"])
@@ -211,7 +255,13 @@ def test_features(runtime: RuntimeInfo) -> None:
 
 
 def test_version(runtime: RuntimeInfo) -> None:
-    r = subprocess.run([runtime.exe, "--version"], capture_output=True, text=True, timeout=TIMEOUT)
+    r = subprocess.run(
+        check=False,
+        args=[runtime.exe, "--version"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert re.fullmatch(rf"{re.escape(runtime.name)} version \S+", lines[0]), lines
@@ -220,8 +270,13 @@ def test_version(runtime: RuntimeInfo) -> None:
 
 def test_unknown_verb_and_flag(runtime: RuntimeInfo, tmp_path: Path) -> None:
     for argv in (["no-such-verb"], ["state", "--no-such-flag", "x"]):
-        r = subprocess.run([runtime.exe, "--root", str(tmp_path), *argv], capture_output=True,
-                           text=True, timeout=TIMEOUT)
+        r = subprocess.run(
+            check=False,
+            args=[runtime.exe, "--root", str(tmp_path), *argv],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
         assert r.returncode != 0 and "Traceback" not in r.stderr, r
 
 
