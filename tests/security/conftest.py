@@ -1,0 +1,283 @@
+"""Fixtures for the escape tests: an attacker's rootfs, OCI bundles and the CLI driver, the
+attacker's programs (payload.c, evil.c), and fingerprints of the host files an escape would
+overwrite.
+
+Every test runs as root on the real kernel and must leave nothing behind (mounts, cgroups,
+processes): the same rule as tests/integration.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "oci"))
+
+from ocihelpers import (  # noqa: E402
+    CGROUP_PREFIX,
+    CLI,
+    TIMEOUT,
+    Bundle,
+    RuntimeInfo,
+    children_of,
+    find_runtime,
+    reap_new_children,
+    rmdir_test_cgroups,
+    set_subreaper,
+)
+
+import pycontain  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _root_and_no_leaks(request: pytest.FixtureRequest) -> None:
+    if os.geteuid() != 0:
+        pytest.fail("the security tests run as root on the real kernel")
+    request.getfixturevalue("no_leaks")
+
+
+# -- the attacker's programs ----------------------------------------------------------------
+
+
+def _gcc(*args: str) -> None:
+    r = subprocess.run(["gcc", *args], capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0, f"gcc {' '.join(args)} failed:\n{r.stderr}"
+
+
+@pytest.fixture(scope="session")
+def payload(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """payload.c, static: fork bomb, memory hog, fd and disk exhaustion, devino."""
+    out = tmp_path_factory.mktemp("payload") / "payload"
+    _gcc("-static", "-O2", "-o", str(out), str(HERE / "payload.c"))
+    return out
+
+
+@pytest.fixture
+def evil_so(tmp_path: Path) -> Callable[[list[str]], Path]:
+    """`evil_so([marker paths])` -> a shared object whose constructor appends
+    "PID EXE" to each marker: it proves that something loaded it."""
+    counter = itertools.count()
+
+    def build(markers: list[str]) -> Path:
+        out = tmp_path / f"evil{next(counter)}.so"
+        literals = ",".join(json.dumps(m) for m in markers)
+        _gcc("-shared", "-fPIC", "-O2", f"-DMARKERS={literals}", "-o", str(out), str(HERE / "evil.c"))
+        return out
+
+    return build
+
+
+# -- root filesystems -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def base_rootfs(busybox_rootfs: Path, payload: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("secrootfs") / "rootfs"
+    shutil.copytree(busybox_rootfs, root, symlinks=True)
+    shutil.copy2(payload, root / "payload")
+    return root
+
+
+@pytest.fixture
+def make_rootfs(tmp_path: Path, base_rootfs: Path) -> Callable[[], Path]:
+    """A fresh, writable copy of busybox-static + /payload per call: real copies, not hard
+    links, so that an attack on a binary of one rootfs never touches another."""
+    counter = itertools.count()
+
+    def make() -> Path:
+        dest = tmp_path / f"rootfs{next(counter)}"
+        shutil.copytree(base_rootfs, dest, symlinks=True)
+        return dest
+
+    return make
+
+
+def plant(root: Path, path: str, text: str | bytes, mode: int = 0o644) -> Path:
+    """Write `text` at the absolute container path `path` of `root` (parents made)."""
+    p = root / path.lstrip("/")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, str):
+        text = text.encode()
+    p.write_bytes(text)
+    p.chmod(mode)
+    return p
+
+
+def python_libs() -> list[str]:
+    """The host interpreter's loader and libraries (what an attacker ships in a rootfs to
+    run it), from ldd."""
+    out = subprocess.run(["ldd", os.path.realpath(sys.executable)], capture_output=True,
+                         text=True, check=True, timeout=30).stdout
+    libs = []
+    for line in out.splitlines():
+        m = re.search(r"(/\S+) \(0x", line)
+        if m:
+            libs.append(m.group(1))
+    return libs
+
+
+# -- host fingerprints ----------------------------------------------------------------------
+
+
+def host_runtime_files() -> list[str]:
+    """The files of the runtime that CVE-2019-5736 would overwrite: the interpreter (and
+    libpython), the C extension, the console scripts."""
+    files = {os.path.realpath(sys.executable)}
+    files.update(p for p in python_libs() if "libpython" in p)
+    pkg = Path(pycontain.__file__).resolve().parent
+    files.update(str(p) for p in pkg.glob("_ffi*.so"))
+    for script in ("pycontain", "pycontain-runc"):
+        exe = Path(sys.executable).parent / script
+        if exe.exists():
+            files.add(str(exe.resolve()))
+    return sorted(files)
+
+
+def fingerprint(paths: list[str]) -> dict[str, tuple[str, int, int]]:
+    out = {}
+    for p in paths:
+        st = os.stat(p)
+        out[p] = (hashlib.sha256(Path(p).read_bytes()).hexdigest(), st.st_size, st.st_mtime_ns)
+    return out
+
+
+@pytest.fixture
+def host_files_unchanged() -> Iterator[list[str]]:
+    """Fails the test if any runtime file changed meanwhile."""
+    paths = host_runtime_files()
+    before = fingerprint(paths)
+    yield paths
+    assert fingerprint(paths) == before, "a host runtime file changed"
+
+
+def mountinfo_targets() -> set[str]:
+    with open("/proc/self/mountinfo") as f:
+        return {line.split()[4] for line in f}
+
+
+@contextmanager
+def host_latency() -> Iterator[list[float]]:
+    """Runs the host's `true` every 0.2 s meanwhile; yields the list of durations."""
+    times: list[float] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            t = time.monotonic()
+            subprocess.run(["true"], check=False, timeout=10)
+            times.append(time.monotonic() - t)
+            stop.wait(0.2)
+
+    th = threading.Thread(target=loop, daemon=True)
+    th.start()
+    try:
+        yield times
+    finally:
+        stop.set()
+        th.join(15)
+
+
+# -- the OCI runtime ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def runtime() -> RuntimeInfo:
+    exe, wanted = find_runtime()
+    if exe is None:
+        pytest.fail(f"OCI runtime {wanted!r} not found beside {sys.executable} or on PATH",
+                    pytrace=False)
+    return RuntimeInfo(exe)
+
+
+@pytest.fixture(scope="session")
+def default_config(runtime: RuntimeInfo, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    d = tmp_path_factory.mktemp("secspec")
+    r = subprocess.run([runtime.exe, "spec"], cwd=d, capture_output=True, text=True,
+                       timeout=TIMEOUT, check=False)
+    assert r.returncode == 0, r.stderr
+    return json.loads((d / "config.json").read_text())
+
+
+@pytest.fixture
+def bundle(tmp_path: Path, make_rootfs: Callable[[], Path],
+           default_config: dict) -> Callable[..., Bundle]:
+    """`bundle(*args, **process_fields)` -> a Bundle (not yet written: edit, then `.write()`).
+
+    `<runtime> spec` with: args (default `sleep 30`), terminal false, a writable root (the
+    attacker's own), cgroupsPath `/pycontain-ocitest/<unique>` (checked for leaks)."""
+    counter = itertools.count()
+
+    def make(*args: str, **process: Any) -> Bundle:
+        path = tmp_path / f"bundle{next(counter)}"
+        path.mkdir()
+        shutil.move(str(make_rootfs()), path / "rootfs")
+        cfg = copy.deepcopy(default_config)
+        cfg["process"]["terminal"] = False
+        cfg["process"]["args"] = list(args) if args else ["sleep", "30"]
+        cfg["process"].update(process)
+        cfg["root"] = {"path": "rootfs", "readonly": False}
+        unique = f"sec-{path.name}-{uuid.uuid4().hex[:8]}"
+        cfg.setdefault("linux", {})["cgroupsPath"] = f"/{CGROUP_PREFIX}/{unique}"
+        return Bundle(path, cfg)
+
+    return make
+
+
+@pytest.fixture
+def runc(request: pytest.FixtureRequest, runtime: RuntimeInfo, tmp_path: Path) -> Iterator[CLI]:
+    """The CLI driver with a private --root; the test process is a child subreaper meanwhile.
+    Teardown: `delete --force` of every id, then nothing may be left."""
+    before = children_of(os.getpid())
+    set_subreaper(True)
+    c = CLI(runtime, tmp_path)
+    try:
+        yield c
+    finally:
+        problems = c.cleanup()
+        for pid in reap_new_children(before):
+            try:
+                os.kill(pid, signal.SIGKILL)  # our own adopted child
+            except OSError:
+                continue
+            problems.append(f"process left: {pid}")
+        reap_new_children(before)
+        set_subreaper(False)
+        rmdir_test_cgroups()
+        assert not problems, "leaked: " + "; ".join(problems)
+
+
+def run_bundle(runc: CLI, b: Bundle, timeout: float = TIMEOUT, env: dict[str, str] | None = None,
+               extra: tuple[str, ...] = ()) -> Any:
+    """`run` in the foreground with stdin from /dev/null; returns the Result."""
+    b.write()
+    cid = runc.new_id()
+    runc.bundles.append(b)
+    return runc.run("run", "--bundle", str(b.path), *extra, cid, check=False, cwd=b.path,
+                    timeout=timeout, env=env)
+
+
+def start_bundle(runc: CLI, b: Bundle, env: dict[str, str] | None = None) -> str:
+    """create + start (detached, via the CLI driver); returns the id once it runs."""
+    b.write()
+    cid, r = runc.create(b)
+    runc.run("start", cid)
+    runc.wait_status(cid, "running")
+    return cid
