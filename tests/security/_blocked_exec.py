@@ -39,7 +39,8 @@ class HeldBeforeExecve(CompiledPlan):
 R.CompiledPlan = HeldBeforeExecve  # type: ignore[misc]
 rt = R.Runtime(root)
 rt.exec(cid, S.load_process(process_json), detach=True, pid_file=pidfile)
-pid = int(open(pidfile).read())
+with open(pidfile) as f:
+    pid = int(f.read())
 print(pid, int(seen[0]), flush=True)
 sys.stdin.readline()
 os.write(w_start, b"\0")

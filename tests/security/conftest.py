@@ -9,20 +9,15 @@ processes): the same rule as tests/integration.
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +26,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "oci"))
 
-from ocihelpers import (  # noqa: E402
+from ocihelpers import (
     CGROUP_PREFIX,
     CLI,
     TIMEOUT,
@@ -43,8 +38,7 @@ from ocihelpers import (  # noqa: E402
     rmdir_test_cgroups,
     set_subreaper,
 )
-
-import pycontain  # noqa: E402
+from sechelpers import fingerprint, host_runtime_files
 
 
 @pytest.fixture(autouse=True)
@@ -110,55 +104,6 @@ def make_rootfs(tmp_path: Path, base_rootfs: Path) -> Callable[[], Path]:
     return make
 
 
-def plant(root: Path, path: str, text: str | bytes, mode: int = 0o644) -> Path:
-    """Write `text` at the absolute container path `path` of `root` (parents made)."""
-    p = root / path.lstrip("/")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, str):
-        text = text.encode()
-    p.write_bytes(text)
-    p.chmod(mode)
-    return p
-
-
-def python_libs() -> list[str]:
-    """The host interpreter's loader and libraries (what an attacker ships in a rootfs to
-    run it), from ldd."""
-    out = subprocess.run(["ldd", os.path.realpath(sys.executable)], capture_output=True,
-                         text=True, check=True, timeout=30).stdout
-    libs = []
-    for line in out.splitlines():
-        m = re.search(r"(/\S+) \(0x", line)
-        if m:
-            libs.append(m.group(1))
-    return libs
-
-
-# -- host fingerprints ----------------------------------------------------------------------
-
-
-def host_runtime_files() -> list[str]:
-    """The files of the runtime that CVE-2019-5736 would overwrite: the interpreter (and
-    libpython), the C extension, the console scripts."""
-    files = {os.path.realpath(sys.executable)}
-    files.update(p for p in python_libs() if "libpython" in p)
-    pkg = Path(pycontain.__file__).resolve().parent
-    files.update(str(p) for p in pkg.glob("_ffi*.so"))
-    for script in ("pycontain", "pycontain-runc"):
-        exe = Path(sys.executable).parent / script
-        if exe.exists():
-            files.add(str(exe.resolve()))
-    return sorted(files)
-
-
-def fingerprint(paths: list[str]) -> dict[str, tuple[str, int, int]]:
-    out = {}
-    for p in paths:
-        st = os.stat(p)
-        out[p] = (hashlib.sha256(Path(p).read_bytes()).hexdigest(), st.st_size, st.st_mtime_ns)
-    return out
-
-
 @pytest.fixture
 def host_files_unchanged() -> Iterator[list[str]]:
     """Fails the test if any runtime file changed meanwhile."""
@@ -166,33 +111,6 @@ def host_files_unchanged() -> Iterator[list[str]]:
     before = fingerprint(paths)
     yield paths
     assert fingerprint(paths) == before, "a host runtime file changed"
-
-
-def mountinfo_targets() -> set[str]:
-    with open("/proc/self/mountinfo") as f:
-        return {line.split()[4] for line in f}
-
-
-@contextmanager
-def host_latency() -> Iterator[list[float]]:
-    """Runs the host's `true` every 0.2 s meanwhile; yields the list of durations."""
-    times: list[float] = []
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            t = time.monotonic()
-            subprocess.run(["true"], check=False, timeout=10)
-            times.append(time.monotonic() - t)
-            stop.wait(0.2)
-
-    th = threading.Thread(target=loop, daemon=True)
-    th.start()
-    try:
-        yield times
-    finally:
-        stop.set()
-        th.join(15)
 
 
 # -- the OCI runtime ------------------------------------------------------------------------
@@ -262,22 +180,3 @@ def runc(request: pytest.FixtureRequest, runtime: RuntimeInfo, tmp_path: Path) -
         set_subreaper(False)
         rmdir_test_cgroups()
         assert not problems, "leaked: " + "; ".join(problems)
-
-
-def run_bundle(runc: CLI, b: Bundle, timeout: float = TIMEOUT, env: dict[str, str] | None = None,
-               extra: tuple[str, ...] = ()) -> Any:
-    """`run` in the foreground with stdin from /dev/null; returns the Result."""
-    b.write()
-    cid = runc.new_id()
-    runc.bundles.append(b)
-    return runc.run("run", "--bundle", str(b.path), *extra, cid, check=False, cwd=b.path,
-                    timeout=timeout, env=env)
-
-
-def start_bundle(runc: CLI, b: Bundle, env: dict[str, str] | None = None) -> str:
-    """create + start (detached, via the CLI driver); returns the id once it runs."""
-    b.write()
-    cid, r = runc.create(b)
-    runc.run("start", cid)
-    runc.wait_status(cid, "running")
-    return cid

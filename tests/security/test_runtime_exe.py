@@ -9,15 +9,14 @@ then /proc/PID/exe is the host's interpreter, /proc/PID/mem a copy of the runtim
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import start_bundle
 from ocihelpers import CLI, TIMEOUT, Bundle, wait_for
+from sechelpers import start_bundle
 
 from pycontain import Container, RootFS
 
