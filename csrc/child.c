@@ -624,8 +624,17 @@ static const char *find_exec(const struct pc_plan *p)
 {
     const char *file = p->path;
     for (const char *c = file; *c; c++)
-        if (*c == '/')
+        if (*c == '/') {
+            /* a path: it must exist and be executable now, not fail after start */
+            struct stat st;
+            if (stat(file, &st) < 0)
+                FAIL(PC_STEP_FIND_EXEC, -1, file);
+            if (!S_ISREG(st.st_mode))
+                FAILE(EACCES, PC_STEP_FIND_EXEC, -1, file);
+            if (access(file, X_OK) < 0)
+                FAIL(PC_STEP_FIND_EXEC, -1, file);
             return file;
+        }
     if (!*file)
         FAILE(ENOENT, PC_STEP_FIND_EXEC, -1, file);
     const char *sp = p->search_path ? p->search_path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -562,7 +562,7 @@ class Cgroup:
     @property
     def frozen(self) -> bool:
         """Whether the cgroup is frozen now (``runc pause`` state)."""
-        if self.unified_dir is not None:
+        if "freezer" not in self._v1 and self.unified_dir is not None:
             return v2.events(self._fs, self.unified_dir).get("frozen") == 1
         d = self._v1.get("freezer")
         if d is None:
@@ -596,6 +596,10 @@ class Cgroup:
     def freeze(self, timeout: float = 5.0) -> None:
         """Stop every process in the cgroup; returns once they are all frozen."""
         self._check_open()
+        if "freezer" in self._v1:
+            # v1/hybrid with a freezer hierarchy: what runc uses, and what tools read
+            v1.freeze(self._fs, self._v1["freezer"], timeout)
+            return
         if self.unified_dir is not None:
             v2.freeze(self._fs, self.unified_dir, timeout)
             return
@@ -604,6 +608,9 @@ class Cgroup:
     def thaw(self) -> None:
         """Let frozen processes run again."""
         self._check_open()
+        if "freezer" in self._v1:
+            v1.thaw(self._fs, self._v1["freezer"])
+            return
         if self.unified_dir is not None:
             v2.thaw(self._fs, self.unified_dir)
             return

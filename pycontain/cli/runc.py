@@ -275,9 +275,11 @@ def cmd_exec(g: dict[str, Any], args: list[str], log: Log) -> int:
                 if c not in CAPABILITIES:
                     raise ConfigError("--cap", f"unknown capability {c!r}")
             caps = caps or S.Capabilities()
-            caps = S.Capabilities(**{k: tuple(dict.fromkeys((*getattr(caps, k), *a.cap)))
-                                     for k in ("bounding", "effective", "permitted", "ambient")},
-                                  inheritable=caps.inheritable)
+            # like runc: ambient only when the spec gives inheritable caps (an ambient cap
+            # must be inheritable too)
+            sets = ["bounding", "effective", "permitted"] + (["ambient"] if caps.inheritable else [])
+            caps = attrs.evolve(caps, **{k: tuple(dict.fromkeys((*getattr(caps, k), *a.cap)))
+                                         for k in sets})
         proc = attrs.evolve(base, args=tuple(cmd), env=tuple(env), cwd=a.cwd or base.cwd,
                             user=user, capabilities=caps, terminal=a.tty,
                             no_new_privileges=base.no_new_privileges or a.no_new_privs)
@@ -362,6 +364,7 @@ _UPDATE_FLAGS = {
     "memory-swap": ("memory", "swap", "size"),
     "kernel-memory": ("memory", "kernel", "size"),
     "kernel-memory-tcp": ("memory", "kernelTCP", "size"),
+    "cpu-share": ("cpu", "shares", "int"),   # runc's spelling
     "cpu-shares": ("cpu", "shares", "int"),
     "cpu-quota": ("cpu", "quota", "int"),
     "cpu-period": ("cpu", "period", "int"),

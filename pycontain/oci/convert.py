@@ -181,6 +181,34 @@ def devices(spec: S.Spec, *, userns: bool) -> tuple[PlanDevice, ...]:
     return tuple(out.values())
 
 
+_IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+                "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
+
+
+def check_sysctls(sysctl: dict[str, str], create: set[str], join: dict[str, str]) -> None:
+    """Only namespaced sysctls, each with its namespace (runc's rules): anything else
+    would change the host."""
+    def has(ns: str) -> bool:
+        return ns in create or ns in join
+
+    for key in sysctl:
+        k = key.replace("/", ".")
+        field = f"linux.sysctl.{key}"
+        if ".." in key or k.startswith(".") or not k:
+            raise ConfigError(field, "invalid sysctl name")
+        if k in _IPC_SYSCTLS or k.startswith("fs.mqueue."):
+            if not has("ipc"):
+                raise ConfigError(field, "needs an ipc namespace")
+        elif k.startswith("net."):
+            if not has("net"):
+                raise ConfigError(field, "needs a network namespace")
+        elif k in ("kernel.hostname", "kernel.domainname"):
+            if not has("uts"):
+                raise ConfigError(field, "needs a uts namespace")
+        else:
+            raise ConfigError(field, "not a namespaced sysctl: it would change the host")
+
+
 def build_plan(spec: S.Spec, bundle: str, *, console: str | None = None) -> Plan:
     """The plan of a container's init process.  ``console``: the host path of the pty slave
     to bind on /dev/console."""
@@ -189,6 +217,7 @@ def build_plan(spec: S.Spec, bundle: str, *, console: str | None = None) -> Plan
     linux = spec.linux or S.Linux()
     rootfs = rootfs_path(spec, bundle)
     create, join = namespaces(spec)
+    check_sysctls(dict(linux.sysctl), create, join)
     # Without a mount namespace the process stays on the runtime's root, as with runc: no
     # mount, device or pivot may touch the host's mount table.
     own_mounts = "mnt" in create or "mnt" in join

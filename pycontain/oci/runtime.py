@@ -72,20 +72,10 @@ def status(st: dict[str, Any]) -> str:
 
 
 def _frozen(cg: Any) -> bool:
-    d = getattr(cg, "unified_dir", None)
     try:
-        if d:
-            with open(os.path.join(d, "cgroup.freeze")) as f:
-                if f.read().strip() == "1":
-                    return True
-        for dd in getattr(cg, "dirs", ()):
-            fp = os.path.join(dd, "freezer.state")
-            if os.path.exists(fp):
-                with open(fp) as f:
-                    return f.read().strip() == "FROZEN"
+        return bool(cg.frozen)
     except OSError:
         return False
-    return False
 
 
 def _now() -> str:
