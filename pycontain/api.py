@@ -12,12 +12,13 @@ def run(args: Sequence[str], *, rootfs: Any = None, namespaces: Any = None, cgro
         hostname: str | None = "pycontain", memory: int | str | None = None,
         pids: int | None = None, cpus: float | None = None, capture_output: bool = False,
         input: bytes | None = None, timeout: float | None = None, check: bool = False,
-        text: bool = False, **container_kw: Any) -> ContainerResult:
+        text: bool = False, seccomp: Any = "default", **container_kw: Any) -> ContainerResult:
     """Run ``args`` in a new container and wait for it.
 
     Defaults: new mnt, uts, ipc, pid and net namespaces (loopback up), the host's ``/``
-    read-only with private /proc, /dev and /tmp (:meth:`RootFS.host`), and a fresh cgroup
-    (``memory``, ``pids`` and ``cpus`` set its limits), removed afterwards.
+    read-only with private /proc, /dev and /tmp (:meth:`RootFS.host`), a fresh cgroup
+    (``memory``, ``pids`` and ``cpus`` set its limits) removed afterwards, and Docker's
+    default seccomp profile (``seccomp=None`` turns it off).
     """
     if memory is not None or pids is not None or cpus is not None:
         from .cgroups import Resources, parse_size
@@ -34,7 +35,7 @@ def run(args: Sequence[str], *, rootfs: Any = None, namespaces: Any = None, cgro
                               "don't combine them with cgroup=")
         cgroup = Resources.from_cpus(cpus, **kw) if cpus is not None else Resources(**kw)
     c = Container(rootfs=rootfs, namespaces=namespaces, cgroup=cgroup, hostname=hostname,
-                  **container_kw)
+                  seccomp=seccomp, **container_kw)
     with c:
         return c.run(args, capture_output=capture_output, input=input, timeout=timeout,
                      check=check, text=text)

@@ -101,7 +101,8 @@ class Container:
     sysctl: Mapping[str, str] | None = None
     oom_score_adj: int | None = None
     umask: int | None = None
-    seccomp: bytes | None = None
+    seccomp: bytes | str | None = None  # BPF bytes, "default" (Docker's profile) or None
+    seccomp_flags: int = 0
     loopback: bool = True
     die_with_parent: bool = False
     cgroup_parent: str | None = None
@@ -157,6 +158,7 @@ class Container:
         path_env = next((e[5:] for e in self.env if e.startswith("PATH=")), DEFAULT_PATH)
         caps = self.capabilities.masks() if self.capabilities is not None else None
         user = self.user
+        seccomp, seccomp_flags = self._seccomp()
         return P.Plan(
             argv=tuple(args),
             env=self.env,
@@ -179,11 +181,24 @@ class Container:
             groups=user.groups if user else None,
             caps=caps,
             no_new_privs=self.no_new_privileges,
-            seccomp=self.seccomp,
+            seccomp=seccomp,
+            seccomp_flags=seccomp_flags,
             cwd=self.cwd,
             sysctls=tuple((self.sysctl or {}).items()),
             **fields,
         )
+
+    def _seccomp(self) -> tuple[bytes | None, int]:
+        sc = self.seccomp
+        if sc is None or isinstance(sc, bytes):
+            return sc, self.seccomp_flags
+        if sc != "default":
+            raise ConfigError("seccomp", f"expected BPF bytes, 'default' or None, got {sc!r}")
+        from .process_spec import CAPABILITIES
+        from .seccomp_default import default_filter
+
+        caps = self.capabilities.bounding if self.capabilities is not None else tuple(CAPABILITIES)
+        return default_filter(caps)
 
     def _compiled_plan(self) -> P.CompiledPlan:
         cp = self._compiled

@@ -23,6 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", metavar="S", type=float, help="kill the container after S seconds (exit 124)")
     p.add_argument("--cap-add", metavar="CAP", action="append", default=[], help="add a capability")
     p.add_argument("--read-only", action="store_true", help="mount the root filesystem read-only")
+    p.add_argument("--seccomp", choices=("default", "unconfined"), default="default",
+                   help="default: Docker's default seccomp profile (the default); unconfined: none")
     p.add_argument("--pod", metavar="NAME",
                    help="run in a pod (pycontain pod create): its network, IPC, hostname and cgroup")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD...", help="the command and its arguments")
@@ -87,6 +89,7 @@ def main(args: argparse.Namespace) -> int:
         "env": env,
         "cwd": args.workdir,
         "capabilities": caps,
+        "seccomp": "default" if args.seccomp == "default" else None,
     }
     if pod is not None:
         container = pod.container(**ckw)  # closed with the pod, which stays up

@@ -495,3 +495,19 @@ def test_cli_run(busybox_rootfs: Path, python: str) -> None:
         assert r.returncode != 0
         assert word in r.stderr and "Traceback" not in r.stderr
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_default_seccomp_in_convenience_paths(python: str) -> None:
+    # pycontain.run and `pycontain run` load Docker's default profile; unshare is refused
+    r = pycontain.run(["sh", "-c", "grep ^Seccomp: /proc/self/status; unshare -r true"],
+                      capture_output=True, text=True)
+    assert r.stdout.split()[:2] == ["Seccomp:", "2"]
+    assert r.returncode != 0
+    r = pycontain.run(["sh", "-c", "grep ^Seccomp: /proc/self/status"], capture_output=True,
+                      text=True, seccomp=None)
+    assert r.stdout.split()[:2] == ["Seccomp:", "0"]
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    for flag, mode in (([], "2"), (["--seccomp", "unconfined"], "0")):
+        r2 = subprocess.run([python, "-m", "pycontain", "run", *flag, "--", "grep", "^Seccomp:", "/proc/self/status"],
+                            capture_output=True, text=True, env=env)
+        assert r2.stdout.split()[:2] == ["Seccomp:", mode], r2.stderr
