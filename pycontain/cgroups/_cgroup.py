@@ -333,9 +333,11 @@ class Cgroup:
                     hint=f"mount the v1 {controller} hierarchy under {layout.root}",
                 )
         if wanted is None:
-            wanted = _V1_DEFAULT
             if layout.unified is None:
-                wanted = wanted | {"freezer"}  # kill() needs it without cgroup.kill
+                wanted = _V1_DEFAULT | {"freezer"}  # kill() needs it without cgroup.kill
+            else:
+                # hybrid: cgroup2's cpu.stat counts CPU time, cpuacct's mkdir/rmdir is saved
+                wanted = _V1_DEFAULT - {"cpuacct"}
         every = "*" in wanted
         wanted = wanted | required.keys()
         v1_dirs: dict[str, str] = {}

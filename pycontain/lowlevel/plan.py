@@ -303,7 +303,6 @@ class CompiledPlan:
         if argv is not None:
             p.argv = strv(argv)
             p.path = s(argv[0])
-            plan = attrs.evolve(plan, argv=tuple(argv))
         if env is not None:
             p.envp = strv(env)
             path_env = next((e[5:] for e in env if e.startswith("PATH=")), None)
