@@ -18,11 +18,17 @@ def _read(path: str) -> str | None:
 def report() -> dict[str, Any]:
     rep: dict[str, Any] = {"kernel": platform.release(), "uid": os.getuid()}
     try:
-        from .cgroups import detect
+        from .cgroups import describe_host
 
-        layout = detect()
-        rep["cgroup mode"] = getattr(layout.mode, "name", str(layout.mode)).lower()
-        rep["cgroup hierarchies"] = ", ".join(sorted(getattr(h, "name", str(h)) for h in getattr(layout, "hierarchies", []))) or "-"
+        host = describe_host()
+        rep["cgroup mode"] = host.get("mode")
+        hier = host.get("hierarchies") or []
+        rep["cgroup hierarchies"] = ", ".join(
+            f"{h.get('mount')} ({','.join(sorted(h.get('controllers') or [])) or 'no controllers'})"
+            for h in hier) or "-"
+        for key in ("cgroup_kill", "cgroup_freeze", "ebpf_devices"):
+            if key in host:
+                rep[key.replace("_", " ")] = "yes" if host[key] else "no"
     except Exception as err:  # a report must not fail on one probe
         rep["cgroup mode"] = f"unknown ({err})"
     ns = sorted(os.listdir("/proc/self/ns")) if os.path.isdir("/proc/self/ns") else []

@@ -421,22 +421,47 @@ def cmd_events(g: dict[str, Any], args: list[str], log: Log) -> int:
         p.add_argument("--interval", default="5s")
         p.add_argument("id")
     a = _parse("events", args, build)
+    import threading
     import time
+
+    from pycontain.oci.runtime import _cgroup, status
 
     rt = _rt(g)
     interval = _duration(a.interval)
-    while True:
-        data = rt.stats(a.id)
-        print(json.dumps({"type": "stats", "id": a.id, "data": data}), flush=True)
-        if a.stats:
-            return 0
-        deadline = time.monotonic() + interval
-        while time.monotonic() < deadline:
-            time.sleep(min(0.2, interval))
-            from pycontain.oci.runtime import status
+    if a.stats:
+        print(json.dumps({"type": "stats", "id": a.id, "data": rt.stats(a.id)}), flush=True)
+        return 0
+    # a stream: stats every interval, and an "oom" event whenever the OOM killer acts
+    cg = _cgroup(rt.load(a.id))
+    stop = threading.Event()
+    lock = threading.Lock()
 
-            if status(rt.load(a.id)) == "stopped":
-                return 0
+    def emit(doc: dict[str, Any]) -> None:
+        with lock:
+            print(json.dumps(doc), flush=True)
+
+    def watch_oom() -> None:
+        try:
+            with cg.oom_events(stop) as events:
+                for _count in events:
+                    emit({"type": "oom", "id": a.id})
+        except Exception:  # noqa: BLE001 - no memory controller: stats only
+            return
+
+    t = None
+    if cg is not None and hasattr(cg, "oom_events"):
+        t = threading.Thread(target=watch_oom, daemon=True)
+        t.start()
+    try:
+        while True:
+            emit({"type": "stats", "id": a.id, "data": rt.stats(a.id)})
+            deadline = time.monotonic() + interval
+            while time.monotonic() < deadline:
+                time.sleep(min(0.2, interval))
+                if status(rt.load(a.id)) == "stopped":
+                    return 0
+    finally:
+        stop.set()
 
 
 def _duration(text: str) -> float:

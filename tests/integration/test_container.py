@@ -511,3 +511,19 @@ def test_default_seccomp_in_convenience_paths(python: str) -> None:
         r2 = subprocess.run([python, "-m", "pycontain", "run", *flag, "--", "grep", "^Seccomp:", "/proc/self/status"],
                             capture_output=True, text=True, env=env)
         assert r2.stdout.split()[:2] == ["Seccomp:", mode], r2.stderr
+
+
+def test_cli_check_reports_host(python: str) -> None:
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    r = subprocess.run([python, "-m", "pycontain", "check", "--json"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    rep = json.loads(r.stdout)
+    with open("/proc/self/mountinfo") as f:
+        mounts = f.read()
+    expected = "hybrid" if " /sys/fs/cgroup/unified " in mounts and " - cgroup " in mounts else None
+    if expected:
+        assert rep["cgroup mode"] == expected
+    assert rep["clone3"] in ("yes", "no (clone fallback)")
+    assert "namespaces" in rep and "pid" in rep["namespaces"]
