@@ -708,6 +708,8 @@ static void pause_noop(int sig)
 static void pause_forever(int err_fd) __attribute__((noreturn));
 static void pause_forever(int err_fd)
 {
+    /* it is a copy of the caller's memory that never execs: say what it is in ps */
+    prctl(PR_SET_NAME, "pycontain-pause", 0, 0, 0);
     /* pid 1 of a namespace only receives signals it has a handler for */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
