@@ -3,7 +3,6 @@ the C core runs in each new container process."""
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import threading
@@ -18,7 +17,7 @@ from .lowlevel import plan as P
 from .namespaces import JOIN_ORDER, NAMESPACES, IdMap, Namespaces
 from .process import Process
 from .process_spec import Capabilities, User, parse_rlimits, to_capabilities
-from .rootfs import MS_PRIVATE, MS_REC, MS_SLAVE, Chroot, RootFS
+from .rootfs import MS_PRIVATE, MS_REC, MS_SLAVE, RootFS
 
 PIPE = subprocess.PIPE
 DEVNULL = subprocess.DEVNULL
@@ -261,11 +260,11 @@ class Container:
                 if dst == 0:
                     fds.append((r, 0))
                     to_close.append(r)
-                    f = io.open(w, "wb", buffering=0)  # noqa: SIM115
+                    f = open(w, "wb", buffering=0)  # noqa: SIM115
                 else:
                     fds.append((w, dst))
                     to_close.append(w)
-                    f = io.open(r, "rb", buffering=0)  # noqa: SIM115
+                    f = open(r, "rb", buffering=0)  # noqa: SIM115
                 parent_files.append(f)
                 return f
             if value == DEVNULL:

@@ -40,7 +40,7 @@ class Log:
     def write(self, level: str, msg: str) -> None:
         if not self.path:
             return
-        now = datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+        now = datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
         if self.fmt == "json":
             line = json.dumps({"level": level, "msg": msg, "time": now})
         else:
@@ -496,7 +496,12 @@ def cmd_spec(g: dict[str, Any], args: list[str], log: Log) -> int:
 
 def cmd_features(g: dict[str, Any], args: list[str], log: Log) -> int:
     _parse("features", args, lambda p: None)
-    from pycontain.oci.spec import NAMESPACE_TYPES, SECCOMP_ACTIONS, SECCOMP_ARCHITECTURES, SECCOMP_OPERATORS
+    from pycontain.oci.spec import (
+        NAMESPACE_TYPES,
+        SECCOMP_ACTIONS,
+        SECCOMP_ARCHITECTURES,
+        SECCOMP_OPERATORS,
+    )
     from pycontain.process_spec import CAPABILITIES
 
     doc = {

@@ -11,15 +11,15 @@ import os
 from .._ffi import ffi, lib  # type: ignore[import-not-found]
 
 __all__ = [
+    "check",
     "ffi",
     "lib",
-    "setns",
-    "unshare",
     "mount",
-    "umount2",
     "pivot_root",
     "sethostname",
-    "check",
+    "setns",
+    "umount2",
+    "unshare",
 ]
 
 

@@ -14,8 +14,7 @@ from typing import Any
 
 import attrs
 
-from . import steps
-from . import ffi, lib
+from . import ffi, lib, steps
 
 PC_CREATE_NONE = 0
 PC_CREATE_DIR = 1
@@ -132,7 +131,7 @@ class CompiledPlan:
     The structs own their memory through ``_keep``; per-spawn fields are set on a shallow
     copy of ``base`` so that threads can spawn from one compiled plan at once."""
 
-    __slots__ = ("plan", "base", "_keep", "_join_fds", "_pidns_fd")
+    __slots__ = ("_join_fds", "_keep", "_pidns_fd", "base", "plan")
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan

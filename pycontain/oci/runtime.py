@@ -79,7 +79,7 @@ def _frozen(cg: Any) -> bool:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 class Runtime:
@@ -138,7 +138,7 @@ class Runtime:
 
     def _create(self, cid: str, bundle: str, raw: dict[str, Any], spec: S.Spec,
                 pid_file: str | None, console_socket: str | None, preserve_fds: int) -> int:
-        from ..cgroups import ALL_CONTROLLERS, Cgroup, Resources
+        from ..cgroups import ALL_CONTROLLERS, Cgroup
 
         linux = spec.linux or S.Linux()
         assert spec.process is not None
