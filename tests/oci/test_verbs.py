@@ -287,3 +287,29 @@ def test_state_takes_the_state_lock_quickly(cli: CLI, running) -> None:
     for _ in range(5):
         cli.state(cid)
     assert time.monotonic() - t < 5
+
+
+def test_events_stream_reports_oom(cli: CLI, bundle, tmp_path: Path) -> None:
+    """`events` (no --stats) emits {"type": "oom"} when the OOM killer acts in the container."""
+    b = bundle()
+    b.process["args"] = ["/bin/sh", "-c", "sleep 1; /probe memhog 64; sleep 30"]
+    b.linux.setdefault("resources", {})["memory"] = {"limit": 32 << 20, "swap": 32 << 20}
+    b.write()
+    cid, _ = cli.create(b)
+    cli.run("start", cid)
+    out = tmp_path / "events.out"
+    with open(out, "wb") as f:
+        p = subprocess.Popen(
+            [cli.runtime.exe, "--root", str(cli.root), "events", "--interval", "1s", cid],
+            stdout=f,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        wait_for(lambda: '"type": "oom"' in out.read_text() or '"type":"oom"' in out.read_text(),
+                 what="an oom event", timeout=8)
+        types = [json.loads(line)["type"] for line in out.read_text().splitlines() if line.strip()]
+        assert "oom" in types and "stats" in types
+    finally:
+        p.kill()  # our child
+        p.wait(timeout=TIMEOUT)
