@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import shutil
 import signal
@@ -142,7 +143,8 @@ def run_in_pty(cmd: Sequence[str], *, timeout: float = 60, env: dict[str, str] |
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return rc, out.decode(errors="replace").replace("\r\n", "\n")
+    # \r\r\n: the container's pty and ours both add a \r
+    return rc, re.sub(r"\r+\n", "\n", out.decode(errors="replace"))
 
 
 def wait_for(pred, *, timeout: float = 20, interval: float = 0.1, what: str = "condition"):
@@ -181,3 +183,141 @@ def client_images(tmp_path_factory: pytest.TempPathFactory, busybox_rootfs: Path
     pause_root = build_pause(d / "pause-rootfs")
     pause = write_image_archive(pause_root, d / "pause.tar", PAUSE_IMAGE, entrypoint=["/pause"])
     return {"rootfs": rootfs_tar, "busybox": busybox, "pause": pause}
+
+
+# -- containerd ----------------------------------------------------------------------------
+# One daemon per test module (ctr, CRI): each client is stopped, and what it left on the host
+# checked, before the next one starts.
+
+CRI_HANDLERS = {"runc": "runc", "pycontain-runc": "pycontain"}
+
+
+class Containerd:
+    def __init__(self, tmp: Path, proc: subprocess.Popen) -> None:
+        self.tmp = tmp
+        self.proc = proc
+        self.sock = str(tmp / "containerd.sock")
+        self.fifo = tmp / "fifo"
+
+    def ctr(self, *args: str, namespace: str = "pctest", **kw) -> subprocess.CompletedProcess[str]:
+        return run(["ctr", "-a", self.sock, "-n", namespace, *args], **kw)
+
+    def ctr_argv(self, *args: str, namespace: str = "pctest") -> list[str]:
+        return ["ctr", "-a", self.sock, "-n", namespace, *args]
+
+    def runtime_flags(self, runtime: str) -> list[str]:
+        """ctr's own way to name the runc shim's BinaryName (and a runtime root of ours)."""
+        return ["--runc-binary", RUNTIMES[runtime], "--runc-root", str(self.tmp / "ctr-runtime-root" / runtime)]
+
+
+def _containerd_config(tmp: Path) -> str:
+    runtimes = ""
+    for name, handler in CRI_HANDLERS.items():
+        runtimes += f"""
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{handler}]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{handler}.options]
+        BinaryName = "{RUNTIMES[name]}"
+        Root = "{tmp}/cri-runtime-root/{handler}"
+"""
+    return f"""version = 2
+root = "{tmp}/root"
+state = "{tmp}/state"
+[grpc]
+  address = "{tmp}/containerd.sock"
+[ttrpc]
+  address = "{tmp}/containerd.sock.ttrpc"
+[debug]
+  level = "info"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{PAUSE_IMAGE}"
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "{tmp}/cni"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    snapshotter = "overlayfs"
+{runtimes}"""
+
+
+CNI_SUBNET = "10.99.0"
+
+
+def _cni_conflist(tmp: Path) -> str:
+    return f"""{{"cniVersion": "1.0.0", "name": "pctest",
+ "plugins": [
+  {{"type": "bridge", "bridge": "pctest-cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+   "ipam": {{"type": "host-local", "dataDir": "{tmp}/cni-ipam",
+            "ranges": [[{{"subnet": "{CNI_SUBNET}.0/24"}}]], "routes": [{{"dst": "0.0.0.0/0"}}]}}}},
+  {{"type": "loopback"}}
+ ]}}
+"""
+
+
+@pytest.fixture(scope="module")
+def containerd(tmp_path_factory: pytest.TempPathFactory, client_images: dict[str, Path]):
+    from hostclean import HostState
+
+    tmp = tmp_path_factory.mktemp("containerd")
+    host = HostState.snapshot(
+        tmp, cgroups=("pctest", "pctest-cri"),
+        # the shims' sockets are always under /run/containerd/s; CNI's default dirs too
+        paths=("/run/containerd", "/var/lib/cni", "/run/netns"),
+        links=("pctest-cni0",), chains=("CNI-",))
+    (tmp / "config.toml").write_text(_containerd_config(tmp))
+    (tmp / "cni").mkdir()
+    (tmp / "cni" / "10-pctest.conflist").write_text(_cni_conflist(tmp))
+    log = open(tmp / "containerd.log", "w")
+    proc = subprocess.Popen(["containerd", "--config", str(tmp / "config.toml")], stdout=log,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    cd = Containerd(tmp, proc)
+    try:
+        wait_for(lambda: proc.poll() is not None or run(["ctr", "-a", cd.sock, "version"], check=False,
+                                                        timeout=10).returncode == 0,
+                 timeout=30, what="containerd's socket")
+        assert proc.poll() is None, (tmp / "containerd.log").read_text()[-3000:]
+        for ns in ("pctest", "k8s.io"):
+            cd.ctr("image", "import", str(client_images["busybox"]), namespace=ns, timeout=120)
+            cd.ctr("image", "import", str(client_images["pause"]), namespace=ns, timeout=120)
+        yield cd
+    finally:
+        try:
+            _containerd_drain(cd)
+        finally:
+            stop_daemon(proc)
+            log.close()
+            left = host.cleanup()
+            print("containerd cleanup:", *host.cleaned, sep="\n  ")
+            shutil.rmtree(tmp, ignore_errors=True)
+        assert not left, f"containerd left on the host: {left}"
+
+
+def _containerd_drain(cd: Containerd) -> None:
+    """Remove every pod, container, task and image the tests may have left."""
+    try:
+        import grpc
+        from cri_api.v1 import api_pb2 as pb
+        from cri_api.v1 import api_pb2_grpc as rpc
+
+        with grpc.insecure_channel(f"unix://{cd.sock}") as ch:
+            rt = rpc.RuntimeServiceStub(ch)
+            for c in rt.ListContainers(pb.ListContainersRequest(), timeout=10).containers:
+                rt.StopContainer(pb.StopContainerRequest(container_id=c.id, timeout=0), timeout=30)
+                rt.RemoveContainer(pb.RemoveContainerRequest(container_id=c.id), timeout=30)
+            for s in rt.ListPodSandbox(pb.ListPodSandboxRequest(), timeout=10).items:
+                rt.StopPodSandbox(pb.StopPodSandboxRequest(pod_sandbox_id=s.id), timeout=30)
+                rt.RemovePodSandbox(pb.RemovePodSandboxRequest(pod_sandbox_id=s.id), timeout=30)
+    except Exception as err:  # noqa: BLE001
+        print("CRI drain:", err)
+    for ns in ("pctest", "k8s.io"):
+        for t in cd.ctr("task", "ls", "-q", namespace=ns, check=False).stdout.split():
+            cd.ctr("task", "kill", "-s", "SIGKILL", "--all", t, namespace=ns, check=False)
+            cd.ctr("task", "delete", "--force", t, namespace=ns, check=False, timeout=30)
+        for c in cd.ctr("container", "ls", "-q", namespace=ns, check=False).stdout.split():
+            cd.ctr("container", "delete", c, namespace=ns, check=False)
+        images = cd.ctr("image", "ls", "-q", namespace=ns, check=False).stdout.split()
+        if images:
+            cd.ctr("image", "rm", "--sync", *images, namespace=ns, check=False, timeout=60)

@@ -80,7 +80,7 @@ runc = ["{RUNTIMES['runc']}"]
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def podman(tmp_path_factory: pytest.TempPathFactory, client_images: dict[str, Path]) -> Iterator[Podman]:
     tmp = tmp_path_factory.mktemp("podman")
     host = HostState.snapshot(
