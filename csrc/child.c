@@ -426,22 +426,28 @@ static void readonly_path(int rootfd, const char *path, int idx)
 
 static void write_sysctl(int rootfd, const struct pc_kv *kv, int idx)
 {
-    char path[PATH_MAX];
-    if (pc_join(path, sizeof(path), "/proc/sys", kv->key) < 0)
-        FAILE(ENAMETOOLONG, PC_STEP_SYSCTL, idx, kv->key);
-    int fd = pc_open_nofollow(rootfd, path, O_WRONLY);
-    if (fd < 0)
-        FAILE(-fd, PC_STEP_SYSCTL, idx, path);
-    /* the write must land in a real procfs, not in a file the container planted */
+    /* /proc/sys of the container's own, fresh procfs; the key strictly below it (a key
+     * with ".." could otherwise reach /proc/<pid>/... or /proc/sysrq-trigger) */
+    int sysfd = pc_open_nofollow(rootfd, "/proc/sys", O_PATH | O_DIRECTORY);
+    if (sysfd < 0)
+        FAILE(-sysfd, PC_STEP_SYSCTL, idx, "/proc/sys");
     struct statfs sfs;
-    if (fstatfs(fd, &sfs) < 0)
-        FAIL(PC_STEP_SYSCTL, idx, path);
+    if (fstatfs(sysfd, &sfs) < 0)
+        FAIL(PC_STEP_SYSCTL, idx, "/proc/sys");
     if (sfs.f_type != PROC_SUPER_MAGIC)
-        FAILE(EXDEV, PC_STEP_SYSCTL, idx, path);
+        FAILE(EXDEV, PC_STEP_SYSCTL, idx, "/proc/sys");
+    int fd = pc_open_beneath(sysfd, kv->key, O_WRONLY);
+    close(sysfd);
+    if (fd < 0)
+        FAILE(-fd, PC_STEP_SYSCTL, idx, kv->key);
+    if (fstatfs(fd, &sfs) < 0)
+        FAIL(PC_STEP_SYSCTL, idx, kv->key);
+    if (sfs.f_type != PROC_SUPER_MAGIC)
+        FAILE(EXDEV, PC_STEP_SYSCTL, idx, kv->key);
     int r = pc_write_all(fd, kv->value, pc_strlen(kv->value));
     close(fd);
     if (r < 0)
-        FAILE(-r, PC_STEP_SYSCTL, idx, path);
+        FAILE(-r, PC_STEP_SYSCTL, idx, kv->key);
 }
 
 /* ---- the root ----------------------------------------------------------------------------- */
@@ -609,7 +615,9 @@ static void apply_caps(const struct pc_plan *p)
         FAIL(PC_STEP_AMBIENT, -1, NULL);
     for (int c = 0; c <= p->cap_last; c++) {
         if (p->cap_ambient & (1ULL << c)) {
-            if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+            /* an ambient cap must also be permitted and inheritable; runc ignores the ones
+             * that are not (its own default spec asks for such), so do we */
+            if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0 && errno != EPERM)
                 FAIL(PC_STEP_AMBIENT, c, NULL);
         }
     }

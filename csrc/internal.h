@@ -64,6 +64,9 @@ int pc_open_in_root(int rootfd, const char *path, int create, int nofollow, mode
 /* Open an existing path in the root for O_PATH without following symlinks at all. */
 int pc_open_nofollow(int rootfd, const char *path, int oflags);
 
+/* Open `path` strictly below dirfd: no "..", no symlinks at all.  fd or -errno. */
+int pc_open_beneath(int dirfd, const char *path, int oflags);
+
 /* "/proc/self/fd/N" into buf */
 void pc_fdpath(char *buf, size_t size, int fd);
 

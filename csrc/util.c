@@ -172,6 +172,22 @@ static int walk_nofollow(int rootfd, const char *path, int create, mode_t mode, 
     }
 }
 
+int pc_open_beneath(int dirfd, const char *path, int oflags)
+{
+    if (openat2_works) {
+        int fd = sys_openat2(dirfd, path, oflags | O_CLOEXEC,
+                             RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, 0);
+        if (fd != -ENOSYS && fd != -EPERM)
+            return fd;
+        openat2_works = 0;
+    }
+    /* no openat2: refuse ".." outright, and symlinks on the way */
+    for (const char *c = path; *c; c++)
+        if (c[0] == '.' && c[1] == '.' && (c == path || c[-1] == '/') && (c[2] == '/' || !c[2]))
+            return -EXDEV;
+    return walk_nofollow(dirfd, path, PC_CREATE_NONE, 0, oflags);
+}
+
 int pc_open_nofollow(int rootfd, const char *path, int oflags)
 {
     if (openat2_works) {

@@ -154,6 +154,10 @@ class Container:
                 joins.append((ns.join[name], NAMESPACES[name][0]))
         if self.hostname is not None and "uts" not in ns.create and "uts" not in ns.join:
             raise ConfigError("hostname", "setting a hostname needs a uts namespace")
+        if self.sysctl:
+            from .sysctl import check_sysctls
+
+            check_sysctls(self.sysctl, ns.create, ns.join, field="sysctl")
         path_env = next((e[5:] for e in self.env if e.startswith("PATH=")), DEFAULT_PATH)
         caps = self.capabilities.masks() if self.capabilities is not None else None
         user = self.user
@@ -167,6 +171,8 @@ class Container:
             pidns_join=ns.join.get("pid"),
             unshare_time=bool(ns.time_offsets),
             become_root="user" in ns.create or "user" in ns.join,
+            # a copy of this interpreter until execve: not readable through /proc meanwhile
+            nondumpable=True,
             hostname=self.hostname,
             domainname=self.domainname,
             loopback_up=self.loopback and "net" in ns.create,

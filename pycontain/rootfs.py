@@ -104,6 +104,8 @@ class Mount:
             raise ConfigError("mounts.target", f"must be an absolute path inside the container, got {self.target!r}")
         if self.is_bind and not self.source:
             raise ConfigError("mounts.source", f"a bind mount on {self.target} needs a source")
+        if os.path.normpath(self.target) == "/proc" and self.type != "proc":
+            raise ConfigError("mounts.target", "only a proc mount may go on /proc")
 
     @property
     def is_bind(self) -> bool:

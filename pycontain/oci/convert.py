@@ -7,6 +7,7 @@ it is unit-tested without privileges.
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..lowlevel.plan import (
     PC_CREATE_DIR,
     PC_CREATE_FILE,
     PC_CREATE_NONE,
+    PC_ROOT_CHROOT,
     PC_ROOT_PIVOT,
     Plan,
     PlanDevice,
@@ -22,6 +24,7 @@ from ..lowlevel.plan import (
 )
 from ..namespaces import NAMESPACES
 from ..process_spec import CAPABILITIES, RLIMITS
+from ..sysctl import check_sysctls
 from ..rootfs import MS_BIND, MS_REC, MS_SHARED, MS_SLAVE, MS_UNBINDABLE, PROPAGATION, parse_options
 from . import spec as S
 
@@ -132,6 +135,8 @@ def mounts(spec: S.Spec, bundle: str) -> tuple[PlanMount, ...]:
     for i, m in enumerate(spec.mounts):
         field = f"mounts[{i}]"
         dest = m.destination if m.destination.startswith("/") else "/" + m.destination
+        if posixpath.normpath(dest) == "/proc" and m.type != "proc":
+            raise ConfigError(f"{field}.destination", "only a proc mount may go on /proc")
         flags, prop, data, _rro = parse_options(m.options, f"{field}.options")
         is_bind = bool(flags & MS_BIND) or m.type == "bind"
         if m.type == "cgroup" and not is_bind:
@@ -181,34 +186,6 @@ def devices(spec: S.Spec, *, userns: bool) -> tuple[PlanDevice, ...]:
     return tuple(out.values())
 
 
-_IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
-                "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
-
-
-def check_sysctls(sysctl: dict[str, str], create: set[str], join: dict[str, str]) -> None:
-    """Only namespaced sysctls, each with its namespace (runc's rules): anything else
-    would change the host."""
-    def has(ns: str) -> bool:
-        return ns in create or ns in join
-
-    for key in sysctl:
-        k = key.replace("/", ".")
-        field = f"linux.sysctl.{key}"
-        if ".." in key or k.startswith(".") or not k:
-            raise ConfigError(field, "invalid sysctl name")
-        if k in _IPC_SYSCTLS or k.startswith("fs.mqueue."):
-            if not has("ipc"):
-                raise ConfigError(field, "needs an ipc namespace")
-        elif k.startswith("net."):
-            if not has("net"):
-                raise ConfigError(field, "needs a network namespace")
-        elif k in ("kernel.hostname", "kernel.domainname"):
-            if not has("uts"):
-                raise ConfigError(field, "needs a uts namespace")
-        else:
-            raise ConfigError(field, "not a namespaced sysctl: it would change the host")
-
-
 def build_plan(spec: S.Spec, bundle: str, *, console: str | None = None) -> Plan:
     """The plan of a container's init process.  ``console``: the host path of the pty slave
     to bind on /dev/console."""
@@ -232,8 +209,9 @@ def build_plan(spec: S.Spec, bundle: str, *, console: str | None = None) -> Plan
     joins = tuple((join[n], NAMESPACES[n][0]) for n in JOIN_ORDER if n in join)
     mts = list(mounts(spec, bundle))
     if console:
+        # never follow a /dev/console symlink the image may hold (CVE-2025-52565)
         mts.append(PlanMount(target="/dev/console", source=console, flags=MS_BIND,
-                             create=PC_CREATE_FILE))
+                             create=PC_CREATE_FILE, nofollow=True))
     has_dev = any(m.target == "/dev" for m in mts)
     symlinks = list(DEFAULT_SYMLINKS)
     if any(m.target == "/dev/pts" for m in mts):
@@ -251,11 +229,13 @@ def build_plan(spec: S.Spec, bundle: str, *, console: str | None = None) -> Plan
         personality = pers
     pf = process_fields(spec.process)
     if not own_mounts:
+        # no mount may be made in the runtime's namespace: a plain chroot into the rootfs
         return Plan(clone_flags=flags, joins=joins, pidns_join=join.get("pid"),
                     unshare_time=bool(linux.time_offsets) and "time" in create,
                     become_root=userns, hostname=spec.hostname or None,
                     domainname=spec.domainname or None, personality=personality,
-                    sysctls=tuple(linux.sysctl.items()), rootfs=rootfs, setsid=True, **pf)
+                    sysctls=tuple(linux.sysctl.items()), root_mode=PC_ROOT_CHROOT,
+                    rootfs=rootfs, setsid=True, nondumpable=True, **pf)
     return Plan(
         clone_flags=flags,
         joins=joins,
@@ -280,5 +260,8 @@ def build_plan(spec: S.Spec, bundle: str, *, console: str | None = None) -> Plan
         sysctls=tuple(linux.sysctl.items()),
         personality=personality,
         setsid=True,
+        # the init is a copy of the runtime until its execve: nothing in the container may
+        # read or open /proc/<init>/exe (the host interpreter) meanwhile (CVE-2019-5736)
+        nondumpable=True,
         **pf,
     )

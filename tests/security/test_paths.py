@@ -62,12 +62,6 @@ def test_library_proc_symlink_refused(make_rootfs: Callable[[], Path], link: str
     assert list((root / "mnt").iterdir()) == [] and list((root / "tmp").iterdir()) == []
 
 
-XFAIL_PROC_VOLUME = pytest.mark.xfail(
-    strict=True, reason="a bind mount (volume) on /proc is accepted; runc refuses anything but "
-    "a proc mount there (checkProcMount)")
-
-
-@XFAIL_PROC_VOLUME
 def test_runc_volume_over_proc_refused(runc: CLI, bundle: Callable[..., Bundle], tmp_path: Path) -> None:
     fake = tmp_path / "fakeproc"
     fake.mkdir()
@@ -78,7 +72,6 @@ def test_runc_volume_over_proc_refused(runc: CLI, bundle: Callable[..., Bundle],
     assert r.returncode != 0, r
 
 
-@XFAIL_PROC_VOLUME
 def test_library_volume_over_proc_refused(make_rootfs: Callable[[], Path], tmp_path: Path) -> None:
     fake = tmp_path / "fakeproc"
     fake.mkdir()
@@ -258,8 +251,6 @@ def test_runc_console_symlink_inside_stays_inside(runc: CLI, bundle: Callable[..
     assert (b.rootfs / "etc" / "target").read_text() == "inside\n"
 
 
-@pytest.mark.xfail(strict=True, reason="the /dev/console bind follows a symlink planted at "
-                   "rootfs/dev/console (in the root), so the pty gets mounted over a procfs file")
 def test_runc_console_symlink_into_procfs_refused(runc: CLI, bundle: Callable[..., Bundle],
                                                   tmp_path: Path) -> None:
     b = bundle("sh", "-c", "grep -c core_pattern /proc/self/mountinfo; true")
@@ -272,8 +263,6 @@ def test_runc_console_symlink_into_procfs_refused(runc: CLI, bundle: Callable[..
 # -- sysctl writes (CVE-2025-52881) ------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="a library sysctl key with '..' leaves /proc/sys: it "
-                   "writes other procfs files (here the container's own oom_score_adj)")
 def test_library_sysctl_dotdot_refused(make_rootfs: Callable[[], Path]) -> None:
     c = None
     try:
@@ -285,8 +274,6 @@ def test_library_sysctl_dotdot_refused(make_rootfs: Callable[[], Path]) -> None:
     assert r.stdout != "500\n", "the sysctl write landed outside /proc/sys"
 
 
-@pytest.mark.xfail(strict=True, reason="the library accepts a sysctl that is not namespaced "
-                   "(it would change the host); pycontain-runc refuses it")
 def test_library_host_sysctl_refused(make_rootfs: Callable[[], Path]) -> None:
     current = Path("/proc/sys/vm/overcommit_ratio").read_text().strip()  # rewriting it is harmless
     with pytest.raises(ConfigError):
