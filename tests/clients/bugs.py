@@ -15,3 +15,10 @@ CGROUP_V1_VIEW = (
     "a 'cgroup' mount on cgroup v1 binds the whole host /sys/fs/cgroup (pycontain/oci/"
     "convert.py mounts()): the container sees the host's root cgroups (memory.limit_in_bytes "
     "unlimited) instead of its own; runc binds each hierarchy's container cgroup directory")
+
+KILL_ALL_STOPPED = (
+    "`kill --all ID 9` on a container whose init has exited does nothing (pycontain/oci/"
+    "runtime.py Runtime.kill returns early when not _alive(st)); containerd's shim sends it "
+    "exactly then, for a container in a shared pid namespace, to kill what is left in the "
+    "cgroup: runc signals every process of the cgroup while the cgroup exists. The leftovers "
+    "live on until delete, and the shim waits 2 s for their stdio on every delete")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import BUSYBOX_IMAGE, Containerd, run_in_pty, wait_for
 
-from bugs import LOOPBACK_DOWN, PTY_OUTSIDE_CONTAINER
+from bugs import KILL_ALL_STOPPED, LOOPBACK_DOWN, PTY_OUTSIDE_CONTAINER
 
 TRAP_TERM = 'trap "exit 7" TERM; echo ready; sleep 1000 & wait'
 
@@ -160,6 +160,27 @@ def test_kill_all(containerd: Containerd, runtime: str) -> None:
         containerd.ctr("task", "kill", "--all", "-s", "SIGKILL", cid, check=False)
     finally:
         assert "exit code 137" in _delete(containerd, cid)
+
+
+@pytest.mark.pycontain_bug(KILL_ALL_STOPPED)
+def test_shared_pidns_leftovers_killed_on_init_exit(containerd: Containerd, runtime: str, task: str) -> None:
+    """A container joining another's pid namespace (a pod's): when its init dies the shim runs
+    `kill --all ID 9` so that nothing of it outlives init (runc: every process in its cgroup)."""
+    holder = int(containerd.ctr("task", "ls").stdout.split(task, 1)[1].split()[0])
+    cid = _id(runtime, "sharedpid")
+    containerd.ctr("run", "-d", "--with-ns", f"pid:/proc/{holder}/ns/pid", *_run_flags(containerd, runtime, cid),
+                   BUSYBOX_IMAGE, cid, "sh", "-c", "sleep 1000 & echo ready; wait")
+    try:
+        rows = wait_for(lambda: (lambda r: r if len(r) >= 2 else None)(
+            containerd.ctr("task", "ps", cid).stdout.splitlines()[1:]), what="2 processes")
+        init = int(containerd.ctr("task", "ls").stdout.split(cid, 1)[1].split()[0])
+        child = [int(r.split()[0]) for r in rows if int(r.split()[0]) != init][0]
+        os.kill(init, 9)
+        wait_for(lambda: _status(containerd, cid) == "STOPPED", what="STOPPED")
+        # the task is not deleted yet: only the shim's kill --all can have killed the child
+        wait_for(lambda: not os.path.exists(f"/proc/{child}"), timeout=5, what="the child killed")
+    finally:
+        _delete(containerd, cid)
 
 
 def test_delete(containerd: Containerd, runtime: str) -> None:
