@@ -27,13 +27,32 @@ def _hierarchies() -> list[str]:
                   if os.path.isdir(os.path.join(CGROUP_ROOT, h)))
 
 
+def _own_cgroups() -> dict[str, str]:
+    """Controller (or name=) -> this process's cgroup path, from /proc/self/cgroup."""
+    out = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            for c in ctrls.split(",") if ctrls else ["unified"]:
+                out[c.removeprefix("name=")] = path
+    return out
+
+
 def _cgroup_tops() -> dict[str, set[str]]:
+    """Directories at the top of each hierarchy, and under our own cgroup there (where a
+    client's relative cgroup parent lands)."""
+    own = _own_cgroups()
     out = {}
     for h in _hierarchies():
-        try:
-            out[h] = {e.name for e in os.scandir(h) if e.is_dir()}
-        except OSError:
-            out[h] = set()
+        bases = {h}
+        rel = own.get(os.path.basename(h), "/")
+        if rel != "/":
+            bases.add(h + rel)
+        for base in bases:
+            try:
+                out[base] = {e.name for e in os.scandir(base) if e.is_dir()}
+            except OSError:
+                out[base] = set()
     return out
 
 
