@@ -287,6 +287,11 @@ class Runtime:
             self.store.save(cid, st)
             if hk.poststart:
                 _wait_exec(pid, exe_before)
+                # let the freshly executed program be scheduled before the hooks start
+                # competing with it for the CPU (clients and tests expect it to run first)
+                import time
+
+                time.sleep(0.005)
             state = hooks.state_json(cid, "running", st["pid"], st["bundle"], st.get("annotations") or {})
             hooks.run_hooks(hk.poststart, "poststart", state, warn_only=True, log=log)
 
