@@ -62,7 +62,9 @@ struct mount_attr {
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-static int g_err_fd = -1;
+/* Thread-local: a child made with CLONE_VM runs on its parent thread's TLS, so two threads'
+ * children never share these; a fork-like child has its own copy anyway. */
+static __thread int g_err_fd = -1;
 
 void pc_child_fail(int err, int step, int index, const char *path)
 {
@@ -625,7 +627,7 @@ static void apply_caps(const struct pc_plan *p)
 
 /* ---- exec --------------------------------------------------------------------------------- */
 
-static char g_exec_path[PATH_MAX];
+static __thread char g_exec_path[PATH_MAX];
 
 /* Find the executable like execvp, inside the container, before we say "ready". */
 static const char *find_exec(const struct pc_plan *p)

@@ -198,6 +198,7 @@ int pc_umount2(const char *target, int flags);
 int pc_pivot_root(const char *new_root, const char *put_old);
 int pc_sethostname(const char *name, int len);
 int pc_clone3_supported(void);
+int pc_set_vfork(int on);          /* share memory with the child when possible (default 1) */
 /* --- device cgroup (bpfdev.c) --- */
 /* One OCI device rule; type 'a' (all), 'b' or 'c'; major/minor -1: any; access: a mask of
  * PC_DEV_MKNOD 1, PC_DEV_READ 2, PC_DEV_WRITE 4 (the kernel's BPF_DEVCG_ACC_*). */

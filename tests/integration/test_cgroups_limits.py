@@ -375,7 +375,9 @@ def test_oom_event_stream_ends_when_the_cgroup_goes() -> None:
 
 @needs_v1
 def test_runc_stats_v1(children: list[subprocess.Popen[bytes]]) -> None:
-    with Cgroup.create(resources=Resources(pids_max=50, memory_max=128 * MiB)) as cg:
+    # every hierarchy, like an OCI container (the default set has no cpuacct on hybrid hosts)
+    with Cgroup.create(resources=Resources(pids_max=50, memory_max=128 * MiB),
+                       controllers=ALL_CONTROLLERS) as cg:
         p = _gated(children, "x = bytearray(8 << 20)\nimport sys\nsys.stdin.readline()")
         cg.add_process(p.pid)
         _go(p)
