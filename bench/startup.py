@@ -343,9 +343,9 @@ class Bench:
         return self._oci_direct(shutil.which("runc") or "runc", self.runc_state)
 
     def make_pycontain_runc(self) -> Callable[[], float]:
-        exe = shutil.which("pycontain-runc")
+        exe = _pycontain_runc()
         if exe is None:
-            raise Skip("not available (no `pycontain-runc` on PATH: the OCI CLI is not written yet)")
+            raise Skip("not available (no `pycontain-runc` next to this Python or on PATH)")
         return self._oci_direct(exe, self.pycr_state)
 
     def make_crun(self) -> Callable[[], float]:
@@ -440,13 +440,21 @@ class Bench:
         if self.crun is not None:
             self.crun.close(shutil.which("crun") or "crun", self.crun_state)
         for exe, state in (("runc", self.runc_state), ("pycontain-runc", self.pycr_state)):
-            path = shutil.which(exe)
+            path = _pycontain_runc() if exe == "pycontain-runc" else shutil.which(exe)
             for cid in _state_ids(state):
                 if path:
                     subprocess.run([path, "--root", state, "delete", "-f", cid],
                                    stdin=subprocess.DEVNULL, capture_output=True)
         _remove_cgroups(CG_PARENT)
         _remove_tree(self.tmp)
+
+
+def _pycontain_runc() -> str | None:
+    """The console script installed with the pycontain this script runs, else PATH's."""
+    beside = os.path.join(os.path.dirname(sys.executable), "pycontain-runc")
+    if os.access(beside, os.X_OK):
+        return beside
+    return shutil.which("pycontain-runc")
 
 
 def _state_ids(state: str) -> list[str]:
