@@ -30,10 +30,11 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from images import build_pause, write_image_archive  # noqa: E402
+from images import build_pause, write_image_archive
 
-PYCONTAIN_RUNC = shutil.which("pycontain-runc") or os.path.join(os.path.dirname(sys.executable),
-                                                                 "pycontain-runc")
+PYCONTAIN_RUNC = shutil.which("pycontain-runc") or os.path.join(
+    os.path.dirname(sys.executable), "pycontain-runc"
+)
 RUNTIMES = {"runc": "/usr/sbin/runc", "pycontain-runc": PYCONTAIN_RUNC}
 BUSYBOX_IMAGE = "localhost/pctest/busybox:latest"
 PAUSE_IMAGE = "localhost/pctest/pause:latest"
@@ -43,13 +44,16 @@ def selected_runtimes() -> list[str]:
     names = os.environ.get("PCTEST_CLIENT_RUNTIMES", "runc,pycontain-runc").split(",")
     bad = [n for n in names if n not in RUNTIMES]
     if bad:
-        raise pytest.UsageError(f"PCTEST_CLIENT_RUNTIMES: unknown {bad}, choose from {list(RUNTIMES)}")
+        raise pytest.UsageError(
+            f"PCTEST_CLIENT_RUNTIMES: unknown {bad}, choose from {list(RUNTIMES)}"
+        )
     return names
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "pycontain_bug(reason): strict xfail for the pycontain-runc run only")
+        "markers", "pycontain_bug(reason): strict xfail for the pycontain-runc run only"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -81,22 +85,46 @@ class CommandError(AssertionError):
     pass
 
 
-def run(cmd: Sequence[str], *, timeout: float = 60, input: str | None = None, check: bool = True,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: Sequence[str],
+    *,
+    timeout: float = 60,
+    input: str | None = None,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run a client command; on a timeout or (with ``check``) a failure, raise with its output."""
     try:
-        r = subprocess.run(list(cmd), input=input, capture_output=True, text=True, timeout=timeout,
-                           env=env, stdin=None if input is not None else subprocess.DEVNULL)
+        r = subprocess.run(
+            list(cmd),
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            check=False,
+        )
     except subprocess.TimeoutExpired as err:
-        raise CommandError(f"timed out after {timeout}s: {' '.join(cmd)}\n"
-                           f"stdout: {err.stdout!r}\nstderr: {err.stderr!r}") from None
+        raise CommandError(
+            f"timed out after {timeout}s: {' '.join(cmd)}\n"
+            f"stdout: {err.stdout!r}\nstderr: {err.stderr!r}"
+        ) from None
     if check and r.returncode != 0:
-        raise CommandError(f"exit {r.returncode}: {' '.join(cmd)}\nstdout: {r.stdout}\nstderr: {r.stderr}")
+        raise CommandError(
+            f"exit {r.returncode}: {' '.join(cmd)}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+        )
     return r
 
 
-def run_in_pty(cmd: Sequence[str], *, timeout: float = 60, env: dict[str, str] | None = None,
-               rows: int = 24, cols: int = 80) -> tuple[int, str]:
+def run_in_pty(
+    cmd: Sequence[str],
+    *,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    rows: int = 24,
+    cols: int = 80,
+) -> tuple[int, str]:
     """Run ``cmd`` with a pty as its stdin/stdout/stderr (what ``-t`` wants); returns
     (exit status, output with \\r\\n folded to \\n)."""
     import fcntl
@@ -105,8 +133,15 @@ def run_in_pty(cmd: Sequence[str], *, timeout: float = 60, env: dict[str, str] |
 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    proc = subprocess.Popen(list(cmd), stdin=slave, stdout=slave, stderr=slave, env=env,
-                            start_new_session=True, close_fds=True)
+    proc = subprocess.Popen(
+        list(cmd),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+        close_fds=True,
+    )
     os.close(slave)
     out = bytearray()
     deadline = time.monotonic() + timeout
@@ -116,7 +151,9 @@ def run_in_pty(cmd: Sequence[str], *, timeout: float = 60, env: dict[str, str] |
             if left <= 0:
                 proc.kill()
                 proc.wait()
-                raise CommandError(f"timed out after {timeout}s: {' '.join(cmd)}\noutput: {bytes(out)!r}")
+                raise CommandError(
+                    f"timed out after {timeout}s: {' '.join(cmd)}\noutput: {bytes(out)!r}"
+                )
             r, _, _ = select.select([master], [], [], min(left, 0.2))
             if r:
                 try:
@@ -173,12 +210,26 @@ def stop_daemon(proc: subprocess.Popen, *, timeout: float = 20) -> None:
 
 
 @pytest.fixture(scope="session")
-def client_images(tmp_path_factory: pytest.TempPathFactory, busybox_rootfs: Path) -> dict[str, Path]:
+def client_images(
+    tmp_path_factory: pytest.TempPathFactory, busybox_rootfs: Path
+) -> dict[str, Path]:
     """OCI-layout tars (with a docker manifest.json too) and the plain rootfs tar."""
     d = tmp_path_factory.mktemp("images")
     rootfs_tar = d / "busybox-rootfs.tar"
-    subprocess.run(["tar", "-C", str(busybox_rootfs), "--numeric-owner", "--owner=0", "--group=0",
-                    "-cf", str(rootfs_tar), "."], check=True)
+    subprocess.run(
+        [
+            "tar",
+            "-C",
+            str(busybox_rootfs),
+            "--numeric-owner",
+            "--owner=0",
+            "--group=0",
+            "-cf",
+            str(rootfs_tar),
+            ".",
+        ],
+        check=True,
+    )
     busybox = write_image_archive(busybox_rootfs, d / "busybox.tar", BUSYBOX_IMAGE, cmd=["/bin/sh"])
     pause_root = build_pause(d / "pause-rootfs")
     pause = write_image_archive(pause_root, d / "pause.tar", PAUSE_IMAGE, entrypoint=["/pause"])
@@ -207,7 +258,12 @@ class Containerd:
 
     def runtime_flags(self, runtime: str) -> list[str]:
         """ctr's own way to name the runc shim's BinaryName (and a runtime root of ours)."""
-        return ["--runc-binary", RUNTIMES[runtime], "--runc-root", str(self.tmp / "ctr-runtime-root" / runtime)]
+        return [
+            "--runc-binary",
+            RUNTIMES[runtime],
+            "--runc-root",
+            str(self.tmp / "ctr-runtime-root" / runtime),
+        ]
 
 
 def _containerd_config(tmp: Path) -> str:
@@ -263,21 +319,33 @@ def containerd(tmp_path_factory: pytest.TempPathFactory, client_images: dict[str
 
     tmp = tmp_path_factory.mktemp("containerd")
     host = HostState.snapshot(
-        tmp, cgroups=("pctest", "pctest-cri"),
+        tmp,
+        cgroups=("pctest", "pctest-cri"),
         # the shims' sockets are always under /run/containerd/s; CNI's default dirs too
         paths=("/run/containerd", "/var/lib/cni", "/run/netns"),
-        links=("pctest-cni0",), chains=("CNI-",))
+        links=("pctest-cni0",),
+        chains=("CNI-",),
+    )
     (tmp / "config.toml").write_text(_containerd_config(tmp))
     (tmp / "cni").mkdir()
     (tmp / "cni" / "10-pctest.conflist").write_text(_cni_conflist(tmp))
-    log = open(tmp / "containerd.log", "w")
-    proc = subprocess.Popen(["containerd", "--config", str(tmp / "config.toml")], stdout=log,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    with open(tmp / "containerd.log", "w") as log:  # the daemon keeps its own copy of the fd
+        proc = subprocess.Popen(
+            ["containerd", "--config", str(tmp / "config.toml")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     cd = Containerd(tmp, proc)
     try:
-        wait_for(lambda: proc.poll() is not None or run(["ctr", "-a", cd.sock, "version"], check=False,
-                                                        timeout=10).returncode == 0,
-                 timeout=30, what="containerd's socket")
+        wait_for(
+            lambda: (
+                proc.poll() is not None
+                or run(["ctr", "-a", cd.sock, "version"], check=False, timeout=10).returncode == 0
+            ),
+            timeout=30,
+            what="containerd's socket",
+        )
         assert proc.poll() is None, (tmp / "containerd.log").read_text()[-3000:]
         for ns in ("pctest", "k8s.io"):
             cd.ctr("image", "import", str(client_images["busybox"]), namespace=ns, timeout=120)
@@ -288,7 +356,6 @@ def containerd(tmp_path_factory: pytest.TempPathFactory, client_images: dict[str
             _containerd_drain(cd)
         finally:
             stop_daemon(proc)
-            log.close()
             left = host.cleanup()
             print("containerd cleanup:", *host.cleaned, sep="\n  ")
             shutil.rmtree(tmp, ignore_errors=True)

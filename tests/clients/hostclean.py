@@ -23,8 +23,11 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 
 
 def _hierarchies() -> list[str]:
-    return sorted(os.path.join(CGROUP_ROOT, h) for h in os.listdir(CGROUP_ROOT)
-                  if os.path.isdir(os.path.join(CGROUP_ROOT, h)))
+    return sorted(
+        os.path.join(CGROUP_ROOT, h)
+        for h in os.listdir(CGROUP_ROOT)
+        if os.path.isdir(os.path.join(CGROUP_ROOT, h))
+    )
 
 
 def _own_cgroups() -> dict[str, str]:
@@ -73,8 +76,10 @@ def _tree(path: str) -> set[str]:
 
 
 def _links() -> set[str]:
-    r = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True)
-    return {line.split(":")[1].strip().split("@")[0] for line in r.stdout.splitlines() if ":" in line}
+    r = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False)
+    return {
+        line.split(":")[1].strip().split("@")[0] for line in r.stdout.splitlines() if ":" in line
+    }
 
 
 IPTABLES = ("iptables", "iptables-legacy", "ip6tables", "ip6tables-legacy")
@@ -83,7 +88,7 @@ IPTABLES = ("iptables", "iptables-legacy", "ip6tables", "ip6tables-legacy")
 def _chains() -> set[tuple[str, str, str]]:
     out = set()
     for binary in IPTABLES:
-        r = subprocess.run([f"{binary}-save"], capture_output=True, text=True)
+        r = subprocess.run([f"{binary}-save"], capture_output=True, text=True, check=False)
         table = None
         for line in r.stdout.splitlines():
             if line.startswith("*"):
@@ -94,7 +99,7 @@ def _chains() -> set[tuple[str, str, str]]:
 
 
 def _rules(binary: str, table: str) -> list[str]:
-    r = subprocess.run([binary, "-t", table, "-S"], capture_output=True, text=True)
+    r = subprocess.run([binary, "-t", table, "-S"], capture_output=True, text=True, check=False)
     return r.stdout.splitlines()
 
 
@@ -125,7 +130,7 @@ def _kill(pids: list[int]) -> None:
 
 
 def _umount(path: str) -> None:
-    subprocess.run(["umount", "-l", path], capture_output=True)
+    subprocess.run(["umount", "-l", path], capture_output=True, check=False)
 
 
 def _remove_cgroup_tree(path: str) -> bool:
@@ -168,8 +173,15 @@ class HostState:
     cleaned: list[str] = attrs.field(factory=list)
 
     @classmethod
-    def snapshot(cls, tmpdir: Path | str, *, cgroups: tuple[str, ...] = (), paths: tuple[str, ...] = (),
-                 links: tuple[str, ...] = (), chains: tuple[str, ...] = ()) -> HostState:
+    def snapshot(
+        cls,
+        tmpdir: Path | str,
+        *,
+        cgroups: tuple[str, ...] = (),
+        paths: tuple[str, ...] = (),
+        links: tuple[str, ...] = (),
+        chains: tuple[str, ...] = (),
+    ) -> HostState:
         st = cls(str(tmpdir), cgroups, paths, links, chains)
         st.cgroups = _cgroup_tops()
         st.trees = {p: _tree(p) for p in paths}
@@ -195,18 +207,28 @@ class HostState:
         return sorted(out, key=lambda s: (-s.count("/"), s))
 
     def _new_links(self) -> list[str]:
-        return sorted(n for n in _links() - self.links
-                      if any(re.fullmatch(p, n) for p in self.link_patterns))
+        return sorted(
+            n for n in _links() - self.links if any(re.fullmatch(p, n) for p in self.link_patterns)
+        )
 
     def _new_chains(self) -> list[tuple[str, str, str]]:
-        return sorted(c for c in _chains() - self.chains
-                      if any(re.match(p, c[2]) for p in self.chain_patterns))
+        return sorted(
+            c
+            for c in _chains() - self.chains
+            if any(re.match(p, c[2]) for p in self.chain_patterns)
+        )
 
     def _new_mounts(self) -> list[str]:
         roots = (self.tmpdir,) + self.paths
-        return sorted((m for m in set(_mounts()) - self.mounts
-                       if any(m == r or m.startswith(r.rstrip("/") + "/") for r in roots)),
-                      key=len, reverse=True)
+        return sorted(
+            (
+                m
+                for m in set(_mounts()) - self.mounts
+                if any(m == r or m.startswith(r.rstrip("/") + "/") for r in roots)
+            ),
+            key=len,
+            reverse=True,
+        )
 
     def leftovers(self) -> dict[str, list]:
         found = {
@@ -236,17 +258,21 @@ class HostState:
             _remove_cgroup_tree(cg)
         for link in self._new_links():
             self.cleaned.append(f"deleted link {link}")
-            subprocess.run(["ip", "link", "del", link], capture_output=True)
+            subprocess.run(["ip", "link", "del", link], capture_output=True, check=False)
         new_chains = self._new_chains()
         for binary, table, chain in new_chains:
             for rule in _rules(binary, table):
                 if re.search(rf"-j {re.escape(chain)}(\s|$)", rule) and rule.startswith("-A "):
-                    subprocess.run([binary, "-t", table, "-D"] + shlex.split(rule)[1:], capture_output=True)
+                    subprocess.run(
+                        [binary, "-t", table, "-D", *shlex.split(rule)[1:]],
+                        capture_output=True,
+                        check=False,
+                    )
         for binary, table, chain in new_chains:
             self.cleaned.append(f"deleted chain {binary} {table} {chain}")
-            subprocess.run([binary, "-t", table, "-F", chain], capture_output=True)
+            subprocess.run([binary, "-t", table, "-F", chain], capture_output=True, check=False)
         for binary, table, chain in new_chains:
-            subprocess.run([binary, "-t", table, "-X", chain], capture_output=True)
+            subprocess.run([binary, "-t", table, "-X", chain], capture_output=True, check=False)
         for p in self._new_paths():
             self.cleaned.append(f"removed {p}")
             if p in set(_mounts()):

@@ -64,8 +64,14 @@ def _sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def write_image_archive(rootfs: Path, out: Path, name: str, *, cmd: list[str] | None = None,
-                        entrypoint: list[str] | None = None) -> Path:
+def write_image_archive(
+    rootfs: Path,
+    out: Path,
+    name: str,
+    *,
+    cmd: list[str] | None = None,
+    entrypoint: list[str] | None = None,
+) -> Path:
     """``name`` like ``localhost/pctest/busybox:latest``."""
     layer = _tar_dir(rootfs)
     config = {
@@ -85,34 +91,50 @@ def write_image_archive(rootfs: Path, out: Path, name: str, *, cmd: list[str] | 
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": _sha(config_b), "size": len(config_b)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": _sha(layer), "size": len(layer)}],
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": _sha(config_b),
+            "size": len(config_b),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": _sha(layer),
+                "size": len(layer),
+            }
+        ],
     }
     manifest_b = json.dumps(manifest).encode()
-    repo, _, tag = name.rpartition(":")
+    tag = name.rpartition(":")[2]
     index = {
         "schemaVersion": 2,
-        "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": _sha(manifest_b), "size": len(manifest_b),
-            "annotations": {"io.containerd.image.name": name,
-                            "org.opencontainers.image.ref.name": tag},
-        }],
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": _sha(manifest_b),
+                "size": len(manifest_b),
+                "annotations": {
+                    "io.containerd.image.name": name,
+                    "org.opencontainers.image.ref.name": tag,
+                },
+            }
+        ],
     }
     blobs = {_sha(b).split(":")[1]: b for b in (layer, config_b, manifest_b)}
-    docker_manifest = [{
-        "Config": f"blobs/sha256/{_sha(config_b).split(':')[1]}",
-        "RepoTags": [name],
-        "Layers": [f"blobs/sha256/{_sha(layer).split(':')[1]}"],
-    }]
+    docker_manifest = [
+        {
+            "Config": f"blobs/sha256/{_sha(config_b).split(':')[1]}",
+            "RepoTags": [name],
+            "Layers": [f"blobs/sha256/{_sha(layer).split(':')[1]}"],
+        }
+    ]
     files = {
         "oci-layout": json.dumps({"imageLayoutVersion": "1.0.0"}).encode(),
         "index.json": json.dumps(index).encode(),
         "manifest.json": json.dumps(docker_manifest).encode(),
     }
     with tarfile.open(out, "w") as tf:
+
         def add(arc: str, data: bytes, mode: int = 0o644) -> None:
             info = tarfile.TarInfo(arc)
             info.size = len(data)

@@ -9,9 +9,8 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from conftest import BUSYBOX_IMAGE, Containerd, run_in_pty, wait_for
-
 from bugs import KILL_ALL_STOPPED, LOOPBACK_DOWN, PTY_OUTSIDE_CONTAINER
+from conftest import BUSYBOX_IMAGE, Containerd, run_in_pty, wait_for
 
 TRAP_TERM = 'trap "exit 7" TERM; echo ready; sleep 1000 & wait'
 
@@ -32,6 +31,16 @@ def _status(cd: Containerd, cid: str) -> str:
     return ""
 
 
+def _ps_rows(cd: Containerd, cid: str, n: int) -> list[str]:
+    """`ctr task ps` rows, once there are at least ``n``."""
+
+    def rows() -> list[str] | None:
+        r = cd.ctr("task", "ps", cid).stdout.splitlines()[1:]
+        return r if len(r) >= n else None
+
+    return wait_for(rows, what=f"{n} processes in task ps")
+
+
 def _delete(cd: Containerd, cid: str) -> str:
     """Delete the task and the container; returns ctr's stderr (the exit code warning)."""
     r = cd.ctr("task", "delete", cid, check=False, timeout=30)
@@ -46,8 +55,16 @@ def _delete(cd: Containerd, cid: str) -> str:
 @pytest.fixture
 def task(containerd: Containerd, runtime: str) -> Iterator[str]:
     cid = _id(runtime, "task")
-    containerd.ctr("run", "-d", *_run_flags(containerd, runtime, cid), BUSYBOX_IMAGE, cid,
-                   "sh", "-c", TRAP_TERM)
+    containerd.ctr(
+        "run",
+        "-d",
+        *_run_flags(containerd, runtime, cid),
+        BUSYBOX_IMAGE,
+        cid,
+        "sh",
+        "-c",
+        TRAP_TERM,
+    )
     wait_for(lambda: _status(containerd, cid) == "RUNNING", what="RUNNING")
     yield cid
     _delete(containerd, cid)
@@ -59,8 +76,17 @@ def test_image_import(containerd: Containerd) -> None:
 
 def test_run_rm(containerd: Containerd, runtime: str) -> None:
     cid = _id(runtime, "rm")
-    r = containerd.ctr("run", "--rm", *_run_flags(containerd, runtime, cid), BUSYBOX_IMAGE, cid,
-                       "sh", "-c", "echo hello; echo oops >&2; exit 4", check=False)
+    r = containerd.ctr(
+        "run",
+        "--rm",
+        *_run_flags(containerd, runtime, cid),
+        BUSYBOX_IMAGE,
+        cid,
+        "sh",
+        "-c",
+        "echo hello; echo oops >&2; exit 4",
+        check=False,
+    )
     assert (r.returncode, r.stdout, r.stderr.splitlines()[:1]) == (4, "hello\n", ["oops"]), r
     assert cid not in containerd.ctr("container", "ls", "-q").stdout.split()
 
@@ -68,8 +94,17 @@ def test_run_rm(containerd: Containerd, runtime: str) -> None:
 def test_run_stdin(containerd: Containerd, runtime: str) -> None:
     # ctr does not close the task's stdin at EOF: read one line only
     cid = _id(runtime, "stdin")
-    r = containerd.ctr("run", "--rm", *_run_flags(containerd, runtime, cid), BUSYBOX_IMAGE, cid,
-                       "sh", "-c", "read line; echo got-$line", input="piped\n")
+    r = containerd.ctr(
+        "run",
+        "--rm",
+        *_run_flags(containerd, runtime, cid),
+        BUSYBOX_IMAGE,
+        cid,
+        "sh",
+        "-c",
+        "read line; echo got-$line",
+        input="piped\n",
+    )
     assert r.stdout == "got-piped\n"
 
 
@@ -81,46 +116,95 @@ def test_run_detached(containerd: Containerd, runtime: str, task: str) -> None:
 
 def test_run_tty(containerd: Containerd, runtime: str) -> None:
     cid = _id(runtime, "tty")
-    rc, out = run_in_pty(containerd.ctr_argv("run", "--rm", "-t", *_run_flags(containerd, runtime, cid),
-                                             BUSYBOX_IMAGE, cid, "sh", "-c",
-                                             "test -t 0 && test -t 1 && echo isatty"))
+    rc, out = run_in_pty(
+        containerd.ctr_argv(
+            "run",
+            "--rm",
+            "-t",
+            *_run_flags(containerd, runtime, cid),
+            BUSYBOX_IMAGE,
+            cid,
+            "sh",
+            "-c",
+            "test -t 0 && test -t 1 && echo isatty",
+        )
+    )
     assert rc == 0 and "isatty" in out, out
 
 
 @pytest.mark.pycontain_bug(PTY_OUTSIDE_CONTAINER)
 def test_run_tty_is_in_container_devpts(containerd: Containerd, runtime: str) -> None:
     cid = _id(runtime, "ttyname")
-    rc, out = run_in_pty(containerd.ctr_argv("run", "--rm", "-t", *_run_flags(containerd, runtime, cid),
-                                             BUSYBOX_IMAGE, cid, "tty"))
-    assert rc == 0 and re.search(r"^/dev/pts/\d+$", out, re.M), out
+    rc, out = run_in_pty(
+        containerd.ctr_argv(
+            "run", "--rm", "-t", *_run_flags(containerd, runtime, cid), BUSYBOX_IMAGE, cid, "tty"
+        )
+    )
+    assert rc == 0 and re.search(r"^/dev/pts/\d+$", out, re.MULTILINE), out
 
 
 def test_task_exec(containerd: Containerd, runtime: str, task: str) -> None:
-    r = containerd.ctr("task", "exec", "--exec-id", "e1", "--fifo-dir", str(containerd.fifo), task,
-                       "sh", "-c", "echo exec-ok; exit 6", check=False)
+    r = containerd.ctr(
+        "task",
+        "exec",
+        "--exec-id",
+        "e1",
+        "--fifo-dir",
+        str(containerd.fifo),
+        task,
+        "sh",
+        "-c",
+        "echo exec-ok; exit 6",
+        check=False,
+    )
     assert (r.returncode, r.stdout) == (6, "exec-ok\n"), r
 
 
 def test_task_exec_tty(containerd: Containerd, runtime: str, task: str) -> None:
-    rc, out = run_in_pty(containerd.ctr_argv("task", "exec", "-t", "--exec-id", "e2", "--fifo-dir",
-                                             str(containerd.fifo), task, "sh", "-c",
-                                             "test -t 0 && echo isatty"))
+    rc, out = run_in_pty(
+        containerd.ctr_argv(
+            "task",
+            "exec",
+            "-t",
+            "--exec-id",
+            "e2",
+            "--fifo-dir",
+            str(containerd.fifo),
+            task,
+            "sh",
+            "-c",
+            "test -t 0 && echo isatty",
+        )
+    )
     assert rc == 0 and "isatty" in out, out
 
 
 @pytest.mark.pycontain_bug(PTY_OUTSIDE_CONTAINER)
-def test_task_exec_tty_is_in_container_devpts(containerd: Containerd, runtime: str, task: str) -> None:
-    rc, out = run_in_pty(containerd.ctr_argv("task", "exec", "-t", "--exec-id", "e3", "--fifo-dir",
-                                             str(containerd.fifo), task, "tty"))
-    assert rc == 0 and re.search(r"^/dev/pts/\d+$", out, re.M), out
+def test_task_exec_tty_is_in_container_devpts(
+    containerd: Containerd, runtime: str, task: str
+) -> None:
+    rc, out = run_in_pty(
+        containerd.ctr_argv(
+            "task", "exec", "-t", "--exec-id", "e3", "--fifo-dir", str(containerd.fifo), task, "tty"
+        )
+    )
+    assert rc == 0 and re.search(r"^/dev/pts/\d+$", out, re.MULTILINE), out
 
 
 def test_task_ps(containerd: Containerd, runtime: str, task: str) -> None:
-    containerd.ctr("task", "exec", "-d", "--exec-id", "bg", "--fifo-dir", str(containerd.fifo), task,
-                   "sleep", "1000")
-    rows = wait_for(lambda: (lambda r: r if len(r) >= 2 else None)(
-        [line.split() for line in containerd.ctr("task", "ps", task).stdout.splitlines()[1:]]),
-        what="two processes in task ps")
+    containerd.ctr(
+        "task",
+        "exec",
+        "-d",
+        "--exec-id",
+        "bg",
+        "--fifo-dir",
+        str(containerd.fifo),
+        task,
+        "sleep",
+        "1000",
+    )
+    rows = [r.split() for r in _ps_rows(containerd, task, 2)]
     cmds = set()
     for r in rows:
         with open(f"/proc/{r[0]}/cmdline", "rb") as f:
@@ -134,8 +218,17 @@ def test_pause_resume(containerd: Containerd, runtime: str, task: str) -> None:
     assert _status(containerd, task) == "PAUSED"
     containerd.ctr("task", "resume", task)
     assert _status(containerd, task) == "RUNNING"
-    r = containerd.ctr("task", "exec", "--exec-id", "after", "--fifo-dir", str(containerd.fifo), task,
-                       "echo", "resumed")
+    r = containerd.ctr(
+        "task",
+        "exec",
+        "--exec-id",
+        "after",
+        "--fifo-dir",
+        str(containerd.fifo),
+        task,
+        "echo",
+        "resumed",
+    )
     assert r.stdout == "resumed\n"
 
 
@@ -147,15 +240,24 @@ def test_kill(containerd: Containerd, runtime: str, task: str) -> None:
 
 def test_kill_all(containerd: Containerd, runtime: str) -> None:
     cid = _id(runtime, "killall")
-    containerd.ctr("run", "-d", *_run_flags(containerd, runtime, cid), BUSYBOX_IMAGE, cid, "sh", "-c",
-                   "sleep 1000 & sleep 1000 & wait")
+    containerd.ctr(
+        "run",
+        "-d",
+        *_run_flags(containerd, runtime, cid),
+        BUSYBOX_IMAGE,
+        cid,
+        "sh",
+        "-c",
+        "sleep 1000 & sleep 1000 & wait",
+    )
     try:
-        rows = wait_for(lambda: (lambda r: r if len(r) >= 3 else None)(
-            containerd.ctr("task", "ps", cid).stdout.splitlines()[1:]), what="3 processes")
+        rows = _ps_rows(containerd, cid, 3)
         pids = [int(r.split()[0]) for r in rows]
         containerd.ctr("task", "kill", "--all", "-s", "SIGKILL", cid)
         wait_for(lambda: _status(containerd, cid) == "STOPPED", what="STOPPED")
-        wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), what="every process gone")
+        wait_for(
+            lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), what="every process gone"
+        )
         # containerd's shim calls `kill --all` on the stopped container too
         containerd.ctr("task", "kill", "--all", "-s", "SIGKILL", cid, check=False)
     finally:
@@ -163,18 +265,29 @@ def test_kill_all(containerd: Containerd, runtime: str) -> None:
 
 
 @pytest.mark.pycontain_bug(KILL_ALL_STOPPED)
-def test_shared_pidns_leftovers_killed_on_init_exit(containerd: Containerd, runtime: str, task: str) -> None:
+def test_shared_pidns_leftovers_killed_on_init_exit(
+    containerd: Containerd, runtime: str, task: str
+) -> None:
     """A container joining another's pid namespace (a pod's): when its init dies the shim runs
     `kill --all ID 9` so that nothing of it outlives init (runc: every process in its cgroup)."""
     holder = int(containerd.ctr("task", "ls").stdout.split(task, 1)[1].split()[0])
     cid = _id(runtime, "sharedpid")
-    containerd.ctr("run", "-d", "--with-ns", f"pid:/proc/{holder}/ns/pid", *_run_flags(containerd, runtime, cid),
-                   BUSYBOX_IMAGE, cid, "sh", "-c", "sleep 1000 & echo ready; wait")
+    containerd.ctr(
+        "run",
+        "-d",
+        "--with-ns",
+        f"pid:/proc/{holder}/ns/pid",
+        *_run_flags(containerd, runtime, cid),
+        BUSYBOX_IMAGE,
+        cid,
+        "sh",
+        "-c",
+        "sleep 1000 & echo ready; wait",
+    )
     try:
-        rows = wait_for(lambda: (lambda r: r if len(r) >= 2 else None)(
-            containerd.ctr("task", "ps", cid).stdout.splitlines()[1:]), what="2 processes")
+        rows = _ps_rows(containerd, cid, 2)
         init = int(containerd.ctr("task", "ls").stdout.split(cid, 1)[1].split()[0])
-        child = [int(r.split()[0]) for r in rows if int(r.split()[0]) != init][0]
+        child = next(int(r.split()[0]) for r in rows if int(r.split()[0]) != init)
         os.kill(init, 9)
         wait_for(lambda: _status(containerd, cid) == "STOPPED", what="STOPPED")
         # the task is not deleted yet: only the shim's kill --all can have killed the child
@@ -192,26 +305,52 @@ def test_delete(containerd: Containerd, runtime: str) -> None:
     assert cid not in containerd.ctr("container", "ls", "-q").stdout.split()
     root = containerd.tmp / "ctr-runtime-root" / runtime / "pctest"
     assert not (root / cid).exists(), sorted(os.listdir(root))
-    assert not any(os.path.exists(f"/sys/fs/cgroup/{h}/pctest/{cid}") for h in os.listdir("/sys/fs/cgroup"))
+    assert not any(
+        os.path.exists(f"/sys/fs/cgroup/{h}/pctest/{cid}") for h in os.listdir("/sys/fs/cgroup")
+    )
 
 
 def test_new_netns_isolated(containerd: Containerd, runtime: str) -> None:
     cid = _id(runtime, "netns")
-    r = containerd.ctr("run", "--rm", *_run_flags(containerd, runtime, cid), BUSYBOX_IMAGE, cid,
-                       "ls", "/sys/class/net")
+    r = containerd.ctr(
+        "run",
+        "--rm",
+        *_run_flags(containerd, runtime, cid),
+        BUSYBOX_IMAGE,
+        cid,
+        "ls",
+        "/sys/class/net",
+    )
     assert r.stdout.split() == ["lo"]
 
 
 @pytest.mark.pycontain_bug(LOOPBACK_DOWN)
 def test_new_netns_loopback_up(containerd: Containerd, runtime: str) -> None:
     cid = _id(runtime, "lo")
-    r = containerd.ctr("run", "--rm", *_run_flags(containerd, runtime, cid), BUSYBOX_IMAGE, cid,
-                       "sh", "-c", "ip link show lo; ping -c1 -W2 127.0.0.1", check=False)
+    r = containerd.ctr(
+        "run",
+        "--rm",
+        *_run_flags(containerd, runtime, cid),
+        BUSYBOX_IMAGE,
+        cid,
+        "sh",
+        "-c",
+        "ip link show lo; ping -c1 -W2 127.0.0.1",
+        check=False,
+    )
     assert r.returncode == 0 and "UP" in r.stdout, r.stdout + r.stderr
 
 
 def test_net_host(containerd: Containerd, runtime: str) -> None:
     cid = _id(runtime, "nethost")
-    r = containerd.ctr("run", "--rm", "--net-host", *_run_flags(containerd, runtime, cid), BUSYBOX_IMAGE,
-                       cid, "readlink", "/proc/self/ns/net")
+    r = containerd.ctr(
+        "run",
+        "--rm",
+        "--net-host",
+        *_run_flags(containerd, runtime, cid),
+        BUSYBOX_IMAGE,
+        cid,
+        "readlink",
+        "/proc/self/ns/net",
+    )
     assert r.stdout.strip() == os.readlink("/proc/self/ns/net")

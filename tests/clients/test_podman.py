@@ -18,10 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bugs import CGROUP_V1_VIEW, LOOPBACK_DOWN, PTY_OUTSIDE_CONTAINER
 from conftest import BUSYBOX_IMAGE, PYCONTAIN_RUNC, RUNTIMES, run, run_in_pty, wait_for
 from hostclean import HostState
-
-from bugs import CGROUP_V1_VIEW, LOOPBACK_DOWN, PTY_OUTSIDE_CONTAINER
 
 PODMAN = shutil.which("podman") or "/usr/bin/podman"
 
@@ -29,12 +28,27 @@ PODMAN = shutil.which("podman") or "/usr/bin/podman"
 class Podman:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.env = dict(os.environ, CONTAINERS_CONF=str(tmp / "containers.conf"),
-                        CONTAINERS_STORAGE_CONF=str(tmp / "storage.conf"),
-                        CONTAINERS_REGISTRIES_CONF=str(tmp / "registries.conf"))
-        self.base = [PODMAN, "--root", str(tmp / "root"), "--runroot", str(tmp / "runroot"),
-                     "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
-                     "--events-backend", "file", "--tmpdir", str(tmp / "tmp")]
+        self.env = dict(
+            os.environ,
+            CONTAINERS_CONF=str(tmp / "containers.conf"),
+            CONTAINERS_STORAGE_CONF=str(tmp / "storage.conf"),
+            CONTAINERS_REGISTRIES_CONF=str(tmp / "registries.conf"),
+        )
+        self.base = [
+            PODMAN,
+            "--root",
+            str(tmp / "root"),
+            "--runroot",
+            str(tmp / "runroot"),
+            "--storage-driver",
+            "vfs",
+            "--cgroup-manager",
+            "cgroupfs",
+            "--events-backend",
+            "file",
+            "--tmpdir",
+            str(tmp / "tmp"),
+        ]
 
     def argv(self, runtime: str | None, *args: str) -> list[str]:
         rt = ["--runtime", RUNTIMES[runtime]] if runtime else []
@@ -76,25 +90,46 @@ runtime_supports_json = ["pycontain-runc", "runc", "crun"]
 
 [engine.runtimes]
 pycontain-runc = ["{PYCONTAIN_RUNC}"]
-runc = ["{RUNTIMES['runc']}"]
+runc = ["{RUNTIMES["runc"]}"]
 """
 
 
 @pytest.fixture(scope="module")
-def podman(tmp_path_factory: pytest.TempPathFactory, client_images: dict[str, Path]) -> Iterator[Podman]:
+def podman(
+    tmp_path_factory: pytest.TempPathFactory, client_images: dict[str, Path]
+) -> Iterator[Podman]:
     tmp = tmp_path_factory.mktemp("podman")
     host = HostState.snapshot(
-        tmp, cgroups=("libpod_parent",),
-        paths=("/run/netns", "/run/containers", "/run/libpod", "/var/lib/containers",
-               "/var/lib/cni", "/etc/cni/net.d", "/dev/shm/libpod_lock", "/dev/shm/libpod_rootless_lock_0"),
-        links=("podman[0-9]+", "cni-podman[0-9]+"), chains=("NETAVARK", "CNI-", "PODMAN"))
+        tmp,
+        cgroups=("libpod_parent",),
+        paths=(
+            "/run/netns",
+            "/run/containers",
+            "/run/libpod",
+            "/var/lib/containers",
+            "/var/lib/cni",
+            "/etc/cni/net.d",
+            "/dev/shm/libpod_lock",
+            "/dev/shm/libpod_rootless_lock_0",
+        ),
+        links=("podman[0-9]+", "cni-podman[0-9]+"),
+        chains=("NETAVARK", "CNI-", "PODMAN"),
+    )
     (tmp / "containers.conf").write_text(_containers_conf(tmp))
     (tmp / "storage.conf").write_text(
-        f'[storage]\ndriver = "vfs"\nrunroot = "{tmp}/runroot"\ngraphroot = "{tmp}/root"\n')
-    (tmp / "registries.conf").write_text('unqualified-search-registries = []\n')
+        f'[storage]\ndriver = "vfs"\nrunroot = "{tmp}/runroot"\ngraphroot = "{tmp}/root"\n'
+    )
+    (tmp / "registries.conf").write_text("unqualified-search-registries = []\n")
     pm = Podman(tmp)
     try:
-        pm(None, "import", "--change", 'CMD ["/bin/sh"]', str(client_images["rootfs"]), BUSYBOX_IMAGE)
+        pm(
+            None,
+            "import",
+            "--change",
+            'CMD ["/bin/sh"]',
+            str(client_images["rootfs"]),
+            BUSYBOX_IMAGE,
+        )
         yield pm
     finally:
         pm(None, "pod", "rm", "--all", "--force", "--time", "0", check=False, timeout=120)
@@ -118,8 +153,19 @@ def _inspect(podman: Podman, name: str, fmt: str) -> str:
 def sleeper(podman: Podman, runtime: str) -> Iterator[str]:
     """A detached container that exits 3 on SIGTERM."""
     name = _name(runtime, "sleeper")
-    podman(runtime, "run", "-d", "--name", name, "--network", "none", BUSYBOX_IMAGE, "sh", "-c",
-           'trap "exit 3" TERM; echo ready; while :; do sleep 0.1; done')
+    podman(
+        runtime,
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        "none",
+        BUSYBOX_IMAGE,
+        "sh",
+        "-c",
+        'trap "exit 3" TERM; echo ready; while :; do sleep 0.1; done',
+    )
     wait_for(lambda: "ready" in podman(None, "logs", name).stdout, what="the container's output")
     yield name
     podman(None, "rm", "--force", "--time", "0", name, check=False)
@@ -130,8 +176,18 @@ def test_image_imported(podman: Podman) -> None:
 
 
 def test_run_output_and_status(podman: Podman, runtime: str) -> None:
-    r = podman(runtime, "run", "--rm", "--network", "none", BUSYBOX_IMAGE, "sh", "-c",
-               "echo hello; echo oops >&2; exit 3", check=False)
+    r = podman(
+        runtime,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        BUSYBOX_IMAGE,
+        "sh",
+        "-c",
+        "echo hello; echo oops >&2; exit 3",
+        check=False,
+    )
     assert (r.returncode, r.stdout, r.stderr) == (3, "hello\n", "oops\n")
 
 
@@ -146,8 +202,19 @@ def test_run_uses_the_runtime(podman: Podman, runtime: str) -> None:
 
 def test_run_detached_and_logs(podman: Podman, runtime: str) -> None:
     name = _name(runtime, "logs")
-    podman(runtime, "run", "-d", "--name", name, "--network", "none", BUSYBOX_IMAGE, "sh", "-c",
-           "echo to-stdout; echo to-stderr >&2")
+    podman(
+        runtime,
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        "none",
+        BUSYBOX_IMAGE,
+        "sh",
+        "-c",
+        "echo to-stdout; echo to-stderr >&2",
+    )
     try:
         wait_for(lambda: _inspect(podman, name, "{{.State.Status}}") == "exited", what="exit")
         logs = podman(None, "logs", name)
@@ -158,14 +225,35 @@ def test_run_detached_and_logs(podman: Podman, runtime: str) -> None:
 
 
 def test_run_interactive_stdin(podman: Podman, runtime: str) -> None:
-    r = podman(runtime, "run", "--rm", "-i", "--network", "none", BUSYBOX_IMAGE, "sh", "-c",
-               "tr a-z A-Z; echo done", input="from stdin\n")
+    r = podman(
+        runtime,
+        "run",
+        "--rm",
+        "-i",
+        "--network",
+        "none",
+        BUSYBOX_IMAGE,
+        "sh",
+        "-c",
+        "tr a-z A-Z; echo done",
+        input="from stdin\n",
+    )
     assert r.stdout == "FROM STDIN\ndone\n"
 
 
 def test_run_tty(podman: Podman, runtime: str) -> None:
-    rc, out = podman.tty(runtime, "run", "--rm", "-t", "--network", "none", BUSYBOX_IMAGE, "sh", "-c",
-                         "test -t 0 && test -t 1 && echo isatty; stty size")
+    rc, out = podman.tty(
+        runtime,
+        "run",
+        "--rm",
+        "-t",
+        "--network",
+        "none",
+        BUSYBOX_IMAGE,
+        "sh",
+        "-c",
+        "test -t 0 && test -t 1 && echo isatty; stty size",
+    )
     assert rc == 0, out
     assert "isatty" in out and "24 80" in out, out
 
@@ -173,7 +261,7 @@ def test_run_tty(podman: Podman, runtime: str) -> None:
 @pytest.mark.pycontain_bug(PTY_OUTSIDE_CONTAINER)
 def test_run_tty_is_in_container_devpts(podman: Podman, runtime: str) -> None:
     rc, out = podman.tty(runtime, "run", "--rm", "-t", "--network", "none", BUSYBOX_IMAGE, "tty")
-    assert rc == 0 and re.search(r"^/dev/pts/\d+$", out, re.M), out
+    assert rc == 0 and re.search(r"^/dev/pts/\d+$", out, re.MULTILINE), out
 
 
 def test_exec(podman: Podman, runtime: str, sleeper: str) -> None:
@@ -191,7 +279,7 @@ def test_exec_tty(podman: Podman, runtime: str, sleeper: str) -> None:
 @pytest.mark.pycontain_bug(PTY_OUTSIDE_CONTAINER)
 def test_exec_tty_is_in_container_devpts(podman: Podman, runtime: str, sleeper: str) -> None:
     rc, out = podman.tty(None, "exec", "-t", sleeper, "tty")
-    assert rc == 0 and re.search(r"^/dev/pts/\d+$", out, re.M), out
+    assert rc == 0 and re.search(r"^/dev/pts/\d+$", out, re.MULTILINE), out
 
 
 def test_pause_unpause(podman: Podman, runtime: str, sleeper: str) -> None:
@@ -213,13 +301,17 @@ def test_stop(podman: Podman, runtime: str, sleeper: str) -> None:
 
 def test_kill(podman: Podman, runtime: str, sleeper: str) -> None:
     podman(None, "kill", sleeper)
-    wait_for(lambda: _inspect(podman, sleeper, "{{.State.Status}}") in ("exited", "stopped"), what="kill")
+    wait_for(
+        lambda: _inspect(podman, sleeper, "{{.State.Status}}") in ("exited", "stopped"), what="kill"
+    )
     assert _inspect(podman, sleeper, "{{.State.ExitCode}}") == "137"
 
 
 def test_kill_signal(podman: Podman, runtime: str, sleeper: str) -> None:
     podman(None, "kill", "--signal", "TERM", sleeper)
-    wait_for(lambda: _inspect(podman, sleeper, "{{.State.Status}}") in ("exited", "stopped"), what="kill")
+    wait_for(
+        lambda: _inspect(podman, sleeper, "{{.State.Status}}") in ("exited", "stopped"), what="kill"
+    )
     assert _inspect(podman, sleeper, "{{.State.ExitCode}}") == "3"
 
 
@@ -236,7 +328,9 @@ def test_rm(podman: Podman, runtime: str) -> None:
     podman(runtime, "run", "--name", name, "--network", "none", BUSYBOX_IMAGE, "true")
     podman(None, "rm", name)
     name2 = _name(runtime, "rmf")
-    podman(runtime, "run", "-d", "--name", name2, "--network", "none", BUSYBOX_IMAGE, "sleep", "1000")
+    podman(
+        runtime, "run", "-d", "--name", name2, "--network", "none", BUSYBOX_IMAGE, "sleep", "1000"
+    )
     podman(None, "rm", "--force", "--time", "0", name2)
     names = podman(None, "ps", "-a", "--format", "{{.Names}}").stdout.split()
     assert name not in names and name2 not in names
@@ -246,14 +340,42 @@ def test_pod_shares_localhost(podman: Podman, runtime: str) -> None:
     pod = _name(runtime, "pod")
     podman(runtime, "pod", "create", "--name", pod)
     try:
-        podman(runtime, "run", "-d", "--pod", pod, "--name", pod + "-srv", BUSYBOX_IMAGE,
-               "nc", "-ll", "-p", "8080", "-e", "echo", "hi-from-srv")
-        r = podman(runtime, "run", "--rm", "--pod", pod, BUSYBOX_IMAGE, "sh", "-c",
-                   "for i in $(seq 50); do nc 127.0.0.1 8080 </dev/null && exit 0; sleep 0.1; done; exit 1")
+        podman(
+            runtime,
+            "run",
+            "-d",
+            "--pod",
+            pod,
+            "--name",
+            pod + "-srv",
+            BUSYBOX_IMAGE,
+            "nc",
+            "-ll",
+            "-p",
+            "8080",
+            "-e",
+            "echo",
+            "hi-from-srv",
+        )
+        r = podman(
+            runtime,
+            "run",
+            "--rm",
+            "--pod",
+            pod,
+            BUSYBOX_IMAGE,
+            "sh",
+            "-c",
+            "for i in $(seq 50); do nc 127.0.0.1 8080 </dev/null && exit 0; sleep 0.1; done; exit 1",
+        )
         assert "hi-from-srv" in r.stdout
-        infra = podman(None, "pod", "inspect", "--format", "{{.InfraContainerID}}", pod).stdout.strip()
-        ns = {os.readlink(f"/proc/{_inspect(podman, c, '{{.State.Pid}}')}/ns/net")
-              for c in (pod + "-srv", infra)}
+        infra = podman(
+            None, "pod", "inspect", "--format", "{{.InfraContainerID}}", pod
+        ).stdout.strip()
+        ns = {
+            os.readlink(f"/proc/{_inspect(podman, c, '{{.State.Pid}}')}/ns/net")
+            for c in (pod + "-srv", infra)
+        }
         assert len(ns) == 1, ns
         assert _inspect(podman, infra, "{{.OCIRuntime}}") == RUNTIMES[runtime]
     finally:
@@ -267,21 +389,48 @@ def test_network_none(podman: Podman, runtime: str) -> None:
 
 @pytest.mark.pycontain_bug(LOOPBACK_DOWN)
 def test_network_none_loopback_up(podman: Podman, runtime: str) -> None:
-    r = podman(runtime, "run", "--rm", "--network", "none", BUSYBOX_IMAGE, "sh", "-c",
-               "ip link show lo; ping -c1 -W2 127.0.0.1", check=False)
+    r = podman(
+        runtime,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        BUSYBOX_IMAGE,
+        "sh",
+        "-c",
+        "ip link show lo; ping -c1 -W2 127.0.0.1",
+        check=False,
+    )
     assert r.returncode == 0 and "UP" in r.stdout, r.stdout + r.stderr
 
 
 def test_default_network(podman: Podman, runtime: str) -> None:
     """netavark's default bridge (podman0, 10.88.0.0/16): works offline, it needs no image."""
-    r = podman(runtime, "run", "--rm", BUSYBOX_IMAGE, "sh", "-c",
-               "ip -4 addr show eth0; ip route; ping -c1 -W3 10.88.0.1")
+    r = podman(
+        runtime,
+        "run",
+        "--rm",
+        BUSYBOX_IMAGE,
+        "sh",
+        "-c",
+        "ip -4 addr show eth0; ip route; ping -c1 -W3 10.88.0.1",
+    )
     assert re.search(r"inet 10\.88\.\d+\.\d+/16", r.stdout), r.stdout
     assert "1 packets received" in r.stdout, r.stdout
 
 
 @pytest.mark.pycontain_bug(CGROUP_V1_VIEW)
 def test_cgroup_limits_visible_inside(podman: Podman, runtime: str) -> None:
-    r = podman(runtime, "run", "--rm", "--network", "none", "--memory", "64m", BUSYBOX_IMAGE,
-               "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+    r = podman(
+        runtime,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--memory",
+        "64m",
+        BUSYBOX_IMAGE,
+        "cat",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    )
     assert r.stdout.strip() == str(64 << 20)
