@@ -140,11 +140,10 @@ def mounts(spec: S.Spec, bundle: str) -> tuple[PlanMount, ...]:
         flags, prop, data, _rro = parse_options(m.options, f"{field}.options")
         is_bind = bool(flags & MS_BIND) or m.type == "bind"
         if m.type == "cgroup" and not is_bind:
-            # cgroup v1 needs one mount per hierarchy: give the container a read-only view of
-            # the host's cgroupfs instead (what runc does for a cgroup mount without cgroupns)
-            out.append(PlanMount(target=dest, source="/sys/fs/cgroup", fstype=None, data=None,
-                                 flags=MS_BIND | MS_REC | (flags & ~MS_BIND), propagation=prop,
-                                 create=PC_CREATE_DIR))
+            # expanded once the container's cgroup exists (expand_cgroup_mounts): its own
+            # directory of every hierarchy, as runc does without a cgroup namespace
+            out.append(PlanMount(target=dest, source=None, fstype=CGROUP_VIEW, data=None,
+                                 flags=flags, propagation=prop, create=PC_CREATE_DIR))
             continue
         if is_bind:
             src = m.source or ""
@@ -163,6 +162,45 @@ def mounts(spec: S.Spec, bundle: str) -> tuple[PlanMount, ...]:
                                  flags=flags, propagation=prop, create=PC_CREATE_DIR,
                                  nofollow=m.type in ("proc", "sysfs")))
     return tuple(out)
+
+
+CGROUP_VIEW = "pycontain-cgroup-view"
+
+
+def expand_cgroup_mounts(plan: Plan, cgroup: Any) -> Plan:
+    """Replace each ``cgroup`` mount of the spec by a tmpfs holding a bind of the
+    container's own directory of every hierarchy (cgroup v1), or a bind of its cgroup2
+    directory (v2)."""
+    if not any(m.fstype == CGROUP_VIEW for m in plan.mounts):
+        return plan
+    import attrs
+
+    from ..rootfs import MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY
+
+    layout = cgroup.layout
+    hierarchies = [*layout.v1, *([layout.unified] if layout.unified else [])]
+    dirs = list(getattr(cgroup, "dirs", ()))
+    out: list[PlanMount] = []
+    for m in plan.mounts:
+        if m.fstype != CGROUP_VIEW:
+            out.append(m)
+            continue
+        ro = m.flags & MS_RDONLY
+        safe = MS_NOSUID | MS_NODEV | MS_NOEXEC
+        if len(hierarchies) == 1 and dirs:
+            out.append(PlanMount(target=m.target, source=dirs[0], flags=MS_BIND | ro | safe,
+                                 create=PC_CREATE_DIR))
+            continue
+        out.append(PlanMount(target=m.target, source="tmpfs", fstype="tmpfs", data="mode=755",
+                             flags=safe, create=PC_CREATE_DIR))
+        for d in dirs:
+            h = next((h for h in hierarchies if d == h.mount or d.startswith(h.mount + "/")), None)
+            if h is None:
+                continue
+            name = posixpath.basename(h.mount)
+            out.append(PlanMount(target=posixpath.join(m.target, name), source=d,
+                                 flags=MS_BIND | ro | safe, create=PC_CREATE_DIR))
+    return attrs.evolve(plan, mounts=tuple(out))
 
 
 def devices(spec: S.Spec, *, userns: bool) -> tuple[PlanDevice, ...]:
@@ -244,7 +282,7 @@ def build_plan(spec: S.Spec, bundle: str, *, console: str | None = None) -> Plan
         become_root=userns,
         hostname=spec.hostname or None,
         domainname=spec.domainname or None,
-        loopback_up=False,
+        loopback_up="net" in create,  # like runc: lo is up in a new network namespace
         # pivot_root refuses a shared parent: start from rslave (or the private/slave
         # asked for), and make the new root shared only after the pivot
         root_propagation=prop if prop and not prop & (MS_SHARED | MS_UNBINDABLE) else (MS_SLAVE | MS_REC),

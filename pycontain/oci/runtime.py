@@ -184,6 +184,7 @@ class Runtime:
                 cgmod._our_parents.difference_update(new_parents)
             if created_cg:
                 cleanup.append(cg)
+            plan = convert.expand_cgroup_mounts(plan, cg)
             procs_fds, v2fd = cg.join_fds()
 
             # stdio: the runtime's own fds, or the pty
@@ -302,6 +303,14 @@ class Runtime:
             st = self.store.load(cid)
             if not _alive(st):
                 if all_:
+                    # the init is gone, but processes it shared a pid namespace with may
+                    # live on in the cgroup: containerd's shim sends exactly this then
+                    cg = _cgroup(st)
+                    if cg is not None:
+                        try:
+                            cg.kill(sig, wait=None)
+                        except OSError:
+                            pass
                     return
                 raise RuntimeError_("container not running")
             if all_:
