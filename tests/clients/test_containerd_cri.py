@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bugs import CGROUP_V1_VIEW
+
 from conftest import BUSYBOX_IMAGE, CNI_SUBNET, CRI_HANDLERS, Containerd, wait_for
 
 try:
@@ -200,7 +200,6 @@ def test_update_container_resources(pod: Pod, runtime: str) -> None:
     assert _host_cgroup(cid, "cpu", "cpu.shares") == "256"
 
 
-@pytest.mark.pycontain_bug(CGROUP_V1_VIEW)
 def test_resources_visible_inside(pod: Pod, runtime: str) -> None:
     cid = pod.container("c1", SERVE, memory=64 << 20, cpu_shares=512)
     r = pod.exec(

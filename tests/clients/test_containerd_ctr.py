@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from bugs import KILL_ALL_STOPPED, LOOPBACK_DOWN, PTY_OUTSIDE_CONTAINER
+from bugs import PTY_OUTSIDE_CONTAINER
 from conftest import BUSYBOX_IMAGE, Containerd, run_in_pty, wait_for
 
 TRAP_TERM = 'trap "exit 7" TERM; echo ready; sleep 1000 & wait'
@@ -264,7 +264,6 @@ def test_kill_all(containerd: Containerd, runtime: str) -> None:
         assert "exit code 137" in _delete(containerd, cid)
 
 
-@pytest.mark.pycontain_bug(KILL_ALL_STOPPED)
 def test_shared_pidns_leftovers_killed_on_init_exit(
     containerd: Containerd, runtime: str, task: str
 ) -> None:
@@ -324,7 +323,6 @@ def test_new_netns_isolated(containerd: Containerd, runtime: str) -> None:
     assert r.stdout.split() == ["lo"]
 
 
-@pytest.mark.pycontain_bug(LOOPBACK_DOWN)
 def test_new_netns_loopback_up(containerd: Containerd, runtime: str) -> None:
     cid = _id(runtime, "lo")
     r = containerd.ctr(

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bugs import CGROUP_V1_VIEW, LOOPBACK_DOWN, PTY_OUTSIDE_CONTAINER
+from bugs import PTY_OUTSIDE_CONTAINER
 from conftest import BUSYBOX_IMAGE, PYCONTAIN_RUNC, run, run_in_pty, stop_daemon, wait_for
 from hostclean import HostState
 
@@ -341,7 +341,6 @@ def test_update(docker: Docker, runtime: str, sleeper: str) -> None:
     assert _state(docker, sleeper, "{{.HostConfig.Memory}}") == str(64 << 20)
 
 
-@pytest.mark.pycontain_bug(CGROUP_V1_VIEW)
 def test_update_visible_inside(docker: Docker, runtime: str, sleeper: str) -> None:
     docker("update", "--memory", "64m", "--memory-swap", "64m", sleeper)
     r = docker("exec", sleeper, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
@@ -445,7 +444,6 @@ def test_default_network_here(docker: Docker, runtime: str) -> None:
     assert r.stdout.split() == ["lo"]
 
 
-@pytest.mark.pycontain_bug(LOOPBACK_DOWN)
 def test_default_network_loopback_up(docker: Docker, runtime: str) -> None:
     r = docker(
         "run",

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bugs import CGROUP_V1_VIEW, LOOPBACK_DOWN, PTY_OUTSIDE_CONTAINER
+from bugs import PTY_OUTSIDE_CONTAINER
 from conftest import BUSYBOX_IMAGE, PYCONTAIN_RUNC, RUNTIMES, run, run_in_pty, wait_for
 from hostclean import HostState
 
@@ -387,7 +387,6 @@ def test_network_none(podman: Podman, runtime: str) -> None:
     assert r.stdout.split() == ["lo"]
 
 
-@pytest.mark.pycontain_bug(LOOPBACK_DOWN)
 def test_network_none_loopback_up(podman: Podman, runtime: str) -> None:
     r = podman(
         runtime,
@@ -419,7 +418,6 @@ def test_default_network(podman: Podman, runtime: str) -> None:
     assert "1 packets received" in r.stdout, r.stdout
 
 
-@pytest.mark.pycontain_bug(CGROUP_V1_VIEW)
 def test_cgroup_limits_visible_inside(podman: Podman, runtime: str) -> None:
     r = podman(
         runtime,
