@@ -11,6 +11,8 @@
 #include <net/if.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <termios.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -88,7 +90,7 @@ void pc_child_fail(int err, int step, int index, const char *path)
 
 /* Move every fds[i].src to fds[i].dst without one clobbering another (like subprocess). */
 static void place_fds(const struct pc_plan *p, int *err_fd, int *sync_fd, int *start_fd,
-                      int *keep_fd, int *parent_pidfd)
+                      int *keep_fd, int *parent_pidfd, int *console_sock)
 {
     int floor = 3;
     for (int i = 0; i < p->n_fds; i++)
@@ -97,7 +99,7 @@ static void place_fds(const struct pc_plan *p, int *err_fd, int *sync_fd, int *s
     if (floor < 16)
         floor = 16;
     /* first move our own control fds and all sources above every destination */
-    int *ctl[] = {err_fd, sync_fd, start_fd, keep_fd, parent_pidfd};
+    int *ctl[] = {err_fd, sync_fd, start_fd, keep_fd, parent_pidfd, console_sock};
     for (size_t i = 0; i < sizeof(ctl) / sizeof(ctl[0]); i++) {
         if (*ctl[i] >= 0 && *ctl[i] < floor) {
             int n = fcntl(*ctl[i], F_DUPFD_CLOEXEC, floor);
@@ -452,6 +454,83 @@ static void write_sysctl(int rootfd, const struct pc_kv *kv, int idx)
         FAILE(-r, PC_STEP_SYSCTL, idx, kv->key);
 }
 
+/* ---- the terminal ------------------------------------------------------------------------- */
+
+static __thread int g_console_sock = -1;
+
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+/* Open a pty in the container's own devpts (reached inside `rootfd`), hand the master to the
+ * console socket, bind the slave on /dev/console when asked, and make it fds 0, 1 and 2. */
+static void setup_console(const struct pc_plan *p, int rootfd)
+{
+    int sock = g_console_sock;
+    if (sock < 0)
+        return;
+    int master = pc_open_nofollow(rootfd, "/dev/pts/ptmx", O_RDWR | O_NOCTTY);
+    if (master == -ENOENT)
+        master = pc_open_nofollow(rootfd, "/dev/ptmx", O_RDWR | O_NOCTTY);
+    if (master < 0)
+        FAILE(-master, PC_STEP_CONSOLE, -1, "/dev/pts/ptmx");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+        FAIL(PC_STEP_CONSOLE, -1, "/dev/pts/ptmx");
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0)
+        FAIL(PC_STEP_CONSOLE, -1, "/dev/pts");
+    if (p->console_rows && p->console_cols) {
+        struct winsize ws;
+        memset(&ws, 0, sizeof(ws));
+        ws.ws_row = (unsigned short)p->console_rows;
+        ws.ws_col = (unsigned short)p->console_cols;
+        ioctl(master, TIOCSWINSZ, &ws);
+    }
+    if (p->console_bind) {
+        /* never follow what the image put at /dev/console (CVE-2025-52565) */
+        int fd = pc_open_in_root(rootfd, "/dev/console", PC_CREATE_FILE, 1, 0666);
+        if (fd < 0)
+            FAILE(-fd, PC_STEP_CONSOLE, -1, "/dev/console");
+        char src[64], dst[64];
+        pc_fdpath(src, sizeof(src), slave);
+        pc_fdpath(dst, sizeof(dst), fd);
+        if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+            FAIL(PC_STEP_CONSOLE, -1, "/dev/console");
+        close(fd);
+    }
+    /* runc sends the master with the name of the multiplexer as the message */
+    char name[] = "/dev/ptmx";
+    struct iovec iov = {.iov_base = name, .iov_len = sizeof(name) - 1};
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    memset(cbuf, 0, sizeof(cbuf));
+    struct msghdr mh;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof(cbuf);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &master, sizeof(int));
+    ssize_t r;
+    do {
+        r = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0)
+        FAIL(PC_STEP_CONSOLE, -1, "console socket");
+    close(master);
+    close(sock);
+    g_console_sock = -1;
+    for (int i = 0; i < 3; i++)
+        if (dup2(slave, i) < 0)
+            FAIL(PC_STEP_CONSOLE, i, NULL);
+    if (slave > 2)
+        close(slave);
+}
+
 /* ---- the root ----------------------------------------------------------------------------- */
 
 static void setup_root(const struct pc_plan *p, int rootfs_fd)
@@ -527,6 +606,7 @@ static void setup_root(const struct pc_plan *p, int rootfs_fd)
         make_device(rootfd, &p->devices[i], i);
     for (int i = 0; i < p->n_symlinks; i++)
         make_symlink(rootfd, &p->symlinks[i], i);
+    setup_console(p, rootfd);
     /* Done before pivot_root, relative to the new root: the host's /dev/null (verified
      * above) is still reachable for masking files, and nothing of the container has run yet
      * that could have swapped a path. */
@@ -765,7 +845,9 @@ void pc_child_main(const struct pc_plan *p)
     if (parent_pidfd >= 0)
         check_parent(parent_pidfd);
 
-    place_fds(p, &err_fd, &sync_fd, &start_fd, &keep_fd, &parent_pidfd);
+    int console_sock = p->console_sock;
+    place_fds(p, &err_fd, &sync_fd, &start_fd, &keep_fd, &parent_pidfd, &console_sock);
+    g_console_sock = console_sock;
 
     for (int i = 0; i < p->n_cgroup_procs_fds; i++) {
         if (write(p->cgroup_procs_fds[i], "0", 1) < 0)
@@ -831,7 +913,14 @@ void pc_child_main(const struct pc_plan *p)
 
     if (p->root_mode != PC_ROOT_NONE) {
         setup_root(p, rootfs_fd);
-    } else if (p->n_sysctls || p->n_masked || p->n_readonly) {
+    } else if (g_console_sock >= 0) {
+        int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0)
+            FAIL(PC_STEP_OPEN_ROOT, -1, "/");
+        setup_console(p, rootfd);
+        close(rootfd);
+    }
+    if (p->root_mode == PC_ROOT_NONE && (p->n_sysctls || p->n_masked || p->n_readonly)) {
         int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         int dn = open("/dev/null", O_PATH | O_CLOEXEC | O_NOFOLLOW);
         if (rootfd < 0)

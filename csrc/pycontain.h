@@ -34,7 +34,8 @@ enum pc_step {
     PC_STEP_SETGID = 34, PC_STEP_SETUID = 35, PC_STEP_CAPS = 36, PC_STEP_AMBIENT = 37,
     PC_STEP_NO_NEW_PRIVS = 38, PC_STEP_SECCOMP = 39, PC_STEP_CLOSE_FDS = 40,
     PC_STEP_SETSID = 41, PC_STEP_CTTY = 42, PC_STEP_CWD = 43, PC_STEP_FIND_EXEC = 44,
-    PC_STEP_START_WAIT = 45, PC_STEP_PARENT_DEATH = 46, PC_STEP_EXEC = 47
+    PC_STEP_START_WAIT = 45, PC_STEP_PARENT_DEATH = 46, PC_STEP_EXEC = 47,
+    PC_STEP_CONSOLE = 48
 };
 
 struct pc_mount {
@@ -169,6 +170,13 @@ struct pc_plan {
     /* create/start split: report ready, then block reading one byte from start_fd */
     int start_fd;
     int start_keep_fd;             /* write end the child keeps so the read blocks, -1: none */
+
+    /* terminal made inside the container (its own devpts): the master goes to console_sock
+     * (a connected unix socket) by SCM_RIGHTS, the slave becomes fds 0-2 */
+    int console_sock;              /* -1: no terminal */
+    int console_bind;              /* also bind the slave on /dev/console (a container's init) */
+    unsigned int console_rows;
+    unsigned int console_cols;
 };
 
 struct pc_report {

@@ -96,6 +96,8 @@ class Plan:
     ctty: int | None = None
     cwd: str | None = None
     preserve_fds: int = 0
+    console_bind: bool = False
+    console_size: tuple[int, int] | None = None   # rows, cols
 
     def describe_step(self, step: int, index: int) -> str:
         """Words for a failed step, with the object it was working on when known."""
@@ -267,6 +269,10 @@ class CompiledPlan:
         p.close_from = 3 + plan.preserve_fds
         p.start_fd = -1
         p.start_keep_fd = -1
+        p.console_sock = -1
+        p.console_bind = int(plan.console_bind)
+        if plan.console_size:
+            p.console_rows, p.console_cols = plan.console_size
         self.base = p
         self._join_fds: list[int] = []
         self._pidns_fd = -1
@@ -276,7 +282,8 @@ class CompiledPlan:
               start_fd: int | None = None, start_keep_fd: int | None = None,
               parent_pidfd: int | None = None, argv: Sequence[str] | None = None,
               env: Sequence[str] | None = None, cwd: str | None = None,
-              preserve_fds: int | None = None) -> tuple[int, int, int | bool]:
+              preserve_fds: int | None = None,
+              console_sock: int | None = None) -> tuple[int, int, int | bool]:
         """Clone the child and run the plan.
 
         Returns ``(pid, pidfd, ready)``: ``ready`` is False, or, when the child stopped
@@ -311,6 +318,8 @@ class CompiledPlan:
             p.cwd = s(cwd)
         if preserve_fds is not None:
             p.close_from = 3 + preserve_fds
+        if console_sock is not None:
+            p.console_sock = console_sock
         if fds:
             fm = ffi.new("struct pc_fdmap[]", len(fds))
             for i, (src, dst) in enumerate(fds):

@@ -50,6 +50,7 @@ STEPS: dict[int, str] = {
     45: "waiting for start",
     46: "arming the parent-death signal",
     47: "executing the command",
+    48: "setting up the terminal",
 }
 
 STEP_MOUNT_TARGET = 16

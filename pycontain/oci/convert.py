@@ -247,7 +247,8 @@ def build_plan(spec: S.Spec, bundle: str, *, console: str | None = None) -> Plan
     joins = tuple((join[n], NAMESPACES[n][0]) for n in JOIN_ORDER if n in join)
     mts = list(mounts(spec, bundle))
     if console:
-        # never follow a /dev/console symlink the image may hold (CVE-2025-52565)
+        # a host pty's slave (the library's callers): never follow a /dev/console symlink
+        # the image may hold (CVE-2025-52565)
         mts.append(PlanMount(target="/dev/console", source=console, flags=MS_BIND,
                              create=PC_CREATE_FILE, nofollow=True))
     has_dev = any(m.target == "/dev" for m in mts)

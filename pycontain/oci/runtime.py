@@ -144,20 +144,17 @@ class Runtime:
         assert spec.process is not None
         cleanup: list[Any] = []
         new_parents: list[str] = []
-        master = slave = -1
+        csock = -1
         try:
-            console = None
+            plan = convert.build_plan(spec, bundle)
             if spec.process.terminal:
-                master, slave = os.openpty()
-                console = os.ttyname(slave)
-                if spec.process.console_size is not None:
-                    import fcntl
-                    import struct
-                    import termios
-
-                    cs = spec.process.console_size
-                    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", cs.height, cs.width, 0, 0))
-            plan = convert.build_plan(spec, bundle, console=console)
+                # the pty is made by the child in the container's own devpts, which sends the
+                # master to the console socket itself
+                cs = spec.process.console_size
+                plan = _evolve(plan, console_bind=True, setsid=True, ctty=0,
+                               console_size=(cs.height, cs.width) if cs else None)
+                assert console_socket is not None
+                csock = _connect_console(console_socket)
             if linux.seccomp is not None:
                 plan = _with_seccomp(plan, raw.get("linux", {}).get("seccomp"))
 
@@ -187,12 +184,8 @@ class Runtime:
             plan = convert.expand_cgroup_mounts(plan, cg)
             procs_fds, v2fd = cg.join_fds()
 
-            # stdio: the runtime's own fds, or the pty
-            if slave >= 0:
-                fds = [(slave, 0), (slave, 1), (slave, 2)]
-                plan = _evolve(plan, ctty=0, setsid=True)
-            else:
-                fds = [(0, 0), (1, 1), (2, 2)]
+            # stdio: the runtime's own fds (replaced by the pty's slave with a terminal)
+            fds = [] if csock >= 0 else [(0, 0), (1, 1), (2, 2)]
             for i in range(preserve_fds):
                 fds.append((3 + i, 3 + i))
             if preserve_fds:
@@ -215,7 +208,8 @@ class Runtime:
                 pid, pidfd, ready = CompiledPlan(plan).spawn(
                     fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds,
                     before_go=before_go if needs_sync else None,
-                    start_fd=r_start, start_keep_fd=w_start)
+                    start_fd=r_start, start_keep_fd=w_start,
+                    console_sock=csock if csock >= 0 else None)
             finally:
                 os.close(r_start)
                 os.close(w_start)
@@ -232,8 +226,6 @@ class Runtime:
                 "oci_version": spec.oci_version,
             }
             self.store.save(cid, st)
-            if console_socket:
-                _send_console(console_socket, master)
             if pid_file:
                 _write_pid_file(pid_file, pid)
             cleanup.clear()
@@ -248,10 +240,8 @@ class Runtime:
                     pass
             raise
         finally:
-            if master >= 0:
-                os.close(master)
-            if slave >= 0:
-                os.close(slave)
+            if csock >= 0:
+                os.close(csock)
 
     def start(self, cid: str) -> None:
         with self.store.locked(cid):
@@ -436,27 +426,26 @@ class Runtime:
                 raise RuntimeError_("container not running")
             cg = _cgroup(st)
             procs_fds, v2fd = cg.join_fds() if cg is not None else ([], None)
-            master = slave = -1
+            csock = -1
             if proc.terminal:
-                master, slave = os.openpty()
-                fds = [(slave, 0), (slave, 1), (slave, 2)]
-                plan = _evolve(plan, ctty=0, setsid=True)
+                assert console_socket is not None
+                cs = proc.console_size
+                plan = _evolve(plan, ctty=0, setsid=True,
+                               console_size=(cs.height, cs.width) if cs else None)
+                csock = _connect_console(console_socket)
+                fds = []
             else:
                 fds = [(0, 0), (1, 1), (2, 2)]
                 plan = _evolve(plan, setsid=False)
             for i in range(preserve_fds):
                 fds.append((3 + i, 3 + i))
             try:
-                cpid, pidfd, _ = CompiledPlan(plan).spawn(fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds)
+                cpid, pidfd, _ = CompiledPlan(plan).spawn(
+                    fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds,
+                    console_sock=csock if csock >= 0 else None)
             finally:
-                if slave >= 0:
-                    os.close(slave)
-            try:
-                if console_socket:
-                    _send_console(console_socket, master)
-            finally:
-                if master >= 0:
-                    os.close(master)
+                if csock >= 0:
+                    os.close(csock)
             if pid_file:
                 _write_pid_file(pid_file, cpid)
             if detach:
@@ -634,15 +623,15 @@ def _write_maps(pid: int, linux: S.Linux) -> None:
           "linux.timeOffsets")
 
 
-def _send_console(path: str, master: int) -> None:
+def _connect_console(path: str) -> int:
+    """A connected socket to ``--console-socket`` (an fd for the C child to send on)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.connect(path)
-        socket.send_fds(s, [b"/dev/ptmx"], [master])
     except OSError as err:
-        raise PycontainError(f"--console-socket {path}: {err.strerror}") from None
-    finally:
         s.close()
+        raise ConfigError("--console-socket", f"{path}: {err.strerror}") from None
+    return s.detach()
 
 
 def _write_pid_file(path: str, pid: int) -> None:

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from bugs import PTY_OUTSIDE_CONTAINER
+
 from conftest import BUSYBOX_IMAGE, Containerd, run_in_pty, wait_for
 
 TRAP_TERM = 'trap "exit 7" TERM; echo ready; sleep 1000 & wait'
@@ -132,7 +132,6 @@ def test_run_tty(containerd: Containerd, runtime: str) -> None:
     assert rc == 0 and "isatty" in out, out
 
 
-@pytest.mark.pycontain_bug(PTY_OUTSIDE_CONTAINER)
 def test_run_tty_is_in_container_devpts(containerd: Containerd, runtime: str) -> None:
     cid = _id(runtime, "ttyname")
     rc, out = run_in_pty(
@@ -179,7 +178,6 @@ def test_task_exec_tty(containerd: Containerd, runtime: str, task: str) -> None:
     assert rc == 0 and "isatty" in out, out
 
 
-@pytest.mark.pycontain_bug(PTY_OUTSIDE_CONTAINER)
 def test_task_exec_tty_is_in_container_devpts(
     containerd: Containerd, runtime: str, task: str
 ) -> None:

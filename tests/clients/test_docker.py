@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bugs import PTY_OUTSIDE_CONTAINER
+
 from conftest import BUSYBOX_IMAGE, PYCONTAIN_RUNC, run, run_in_pty, stop_daemon, wait_for
 from hostclean import HostState
 
@@ -221,7 +221,6 @@ def test_run_tty(docker: Docker, runtime: str) -> None:
     assert rc == 0 and "isatty" in out, out
 
 
-@pytest.mark.pycontain_bug(PTY_OUTSIDE_CONTAINER)
 def test_run_tty_is_in_container_devpts(docker: Docker, runtime: str) -> None:
     rc, out = docker.tty("run", "--rm", "-t", "--runtime", RT[runtime], BUSYBOX_IMAGE, "tty")
     assert rc == 0 and re.search(r"^/dev/pts/\d+$", out, re.MULTILINE), out
@@ -254,7 +253,6 @@ def test_exec_tty(docker: Docker, runtime: str, sleeper: str) -> None:
     assert rc == 0 and "isatty" in out, out
 
 
-@pytest.mark.pycontain_bug(PTY_OUTSIDE_CONTAINER)
 def test_exec_tty_is_in_container_devpts(docker: Docker, runtime: str, sleeper: str) -> None:
     rc, out = docker.tty("exec", "-t", sleeper, "tty")
     assert rc == 0 and re.search(r"^/dev/pts/\d+$", out, re.MULTILINE), out

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bugs import PTY_OUTSIDE_CONTAINER
+
 from conftest import BUSYBOX_IMAGE, PYCONTAIN_RUNC, RUNTIMES, run, run_in_pty, wait_for
 from hostclean import HostState
 
@@ -258,7 +258,6 @@ def test_run_tty(podman: Podman, runtime: str) -> None:
     assert "isatty" in out and "24 80" in out, out
 
 
-@pytest.mark.pycontain_bug(PTY_OUTSIDE_CONTAINER)
 def test_run_tty_is_in_container_devpts(podman: Podman, runtime: str) -> None:
     rc, out = podman.tty(runtime, "run", "--rm", "-t", "--network", "none", BUSYBOX_IMAGE, "tty")
     assert rc == 0 and re.search(r"^/dev/pts/\d+$", out, re.MULTILINE), out
@@ -276,7 +275,6 @@ def test_exec_tty(podman: Podman, runtime: str, sleeper: str) -> None:
     assert rc == 0 and "isatty" in out, out
 
 
-@pytest.mark.pycontain_bug(PTY_OUTSIDE_CONTAINER)
 def test_exec_tty_is_in_container_devpts(podman: Podman, runtime: str, sleeper: str) -> None:
     rc, out = podman.tty(None, "exec", "-t", sleeper, "tty")
     assert rc == 0 and re.search(r"^/dev/pts/\d+$", out, re.MULTILINE), out

@@ -146,3 +146,14 @@ def test_exec_missing_binary_fails(cli: CLI, running: str) -> None:
     r = cli.run("exec", running, "/nonexistent", check=False)
     assert_clean_error(r)
     assert cli.status(running) == "running"
+
+
+def test_exec_tty_is_in_the_container_devpts(cli: CLI, running: str, tmp_path: Path) -> None:
+    sock = ConsoleSocket(tmp_path / "console.sock")
+    try:
+        cli.run("exec", "--tty", "--console-socket", str(sock.path), "--detach", running,
+                "/bin/sh", "-c", "tty")
+        out = sock.read_all().decode().split()
+    finally:
+        sock.close()
+    assert len(out) == 1 and out[0].startswith("/dev/pts/"), out

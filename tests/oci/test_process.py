@@ -238,3 +238,23 @@ def test_personality_linux32(cli: CLI, bundle) -> None:
     b.process["args"] = ["/bin/uname", "-m"]
     b.write()
     assert cli.output(b) == "i686\n"
+
+
+def test_terminal_is_in_the_container_devpts(cli: CLI, bundle, tmp_path: Path) -> None:
+    """The pty comes from the container's own devpts (like runc): tty(1) names /dev/pts/0,
+    /dev/console is that terminal, and consoleSize is applied."""
+    b = bundle(terminal=True)
+    b.process["args"] = ["/bin/sh", "-c", "tty; stty size; [ /dev/console -ef /dev/pts/0 ] && echo console-ok"]
+    b.process["consoleSize"] = {"height": 30, "width": 100}
+    b.write()
+    sock = ConsoleSocket(tmp_path / "console.sock")
+    try:
+        cid, _ = cli.create(b, None, "--console-socket", str(sock.path))
+        sock.wait_master()
+        cli.run("start", cid)
+        out = sock.read_all().decode().split()
+        cli.wait_status(cid, "stopped")
+    finally:
+        sock.close()
+    assert out[:3] == ["/dev/pts/0", "30", "100"], out
+    assert "console-ok" in out
