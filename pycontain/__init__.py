@@ -34,7 +34,29 @@ _EXPORTS = {
     "ConfigError": ".errors",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "Capabilities",
+    "Cgroup",
+    "Chroot",
+    "ConfigError",
+    "Container",
+    "ContainerResult",
+    "DEVNULL",
+    "Device",
+    "IdMap",
+    "Mount",
+    "Namespaces",
+    "PIPE",
+    "Pod",
+    "Process",
+    "PycontainError",
+    "Resources",
+    "RootFS",
+    "STDOUT",
+    "User",
+    "__version__",
+    "run",
+]
 
 if TYPE_CHECKING:
     from .api import run
