@@ -49,6 +49,9 @@ struct mount_attr {
 #ifndef SYS_move_mount
 #define SYS_move_mount 429
 #endif
+#ifndef SYS_execveat
+#define SYS_execveat 322
+#endif
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
 #endif
@@ -90,7 +93,7 @@ void pc_child_fail(int err, int step, int index, const char *path)
 
 /* Move every fds[i].src to fds[i].dst without one clobbering another (like subprocess). */
 static void place_fds(const struct pc_plan *p, int *err_fd, int *sync_fd, int *start_fd,
-                      int *keep_fd, int *parent_pidfd, int *console_sock)
+                      int *keep_fd, int *parent_pidfd, int *console_sock, int *stub_fd)
 {
     int floor = 3;
     for (int i = 0; i < p->n_fds; i++)
@@ -99,7 +102,7 @@ static void place_fds(const struct pc_plan *p, int *err_fd, int *sync_fd, int *s
     if (floor < 16)
         floor = 16;
     /* first move our own control fds and all sources above every destination */
-    int *ctl[] = {err_fd, sync_fd, start_fd, keep_fd, parent_pidfd, console_sock};
+    int *ctl[] = {err_fd, sync_fd, start_fd, keep_fd, parent_pidfd, console_sock, stub_fd};
     for (size_t i = 0; i < sizeof(ctl) / sizeof(ctl[0]); i++) {
         if (*ctl[i] >= 0 && *ctl[i] < floor) {
             int n = fcntl(*ctl[i], F_DUPFD_CLOEXEC, floor);
@@ -846,7 +849,8 @@ void pc_child_main(const struct pc_plan *p)
         check_parent(parent_pidfd);
 
     int console_sock = p->console_sock;
-    place_fds(p, &err_fd, &sync_fd, &start_fd, &keep_fd, &parent_pidfd, &console_sock);
+    int stub_fd = p->exec_stub_fd;
+    place_fds(p, &err_fd, &sync_fd, &start_fd, &keep_fd, &parent_pidfd, &console_sock, &stub_fd);
     g_console_sock = console_sock;
 
     for (int i = 0; i < p->n_cgroup_procs_fds; i++) {
@@ -952,8 +956,8 @@ void pc_child_main(const struct pc_plan *p)
         FAIL(PC_STEP_CTTY, -1, NULL);
 
     /* No fd of the host may stay reachable (a cwd of /proc/self/fd/N, CVE-2024-21626). */
-    int keep[4] = {err_fd, start_fd, keep_fd, parent_pidfd};
-    close_other_fds(p->close_from, keep, 4);
+    int keep[5] = {err_fd, start_fd, keep_fd, parent_pidfd, stub_fd};
+    close_other_fds(p->close_from, keep, 5);
 
     /* Seccomp without no_new_privs needs CAP_SYS_ADMIN: load it while we still have it. */
     int seccomp_late = p->no_new_privs;
@@ -1027,6 +1031,20 @@ void pc_child_main(const struct pc_plan *p)
 
     if (p->pause)
         pause_forever(err_fd);
+    if (stub_fd >= 0) {
+        /* through the sealed stub, so /proc/self/exe is never this interpreter when the
+         * kernel looks up a "#!" interpreter of the user's program */
+        int n = 0;
+        while (p->argv[n])
+            n++;
+        const char *sargv[n + 3];
+        sargv[0] = "pycontain-execstub";
+        sargv[1] = exe;
+        for (int i = 0; i <= n; i++)
+            sargv[2 + i] = p->argv[i];
+        syscall(SYS_execveat, stub_fd, "", sargv, p->envp, AT_EMPTY_PATH);
+        /* refused by a seccomp filter or an old kernel: execve directly */
+    }
     execve(exe, p->argv, p->envp);
     FAIL(PC_STEP_EXEC, -1, exe);
 }

@@ -177,6 +177,9 @@ struct pc_plan {
     int console_bind;              /* also bind the slave on /dev/console (a container's init) */
     unsigned int console_rows;
     unsigned int console_cols;
+
+    /* execve the user's program through the sealed exec stub (pc_execstub_fd), -1: directly */
+    int exec_stub_fd;
 };
 
 struct pc_report {
@@ -207,6 +210,7 @@ int pc_pivot_root(const char *new_root, const char *put_old);
 int pc_sethostname(const char *name, int len);
 int pc_clone3_supported(void);
 int pc_set_vfork(int on);          /* share memory with the child when possible (default 1) */
+int pc_execstub_fd(void);          /* a read-only fd of the sealed exec stub, or -errno */
 /* --- device cgroup (bpfdev.c) --- */
 /* One OCI device rule; type 'a' (all), 'b' or 'c'; major/minor -1: any; access: a mask of
  * PC_DEV_MKNOD 1, PC_DEV_READ 2, PC_DEV_WRITE 4 (the kernel's BPF_DEVCG_ACC_*). */

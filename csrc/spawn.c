@@ -6,6 +6,9 @@
 #include <linux/sched.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "execstub_bin.h"
 
 void pc_child_main(const struct pc_plan *p) __attribute__((noreturn));
 
@@ -162,4 +165,45 @@ int pc_pivot_root(const char *new_root, const char *put_old)
 int pc_sethostname(const char *name, int len)
 {
     return sethostname(name, (size_t)len) < 0 ? -errno : 0;
+}
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#define MFD_ALLOW_SEALING 0x0002U
+#endif
+#ifndef F_ADD_SEALS
+#define F_ADD_SEALS 1033
+#define F_SEAL_SEAL 0x0001
+#define F_SEAL_SHRINK 0x0002
+#define F_SEAL_GROW 0x0004
+#define F_SEAL_WRITE 0x0008
+#endif
+#ifndef SYS_memfd_create
+#define SYS_memfd_create 319
+#endif
+
+/* The exec stub in a sealed memfd, reopened read-only (an fd open for writing would make
+ * execveat fail with ETXTBSY).  Parent side: called once per process from Python. */
+int pc_execstub_fd(void)
+{
+    if (pc_execstub_len < 64)
+        return -ENOSYS;
+    int fd = (int)syscall(SYS_memfd_create, "pycontain-execstub", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -errno;
+    int r = pc_write_all(fd, pc_execstub, pc_execstub_len);
+    if (r == 0 && fchmod(fd, 0555) < 0)
+        r = -errno;
+    if (r == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+        r = -errno;
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    char path[64];
+    pc_fdpath(path, sizeof(path), fd);
+    int ro = open(path, O_RDONLY | O_CLOEXEC);
+    int e = errno;
+    close(fd);
+    return ro < 0 ? -e : ro;
 }

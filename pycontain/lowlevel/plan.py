@@ -127,6 +127,18 @@ def _cap_last() -> int:
 CAP_LAST = _cap_last()
 
 
+_STUB_FD: int | None = None
+
+
+def exec_stub_fd() -> int:
+    """This process's fd of the sealed exec stub (-1 where it is not available)."""
+    global _STUB_FD
+    if _STUB_FD is None:
+        fd = lib.pc_execstub_fd()
+        _STUB_FD = fd if fd >= 0 else -1
+    return _STUB_FD
+
+
 class CompiledPlan:
     """C structs for a :class:`Plan`, built once and reused for every spawn.
 
@@ -270,6 +282,7 @@ class CompiledPlan:
         p.start_fd = -1
         p.start_keep_fd = -1
         p.console_sock = -1
+        p.exec_stub_fd = -1 if plan.pause else exec_stub_fd()
         p.console_bind = int(plan.console_bind)
         if plan.console_size:
             p.console_rows, p.console_cols = plan.console_size

@@ -204,14 +204,6 @@ def _interpreter_trap(root: Path) -> None:
     plant(root, "/bin/evil", "#!/proc/self/exe\n", 0o755)
 
 
-XFAIL_EXE = pytest.mark.xfail(
-    strict=True,
-    reason="the child is the host interpreter until execve: a `#!/proc/self/exe` script "
-    "in the rootfs runs the host's python inside the container (with the rootfs's libraries "
-    "and stdlib), which can then reach the interpreter's inode")
-
-
-@XFAIL_EXE
 def test_proc_self_exe_script_library(make_rootfs: Callable[[], Path],
                                       host_files_unchanged: list[str]) -> None:
     root = make_rootfs()
@@ -221,7 +213,6 @@ def test_proc_self_exe_script_library(make_rootfs: Callable[[], Path],
     assert "PWNED" not in r.stdout and r.returncode != 42, r
 
 
-@XFAIL_EXE
 def test_proc_self_exe_script_pycontain_run(make_rootfs: Callable[[], Path],
                                             host_files_unchanged: list[str]) -> None:
     root = make_rootfs()
@@ -232,7 +223,6 @@ def test_proc_self_exe_script_pycontain_run(make_rootfs: Callable[[], Path],
     assert "PWNED" not in r.stdout and r.returncode != 42, r
 
 
-@XFAIL_EXE
 def test_proc_self_exe_script_runc_run(runc: CLI, bundle: Callable[..., Bundle],
                                        host_files_unchanged: list[str]) -> None:
     b = bundle("/bin/evil")
@@ -241,7 +231,6 @@ def test_proc_self_exe_script_runc_run(runc: CLI, bundle: Callable[..., Bundle],
     assert "PWNED" not in r.stdout and r.returncode != 42, r
 
 
-@XFAIL_EXE
 def test_proc_self_exe_script_runc_exec(runc: CLI, bundle: Callable[..., Bundle],
                                         host_files_unchanged: list[str]) -> None:
     """runc's original CVE-2019-5736 path: the attacker's binary is what `exec` runs."""
