@@ -50,7 +50,7 @@ STEPS: dict[int, str] = {
     45: "waiting for start",
     46: "arming the parent-death signal",
     47: "executing the command",
-    48: "setting up the terminal",
+    48: "setting up the console (a pty in the container's /dev/pts)",
 }
 
 STEP_MOUNT_TARGET = 16
