@@ -384,6 +384,9 @@ class Container:
             procs = list(self._procs)
         for p in procs:
             p.close()
+        from .process import flush_cgroups
+
+        flush_cgroups()
 
     def __enter__(self) -> Container:
         return self

@@ -17,6 +17,88 @@ from . import _keeper
 _PIPE_BUF = getattr(select, "PIPE_BUF", 512)
 
 
+class _Remover:
+    """Removes the cgroups of finished processes on a background thread, so that ``wait()``
+    returns as soon as the process is reaped (rmdir of a cgroup takes a good part of a
+    container start).  :func:`flush` waits until everything queued is gone; it runs at exit
+    and from ``Container.close()``; the keeper covers a SIGKILLed process."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._cond = threading.Condition()
+        self._queue: list[Any] = []
+        self._busy = 0
+        self._thread: Any = None
+        self._pid = 0
+
+    def submit(self, cg: Any) -> None:
+        import threading
+
+        with self._cond:
+            self._queue.append(cg)
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="pycontain-cgroup-remover",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    if not self._cond.wait(timeout=5.0) and not self._queue:
+                        if self._thread is not None and self._thread.ident == _current_ident():
+                            self._thread = None
+                        return
+                cg = self._queue.pop(0)
+                self._busy += 1
+            try:
+                cg.remove()
+            except Exception:  # noqa: BLE001 - retried by flush() and by the keeper at exit
+                with self._cond:
+                    self._queue.append(cg)
+                time.sleep(0.01)
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify_all()
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every queued cgroup is removed; remove them here if the thread can't."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while (self._queue or self._busy) and self._thread is not None \
+                    and self._pid == os.getpid() and self._thread.is_alive():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            rest, self._queue = self._queue, []
+        for cg in rest:
+            cg.remove()
+
+
+def _current_ident() -> int:
+    import threading
+
+    return threading.get_ident()
+
+
+_remover = _Remover()
+
+
+def flush_cgroups(timeout: float = 10.0) -> None:
+    """Wait until the cgroups of finished processes are removed."""
+    _remover.flush(timeout)
+
+
+import atexit  # noqa: E402
+
+atexit.register(flush_cgroups)
+
+
 class Process:
     """The container's init process.
 
@@ -94,7 +176,7 @@ class Process:
             except OSError:
                 pass
             if self._owns_cgroup:
-                cg.remove()
+                _remover.submit(cg)
         elif self.returncode == -signal.SIGKILL:
             self.oom_killed = False
         if self._on_exit is not None:
