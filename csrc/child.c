@@ -242,7 +242,6 @@ static void do_mount(int rootfd, const struct pc_mount *m, int idx)
 {
     int is_bind = (m->flags & MS_BIND) != 0;
     int create = m->create;
-    int srcfd = -1;
     if (is_bind && create == PC_CREATE_NONE) {
         /* a bind of a file needs a file to land on */
         struct stat st;
@@ -304,31 +303,38 @@ static void do_mount(int rootfd, const struct pc_mount *m, int idx)
         close(nfd);
     }
     close(fd);
-    (void)srcfd;
+}
+
+/* The directory that will hold `path` (created if missing, resolved inside the root), as a
+ * real fd (O_PATH fds can't be used with mknodat/symlinkat); *name points at the last
+ * component of `path`. */
+static int open_parent_dir(int rootfd, const char *path, const char **name, int step, int idx)
+{
+    char parent[PATH_MAX];
+    size_t len = pc_strlcpy(parent, path, sizeof(parent));
+    if (len >= sizeof(parent))
+        FAILE(ENAMETOOLONG, step, idx, path);
+    char *slash = parent + len;
+    while (slash > parent && *slash != '/')
+        slash--;
+    *name = path + (slash - parent) + 1;
+    *slash = '\0';
+    int dfd = pc_open_in_root(rootfd, parent[0] ? parent : "/", PC_CREATE_DIR, 0, 0);
+    if (dfd < 0)
+        FAILE(-dfd, step, idx, path);
+    char dpath[64];
+    pc_fdpath(dpath, sizeof(dpath), dfd);
+    int dir = open(dpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    close(dfd);
+    if (dir < 0)
+        FAIL(step, idx, path);
+    return dir;
 }
 
 static void make_device(int rootfd, const struct pc_device *d, int idx)
 {
-    /* the parent directory, inside the root */
-    char parent[PATH_MAX];
-    size_t len = pc_strlcpy(parent, d->path, sizeof(parent));
-    if (len >= sizeof(parent))
-        FAILE(ENAMETOOLONG, PC_STEP_DEVICE, idx, d->path);
-    char *slash = parent + len;
-    while (slash > parent && *slash != '/')
-        slash--;
-    const char *name = d->path + (slash - parent) + 1;
-    *slash = '\0';
-    int dfd = pc_open_in_root(rootfd, parent[0] ? parent : "/", PC_CREATE_DIR, 0, 0);
-    if (dfd < 0)
-        FAILE(-dfd, PC_STEP_DEVICE, idx, d->path);
-    /* O_PATH fds can't be used with mknodat: reopen the directory */
-    char dpath[64];
-    pc_fdpath(dpath, sizeof(dpath), dfd);
-    int dir = open(dpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0)
-        FAIL(PC_STEP_DEVICE, idx, d->path);
-    close(dfd);
+    const char *name;
+    int dir = open_parent_dir(rootfd, d->path, &name, PC_STEP_DEVICE, idx);
     unlinkat(dir, name, 0);
     if (mknodat(dir, name, d->mode, (dev_t)d->dev) == 0) {
         if (fchownat(dir, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
@@ -359,24 +365,8 @@ static void make_device(int rootfd, const struct pc_device *d, int idx)
 
 static void make_symlink(int rootfd, const struct pc_symlink *s, int idx)
 {
-    char parent[PATH_MAX];
-    size_t len = pc_strlcpy(parent, s->path, sizeof(parent));
-    if (len >= sizeof(parent))
-        FAILE(ENAMETOOLONG, PC_STEP_SYMLINK, idx, s->path);
-    char *slash = parent + len;
-    while (slash > parent && *slash != '/')
-        slash--;
-    const char *name = s->path + (slash - parent) + 1;
-    *slash = '\0';
-    int dfd = pc_open_in_root(rootfd, parent[0] ? parent : "/", PC_CREATE_DIR, 0, 0);
-    if (dfd < 0)
-        FAILE(-dfd, PC_STEP_SYMLINK, idx, s->path);
-    char dpath[64];
-    pc_fdpath(dpath, sizeof(dpath), dfd);
-    int dir = open(dpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    close(dfd);
-    if (dir < 0)
-        FAIL(PC_STEP_SYMLINK, idx, s->path);
+    const char *name;
+    int dir = open_parent_dir(rootfd, s->path, &name, PC_STEP_SYMLINK, idx);
     if (symlinkat(s->target, dir, name) < 0 && errno != EEXIST)
         FAIL(PC_STEP_SYMLINK, idx, s->path);
     close(dir);
