@@ -145,7 +145,7 @@ class CompiledPlan:
     The structs own their memory through ``_keep``; per-spawn fields are set on a shallow
     copy of ``base`` so that threads can spawn from one compiled plan at once."""
 
-    __slots__ = ("_join_fds", "_keep", "_pidns_fd", "base", "plan")
+    __slots__ = ("_keep", "base", "plan")
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -287,8 +287,6 @@ class CompiledPlan:
         if plan.console_size:
             p.console_rows, p.console_cols = plan.console_size
         self.base = p
-        self._join_fds: list[int] = []
-        self._pidns_fd = -1
 
     def spawn(self, fds: Sequence[tuple[int, int]], *, cgroup_fd: int | None = None,
               cgroup_procs_fds: Sequence[int] = (), before_go: Callable[[int], None] | None = None,

@@ -14,7 +14,6 @@ from typing import Any
 from ..errors import ConfigError
 from ..lowlevel.plan import (
     PC_CREATE_DIR,
-    PC_CREATE_FILE,
     PC_CREATE_NONE,
     PC_ROOT_CHROOT,
     PC_ROOT_PIVOT,
@@ -224,9 +223,9 @@ def devices(spec: S.Spec, *, userns: bool) -> tuple[PlanDevice, ...]:
     return tuple(out.values())
 
 
-def build_plan(spec: S.Spec, bundle: str, *, console: str | None = None) -> Plan:
-    """The plan of a container's init process.  ``console``: the host path of the pty slave
-    to bind on /dev/console."""
+def build_plan(spec: S.Spec, bundle: str) -> Plan:
+    """The plan of a container's init process (a terminal is added by the runtime: the C
+    child makes it in the container's own devpts)."""
     if spec.process is None:
         raise ConfigError("process", "is required to create a container")
     linux = spec.linux or S.Linux()
@@ -246,11 +245,6 @@ def build_plan(spec: S.Spec, bundle: str, *, console: str | None = None) -> Plan
         flags |= NAMESPACES[n][0]
     joins = tuple((join[n], NAMESPACES[n][0]) for n in JOIN_ORDER if n in join)
     mts = list(mounts(spec, bundle))
-    if console:
-        # a host pty's slave (the library's callers): never follow a /dev/console symlink
-        # the image may hold (CVE-2025-52565)
-        mts.append(PlanMount(target="/dev/console", source=console, flags=MS_BIND,
-                             create=PC_CREATE_FILE, nofollow=True))
     has_dev = any(m.target == "/dev" for m in mts)
     symlinks = list(DEFAULT_SYMLINKS)
     if any(m.target == "/dev/pts" for m in mts):
@@ -292,7 +286,7 @@ def build_plan(spec: S.Spec, bundle: str, *, console: str | None = None) -> Plan
         rootfs_readonly=spec.root.readonly,
         rootfs_propagation=prop,
         mounts=tuple(mts),
-        devices=devices(spec, userns=userns) if has_dev or True else (),
+        devices=devices(spec, userns=userns),  # runc makes them even without a /dev mount
         symlinks=tuple(symlinks) if has_dev else (),
         masked=tuple(linux.masked_paths),
         readonly=tuple(linux.readonly_paths),

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,6 @@ from pycontain.cgroups import (
     remove_empty_parents,
 )
 from pycontain.cgroups._bpf import attached_programs
-from pycontain.cgroups._testing import assert_no_cgroup_leak
 from pycontain.errors import CgroupError, CgroupUnsupported
 
 pytestmark = [
@@ -50,22 +48,6 @@ needs_v1 = pytest.mark.skipif(not _v1(), reason="needs cgroup v1 hierarchies")
 needs_unified = pytest.mark.skipif(
     os.geteuid() != 0 or detect().unified is None, reason="needs a cgroup2 hierarchy"
 )
-
-
-@pytest.fixture(autouse=True)
-def _no_leak() -> Iterator[None]:
-    yield
-    assert_no_cgroup_leak()
-
-
-@pytest.fixture
-def children() -> Iterator[list[subprocess.Popen[bytes]]]:
-    procs: list[subprocess.Popen[bytes]] = []
-    yield procs
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-        p.wait(timeout=10)
 
 
 def _gated(children: list[subprocess.Popen[bytes]], code: str) -> subprocess.Popen[bytes]:

@@ -18,7 +18,6 @@ import pytest
 from pycontain.cgroups import Cgroup, detect, v2
 from pycontain.cgroups._fs import REAL_FS
 from pycontain.cgroups._layout import parse_proc_cgroup
-from pycontain.cgroups._testing import assert_no_cgroup_leak
 
 pytestmark = [
     pytest.mark.root,
@@ -29,22 +28,6 @@ pytestmark = [
 ]
 
 PY = sys.executable
-
-
-@pytest.fixture(autouse=True)
-def _no_leak() -> Iterator[None]:
-    yield
-    assert_no_cgroup_leak()
-
-
-@pytest.fixture
-def children() -> Iterator[list[subprocess.Popen[bytes]]]:
-    procs: list[subprocess.Popen[bytes]] = []
-    yield procs
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-        p.wait(timeout=10)
 
 
 @pytest.fixture

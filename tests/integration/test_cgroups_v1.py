@@ -13,7 +13,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -34,23 +33,6 @@ pytestmark = [
 
 PY = sys.executable
 MiB = 1 << 20
-
-
-@pytest.fixture(autouse=True)
-def _no_leak() -> Iterator[None]:
-    yield
-    assert_no_cgroup_leak()
-
-
-@pytest.fixture
-def children() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Processes a test starts; killed (by pid) and reaped afterwards."""
-    procs: list[subprocess.Popen[bytes]] = []
-    yield procs
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-        p.wait(timeout=10)
 
 
 def _spawn(
