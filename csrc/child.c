@@ -93,7 +93,8 @@ void pc_child_fail(int err, int step, int index, const char *path)
 
 /* Move every fds[i].src to fds[i].dst without one clobbering another (like subprocess). */
 static void place_fds(const struct pc_plan *p, int *err_fd, int *sync_fd, int *start_fd,
-                      int *keep_fd, int *parent_pidfd, int *console_sock, int *stub_fd)
+                      int *keep_fd, int *parent_pidfd, int *console_sock, int *stub_fd,
+                      int *pidns_fd)
 {
     int floor = 3;
     for (int i = 0; i < p->n_fds; i++)
@@ -102,7 +103,7 @@ static void place_fds(const struct pc_plan *p, int *err_fd, int *sync_fd, int *s
     if (floor < 16)
         floor = 16;
     /* first move our own control fds and all sources above every destination */
-    int *ctl[] = {err_fd, sync_fd, start_fd, keep_fd, parent_pidfd, console_sock, stub_fd};
+    int *ctl[] = {err_fd, sync_fd, start_fd, keep_fd, parent_pidfd, console_sock, stub_fd, pidns_fd};
     for (size_t i = 0; i < sizeof(ctl) / sizeof(ctl[0]); i++) {
         if (*ctl[i] >= 0 && *ctl[i] < floor) {
             int n = fcntl(*ctl[i], F_DUPFD_CLOEXEC, floor);
@@ -831,8 +832,12 @@ void pc_child_main(const struct pc_plan *p)
     reset_signals();
 
     /* Joining a running container: nobody (inside) may ptrace or read our memory until the
-     * execve (CVE-2016-9962); execve makes the process dumpable again. */
-    if (p->nondumpable && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+     * execve (CVE-2016-9962); execve makes the process dumpable again.  In a user namespace
+     * of our own whose maps the parent writes, stay dumpable until then: a parent without
+     * privilege may only open /proc/PID/uid_map of a dumpable child, and nobody but our own
+     * user can reach us before we join or enter anything. */
+    int late_nondumpable = p->nondumpable && sync_fd >= 0 && (p->clone_flags & CLONE_NEWUSER);
+    if (p->nondumpable && !late_nondumpable && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         FAIL(PC_STEP_SIGNALS, -1, NULL);
 
     if (parent_pidfd >= 0)
@@ -840,7 +845,9 @@ void pc_child_main(const struct pc_plan *p)
 
     int console_sock = p->console_sock;
     int stub_fd = p->exec_stub_fd;
-    place_fds(p, &err_fd, &sync_fd, &start_fd, &keep_fd, &parent_pidfd, &console_sock, &stub_fd);
+    int late_pidns = p->pidns_late ? p->pidns_fd : -1;
+    place_fds(p, &err_fd, &sync_fd, &start_fd, &keep_fd, &parent_pidfd, &console_sock, &stub_fd,
+              &late_pidns);
     g_console_sock = console_sock;
 
     for (int i = 0; i < p->n_cgroup_procs_fds; i++) {
@@ -868,10 +875,32 @@ void pc_child_main(const struct pc_plan *p)
             _exit(127); /* the parent gave up; it reports the error itself */
         close(sync_fd);
     }
+    if (late_nondumpable && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        FAIL(PC_STEP_SIGNALS, -1, NULL);
 
     for (int i = 0; i < p->n_joins; i++) {
         if (setns(p->joins[i].fd, p->joins[i].nstype) < 0)
             FAIL(PC_STEP_SETNS, i, NULL);
+    }
+
+    /* Without privilege a pid namespace can only be joined from inside its user namespace:
+     * join it now and fork the process that goes on into it, as a sibling (CLONE_PARENT:
+     * the caller reaps it).  We report its pid and leave. */
+    if (late_pidns >= 0) {
+        if (setns(late_pidns, CLONE_NEWPID) < 0)
+            FAIL(PC_STEP_SETNS, -1, "pid");
+        close(late_pidns);
+        long c = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+        if (c < 0)
+            FAIL(PC_STEP_SETNS, -1, "pid");
+        if (c > 0) {
+            struct pc_report rep;
+            memset(&rep, 0, sizeof(rep));
+            rep.kind = PC_REPORT_PID;
+            rep.index = (int)c;
+            pc_write_all(err_fd, &rep, sizeof(rep));
+            _exit(0);
+        }
     }
 
     int rootfs_fd = -1;
@@ -888,6 +917,16 @@ void pc_child_main(const struct pc_plan *p)
             FAIL(PC_STEP_SETGID, -1, NULL);
         if (setresuid(0, 0, 0) < 0 && errno != EINVAL)
             FAIL(PC_STEP_SETUID, -1, NULL);
+    }
+
+    /* A session keyring of the container's own: the caller's keys (and other containers')
+     * stay out of reach.  Searchable by its user, as runc makes it. */
+    if (p->new_keyring) {
+        long id = syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, p->keyring_name);
+        if (id < 0 && errno != ENOSYS)
+            FAIL(PC_STEP_KEYRING, -1, p->keyring_name);
+        if (id >= 0 && syscall(SYS_keyctl, 5 /* KEYCTL_SETPERM */, id, 0x3f1b0000UL) < 0)
+            FAIL(PC_STEP_KEYRING, -1, p->keyring_name);
     }
 
     if (p->hostname && sethostname(p->hostname, pc_strlen(p->hostname)) < 0)

@@ -16,7 +16,7 @@
 enum {
     PC_CREATE_NONE = 0, PC_CREATE_DIR = 1, PC_CREATE_FILE = 2,
     PC_ROOT_NONE = 0, PC_ROOT_PIVOT = 1, PC_ROOT_CHROOT = 2,
-    PC_REPORT_ERROR = 1, PC_REPORT_READY = 2, PC_REPORT_SYNC = 3
+    PC_REPORT_ERROR = 1, PC_REPORT_READY = 2, PC_REPORT_SYNC = 3, PC_REPORT_PID = 4
 };
 
 /* The steps of the child, in order; Python names them in error notes (pycontain/lowlevel/steps.py). */
@@ -35,7 +35,8 @@ enum pc_step {
     PC_STEP_NO_NEW_PRIVS = 38, PC_STEP_SECCOMP = 39, PC_STEP_CLOSE_FDS = 40,
     PC_STEP_SETSID = 41, PC_STEP_CTTY = 42, PC_STEP_CWD = 43, PC_STEP_FIND_EXEC = 44,
     PC_STEP_START_WAIT = 45, PC_STEP_PARENT_DEATH = 46, PC_STEP_EXEC = 47,
-    PC_STEP_CONSOLE = 48
+    PC_STEP_CONSOLE = 48,
+    PC_STEP_KEYRING = 49
 };
 
 struct pc_mount {
@@ -97,11 +98,15 @@ struct pc_plan {
     const int *cgroup_procs_fds;   /* cgroup.procs files the child writes "0" to */
     int n_cgroup_procs_fds;
     int pidns_fd;                  /* join this pid namespace, -1: none */
+    int pidns_late;                /* join it in the child after the other namespaces, then
+                                      fork (CLONE_PARENT): the way without privilege */
     const struct pc_nsjoin *joins; /* other namespaces to join, user first */
     int n_joins;
     int unshare_time;              /* unshare(CLONE_NEWTIME) before the sync so offsets can be set */
     int become_root;               /* in a new or joined user namespace: setresuid/gid(0) after the sync */
     int nondumpable;               /* PR_SET_DUMPABLE 0 until execve (joining a running container) */
+    int new_keyring;               /* join a new session keyring (named keyring_name, or anonymous) */
+    const char *keyring_name;
     int pause;                     /* instead of execve: hold the namespaces, reap children, wait for SIGTERM/SIGINT */
 
     /* parent <-> child */

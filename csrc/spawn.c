@@ -76,6 +76,7 @@ int pc_set_vfork(int on)
 static int can_vfork(const struct pc_plan *p)
 {
     return vfork_enabled && p->sync_fd < 0 && p->start_fd < 0 && !p->pause && !p->unshare_time &&
+           !p->pidns_late &&
            !(p->clone_flags & CLONE_NEWTIME) && (p->clone_flags >> 31) == 0;
 }
 
@@ -88,7 +89,7 @@ int pc_spawn(const struct pc_plan *plan, int *pidfd)
     pthread_sigmask(SIG_SETMASK, &all, &old);
 
     int saved_pidns = -1;
-    if (plan->pidns_fd >= 0) {
+    if (plan->pidns_fd >= 0 && !plan->pidns_late) {
         saved_pidns = open("/proc/thread-self/ns/pid_for_children", O_RDONLY | O_CLOEXEC);
         if (saved_pidns < 0) {
             int e = errno;

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import attrs
 
-from . import _keeper
+from . import _keeper, rootless
 from .errors import ConfigError
 from .lowlevel import plan as P
 from .namespaces import JOIN_ORDER, NAMESPACES, IdMap, Namespaces
@@ -82,6 +82,14 @@ class Container:
     mnt, uts, ipc, pid, net).  ``cgroup``: a :class:`pycontain.cgroups.Resources` (a fresh
     cgroup with those limits for each process, removed after it), ``True`` (a fresh cgroup
     without limits), an existing :class:`pycontain.cgroups.Cgroup` to join, or ``None``.
+    A fresh cgroup denies every device but the standard ones and the rootfs's nodes unless
+    its ``Resources.devices`` says otherwise.  ``new_keyring``: each process gets a new,
+    anonymous session keyring (the default; False keeps the caller's).
+
+    Without root, the container gets a user namespace of its own (its root is the caller;
+    ``/etc/subuid`` and ``/etc/subgid`` ranges are mapped as 1.. when ``newuidmap`` and
+    ``newgidmap`` exist), and a cgroup only where one is delegated to the caller.
+
     Used as a context manager, it kills and cleans up every process it started.
     """
 
@@ -105,6 +113,7 @@ class Container:
     loopback: bool = True
     die_with_parent: bool = False
     cgroup_parent: str | None = None
+    new_keyring: bool = True
 
     _compiled: P.CompiledPlan | None = attrs.field(default=None, init=False, repr=False)
     _procs: set[Process] = attrs.field(factory=set, init=False, repr=False)
@@ -129,6 +138,12 @@ class Container:
                 and "mnt" not in ns.join:
             # pivot_root and mounts always need a private mount namespace
             ns = attrs.evolve(ns, create=ns.create | {"mnt"})
+        if rootless.needs_user_namespace() and "user" not in ns.join and ns.create - {"user"}:
+            # without root, every other namespace needs one of our own user namespaces
+            ns = attrs.evolve(ns, create=ns.create | {"user"})
+        if "user" in ns.create and not (ns.uid_map and ns.gid_map):
+            umap, gmap = rootless.default_maps()
+            ns = attrs.evolve(ns, uid_map=ns.uid_map or umap, gid_map=ns.gid_map or gmap)
         return ns
 
     def _effective_rootfs(self) -> RootFS | None:
@@ -161,6 +176,19 @@ class Container:
         path_env = next((e[5:] for e in self.env if e.startswith("PATH=")), DEFAULT_PATH)
         caps = self.capabilities.masks() if self.capabilities is not None else None
         user = self.user
+        groups = user.groups if user else None
+        if user is not None and "user" in ns.create:
+            _check_mapped(user.uid, ns.uid_map, "user.uid", "uid_map")
+            _check_mapped(user.gid, ns.gid_map, "user.gid", "gid_map")
+            for g in user.groups:
+                _check_mapped(g, ns.gid_map, "user.groups", "gid_map")
+            if os.geteuid() != 0 and len(ns.gid_map) == 1 \
+                    and ns.gid_map[0].host_id == os.getegid():
+                # the kernel denies setgroups() with a gid map written without privilege
+                if user.groups:
+                    raise ConfigError("user.groups", "supplementary groups need a gid map "
+                                      "written by newgidmap (a range in /etc/subgid)")
+                groups = None
         seccomp, seccomp_flags = self._seccomp()
         return P.Plan(
             argv=tuple(args),
@@ -173,6 +201,7 @@ class Container:
             become_root="user" in ns.create or "user" in ns.join,
             # a copy of this interpreter until execve: not readable through /proc meanwhile
             nondumpable=True,
+            new_keyring=self.new_keyring,
             hostname=self.hostname,
             domainname=self.domainname,
             loopback_up=self.loopback and "net" in ns.create,
@@ -183,7 +212,7 @@ class Container:
             umask=self.umask,
             uid=user.uid if user else None,
             gid=user.gid if user else None,
-            groups=user.groups if user else None,
+            groups=groups,
             caps=caps,
             no_new_privs=self.no_new_privileges,
             seccomp=seccomp,
@@ -215,19 +244,54 @@ class Container:
 
     def _cgroup_for_spawn(self) -> tuple[Any, bool]:
         from .cgroups import Cgroup, Resources
+        from .errors import CgroupNotDelegated
 
         cg = self.cgroup
         if cg is None or cg is False:
             return None, False
         if isinstance(cg, Cgroup):
             return cg, False
-        # the parent of a fresh cgroup: cgroup_parent (a pod's cgroup), else Cgroup's default
-        kw: dict[str, Any] = {} if self.cgroup_parent is None else {"parent": self.cgroup_parent}
+        # the parent of a fresh cgroup: cgroup_parent (a pod's cgroup), else Cgroup's default;
+        # without root: our own cgroup, the one a delegating manager (systemd) gives us
+        privileged = rootless.privileged()
+        parent = self.cgroup_parent if self.cgroup_parent is not None else \
+            (None if privileged else "")
+        kw: dict[str, Any] = {} if parent is None else {"parent": parent}
+        if not privileged and (cg is True or (isinstance(cg, Resources) and cg == Resources())):
+            # no limits asked: a cgroup where one is delegated to us, else none (as runc
+            # does rootless)
+            try:
+                return Cgroup.create(**kw), True
+            except CgroupNotDelegated:
+                return None, False
         if cg is True:
-            return Cgroup.create(**kw), True
+            cg = Resources()
         if isinstance(cg, Resources):
-            return Cgroup.create(resources=cg, **kw), True
+            try:
+                res = self._device_defaults(cg) if privileged else cg
+                return Cgroup.create(resources=res, **kw), True
+            except CgroupNotDelegated as err:
+                if privileged:
+                    raise
+                raise ConfigError(
+                    "cgroup", f"limits need a cgroup, and none is delegated to uid "
+                    f"{os.geteuid()}: {err}") from err
         raise ConfigError("cgroup", f"unsupported value {cg!r}")
+
+    def _device_defaults(self, r: Any) -> Any:
+        """Resources without device rules get the runtime default: deny every device, then
+        allow the standard ones (null, zero, full, random, urandom, tty, ptmx, pts) and the
+        nodes of the rootfs; mknod of any node stays allowed (a node gives no access)."""
+        if r.devices is not None:
+            return r
+        from .cgroups import OCI_DEFAULT_DEVICE_RULES, DeviceRule
+
+        rules = [DeviceRule(False, "a"), *OCI_DEFAULT_DEVICE_RULES]
+        rootfs = self._effective_rootfs()
+        for d in rootfs.devices if rootfs is not None else ():
+            if d.type in ("c", "u", "b"):
+                rules.append(DeviceRule(True, "b" if d.type == "b" else "c", d.major, d.minor, "rwm"))
+        return attrs.evolve(r, devices=tuple(dict.fromkeys(rules)))
 
     # -- running ------------------------------------------------------------------------------
 
@@ -395,6 +459,13 @@ class Container:
         self.close()
 
 
+def _check_mapped(id_: int, maps: Sequence[IdMap], field: str, map_field: str) -> None:
+    if not any(m.container_id <= id_ < m.container_id + m.size for m in maps):
+        shown = ", ".join(f"{m.container_id}-{m.container_id + m.size - 1}" for m in maps)
+        raise ConfigError(field, f"{id_} is not mapped in the container's user namespace "
+                          f"({map_field} covers {shown})")
+
+
 def _writer_for(ns: Namespaces):  # type: ignore[no-untyped-def]
     """The parent's part while the child waits: uid/gid maps and time offsets."""
     uid_map = ns.uid_map or (IdMap(0, os.getuid(), 1),)
@@ -403,29 +474,12 @@ def _writer_for(ns: Namespaces):  # type: ignore[no-untyped-def]
 
     def write(pid: int) -> None:
         if "user" in ns.create:
-            if os.getuid() != 0:
-                _write_proc(pid, "setgroups", "deny")
-            _write_proc(pid, "uid_map", "".join(m.line() for m in uid_map), "uid_map")
-            _write_proc(pid, "gid_map", "".join(m.line() for m in gid_map), "gid_map")
+            rootless.write_id_maps(pid, uid_map, gid_map)
         if offsets:
             lines = "".join(f"{clock} {sec} {nsec}\n" for clock, (sec, nsec) in offsets.items())
-            _write_proc(pid, "timens_offsets", lines, "time_offsets")
+            rootless.write_proc(pid, "timens_offsets", lines, "time_offsets")
 
     return write
-
-
-def _write_proc(pid: int, name: str, data: str, field: str | None = None) -> None:
-    path = f"/proc/{pid}/{name}"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, data.encode())
-        finally:
-            os.close(fd)
-    except OSError as e:
-        if field:
-            raise ConfigError(field, f"the kernel refused {data.strip()!r}: {e.strerror}") from e
-        raise
 
 
 _SELF_PIDFD: tuple[int, int] | None = None

@@ -19,6 +19,8 @@ def format_error(err: BaseException) -> str:
 
 
 def _hint(err: OSError) -> str:
+    if getattr(err, "hint", None):
+        return f" ({err.hint})"  # type: ignore[attr-defined]
     step = getattr(err, "step", "") or ""
     if "rlimit" in step and err.errno == 1:
         return " (raising a hard limit needs CAP_SYS_RESOURCE, which this process lacks)"

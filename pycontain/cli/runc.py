@@ -147,7 +147,7 @@ def cmd_create(g: dict[str, Any], args: list[str], log: Log) -> int:
         p.add_argument("id")
     a = _parse("create", args, build)
     _rt(g).create(a.id, a.bundle, pid_file=a.pid_file, console_socket=a.console_socket,
-                  preserve_fds=a.preserve_fds)
+                  preserve_fds=a.preserve_fds, new_keyring=not a.no_new_keyring)
     return 0
 
 
@@ -165,7 +165,7 @@ def cmd_run(g: dict[str, Any], args: list[str], log: Log) -> int:
     a = _parse("run", args, build)
     rt = _rt(g)
     pid = rt.create(a.id, a.bundle, pid_file=a.pid_file, console_socket=a.console_socket,
-                    preserve_fds=a.preserve_fds)
+                    preserve_fds=a.preserve_fds, new_keyring=not a.no_new_keyring)
     try:
         rt.start(a.id)
     except BaseException:
@@ -564,7 +564,8 @@ commands:
   features  print the features this runtime supports as JSON
 
 global options:
-  --root DIR            state directory (default: /run/pycontain)
+  --root DIR            state directory (default: /run/pycontain; without root
+                        $XDG_RUNTIME_DIR/pycontain)
   --log FILE            append log lines to FILE
   --log-format FORMAT   text or json
   --debug               log debug messages

@@ -65,6 +65,8 @@ class Plan:
     unshare_time: bool = False
     become_root: bool = False
     nondumpable: bool = False
+    #: join a new session keyring: True (anonymous) or its name (runc: ``_ses.<id>``)
+    new_keyring: bool | str = False
     pause: bool = False
     hostname: str | None = None
     domainname: str | None = None
@@ -179,6 +181,10 @@ class CompiledPlan:
         p.unshare_time = int(plan.unshare_time)
         p.become_root = int(plan.become_root)
         p.nondumpable = int(plan.nondumpable)
+        if plan.new_keyring:
+            p.new_keyring = 1
+            if isinstance(plan.new_keyring, str):
+                p.keyring_name = s(plan.new_keyring)
         p.pause = int(plan.pause)
         p.sync_fd = -1
         p.err_fd = -1
@@ -370,6 +376,9 @@ class CompiledPlan:
             if plan.pidns_join:
                 pidns_fd = os.open(plan.pidns_join, os.O_RDONLY | os.O_CLOEXEC)
                 p.pidns_fd = pidns_fd
+                if os.geteuid() != 0 or not _in_initial_userns():
+                    # only from inside its user namespace: the child joins, then forks
+                    p.pidns_late = 1
             if before_go is not None:
                 r_sync, w_sync = os.pipe2(os.O_CLOEXEC)
                 p.sync_fd = r_sync
@@ -389,9 +398,21 @@ class CompiledPlan:
             if w_sync >= 0:
                 os.close(w_sync)
             err = OSError(-pid, os.strerror(-pid))
-            err.add_note("while cloning the container process")
+            err.step = "cloning the container process"  # type: ignore[attr-defined]
+            if plan.clone_flags & 0x10000000:  # CLONE_NEWUSER
+                from ..rootless import userns_hint
+
+                hint = userns_hint(-pid)
+                if hint:
+                    err.step = "creating a user namespace"  # type: ignore[attr-defined]
+                    err.hint = hint  # type: ignore[attr-defined]
+            err.add_note(f"while {err.step}")  # type: ignore[attr-defined]
+            if getattr(err, "hint", None):
+                err.add_note(err.hint)  # type: ignore[attr-defined]
             raise err
         pidfd = pidfd_out[0]
+        if p.pidns_late:
+            pid, pidfd = _take_sibling(plan, r_err, w_sync, pid, pidfd)
         try:
             if before_go is not None:
                 try:
@@ -440,6 +461,38 @@ def _read_report(fd: int) -> tuple[int, int, int, int, str] | None:
         raise OSError(0, "the container process sent a truncated report")
     kind, err, step, index, raw = REPORT.unpack(buf)
     return kind, err, step, index, os.fsdecode(raw.split(b"\0", 1)[0])
+
+
+def _in_initial_userns() -> bool:
+    from ..rootless import in_initial_userns
+
+    return in_initial_userns()
+
+
+def _take_sibling(plan: Plan, r_err: int, w_sync: int, pid: int, pidfd: int) -> tuple[int, int]:
+    """The child joined a pid namespace late and forked the process that goes on (our child
+    too, CLONE_PARENT): reap the first one and return the pid and a pidfd of the second."""
+    try:
+        first = _read_report(r_err)
+    except BaseException:
+        _kill_and_reap(pidfd)
+        os.close(r_err)
+        raise
+    _kill_and_reap(pidfd)   # it has exited (or failed) already
+    if first is None or first[0] != 4:
+        os.close(r_err)
+        if w_sync >= 0:
+            os.close(w_sync)
+        if first is None:
+            raise OSError(0, "the container process exited during setup")
+        raise child_error(plan, first[1], first[2], first[3], first[4])
+    sibling = first[3]
+    try:
+        sfd = os.pidfd_open(sibling)
+    except OSError:
+        os.close(r_err)
+        raise
+    return sibling, sfd
 
 
 def _kill_and_reap(pidfd: int) -> None:

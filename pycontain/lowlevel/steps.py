@@ -51,6 +51,7 @@ STEPS: dict[int, str] = {
     46: "arming the parent-death signal",
     47: "executing the command",
     48: "setting up the console (a pty in the container's /dev/pts)",
+    49: "joining a new session keyring",
 }
 
 STEP_MOUNT_TARGET = 16

@@ -3,8 +3,9 @@ verbs.  The command line (:mod:`pycontain.cli.runc`) is a thin layer over these.
 
 A created container's init process is a child of the ``create`` caller (conmon and
 containerd's shim are subreapers that wait for it).  It stops right before ``execve``,
-reading one byte from a pipe whose read end it holds as ``start_fd``; ``start`` writes that
-byte through ``/proc/PID/fd/N``.
+reading one byte from the FIFO ``exec.fifo`` of its state directory, which it holds open
+as ``start_fd``; ``start`` writes that byte (a FIFO, not ``/proc/PID/fd/N``: the init is
+not dumpable until execve, so a caller without root could not open its fds).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import signal
 import socket
 from typing import Any
 
-from .. import _keeper
-from ..errors import ConfigError, PycontainError
+from .. import _keeper, rootless
+from ..errors import CgroupNotDelegated, ConfigError, PycontainError
 from ..lowlevel.plan import CompiledPlan, Plan
 from . import convert, hooks
 from . import spec as S
@@ -84,7 +85,7 @@ def _now() -> str:
 
 class Runtime:
     def __init__(self, root: str | None = None) -> None:
-        self.store = Store(root or "/run/pycontain")
+        self.store = Store(root)
         _keeper.disable()  # a runtime's containers outlive the command that made them
 
     # -- queries ---------------------------------------------------------------------------
@@ -116,7 +117,7 @@ class Runtime:
 
     def create(self, cid: str, bundle: str, *, pid_file: str | None = None,
                console_socket: str | None = None, preserve_fds: int = 0,
-               detach_stdio: bool = False) -> int:
+               detach_stdio: bool = False, new_keyring: bool = True) -> int:
         bundle = os.path.abspath(bundle)
         cfg_path = os.path.join(bundle, "config.json")
         if not os.path.exists(cfg_path):
@@ -134,10 +135,12 @@ class Runtime:
         if spec.process.terminal and not console_socket:
             raise ConfigError("--console-socket", "process.terminal is true: a console socket is required")
         with self.store.new(cid) as _d:
-            return self._create(cid, bundle, raw, spec, pid_file, console_socket, preserve_fds)
+            return self._create(cid, bundle, raw, spec, pid_file, console_socket, preserve_fds,
+                                new_keyring)
 
     def _create(self, cid: str, bundle: str, raw: dict[str, Any], spec: S.Spec,
-                pid_file: str | None, console_socket: str | None, preserve_fds: int) -> int:
+                pid_file: str | None, console_socket: str | None, preserve_fds: int,
+                new_keyring: bool = True) -> int:
         from ..cgroups import ALL_CONTROLLERS, Cgroup
 
         linux = spec.linux or S.Linux()
@@ -157,16 +160,34 @@ class Runtime:
                 csock = _connect_console(console_socket)
             if linux.seccomp is not None:
                 plan = _with_seccomp(plan, raw.get("linux", {}).get("seccomp"))
+            if new_keyring:
+                plan = _evolve(plan, new_keyring=_keyring_name(cid))
+            if os.geteuid() != 0 and len(linux.gid_mappings) == 1 \
+                    and linux.gid_mappings[0].host_id == os.getegid() and plan.groups is not None:
+                # the kernel denies setgroups() in a user namespace whose gid map an
+                # unprivileged process wrote (runc skips it too)
+                if plan.groups:
+                    raise ConfigError("process.user.additionalGids", "supplementary groups "
+                                      "need a gid map written by newgidmap (more than one "
+                                      "gid in linux.gidMappings)")
+                plan = _evolve(plan, groups=None)
 
-            # cgroup
-            cg_path = linux.cgroups_path or f"/{cid}"  # runc's default
-            res_raw = _with_default_device_rules((raw.get("linux") or {}).get("resources") or {}, linux)
+            # cgroup (rootless: one under our own cgroup where it is delegated to us; none
+            # where it is not and no limits are asked, as runc does)
+            privileged = rootless.privileged()
+            cg_path = linux.cgroups_path or (f"/{cid}" if privileged else cid)  # runc's default
+            res_in = dict((raw.get("linux") or {}).get("resources") or {})
+            if not privileged:
+                # devices are the host's own nodes, bound in: the host's permissions apply
+                res_in.pop("devices", None)
+            res_raw = _with_default_device_rules(res_in, linux) if privileged else res_in
             resources = _resources(res_raw)
             parent, name = os.path.split(cg_path.rstrip("/"))
             created_cg = True
             from ..cgroups import _cgroup as cgmod
 
             parents_before = set(cgmod._our_parents)
+            cg: Any
             try:
                 cg = Cgroup.create(name, parent=parent if parent else "", resources=resources,
                                    controllers=ALL_CONTROLLERS)
@@ -175,14 +196,25 @@ class Runtime:
                 created_cg = False
                 if resources is not None:
                     cg.set(resources)
+            except CgroupNotDelegated as err:
+                if privileged:
+                    raise
+                if any(v for v in res_raw.values()):
+                    raise ConfigError("linux.resources", f"limits need a cgroup, and none is "
+                                      f"delegated to uid {os.geteuid()}: {err}") from err
+                cg, created_cg, cg_path = None, False, ""
             # parents made for this container (relative paths like a/b/c) go with it
             new_parents = sorted(set(cgmod._our_parents) - parents_before, key=len, reverse=True)
             with cgmod._parents_lock:
                 cgmod._our_parents.difference_update(new_parents)
             if created_cg:
                 cleanup.append(cg)
-            plan = convert.expand_cgroup_mounts(plan, cg)
-            procs_fds, v2fd = cg.join_fds()
+            if cg is not None:
+                plan = convert.expand_cgroup_mounts(plan, cg)
+                procs_fds, v2fd = cg.join_fds()
+            else:
+                plan = convert.expand_cgroup_mounts(plan, Cgroup.open("", controllers=ALL_CONTROLLERS))
+                procs_fds, v2fd = [], None
 
             # stdio: the runtime's own fds (replaced by the pty's slave with a terminal)
             fds = [] if csock >= 0 else [(0, 0), (1, 1), (2, 2)]
@@ -203,16 +235,17 @@ class Runtime:
                 hooks.run_hooks(hk.create_runtime, "createRuntime", state)
                 hooks.run_hooks(hk.create_container, "createContainer", state, in_pid=pid)
 
-            r_start, w_start = os.pipe2(os.O_CLOEXEC)
+            fifo = os.path.join(self.store.dir(cid), "exec.fifo")
+            os.mkfifo(fifo, 0o600)
+            # read-write: the init's read blocks until `start` writes, never sees EOF
+            r_start = os.open(fifo, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
             try:
                 pid, pidfd, ready = CompiledPlan(plan).spawn(
                     fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds,
                     before_go=before_go if needs_sync else None,
-                    start_fd=r_start, start_keep_fd=w_start,
-                    console_sock=csock if csock >= 0 else None)
+                    start_fd=r_start, console_sock=csock if csock >= 0 else None)
             finally:
                 os.close(r_start)
-                os.close(w_start)
             os.close(pidfd)
             if ready is False:
                 raise RuntimeError_("the container process did not stop before execve")
@@ -222,7 +255,7 @@ class Runtime:
                 "rootfs": plan.rootfs, "created": _now(), "started": False,
                 "start_fd": int(ready), "cgroup_path": cg_path,
                 "cgroup_created": created_cg, "cgroup_parents": new_parents,
-                "annotations": annotations, "config": raw,
+                "annotations": annotations, "config": raw, "keyring": new_keyring,
                 "oci_version": spec.oci_version,
             }
             self.store.save(cid, st)
@@ -269,7 +302,12 @@ class Runtime:
                 exe_before = os.readlink(f"/proc/{pid}/exe")
             except OSError:
                 exe_before = None
-            fd = os.open(f"/proc/{pid}/fd/{st['start_fd']}", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                fd = os.open(os.path.join(self.store.dir(cid), "exec.fifo"),
+                             os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+            except OSError as err:  # ENXIO: nobody holds it, the init is gone
+                raise RuntimeError_(f"cannot start container {cid}: its init process is "
+                                    f"gone ({err.strerror})") from None
             try:
                 os.write(fd, b"\0")
             finally:
@@ -417,8 +455,15 @@ class Runtime:
                 pidns = f"/proc/{pid}/ns/pid"
             pf = convert.process_fields(proc)
             plan = Plan(joins=tuple(joins), pidns_join=pidns, nondumpable=True,
+                        new_keyring=_keyring_name(cid) if st.get("keyring", True) else False,
                         become_root=any(n == NAMESPACES["user"][0] for _, n in joins),
                         preserve_fds=preserve_fds, **pf)
+            if plan.groups is not None and plan.become_root and _setgroups_denied(pid):
+                # a user namespace whose gid map was written without privilege
+                if plan.groups:
+                    raise ConfigError("process.user.additionalGids", "supplementary groups "
+                                      "need a gid map written by newgidmap")
+                plan = _evolve(plan, groups=None)
             spec = self.spec_of(st)
             if spec.linux and spec.linux.seccomp is not None:
                 plan = _with_seccomp(plan, st["config"].get("linux", {}).get("seccomp"))
@@ -601,26 +646,32 @@ def _merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
             dst[k] = v
 
 
-def _write_maps(pid: int, linux: S.Linux) -> None:
-    def w(name: str, data: str, field: str) -> None:
-        try:
-            fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, data.encode())
-            finally:
-                os.close(fd)
-        except OSError as err:
-            raise ConfigError(field, f"the kernel refused it: {err.strerror}") from None
+def _setgroups_denied(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/setgroups") as f:
+            return f.read().strip() == "deny"
+    except OSError:
+        return False
 
-    if linux.uid_mappings:
-        w("uid_map", "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in linux.uid_mappings),
-          "linux.uidMappings")
-    if linux.gid_mappings:
-        w("gid_map", "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in linux.gid_mappings),
-          "linux.gidMappings")
+
+def _keyring_name(cid: str) -> str:
+    """The container's session keyring (runc's name); ``exec`` joins it too."""
+    return f"_ses.{cid}"
+
+
+def _write_maps(pid: int, linux: S.Linux) -> None:
+    from ..namespaces import IdMap
+
+    if linux.uid_mappings or linux.gid_mappings:
+        rootless.write_id_maps(
+            pid, [IdMap(m.container_id, m.host_id, m.size) for m in linux.uid_mappings],
+            [IdMap(m.container_id, m.host_id, m.size) for m in linux.gid_mappings],
+            field="linux.uidMappings")
     if linux.time_offsets:
-        w("timens_offsets", "".join(f"{k} {v.secs} {v.nanosecs}\n" for k, v in linux.time_offsets.items()),
-          "linux.timeOffsets")
+        rootless.write_proc(
+            pid, "timens_offsets",
+            "".join(f"{k} {v.secs} {v.nanosecs}\n" for k, v in linux.time_offsets.items()),
+            "linux.timeOffsets")
 
 
 def _connect_console(path: str) -> int:

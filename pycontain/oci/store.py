@@ -16,6 +16,15 @@ from typing import Any
 from ..errors import PycontainError
 
 DEFAULT_ROOT = "/run/pycontain"
+
+
+def default_root() -> str:
+    """``/run/pycontain`` for root; ``$XDG_RUNTIME_DIR/pycontain`` for other users (runc's
+    rule), where they can write."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if os.geteuid() != 0 and xdg and os.path.isabs(xdg):
+        return os.path.join(xdg, "pycontain")
+    return DEFAULT_ROOT
 _ID = re.compile(r"^[\w+\-.]+$")
 
 
@@ -33,8 +42,8 @@ def check_id(cid: str) -> None:
 
 
 class Store:
-    def __init__(self, root: str = DEFAULT_ROOT) -> None:
-        self.root = os.path.abspath(root)
+    def __init__(self, root: str | None = None) -> None:
+        self.root = os.path.abspath(root or default_root())
 
     def dir(self, cid: str) -> str:
         return os.path.join(self.root, cid)
@@ -50,7 +59,14 @@ class Store:
         """Create the container's directory (exclusively) and hold its lock; the directory is
         removed again if the block fails."""
         check_id(cid)
-        os.makedirs(self.root, mode=0o711, exist_ok=True)
+        try:
+            os.makedirs(self.root, mode=0o711, exist_ok=True)
+        except PermissionError as err:
+            from ..errors import ConfigError
+
+            raise ConfigError("--root", f"cannot create the state directory {self.root}: "
+                              f"{err.strerror}", hint="without root, set XDG_RUNTIME_DIR "
+                              "or pass --root DIR") from None
         d = self.dir(cid)
         try:
             os.mkdir(d, 0o711)

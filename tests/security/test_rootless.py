@@ -1,0 +1,397 @@
+"""Rootless: an unprivileged user (made for the session) runs containers with the library,
+the ``pycontain`` CLI and ``pycontain-runc``.
+
+What must hold: the container's root is the user (and its subordinate ids), never host
+root; limits need a delegated cgroup and say so clearly when there is none; a delegated
+cgroup is used and removed; a host that forbids user namespaces gets an explanation; the
+OCI lifecycle works with state under $XDG_RUNTIME_DIR and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rootless_helpers import (
+    RootlessUser,
+    busybox_rootfs,
+    make_user,
+    python_as,
+    remove_user,
+    run_as,
+    walk_ids,
+)
+
+from pycontain.cgroups import detect
+
+RUNC = [sys.executable, "-m", "pycontain.cli.runc"]
+CLI = [sys.executable, "-m", "pycontain"]
+
+
+@pytest.fixture(scope="module")
+def user() -> Iterator[RootlessUser]:
+    u = make_user()
+    try:
+        yield u
+    finally:
+        remove_user(u.name, u.home)
+
+
+@pytest.fixture
+def rootfs(user: RootlessUser) -> Iterator[Path]:
+    name = "rootfs-" + uuid.uuid4().hex[:6]
+    root = busybox_rootfs(user, name)
+    yield root
+    import shutil
+
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _ok(r: object) -> str:
+    assert r.returncode == 0, f"rc={r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"  # type: ignore[attr-defined]
+    return r.stdout  # type: ignore[attr-defined,no-any-return]
+
+
+def _code(body: str) -> str:
+    return "import json, os, pycontain\n" + textwrap.dedent(body)
+
+
+# -- the library ------------------------------------------------------------------------------
+
+
+def test_container_root_is_the_user_plus_its_subordinate_ids(user: RootlessUser, rootfs: Path) -> None:
+    out = _ok(python_as(user, _code(f"""
+        c = pycontain.Container(rootfs={str(rootfs)!r}, hostname="rl")
+        with c:
+            p = c.spawn(["sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; echo $$; hostname; read x"],
+                        stdin=pycontain.PIPE, stdout=pycontain.PIPE)
+            status = open(f"/proc/{{p.pid}}/status").read()
+            p.stdin.write(b"go\\n"); p.stdin.close()
+            out = p.stdout.read().decode()
+            p.wait()
+        host_uid = [line.split()[1:] for line in status.splitlines() if line.startswith(("Uid:", "Gid:"))]
+        print(json.dumps({{"out": out, "host": host_uid, "euid": os.geteuid(), "rc": p.returncode}}))
+    """)))
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["euid"] == user.uid and res["rc"] == 0
+    lines = res["out"].split("\n")
+    assert lines[0] == "0" and lines[1] == "0"          # root inside
+    maps = [ln.split() for ln in lines[2:6]]
+    assert maps[0] == ["0", str(user.uid), "1"]
+    assert maps[1] == ["1", str(user.subuid[0]), str(user.subuid[1])]
+    assert maps[2] == ["0", str(user.gid), "1"]
+    assert maps[3] == ["1", str(user.subgid[0]), str(user.subgid[1])]
+    assert lines[6] == "1" and lines[7] == "rl"         # pid 1 of its own pid ns, own hostname
+    # on the host the container's "root" is the unprivileged user, never uid 0
+    assert res["host"] == [[str(user.uid)] * 4, [str(user.gid)] * 4]
+
+
+def test_container_root_cannot_write_host_root_files(user: RootlessUser, rootfs: Path) -> None:
+    shared = user.home / "shared"
+    shared.mkdir()
+    os.chown(shared, user.uid, user.gid)
+    victim = shared / "root-owned"
+    victim.write_text("host\n")
+    os.chmod(victim, 0o644)                              # root's, readable by all
+    r = python_as(user, _code(f"""
+        from pycontain import Mount, RootFS
+        fs = RootFS({str(rootfs)!r}).with_mounts(
+            Mount("/data", {str(shared)!r}, "bind", ("rbind", "rw")))
+        r = pycontain.run(["sh", "-c", "echo pwned > /data/root-owned; echo rc=$?; "
+                           "touch /data/made-inside; stat -c %u:%g /data/root-owned"],
+                          rootfs=fs, capture_output=True, text=True)
+        print(r.stdout + r.stderr)
+    """))
+    out = _ok(r)
+    assert "rc=1" in out or "Permission denied" in out
+    assert victim.read_text() == "host\n"
+    # host root appears as the overflow id inside: it is not mapped
+    assert "65534:65534" in out
+    made = shared / "made-inside"
+    st = made.stat()
+    assert (st.st_uid, st.st_gid) == (user.uid, user.gid)  # container root = the user
+
+
+def test_non_root_user_inside_is_a_subordinate_id(user: RootlessUser, rootfs: Path) -> None:
+    out = _ok(python_as(user, _code(f"""
+        c = pycontain.Container(rootfs={str(rootfs)!r}, user="1000:1000")
+        with c:
+            p = c.spawn(["sh", "-c", "id -u; read x"], stdin=pycontain.PIPE, stdout=pycontain.PIPE)
+            status = open(f"/proc/{{p.pid}}/status").read()
+            p.stdin.write(b"\\n"); p.stdin.close()
+            print(p.stdout.read().decode().strip())
+            p.wait()
+        print([line.split()[1] for line in status.splitlines() if line.startswith(("Uid:", "Gid:"))])
+    """)))
+    assert out.splitlines()[0] == "1000"
+    assert out.splitlines()[1] == str([str(user.subuid[0] + 999), str(user.subgid[0] + 999)])
+
+
+def test_single_id_map_and_unmapped_user_refused(user: RootlessUser, rootfs: Path) -> None:
+    out = _ok(python_as(user, _code(f"""
+        from pycontain import IdMap, Namespaces
+        from pycontain.errors import ConfigError
+        ns = Namespaces(create=["user", "mnt", "pid", "uts", "ipc", "net"],
+                        uid_map=[IdMap(0, os.geteuid())], gid_map=[IdMap(0, os.getegid())])
+        r = pycontain.run(["sh", "-c", "id -u; cat /proc/self/uid_map"], rootfs={str(rootfs)!r},
+                          namespaces=ns, capture_output=True, text=True)
+        print(repr(r.stdout))
+        try:
+            pycontain.Container(rootfs={str(rootfs)!r}, namespaces=ns, user="5")
+        except ConfigError as e:
+            print("ERR", e.field, e)
+    """)))
+    first, err = out.splitlines()[0], out.splitlines()[1]
+    assert first == repr(f"0\n         0       {user.uid}          1\n")
+    assert err.startswith("ERR user.uid ") and "not mapped" in err
+
+
+def test_ids_not_granted_are_refused_with_the_field(user: RootlessUser, rootfs: Path) -> None:
+    start = user.subuid[0] + user.subuid[1] + 100000     # outside the user's range
+    out = _ok(python_as(user, _code(f"""
+        from pycontain import IdMap, Namespaces
+        from pycontain.errors import ConfigError
+        ns = Namespaces(create=["user", "mnt", "pid", "uts"], uid_map=[IdMap(0, {start}, 10)],
+                        gid_map=[IdMap(0, os.getegid())])
+        try:
+            pycontain.run(["true"], rootfs={str(rootfs)!r}, namespaces=ns)
+        except ConfigError as e:
+            print("ERR", e.field, e)
+        print("children", os.listdir(f"/proc/{{os.getpid()}}/task/{{os.getpid()}}") and
+              open(f"/proc/{{os.getpid()}}/task/{{os.getpid()}}/children").read().split())
+    """)))
+    err = out.splitlines()[0]
+    assert err.startswith("ERR uid_map ") and "newuidmap" in err and str(start) in err
+    assert out.splitlines()[1].endswith("[]")   # the half-made container was killed and reaped
+
+
+def test_limits_without_a_delegated_cgroup_give_one_clear_error(user: RootlessUser) -> None:
+    out = _ok(python_as(user, _code("""
+        from pycontain.errors import ConfigError
+        try:
+            pycontain.run(["true"], memory="64M")
+        except ConfigError as e:
+            print("ERR", e.field, e)
+        # no limits asked: it runs, without a cgroup of its own
+        print("rc", pycontain.run(["true"]).returncode)
+    """)))
+    err, rc = out.splitlines()
+    assert err.startswith("ERR cgroup ") and f"delegated to uid {user.uid}" in err
+    assert rc == "rc 0"
+    r = run_as(user, [*CLI, "run", "--memory", "64M", "--", "true"])
+    assert r.returncode == 125
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert "delegated" in r.stderr and "cgroup" in r.stderr
+    r = run_as(user, [*CLI, "run", "--", "sh", "-c", "id -u; echo $$"])
+    assert _ok(r).split() == ["0", "1"]
+
+
+@pytest.fixture
+def delegated(user: RootlessUser) -> Iterator[tuple[str, list[str]]]:
+    """A cgroup delegated to the user as systemd delegates one: the directory (in every
+    hierarchy) owned by the user, the user's process placed in its leaf ``init``."""
+    layout = detect()
+    mounts = [h.mount for h in layout.v1] + ([layout.unified.mount] if layout.unified else [])
+    name = "/pycontain-rl-" + uuid.uuid4().hex[:8]
+    made: list[str] = []
+    try:
+        for m in dict.fromkeys(mounts):
+            d = m + name
+            os.mkdir(d)
+            made.append(d)
+            os.mkdir(d + "/init")
+            made.append(d + "/init")
+            if os.path.exists(d + "/cpuset.cpus"):   # v1 cpuset: a new cgroup starts empty
+                for sub in (d, d + "/init"):
+                    for f in ("cpuset.cpus", "cpuset.mems"):
+                        with open(os.path.join(os.path.dirname(sub), f)) as src:
+                            value = src.read().strip()
+                        with open(os.path.join(sub, f), "w") as dst:
+                            dst.write(value)
+            for p in (d, d + "/init"):
+                os.chown(p, user.uid, user.gid)
+                for f in os.listdir(p):
+                    if os.path.isfile(os.path.join(p, f)):
+                        os.chown(os.path.join(p, f), user.uid, user.gid)
+        yield name, [d for d in made if not d.endswith("/init")]
+    finally:
+        for d in reversed(made):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+
+
+def test_delegated_cgroup_holds_limits_and_is_removed(user: RootlessUser, rootfs: Path,
+                                                      delegated: tuple[str, list[str]]) -> None:
+    name, dirs = delegated
+    join = "\n".join(f"echo $$ > {shlex.quote(d)}/init/cgroup.procs" for d in dirs)
+    out = _ok(python_as(user, _code(f"""
+        from pycontain.cgroups import Resources
+        c = pycontain.Container(rootfs={str(rootfs)!r}, cgroup_parent={name!r},
+                                cgroup=Resources(pids_max=6, memory_max=64 << 20))
+        with c:
+            p = c.spawn(["sh", "-c", "read x; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done"],
+                        stdin=pycontain.PIPE, stderr=pycontain.PIPE)
+            paths = dict(line.split(":")[1:] for line in open(f"/proc/{{p.pid}}/cgroup").read().splitlines())
+            limits = [open(f"/sys/fs/cgroup/pids{{paths['pids']}}/pids.max").read().strip(),
+                      open(f"/sys/fs/cgroup/memory{{paths['memory']}}/memory.limit_in_bytes").read().strip()]
+            p.stdin.write(b"\\n"); p.stdin.close()
+            err = p.stderr.read().decode()
+            p.wait(60)
+        print(json.dumps({{"err": err, "limits": limits, "paths": paths}}))
+        from pycontain.process import flush_cgroups
+        flush_cgroups()
+        print(json.dumps(sorted(os.listdir({dirs[0]!r}))))
+    """), inner=join))
+    lines = out.strip().splitlines()
+    res = json.loads(lines[-2])
+    assert res["limits"] == ["6", str(64 << 20)]
+    assert res["paths"]["pids"].startswith(name + "/pc-")     # under the delegated cgroup
+    assert "can't fork" in res["err"] or "Resource temporarily unavailable" in res["err"]
+    # the container's cgroup went with it; the delegated one is left as it was
+    assert "init" in json.loads(lines[-1])
+    assert not [e for e in json.loads(lines[-1]) if e.startswith("pc-")]
+    for d in dirs:
+        assert sorted(e for e in os.listdir(d) if os.path.isdir(os.path.join(d, e))) == ["init"]
+
+
+# Root makes a user namespace that maps every id to itself, sets user.max_user_namespaces
+# to 0 in it (the knob is per user namespace: the host's own setting is not touched), and
+# goes on with the rest of the command line (setpriv to the user) inside it.
+_NO_USERNS = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+ready_r, ready_w = os.pipe()
+go_r, go_w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    if libc.unshare(0x10000000) != 0:
+        os._exit(90)
+    os.write(ready_w, b"x")
+    os.read(go_r, 1)
+    with open("/proc/sys/user/max_user_namespaces", "w") as f:
+        f.write("0")
+    os.execvp(sys.argv[1], sys.argv[1:])
+os.read(ready_r, 1)
+for name in ("uid_map", "gid_map"):
+    with open(f"/proc/{pid}/{name}", "w") as f:
+        f.write("0 0 4294967295\n")
+os.write(go_w, b"x")
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_forbidden_user_namespaces_are_explained(user: RootlessUser, rootfs: Path) -> None:
+    helper = user.home / "no-userns.py"
+    helper.write_text(_NO_USERNS)
+    inner = f'set -- {shlex.quote(sys.executable)} {shlex.quote(str(helper))} setpriv ' \
+            f'--reuid={user.uid} --regid={user.gid} --init-groups -- "$@"; exec "$@"'
+    r = run_as(user, [*CLI, "run", "--rootfs", str(rootfs), "--", "true"], inner=inner)
+    assert r.returncode == 125, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert "user namespace" in r.stderr and "user.max_user_namespaces" in r.stderr
+    r = run_as(user, [*CLI, "check"], inner=inner)
+    assert "disabled (user.max_user_namespaces = 0)" in _ok(r)
+
+
+def test_check_reports_rootless_mode(user: RootlessUser) -> None:
+    out = _ok(run_as(user, [*CLI, "check"]))
+    row = next(line for line in out.splitlines() if line.startswith("rootless"))
+    assert f"0 -> {user.uid}" in row and f"1 -> {user.subuid[0]}" in row
+    assert "user namespaces" in out and "allowed" in out
+
+
+# -- pycontain-runc ---------------------------------------------------------------------------
+
+
+def _bundle(user: RootlessUser, rootfs: Path, args: list[str], **extra: object) -> Path:
+    bundle = rootfs.parent / ("bundle-" + uuid.uuid4().hex[:6])
+    bundle.mkdir()
+    os.chown(bundle, user.uid, user.gid)
+    _ok(run_as(user, [*RUNC, "spec", "--rootless", "--bundle", str(bundle)]))
+    cfg = json.loads((bundle / "config.json").read_text())
+    cfg["root"]["path"] = str(rootfs)
+    cfg["process"]["terminal"] = False
+    cfg["process"]["args"] = args
+    for k, v in extra.items():
+        cfg["linux"][k] = v
+    (bundle / "config.json").write_text(json.dumps(cfg))
+    return bundle
+
+
+def test_runc_spec_rootless_runs_as_the_user(user: RootlessUser, rootfs: Path) -> None:
+    bundle = _bundle(user, rootfs, ["sh", "-c", "id -u; cat /proc/self/uid_map; echo $$"])
+    out = _ok(run_as(user, [*RUNC, "run", "--bundle", str(bundle), "rl1"]))
+    assert out.split() == ["0", "0", str(user.uid), "1", "1"]
+    # state went under $XDG_RUNTIME_DIR and is gone after run
+    assert os.listdir(user.runtime_dir / "pycontain") == []
+
+
+def test_runc_lifecycle_rootless_leaves_nothing(user: RootlessUser, rootfs: Path) -> None:
+    bundle = _bundle(user, rootfs, ["sleep", "100"])
+    script = f"""
+        set -e
+        R="{' '.join(map(shlex.quote, RUNC))}"
+        $R create --bundle {bundle} rl2 </dev/null >/dev/null 2>&1
+        $R state rl2 | grep -q '"status": "created"'
+        ls $XDG_RUNTIME_DIR/pycontain
+        $R start rl2
+        $R state rl2 | grep '"status"'
+        pid=$($R state rl2 | sed -n 's/.*"pid": \\([0-9]*\\).*/\\1/p')
+        grep -E '^Uid:' /proc/$pid/status
+        $R kill rl2 KILL
+        for i in $(seq 50); do $R state rl2 | grep -q stopped && break; sleep 0.1; done
+        $R delete rl2
+        $R list
+        ls -A $XDG_RUNTIME_DIR/pycontain
+    """
+    out = _ok(run_as(user, ["sh", "-c", textwrap.dedent(script)]))
+    lines = out.splitlines()
+    assert lines[0] == "rl2" and '"status": "running"' in lines[1]
+    assert lines[2].split()[1:] == [str(user.uid)] * 4
+    assert lines[3].split()[0] == "ID" and len(lines) == 4   # empty list, empty state dir
+
+
+def test_runc_rootless_limits_need_delegation(user: RootlessUser, rootfs: Path) -> None:
+    bundle = _bundle(user, rootfs, ["true"], resources={"memory": {"limit": 64 << 20}})
+    r = run_as(user, [*RUNC, "run", "--bundle", str(bundle), "rl3"])
+    assert r.returncode == 1
+    assert r.stderr.startswith("pycontain-runc: linux.resources:") and "delegated" in r.stderr
+    assert r.stderr.count("\n") == 1
+    assert os.listdir(user.runtime_dir / "pycontain") == []
+
+
+def test_runc_exec_rootless(user: RootlessUser, rootfs: Path) -> None:
+    bundle = _bundle(user, rootfs, ["sleep", "100"])
+    script = f"""
+        set -e
+        R="{' '.join(map(shlex.quote, RUNC))}"
+        $R run -d --bundle {bundle} rl4 </dev/null >/dev/null 2>&1
+        $R exec rl4 sh -c 'id -u; echo $$; cat /proc/1/cmdline | tr "\\0" " "; echo'
+        $R kill rl4 KILL
+        for i in $(seq 50); do $R state rl4 | grep -q stopped && break; sleep 0.1; done
+        $R delete rl4
+    """
+    out = _ok(run_as(user, ["sh", "-c", textwrap.dedent(script)]))
+    uid, pid, init = out.splitlines()[:3]
+    assert uid == "0" and int(pid) > 1 and init.strip() == "sleep 100"
+
+
+def test_files_made_by_rootless_containers_belong_to_the_user(user: RootlessUser, rootfs: Path) -> None:
+    out = _ok(python_as(user, _code(f"""
+        r = pycontain.run(["sh", "-c", "mkdir -p /data/d && touch /data/d/f"],
+                          rootfs={str(rootfs)!r}, capture_output=True, text=True)
+        print(r.returncode, r.stderr)
+    """)))
+    assert out.startswith("0")
+    ids = {(uid, gid) for _, uid, gid in walk_ids(rootfs / "data")}
+    assert ids == {(user.uid, user.gid)}
