@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -105,6 +107,33 @@ static int devino(const char *path)
     return 0;
 }
 
+/* The session keyring: its serial and description ("keyring;uid;gid;perm;name"). */
+static int keyring(void)
+{
+    long id = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* SESSION */, 0);
+    char desc[256] = "";
+    if (id >= 0)
+        syscall(SYS_keyctl, 6 /* KEYCTL_DESCRIBE */, id, desc, sizeof(desc) - 1);
+    printf("%ld %s\n", id, desc);
+    return id < 0;
+}
+
+/* mknod a character device and open it: "open ok" or "open: <error>". */
+static int devopen(const char *path, int major, int minor)
+{
+    if (mknod(path, S_IFCHR | 0600, makedev(major, minor)) < 0 && errno != EEXIST) {
+        printf("mknod: %s\n", strerror(errno));
+        return 1;
+    }
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) {
+        printf("open: %s\n", strerror(errno));
+        return 1;
+    }
+    printf("open ok\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -120,6 +149,10 @@ int main(int argc, char **argv)
         return forkbomb(atof(arg));
     if (!strcmp(cmd, "devino") && arg)
         return devino(arg);
+    if (!strcmp(cmd, "keyring"))
+        return keyring();
+    if (!strcmp(cmd, "devopen") && argc > 4)
+        return devopen(arg, atoi(argv[3]), atoi(argv[4]));
     fprintf(stderr, "payload: bad command '%s'\n", cmd);
     return 2;
 }

@@ -43,6 +43,10 @@ def _normalised(runc: dict[str, Any]) -> dict[str, Any]:
         # runc 1.1 also made the three capabilities ambient; 1.2 stopped (0de19533)
         caps = runc["process"]["capabilities"]
         assert caps.pop("ambient") == caps["bounding"]
+    masked = runc["linux"]["maskedPaths"]
+    if "/sys/devices/virtual/powercap" not in masked:
+        # older templates lack it; ours masks it as Docker and containerd do
+        masked.append("/sys/devices/virtual/powercap")
     return runc
 
 
