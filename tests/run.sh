@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq gcc libc6-dev python3-dev libseccomp2 busybox-static runc iproute2 podman conmon netavark aardvark-dns catatonit containerd docker.io tini containernetworking-plugins iptables >/dev/null
+apt-get install -y -qq gcc libc6-dev python3-dev libseccomp2 busybox-static runc iproute2 podman conmon netavark aardvark-dns catatonit containerd docker.io tini containernetworking-plugins iptables uidmap util-linux passwd >/dev/null
 PY="${PYTHON:-python3}"
 "$PY" -m pip install -q --root-user-action=ignore -e '.[test]'
 exec "$PY" -m pytest -q -p no:cacheprovider --timeout=600 tests "$@"
