@@ -821,6 +821,19 @@ static void pause_forever(int err_fd)
     }
 }
 
+/* A user namespace whose gid map was written without privilege denies setgroups(): the
+ * groups we hold then can't be dropped (the kernel's rule), and asking for none is no error. */
+static int setgroups_denied(void)
+{
+    char buf[8] = {0};
+    int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    return n >= 4 && buf[0] == 'd' && buf[1] == 'e' && buf[2] == 'n' && buf[3] == 'y';
+}
+
 void pc_child_main(const struct pc_plan *p) __attribute__((noreturn));
 void pc_child_main(const struct pc_plan *p)
 {
@@ -883,13 +896,19 @@ void pc_child_main(const struct pc_plan *p)
             FAIL(PC_STEP_SETNS, i, NULL);
     }
 
-    /* Without privilege a pid namespace can only be joined from inside its user namespace:
-     * join it now and fork the process that goes on into it, as a sibling (CLONE_PARENT:
-     * the caller reaps it).  We report its pid and leave. */
-    if (late_pidns >= 0) {
-        if (setns(late_pidns, CLONE_NEWPID) < 0)
-            FAIL(PC_STEP_SETNS, -1, "pid");
-        close(late_pidns);
+    /* Without privilege a pid namespace can only be joined from inside its user namespace,
+     * and namespaces made after joining a user namespace belong to it (a mount namespace
+     * made before could not be mounted in): join or unshare now, and for a pid namespace
+     * fork the process that goes on into it, as a sibling (CLONE_PARENT: the caller reaps
+     * it).  We report its pid and leave. */
+    if (p->late_unshare && unshare((int)p->late_unshare) < 0)
+        FAIL(PC_STEP_UNSHARE, -1, NULL);
+    if (late_pidns >= 0 || (p->late_unshare & (CLONE_NEWPID | CLONE_NEWTIME))) {
+        if (late_pidns >= 0) {
+            if (setns(late_pidns, CLONE_NEWPID) < 0)
+                FAIL(PC_STEP_SETNS, -1, "pid");
+            close(late_pidns);
+        }
         long c = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
         if (c < 0)
             FAIL(PC_STEP_SETNS, -1, "pid");
@@ -1003,7 +1022,8 @@ void pc_child_main(const struct pc_plan *p)
             FAIL(PC_STEP_CAPS, -1, NULL);
     }
     if (p->set_user) {
-        if (p->set_groups && setgroups((size_t)p->n_groups, (const gid_t *)p->groups) < 0)
+        if (p->set_groups && setgroups((size_t)p->n_groups, (const gid_t *)p->groups) < 0 &&
+            !(errno == EPERM && p->n_groups == 0 && setgroups_denied()))
             FAIL(PC_STEP_SETGROUPS, -1, NULL);
         if (setresgid(p->gid, p->gid, p->gid) < 0)
             FAIL(PC_STEP_SETGID, -1, NULL);

@@ -36,7 +36,8 @@ enum pc_step {
     PC_STEP_SETSID = 41, PC_STEP_CTTY = 42, PC_STEP_CWD = 43, PC_STEP_FIND_EXEC = 44,
     PC_STEP_START_WAIT = 45, PC_STEP_PARENT_DEATH = 46, PC_STEP_EXEC = 47,
     PC_STEP_CONSOLE = 48,
-    PC_STEP_KEYRING = 49
+    PC_STEP_KEYRING = 49,
+    PC_STEP_UNSHARE = 50
 };
 
 struct pc_mount {
@@ -100,6 +101,8 @@ struct pc_plan {
     int pidns_fd;                  /* join this pid namespace, -1: none */
     int pidns_late;                /* join it in the child after the other namespaces, then
                                       fork (CLONE_PARENT): the way without privilege */
+    unsigned long long late_unshare; /* CLONE_NEW* to unshare after joining (a joined user
+                                      namespace owns them); NEWPID then forks as above */
     const struct pc_nsjoin *joins; /* other namespaces to join, user first */
     int n_joins;
     int unshare_time;              /* unshare(CLONE_NEWTIME) before the sync so offsets can be set */

@@ -76,7 +76,7 @@ int pc_set_vfork(int on)
 static int can_vfork(const struct pc_plan *p)
 {
     return vfork_enabled && p->sync_fd < 0 && p->start_fd < 0 && !p->pause && !p->unshare_time &&
-           !p->pidns_late &&
+           !p->pidns_late && !p->late_unshare &&
            !(p->clone_flags & CLONE_NEWTIME) && (p->clone_flags >> 31) == 0;
 }
 

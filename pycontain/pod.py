@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
-from . import _keeper
+from . import _keeper, rootless
 from .errors import CgroupError, ConfigError, ContainerError
 from .lowlevel import plan as P
 from .namespaces import NAMESPACES, Namespaces
@@ -55,6 +55,14 @@ if TYPE_CHECKING:
 SHAREABLE = frozenset({"net", "ipc", "uts"})
 #: Where ``pycontain pod`` keeps one ``<name>.json`` per pod.
 STATE_DIR = "/run/pycontain/pods"
+
+
+def default_state_dir() -> str:
+    """:data:`STATE_DIR` for root; ``$XDG_RUNTIME_DIR/pycontain/pods`` for other users."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if os.geteuid() != 0 and xdg and os.path.isabs(xdg):
+        return os.path.join(xdg, "pycontain", "pods")
+    return STATE_DIR
 #: The cgroup under which every pod's cgroup is made.
 CGROUP_PARENT = "/pycontain"
 #: Seconds between SIGTERM and SIGKILL when the infra process is stopped.
@@ -212,8 +220,8 @@ class PodStore:
     """The state files of the pods made by ``pycontain pod create``: one JSON file per pod,
     replaced atomically, read and written under an flock on ``<dir>/.lock``."""
 
-    def __init__(self, directory: str = STATE_DIR) -> None:
-        self.directory = directory
+    def __init__(self, directory: str | None = None) -> None:
+        self.directory = directory or default_state_dir()
 
     @contextlib.contextmanager
     def locked(self, shared: bool = False) -> Iterator[PodStore]:
@@ -359,10 +367,10 @@ class Pod:
 
     def state(self) -> PodState:
         """The :class:`PodState` that finds this pod again from another process."""
-        if self._infra_pid is None or self._cgroup_path is None:
+        if self._infra_pid is None:
             raise ValueError("the pod is not created")
         return PodState(name=self.name, infra_pid=self._infra_pid,
-                        infra_start_time=self._infra_started, cgroup=self._cgroup_path,
+                        infra_start_time=self._infra_started, cgroup=self._cgroup_path or "",
                         share=tuple(sorted(self.share)), pid=self.pid, hostname=self.hostname,
                         created=self._created)
 
@@ -394,10 +402,15 @@ class Pod:
             flags |= NAMESPACES[n][0]
         if self.pid:
             flags |= NAMESPACES["pid"][0]
+        userns = rootless.needs_user_namespace()
+        if userns:
+            # rootless: the pod's user namespace, which its containers join first
+            flags |= NAMESPACES["user"][0]
         return P.Plan(
             argv=("pause",),
             pause=True,
             clone_flags=flags,
+            become_root=userns,
             hostname=self.hostname if "uts" in self.share else None,
             loopback_up=self.loopback and "net" in self.share,
             # host mounts and unmounts reach it: the infra pins no mount of the host
@@ -418,8 +431,14 @@ class Pod:
         with cgmod._parents_lock:
             before = set(cgmod._our_parents)
         # every hierarchy: a container's cgroup never has to create a pod directory
-        self._cgroup = Cgroup.create(f"pod-{self.name}", parent=CGROUP_PARENT,
-                                     resources=self.resources, controllers=ALL_CONTROLLERS)
+        if rootless.privileged():
+            self._cgroup = Cgroup.create(f"pod-{self.name}", parent=CGROUP_PARENT,
+                                         resources=self.resources, controllers=ALL_CONTROLLERS)
+        else:
+            self._cgroup = self._rootless_cgroup()
+        if self._cgroup is None:
+            self._start_infra(None)
+            return
         self._cgroup_path = self._cgroup.path
         with cgmod._parents_lock:
             new_parents = set(cgmod._our_parents) - before
@@ -432,14 +451,45 @@ class Pod:
             v2.enable_all(REAL_FS, self._cgroup.unified_dir)
         self._infra_cgroup = Cgroup.create("infra", parent=self._cgroup.path,
                                            controllers=ALL_CONTROLLERS)
+        self._start_infra(self._infra_cgroup.path)
+
+    def _rootless_cgroup(self) -> Cgroup | None:
+        """Without root: the pod's cgroup under our own, where that is delegated to us;
+        none when it is not and no limits are asked."""
+        from .cgroups import ALL_CONTROLLERS, Cgroup
+        from .errors import CgroupNotDelegated
+
+        try:
+            return Cgroup.create(f"pod-{self.name}", parent="", resources=self.resources,
+                                 controllers=ALL_CONTROLLERS)
+        except CgroupNotDelegated as err:
+            if self.resources is not None:
+                raise ConfigError("resources", f"limits need a cgroup, and none is "
+                                  f"delegated to uid {os.geteuid()}: {err}") from err
+            return None
+
+    def _start_infra(self, cgroup_path: str | None) -> None:
+        from .cgroups import Cgroup
+
+        plan = self._infra_plan()
+        before_go = None
+        if plan.become_root:
+            umap, gmap = rootless.default_maps()
+
+            def before_go(pid: int) -> None:
+                rootless.write_id_maps(pid, umap, gmap)
+
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
-            # the owned Cgroup keeps no fds: detach() leaves nothing open behind
-            with Cgroup.open(self._infra_cgroup.path) as joiner:
-                procs_fds, dir_fd = joiner.join_fds()
-                pid, pidfd, _ready = P.CompiledPlan(self._infra_plan()).spawn(
-                    [(devnull, 0), (devnull, 1), (devnull, 2)], cgroup_fd=dir_fd,
-                    cgroup_procs_fds=procs_fds)
+            std = [(devnull, 0), (devnull, 1), (devnull, 2)]
+            if cgroup_path is None:
+                pid, pidfd, _ready = P.CompiledPlan(plan).spawn(std, before_go=before_go)
+            else:
+                # the owned Cgroup keeps no fds: detach() leaves nothing open behind
+                with Cgroup.open(cgroup_path) as joiner:
+                    procs_fds, dir_fd = joiner.join_fds()
+                    pid, pidfd, _ready = P.CompiledPlan(plan).spawn(
+                        std, cgroup_fd=dir_fd, cgroup_procs_fds=procs_fds, before_go=before_go)
         finally:
             os.close(devnull)
         self._infra_pid, self._pidfd, self._is_child = pid, pidfd, True
@@ -451,6 +501,8 @@ class Pod:
         # Containers join through these fds (as /proc/self/fd/N): never a recycled pid's.
         assert self._infra_pid is not None
         names = sorted(self.share | ({"pid"} if self.pid else set()))
+        if os.stat(f"/proc/{self._infra_pid}/ns/user").st_ino != os.stat("/proc/self/ns/user").st_ino:
+            names.insert(0, "user")   # a rootless pod: its containers join its user namespace
         for n in names:
             self._ns_fds[n] = os.open(f"/proc/{self._infra_pid}/ns/{NAMESPACES[n][1]}",
                                       os.O_RDONLY | os.O_CLOEXEC)
@@ -474,9 +526,9 @@ class Pod:
                                  "has exited; remove the pod")
         pod._pidfd, pod._is_child, pod._owns_infra = pidfd, False, False
         pod._infra_pid, pod._infra_started = state.infra_pid, state.infra_start_time
-        pod._cgroup_path, pod._created = state.cgroup, state.created
+        pod._cgroup_path, pod._created = state.cgroup or None, state.created
         try:
-            pod._cgroup = Cgroup.open(state.cgroup)
+            pod._cgroup = Cgroup.open(state.cgroup) if state.cgroup else None
             pod._open_namespaces()
         except BaseException:
             pod._forget_infra()
@@ -556,7 +608,6 @@ class Pod:
             if cg is not True and not isinstance(cg, Resources):
                 raise ConfigError("cgroup", "a pod's container gets a fresh cgroup under the "
                                   f"pod's: pass True or a Resources, got {cg!r}")
-            assert self._cgroup_path is not None
             c = Container(namespaces=self.namespaces(extra), cgroup=cg,
                           cgroup_parent=self._cgroup_path, **kw)
             self._containers.append(c)
@@ -690,9 +741,12 @@ def _rmdir(d: str, busy: list[str]) -> None:
 
 
 def pod_pids(state: PodState) -> list[int]:
-    """Every process in the pod's cgroup (the infra process included)."""
+    """Every process in the pod's cgroup (the infra process included); for a rootless pod
+    without a cgroup, every process in its user namespace."""
     from .cgroups import Cgroup
 
+    if not state.cgroup:
+        return _userns_pids(state)
     try:
         cg = Cgroup.open(state.cgroup)
     except FileNotFoundError:
@@ -709,6 +763,27 @@ def pod_pids(state: PodState) -> list[int]:
     return sorted(pids)
 
 
+def _userns_pids(state: PodState) -> list[int]:
+    fd = state.open_infra()
+    if fd is None:
+        return []
+    try:
+        ino = os.stat(f"/proc/{state.infra_pid}/ns/user").st_ino
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}/ns/user").st_ino == ino:
+                    out.append(int(entry))
+            except OSError:
+                continue
+    return sorted(out)
+
+
 def destroy(state: PodState, *, force: bool = False, grace: float = STOP_GRACE) -> None:
     """Remove a detached pod: stop its infra process (SIGTERM, then SIGKILL after *grace*
     seconds), kill what is left in its cgroup and remove the cgroups.  Without *force*, a
@@ -723,10 +798,21 @@ def destroy(state: PodState, *, force: bool = False, grace: float = STOP_GRACE) 
                 raise ContainerError(f"pod {state.name!r} has {len(others)} running container "
                                      "process(es); stop them first or use --force")
         if pidfd is not None:
+            leftovers = [] if state.cgroup else \
+                [p for p in _userns_pids(state) if p != state.infra_pid]
             _stop(pidfd, grace, reap=False)
+            for p in leftovers:  # no cgroup to kill them through: by pid, in its namespace
+                with contextlib.suppress(OSError):
+                    pfd = os.pidfd_open(p)
+                    try:
+                        signal.pidfd_send_signal(pfd, signal.SIGKILL)
+                    finally:
+                        os.close(pfd)
     finally:
         if pidfd is not None:
             os.close(pidfd)
+    if not state.cgroup:
+        return
     try:
         cg = Cgroup.open(state.cgroup)
     except FileNotFoundError:

@@ -65,6 +65,9 @@ class Plan:
     unshare_time: bool = False
     become_root: bool = False
     nondumpable: bool = False
+    #: CLONE_NEW* flags made by the child after it joined the namespaces in ``joins`` (a
+    #: joined user namespace then owns them); not part of ``clone_flags``
+    late_unshare: int = 0
     #: join a new session keyring: True (anonymous) or its name (runc: ``_ses.<id>``)
     new_keyring: bool | str = False
     pause: bool = False
@@ -181,6 +184,7 @@ class CompiledPlan:
         p.unshare_time = int(plan.unshare_time)
         p.become_root = int(plan.become_root)
         p.nondumpable = int(plan.nondumpable)
+        p.late_unshare = plan.late_unshare
         if plan.new_keyring:
             p.new_keyring = 1
             if isinstance(plan.new_keyring, str):
@@ -411,8 +415,6 @@ class CompiledPlan:
                 err.add_note(err.hint)  # type: ignore[attr-defined]
             raise err
         pidfd = pidfd_out[0]
-        if p.pidns_late:
-            pid, pidfd = _take_sibling(plan, r_err, w_sync, pid, pidfd)
         try:
             if before_go is not None:
                 try:
@@ -430,6 +432,14 @@ class CompiledPlan:
                 finally:
                     os.close(w_sync)
             report = _read_report(r_err)
+            if report is not None and report[0] == 4:
+                # it joined or made a pid namespace and forked the process that goes on
+                # (our child too, CLONE_PARENT), then left: that one is the container
+                _kill_and_reap(pidfd)
+                pidfd = -1
+                pid = report[3]
+                pidfd = os.pidfd_open(pid)
+                report = _read_report(r_err)
         except BaseException:
             if pidfd >= 0:
                 _kill_and_reap(pidfd)
@@ -467,32 +477,6 @@ def _in_initial_userns() -> bool:
     from ..rootless import in_initial_userns
 
     return in_initial_userns()
-
-
-def _take_sibling(plan: Plan, r_err: int, w_sync: int, pid: int, pidfd: int) -> tuple[int, int]:
-    """The child joined a pid namespace late and forked the process that goes on (our child
-    too, CLONE_PARENT): reap the first one and return the pid and a pidfd of the second."""
-    try:
-        first = _read_report(r_err)
-    except BaseException:
-        _kill_and_reap(pidfd)
-        os.close(r_err)
-        raise
-    _kill_and_reap(pidfd)   # it has exited (or failed) already
-    if first is None or first[0] != 4:
-        os.close(r_err)
-        if w_sync >= 0:
-            os.close(w_sync)
-        if first is None:
-            raise OSError(0, "the container process exited during setup")
-        raise child_error(plan, first[1], first[2], first[3], first[4])
-    sibling = first[3]
-    try:
-        sfd = os.pidfd_open(sibling)
-    except OSError:
-        os.close(r_err)
-        raise
-    return sibling, sfd
 
 
 def _kill_and_reap(pidfd: int) -> None:

@@ -52,6 +52,7 @@ STEPS: dict[int, str] = {
     47: "executing the command",
     48: "setting up the console (a pty in the container's /dev/pts)",
     49: "joining a new session keyring",
+    50: "creating namespaces inside the joined user namespace",
 }
 
 STEP_MOUNT_TARGET = 16

@@ -44,6 +44,44 @@ def user() -> Iterator[RootlessUser]:
         remove_user(u.name, u.home)
 
 
+def _processes_of(uid: int) -> list[str]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as f:
+                    status = f.read()
+            except OSError:
+                continue
+            uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
+            state = next(line.split()[1] for line in status.splitlines() if line.startswith("State:"))
+            # a zombie is only waiting for its parent (pid 1 here reaps orphans late)
+            if str(uid) in uids and state != "Z":
+                name = next(line.split()[1] for line in status.splitlines() if line.startswith("Name:"))
+                out.append(f"{entry} {name}")
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _nothing_of_the_user_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test: no process runs as the user or its subordinate ids, no state."""
+    yield
+    u: RootlessUser = request.getfixturevalue("user")
+    import time
+
+    deadline = time.monotonic() + 5
+    while True:
+        left = _processes_of(u.uid) + _processes_of(u.subuid[0] + 999)
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)  # a SIGKILLed process may take a moment to go
+    assert not left, f"processes of {u.name} left: {left}"
+    state = u.runtime_dir / "pycontain"
+    leftovers = [p.name for p in state.iterdir() if p.name not in (".lock", "pods")] \
+        if state.exists() else []
+    assert not leftovers, f"state left: {leftovers}"
+
+
 @pytest.fixture
 def rootfs(user: RootlessUser) -> Iterator[Path]:
     name = "rootfs-" + uuid.uuid4().hex[:6]
@@ -395,3 +433,56 @@ def test_files_made_by_rootless_containers_belong_to_the_user(user: RootlessUser
     assert out.startswith("0")
     ids = {(uid, gid) for _, uid, gid in walk_ids(rootfs / "data")}
     assert ids == {(user.uid, user.gid)}
+
+
+# -- pods -------------------------------------------------------------------------------------
+
+
+def test_rootless_pod_shares_its_namespaces(user: RootlessUser, rootfs: Path) -> None:
+    out = _ok(python_as(user, _code(f"""
+        with pycontain.Pod("rlpod", pid=True) as pod:
+            a = pod.spawn(["sleep", "30"], rootfs={str(rootfs)!r})
+            r = pod.run(["sh", "-c", "id -u; hostname; cat /proc/1/comm; cat /proc/[0-9]*/comm | sort | tr '\\\\n' ' '"],
+                        rootfs={str(rootfs)!r}, capture_output=True, text=True)
+            u = pod.run(["id", "-u"], rootfs={str(rootfs)!r}, user="1000:1000",
+                        capture_output=True, text=True)
+            ns = [os.stat(f"/proc/{{pid}}/ns/{{n}}").st_ino for pid in (pod.infra_pid, a.pid)
+                  for n in ("user", "net", "pid")]
+            a.kill(); a.wait()
+            print(json.dumps({{"out": r.stdout, "err": r.stderr, "u": u.stdout, "ns": ns,
+                               "cgroup": pod.cgroup_path}}))
+        from pycontain import _keeper
+        kids = open(f"/proc/{{os.getpid()}}/task/{{os.getpid()}}/children").read().split()
+        print("children", [k for k in kids if int(k) != _keeper.pid()])   # but the keeper
+    """)))
+    lines = out.strip().splitlines()
+    res = json.loads(lines[-2])
+    uid, host, init, comms = res["out"].splitlines()
+    assert (uid, host, init) == ("0", "rlpod", "pycontain-pause")
+    assert "sleep" in comms.split()                   # the other container, same pid ns
+    assert res["u"].strip() == "1000"
+    assert res["ns"][:3] == res["ns"][3:]             # user, net, pid shared with the infra
+    assert res["cgroup"] is None                      # nothing delegated: no pod cgroup
+    assert lines[-1] == "children []"
+
+
+def test_rootless_pod_cli_leaves_nothing(user: RootlessUser, rootfs: Path) -> None:
+    script = f"""
+        set -e
+        P="{' '.join(map(shlex.quote, CLI))}"
+        $P pod create --name rlcli >/dev/null
+        $P run --pod rlcli --rootfs {rootfs} -- sh -c 'hostname; id -u'
+        $P run --pod rlcli --rootfs {rootfs} -- sleep 30 </dev/null >/dev/null 2>&1 &
+        for i in $(seq 100); do [ "$($P pod ls | grep -c rlcli)" = 1 ] && \\
+            grep -qs 'sleep' /proc/[0-9]*/comm && break; sleep 0.05; done
+        sleep 0.5
+        $P pod rm rlcli || echo "refused"
+        $P pod rm --force rlcli
+        wait
+        $P pod ls | tail -n +2
+        ls -A $XDG_RUNTIME_DIR/pycontain/pods
+    """
+    out = _ok(run_as(user, ["sh", "-c", textwrap.dedent(script)]))
+    # create prints nothing here, run its output, rm refuses (a container runs), rm --force
+    # prints the name; then no pod is listed and only the store's lock file is left
+    assert out.splitlines() == ["rlcli", "0", "refused", "rlcli", ".lock"]
