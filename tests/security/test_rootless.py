@@ -374,11 +374,24 @@ def test_runc_spec_rootless_runs_as_the_user(user: RootlessUser, rootfs: Path) -
     assert os.listdir(user.runtime_dir / "pycontain") == []
 
 
-def test_runc_lifecycle_rootless_leaves_nothing(user: RootlessUser, rootfs: Path) -> None:
-    bundle = _bundle(user, rootfs, ["sleep", "100"])
+def _runc_script(user: RootlessUser, body: str) -> str:
+    """Run shell *body* as *user* with ``$R`` = pycontain-runc (``kill_delete ID`` kills
+    and deletes a container); its stdout."""
     script = f"""
         set -e
         R="{' '.join(map(shlex.quote, RUNC))}"
+        kill_delete() {{
+            $R kill "$1" KILL
+            for i in $(seq 50); do $R state "$1" | grep -q stopped && break; sleep 0.1; done
+            $R delete "$1"
+        }}
+    """
+    return _ok(run_as(user, ["sh", "-c", textwrap.dedent(script) + textwrap.dedent(body)]))
+
+
+def test_runc_lifecycle_rootless_leaves_nothing(user: RootlessUser, rootfs: Path) -> None:
+    bundle = _bundle(user, rootfs, ["sleep", "100"])
+    out = _runc_script(user, f"""
         $R create --bundle {bundle} rl2 </dev/null >/dev/null 2>&1
         $R state rl2 | grep -q '"status": "created"'
         ls $XDG_RUNTIME_DIR/pycontain
@@ -386,13 +399,10 @@ def test_runc_lifecycle_rootless_leaves_nothing(user: RootlessUser, rootfs: Path
         $R state rl2 | grep '"status"'
         pid=$($R state rl2 | sed -n 's/.*"pid": \\([0-9]*\\).*/\\1/p')
         grep -E '^Uid:' /proc/$pid/status
-        $R kill rl2 KILL
-        for i in $(seq 50); do $R state rl2 | grep -q stopped && break; sleep 0.1; done
-        $R delete rl2
+        kill_delete rl2
         $R list
         ls -A $XDG_RUNTIME_DIR/pycontain
-    """
-    out = _ok(run_as(user, ["sh", "-c", textwrap.dedent(script)]))
+    """)
     lines = out.splitlines()
     assert lines[0] == "rl2" and '"status": "running"' in lines[1]
     assert lines[2].split()[1:] == [str(user.uid)] * 4
@@ -410,16 +420,11 @@ def test_runc_rootless_limits_need_delegation(user: RootlessUser, rootfs: Path) 
 
 def test_runc_exec_rootless(user: RootlessUser, rootfs: Path) -> None:
     bundle = _bundle(user, rootfs, ["sleep", "100"])
-    script = f"""
-        set -e
-        R="{' '.join(map(shlex.quote, RUNC))}"
+    out = _runc_script(user, f"""
         $R run -d --bundle {bundle} rl4 </dev/null >/dev/null 2>&1
         $R exec rl4 sh -c 'id -u; echo $$; cat /proc/1/cmdline | tr "\\0" " "; echo'
-        $R kill rl4 KILL
-        for i in $(seq 50); do $R state rl4 | grep -q stopped && break; sleep 0.1; done
-        $R delete rl4
-    """
-    out = _ok(run_as(user, ["sh", "-c", textwrap.dedent(script)]))
+        kill_delete rl4
+    """)
     uid, pid, init = out.splitlines()[:3]
     assert uid == "0" and int(pid) > 1 and init.strip() == "sleep 100"
 
