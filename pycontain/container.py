@@ -116,6 +116,8 @@ class Container:
     new_keyring: bool = True
 
     _compiled: P.CompiledPlan | None = attrs.field(default=None, init=False, repr=False)
+    _device_cache: tuple[Any, Any] | None = attrs.field(default=None, init=False, repr=False)
+    _eff_ns: Namespaces | None = attrs.field(default=None, init=False, repr=False)
     _procs: set[Process] = attrs.field(factory=set, init=False, repr=False)
     _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
 
@@ -291,6 +293,9 @@ class Container:
         nodes of the rootfs; mknod of any node stays allowed (a node gives no access)."""
         if r.devices is not None:
             return r
+        cached = self._device_cache
+        if cached is not None and cached[0] is r:
+            return cached[1]
         from .cgroups import OCI_DEFAULT_DEVICE_RULES, DeviceRule
 
         rules = [DeviceRule(False, "a"), *OCI_DEFAULT_DEVICE_RULES]
@@ -298,7 +303,9 @@ class Container:
         for d in rootfs.devices if rootfs is not None else ():
             if d.type in ("c", "u", "b"):
                 rules.append(DeviceRule(True, "b" if d.type == "b" else "c", d.major, d.minor, "rwm"))
-        return attrs.evolve(r, devices=tuple(dict.fromkeys(rules)))
+        out = attrs.evolve(r, devices=tuple(dict.fromkeys(rules)))
+        self._device_cache = (r, out)
+        return out
 
     # -- running ------------------------------------------------------------------------------
 
@@ -311,7 +318,9 @@ class Container:
         (inherit), PIPE, DEVNULL, STDOUT (for stderr), an fd or a file object.  ``pass_fds``
         are passed as fds 3, 4, ... in order."""
         base = self._compiled_plan()
-        ns = self._effective_namespaces()
+        ns = self._eff_ns
+        if ns is None:  # the same for every process (default id maps read /etc/subuid)
+            ns = self._eff_ns = self._effective_namespaces()
         if isinstance(args, (str, bytes)) or not args:
             raise ConfigError("args", "expected a non-empty list of strings (the command)")
         argv = list(args)

@@ -22,6 +22,7 @@ __all__ = [
     "read_keyed",
     "read_pids",
     "write_value",
+    "write_values",
 ]
 
 _O_WRITE = os.O_WRONLY | os.O_CLOEXEC
@@ -43,6 +44,23 @@ class CgroupFS:
             os.write(fd, data)
         finally:
             os.close(fd)
+
+    def write_each(self, path: str, items: list[bytes]) -> int:
+        """Write each item with its own ``write`` (files that take one rule per write, like
+        v1 ``devices.allow``) through one open fd; returns how many were written before an
+        error (which is raised)."""
+        fd = os.open(path, _O_WRITE)
+        done = 0
+        try:
+            for data in items:
+                os.write(fd, data)
+                done += 1
+        except OSError as err:
+            err.done = done  # type: ignore[attr-defined]
+            raise
+        finally:
+            os.close(fd)
+        return done
 
     def read(self, path: str) -> str:
         fd = os.open(path, _O_READ)
@@ -71,9 +89,20 @@ def write_value(fs: CgroupFS, path: str, value: str, field: str, controller: str
     """Write a limit; a missing file becomes :class:`CgroupUnsupported` naming *field*, other
     errors stay OSError with a note naming the field and the value.
     """
+    write_values(fs, path, [value], [field], controller)
+
+
+def write_values(fs: CgroupFS, path: str, values: list[str], fields: list[str],
+                 controller: str) -> None:
+    """:func:`write_value` for several values of one file, one ``write`` each through one
+    fd (files that take one rule per write); an error names the value that failed."""
     try:
-        fs.write(path, value.encode())
+        if len(values) == 1:
+            fs.write(path, values[0].encode())
+        else:
+            fs.write_each(path, [v.encode() for v in values])
     except FileNotFoundError as err:
+        field = fields[0]
         raise CgroupUnsupported(
             f"{field}: the {controller} controller is not available in this cgroup "
             f"hierarchy ({path} does not exist)",
@@ -81,7 +110,8 @@ def write_value(fs: CgroupFS, path: str, value: str, field: str, controller: str
             "or leave the limit unset",
         ) from err
     except OSError as err:
-        err.add_note(f"while setting {field}: writing {value!r} to {path}")
+        k = getattr(err, "done", 0)
+        err.add_note(f"while setting {fields[k]}: writing {values[k]!r} to {path}")
         raise
 
 

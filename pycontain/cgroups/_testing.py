@@ -151,6 +151,15 @@ class FakeCgroupFS(CgroupFS):
         with open(path, "w") as f:
             f.write(text + "\n")
 
+    def write_each(self, path: str, items: list[bytes]) -> int:
+        for i, data in enumerate(items):
+            try:
+                self.write(path, data)
+            except OSError as err:
+                err.done = i  # type: ignore[attr-defined]
+                raise
+        return len(items)
+
     def _subtree_control(self, path: str, text: str) -> None:
         d = os.path.dirname(path)
         available = set(_read(d + "/cgroup.controllers").split())

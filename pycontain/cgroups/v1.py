@@ -16,6 +16,7 @@ from pycontain.cgroups._fs import (
     read_keyed,
     read_pids,
     write_value,
+    write_values,
 )
 from pycontain.cgroups._resources import CONTROLLER_FIELDS, UNLIMITED, RdmaLimit, Resources
 from pycontain.errors import CgroupUnsupported
@@ -136,9 +137,16 @@ def set_devices(fs: CgroupFS, d: str, r: Resources) -> None:
     assert r.devices is not None
     field = r.label("devices")
     write_value(fs, d + "/devices.deny", "a", field, "devices")
-    for i, rule in enumerate(r.devices):
-        name = "devices.allow" if rule.allow else "devices.deny"
-        write_value(fs, f"{d}/{name}", rule.v1_line(), f"{field}[{i}]", "devices")
+    # runs of rules for the same file go through one fd (one write per rule, in order)
+    i, rules = 0, r.devices
+    while i < len(rules):
+        j = i
+        while j < len(rules) and rules[j].allow == rules[i].allow:
+            j += 1
+        name = "devices.allow" if rules[i].allow else "devices.deny"
+        write_values(fs, f"{d}/{name}", [rule.v1_line() for rule in rules[i:j]],
+                     [f"{field}[{k}]" for k in range(i, j)], "devices")
+        i = j
 
 
 def _memory(fs: CgroupFS, d: str, r: Resources) -> None:
