@@ -12,7 +12,8 @@ VERBS = {
 }
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with *verb*, only that verb's arguments are built (its module imported)."""
     p = argparse.ArgumentParser(
         prog="pycontain",
         description="Run isolated processes (containers) built from namespaces, cgroups and a root filesystem.",
@@ -23,7 +24,8 @@ def _parser() -> argparse.ArgumentParser:
 
     for name, (mod, help_) in VERBS.items():
         sp = sub.add_parser(name, help=help_, description=help_)
-        importlib.import_module(mod).add_arguments(sp)
+        if verb is None or verb == name:
+            importlib.import_module(mod).add_arguments(sp)
     return p
 
 
@@ -35,7 +37,8 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else argv
-    parser = _parser()
+    verb = next((a for a in args_in if not a.startswith("-")), None)
+    parser = _parser(verb if verb in VERBS else None)
     args = parser.parse_args(args_in)
     if not args.verb:
         parser.print_help()

@@ -491,3 +491,21 @@ def test_rootless_pod_cli_leaves_nothing(user: RootlessUser, rootfs: Path) -> No
     # create prints nothing here, run its output, rm refuses (a container runs), rm --force
     # prints the name; then no pod is listed and only the store's lock file is left
     assert out.splitlines() == ["rlcli", "0", "refused", "rlcli", ".lock"]
+
+
+def test_runc_rootless_limits_in_a_delegated_cgroup(user: RootlessUser, rootfs: Path,
+                                                    delegated: tuple[str, list[str]]) -> None:
+    name, dirs = delegated
+    join = "\n".join(f"echo $$ > {shlex.quote(d)}/init/cgroup.procs" for d in dirs)
+    # /sys/fs/cgroup shows the container's own cgroup (runc's view for the cgroup mount)
+    bundle = _bundle(user, rootfs, ["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max; "
+                                    "grep :pids: /proc/self/cgroup | cut -d: -f3"],
+                     resources={"pids": {"limit": 7}})
+    r = run_as(user, [*RUNC, "run", "--bundle", str(bundle), "rl5"], inner=join)
+    out = _ok(r)
+    assert len(out.split()) == 2, (out, r.stderr)
+    limit, path = out.split()
+    # runc's default cgroupsPath for a rootless container: the id, under our own cgroup
+    assert limit == "7" and path == f"{name}/init/rl5"
+    for d in dirs:   # removed with the container; the delegated tree is as it was
+        assert not os.path.exists(f"{d}/init/rl5")
