@@ -192,18 +192,11 @@ class Container:
                                       "written by newgidmap (a range in /etc/subgid)")
                 groups = None
         seccomp, seccomp_flags = self._seccomp()
-        clone_flags, late_unshare = ns.clone_flags(), 0
-        if "user" in ns.join:
-            # namespaces made after joining a user namespace belong to it: the C child
-            # unshares them once it is in (a mount namespace made by clone() before the
-            # join would belong to the caller's user namespace, and could not be mounted in)
-            clone_flags, late_unshare = 0, clone_flags
         return P.Plan(
             argv=tuple(args),
             env=self.env,
             search_path=path_env,
-            clone_flags=clone_flags,
-            late_unshare=late_unshare,
+            clone_flags=ns.clone_flags(),
             joins=tuple(joins),
             pidns_join=ns.join.get("pid"),
             unshare_time=bool(ns.time_offsets),

@@ -19,6 +19,7 @@ from . import ffi, lib, steps
 PC_CREATE_NONE = 0
 PC_CREATE_DIR = 1
 PC_CREATE_FILE = 2
+CLONE_NEWUSER = 0x10000000
 PC_ROOT_NONE = 0
 PC_ROOT_PIVOT = 1
 PC_ROOT_CHROOT = 2
@@ -179,12 +180,18 @@ class CompiledPlan:
         p.argv = strv(plan.argv)
         p.envp = strv(plan.env)
         p.clone_flags = plan.clone_flags
+        p.late_unshare = plan.late_unshare
+        if plan.clone_flags and any(nstype == CLONE_NEWUSER for _, nstype in plan.joins):
+            # namespaces made after joining a user namespace belong to it: the child
+            # unshares them once it is in (a mount namespace made by clone() before the
+            # join would belong to the caller's user namespace, and could not be mounted in)
+            p.clone_flags = 0
+            p.late_unshare = plan.late_unshare | plan.clone_flags
         p.cgroup_fd = -1
         p.pidns_fd = -1
         p.unshare_time = int(plan.unshare_time)
         p.become_root = int(plan.become_root)
         p.nondumpable = int(plan.nondumpable)
-        p.late_unshare = plan.late_unshare
         if plan.new_keyring:
             p.new_keyring = 1
             if isinstance(plan.new_keyring, str):
@@ -403,7 +410,7 @@ class CompiledPlan:
                 os.close(w_sync)
             err = OSError(-pid, os.strerror(-pid))
             err.step = "cloning the container process"  # type: ignore[attr-defined]
-            if plan.clone_flags & 0x10000000:  # CLONE_NEWUSER
+            if plan.clone_flags & CLONE_NEWUSER:
                 from ..rootless import userns_hint
 
                 hint = userns_hint(-pid)

@@ -326,6 +326,29 @@ def test_user_namespace_mappings(cli: CLI, open_bundle_dir) -> None:
     assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
 
 
+def test_joined_user_namespace_owns_the_new_namespaces(cli: CLI, open_bundle_dir) -> None:
+    """A container that joins another's user namespace (by path, as pods share one) and
+    makes its own mount and pid namespaces: they must belong to the joined user namespace,
+    or its root could not mount /proc in them."""
+    a = open_bundle_dir("sleep", "30")
+    a.namespace("user")
+    a.linux["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    a.linux["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    a.write()
+    cid, r = cli.create(a)
+    pid_a = cli.state(cid)["pid"]
+    cli.run("start", cid)
+    wait_for(lambda: r.stdout == "sleeping\n", what="the probe")
+    b = open_bundle_dir()
+    b.process["args"] = ["sh", "-c", "cat /proc/self/uid_map; echo $$; ls /proc/1/ns/mnt >/dev/null && echo proc"]
+    b.namespace("user", f"/proc/{pid_a}/ns/user")
+    b.linux.pop("uidMappings", None)
+    b.linux.pop("gidMappings", None)
+    b.write()
+    out = cli.output(b).split()
+    assert out == ["0", "100000", "65536", "1", "proc"]
+
+
 # --------------------------------------------------------------------------- devices
 
 
