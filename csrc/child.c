@@ -290,8 +290,24 @@ static void do_mount(int rootfd, const struct pc_mount *m, int idx)
         }
     } else {
         if (mount(m->source ? m->source : m->fstype, target, m->fstype,
-                  m->flags & ~(unsigned long)(MS_BIND | MS_REC), m->data) < 0)
+                  m->flags & ~(unsigned long)(MS_BIND | MS_REC), m->data) < 0) {
+            const char *t = m->fstype;
+            if (errno == EPERM && t && t[0] == 's' && t[1] == 'y' && t[2] == 's' && t[3] == 'f' &&
+                t[4] == 's' && t[5] == '\0') {
+                /* A user namespace without a network namespace of its own may not mount
+                 * sysfs: bind the host's /sys read-only instead, as runc does. */
+                struct pc_mount b = *m;
+                b.source = "/sys";
+                b.fstype = NULL;
+                b.data = NULL;
+                b.flags = m->flags | MS_BIND | MS_REC | MS_RDONLY;
+                b.create = PC_CREATE_DIR;
+                close(fd);
+                do_mount(rootfd, &b, idx);
+                return;
+            }
             FAIL(PC_STEP_MOUNT, idx, m->target);
+        }
     }
     if (m->propagation) {
         int nfd = pc_open_in_root(rootfd, m->target, PC_CREATE_NONE, m->nofollow, 0);

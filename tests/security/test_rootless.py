@@ -509,3 +509,12 @@ def test_runc_rootless_limits_in_a_delegated_cgroup(user: RootlessUser, rootfs: 
     assert limit == "7" and path == f"{name}/init/rl5"
     for d in dirs:   # removed with the container; the delegated tree is as it was
         assert not os.path.exists(f"{d}/init/rl5")
+
+
+def test_host_network_binds_sys_read_only(user: RootlessUser, rootfs: Path) -> None:
+    # a user namespace without its own network namespace may not mount sysfs: the host's
+    # /sys is bound read-only instead (runc's fallback), and the rest stays as usual
+    r = run_as(user, [*CLI, "run", "--net", "host", "--rootfs", str(rootfs), "--",
+                      "sh", "-c", "id -u; ls /sys/class/net | grep -cx lo; touch /sys/x; echo $?"])
+    assert _ok(r).split() == ["0", "1", "1"]
+    assert "Read-only file system" in r.stderr
