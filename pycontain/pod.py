@@ -54,14 +54,14 @@ if TYPE_CHECKING:
 #: The namespaces a pod may share besides pid (which :attr:`Pod.pid` turns on).
 SHAREABLE = frozenset({"net", "ipc", "uts"})
 #: Where ``pycontain pod`` keeps one ``<name>.json`` per pod.
-STATE_DIR = "/run/pycontain/pods"
+STATE_DIR = "/run/pycontain-pods"
 
 
 def default_state_dir() -> str:
-    """:data:`STATE_DIR` for root; ``$XDG_RUNTIME_DIR/pycontain/pods`` for other users."""
+    """:data:`STATE_DIR` for root; ``$XDG_RUNTIME_DIR/pycontain-pods`` for other users."""
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if os.geteuid() != 0 and xdg and os.path.isabs(xdg):
-        return os.path.join(xdg, "pycontain", "pods")
+        return os.path.join(xdg, "pycontain-pods")
     return STATE_DIR
 #: The cgroup under which every pod's cgroup is made.
 CGROUP_PARENT = "/pycontain"

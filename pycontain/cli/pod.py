@@ -2,7 +2,7 @@
 
 ``pod create`` leaves the pod's infra process running after the command exits (in a session
 of its own, not guarded by pycontain's keeper); its state goes to
-``/run/pycontain/pods/<name>.json`` (without root: ``$XDG_RUNTIME_DIR/pycontain/pods/``),
+``/run/pycontain-pods/<name>.json`` (without root: ``$XDG_RUNTIME_DIR/pycontain-pods/``),
 which ``pod ls``, ``pod rm`` and ``run --pod`` read.
 """
 

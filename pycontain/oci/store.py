@@ -19,10 +19,17 @@ DEFAULT_ROOT = "/run/pycontain"
 
 
 def default_root() -> str:
-    """``/run/pycontain`` for root; ``$XDG_RUNTIME_DIR/pycontain`` for other users (runc's
-    rule), where they can write."""
+    """``/run/pycontain`` for root; ``$XDG_RUNTIME_DIR/pycontain`` for other users, and for
+    root in a user namespace of a user other than root (rootless podman runs its runtime
+    so): runc's rule."""
     xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if os.geteuid() != 0 and xdg and os.path.isabs(xdg):
+    if not xdg or not os.path.isabs(xdg):
+        return DEFAULT_ROOT
+    if os.geteuid() != 0:
+        return os.path.join(xdg, "pycontain")
+    from ..rootless import in_initial_userns
+
+    if not in_initial_userns() and os.environ.get("USER", "") != "root":
         return os.path.join(xdg, "pycontain")
     return DEFAULT_ROOT
 _ID = re.compile(r"^[\w+\-.]+$")

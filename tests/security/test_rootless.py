@@ -9,6 +9,7 @@ OCI lifecycle works with state under $XDG_RUNTIME_DIR and leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -77,8 +78,7 @@ def _nothing_of_the_user_left(request: pytest.FixtureRequest) -> Iterator[None]:
         time.sleep(0.05)  # a SIGKILLed process may take a moment to go
     assert not left, f"processes of {u.name} left: {left}"
     state = u.runtime_dir / "pycontain"
-    leftovers = [p.name for p in state.iterdir() if p.name not in (".lock", "pods")] \
-        if state.exists() else []
+    leftovers = [p.name for p in state.iterdir()] if state.exists() else []
     assert not leftovers, f"state left: {leftovers}"
 
 
@@ -485,7 +485,7 @@ def test_rootless_pod_cli_leaves_nothing(user: RootlessUser, rootfs: Path) -> No
         $P pod rm --force rlcli
         wait
         $P pod ls | tail -n +2
-        ls -A $XDG_RUNTIME_DIR/pycontain/pods
+        ls -A $XDG_RUNTIME_DIR/pycontain-pods
     """
     out = _ok(run_as(user, ["sh", "-c", textwrap.dedent(script)]))
     # create prints nothing here, run its output, rm refuses (a container runs), rm --force
@@ -518,3 +518,85 @@ def test_host_network_binds_sys_read_only(user: RootlessUser, rootfs: Path) -> N
                       "sh", "-c", "id -u; ls /sys/class/net | grep -cx lo; touch /sys/x; echo $?"])
     assert _ok(r).split() == ["0", "1", "1"]
     assert "Read-only file system" in r.stderr
+
+
+# -- a real client: rootless podman -----------------------------------------------------------
+
+
+def test_podman_rootless_with_pycontain_runc(user: RootlessUser, rootfs: Path) -> None:
+    """Rootless podman runs its runtime as root of the user namespace it made for the user
+    (its pause process holds it): the state must go under $XDG_RUNTIME_DIR (runc's rule
+    for root in a user's namespace), cgroups are optional, and the output must be runc's."""
+    import shutil
+    import tarfile
+
+    podman = shutil.which("podman")
+    assert podman, "podman is installed by tests/run.sh"
+    runc = shutil.which("runc") or "/usr/sbin/runc"
+    ours = str(Path(sys.executable).parent / "pycontain-runc")
+    import tempfile
+
+    pm = Path(tempfile.mkdtemp(prefix="pcpm-", dir="/tmp"))   # podman wants a short runroot
+    for d in ("tmp", "home"):
+        (pm / d).mkdir()
+    with tarfile.open(pm / "rootfs.tar", "w") as tf:
+        tf.add(rootfs, arcname=".")
+    (pm / "containers.conf").write_text(textwrap.dedent(f"""
+        [containers]
+        log_driver = "k8s-file"
+        [engine]
+        tmp_dir = "{pm}/tmp"
+        volume_path = "{pm}/volumes"
+        static_dir = "{pm}/root/libpod"
+        lock_type = "file"
+        events_logger = "file"
+        cgroup_manager = "cgroupfs"
+        runtime_supports_json = ["pycontain-runc", "runc"]
+        [engine.runtimes]
+        pycontain-runc = ["{ours}"]
+        runc = ["{runc}"]
+    """))
+    (pm / "storage.conf").write_text(
+        f'[storage]\ndriver = "vfs"\nrunroot = "{pm}/r"\ngraphroot = "{pm}/root"\n')
+    (pm / "registries.conf").write_text("unqualified-search-registries = []\n")
+    for p in [pm, *pm.rglob("*")]:
+        os.lchown(p, user.uid, user.gid)
+    env = {"CONTAINERS_CONF": f"{pm}/containers.conf", "HOME": f"{pm}/home",
+           "CONTAINERS_STORAGE_CONF": f"{pm}/storage.conf",
+           "CONTAINERS_REGISTRIES_CONF": f"{pm}/registries.conf"}
+    base = (f"{podman} --root {pm}/root --runroot {pm}/r --storage-driver vfs "
+            f"--cgroup-manager cgroupfs --events-backend file --tmpdir {pm}/tmp")
+    script = f"""
+        P="{base}"
+        $P import --change 'CMD ["/bin/sh"]' {pm}/rootfs.tar localhost/rl:latest >/dev/null
+        for rt in runc pycontain-runc; do
+            echo "== $rt"
+            $P --runtime $rt run --rm --network none localhost/rl:latest \\
+                sh -c 'id -u; cat /proc/self/uid_map; echo $$; ls /dev | tr "\\n" " "; echo'
+            $P --runtime $rt run --rm --network none localhost/rl:latest sh -c 'exit 7'
+            echo "status $?"
+            $P --runtime $rt run -d --name rl-$rt --network none localhost/rl:latest sleep 60 >/dev/null
+            $P exec rl-$rt sh -c 'id -u; [ $$ -gt 1 ] && echo "not pid 1"; cat /proc/1/cmdline'; echo
+            $P rm --force --time 0 rl-$rt >/dev/null
+        done
+        $P rmi --all --force >/dev/null
+        echo "== state"
+        ls -A $XDG_RUNTIME_DIR/pycontain
+    """
+    try:
+        r = run_as(user, ["sh", "-c", textwrap.dedent(script)], env=env, timeout=300)
+    finally:
+        # podman's rootless pause process (it holds the user namespace) is ours to stop
+        pause = pm / "tmp" / "pause.pid"
+        if pause.exists():
+            import signal
+
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(pause.read_text().strip()), signal.SIGKILL)
+        shutil.rmtree(pm, ignore_errors=True)
+    out = _ok(r)
+    ref, rest = out.split("== runc\n")[1].split("== pycontain-runc\n")
+    got, state_left = rest.split("== state\n")
+    assert got == ref, (ref, got)      # same output, exit status, devices, exec as runc's
+    assert ref.startswith("0\n") and "status 7" in ref
+    assert state_left == ""            # delete left no state under $XDG_RUNTIME_DIR
