@@ -91,8 +91,11 @@ def report() -> dict[str, Any]:
     missing = [n for n, bit in CAPABILITIES.items() if not caps & (1 << bit)]
     last = int(_read("/proc/sys/kernel/cap_last_cap") or 40)
     missing = [n for n in missing if CAPABILITIES[n] <= last]
-    rep["capabilities missing"] = ", ".join(missing) or "none"
-    if "CAP_SYS_RESOURCE" in missing:
+    if caps == 0 and os.geteuid() != 0:
+        rep["capabilities missing"] = "all (not root: containers get a user namespace, see rootless)"
+    else:
+        rep["capabilities missing"] = ", ".join(missing) or "none"
+    if "CAP_SYS_RESOURCE" in missing and os.geteuid() == 0:
         rep["note"] = "without CAP_SYS_RESOURCE hard rlimits can't be raised and oom_score_adj can't be lowered"
     try:
         from .lowlevel import lib
