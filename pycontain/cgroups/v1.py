@@ -5,6 +5,7 @@ killing by signalling every member.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import signal
 from collections.abc import Mapping
@@ -18,7 +19,13 @@ from pycontain.cgroups._fs import (
     write_value,
     write_values,
 )
-from pycontain.cgroups._resources import CONTROLLER_FIELDS, UNLIMITED, RdmaLimit, Resources
+from pycontain.cgroups._resources import (
+    CONTROLLER_FIELDS,
+    UNLIMITED,
+    DeviceRule,
+    RdmaLimit,
+    Resources,
+)
 from pycontain.errors import CgroupUnsupported
 
 __all__ = [
@@ -130,6 +137,11 @@ def rdma_line(limit: RdmaLimit) -> str:
     return " ".join(parts)
 
 
+@functools.lru_cache(maxsize=256)
+def _v1_line(rule: DeviceRule) -> str:
+    return rule.v1_line()   # the same few rules for every container: format them once
+
+
 def set_devices(fs: CgroupFS, d: str, r: Resources) -> None:
     """Replace the device rules of *d*: deny everything, then each rule in order (a later
     rule overrides an earlier one, as in the kernel's own list), like runc.
@@ -144,7 +156,7 @@ def set_devices(fs: CgroupFS, d: str, r: Resources) -> None:
         while j < len(rules) and rules[j].allow == rules[i].allow:
             j += 1
         name = "devices.allow" if rules[i].allow else "devices.deny"
-        write_values(fs, f"{d}/{name}", [rule.v1_line() for rule in rules[i:j]],
+        write_values(fs, f"{d}/{name}", [_v1_line(rule) for rule in rules[i:j]],
                      [f"{field}[{k}]" for k in range(i, j)], "devices")
         i = j
 
