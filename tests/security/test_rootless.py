@@ -600,3 +600,38 @@ def test_podman_rootless_with_pycontain_runc(user: RootlessUser, rootfs: Path) -
     assert got == ref, (ref, got)      # same output, exit status, devices, exec as runc's
     assert ref.startswith("0\n") and "status 7" in ref
     assert state_left == ""            # delete left no state under $XDG_RUNTIME_DIR
+
+
+def test_sigkill_of_a_rootless_caller_leaves_nothing(user: RootlessUser, rootfs: Path,
+                                                     delegated: tuple[str, list[str]]) -> None:
+    """kill -9 of the Python process: its keeper (forked without exec, unprivileged too)
+    kills the containers and removes the cgroups made in the delegated tree."""
+    name, dirs = delegated
+    join = "\n".join(f"echo $$ > {shlex.quote(d)}/init/cgroup.procs" for d in dirs)
+    code = _code(f"""
+        import signal, sys
+        from pycontain.cgroups import Resources
+        a = pycontain.Container(rootfs={str(rootfs)!r}, cgroup=Resources(pids_max=20),
+                                cgroup_parent={name!r}).spawn(["sleep", "60"])
+        b = pycontain.Container(rootfs={str(rootfs)!r}).spawn(["sleep", "60"])
+        print(a.pid, b.pid, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    r = python_as(user, code, inner=join)
+    assert r.returncode == -9 or r.returncode == 137, r
+    pids = [int(p) for p in r.stdout.split()]
+    assert len(pids) == 2
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (any(os.path.exists(f"/proc/{p}/status") and
+                                               "State:\tZ" not in open(f"/proc/{p}/status").read()
+                                               for p in pids)
+                                           or any(e.startswith("pc-") for d in dirs
+                                                  for e in os.listdir(d))):
+        time.sleep(0.05)
+    for p in pids:
+        assert not os.path.exists(f"/proc/{p}/status") or \
+            "State:\tZ" in open(f"/proc/{p}/status").read(), f"container {p} survived"
+    for d in dirs:
+        assert sorted(e for e in os.listdir(d) if os.path.isdir(os.path.join(d, e))) == ["init"]
