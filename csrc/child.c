@@ -467,6 +467,31 @@ static void write_sysctl(int rootfd, const struct pc_kv *kv, int idx)
 /* ---- the terminal ------------------------------------------------------------------------- */
 
 static __thread int g_console_sock = -1;
+static __thread int g_prepivot_fd = -1;
+
+/* The second stop of the parent's part (OCI createContainer hooks): the mounts are made,
+ * the root is not entered yet.  Reports PREPIVOT, waits for one byte on the sync fd. */
+static void prepivot_sync(void)
+{
+    int fd = g_prepivot_fd;
+    if (fd < 0)
+        return;
+    g_prepivot_fd = -1;
+    struct pc_report rep;
+    memset(&rep, 0, sizeof(rep));
+    rep.kind = PC_REPORT_PREPIVOT;
+    rep.index = -1;
+    if (pc_write_all(g_err_fd, &rep, sizeof(rep)) < 0)
+        _exit(127);
+    char c;
+    ssize_t r;
+    do {
+        r = read(fd, &c, 1);
+    } while (r < 0 && errno == EINTR);
+    if (r != 1)
+        _exit(127); /* the parent gave up; it reports the error itself */
+    close(fd);
+}
 
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)
@@ -628,6 +653,8 @@ static void setup_root(const struct pc_plan *p, int rootfs_fd)
         readonly_path(rootfd, p->readonly[i], i);
     if (dn >= 0)
         close(dn);
+
+    prepivot_sync();
 
     if (p->root_mode == PC_ROOT_PIVOT) {
         int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
@@ -902,7 +929,10 @@ void pc_child_main(const struct pc_plan *p)
         } while (r < 0 && errno == EINTR);
         if (r != 1)
             _exit(127); /* the parent gave up; it reports the error itself */
-        close(sync_fd);
+        if (p->sync_prepivot)
+            g_prepivot_fd = sync_fd;
+        else
+            close(sync_fd);
     }
     if (late_nondumpable && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         FAIL(PC_STEP_SIGNALS, -1, NULL);
@@ -988,6 +1018,7 @@ void pc_child_main(const struct pc_plan *p)
         setup_console(p, rootfd);
         close(rootfd);
     }
+    prepivot_sync(); /* no root to enter: the parent's second stop is here */
     if (p->root_mode == PC_ROOT_NONE && (p->n_sysctls || p->n_masked || p->n_readonly)) {
         int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         int dn = open("/dev/null", O_PATH | O_CLOEXEC | O_NOFOLLOW);

@@ -16,7 +16,8 @@
 enum {
     PC_CREATE_NONE = 0, PC_CREATE_DIR = 1, PC_CREATE_FILE = 2,
     PC_ROOT_NONE = 0, PC_ROOT_PIVOT = 1, PC_ROOT_CHROOT = 2,
-    PC_REPORT_ERROR = 1, PC_REPORT_READY = 2, PC_REPORT_SYNC = 3, PC_REPORT_PID = 4
+    PC_REPORT_ERROR = 1, PC_REPORT_READY = 2, PC_REPORT_SYNC = 3, PC_REPORT_PID = 4,
+    PC_REPORT_PREPIVOT = 5
 };
 
 /* The steps of the child, in order; Python names them in error notes (pycontain/lowlevel/steps.py). */
@@ -101,6 +102,8 @@ struct pc_plan {
     int pidns_fd;                  /* join this pid namespace, -1: none */
     int pidns_late;                /* join it in the child after the other namespaces, then
                                       fork (CLONE_PARENT): the way without privilege */
+    int sync_prepivot;             /* stop once more after the mounts, before pivot_root/chroot
+                                      (OCI createContainer hooks), on sync_fd */
     unsigned long long late_unshare; /* CLONE_NEW* to unshare after joining (a joined user
                                       namespace owns them); NEWPID then forks as above */
     const struct pc_nsjoin *joins; /* other namespaces to join, user first */

@@ -311,12 +311,19 @@ class CompiledPlan:
               parent_pidfd: int | None = None, argv: Sequence[str] | None = None,
               env: Sequence[str] | None = None, cwd: str | None = None,
               preserve_fds: int | None = None,
-              console_sock: int | None = None) -> tuple[int, int, int | bool]:
+              console_sock: int | None = None,
+              before_pivot: Callable[[int], None] | None = None) -> tuple[int, int, int | bool]:
         """Clone the child and run the plan.
 
-        Returns ``(pid, pidfd, ready)``: ``ready`` is False, or, when the child stopped
-        before execve to wait for ``start_fd``, the fd number (>= 3) it holds it at.  Raises :class:`OSError` (with ``step`` and a note)
-        when the child failed; the child has been reaped then."""
+        *before_go* runs while the child waits before it joins namespaces or mounts
+        (id maps, createRuntime hooks); *before_pivot* while it waits after its mounts,
+        before it enters the root (createContainer hooks).  Returns ``(pid, pidfd,
+        ready)``: ``ready`` is False, or, when the child stopped before execve to wait for
+        ``start_fd``, the fd number (>= 3) it holds it at.  Raises :class:`OSError` (with
+        ``step`` and a note) when the child failed; the child has been reaped then."""
+        if before_pivot is not None and before_go is None:
+            def before_go(pid: int) -> None:  # the sync fd is needed for the second stop
+                pass
         plan = self.plan
         keep: list[Any] = []
         p = ffi.new("struct pc_plan *", self.base[0])
@@ -363,6 +370,8 @@ class CompiledPlan:
             keep.append(cp)
             p.cgroup_procs_fds = cp
             p.n_cgroup_procs_fds = len(cgroup_procs_fds)
+        if before_pivot is not None:
+            p.sync_prepivot = 1
         if start_fd is not None:
             p.start_fd = start_fd
             p.start_keep_fd = -1 if start_keep_fd is None else start_keep_fd
@@ -437,21 +446,33 @@ class CompiledPlan:
                     before_go(pid)
                     os.write(w_sync, b"\0")
                 finally:
-                    os.close(w_sync)
+                    if before_pivot is None:
+                        os.close(w_sync)
+                        w_sync = -1
             report = _read_report(r_err)
-            if report is not None and report[0] == 4:
-                # it joined or made a pid namespace and forked the process that goes on
-                # (our child too, CLONE_PARENT), then left: that one is the container
-                _kill_and_reap(pidfd)
-                pidfd = -1
-                pid = report[3]
-                pidfd = os.pidfd_open(pid)
+            while report is not None and report[0] in (4, 5):
+                if report[0] == 4:
+                    # it joined or made a pid namespace and forked the process that goes on
+                    # (our child too, CLONE_PARENT), then left: that one is the container
+                    _kill_and_reap(pidfd)
+                    pidfd = -1
+                    pid = report[3]
+                    pidfd = os.pidfd_open(pid)
+                else:  # mounts made, root not entered yet
+                    assert before_pivot is not None
+                    before_pivot(pid)
+                    os.write(w_sync, b"\0")
+                    os.close(w_sync)
+                    w_sync = -1
                 report = _read_report(r_err)
         except BaseException:
             if pidfd >= 0:
                 _kill_and_reap(pidfd)
                 os.close(r_err)
             raise
+        finally:
+            if w_sync >= 0:
+                os.close(w_sync)
         os.close(r_err)
         if not report:
             return pid, pidfd, False

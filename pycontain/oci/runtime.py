@@ -227,12 +227,16 @@ class Runtime:
             annotations = dict(spec.annotations)
             hk = spec.hooks or S.Hooks()
             needs_sync = bool(linux.uid_mappings or linux.gid_mappings or linux.time_offsets
-                              or hk.create_runtime or hk.create_container)
+                              or hk.create_runtime)
 
             def before_go(pid: int) -> None:
                 _write_maps(pid, linux)
                 state = hooks.state_json(cid, "creating", pid, bundle, annotations)
                 hooks.run_hooks(hk.create_runtime, "createRuntime", state)
+
+            def before_pivot(pid: int) -> None:
+                # runc's moment: the container's mounts are made, pivot_root is next
+                state = hooks.state_json(cid, "creating", pid, bundle, annotations)
                 hooks.run_hooks(hk.create_container, "createContainer", state, in_pid=pid)
 
             fifo = os.path.join(self.store.dir(cid), "exec.fifo")
@@ -243,6 +247,7 @@ class Runtime:
                 pid, pidfd, ready = CompiledPlan(plan).spawn(
                     fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds,
                     before_go=before_go if needs_sync else None,
+                    before_pivot=before_pivot if hk.create_container else None,
                     start_fd=r_start, console_sock=csock if csock >= 0 else None)
             finally:
                 os.close(r_start)

@@ -200,3 +200,17 @@ def test_poststop_runs_on_delete_force(cli: CLI, bundle, tmp_path: Path) -> None
     cli.run("start", cid)
     cli.run("delete", "--force", cid)
     assert _order(log) == ["poststop"]
+
+
+def test_create_container_hook_sees_the_mounts(cli: CLI, bundle, tmp_path: Path) -> None:
+    """createContainer runs after the container's mounts are made, before pivot_root (the
+    spec; runc's moment): in the container's mount namespace the bind of the hook dir is
+    already there under the bundle's rootfs."""
+    b, log = _hooked(bundle, tmp_path, "hostname")
+    through_mount = f"{b.path}/rootfs{HOOKDIR}/seen"
+    b.config["hooks"] = {"createContainer": [_hook(log, "createContainer",
+                                                   extra=f"echo mounted > {through_mount}")]}
+    b.write()
+    cid, _ = cli.create(b)
+    assert (log.parent / "seen").read_text() == "mounted\n"
+    cli.run("delete", "--force", cid)
