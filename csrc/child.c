@@ -469,27 +469,34 @@ static void write_sysctl(int rootfd, const struct pc_kv *kv, int idx)
 static __thread int g_console_sock = -1;
 static __thread int g_prepivot_fd = -1;
 
-/* The second stop of the parent's part (OCI createContainer hooks): the mounts are made,
- * the root is not entered yet.  Reports PREPIVOT, waits for one byte on the sync fd. */
-static void prepivot_sync(void)
+/* Tell the parent we stopped for its part (report `kind`), then wait for its byte on
+ * `sync_fd`. */
+static void wait_for_parent(int kind, int sync_fd)
 {
-    int fd = g_prepivot_fd;
-    if (fd < 0)
-        return;
-    g_prepivot_fd = -1;
     struct pc_report rep;
     memset(&rep, 0, sizeof(rep));
-    rep.kind = PC_REPORT_PREPIVOT;
+    rep.kind = kind;
     rep.index = -1;
     if (pc_write_all(g_err_fd, &rep, sizeof(rep)) < 0)
         _exit(127);
     char c;
     ssize_t r;
     do {
-        r = read(fd, &c, 1);
+        r = read(sync_fd, &c, 1);
     } while (r < 0 && errno == EINTR);
     if (r != 1)
         _exit(127); /* the parent gave up; it reports the error itself */
+}
+
+/* The second stop of the parent's part (OCI createContainer hooks): the mounts are made,
+ * the root is not entered yet. */
+static void prepivot_sync(void)
+{
+    int fd = g_prepivot_fd;
+    if (fd < 0)
+        return;
+    g_prepivot_fd = -1;
+    wait_for_parent(PC_REPORT_PREPIVOT, fd);
     close(fd);
 }
 
@@ -915,20 +922,8 @@ void pc_child_main(const struct pc_plan *p)
         FAIL(PC_STEP_SYNC, -1, "time namespace");
 
     if (sync_fd >= 0) {
-        /* tell the parent we are ready for it (time namespace unshared), then wait */
-        struct pc_report rep;
-        memset(&rep, 0, sizeof(rep));
-        rep.kind = PC_REPORT_SYNC;
-        rep.index = -1;
-        if (pc_write_all(err_fd, &rep, sizeof(rep)) < 0)
-            _exit(127);
-        char c;
-        ssize_t r;
-        do {
-            r = read(sync_fd, &c, 1);
-        } while (r < 0 && errno == EINTR);
-        if (r != 1)
-            _exit(127); /* the parent gave up; it reports the error itself */
+        /* ready for the parent (time namespace unshared): id maps, createRuntime hooks */
+        wait_for_parent(PC_REPORT_SYNC, sync_fd);
         if (p->sync_prepivot)
             g_prepivot_fd = sync_fd;
         else
@@ -1100,7 +1095,7 @@ void pc_child_main(const struct pc_plan *p)
         struct pc_report rep;
         memset(&rep, 0, sizeof(rep));
         rep.kind = PC_REPORT_READY;
-        rep.index = start_fd; /* where a later `start` finds the pipe: /proc/PID/fd/N */
+        rep.index = start_fd; /* the fd it waits on (reachable as /proc/PID/fd/N by root) */
         pc_write_all(err_fd, &rep, sizeof(rep));
         char c;
         ssize_t r;

@@ -258,7 +258,7 @@ class Runtime:
             st = {
                 "id": cid, "pid": pid, "start_time": start_time, "bundle": bundle,
                 "rootfs": plan.rootfs, "created": _now(), "started": False,
-                "start_fd": int(ready), "cgroup_path": cg_path,
+                "cgroup_path": cg_path,
                 "cgroup_created": created_cg, "cgroup_parents": new_parents,
                 "annotations": annotations, "config": raw, "keyring": new_keyring,
                 "oci_version": spec.oci_version,
