@@ -21,6 +21,7 @@ __all__ = [
     "read_int",
     "read_keyed",
     "read_pids",
+    "subtree_pids",
     "write_value",
     "write_values",
 ]
@@ -113,6 +114,16 @@ def write_values(fs: CgroupFS, path: str, values: list[str], fields: list[str],
         k = getattr(err, "done", 0)
         err.add_note(f"while setting {fields[k]}: writing {values[k]!r} to {path}")
         raise
+
+
+def subtree_pids(fs: CgroupFS, d: str) -> list[int]:
+    """The processes in *d* and its sub-cgroups (v1 and v2 alike)."""
+    pids = read_pids(fs, d + "/cgroup.procs")
+    for name in fs.listdir(d):
+        sub = f"{d}/{name}"
+        if fs.exists(sub + "/cgroup.procs"):
+            pids.extend(subtree_pids(fs, sub))
+    return pids
 
 
 def read_int(fs: CgroupFS, path: str) -> int | None:

@@ -15,7 +15,7 @@ from pycontain.cgroups._fs import (
     backoff,
     read_int,
     read_keyed,
-    read_pids,
+    subtree_pids,
     write_value,
     write_values,
 )
@@ -363,16 +363,6 @@ def freeze(fs: CgroupFS, freezer_dir: str, timeout: float) -> None:
 
 def thaw(fs: CgroupFS, freezer_dir: str) -> None:
     fs.write(freezer_dir + "/freezer.state", b"THAWED")
-
-
-def subtree_pids(fs: CgroupFS, d: str) -> list[int]:
-    """The processes in *d* and its sub-cgroups."""
-    pids = read_pids(fs, d + "/cgroup.procs")
-    for name in fs.listdir(d):
-        sub = f"{d}/{name}"
-        if fs.exists(sub + "/cgroup.procs"):
-            pids.extend(subtree_pids(fs, sub))
-    return pids
 
 
 def kill(

@@ -14,7 +14,7 @@ from pycontain.cgroups._fs import (
     backoff,
     read_int,
     read_keyed,
-    read_pids,
+    subtree_pids,
     write_value,
 )
 from pycontain.cgroups._resources import (
@@ -350,20 +350,11 @@ def kill(fs: CgroupFS, d: str, sig: int = signal.SIGKILL, wait: float | None = 5
     if sig == signal.SIGKILL and not done:
         # No cgroup.kill: a process may have forked between our reading and signalling.
         for _ in backoff(wait):
-            if not _subtree_pids(fs, d):
+            if not subtree_pids(fs, d):
                 break
             _signal_all(fs, d, sig)
     if not wait_event(fs, d, "populated", 0, wait):
         raise TimeoutError(f"processes are still in {d} after {wait} s")
-
-
-def _subtree_pids(fs: CgroupFS, d: str) -> list[int]:
-    pids = read_pids(fs, d + "/cgroup.procs")
-    for name in fs.listdir(d):
-        sub = f"{d}/{name}"
-        if fs.exists(sub + "/cgroup.procs"):
-            pids.extend(_subtree_pids(fs, sub))
-    return pids
 
 
 def _signal_all(fs: CgroupFS, d: str, sig: int) -> None:
@@ -374,7 +365,7 @@ def _signal_all(fs: CgroupFS, d: str, sig: int) -> None:
     except (TimeoutError, OSError):
         pass
     try:
-        for pid in _subtree_pids(fs, d):
+        for pid in subtree_pids(fs, d):
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
