@@ -276,8 +276,8 @@ class Container:
                 if privileged:
                     raise
                 raise ConfigError(
-                    "cgroup", f"limits need a cgroup, and none is delegated to uid "
-                    f"{os.geteuid()}: {err}") from err
+                    "cgroup", f"limits need a cgroup delegated to uid {os.geteuid()}: "
+                    f"{err}") from err
         raise ConfigError("cgroup", f"unsupported value {cg!r}")
 
     def _device_defaults(self, r: Any) -> Any:

@@ -464,8 +464,8 @@ class Pod:
                                  controllers=ALL_CONTROLLERS)
         except CgroupNotDelegated as err:
             if self.resources is not None:
-                raise ConfigError("resources", f"limits need a cgroup, and none is "
-                                  f"delegated to uid {os.geteuid()}: {err}") from err
+                raise ConfigError("resources", f"limits need a cgroup delegated to uid "
+                                  f"{os.geteuid()}: {err}") from err
             return None
 
     def _start_infra(self, cgroup_path: str | None) -> None:

@@ -14,6 +14,7 @@ from pycontain.cgroups._fs import (
     backoff,
     read_int,
     read_keyed,
+    read_pids,
     subtree_pids,
     write_value,
 )
@@ -256,11 +257,17 @@ def check_delegation(
             continue
         available = fs.read(parent + "/cgroup.controllers").split()
         if controller in available:
+            hint = (f"enable it: echo +{controller} > {parent}/cgroup.subtree_control "
+                    "(or use Delegate=yes in the systemd unit)")
+            if fs.exists(parent + "/cgroup.procs") and read_pids(fs, parent + "/cgroup.procs"):
+                # cgroup v2's rule: a cgroup holding processes (a delegated scope we run
+                # in, typically) may not enable controllers for its children
+                hint = (f"{parent} holds processes, so it can't enable controllers for its "
+                        "children: move them into a leaf child cgroup first, then "
+                        f"echo +{controller} > {parent}/cgroup.subtree_control")
             raise CgroupNotDelegated(
                 f"{field}: the {controller} controller is not enabled for the children of {parent}",
-                hint=f"enable it: echo +{controller} > {parent}/cgroup.subtree_control "
-                "(or use Delegate=yes in the systemd unit)",
-            )
+                hint=hint)
         raise CgroupUnsupported(
             f"{field}: the {controller} controller is not available in this cgroup hierarchy "
             f"({parent} does not offer it)",

@@ -200,8 +200,8 @@ class Runtime:
                 if privileged:
                     raise
                 if any(v for v in res_raw.values()):
-                    raise ConfigError("linux.resources", f"limits need a cgroup, and none is "
-                                      f"delegated to uid {os.geteuid()}: {err}") from err
+                    raise ConfigError("linux.resources", f"limits need a cgroup delegated "
+                                      f"to uid {os.geteuid()}: {err}") from err
                 cg, created_cg, cg_path = None, False, ""
             # parents made for this container (relative paths like a/b/c) go with it
             new_parents = sorted(set(cgmod._our_parents) - parents_before, key=len, reverse=True)

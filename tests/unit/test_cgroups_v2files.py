@@ -365,6 +365,25 @@ def test_missing_controller_in_existing_parent(fake: tuple[str, FakeCgroupFS]) -
         assert cg.stats()["memory_limit"] is None
 
 
+def test_populated_delegated_parent_says_to_move_its_processes(fake: tuple[str, FakeCgroupFS]) -> None:
+    """A rootless caller in a delegated scope: the scope holds its processes, so cgroup v2
+    forbids enabling controllers for its children; the hint says so instead of suggesting
+    a write the kernel would refuse."""
+    root, fs = fake
+    scope = f"{root}/user.slice/run-1.scope"
+    os.makedirs(scope)
+    Path(scope, "cgroup.controllers").write_text("memory pids\n")
+    Path(scope, "cgroup.subtree_control").write_text("\n")
+    Path(scope, "cgroup.procs").write_text("4242\n")
+    with pytest.raises(CgroupNotDelegated) as err:
+        Cgroup.create("x", parent="/user.slice/run-1.scope", resources=Resources(pids_max=3),
+                      root=root, fs=fs)
+    assert str(err.value).startswith("pids_max: the pids controller is not enabled")
+    assert err.value.hint is not None and "holds processes" in err.value.hint
+    assert "leaf child" in err.value.hint
+    assert not os.path.exists(scope + "/x")
+
+
 def test_unsupported_on_set(tmp_path: Path) -> None:
     root = make_fake_v2_root(tmp_path / "cg", controllers="memory pids")
     cg = Cgroup.create(root=root, fs=FakeCgroupFS())
