@@ -257,7 +257,7 @@ class Container:
         # without root: our own cgroup, the one a delegating manager (systemd) gives us
         privileged = rootless.privileged()
         parent = self.cgroup_parent if self.cgroup_parent is not None else \
-            (None if privileged else "")
+            (None if privileged else (rootless.prepared_cgroup() or ""))
         kw: dict[str, Any] = {} if parent is None else {"parent": parent}
         if not privileged and (cg is True or (isinstance(cg, Resources) and cg == Resources())):
             # no limits asked: a cgroup where one is delegated to us, else none (as runc

@@ -460,7 +460,8 @@ class Pod:
         from .errors import CgroupNotDelegated
 
         try:
-            return Cgroup.create(f"pod-{self.name}", parent="", resources=self.resources,
+            return Cgroup.create(f"pod-{self.name}", parent=rootless.prepared_cgroup() or "",
+                                 resources=self.resources,
                                  controllers=ALL_CONTROLLERS)
         except CgroupNotDelegated as err:
             if self.resources is not None:

@@ -260,11 +260,13 @@ def delegated(user: RootlessUser) -> Iterator[tuple[str, list[str]]]:
                         os.chown(os.path.join(p, f), user.uid, user.gid)
         yield name, [d for d in made if not d.endswith("/init")]
     finally:
-        for d in reversed(made):
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
+        # ours, and what the user made inside them (pycontain-caller): deepest first
+        for top in reversed([d for d in made if not d.endswith("/init")]):
+            for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda w: -len(w[0])):
+                try:
+                    os.rmdir(dirpath)
+                except OSError:
+                    pass
 
 
 def test_delegated_cgroup_holds_limits_and_is_removed(user: RootlessUser, rootfs: Path,
@@ -635,3 +637,34 @@ def test_sigkill_of_a_rootless_caller_leaves_nothing(user: RootlessUser, rootfs:
             "State:\tZ" in open(f"/proc/{p}/status").read(), f"container {p} survived"
     for d in dirs:
         assert sorted(e for e in os.listdir(d) if os.path.isdir(os.path.join(d, e))) == ["init"]
+
+
+def test_prepare_cgroup_makes_a_populated_delegated_cgroup_usable(
+        user: RootlessUser, rootfs: Path, delegated: tuple[str, list[str]]) -> None:
+    """The caller runs in the delegated cgroup itself, as in a systemd scope: cgroup v2
+    forbids enabling controllers there while it holds processes.  prepare_cgroup() moves
+    them into a leaf, enables what the cgroup offers, and containers go under it."""
+    name, dirs = delegated
+    layout = detect()
+    unified = layout.unified.mount + name if layout.unified else None
+    join = "\n".join(f"echo $$ > {shlex.quote(d)}/cgroup.procs" for d in dirs)
+    out = _ok(python_as(user, _code(f"""
+        from pycontain import rootless
+        from pycontain.cgroups import Resources
+        path = rootless.prepare_cgroup()
+        own = dict(l.split(":", 2)[1:] for l in open("/proc/self/cgroup").read().splitlines())
+        c = pycontain.Container(rootfs={str(rootfs)!r}, cgroup=Resources(pids_max=6))
+        with c:
+            p = c.spawn(["sh", "-c", "read x"], stdin=pycontain.PIPE)
+            theirs = dict(l.split(":", 2)[1:] for l in open(f"/proc/{{p.pid}}/cgroup").read().splitlines())
+            pids_max = open(f"/sys/fs/cgroup/pids{{theirs['pids']}}/pids.max").read().strip()
+            p.stdin.close(); p.wait()
+        print(json.dumps({{"path": path, "own": own[""], "theirs": theirs, "pids_max": pids_max}}))
+    """), inner=join))
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["path"] == name
+    assert res["own"] == f"{name}/pycontain-caller"   # the caller moved into the leaf
+    assert res["theirs"][""].startswith(f"{name}/pc-")  # the container beside it, in v2
+    assert res["theirs"]["pids"].startswith(f"{name}/pc-") and res["pids_max"] == "6"
+    if unified:
+        assert os.path.isdir(f"{unified}/pycontain-caller")
