@@ -166,6 +166,17 @@ def _helper(tool: str, pid: int, maps: Sequence[IdMap], field: str, subfile: str
                           f"(your ranges in {subfile}: {granted})")
 
 
+def restricted_userns_hint(proc_sys: str = "/proc/sys") -> str | None:
+    """Why root of a new user namespace was denied something, when the host restricts
+    unprivileged user namespaces that way (Ubuntu's AppArmor knob); else None."""
+    from .diagnose import userns_status
+
+    status, fix = userns_status(proc_sys)
+    if fix and "AppArmor" in status:
+        return f"user namespaces are {status}; {fix}"
+    return None
+
+
 def userns_hint(err_no: int) -> str | None:
     """Why creating a user namespace failed with *err_no*, from what the host says."""
     if err_no not in (errno.EPERM, errno.EACCES, errno.ENOSPC, errno.EUSERS, errno.EINVAL):

@@ -532,4 +532,14 @@ def child_error(plan: Plan, err_no: int, step: int, index: int, path: str) -> OS
     err.add_note(f"while {what}")
     err.step = what  # type: ignore[attr-defined]
     err.step_index = index  # type: ignore[attr-defined]
+    if err_no in (1, 13) and (plan.clone_flags | plan.late_unshare) & CLONE_NEWUSER \
+            and os.geteuid() != 0:
+        # Ubuntu's AppArmor restriction lets the user namespace be made, then denies
+        # what its root does in it: say so where the denial shows
+        from ..rootless import restricted_userns_hint
+
+        hint = restricted_userns_hint()
+        if hint:
+            err.hint = hint  # type: ignore[attr-defined]
+            err.add_note(hint)
     return err

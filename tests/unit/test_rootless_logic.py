@@ -35,7 +35,7 @@ def _proc_sys(tmp_path: Path, **values: str) -> str:
     for key, value in values.items():
         section, name = key.split("__")
         d = tmp_path / section
-        d.mkdir(exist_ok=True)
+        d.mkdir(parents=True, exist_ok=True)
         (d / name).write_text(value + "\n")
     return str(tmp_path)
 
@@ -67,3 +67,13 @@ def test_userns_hint_only_for_refusals() -> None:
     hint = rootless.userns_hint(errno.ENOSPC)
     assert hint is not None
     assert (fix in hint) if fix else ("max_user_namespaces" in hint)
+
+
+def test_restricted_userns_hint_names_apparmor(tmp_path: Path) -> None:
+    restricted = _proc_sys(tmp_path / "a", user__max_user_namespaces="15000",
+                           kernel__apparmor_restrict_unprivileged_userns="1")
+    hint = rootless.restricted_userns_hint(restricted)
+    assert hint is not None and "apparmor_restrict_unprivileged_userns" in hint
+    allowed = _proc_sys(tmp_path / "b", user__max_user_namespaces="15000",
+                        kernel__apparmor_restrict_unprivileged_userns="0")
+    assert rootless.restricted_userns_hint(allowed) is None
