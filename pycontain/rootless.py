@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import errno
 import os
-import pwd
-import shutil
-import subprocess
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
-from .namespaces import IdMap
+
+if TYPE_CHECKING:
+    from .namespaces import IdMap
 
 SUBUID = "/etc/subuid"
 SUBGID = "/etc/subgid"
@@ -51,6 +51,8 @@ def needs_user_namespace() -> bool:
 
 
 def _user_names(uid: int) -> tuple[str, ...]:
+    import pwd
+
     try:
         return (pwd.getpwuid(uid).pw_name, str(uid))
     except KeyError:
@@ -83,6 +85,10 @@ def subid_ranges(path: str, uid: int | None = None) -> list[tuple[int, int]]:
 def default_maps() -> tuple[tuple[IdMap, ...], tuple[IdMap, ...]]:
     """The id maps an unprivileged caller's containers get when none are given: our ids as
     0, plus the first subordinate range as 1.. when the helpers can write it."""
+    import shutil
+
+    from .namespaces import IdMap
+
     uid, gid = os.geteuid(), os.getegid()
     umap: tuple[IdMap, ...] = (IdMap(0, uid, 1),)
     gmap: tuple[IdMap, ...] = (IdMap(0, gid, 1),)
@@ -149,6 +155,9 @@ def write_proc(pid: int, name: str, data: str, field: str | None = None) -> None
 
 
 def _helper(tool: str, pid: int, maps: Sequence[IdMap], field: str, subfile: str) -> None:
+    import shutil
+    import subprocess
+
     exe = shutil.which(tool)
     if exe is None:
         raise ConfigError(field, f"mapping ids other than your own ({os.geteuid()}) needs "

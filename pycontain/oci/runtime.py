@@ -15,14 +15,19 @@ import logging
 import os
 import signal
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _keeper, rootless
 from ..errors import CgroupNotDelegated, ConfigError, PycontainError
-from ..lowlevel.plan import CompiledPlan, Plan
-from . import convert, hooks
-from . import spec as S
 from .store import NotFound, Store
+
+if TYPE_CHECKING:
+    from ..lowlevel.plan import Plan
+    from . import spec as S
+
+# The config models, plan building and the C core are imported by the verbs that need
+# them: `state`, `list`, `kill` and a hook-less `start`/`delete` (what clients call most)
+# stay at the interpreter's own start-up cost.
 
 log = logging.getLogger("pycontain.oci")
 
@@ -94,13 +99,23 @@ class Runtime:
         return self.store.load(cid)
 
     def spec_of(self, st: dict[str, Any]) -> S.Spec:
+        from . import spec as S
+
         return S.load_spec(st["config"])
+
+    def _hooks(self, st: dict[str, Any]) -> Any:
+        """The container's hooks (a ``spec.Hooks``), or None when its config has none."""
+        if not (st.get("config") or {}).get("hooks"):
+            return None
+        from . import spec as S
+
+        return self.spec_of(st).hooks or S.Hooks()
 
     def runc_state(self, cid: str) -> dict[str, Any]:
         st = self.store.load(cid)
         stat = status(st)
         doc: dict[str, Any] = {
-            "ociVersion": st.get("oci_version", S.OCI_VERSION),
+            "ociVersion": st.get("oci_version") or _oci_version(),
             "id": cid,
             "pid": st["pid"] if stat != "stopped" else 0,
             "status": stat,
@@ -124,6 +139,8 @@ class Runtime:
             raise ConfigError("--bundle", f"no config.json in {bundle}")
         import json
 
+        from . import spec as S
+
         with open(cfg_path) as f:
             try:
                 raw = json.load(f)
@@ -142,6 +159,9 @@ class Runtime:
                 pid_file: str | None, console_socket: str | None, preserve_fds: int,
                 new_keyring: bool = True) -> int:
         from ..cgroups import ALL_CONTROLLERS, Cgroup
+        from ..lowlevel.plan import CompiledPlan
+        from . import convert, hooks
+        from . import spec as S
 
         linux = spec.linux or S.Linux()
         assert spec.process is not None
@@ -287,21 +307,25 @@ class Runtime:
             stat = status(st)
             if stat != "created":
                 raise RuntimeError_(f"cannot start a container that is {stat} (it must be created)")
-            spec = self.spec_of(st)
-            hk = spec.hooks or S.Hooks()
-            state = hooks.state_json(cid, "created", st["pid"], st["bundle"], st.get("annotations") or {})
-            try:
-                # prestart (deprecated): after `start` is called, in the runtime namespace,
-                # before the user's program runs (the spec's text, which runc and crun
-                # run at create time instead)
-                hooks.run_hooks(hk.prestart, "prestart", state)
-                hooks.run_hooks(hk.start_container, "startContainer", state, in_pid=st["pid"])
-            except hooks.HookError:
-                # the spec: stop the container and go on with delete (lifecycle step 9)
-                self._kill_all(st, signal.SIGKILL)
-                _wait_gone(st)
-                self._destroy(cid, st)
-                raise
+            hk = self._hooks(st)
+            if hk is not None:
+                from . import hooks
+
+                state = hooks.state_json(cid, "created", st["pid"], st["bundle"],
+                                         st.get("annotations") or {})
+                try:
+                    # prestart (deprecated): after `start` is called, in the runtime
+                    # namespace, before the user's program runs (the spec's text, which
+                    # runc and crun run at create time instead)
+                    hooks.run_hooks(hk.prestart, "prestart", state)
+                    hooks.run_hooks(hk.start_container, "startContainer", state,
+                                    in_pid=st["pid"])
+                except hooks.HookError:
+                    # the spec: stop the container and go on with delete (lifecycle step 9)
+                    self._kill_all(st, signal.SIGKILL)
+                    _wait_gone(st)
+                    self._destroy(cid, st)
+                    raise
             pid = st["pid"]
             try:
                 exe_before = os.readlink(f"/proc/{pid}/exe")
@@ -319,15 +343,18 @@ class Runtime:
                 os.close(fd)
             st["started"] = True
             self.store.save(cid, st)
-            if hk.poststart:
+            if hk is not None and hk.poststart:
+                from . import hooks
+
                 _wait_exec(pid, exe_before)
                 # let the freshly executed program be scheduled before the hooks start
                 # competing with it for the CPU (clients and tests expect it to run first)
                 import time
 
                 time.sleep(0.005)
-            state = hooks.state_json(cid, "running", st["pid"], st["bundle"], st.get("annotations") or {})
-            hooks.run_hooks(hk.poststart, "poststart", state, warn_only=True, log=log)
+                state = hooks.state_json(cid, "running", st["pid"], st["bundle"],
+                                         st.get("annotations") or {})
+                hooks.run_hooks(hk.poststart, "poststart", state, warn_only=True, log=log)
 
     # -- signals, delete -----------------------------------------------------------------
 
@@ -420,10 +447,13 @@ class Runtime:
                 _remove_cgroup(cg)
         _remove_dirs(st.get("cgroup_parents") or [])
         try:
-            spec = self.spec_of(st)
-            hk = spec.hooks or S.Hooks()
-            state = hooks.state_json(cid, "stopped", 0, st["bundle"], st.get("annotations") or {})
-            hooks.run_hooks(hk.poststop, "poststop", state, warn_only=True, log=log)
+            hk = self._hooks(st)
+            if hk is not None and hk.poststop:
+                from . import hooks
+
+                state = hooks.state_json(cid, "stopped", 0, st["bundle"],
+                                         st.get("annotations") or {})
+                hooks.run_hooks(hk.poststop, "poststop", state, warn_only=True, log=log)
         except ConfigError:
             pass
         self.store.remove(cid)
@@ -434,7 +464,9 @@ class Runtime:
              pid_file: str | None = None, detach: bool = False, preserve_fds: int = 0) -> int:
         """Run ``proc`` inside the running container; returns its exit status, or 0 when
         detached."""
+        from ..lowlevel.plan import CompiledPlan, Plan
         from ..namespaces import NAMESPACES
+        from . import convert
 
         with self.store.locked(cid, shared=True):
             st = self.store.load(cid)
@@ -657,6 +689,12 @@ def _setgroups_denied(pid: int) -> bool:
             return f.read().strip() == "deny"
     except OSError:
         return False
+
+
+def _oci_version() -> str:
+    from .spec import OCI_VERSION
+
+    return OCI_VERSION
 
 
 def _keyring_name(cid: str) -> str:

@@ -14,6 +14,7 @@ import sys
 
 import attrs
 
+from pycontain.lowlevel import plan as P
 from pycontain.lowlevel.plan import CompiledPlan
 from pycontain.oci import runtime as R
 from pycontain.oci import spec as S
@@ -36,7 +37,8 @@ class HeldBeforeExecve(CompiledPlan):
         return super().spawn(fds, **kw)
 
 
-R.CompiledPlan = HeldBeforeExecve  # type: ignore[misc]
+# the runtime imports CompiledPlan from pycontain.lowlevel.plan when exec runs
+P.CompiledPlan = HeldBeforeExecve  # type: ignore[misc]
 rt = R.Runtime(root)
 rt.exec(cid, S.load_process(process_json), detach=True, pid_file=pidfile)
 with open(pidfile) as f:
