@@ -25,8 +25,8 @@ _EXPORTS = {
     "STDOUT": ".container",
     "Process": ".process",
     "Pod": ".pod",
-    "User": ".process_spec",
-    "Capabilities": ".process_spec",
+    "User": ".credentials",
+    "Capabilities": ".credentials",
     "Cgroup": ".cgroups",
     "Resources": ".cgroups",
     "run": ".api",
@@ -62,11 +62,11 @@ if TYPE_CHECKING:
     from .api import run
     from .cgroups import Cgroup, Resources
     from .container import DEVNULL, PIPE, STDOUT, Container, ContainerResult
+    from .credentials import Capabilities, User
     from .errors import ConfigError, PycontainError
     from .namespaces import IdMap, Namespaces
     from .pod import Pod
     from .process import Process
-    from .process_spec import Capabilities, User
     from .rootfs import Chroot, Device, Mount, RootFS
 
 

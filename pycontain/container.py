@@ -11,13 +11,14 @@ from typing import IO, Any
 
 import attrs
 
-from . import _keeper, rootless
+from . import _keeper, rootless, userns
+from .credentials import Capabilities, User, parse_rlimits, to_capabilities
 from .errors import ConfigError
 from .lowlevel import plan as P
-from .namespaces import JOIN_ORDER, NAMESPACES, IdMap, Namespaces
+from .lowlevel.kernel import MS_PRIVATE, MS_REC, MS_SLAVE, join_list
+from .namespaces import IdMap, Namespaces
 from .process import Process
-from .process_spec import Capabilities, User, parse_rlimits, to_capabilities
-from .rootfs import MS_PRIVATE, MS_REC, MS_SLAVE, RootFS
+from .rootfs import RootFS
 
 PIPE = subprocess.PIPE
 DEVNULL = subprocess.DEVNULL
@@ -140,11 +141,11 @@ class Container:
                 and "mnt" not in ns.join:
             # pivot_root and mounts always need a private mount namespace
             ns = attrs.evolve(ns, create=ns.create | {"mnt"})
-        if rootless.needs_user_namespace() and "user" not in ns.join and ns.create - {"user"}:
+        if userns.needs_user_namespace() and "user" not in ns.join and ns.create - {"user"}:
             # without root, every other namespace needs one of our own user namespaces
             ns = attrs.evolve(ns, create=ns.create | {"user"})
         if "user" in ns.create and not (ns.uid_map and ns.gid_map):
-            umap, gmap = rootless.default_maps()
+            umap, gmap = userns.default_maps()
             ns = attrs.evolve(ns, uid_map=ns.uid_map or umap, gid_map=ns.gid_map or gmap)
         return ns
 
@@ -165,10 +166,7 @@ class Container:
         fields: dict[str, Any] = {}
         if rootfs is not None:
             fields.update(rootfs.plan_fields())
-        joins: list[tuple[str, int]] = []
-        for name in JOIN_ORDER:
-            if name in ns.join:
-                joins.append((ns.join[name], NAMESPACES[name][0]))
+        joins = list(join_list(ns.join))
         if self.hostname is not None and "uts" not in ns.create and "uts" not in ns.join:
             raise ConfigError("hostname", "setting a hostname needs a uts namespace")
         if self.sysctl:
@@ -230,7 +228,7 @@ class Container:
             return sc, self.seccomp_flags
         if sc != "default":
             raise ConfigError("seccomp", f"expected BPF bytes, 'default' or None, got {sc!r}")
-        from .process_spec import CAPABILITIES
+        from .lowlevel.kernel import CAPABILITIES
         from .seccomp_default import default_filter
 
         caps = self.capabilities.bounding if self.capabilities is not None else tuple(CAPABILITIES)
@@ -255,7 +253,7 @@ class Container:
             return cg, False
         # the parent of a fresh cgroup: cgroup_parent (a pod's cgroup), else Cgroup's default;
         # without root: our own cgroup, the one a delegating manager (systemd) gives us
-        privileged = rootless.privileged()
+        privileged = userns.privileged()
         parent = self.cgroup_parent if self.cgroup_parent is not None else \
             (None if privileged else (rootless.prepared_cgroup() or ""))
         kw: dict[str, Any] = {} if parent is None else {"parent": parent}
@@ -483,10 +481,10 @@ def _writer_for(ns: Namespaces):  # type: ignore[no-untyped-def]
 
     def write(pid: int) -> None:
         if "user" in ns.create:
-            rootless.write_id_maps(pid, uid_map, gid_map)
+            userns.write_id_maps(pid, uid_map, gid_map)
         if offsets:
             lines = "".join(f"{clock} {sec} {nsec}\n" for clock, (sec, nsec) in offsets.items())
-            rootless.write_proc(pid, "timens_offsets", lines, "time_offsets")
+            userns.write_proc(pid, "timens_offsets", lines, "time_offsets")
 
     return write
 

@@ -6,34 +6,8 @@ import os
 import platform
 from typing import Any
 
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-def userns_status(proc_sys: str = "/proc/sys") -> tuple[str, str | None]:
-    """Whether unprivileged users may create user namespaces here: (status, how to allow
-    it or None).  Reads the knobs of upstream Linux, Debian's older kernels and Ubuntu's
-    AppArmor restriction, as seen from this process's user namespace."""
-    maxns = _read(f"{proc_sys}/user/max_user_namespaces")
-    clone = _read(f"{proc_sys}/kernel/unprivileged_userns_clone")
-    apparmor = _read(f"{proc_sys}/kernel/apparmor_restrict_unprivileged_userns")
-    if maxns == "0":
-        return ("disabled (user.max_user_namespaces = 0)",
-                "raise it, e.g. sysctl -w user.max_user_namespaces=15000")
-    if clone == "0":
-        return ("disabled for unprivileged users (kernel.unprivileged_userns_clone = 0)",
-                "sysctl -w kernel.unprivileged_userns_clone=1")
-    if apparmor == "1":
-        return (("restricted by AppArmor for unprivileged users "
-                 "(kernel.apparmor_restrict_unprivileged_userns = 1)"),
-                ("give the program an AppArmor profile with 'userns,', or "
-                 "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"))
-    return ("allowed", None)
+from .lowlevel.kernel import CAP_LAST_CAP, CAPABILITIES
+from .userns import default_maps, read_value, userns_status
 
 
 def _delegation() -> str:
@@ -74,8 +48,6 @@ def report() -> dict[str, Any]:
     status_ns, fix = userns_status()
     rep["user namespaces"] = status_ns if not fix else f"{status_ns} ({fix})"
     if os.geteuid() != 0:
-        from .rootless import default_maps
-
         umap, gmap = default_maps()
         how = "newuidmap/newgidmap" if len(umap) > 1 else \
             "own ids only (no /etc/subuid range, or no newuidmap)"
@@ -83,14 +55,11 @@ def report() -> dict[str, Any]:
                            + "; gid " + ", ".join(f"{m.container_id} -> {m.host_id} ({m.size})" for m in gmap)
                            + f"; {how}")
         rep["cgroup delegated"] = _delegation()
-    status = _read("/proc/self/status") or ""
+    status = read_value("/proc/self/status") or ""
     eff = next((line.split()[1] for line in status.splitlines() if line.startswith("CapEff:")), "0")
     caps = int(eff, 16)
-    from .process_spec import CAPABILITIES
-
     missing = [n for n, bit in CAPABILITIES.items() if not caps & (1 << bit)]
-    last = int(_read("/proc/sys/kernel/cap_last_cap") or 40)
-    missing = [n for n in missing if CAPABILITIES[n] <= last]
+    missing = [n for n in missing if CAPABILITIES[n] <= CAP_LAST_CAP]
     if caps == 0 and os.geteuid() != 0:
         rep["capabilities missing"] = "all (not root: containers get a user namespace, see rootless)"
     else:

@@ -52,3 +52,8 @@ class UserNamespaceDenied(PycontainError, PermissionError):
 
 class ContainerError(PycontainError):
     """A container could not be started or managed."""
+
+
+class ContainerStateError(ContainerError):
+    """An operation does not fit the container's state (start a running one, exec in a
+    stopped one, delete a running one without force)."""

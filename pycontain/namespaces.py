@@ -7,21 +7,10 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from .errors import ConfigError
+from .lowlevel.kernel import NAMESPACE_ALIASES as ALIASES
+from .lowlevel.kernel import NAMESPACES
 
-# name -> (CLONE_NEW* flag, /proc/PID/ns/<file>)
-NAMESPACES: dict[str, tuple[int, str]] = {
-    "mnt": (0x00020000, "mnt"),
-    "uts": (0x04000000, "uts"),
-    "ipc": (0x08000000, "ipc"),
-    "pid": (0x20000000, "pid"),
-    "net": (0x40000000, "net"),
-    "user": (0x10000000, "user"),
-    "cgroup": (0x02000000, "cgroup"),
-    "time": (0x00000080, "time"),
-}
-ALIASES = {"mount": "mnt", "network": "net"}
-# Order in which joined namespaces are entered: user first (it grants the rights for the rest).
-JOIN_ORDER = ("user", "ipc", "uts", "net", "cgroup", "mnt", "time")
+# the kernel's table lives in lowlevel.kernel; re-exported for users of this module
 
 
 def _canon(name: str, field: str) -> str:

@@ -40,11 +40,11 @@ from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
-from . import _keeper, rootless
+from . import _keeper, rootless, userns
 from .errors import CgroupError, ConfigError, ContainerError
 from .lowlevel import plan as P
-from .namespaces import NAMESPACES, Namespaces
-from .rootfs import MS_REC, MS_SLAVE
+from .lowlevel.kernel import MS_REC, MS_SLAVE, NAMESPACES
+from .namespaces import Namespaces
 
 if TYPE_CHECKING:
     from .cgroups import Cgroup, Resources
@@ -402,15 +402,15 @@ class Pod:
             flags |= NAMESPACES[n][0]
         if self.pid:
             flags |= NAMESPACES["pid"][0]
-        userns = rootless.needs_user_namespace()
-        if userns:
+        own_userns = userns.needs_user_namespace()
+        if own_userns:
             # rootless: the pod's user namespace, which its containers join first
             flags |= NAMESPACES["user"][0]
         return P.Plan(
             argv=("pause",),
             pause=True,
             clone_flags=flags,
-            become_root=userns,
+            become_root=own_userns,
             hostname=self.hostname if "uts" in self.share else None,
             loopback_up=self.loopback and "net" in self.share,
             # host mounts and unmounts reach it: the infra pins no mount of the host
@@ -431,7 +431,7 @@ class Pod:
         with cgmod._parents_lock:
             before = set(cgmod._our_parents)
         # every hierarchy: a container's cgroup never has to create a pod directory
-        if rootless.privileged():
+        if userns.privileged():
             self._cgroup = Cgroup.create(f"pod-{self.name}", parent=CGROUP_PARENT,
                                          resources=self.resources, controllers=ALL_CONTROLLERS)
         else:
@@ -475,10 +475,10 @@ class Pod:
         plan = self._infra_plan()
         before_go = None
         if plan.become_root:
-            umap, gmap = rootless.default_maps()
+            umap, gmap = userns.default_maps()
 
             def before_go(pid: int) -> None:
-                rootless.write_id_maps(pid, umap, gmap)
+                userns.write_id_maps(pid, umap, gmap)
 
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:

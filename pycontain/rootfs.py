@@ -11,28 +11,26 @@ import attrs
 
 from .errors import ConfigError
 from .lowlevel import plan as P
-
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_NODEV = 4
-MS_NOEXEC = 8
-MS_SYNCHRONOUS = 16
-MS_REMOUNT = 32
-MS_MANDLOCK = 64
-MS_DIRSYNC = 128
-MS_NOSYMFOLLOW = 256
-MS_NOATIME = 1024
-MS_NODIRATIME = 2048
-MS_BIND = 4096
-MS_REC = 16384
-MS_SILENT = 32768
-MS_UNBINDABLE = 1 << 17
-MS_PRIVATE = 1 << 18
-MS_SLAVE = 1 << 19
-MS_SHARED = 1 << 20
-MS_RELATIME = 1 << 21
-MS_STRICTATIME = 1 << 24
-MS_LAZYTIME = 1 << 25
+from .lowlevel.kernel import (
+    MS_BIND,
+    MS_DIRSYNC,
+    MS_LAZYTIME,
+    MS_MANDLOCK,
+    MS_NOATIME,
+    MS_NODEV,
+    MS_NODIRATIME,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_NOSYMFOLLOW,
+    MS_RDONLY,
+    MS_REC,
+    MS_RELATIME,
+    MS_REMOUNT,
+    MS_SILENT,
+    MS_STRICTATIME,
+    MS_SYNCHRONOUS,
+    PROPAGATION,
+)
 
 # option -> (clear, set)
 _FLAG_OPTIONS: dict[str, tuple[int, int]] = {
@@ -53,12 +51,6 @@ _FLAG_OPTIONS: dict[str, tuple[int, int]] = {
     "bind": (0, MS_BIND), "rbind": (0, MS_BIND | MS_REC),
     "silent": (0, MS_SILENT), "loud": (MS_SILENT, 0),
     "defaults": (0, 0),
-}
-PROPAGATION: dict[str, int] = {
-    "private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC,
-    "shared": MS_SHARED, "rshared": MS_SHARED | MS_REC,
-    "slave": MS_SLAVE, "rslave": MS_SLAVE | MS_REC,
-    "unbindable": MS_UNBINDABLE, "runbindable": MS_UNBINDABLE | MS_REC,
 }
 # options for the kernel's mount API we don't pass as data
 _IGNORED = {"tmpcopyup", "idmap", "ridmap", "rro", "rrw", "copy-symlink", "z", "Z"}

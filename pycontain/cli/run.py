@@ -43,8 +43,8 @@ def main(args: argparse.Namespace) -> int:
 
     from pycontain.cgroups import Resources, parse_size
     from pycontain.container import Container
+    from pycontain.credentials import DEFAULT_CAPABILITIES, Capabilities, User
     from pycontain.namespaces import Namespaces
-    from pycontain.process_spec import DEFAULT_CAPABILITIES, Capabilities, User
     from pycontain.rootfs import Chroot, Mount, RootFS
 
     pod = _attach_pod(args) if args.pod else None

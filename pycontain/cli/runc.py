@@ -244,7 +244,7 @@ def cmd_exec(g: dict[str, Any], args: list[str], log: Log) -> int:
 
     rt = _rt(g)
     st = rt.load(a.id)
-    base = rt.spec_of(st).process or S.Process(cwd="/")
+    base = rt.spec_of(st).process or S.OciProcess(cwd="/")
     if a.process:
         proc = S.load_process(a.process)
     else:
@@ -259,7 +259,7 @@ def cmd_exec(g: dict[str, Any], args: list[str], log: Log) -> int:
         if a.user:
             uid, _, gid = a.user.partition(":")
             try:
-                user = S.User(uid=int(uid), gid=int(gid) if gid else 0)
+                user = S.OciUser(uid=int(uid), gid=int(gid) if gid else 0)
             except ValueError:
                 raise ConfigError("--user", f"expected UID[:GID], got {a.user!r}") from None
         if a.additional_gids:
@@ -269,12 +269,12 @@ def cmd_exec(g: dict[str, Any], args: list[str], log: Log) -> int:
                 raise ConfigError("--additional-gids", "expected numeric gids") from None
         caps = base.capabilities
         if a.cap:
-            from pycontain.process_spec import CAPABILITIES
+            from pycontain.lowlevel.kernel import CAPABILITIES
 
             for c in a.cap:
                 if c not in CAPABILITIES:
                     raise ConfigError("--cap", f"unknown capability {c!r}")
-            caps = caps or S.Capabilities()
+            caps = caps or S.OciCapabilities()
             # like runc: ambient only when the spec gives inheritable caps (an ambient cap
             # must be inheritable too)
             sets = ["bounding", "effective", "permitted"] + (["ambient"] if caps.inheritable else [])
@@ -496,13 +496,13 @@ def cmd_spec(g: dict[str, Any], args: list[str], log: Log) -> int:
 
 def cmd_features(g: dict[str, Any], args: list[str], log: Log) -> int:
     _parse("features", args, lambda p: None)
+    from pycontain.lowlevel.kernel import CAPABILITIES
     from pycontain.oci.spec import (
         NAMESPACE_TYPES,
         SECCOMP_ACTIONS,
         SECCOMP_ARCHITECTURES,
         SECCOMP_OPERATORS,
     )
-    from pycontain.process_spec import CAPABILITIES
 
     doc = {
         "ociVersionMin": "1.0.0",

@@ -114,7 +114,7 @@ class Plan:
         if step == steps.STEP_DEVICE and 0 <= index < len(self.devices):
             return f"{words} ({self.devices[index].path})"
         if step == steps.STEP_RLIMIT and 0 <= index < len(self.rlimits):
-            from ..process_spec import rlimit_name
+            from .kernel import rlimit_name
 
             return f"{words} ({rlimit_name(self.rlimits[index][0])})"
         if step == steps.STEP_SETNS and 0 <= index < len(self.joins):
@@ -420,7 +420,7 @@ class CompiledPlan:
             err = OSError(-pid, os.strerror(-pid))
             err.step = "cloning the container process"  # type: ignore[attr-defined]
             if plan.clone_flags & CLONE_NEWUSER:
-                from ..rootless import userns_hint
+                from ..userns import userns_hint
 
                 hint = userns_hint(-pid)
                 if hint:
@@ -502,7 +502,7 @@ def _read_report(fd: int) -> tuple[int, int, int, int, str] | None:
 
 
 def _in_initial_userns() -> bool:
-    from ..rootless import in_initial_userns
+    from ..userns import in_initial_userns
 
     return in_initial_userns()
 
@@ -536,7 +536,7 @@ def child_error(plan: Plan, err_no: int, step: int, index: int, path: str) -> OS
             and os.geteuid() != 0:
         # Ubuntu's AppArmor restriction lets the user namespace be made, then denies
         # what its root does in it: say so where the denial shows
-        from ..rootless import restricted_userns_hint
+        from ..userns import restricted_userns_hint
 
         hint = restricted_userns_hint()
         if hint:

@@ -1,8 +1,8 @@
 """OCI runtime-spec support: ``config.json`` models, the state document, runc's defaults.
 
 The models live in :mod:`pycontain.oci.spec`, the state in :mod:`pycontain.oci.state`,
-``runc spec``'s template in :mod:`pycontain.oci.defaults`, capability numbers in
-:mod:`pycontain.oci.capabilities`.  The names below are imported on first use, so that
+``runc spec``'s template in :mod:`pycontain.oci.defaults` (capability numbers and the other
+kernel tables are :mod:`pycontain.lowlevel.kernel`'s).  The names below are imported on first use, so that
 ``pycontain-runc state`` and friends do not pay for the config models they never read.
 """
 

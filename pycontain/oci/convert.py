@@ -11,7 +11,25 @@ import posixpath
 import stat
 from typing import Any
 
+from ..credentials import cap_mask as _cap_mask
 from ..errors import ConfigError
+from ..lowlevel.kernel import (
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_RDONLY,
+    MS_REC,
+    MS_SHARED,
+    MS_SLAVE,
+    MS_UNBINDABLE,
+    NAMESPACES,
+    OCI_NAMESPACE_TYPES,
+    PERSONALITY,
+    PROPAGATION,
+    RLIMITS,
+    join_list,
+)
 from ..lowlevel.plan import (
     PC_CREATE_DIR,
     PC_CREATE_NONE,
@@ -21,16 +39,9 @@ from ..lowlevel.plan import (
     PlanDevice,
     PlanMount,
 )
-from ..namespaces import NAMESPACES
-from ..process_spec import CAPABILITIES, RLIMITS
+from ..rootfs import parse_options
 from ..sysctl import check_sysctls
-from ..rootfs import MS_BIND, MS_REC, MS_SHARED, MS_SLAVE, MS_UNBINDABLE, PROPAGATION, parse_options
 from . import spec as S
-
-# OCI namespace type -> our name
-NS_TYPES = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
-            "user": "user", "cgroup": "cgroup", "time": "time"}
-JOIN_ORDER = ("user", "ipc", "uts", "net", "cgroup", "mnt", "time")
 
 DEFAULT_DEVICES = (
     ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),
@@ -40,7 +51,6 @@ DEFAULT_SYMLINKS = (
     ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
     ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
 )
-PERSONALITY = {"LINUX": 0x0000, "LINUX32": 0x0008}
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -60,7 +70,7 @@ def namespaces(spec: S.Spec) -> tuple[set[str], dict[str, str]]:
     join: dict[str, str] = {}
     linux = spec.linux
     for i, ns in enumerate(linux.namespaces if linux else ()):
-        name = NS_TYPES.get(ns.type)
+        name = OCI_NAMESPACE_TYPES.get(ns.type)
         if name is None:
             raise ConfigError(f"linux.namespaces[{i}].type", f"unknown namespace type {ns.type!r}")
         if ns.path:
@@ -73,16 +83,10 @@ def namespaces(spec: S.Spec) -> tuple[set[str], dict[str, str]]:
 
 
 def cap_mask(names: tuple[str, ...], field: str) -> int:
-    mask = 0
-    for i, n in enumerate(names):
-        bit = CAPABILITIES.get(n)
-        if bit is None:
-            raise ConfigError(f"{field}[{i}]", f"unknown capability {n!r}")
-        mask |= 1 << bit
-    return mask
+    return _cap_mask(names, field, strict=True)
 
 
-def process_fields(proc: S.Process, field: str = "process") -> dict[str, Any]:
+def process_fields(proc: S.OciProcess, field: str = "process") -> dict[str, Any]:
     """The part of a plan that the process object decides (used by create and exec)."""
     out: dict[str, Any] = {}
     out["argv"] = tuple(proc.args)
@@ -174,7 +178,6 @@ def expand_cgroup_mounts(plan: Plan, cgroup: Any) -> Plan:
         return plan
     import attrs
 
-    from ..rootfs import MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY
 
     layout = cgroup.layout
     hierarchies = [*layout.v1, *([layout.unified] if layout.unified else [])]
@@ -243,7 +246,7 @@ def build_plan(spec: S.Spec, bundle: str) -> Plan:
         if n == "time" and linux.time_offsets:
             continue
         flags |= NAMESPACES[n][0]
-    joins = tuple((join[n], NAMESPACES[n][0]) for n in JOIN_ORDER if n in join)
+    joins = join_list(join)
     mts = list(mounts(spec, bundle))
     has_dev = any(m.target == "/dev" for m in mts)
     symlinks = list(DEFAULT_SYMLINKS)

@@ -12,18 +12,18 @@ import os
 
 from pycontain.oci.spec import (
     OCI_VERSION,
-    Capabilities,
     DeviceCgroup,
     IDMapping,
     Linux,
-    Mount,
     Namespace,
-    Process,
-    Resources,
+    OciCapabilities,
+    OciMount,
+    OciProcess,
+    OciResources,
+    OciUser,
     Rlimit,
     Root,
     Spec,
-    User,
 )
 
 __all__ = ["default_spec"]
@@ -31,38 +31,38 @@ __all__ = ["default_spec"]
 _CAPS = ("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE")
 
 _MOUNTS = (
-    Mount(destination="/proc", type="proc", source="proc"),
-    Mount(
+    OciMount(destination="/proc", type="proc", source="proc"),
+    OciMount(
         destination="/dev",
         type="tmpfs",
         source="tmpfs",
         options=("nosuid", "strictatime", "mode=755", "size=65536k"),
     ),
-    Mount(
+    OciMount(
         destination="/dev/pts",
         type="devpts",
         source="devpts",
         options=("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"),
     ),
-    Mount(
+    OciMount(
         destination="/dev/shm",
         type="tmpfs",
         source="shm",
         options=("nosuid", "noexec", "nodev", "mode=1777", "size=65536k"),
     ),
-    Mount(
+    OciMount(
         destination="/dev/mqueue",
         type="mqueue",
         source="mqueue",
         options=("nosuid", "noexec", "nodev"),
     ),
-    Mount(
+    OciMount(
         destination="/sys",
         type="sysfs",
         source="sysfs",
         options=("nosuid", "noexec", "nodev", "ro"),
     ),
-    Mount(
+    OciMount(
         destination="/sys/fs/cgroup",
         type="cgroup",
         source="cgroup",
@@ -71,7 +71,7 @@ _MOUNTS = (
 )
 
 # a user namespace may not mount sysfs, so the rootless template binds the host's
-_ROOTLESS_SYS = Mount(
+_ROOTLESS_SYS = OciMount(
     destination="/sys",
     type="none",
     source="/sys",
@@ -131,11 +131,11 @@ def default_spec(
     namespaces = [Namespace(type=t) for t in ("pid", "network", "ipc", "uts", "mount")]
     if cgroupns:
         namespaces.append(Namespace(type="cgroup"))
-    mounts: tuple[Mount, ...] = _MOUNTS
+    mounts: tuple[OciMount, ...] = _MOUNTS
     linux = Linux(
         masked_paths=_MASKED_PATHS,
         readonly_paths=_READONLY_PATHS,
-        resources=Resources(devices=(DeviceCgroup(allow=False, access="rwm"),)),
+        resources=OciResources(devices=(DeviceCgroup(allow=False, access="rwm"),)),
         namespaces=tuple(namespaces),
     )
     if rootless:
@@ -154,7 +154,7 @@ def default_spec(
         mounts = tuple(
             _ROOTLESS_SYS
             if m.destination == "/sys"
-            else Mount(
+            else OciMount(
                 destination=m.destination,
                 type=m.type,
                 source=m.source,
@@ -165,9 +165,9 @@ def default_spec(
     return Spec(
         oci_version=OCI_VERSION,
         root=Root(path="rootfs", readonly=True),
-        process=Process(
+        process=OciProcess(
             terminal=True,
-            user=User(uid=0, gid=0),
+            user=OciUser(uid=0, gid=0),
             args=("sh",),
             env=(
                 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -175,7 +175,7 @@ def default_spec(
             ),
             cwd="/",
             no_new_privileges=True,
-            capabilities=Capabilities(bounding=_CAPS, permitted=_CAPS, effective=_CAPS),
+            capabilities=OciCapabilities(bounding=_CAPS, permitted=_CAPS, effective=_CAPS),
             rlimits=(Rlimit(type="RLIMIT_NOFILE", hard=1024, soft=1024),),
         ),
         hostname="runc",

@@ -74,27 +74,12 @@ def _envdict(env: list[str]) -> dict[str, str]:
 
 def _run_in_namespaces(h: S.Hook, argv: list[str], env: list[str], state: bytes, pid: int,
                        timeout: int | None) -> None:
+    from ..lowlevel.kernel import CLONE_NEWUSER, joins_of
     from ..lowlevel.plan import CompiledPlan, Plan
-    from ..namespaces import NAMESPACES
 
-    joins = []
-    pidns = None
-    for name in ("user", "ipc", "uts", "net", "cgroup", "mnt"):
-        f = NAMESPACES[name][1]
-        theirs = f"/proc/{pid}/ns/{f}"
-        try:
-            if os.stat(theirs).st_ino == os.stat(f"/proc/self/ns/{f}").st_ino:
-                continue
-        except OSError:
-            continue
-        joins.append((theirs, NAMESPACES[name][0]))
-    try:
-        if os.stat(f"/proc/{pid}/ns/pid").st_ino != os.stat("/proc/self/ns/pid").st_ino:
-            pidns = f"/proc/{pid}/ns/pid"
-    except OSError:
-        pass
-    plan = Plan(argv=tuple(argv), env=tuple(env), path=h.path, joins=tuple(joins), pidns_join=pidns,
-                become_root=any(j[1] == NAMESPACES["user"][0] for j in joins), nondumpable=True,
+    joins, pidns = joins_of(pid)
+    plan = Plan(argv=tuple(argv), env=tuple(env), path=h.path, joins=joins, pidns_join=pidns,
+                become_root=any(j[1] == CLONE_NEWUSER for j in joins), nondumpable=True,
                 setsid=True)
     r_in, w_in = os.pipe2(os.O_CLOEXEC)
     r_err, w_err = os.pipe2(os.O_CLOEXEC)

@@ -17,8 +17,8 @@ import signal
 import socket
 from typing import TYPE_CHECKING, Any
 
-from .. import _keeper, rootless
-from ..errors import CgroupNotDelegated, ConfigError, PycontainError
+from .. import _keeper, userns
+from ..errors import CgroupNotDelegated, ConfigError, ContainerStateError, PycontainError
 from .store import NotFound, Store
 
 if TYPE_CHECKING:
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
 # stay at the interpreter's own start-up cost.
 
 log = logging.getLogger("pycontain.oci")
-
-
-class RuntimeError_(PycontainError):
-    """An OCI operation was refused (wrong state, missing container...)."""
 
 
 # -- process facts ----------------------------------------------------------------------------
@@ -194,7 +190,7 @@ class Runtime:
 
             # cgroup (rootless: one under our own cgroup where it is delegated to us; none
             # where it is not and no limits are asked, as runc does)
-            privileged = rootless.privileged()
+            privileged = userns.privileged()
             cg_path = linux.cgroups_path or (f"/{cid}" if privileged else cid)  # runc's default
             res_in = dict((raw.get("linux") or {}).get("resources") or {})
             if not privileged:
@@ -273,7 +269,7 @@ class Runtime:
                 os.close(r_start)
             os.close(pidfd)
             if ready is False:
-                raise RuntimeError_("the container process did not stop before execve")
+                raise ContainerStateError("the container process did not stop before execve")
             start_time = _start_time(pid)
             st = {
                 "id": cid, "pid": pid, "start_time": start_time, "bundle": bundle,
@@ -306,7 +302,7 @@ class Runtime:
             st = self.store.load(cid)
             stat = status(st)
             if stat != "created":
-                raise RuntimeError_(f"cannot start a container that is {stat} (it must be created)")
+                raise ContainerStateError(f"cannot start a container that is {stat} (it must be created)")
             hk = self._hooks(st)
             if hk is not None:
                 from . import hooks
@@ -335,7 +331,7 @@ class Runtime:
                 fd = os.open(os.path.join(self.store.dir(cid), "exec.fifo"),
                              os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
             except OSError as err:  # ENXIO: nobody holds it, the init is gone
-                raise RuntimeError_(f"cannot start container {cid}: its init process is "
+                raise ContainerStateError(f"cannot start container {cid}: its init process is "
                                     f"gone ({err.strerror})") from None
             try:
                 os.write(fd, b"\0")
@@ -372,14 +368,14 @@ class Runtime:
                         except OSError:
                             pass
                     return
-                raise RuntimeError_("container not running")
+                raise ContainerStateError("container not running")
             if all_:
                 self._kill_all(st, sig)
                 return
             pidfd = os.pidfd_open(st["pid"])
             try:
                 if _start_time(st["pid"]) != st["start_time"]:
-                    raise RuntimeError_("container not running")
+                    raise ContainerStateError("container not running")
                 signal.pidfd_send_signal(pidfd, sig)
             finally:
                 os.close(pidfd)
@@ -423,7 +419,7 @@ class Runtime:
             stat = status(st)
             if stat != "stopped":
                 if not force:
-                    raise RuntimeError_(f"cannot delete container {cid} that is {stat} (use --force)")
+                    raise ContainerStateError(f"cannot delete container {cid} that is {stat} (use --force)")
                 cg = _cgroup(st)
                 if cg is not None and stat == "paused":
                     try:
@@ -460,40 +456,29 @@ class Runtime:
 
     # -- exec --------------------------------------------------------------------------------
 
-    def exec(self, cid: str, proc: S.Process, *, console_socket: str | None = None,
+    def exec(self, cid: str, proc: S.OciProcess, *, console_socket: str | None = None,
              pid_file: str | None = None, detach: bool = False, preserve_fds: int = 0) -> int:
         """Run ``proc`` inside the running container; returns its exit status, or 0 when
         detached."""
+        from ..lowlevel.kernel import CLONE_NEWUSER, joins_of
         from ..lowlevel.plan import CompiledPlan, Plan
-        from ..namespaces import NAMESPACES
         from . import convert
 
         with self.store.locked(cid, shared=True):
             st = self.store.load(cid)
             stat = status(st)
             if stat not in ("running", "created"):
-                raise RuntimeError_(f"cannot exec in a {stat} container")
+                raise ContainerStateError(f"cannot exec in a {stat} container")
             pid = st["pid"]
             pidfd_init = os.pidfd_open(pid)
         try:
             if proc.terminal and not console_socket:
                 raise ConfigError("--console-socket", "a terminal needs a console socket")
-            joins = []
-            pidns = None
-            for name in ("user", "ipc", "uts", "net", "cgroup", "mnt", "time"):
-                f = NAMESPACES[name][1]
-                try:
-                    if os.stat(f"/proc/{pid}/ns/{f}").st_ino == os.stat(f"/proc/self/ns/{f}").st_ino:
-                        continue
-                except OSError:
-                    continue
-                joins.append((f"/proc/{pid}/ns/{f}", NAMESPACES[name][0]))
-            if os.stat(f"/proc/{pid}/ns/pid").st_ino != os.stat("/proc/self/ns/pid").st_ino:
-                pidns = f"/proc/{pid}/ns/pid"
+            joins, pidns = joins_of(pid)
             pf = convert.process_fields(proc)
-            plan = Plan(joins=tuple(joins), pidns_join=pidns, nondumpable=True,
+            plan = Plan(joins=joins, pidns_join=pidns, nondumpable=True,
                         new_keyring=_keyring_name(cid) if st.get("keyring", True) else False,
-                        become_root=any(n == NAMESPACES["user"][0] for _, n in joins),
+                        become_root=any(n == CLONE_NEWUSER for _, n in joins),
                         preserve_fds=preserve_fds, **pf)
             if plan.groups is not None and plan.become_root and _setgroups_denied(pid):
                 # a user namespace whose gid map was written without privilege
@@ -505,7 +490,7 @@ class Runtime:
             if spec.linux and spec.linux.seccomp is not None:
                 plan = _with_seccomp(plan, st["config"].get("linux", {}).get("seccomp"))
             if _start_time(pid) != st["start_time"]:
-                raise RuntimeError_("container not running")
+                raise ContainerStateError("container not running")
             cg = _cgroup(st)
             procs_fds, v2fd = cg.join_fds() if cg is not None else ([], None)
             csock = -1
@@ -542,24 +527,24 @@ class Runtime:
     def _running_cgroup(self, cid: str) -> tuple[dict[str, Any], Any]:
         st = self.store.load(cid)
         if not _alive(st):
-            raise RuntimeError_("container not running")
+            raise ContainerStateError("container not running")
         cg = _cgroup(st)
         if cg is None:
-            raise RuntimeError_(f"container {cid} has no cgroup")
+            raise ContainerStateError(f"container {cid} has no cgroup")
         return st, cg
 
     def pause(self, cid: str) -> None:
         with self.store.locked(cid):
             st, cg = self._running_cgroup(cid)
             if not st.get("started"):
-                raise RuntimeError_("container not running")
+                raise ContainerStateError("container not running")
             cg.freeze()
 
     def resume(self, cid: str) -> None:
         with self.store.locked(cid):
             st, cg = self._running_cgroup(cid)
             if status(st) != "paused":
-                raise RuntimeError_("container not paused")
+                raise ContainerStateError("container not paused")
             cg.thaw()
 
     def pids(self, cid: str) -> list[int]:
@@ -706,12 +691,12 @@ def _write_maps(pid: int, linux: S.Linux) -> None:
     from ..namespaces import IdMap
 
     if linux.uid_mappings or linux.gid_mappings:
-        rootless.write_id_maps(
+        userns.write_id_maps(
             pid, [IdMap(m.container_id, m.host_id, m.size) for m in linux.uid_mappings],
             [IdMap(m.container_id, m.host_id, m.size) for m in linux.gid_mappings],
             field="linux.uidMappings")
     if linux.time_offsets:
-        rootless.write_proc(
+        userns.write_proc(
             pid, "timens_offsets",
             "".join(f"{k} {v.secs} {v.nanosecs}\n" for k, v in linux.time_offsets.items()),
             "linux.timeOffsets")

@@ -30,7 +30,7 @@ import attrs
 import cattrs
 
 from pycontain.errors import ConfigError
-from pycontain.oci.capabilities import CAPABILITIES
+from pycontain.lowlevel.kernel import CAPABILITIES, RLIMITS
 
 __all__ = [
     "CPU",
@@ -44,9 +44,9 @@ __all__ = [
     "SECCOMP_OPERATORS",
     "BlockIO",
     "CPUAffinity",
-    "Capabilities",
+    "OciCapabilities",
     "ConsoleSize",
-    "Device",
+    "OciDevice",
     "DeviceCgroup",
     "Hook",
     "Hooks",
@@ -57,14 +57,14 @@ __all__ = [
     "InterfacePriority",
     "Linux",
     "Memory",
-    "Mount",
+    "OciMount",
     "Namespace",
     "Network",
     "Personality",
     "Pids",
-    "Process",
+    "OciProcess",
     "Rdma",
-    "Resources",
+    "OciResources",
     "Rlimit",
     "Root",
     "Scheduler",
@@ -75,7 +75,7 @@ __all__ = [
     "Syscall",
     "ThrottleDevice",
     "TimeOffset",
-    "User",
+    "OciUser",
     "WeightDevice",
     "dump_process",
     "dump_spec",
@@ -150,7 +150,7 @@ class IDMapping:
 
 
 @attrs.define(frozen=True, kw_only=True)
-class Mount:
+class OciMount:
     """An entry of ``mounts``, mounted in order."""
 
     destination: str
@@ -168,7 +168,7 @@ class ConsoleSize:
 
 
 @attrs.define(frozen=True, kw_only=True)
-class User:
+class OciUser:
     uid: Uint32 = attrs.field(default=0, metadata=_meta(always=True))
     gid: Uint32 = attrs.field(default=0, metadata=_meta(always=True))
     umask: Uint32 | None = None
@@ -177,7 +177,7 @@ class User:
 
 
 @attrs.define(frozen=True, kw_only=True)
-class Capabilities:
+class OciCapabilities:
     """The five capability sets, by name (``CAP_KILL``)."""
 
     bounding: tuple[str, ...] = ()
@@ -218,17 +218,17 @@ class CPUAffinity:
 
 
 @attrs.define(frozen=True, kw_only=True)
-class Process:
+class OciProcess:
     """``process``: what runs in the container."""
 
     terminal: bool = False
     console_size: ConsoleSize | None = None
-    user: User = attrs.field(factory=User, metadata=_meta(always=True))
+    user: OciUser = attrs.field(factory=OciUser, metadata=_meta(always=True))
     args: tuple[str, ...] = ()
     command_line: str | None = None
     env: tuple[str, ...] = ()
     cwd: str
-    capabilities: Capabilities | None = None
+    capabilities: OciCapabilities | None = None
     rlimits: tuple[Rlimit, ...] = ()
     no_new_privileges: bool = False
     apparmor_profile: str | None = None
@@ -274,7 +274,7 @@ class TimeOffset:
 
 
 @attrs.define(frozen=True, kw_only=True)
-class Device:
+class OciDevice:
     """A device node to create in the container's ``/dev``."""
 
     path: str
@@ -385,7 +385,7 @@ class Rdma:
 
 
 @attrs.define(frozen=True, kw_only=True)
-class Resources:
+class OciResources:
     """``linux.resources``: cgroup limits."""
 
     devices: tuple[DeviceCgroup, ...] = ()
@@ -448,10 +448,10 @@ class Linux:
     uid_mappings: tuple[IDMapping, ...] = ()
     gid_mappings: tuple[IDMapping, ...] = ()
     sysctl: Mapping[str, str] = attrs.field(factory=dict)
-    resources: Resources | None = None
+    resources: OciResources | None = None
     cgroups_path: str | None = None
     namespaces: tuple[Namespace, ...] = ()
-    devices: tuple[Device, ...] = ()
+    devices: tuple[OciDevice, ...] = ()
     seccomp: Seccomp | None = None
     rootfs_propagation: str | None = None
     masked_paths: tuple[str, ...] = ()
@@ -467,11 +467,11 @@ class Spec:
     """A whole ``config.json``."""
 
     oci_version: str = attrs.field(default=OCI_VERSION, metadata=_meta(always=True, required=True))
-    process: Process | None = None
+    process: OciProcess | None = None
     root: Root | None = None
     hostname: str | None = None
     domainname: str | None = None
-    mounts: tuple[Mount, ...] = ()
+    mounts: tuple[OciMount, ...] = ()
     hooks: Hooks | None = None
     annotations: Mapping[str, str] = attrs.field(factory=dict)
     linux: Linux | None = None
@@ -483,25 +483,6 @@ NAMESPACE_TYPES: Final = frozenset(
     {"pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"}
 )
 
-#: ``RLIMIT_*`` name -> resource number (asm-generic, as on x86_64 and arm64).
-RLIMITS: Final[Mapping[str, int]] = {
-    "RLIMIT_CPU": 0,
-    "RLIMIT_FSIZE": 1,
-    "RLIMIT_DATA": 2,
-    "RLIMIT_STACK": 3,
-    "RLIMIT_CORE": 4,
-    "RLIMIT_RSS": 5,
-    "RLIMIT_NPROC": 6,
-    "RLIMIT_NOFILE": 7,
-    "RLIMIT_MEMLOCK": 8,
-    "RLIMIT_AS": 9,
-    "RLIMIT_LOCKS": 10,
-    "RLIMIT_SIGPENDING": 11,
-    "RLIMIT_MSGQUEUE": 12,
-    "RLIMIT_NICE": 13,
-    "RLIMIT_RTPRIO": 14,
-    "RLIMIT_RTTIME": 15,
-}
 
 SECCOMP_ACTIONS: Final = frozenset(
     "SCMP_ACT_" + a
@@ -884,12 +865,12 @@ def load_spec(source: str | os.PathLike[str] | IO[str] | Mapping[str, Any]) -> S
     return spec
 
 
-def load_process(source: str | os.PathLike[str] | IO[str] | Mapping[str, Any]) -> Process:
-    """Read a ``process.json`` (as ``runc exec --process`` takes) into a checked :class:`Process`.
+def load_process(source: str | os.PathLike[str] | IO[str] | Mapping[str, Any]) -> OciProcess:
+    """Read a ``process.json`` (as ``runc exec --process`` takes) into a checked :class:`OciProcess`.
 
     Error paths start at the process object itself (``args``, ``capabilities.bounding[0]``).
     """
-    process: Process = _structure(_read(source), Process)
+    process: OciProcess = _structure(_read(source), OciProcess)
     _check_process(process, "")
     return process
 
@@ -899,7 +880,7 @@ def dump_spec(spec: Spec) -> dict[str, Any]:
     return _unstructure(spec)
 
 
-def dump_process(process: Process) -> dict[str, Any]:
+def dump_process(process: OciProcess) -> dict[str, Any]:
     """The JSON-ready ``dict`` of *process*."""
     return _unstructure(process)
 
@@ -983,7 +964,7 @@ def _check_spec(spec: Spec) -> None:
         _check_linux(spec.linux)
 
 
-def _check_mount(path: str, mount: Mount) -> None:
+def _check_mount(path: str, mount: OciMount) -> None:
     if not mount.destination:
         raise _err(f"{path}.destination", "must not be empty")
     if not mount.destination.startswith("/"):
@@ -1016,13 +997,13 @@ def _check_mappings(path: str, mappings: tuple[IDMapping, ...]) -> None:
             raise _err(f"{path}[{j}]", "container id range overlaps another mapping")
 
 
-def _check_process(p: Process, prefix: str) -> None:
+def _check_process(p: OciProcess, prefix: str) -> None:
     if not p.args:
         raise _err(f"{prefix}args", "must not be empty")
     if not p.cwd.startswith("/"):
         raise _err(f"{prefix}cwd", f"must be an absolute path, got {json.dumps(p.cwd)}")
     if p.capabilities is not None:
-        for cap_set in attrs.fields(Capabilities):
+        for cap_set in attrs.fields(OciCapabilities):
             for i, name in enumerate(getattr(p.capabilities, cap_set.name)):
                 if name not in CAPABILITIES:
                     raise _err(
@@ -1115,7 +1096,7 @@ def _check_linux(linux: Linux) -> None:
             raise _err("linux.intelRdt.memBwSchema", 'must start with "MB:" and be one line')
 
 
-def _check_resources(r: Resources) -> None:
+def _check_resources(r: OciResources) -> None:
     base = "linux.resources"
     for i, rule in enumerate(r.devices):
         path = f"{base}.devices[{i}]"

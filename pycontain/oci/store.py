@@ -27,7 +27,7 @@ def default_root() -> str:
         return DEFAULT_ROOT
     if os.geteuid() != 0:
         return os.path.join(xdg, "pycontain")
-    from ..rootless import in_initial_userns
+    from ..userns import in_initial_userns
 
     if not in_initial_userns() and os.environ.get("USER", "") != "root":
         return os.path.join(xdg, "pycontain")

@@ -25,8 +25,9 @@ from typing import Any
 
 import attrs
 
+from ..credentials import DEFAULT_CAPABILITIES
 from ..errors import ConfigError
-from ..process_spec import CAPABILITIES, DEFAULT_CAPABILITIES
+from ..lowlevel.kernel import CAPABILITIES
 
 ENOSYS = 38
 EPERM = 1

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import BUSYBOX_IMAGE, CNI_SUBNET, CRI_HANDLERS, Containerd, wait_for
 
 try:

@@ -9,7 +9,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-
 from conftest import BUSYBOX_IMAGE, Containerd, run_in_pty, wait_for
 
 TRAP_TERM = 'trap "exit 7" TERM; echo ready; sleep 1000 & wait'

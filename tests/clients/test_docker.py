@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import BUSYBOX_IMAGE, PYCONTAIN_RUNC, run, run_in_pty, stop_daemon, wait_for
 from hostclean import HostState
 

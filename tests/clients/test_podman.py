@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import BUSYBOX_IMAGE, PYCONTAIN_RUNC, RUNTIMES, run, run_in_pty, wait_for
 from hostclean import HostState
 

@@ -17,9 +17,9 @@ from pycontain.oci.spec import (
     OCI_VERSION,
     IDMapping,
     Linux,
-    Mount,
     Namespace,
-    Process,
+    OciMount,
+    OciProcess,
     Root,
     Spec,
     SpecWarning,
@@ -300,7 +300,7 @@ def test_podman_like_spec_loads_and_round_trips() -> None:
 
 
 def test_dump_leaves_out_unset_fields() -> None:
-    spec = Spec(root=Root(path="rootfs"), process=Process(args=("true",), cwd="/"))
+    spec = Spec(root=Root(path="rootfs"), process=OciProcess(args=("true",), cwd="/"))
     assert dump_spec(spec) == {
         "ociVersion": OCI_VERSION,
         "process": {"user": {"uid": 0, "gid": 0}, "args": ["true"], "cwd": "/"},
@@ -358,8 +358,8 @@ def test_missing_file_is_oserror(tmp_path: Path) -> None:
 def test_python_construction_and_dump_agree() -> None:
     spec = Spec(
         root=Root(path="/srv/root"),
-        process=Process(args=("/bin/true",), cwd="/"),
-        mounts=(Mount(destination="/tmp", type="tmpfs", source="tmpfs", options=("nosuid",)),),
+        process=OciProcess(args=("/bin/true",), cwd="/"),
+        mounts=(OciMount(destination="/tmp", type="tmpfs", source="tmpfs", options=("nosuid",)),),
         linux=Linux(namespaces=(Namespace(type="mount"),)),
     )
     assert load_spec(dump_spec(spec)) == spec

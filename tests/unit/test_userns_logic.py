@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pycontain import rootless
-from pycontain.diagnose import userns_status
+from pycontain import userns
+from pycontain.userns import userns_status
 
 
 def test_subid_ranges_by_name_and_by_number(tmp_path: Path) -> None:
@@ -27,8 +27,8 @@ def test_subid_ranges_by_name_and_by_number(tmp_path: Path) -> None:
         f"{me}:300000:1000\n"
         f"{name}:400000:0\n"
     )
-    assert rootless.subid_ranges(str(f), me) == [(200000, 65536), (300000, 1000)]
-    assert rootless.subid_ranges(str(tmp_path / "missing"), me) == []
+    assert userns.subid_ranges(str(f), me) == [(200000, 65536), (300000, 1000)]
+    assert userns.subid_ranges(str(tmp_path / "missing"), me) == []
 
 
 def _proc_sys(tmp_path: Path, **values: str) -> str:
@@ -61,10 +61,10 @@ def test_userns_status(tmp_path: Path, values: dict[str, str], status: str, fix:
 
 
 def test_userns_hint_only_for_refusals() -> None:
-    assert rootless.userns_hint(errno.ENOMEM) is None
+    assert userns.userns_hint(errno.ENOMEM) is None
     # where the host allows user namespaces, ENOSPC points at the limits; else at the fix
     _status, fix = userns_status()
-    hint = rootless.userns_hint(errno.ENOSPC)
+    hint = userns.userns_hint(errno.ENOSPC)
     assert hint is not None
     assert (fix in hint) if fix else ("max_user_namespaces" in hint)
 
@@ -72,8 +72,8 @@ def test_userns_hint_only_for_refusals() -> None:
 def test_restricted_userns_hint_names_apparmor(tmp_path: Path) -> None:
     restricted = _proc_sys(tmp_path / "a", user__max_user_namespaces="15000",
                            kernel__apparmor_restrict_unprivileged_userns="1")
-    hint = rootless.restricted_userns_hint(restricted)
+    hint = userns.restricted_userns_hint(restricted)
     assert hint is not None and "apparmor_restrict_unprivileged_userns" in hint
     allowed = _proc_sys(tmp_path / "b", user__max_user_namespaces="15000",
                         kernel__apparmor_restrict_unprivileged_userns="0")
-    assert rootless.restricted_userns_hint(allowed) is None
+    assert userns.restricted_userns_hint(allowed) is None

@@ -2,55 +2,28 @@
 
 from __future__ import annotations
 
-import resource
 from collections.abc import Iterable, Mapping
 
 import attrs
 
 from .errors import ConfigError
+from .lowlevel.kernel import CAPABILITIES, RLIM_INFINITY, RLIMITS
 
-CAPABILITIES: dict[str, int] = {
-    "CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3,
-    "CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8,
-    "CAP_LINUX_IMMUTABLE": 9, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_BROADCAST": 11,
-    "CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_IPC_LOCK": 14, "CAP_IPC_OWNER": 15,
-    "CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18, "CAP_SYS_PTRACE": 19,
-    "CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23,
-    "CAP_SYS_RESOURCE": 24, "CAP_SYS_TIME": 25, "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27,
-    "CAP_LEASE": 28, "CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31,
-    "CAP_MAC_OVERRIDE": 32, "CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35,
-    "CAP_BLOCK_SUSPEND": 36, "CAP_AUDIT_READ": 37, "CAP_PERFMON": 38, "CAP_BPF": 39,
-    "CAP_CHECKPOINT_RESTORE": 40,
-}
 # runc's default set (the OCI default spec)
 DEFAULT_CAPABILITIES = ("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE")
 
-RLIMITS: dict[str, int] = {
-    name: getattr(resource, name)
-    for name in ("RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE",
-                 "RLIMIT_RSS", "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS",
-                 "RLIMIT_LOCKS", "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE",
-                 "RLIMIT_RTPRIO", "RLIMIT_RTTIME")
-    if hasattr(resource, name)
-}
-RLIM_INFINITY = 0xFFFFFFFFFFFFFFFF
-
-
-def rlimit_name(res: int) -> str:
-    for k, v in RLIMITS.items():
-        if v == res:
-            return k
-    return str(res)
-
-
-def cap_mask(names: Iterable[str], field: str = "capabilities") -> int:
+def cap_mask(names: Iterable[str], field: str = "capabilities", *, strict: bool = False) -> int:
+    """The bit mask of capability *names*.  The library accepts ``kill`` and ``cap_kill`` for
+    ``CAP_KILL``; *strict* (the runtime spec) takes only the kernel's spelling."""
     mask = 0
     for i, n in enumerate(names):
         if not isinstance(n, str):
             raise ConfigError(f"{field}[{i}]", f"expected a capability name, got {n!r}")
-        key = n.upper()
-        if not key.startswith("CAP_"):
-            key = "CAP_" + key
+        key = n
+        if not strict:
+            key = n.upper()
+            if not key.startswith("CAP_"):
+                key = "CAP_" + key
         if key not in CAPABILITIES:
             raise ConfigError(f"{field}[{i}]", f"unknown capability {n!r}")
         mask |= 1 << CAPABILITIES[key]

@@ -1,0 +1,178 @@
+"""The kernel's tables, in one place: namespaces, capabilities, rlimits, mount flags.
+
+Numbers come from the system headers through the C core (``lib``) where ``pycontain.h``
+exports them; names are the kernel's own spelling.  Every other module (the library's
+value objects, the OCI spec checks, the seccomp profile, the CLI) imports them from here.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from . import lib
+
+# -- namespaces ---------------------------------------------------------------------------
+
+#: name -> (CLONE_NEW* flag, file under /proc/PID/ns)
+NAMESPACES: Mapping[str, tuple[int, str]] = MappingProxyType({
+    "mnt": (lib.CLONE_NEWNS, "mnt"),
+    "uts": (lib.CLONE_NEWUTS, "uts"),
+    "ipc": (lib.CLONE_NEWIPC, "ipc"),
+    "pid": (lib.CLONE_NEWPID, "pid"),
+    "net": (lib.CLONE_NEWNET, "net"),
+    "user": (lib.CLONE_NEWUSER, "user"),
+    "cgroup": (lib.CLONE_NEWCGROUP, "cgroup"),
+    "time": (lib.CLONE_NEWTIME, "time"),
+})
+
+#: Other spellings: the runtime spec's ``mount`` and ``network``.
+NAMESPACE_ALIASES: Mapping[str, str] = MappingProxyType({"mount": "mnt", "network": "net"})
+
+#: The runtime spec's namespace type -> our name.
+OCI_NAMESPACE_TYPES: Mapping[str, str] = MappingProxyType({
+    "pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts",
+    "user": "user", "cgroup": "cgroup", "time": "time",
+})
+
+#: The order in which joined namespaces are entered: user first (it grants the rights for
+#: the rest), mnt late (a path to another namespace file must still resolve), time last.
+#: pid is not here: it is entered by the next fork (``pid_for_children``), not by setns.
+JOIN_ORDER: tuple[str, ...] = ("user", "ipc", "uts", "net", "cgroup", "mnt", "time")
+
+CLONE_NEWUSER: int = lib.CLONE_NEWUSER
+
+
+def clone_flag(name: str) -> int:
+    """The CLONE_NEW* flag of namespace *name* (``mnt``, ``net`` ...)."""
+    return NAMESPACES[name][0]
+
+
+def ns_file(name: str) -> str:
+    """The file of namespace *name* under ``/proc/PID/ns``."""
+    return NAMESPACES[name][1]
+
+
+def join_list(paths: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
+    """``{name: /proc/PID/ns/X path}`` -> the plan's ``(path, flag)`` joins in JOIN_ORDER."""
+    return tuple((paths[n], NAMESPACES[n][0]) for n in JOIN_ORDER if n in paths)
+
+
+def joins_of(pid: int) -> tuple[tuple[tuple[str, int], ...], str | None]:
+    """The namespaces of process *pid* that differ from this process's: the plan's
+    ``joins`` (in JOIN_ORDER) and its ``pidns_join`` path (or None).  What ``exec`` and
+    hooks that run inside a container enter."""
+    joins = []
+    for name in JOIN_ORDER:
+        f = NAMESPACES[name][1]
+        theirs = f"/proc/{pid}/ns/{f}"
+        try:
+            if os.stat(theirs).st_ino == os.stat(f"/proc/self/ns/{f}").st_ino:
+                continue
+        except OSError:
+            continue  # not offered by this kernel
+        joins.append((theirs, NAMESPACES[name][0]))
+    pidns = None
+    try:
+        if os.stat(f"/proc/{pid}/ns/pid").st_ino != os.stat("/proc/self/ns/pid").st_ino:
+            pidns = f"/proc/{pid}/ns/pid"
+    except OSError:
+        pass
+    return tuple(joins), pidns
+
+
+# -- capabilities ----------------------------------------------------------------------------
+
+_CAP_NAMES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+)
+
+#: Capability name (``CAP_SYS_ADMIN``) -> kernel number (``linux/capability.h``; the table
+#: ends at CAP_CHECKPOINT_RESTORE, 40, Linux 5.9).
+CAPABILITIES: Mapping[str, int] = MappingProxyType({n: i for i, n in enumerate(_CAP_NAMES)})
+
+#: The highest number in :data:`CAPABILITIES`.
+LAST_CAP: int = len(_CAP_NAMES) - 1
+
+
+def _cap_last_cap() -> int:
+    try:
+        with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return LAST_CAP
+
+
+#: The highest capability this kernel knows (``/proc/sys/kernel/cap_last_cap``).
+CAP_LAST_CAP: int = _cap_last_cap()
+
+
+# -- rlimits ---------------------------------------------------------------------------------
+
+_RLIMIT_NAMES = (
+    "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
+    "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS",
+    "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+)
+
+#: ``RLIMIT_*`` name -> resource number, as this platform's libc has them.
+RLIMITS: Mapping[str, int] = MappingProxyType(
+    {n: getattr(resource, n) for n in _RLIMIT_NAMES if hasattr(resource, n)})
+
+RLIM_INFINITY: int = 0xFFFFFFFFFFFFFFFF
+
+
+def rlimit_name(res: int) -> str:
+    """``RLIMIT_NOFILE`` for 7; the number itself when unknown."""
+    for k, v in RLIMITS.items():
+        if v == res:
+            return k
+    return str(res)
+
+
+# -- mounts ----------------------------------------------------------------------------------
+
+MS_RDONLY: int = lib.MS_RDONLY
+MS_NOSUID: int = lib.MS_NOSUID
+MS_NODEV: int = lib.MS_NODEV
+MS_NOEXEC: int = lib.MS_NOEXEC
+MS_SYNCHRONOUS: int = lib.MS_SYNCHRONOUS
+MS_REMOUNT: int = lib.MS_REMOUNT
+MS_MANDLOCK: int = lib.MS_MANDLOCK
+MS_DIRSYNC: int = lib.MS_DIRSYNC
+MS_NOSYMFOLLOW: int = lib.MS_NOSYMFOLLOW
+MS_NOATIME: int = lib.MS_NOATIME
+MS_NODIRATIME: int = lib.MS_NODIRATIME
+MS_BIND: int = lib.MS_BIND
+MS_MOVE: int = lib.MS_MOVE
+MS_REC: int = lib.MS_REC
+MS_SILENT: int = lib.MS_SILENT
+MS_UNBINDABLE: int = lib.MS_UNBINDABLE
+MS_PRIVATE: int = lib.MS_PRIVATE
+MS_SLAVE: int = lib.MS_SLAVE
+MS_SHARED: int = lib.MS_SHARED
+MS_RELATIME: int = lib.MS_RELATIME
+MS_STRICTATIME: int = lib.MS_STRICTATIME
+MS_LAZYTIME: int = lib.MS_LAZYTIME
+MNT_DETACH: int = lib.MNT_DETACH
+
+#: Propagation names of mount options and of ``rootfsPropagation`` -> flags.
+PROPAGATION: Mapping[str, int] = MappingProxyType({
+    "private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC,
+    "slave": MS_SLAVE, "rslave": MS_SLAVE | MS_REC,
+    "shared": MS_SHARED, "rshared": MS_SHARED | MS_REC,
+    "unbindable": MS_UNBINDABLE, "runbindable": MS_UNBINDABLE | MS_REC,
+})
+
+#: ``personality(2)`` domains the runtime spec names.
+PERSONALITY: Mapping[str, int] = MappingProxyType({"LINUX": 0x0000, "LINUX32": 0x0008})
