@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from .container import Container, ContainerResult
+from .defaults import DEFAULT_HOSTNAME
 
 
 def run(args: Sequence[str], *, rootfs: Any = None, namespaces: Any = None, cgroup: Any = True,
-        hostname: str | None = "pycontain", memory: int | str | None = None,
+        hostname: str | None = DEFAULT_HOSTNAME, memory: int | str | None = None,
         pids: int | None = None, cpus: float | None = None, capture_output: bool = False,
         input: bytes | None = None, timeout: float | None = None, check: bool = False,
         text: bool = False, seccomp: Any = "default", **container_kw: Any) -> ContainerResult:

@@ -13,6 +13,7 @@ import attrs
 
 from . import _keeper, rootless, userns
 from .credentials import Capabilities, User, parse_rlimits, to_capabilities
+from .defaults import DEFAULT_ENV, DEFAULT_PATH
 from .errors import ConfigError
 from .lowlevel import plan as P
 from .lowlevel.kernel import MS_PRIVATE, MS_REC, MS_SLAVE, join_list
@@ -24,8 +25,6 @@ PIPE = subprocess.PIPE
 DEVNULL = subprocess.DEVNULL
 STDOUT = subprocess.STDOUT
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 
 class ContainerResult(subprocess.CompletedProcess):  # type: ignore[type-arg]
     """:class:`subprocess.CompletedProcess` plus what the cgroup saw."""
@@ -35,7 +34,7 @@ class ContainerResult(subprocess.CompletedProcess):  # type: ignore[type-arg]
 
 def _env(value: Mapping[str, str] | Iterable[str] | None) -> tuple[str, ...]:
     if value is None:
-        return (f"PATH={DEFAULT_PATH}", "HOME=/root")
+        return DEFAULT_ENV
     if isinstance(value, Mapping):
         items = []
         for k, v in value.items():
@@ -279,22 +278,19 @@ class Container:
         raise ConfigError("cgroup", f"unsupported value {cg!r}")
 
     def _device_defaults(self, r: Any) -> Any:
-        """Resources without device rules get the runtime default: deny every device, then
-        allow the standard ones (null, zero, full, random, urandom, tty, ptmx, pts) and the
-        nodes of the rootfs; mknod of any node stays allowed (a node gives no access)."""
+        """Resources without device rules get the default the OCI runtime gives too: deny
+        every device, then allow the default list (:data:`pycontain.defaults.
+        DEFAULT_DEVICE_RULES`) and the nodes of the rootfs."""
         if r.devices is not None:
             return r
         cached = self._device_cache
         if cached is not None and cached[0] is r:
             return cached[1]
-        from .cgroups import OCI_DEFAULT_DEVICE_RULES, DeviceRule
+        from .cgroups import DeviceRule, with_default_devices
 
-        rules = [DeviceRule(False, "a"), *OCI_DEFAULT_DEVICE_RULES]
         rootfs = self._effective_rootfs()
-        for d in rootfs.devices if rootfs is not None else ():
-            if d.type in ("c", "u", "b"):
-                rules.append(DeviceRule(True, "b" if d.type == "b" else "c", d.major, d.minor, "rwm"))
-        out = attrs.evolve(r, devices=tuple(dict.fromkeys(rules)))
+        nodes = [(d.type, d.major, d.minor) for d in (rootfs.devices if rootfs is not None else ())]
+        out = attrs.evolve(r, devices=with_default_devices([DeviceRule(False, "a")], nodes))
         self._device_cache = (r, out)
         return out
 

@@ -6,11 +6,10 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
+from .defaults import DEFAULT_CAPABILITIES
 from .errors import ConfigError
 from .lowlevel.kernel import CAPABILITIES, RLIM_INFINITY, RLIMITS
 
-# runc's default set (the OCI default spec)
-DEFAULT_CAPABILITIES = ("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE")
 
 def cap_mask(names: Iterable[str], field: str = "capabilities", *, strict: bool = False) -> int:
     """The bit mask of capability *names*.  The library accepts ``kill`` and ``cap_kill`` for

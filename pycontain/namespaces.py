@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
+from .defaults import DEFAULT_NAMESPACES
 from .errors import ConfigError
 from .lowlevel.kernel import NAMESPACE_ALIASES as ALIASES
 from .lowlevel.kernel import NAMESPACES
@@ -123,7 +124,7 @@ class Namespaces:
     @classmethod
     def default(cls) -> Namespaces:
         """mnt, uts, ipc, pid and net: what ``pycontain.run`` gives."""
-        return cls(create=frozenset({"mnt", "uts", "ipc", "pid", "net"}))
+        return cls(create=frozenset(DEFAULT_NAMESPACES))
 
     @classmethod
     def all(cls) -> Namespaces:

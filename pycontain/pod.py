@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Self
 import attrs
 
 from . import _keeper, rootless, userns
+from .defaults import DEFAULT_NAMESPACES
 from .errors import CgroupError, ConfigError, ContainerError
 from .lowlevel import plan as P
 from .lowlevel.kernel import MS_REC, MS_SLAVE, NAMESPACES
@@ -583,7 +584,7 @@ class Pod:
             raise ConfigError("namespaces", "a pod's container cannot create a user namespace")
         if extra & joined:
             raise ConfigError("namespaces", f"{min(extra & joined)!r} is shared by the pod")
-        new = {"mnt", "net", "ipc", "uts", "pid"} - joined
+        new = set(DEFAULT_NAMESPACES) - joined
         join = {n: f"/proc/self/fd/{fd}" for n, fd in self._ns_fds.items()}
         return Namespaces(create=new | extra, join=join)
 

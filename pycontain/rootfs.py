@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import attrs
 
+from . import defaults as D
 from .errors import ConfigError
 from .lowlevel import plan as P
 from .lowlevel.kernel import (
@@ -142,6 +143,12 @@ class Mount:
         )
 
 
+#: A device's OCI type -> its file type (``u``, unbuffered, is a character device too).
+DEVICE_KINDS: dict[str, int] = {
+    "c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO,
+}
+
+
 @attrs.frozen
 class Device:
     """A device node made in the container's /dev (bind-mounted from the host when mknod is
@@ -162,52 +169,21 @@ class Device:
             raise ConfigError("devices.type", f"must be one of c, b, u, p, got {self.type!r}")
 
     def to_plan(self) -> P.PlanDevice:
-        kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[self.type]
+        kind = DEVICE_KINDS[self.type]
         return P.PlanDevice(path=self.path, mode=kind | (self.mode & 0o7777),
                             dev=os.makedev(self.major, self.minor), uid=self.uid, gid=self.gid,
                             host_path=self.path if self.type != "p" else None)
 
 
-DEFAULT_DEVICES: tuple[Device, ...] = (
-    Device("/dev/null", "c", 1, 3),
-    Device("/dev/zero", "c", 1, 5),
-    Device("/dev/full", "c", 1, 7),
-    Device("/dev/random", "c", 1, 8),
-    Device("/dev/urandom", "c", 1, 9),
-    Device("/dev/tty", "c", 5, 0),
-)
-DEFAULT_SYMLINKS: tuple[tuple[str, str], ...] = (
-    ("/proc/self/fd", "/dev/fd"),
-    ("/proc/self/fd/0", "/dev/stdin"),
-    ("/proc/self/fd/1", "/dev/stdout"),
-    ("/proc/self/fd/2", "/dev/stderr"),
-    ("pts/ptmx", "/dev/ptmx"),
-    ("/proc/kcore", "/dev/core"),
-)
-DEFAULT_MASKED_PATHS: tuple[str, ...] = (
-    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-    "/sys/firmware", "/sys/devices/virtual/powercap",
-)
-DEFAULT_READONLY_PATHS: tuple[str, ...] = (
-    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-)
+#: :data:`pycontain.defaults.DEFAULT_DEVICES` as :class:`Device` objects.
+DEFAULT_DEVICES: tuple[Device, ...] = tuple(Device(path, type_, major, minor)
+                                            for path, type_, major, minor in D.DEFAULT_DEVICES)
 
 
 def default_mounts(*, sys: bool = True) -> tuple[Mount, ...]:
-    """The mounts runc's default spec gives: /proc, a tmpfs /dev with devpts, shm and mqueue,
-    and /sys read-only."""
-    mounts = [
-        Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
-        Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k")),
-        Mount("/dev/pts", "devpts", "devpts",
-              ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620")),
-        Mount("/dev/shm", "shm", "tmpfs", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
-        Mount("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
-    ]
-    if sys:
-        mounts.append(Mount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev", "ro")))
-    return tuple(mounts)
+    """The standard mounts (:data:`pycontain.defaults.DEFAULT_MOUNTS`): /proc, a tmpfs /dev
+    with devpts, shm and mqueue, and /sys read-only."""
+    return tuple(Mount(*m) for m in D.DEFAULT_MOUNTS if sys or m is not D.SYS_MOUNT)
 
 
 def _mounts(value: Iterable[Mount] | None) -> tuple[Mount, ...]:
@@ -242,9 +218,9 @@ class RootFS:
     mounts: tuple[Mount, ...] = attrs.field(factory=default_mounts, converter=_mounts)
     readonly: bool = False
     devices: tuple[Device, ...] = DEFAULT_DEVICES
-    symlinks: tuple[tuple[str, str], ...] = DEFAULT_SYMLINKS
-    masked_paths: tuple[str, ...] = attrs.field(default=DEFAULT_MASKED_PATHS, converter=tuple)
-    readonly_paths: tuple[str, ...] = attrs.field(default=DEFAULT_READONLY_PATHS, converter=tuple)
+    symlinks: tuple[tuple[str, str], ...] = D.DEFAULT_SYMLINKS
+    masked_paths: tuple[str, ...] = attrs.field(default=D.DEFAULT_MASKED_PATHS, converter=tuple)
+    readonly_paths: tuple[str, ...] = attrs.field(default=D.DEFAULT_READONLY_PATHS, converter=tuple)
     propagation: str = "rprivate"  # of the container's own mounts (OCI rootfsPropagation)
     host_root: bool = False
 
@@ -263,15 +239,7 @@ class RootFS:
         """The host's ``/`` (read-only by default) with a private /proc, /dev and /tmp, so a
         sandbox runs without any image."""
         if mounts is None:
-            mounts = (
-                Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
-                Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k")),
-                Mount("/dev/pts", "devpts", "devpts",
-                      ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620")),
-                Mount("/dev/shm", "shm", "tmpfs", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
-                Mount("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
-                Mount("/tmp", "tmpfs", "tmpfs", ("nosuid", "nodev", "mode=1777")),
-            )
+            mounts = (*default_mounts(sys=False), Mount("/tmp", "tmpfs", "tmpfs", ("nosuid", "nodev", "mode=1777")))
         return cls("/", mounts=mounts, readonly=readonly, host_root=True)
 
     def with_mounts(self, *mounts: Mount) -> RootFS:

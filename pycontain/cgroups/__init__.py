@@ -34,6 +34,7 @@ from pycontain.cgroups._resources import (
     parse_size,
     shares_to_weight,
     swap_v2,
+    with_default_devices,
 )
 
 __all__ = [
@@ -65,4 +66,5 @@ __all__ = [
     "resolve_path",
     "shares_to_weight",
     "swap_v2",
+    "with_default_devices",
 ]

@@ -7,11 +7,12 @@ runtime spec; ``None`` means "leave as it is".
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
+from pycontain.defaults import DEFAULT_DEVICE_RULES
 from pycontain.errors import ConfigError
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "parse_size",
     "shares_to_weight",
     "swap_v2",
+    "with_default_devices",
 ]
 
 #: The value that lifts a limit (``max`` on cgroup v2, ``-1`` on v1).
@@ -291,21 +293,29 @@ def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), str(v)) for k, v in value))
 
 
-#: The devices every OCI container may use (runtime-spec "Default Devices", the rules runc
-#: adds): /dev/null, zero, full, random, urandom, tty, ptmx and /dev/pts/*, and mknod of any
-#: device (creating a node does not give access to it).
-OCI_DEFAULT_DEVICE_RULES: tuple[DeviceRule, ...] = (
-    DeviceRule(True, "c", None, None, "m"),
-    DeviceRule(True, "b", None, None, "m"),
-    DeviceRule(True, "c", 1, 3, "rwm"),
-    DeviceRule(True, "c", 1, 5, "rwm"),
-    DeviceRule(True, "c", 1, 7, "rwm"),
-    DeviceRule(True, "c", 1, 8, "rwm"),
-    DeviceRule(True, "c", 1, 9, "rwm"),
-    DeviceRule(True, "c", 5, 0, "rwm"),
-    DeviceRule(True, "c", 5, 2, "rwm"),
-    DeviceRule(True, "c", 136, None, "rwm"),
+#: The devices every container may use (:data:`pycontain.defaults.DEFAULT_DEVICE_RULES`,
+#: runc's list) as allow rules.
+OCI_DEFAULT_DEVICE_RULES: tuple[DeviceRule, ...] = tuple(
+    DeviceRule(True, type_, major, minor, access)
+    for type_, major, minor, access in DEFAULT_DEVICE_RULES
 )
+
+
+def with_default_devices(
+    rules: Iterable[DeviceRule], nodes: Iterable[tuple[str, int | None, int | None]] = ()
+) -> tuple[DeviceRule, ...]:
+    """*rules*, then the default allowlist, then read, write and mknod of each device node
+    the container is given (``(type, major, minor)``; a fifo needs no rule).
+
+    This is runc's order: the defaults come after the caller's rules, so none of them can
+    take a standard device away.  Only the appended allow rules lose their repeats: a rule
+    repeated after a deny is not a no-op.
+    """
+    tail: list[DeviceRule] = list(OCI_DEFAULT_DEVICE_RULES)
+    for type_, major, minor in nodes:
+        if type_ in ("c", "u", "b") and major is not None and minor is not None:
+            tail.append(DeviceRule(True, "b" if type_ == "b" else "c", major, minor, "rwm"))
+    return (*rules, *dict.fromkeys(tail))
 
 
 class IgnoredResourceWarning(UserWarning):

@@ -8,10 +8,12 @@ from typing import Any
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from pycontain.defaults import DEFAULT_HOSTNAME
+
     p.add_argument("--rootfs", metavar="DIR",
                    help="root filesystem directory (default: the host's / read-only with private /proc, /dev, /tmp)")
     p.add_argument("--chroot", action="store_true", help="enter --rootfs with chroot instead of pivot_root")
-    p.add_argument("--hostname", metavar="H", help="hostname inside (default: pycontain)")
+    p.add_argument("--hostname", metavar="H", help=f"hostname inside (default: {DEFAULT_HOSTNAME})")
     p.add_argument("--memory", metavar="SIZE", help="memory limit, e.g. 64M, 1G")
     p.add_argument("--pids", metavar="N", type=int, help="maximum number of processes")
     p.add_argument("--cpus", metavar="N", type=float, help="CPU quota in CPUs, e.g. 0.5")
@@ -43,19 +45,26 @@ def main(args: argparse.Namespace) -> int:
 
     from pycontain.cgroups import Resources, parse_size
     from pycontain.container import Container
-    from pycontain.credentials import DEFAULT_CAPABILITIES, Capabilities, User
+    from pycontain.credentials import Capabilities, User
+    from pycontain.defaults import (
+        DEFAULT_CAPABILITIES,
+        DEFAULT_ENV,
+        DEFAULT_HOSTNAME,
+        DEFAULT_NAMESPACES,
+        PROC_MOUNT,
+    )
     from pycontain.namespaces import Namespaces
     from pycontain.rootfs import Chroot, Mount, RootFS
 
     pod = _attach_pod(args) if args.pod else None
-    hostname = pod.hostname if pod is not None else (args.hostname or "pycontain")
+    hostname = pod.hostname if pod is not None else (args.hostname or DEFAULT_HOSTNAME)
     if args.rootfs:
         import os
 
         if not os.path.isdir(args.rootfs):
             raise ConfigError("--rootfs", f"{args.rootfs!r} is not an existing directory")
         if args.chroot:
-            rootfs: Any = Chroot(args.rootfs, mounts=[Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev"))],
+            rootfs: Any = Chroot(args.rootfs, mounts=[Mount(*PROC_MOUNT)],
                                  readonly=args.read_only)
         else:
             rootfs = RootFS(args.rootfs, readonly=args.read_only)
@@ -63,9 +72,9 @@ def main(args: argparse.Namespace) -> int:
         if args.chroot:
             raise ConfigError("--chroot", "needs --rootfs")
         rootfs = RootFS.host()
-    names = {"mnt", "uts", "ipc", "pid"}
-    if args.net == "none":
-        names.add("net")
+    names = set(DEFAULT_NAMESPACES)
+    if args.net != "none":
+        names.discard("net")  # the host's network
     kw: dict[str, Any] = {}
     if args.memory is not None:
         kw["memory_max"] = _field("--memory", lambda: parse_size(args.memory))
@@ -73,7 +82,7 @@ def main(args: argparse.Namespace) -> int:
         kw["pids_max"] = args.pids
     resources = _field("--cpus", lambda: Resources.from_cpus(args.cpus, **kw)) if args.cpus is not None \
         else _field("--memory" if "memory_max" in kw else "--pids", lambda: Resources(**kw))
-    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
+    env = dict(e.split("=", 1) for e in DEFAULT_ENV)
     if hostname:
         env["HOSTNAME"] = hostname
     for item in args.env:

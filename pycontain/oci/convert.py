@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import posixpath
-import stat
 from typing import Any
 
 from ..credentials import cap_mask as _cap_mask
+from ..defaults import DEFAULT_DEVICES, DEFAULT_PATH, DEFAULT_SYMLINKS
 from ..errors import ConfigError
 from ..lowlevel.kernel import (
     MS_BIND,
@@ -39,19 +39,9 @@ from ..lowlevel.plan import (
     PlanDevice,
     PlanMount,
 )
-from ..rootfs import parse_options
+from ..rootfs import DEVICE_KINDS, parse_options
 from ..sysctl import check_sysctls
 from . import spec as S
-
-DEFAULT_DEVICES = (
-    ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),
-    ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
-)
-DEFAULT_SYMLINKS = (
-    ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
-    ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
-)
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def rootfs_path(spec: S.Spec, bundle: str) -> str:
@@ -207,13 +197,13 @@ def expand_cgroup_mounts(plan: Plan, cgroup: Any) -> Plan:
 
 def devices(spec: S.Spec, *, userns: bool) -> tuple[PlanDevice, ...]:
     out: dict[str, PlanDevice] = {}
-    for path, major, minor in DEFAULT_DEVICES:
-        out[path] = PlanDevice(path=path, mode=stat.S_IFCHR | 0o666, dev=os.makedev(major, minor),
-                               host_path=path)
+    for path, type_, major, minor in DEFAULT_DEVICES:
+        out[path] = PlanDevice(path=path, mode=DEVICE_KINDS[type_] | 0o666,
+                               dev=os.makedev(major, minor), host_path=path)
     linux = spec.linux
     for i, d in enumerate(linux.devices if linux else ()):
         field = f"linux.devices[{i}]"
-        kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}.get(d.type)
+        kind = DEVICE_KINDS.get(d.type)
         if kind is None:
             raise ConfigError(f"{field}.type", f"must be one of c, b, u, p, got {d.type!r}")
         if d.type != "p" and (d.major is None or d.minor is None):
@@ -224,6 +214,31 @@ def devices(spec: S.Spec, *, userns: bool) -> tuple[PlanDevice, ...]:
                                  uid=d.uid or 0, gid=d.gid or 0,
                                  host_path=d.path if os.path.exists(d.path) else None)
     return tuple(out.values())
+
+
+def dev_symlinks(mounts: tuple[PlanMount, ...] | list[PlanMount]) -> tuple[tuple[str, str], ...]:
+    """The /dev symlinks, as runc makes them: /dev/ptmx only over a /dev/pts mount, and
+    /dev/core only where the host has a /proc/kcore."""
+    has_pts = any(m.target == "/dev/pts" for m in mounts)
+    return tuple((target, link) for target, link in DEFAULT_SYMLINKS
+                 if (link != "/dev/ptmx" or has_pts)
+                 and (link != "/dev/core" or os.path.exists(target)))
+
+
+def cgroup_devices(resources: Any, spec: S.Spec) -> Any:
+    """*resources* (a :class:`pycontain.cgroups.Resources` or None) with the device rules
+    runc gives: the spec's own rules, then the default allowlist, so that a spec without
+    rules still gets no device beyond it (runc's rules deny by default).  pycontain also
+    allows each ``linux.devices`` node, as the library does for its rootfs's nodes: the
+    runtime spec says those devices must be usable, where runc leaves that to the caller."""
+    import attrs
+
+    from ..cgroups import Resources, with_default_devices
+
+    r = resources if resources is not None else Resources()
+    linux = spec.linux or S.Linux()
+    nodes = [(d.type, d.major, d.minor) for d in linux.devices]
+    return attrs.evolve(r, devices=with_default_devices(r.devices or (), nodes))
 
 
 def build_plan(spec: S.Spec, bundle: str) -> Plan:
@@ -249,11 +264,7 @@ def build_plan(spec: S.Spec, bundle: str) -> Plan:
     joins = join_list(join)
     mts = list(mounts(spec, bundle))
     has_dev = any(m.target == "/dev" for m in mts)
-    symlinks = list(DEFAULT_SYMLINKS)
-    if any(m.target == "/dev/pts" for m in mts):
-        symlinks.append(("pts/ptmx", "/dev/ptmx"))
-    if os.path.exists("/proc/kcore"):
-        symlinks.append(("/proc/kcore", "/dev/core"))
+    symlinks = dev_symlinks(mts)
     prop = 0
     if linux.rootfs_propagation:
         prop = PROPAGATION[linux.rootfs_propagation]

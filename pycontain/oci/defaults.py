@@ -2,14 +2,28 @@
 
 It follows current runc (1.2 and later): three capabilities in the bounding, effective and
 permitted sets and none ambient (runc 1.1 also made them ambient, which handed them to
-non-root processes), a ``cgroup`` namespace where the host runs cgroup v2 only.  Only
-``ociVersion`` differs: it is the version pycontain implements.
+non-root processes), a ``cgroup`` namespace where the host runs cgroup v2 only.  Two things
+differ: ``ociVersion`` is the version pycontain implements, and the RAPL counters
+(``/sys/devices/virtual/powercap``) are masked too, as Docker and containerd mask them.
+
+The values shared with the library (capabilities, masked and read-only paths, standard
+mounts, namespaces, ``PATH``) come from :mod:`pycontain.defaults`; what is runc's template's
+alone (hostname ``runc``, ``TERM``, the ``RLIMIT_NOFILE`` limit, the cgroup mount) is here.
 """
 
 from __future__ import annotations
 
 import os
 
+from pycontain.defaults import (
+    DEFAULT_CAPABILITIES,
+    DEFAULT_MASKED_PATHS,
+    DEFAULT_MOUNTS,
+    DEFAULT_NAMESPACES,
+    DEFAULT_PATH,
+    DEFAULT_READONLY_PATHS,
+)
+from pycontain.lowlevel.kernel import OCI_NAMESPACE_TYPES
 from pycontain.oci.spec import (
     OCI_VERSION,
     DeviceCgroup,
@@ -28,40 +42,19 @@ from pycontain.oci.spec import (
 
 __all__ = ["default_spec"]
 
-_CAPS = ("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE")
+
+def _template_mount(destination: str, source: str, type_: str, options: tuple[str, ...]) -> OciMount:
+    """One of pycontain's standard mounts as runc's template writes it."""
+    if destination == "/proc":
+        options = ()  # runc's template gives /proc no options (the library adds Docker's)
+    elif destination == "/dev/pts":
+        options = (*options, "gid=5")  # new ptys belong to the tty group
+    return OciMount(destination=destination, type=type_, source=source, options=options)
+
 
 _MOUNTS = (
-    OciMount(destination="/proc", type="proc", source="proc"),
-    OciMount(
-        destination="/dev",
-        type="tmpfs",
-        source="tmpfs",
-        options=("nosuid", "strictatime", "mode=755", "size=65536k"),
-    ),
-    OciMount(
-        destination="/dev/pts",
-        type="devpts",
-        source="devpts",
-        options=("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"),
-    ),
-    OciMount(
-        destination="/dev/shm",
-        type="tmpfs",
-        source="shm",
-        options=("nosuid", "noexec", "nodev", "mode=1777", "size=65536k"),
-    ),
-    OciMount(
-        destination="/dev/mqueue",
-        type="mqueue",
-        source="mqueue",
-        options=("nosuid", "noexec", "nodev"),
-    ),
-    OciMount(
-        destination="/sys",
-        type="sysfs",
-        source="sysfs",
-        options=("nosuid", "noexec", "nodev", "ro"),
-    ),
+    *(_template_mount(*m) for m in DEFAULT_MOUNTS),
+    # the template's alone: the container's own cgroup, read-only
     OciMount(
         destination="/sys/fs/cgroup",
         type="cgroup",
@@ -78,23 +71,8 @@ _ROOTLESS_SYS = OciMount(
     options=("rbind", "nosuid", "noexec", "nodev", "ro"),
 )
 
-_MASKED_PATHS = (
-    "/proc/acpi",
-    "/proc/asound",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/sys/firmware",
-    "/proc/scsi",
-    # runc's template up to 1.1 ends here; Docker, containerd and newer templates also
-    # mask the RAPL energy counters (CVE-2020-8694, power side channels)
-    "/sys/devices/virtual/powercap",
-)
-
-_READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+# runc's template lists the namespaces under their OCI names
+_OCI_NAME = {name: oci for oci, name in OCI_NAMESPACE_TYPES.items()}
 
 
 def _cgroup2_unified(mountinfo: str = "/proc/self/mountinfo") -> bool:
@@ -128,13 +106,13 @@ def default_spec(
     """
     if cgroupns is None:
         cgroupns = _cgroup2_unified()
-    namespaces = [Namespace(type=t) for t in ("pid", "network", "ipc", "uts", "mount")]
+    namespaces = [Namespace(type=_OCI_NAME[n]) for n in DEFAULT_NAMESPACES]
     if cgroupns:
         namespaces.append(Namespace(type="cgroup"))
     mounts: tuple[OciMount, ...] = _MOUNTS
     linux = Linux(
-        masked_paths=_MASKED_PATHS,
-        readonly_paths=_READONLY_PATHS,
+        masked_paths=DEFAULT_MASKED_PATHS,
+        readonly_paths=DEFAULT_READONLY_PATHS,
         resources=OciResources(devices=(DeviceCgroup(allow=False, access="rwm"),)),
         namespaces=tuple(namespaces),
     )
@@ -147,8 +125,8 @@ def default_spec(
             uid_mappings=(IDMapping(container_id=0, host_id=host_uid, size=1),),
             gid_mappings=(IDMapping(container_id=0, host_id=host_gid, size=1),),
             namespaces=tuple(namespaces),
-            masked_paths=_MASKED_PATHS,
-            readonly_paths=_READONLY_PATHS,
+            masked_paths=DEFAULT_MASKED_PATHS,
+            readonly_paths=DEFAULT_READONLY_PATHS,
         )
         # gid=/uid= options name ids that may not be mapped
         mounts = tuple(
@@ -169,13 +147,14 @@ def default_spec(
             terminal=True,
             user=OciUser(uid=0, gid=0),
             args=("sh",),
-            env=(
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                "TERM=xterm",
-            ),
+            env=(f"PATH={DEFAULT_PATH}", "TERM=xterm"),
             cwd="/",
             no_new_privileges=True,
-            capabilities=OciCapabilities(bounding=_CAPS, permitted=_CAPS, effective=_CAPS),
+            capabilities=OciCapabilities(
+                bounding=DEFAULT_CAPABILITIES,
+                permitted=DEFAULT_CAPABILITIES,
+                effective=DEFAULT_CAPABILITIES,
+            ),
             rlimits=(Rlimit(type="RLIMIT_NOFILE", hard=1024, soft=1024),),
         ),
         hostname="runc",

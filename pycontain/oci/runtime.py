@@ -192,12 +192,14 @@ class Runtime:
             # where it is not and no limits are asked, as runc does)
             privileged = userns.privileged()
             cg_path = linux.cgroups_path or (f"/{cid}" if privileged else cid)  # runc's default
-            res_in = dict((raw.get("linux") or {}).get("resources") or {})
+            res_raw = dict((raw.get("linux") or {}).get("resources") or {})
             if not privileged:
                 # devices are the host's own nodes, bound in: the host's permissions apply
-                res_in.pop("devices", None)
-            res_raw = _with_default_device_rules(res_in, linux) if privileged else res_in
+                res_raw.pop("devices", None)
             resources = _resources(res_raw)
+            if privileged:
+                # the spec's device rules, then the default allowlist (runc's)
+                resources = convert.cgroup_devices(resources, spec)
             parent, name = os.path.split(cg_path.rstrip("/"))
             created_cg = True
             from ..cgroups import _cgroup as cgmod
@@ -626,38 +628,6 @@ def _resources(raw: dict[str, Any]) -> Any:
         if cpu.get(src) not in (None, ""):
             kw[dst] = cpu[src]
     return Resources(**kw) if kw else None
-
-
-# What runc allows after the spec's own device rules: mknod of anything (the nodes it makes
-# itself), the standard devices, ptys, and the spec's own linux.devices.
-_DEFAULT_DEVICE_RULES = [
-    {"allow": True, "type": "c", "access": "m"},
-    {"allow": True, "type": "b", "access": "m"},
-    {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 1, "minor": 7, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 136, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
-    {"allow": True, "type": "c", "major": 10, "minor": 200, "access": "rwm"},
-]
-
-
-def _with_default_device_rules(res: dict[str, Any], linux: S.Linux) -> dict[str, Any]:
-    rules = list(res.get("devices") or [])
-    if not rules:
-        return res
-    extra = list(_DEFAULT_DEVICE_RULES)
-    for d in linux.devices:
-        if d.type in ("c", "b", "u") and d.major is not None and d.minor is not None:
-            extra.append({"allow": True, "type": "c" if d.type == "u" else d.type,
-                          "major": d.major, "minor": d.minor, "access": "rwm"})
-    out = dict(res)
-    out["devices"] = rules + extra
-    return out
 
 
 def _merge(dst: dict[str, Any], src: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from ..credentials import DEFAULT_CAPABILITIES
+from ..defaults import DEFAULT_CAPABILITIES
 from ..errors import ConfigError
 from ..lowlevel.kernel import CAPABILITIES
 

@@ -385,9 +385,13 @@ def test_devices_created(cli: CLI, bundle) -> None:
     assert cli.output(b) == "ok\n"
 
 
-def test_device_cgroup_denies_by_default(cli: CLI, bundle) -> None:
-    """A node made by mknod inside is unusable: the default rule set denies it."""
+@pytest.mark.parametrize("rules", ["template", "none"])
+def test_device_cgroup_denies_by_default(cli: CLI, bundle, rules: str) -> None:
+    """A node made by mknod inside is unusable: the default rule set denies it, also when
+    the config has no device rules at all (runc's rules deny by default)."""
     b = bundle()
+    if rules == "none":
+        b.linux.pop("resources", None)
     b.process["args"] = ["/bin/sh", "-c", "mknod /tmp/mem c 1 1 2>/dev/null; /probe cat /tmp/mem"]
     b.process["capabilities"]["bounding"].append("CAP_MKNOD")
     b.process["capabilities"]["effective"].append("CAP_MKNOD")

@@ -69,19 +69,20 @@ def test_default_device_cgroup_denies_devices_outside_the_allowlist(
         make_rootfs: Callable[[], Path]) -> None:
     # CAP_MKNOD on purpose: making the node must not give access to the device
     caps = Capabilities.of(["CAP_MKNOD", "CAP_DAC_OVERRIDE"])
+    # /dev/fuse: outside runc's list (Docker denies it by name)
     with Container(rootfs=make_rootfs(), cgroup=True, capabilities=caps) as c:
-        tun = c.run(["/payload", "devopen", "/tmp/tun", "10", "200"], capture_output=True, text=True)
+        fuse = c.run(["/payload", "devopen", "/tmp/fuse", "10", "229"], capture_output=True, text=True)
         null = c.run(["/payload", "devopen", "/tmp/null", "1", "3"], capture_output=True, text=True)
-    assert tun.stdout.strip() == "open: Operation not permitted"
+    assert fuse.stdout.strip() == "open: Operation not permitted"
     assert null.stdout.strip() == "open ok"
     # the same with pycontain.run's default (a fresh cgroup) over the host's /
     with Container(rootfs=RootFS.host(), cgroup=Resources(pids_max=64), capabilities=caps) as c:
         # /dev: its tmpfs allows device nodes (/tmp's is nodev)
-        r = c.run(["sh", "-c", "mknod /dev/tun2 c 10 200 && head -c 0 /dev/tun2"],
+        r = c.run(["sh", "-c", "mknod /dev/fuse2 c 10 229 && head -c 0 /dev/fuse2"],
                   capture_output=True, text=True)
     assert r.returncode != 0 and "Operation not permitted" in r.stderr, r
     # explicit rules replace the default: allow everything
     allow_all = Resources(devices=(DeviceRule(True, "a"),))
     with Container(rootfs=make_rootfs(), cgroup=allow_all, capabilities=caps) as c:
-        tun = c.run(["/payload", "devopen", "/tmp/tun", "10", "200"], capture_output=True, text=True)
-    assert tun.stdout.strip() == "open ok"
+        fuse = c.run(["/payload", "devopen", "/tmp/fuse", "10", "229"], capture_output=True, text=True)
+    assert fuse.stdout.strip() == "open ok"

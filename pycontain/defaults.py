@@ -1,0 +1,138 @@
+"""What a container gets when nothing else is asked: one place for every default that users
+see, shared by the library (:class:`~pycontain.Container`, ``pycontain run``) and the OCI
+runtime (``pycontain-runc``, its ``spec`` template).
+
+Plain data only (strings, tuples of numbers), so that any layer may import it; each user
+turns it into its own objects (``Mount``, ``Device``, ``DeviceRule``, ``OciMount``...).
+The references are runc (its ``spec`` template and ``libcontainer/specconv``) and, where
+pycontain follows it, Docker; ``tests/unit/test_defaults.py`` pins each value against them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DEFAULT_CAPABILITIES",
+    "DEFAULT_DEVICES",
+    "DEFAULT_DEVICE_RULES",
+    "DEFAULT_ENV",
+    "DEFAULT_HOSTNAME",
+    "DEFAULT_MASKED_PATHS",
+    "DEFAULT_MOUNTS",
+    "DEFAULT_NAMESPACES",
+    "DEFAULT_PATH",
+    "DEFAULT_READONLY_PATHS",
+    "DEFAULT_SYMLINKS",
+    "DEV_MOUNTS",
+    "PROC_MOUNT",
+    "SYS_MOUNT",
+]
+
+# -- the process -------------------------------------------------------------------------------
+
+#: The command search path when the environment has no ``PATH`` (Docker's and runc's).
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+#: The environment of a library container when none is given.
+DEFAULT_ENV: tuple[str, ...] = (f"PATH={DEFAULT_PATH}", "HOME=/root")
+
+#: The bounding, effective and permitted sets (runc's ``spec`` template); nothing
+#: inheritable or ambient.  Docker's larger set is not a default anywhere in pycontain.
+DEFAULT_CAPABILITIES: tuple[str, ...] = ("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE")
+
+#: The hostname ``pycontain.run`` and ``pycontain run`` give (``pycontain-runc spec``
+#: writes runc's ``runc``).
+DEFAULT_HOSTNAME = "pycontain"
+
+#: The namespaces a container creates by default, in the order of runc's template
+#: (pycontain's short names: ``mnt`` is OCI's ``mount``, ``net`` its ``network``).
+DEFAULT_NAMESPACES: tuple[str, ...] = ("pid", "net", "ipc", "uts", "mnt")
+
+# -- the root filesystem -------------------------------------------------------------------------
+# A mount is (destination, source, fstype, options).
+
+#: /proc as Docker mounts it.  runc's template gives it no options at all; nothing set-uid,
+#: executable or a device node belongs in /proc, so the library keeps Docker's.
+PROC_MOUNT: tuple[str, str, str, tuple[str, ...]] = (
+    "/proc", "proc", "proc", ("nosuid", "noexec", "nodev"))
+
+#: A private /dev: a tmpfs, its own devpts instance, shm and mqueue.  runc's template also
+#: gives devpts ``gid=5`` (the tty group); the library leaves it out because gid 5 need not
+#: be mapped in a user namespace (runc's rootless template drops it for the same reason).
+DEV_MOUNTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k")),
+    ("/dev/pts", "devpts", "devpts", ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620")),
+    ("/dev/shm", "shm", "tmpfs", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
+    ("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
+)
+
+#: /sys, read-only.
+SYS_MOUNT: tuple[str, str, str, tuple[str, ...]] = (
+    "/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev", "ro"))
+
+#: The standard mounts of a root filesystem, in runc's order.
+DEFAULT_MOUNTS = (PROC_MOUNT, *DEV_MOUNTS, SYS_MOUNT)
+
+#: The device nodes made in a private /dev: (path, type, major, minor), mode 0666, owned by
+#: root — the runtime spec's "default devices" (its /dev/console is the terminal, bound
+#: when there is one; /dev/ptmx is a symlink below).
+DEFAULT_DEVICES: tuple[tuple[str, str, int, int], ...] = (
+    ("/dev/null", "c", 1, 3),
+    ("/dev/zero", "c", 1, 5),
+    ("/dev/full", "c", 1, 7),
+    ("/dev/random", "c", 1, 8),
+    ("/dev/urandom", "c", 1, 9),
+    ("/dev/tty", "c", 5, 0),
+)
+
+#: The symlinks made in a private /dev: (target, link).  The OCI runtime makes /dev/ptmx
+#: only where there is a /dev/pts mount and /dev/core only where the host has /proc/kcore,
+#: as runc does.
+DEFAULT_SYMLINKS: tuple[tuple[str, str], ...] = (
+    ("/proc/self/fd", "/dev/fd"),
+    ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"),
+    ("/proc/self/fd/2", "/dev/stderr"),
+    ("pts/ptmx", "/dev/ptmx"),
+    ("/proc/kcore", "/dev/core"),
+)
+
+#: Paths hidden behind /dev/null (files) or an empty read-only tmpfs (directories): runc's
+#: template, plus the RAPL energy counters that Docker and containerd also mask
+#: (CVE-2020-8694, a power side channel).  The library and ``pycontain-runc spec`` share it.
+DEFAULT_MASKED_PATHS: tuple[str, ...] = (
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/sys/firmware",
+    "/proc/scsi",
+    "/sys/devices/virtual/powercap",
+)
+
+#: Paths made read-only (runc's template, Docker's list).
+DEFAULT_READONLY_PATHS: tuple[str, ...] = (
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+)
+
+# -- the device cgroup ---------------------------------------------------------------------------
+
+#: The devices every container may use, allowed after its own rules: (type, major, minor,
+#: access), None for any number.  This is runc's list (``specconv.AllowedDevices``), which
+#: runc appends to every container's rules so that no rule of the caller takes them away:
+#: mknod of any node (making a node gives no access to the device), the default devices,
+#: /dev/pts/* and /dev/ptmx, and /dev/net/tun (runc 1.2.0 dropped it; later releases put it
+#: back for the users that cannot add a rule of their own).  /dev/console (5:1) is not here, as in runc: a
+#: container's console is its terminal, a pty (136:*).  Docker's own config allows 5:1
+#: itself, in its ``linux.resources.devices``.
+DEFAULT_DEVICE_RULES: tuple[tuple[str, int | None, int | None, str], ...] = (
+    ("c", None, None, "m"),
+    ("b", None, None, "m"),
+    *((type_, major, minor, "rwm") for _path, type_, major, minor in DEFAULT_DEVICES),
+    ("c", 136, None, "rwm"),
+    ("c", 5, 2, "rwm"),
+    ("c", 10, 200, "rwm"),
+)
