@@ -280,7 +280,8 @@ def build_plan(spec: S.Spec, bundle: str) -> Plan:
         return Plan(clone_flags=flags, joins=joins, pidns_join=join.get("pid"),
                     unshare_time=bool(linux.time_offsets) and "time" in create,
                     become_root=userns, hostname=spec.hostname or None,
-                    domainname=spec.domainname or None, personality=personality,
+                    domainname=spec.domainname or None, loopback_up="net" in create,
+                    personality=personality,
                     sysctls=tuple(linux.sysctl.items()), root_mode=PC_ROOT_CHROOT,
                     rootfs=rootfs, setsid=True, nondumpable=True, **pf)
     return Plan(

@@ -30,6 +30,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from helpers import wait_for as _wait_for
 from images import build_pause, write_image_archive
 
 PYCONTAIN_RUNC = shutil.which("pycontain-runc") or os.path.join(
@@ -185,14 +186,8 @@ def run_in_pty(
 
 
 def wait_for(pred, *, timeout: float = 20, interval: float = 0.1, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+    """The shared wait_for at the clients' pace: daemons take seconds, not milliseconds."""
+    return _wait_for(pred, timeout, interval, what)
 
 
 def stop_daemon(proc: subprocess.Popen, *, timeout: float = 20) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import gated_python, go
 
 from pycontain.cgroups import (
     ALL_CONTROLLERS,
@@ -50,24 +51,6 @@ needs_unified = pytest.mark.skipif(
 )
 
 
-def _gated(children: list[subprocess.Popen[bytes]], code: str) -> subprocess.Popen[bytes]:
-    """A Python child that runs *code* once a line arrives on stdin (after we moved it)."""
-    p = subprocess.Popen(
-        [PY, "-c", "import sys; sys.stdin.readline()\n" + code],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    children.append(p)
-    return p
-
-
-def _go(p: subprocess.Popen[bytes]) -> None:
-    assert p.stdin is not None
-    p.stdin.write(b"go\n")
-    p.stdin.flush()
-
-
 def _read(path: str) -> str:
     return Path(path).read_text().strip()
 
@@ -97,9 +80,9 @@ print(json.dumps(out))
 
 
 def _device_access(cg: Cgroup, children: list[subprocess.Popen[bytes]]) -> dict[str, str]:
-    p = _gated(children, _OPEN_DEVICES)
+    p = gated_python(children, _OPEN_DEVICES)
     cg.add_process(p.pid)
-    _go(p)
+    go(p)
     out, err = p.communicate(timeout=10)
     assert p.returncode == 0, err
     result: dict[str, str] = json.loads(out)
@@ -273,7 +256,7 @@ def test_v2_ebpf_device_program_enforced(children: list[subprocess.Popen[bytes]]
         assert _device_access(cg, children) == {"/dev/zero": "EPERM", "/dev/null": "ok"}
         # Partial access: read allowed, write denied.
         cg.set(Resources(devices=[DeviceRule(False), DeviceRule(True, "c", 1, 3, "r")]))
-        p = _gated(
+        p = gated_python(
             children,
             "import errno\n"
             "open('/dev/null','rb').close()\n"
@@ -281,7 +264,7 @@ def test_v2_ebpf_device_program_enforced(children: list[subprocess.Popen[bytes]]
             "    print(errno.errorcode[e.errno])\n",
         )
         cg.add_process(p.pid)
-        _go(p)
+        go(p)
         out, err = p.communicate(timeout=10)
         assert out.strip() == b"EPERM", err
 
@@ -302,9 +285,9 @@ print(t.user + t.system)
 def test_cpu_quota_is_enforced(children: list[subprocess.Popen[bytes]]) -> None:
     r = Resources.from_oci({"cpu": {"quota": 20000, "period": 100000}})
     with Cgroup.create(resources=r) as cg:
-        p = _gated(children, _SPIN)
+        p = gated_python(children, _SPIN)
         cg.add_process(p.pid)
-        _go(p)
+        go(p)
         out, err = p.communicate(timeout=20)
         used = float(out)
         # 20% of one CPU over one second of wall time, with slack for the first period.
@@ -324,9 +307,9 @@ def test_oom_events_v1(children: list[subprocess.Popen[bytes]]) -> None:
         t = threading.Thread(target=lambda: got.extend(stream))
         t.start()
         try:
-            p = _gated(children, "x = bytearray(b'\\x01') * (256 << 20)\nprint('survived')")
+            p = gated_python(children, "x = bytearray(b'\\x01') * (256 << 20)\nprint('survived')")
             cg.add_process(p.pid)
-            _go(p)
+            go(p)
             p.communicate(timeout=30)
             assert p.returncode == -signal.SIGKILL
             deadline = time.monotonic() + 5
@@ -360,9 +343,9 @@ def test_runc_stats_v1(children: list[subprocess.Popen[bytes]]) -> None:
     # every hierarchy, like an OCI container (the default set has no cpuacct on hybrid hosts)
     with Cgroup.create(resources=Resources(pids_max=50, memory_max=128 * MiB),
                        controllers=ALL_CONTROLLERS) as cg:
-        p = _gated(children, "x = bytearray(8 << 20)\nimport sys\nsys.stdin.readline()")
+        p = gated_python(children, "x = bytearray(8 << 20)\nimport sys\nsys.stdin.readline()")
         cg.add_process(p.pid)
-        _go(p)
+        go(p)
         deadline = time.monotonic() + 5
         while cg.runc_stats()["memory"]["usage"].get("usage", 0) < 8 * MiB:
             assert time.monotonic() < deadline
@@ -377,20 +360,20 @@ def test_runc_stats_v1(children: list[subprocess.Popen[bytes]]) -> None:
         assert len(s["cpu"]["usage"]["percpu"]) == os.cpu_count()
         assert {"kernel", "user"} <= set(s["cpu"]["usage"])
         assert set(s) >= {"cpu", "cpuset", "memory", "pids", "blkio", "hugetlb"}
-        _go(p)
+        go(p)
         p.wait(timeout=10)
 
 
 @needs_v1
 def test_check_before_update(children: list[subprocess.Popen[bytes]]) -> None:
     with Cgroup.create(resources=Resources(memory_max=256 * MiB)) as cg:
-        p = _gated(
+        p = gated_python(
             children,
             "x = bytearray(b'\\x01') * (32 << 20)\nprint('ok', flush=True)\n"
             "import sys\nsys.stdin.readline()",
         )
         cg.add_process(p.pid)
-        _go(p)
+        go(p)
         assert p.stdout is not None and p.stdout.readline() == b"ok\n"
         low = Resources.from_oci({"memory": {"limit": 8 * MiB, "checkBeforeUpdate": True}})
         with pytest.raises(CgroupError, match=r"^linux\.resources\.memory\.limit: the new limit"):
@@ -460,9 +443,9 @@ def test_cpuset_children_get_cpus_and_mems(children: list[subprocess.Popen[bytes
             d = f"{cpuset.mount}{cg.path}"
             assert _read(d + "/cpuset.cpus") == parent_cpus
             assert _read(d + "/cpuset.mems")
-            p = _gated(children, "pass")
+            p = gated_python(children, "pass")
             cg.add_process(p.pid)
-            _go(p)
+            go(p)
             assert p.wait(timeout=10) == 0
     remove_empty_parents()
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from helpers import gated_python, go
 
 from pycontain.cgroups import ALL_CONTROLLERS, Cgroup, CgroupMode, Resources, _layout, detect, v1
 from pycontain.cgroups._fs import REAL_FS
@@ -41,25 +42,6 @@ def _spawn(
     p = subprocess.Popen(list(argv), **kw)  # type: ignore[call-overload]
     children.append(p)
     return p
-
-
-def _gated(children: list[subprocess.Popen[bytes]], code: str) -> subprocess.Popen[bytes]:
-    """A Python child that runs *code* once a line arrives on stdin (after we moved it)."""
-    return _spawn(
-        children,
-        PY,
-        "-c",
-        "import sys; sys.stdin.readline()\n" + code,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
-def _go(p: subprocess.Popen[bytes]) -> None:
-    assert p.stdin is not None
-    p.stdin.write(b"go\n")
-    p.stdin.flush()
 
 
 def _read(path: str) -> str:
@@ -209,9 +191,9 @@ def test_freeze_stops_progress(children: list[subprocess.Popen[bytes]]) -> None:
 def test_memory_limit_oom_kills(children: list[subprocess.Popen[bytes]]) -> None:
     with Cgroup.create(resources=Resources(memory_max=48 * MiB)) as cg:
         assert cg.oom_kill_count == 0
-        p = _gated(children, "x = bytearray(b'\\x01') * (256 << 20)\nprint('survived')")
+        p = gated_python(children, "x = bytearray(b'\\x01') * (256 << 20)\nprint('survived')")
         cg.add_process(p.pid)
-        _go(p)
+        go(p)
         out, _ = p.communicate(timeout=30)
         assert p.returncode == -signal.SIGKILL
         assert b"survived" not in out
@@ -221,9 +203,9 @@ def test_memory_limit_oom_kills(children: list[subprocess.Popen[bytes]]) -> None
 
 def test_memory_within_limit_survives(children: list[subprocess.Popen[bytes]]) -> None:
     with Cgroup.create(resources=Resources(memory_max=256 * MiB)) as cg:
-        p = _gated(children, "x = bytearray(b'\\x01') * (32 << 20)\nprint('ok')")
+        p = gated_python(children, "x = bytearray(b'\\x01') * (32 << 20)\nprint('ok')")
         cg.add_process(p.pid)
-        _go(p)
+        go(p)
         out, _ = p.communicate(timeout=30)
         assert (p.returncode, out.strip()) == (0, b"ok")
         st = cg.stats()
@@ -248,9 +230,9 @@ else:
     print("no limit", n, flush=True)
 """
     with Cgroup.create(resources=Resources(pids_max=4)) as cg:
-        p = _gated(children, code)
+        p = gated_python(children, code)
         cg.add_process(p.pid)
-        _go(p)
+        go(p)
         out, _ = p.communicate(timeout=30)
         assert out.split() == [b"EAGAIN", b"3"]
         assert cg.stats()["pids_current"] == 3  # the forked sleepers; removal kills them

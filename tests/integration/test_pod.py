@@ -11,11 +11,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 import pytest
+from helpers import wait_for
 
 import pycontain
 from pycontain import Pod, RootFS
@@ -25,14 +26,6 @@ from pycontain.pod import STATE_DIR, PodStore, start_time
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
-
-
-def _wait_for(cond: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def _cgroup_of(pid: int) -> dict[str, str]:
@@ -160,7 +153,7 @@ def test_containers_go_under_the_pod_cgroup(busybox_rootfs: Path) -> None:
         a.kill()
         assert a.wait(5) == -signal.SIGKILL
         # each container's cgroup goes with its process; the pod's stays
-        _wait_for(lambda: not os.path.exists(f"/sys/fs/cgroup/pids{ca['pids']}"), what="cgroup removal")
+        wait_for(lambda: not os.path.exists(f"/sys/fs/cgroup/pids{ca['pids']}"), what="cgroup removal")
         assert os.path.isdir(f"/sys/fs/cgroup/pids{pod.cgroup_path}")
         assert os.path.isdir(f"/sys/fs/cgroup/pids{cb['pids']}")
 
@@ -296,7 +289,7 @@ def test_detach_and_attach() -> None:
         from pycontain.pod import destroy
 
         destroy(state)  # the infra is our child here: destroy() reaps it
-    _wait_for(lambda: not state.running, what="the infra to stop")
+    wait_for(lambda: not state.running, what="the infra to stop")
     assert _pod_cgroup_dirs(state.cgroup) == []
 
 
@@ -395,7 +388,7 @@ def test_cli_create_ls_run_rm(pod_name: str, busybox_rootfs: Path) -> None:
     r = _cli("pod", "rm", pod_name)
     assert r.stdout.strip() == pod_name
     assert not os.path.exists(os.path.join(STATE_DIR, f"{pod_name}.json"))
-    _wait_for(lambda: _gone(infra, started), what="the infra process to exit")
+    wait_for(lambda: _gone(infra, started), what="the infra process to exit")
     assert _pod_cgroup_dirs(cg) == []
     assert _ls(pod_name) is None
 
@@ -408,7 +401,7 @@ def test_cli_share_pid(pod_name: str, busybox_rootfs: Path) -> None:
         def seen() -> bool:
             r = _cli("run", "--pod", pod_name, "--rootfs", str(busybox_rootfs), "--", "ps", "-o", "args")
             return "sleep 4321" in r.stdout
-        _wait_for(seen, what="the other container in ps")
+        wait_for(seen, what="the other container in ps")
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -447,7 +440,7 @@ def test_cli_rm_refuses_running_containers_without_force(pod_name: str, busybox_
         state = PodStore().load(pod_name)
         from pycontain.pod import pod_pids
 
-        _wait_for(lambda: len(pod_pids(state)) >= 2, what="the container in the pod")
+        wait_for(lambda: len(pod_pids(state)) >= 2, what="the container in the pod")
         r = _cli("pod", "rm", pod_name, check=False)
         assert r.returncode != 0 and "--force" in r.stderr
         assert state.running
@@ -469,7 +462,7 @@ def test_cli_ls_marks_exited_pods(pod_name: str) -> None:
         signal.pidfd_send_signal(fd, signal.SIGKILL)
     finally:
         os.close(fd)
-    _wait_for(lambda: not state.running, what="the infra to die")
+    wait_for(lambda: not state.running, what="the infra to die")
     row = _ls(pod_name)
     assert row is not None and row["status"] == "exited"
     r = _cli("run", "--pod", pod_name, "--", "true", check=False)
@@ -492,7 +485,7 @@ def test_cli_sigkill_of_run_leaves_the_pod(pod_name: str, busybox_rootfs: Path) 
         return bool(containers()) and bool(Path(f"{pids_dir}/{containers()[0]}/cgroup.procs").read_text())
 
     try:
-        _wait_for(started, what="the container's cgroup")
+        wait_for(started, what="the container's cgroup")
         (ours,) = containers()
         runner.kill()
         runner.wait()
@@ -500,7 +493,7 @@ def test_cli_sigkill_of_run_leaves_the_pod(pod_name: str, busybox_rootfs: Path) 
         runner.kill()
         runner.wait()
     # the keeper of the killed `run` removes its container, and only that
-    _wait_for(lambda: not _pod_cgroup_dirs(f"{state.cgroup}/{ours}"), what="the container's cgroup removal")
+    wait_for(lambda: not _pod_cgroup_dirs(f"{state.cgroup}/{ours}"), what="the container's cgroup removal")
     assert state.running
     row = _ls(pod_name)
     assert row is not None and row["status"] == "running"

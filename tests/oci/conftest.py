@@ -10,13 +10,9 @@ The `expect_spec_strict` fixture is the same idea for a single assertion inside 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import itertools
-import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,32 +23,20 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from helpers import gcc, make_busybox_rootfs
 from ocihelpers import (
     CGROUP_PREFIX,
     CLI,
-    TIMEOUT,
     Bundle,
     Result,
     RuntimeInfo,
-    children_of,
+    driven_cli,
     find_runtime,
-    reap_new_children,
-    rmdir_test_cgroups,
-    set_subreaper,
+    runtime_or_fail,
+    spec_config,
 )
 
 HERE = Path(__file__).resolve().parent
-
-
-def _make_busybox_rootfs(dest: Path) -> Path:
-    # tests/conftest.py is imported by pytest as "conftest"; load our own copy by path
-    spec = importlib.util.spec_from_file_location(
-        "_pycontain_tests_conftest", HERE.parent / "conftest.py"
-    )
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.make_busybox_rootfs(dest)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -76,14 +60,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def runtime() -> RuntimeInfo:
     """The runtime under test. A missing pycontain-runc is a failure, never a skip."""
-    exe, wanted = find_runtime()
-    if exe is None:
-        pytest.fail(
-            f"OCI runtime {wanted!r} not found (not beside {sys.executable}, not on PATH): "
-            "install pycontain (console script pycontain-runc) or set PYCONTAIN_RUNC",
-            pytrace=False,
-        )
-    return RuntimeInfo(exe)
+    return runtime_or_fail()
 
 
 @pytest.fixture
@@ -101,21 +78,14 @@ def expect_spec_strict(runtime: RuntimeInfo) -> Callable[[bool, str], None]:
 def probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/oci/probe.c, built static."""
     out = tmp_path_factory.mktemp("probe") / "probe"
-    r = subprocess.run(
-        ["gcc", "-static", "-O2", "-o", str(out), str(HERE / "probe.c")],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert r.returncode == 0, f"building the probe failed:\n{r.stderr}"
+    gcc("-static", "-O2", "-o", str(out), str(HERE / "probe.c"))
     return out
 
 
 @pytest.fixture(scope="session")
 def base_rootfs(tmp_path_factory: pytest.TempPathFactory, probe: Path) -> Path:
     """busybox and its applet links, plus /probe: hard-linked into each bundle's rootfs."""
-    root = _make_busybox_rootfs(tmp_path_factory.mktemp("ocirootfs"))
+    root = make_busybox_rootfs(tmp_path_factory.mktemp("ocirootfs"))
     shutil.copy2(probe, root / "probe")
     return root
 
@@ -123,17 +93,7 @@ def base_rootfs(tmp_path_factory: pytest.TempPathFactory, probe: Path) -> Path:
 @pytest.fixture(scope="session")
 def default_config(runtime: RuntimeInfo, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The config.json `<runtime> spec` writes, once per session."""
-    d = tmp_path_factory.mktemp("spec")
-    r = subprocess.run(
-        check=False,
-        args=[runtime.exe, "spec"],
-        cwd=d,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert r.returncode == 0, f"{runtime.name} spec failed: {r.stderr}"
-    return json.loads((d / "config.json").read_text())
+    return spec_config(runtime, tmp_path_factory.mktemp("spec"))
 
 
 @pytest.fixture
@@ -170,24 +130,8 @@ def cli(request: pytest.FixtureRequest, runtime: RuntimeInfo, tmp_path: Path) ->
     conmon and containerd's shim are. Teardown: `delete --force` of every id the test
     made, then nothing may be left: state entries, cgroups, processes, mounts."""
     request.getfixturevalue("no_leaks")  # mounts and child processes, checked after ours
-    before = children_of(os.getpid())
-    set_subreaper(True)
-    c = CLI(runtime, tmp_path)
-    try:
+    with driven_cli(runtime, tmp_path) as c:
         yield c
-    finally:
-        problems = c.cleanup()
-        for pid in reap_new_children(before):
-            try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-                os.kill(pid, signal.SIGKILL)  # our own child (we are its subreaper)
-            except OSError:
-                continue
-            problems.append(f"process left: {pid} {cmd!r}")
-        reap_new_children(before)
-        set_subreaper(False)
-        rmdir_test_cgroups()
-        assert not problems, "leaked: " + "; ".join(problems)
 
 
 @pytest.fixture

@@ -1,19 +1,24 @@
-"""The OCI tests' helpers: the runtime, bundles, and a CLI driver with a leak check."""
+"""The OCI tests' helpers: the runtime, bundles, and a CLI driver with a leak check (what
+other directories use too is in tests/helpers.py)."""
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
+from helpers import children_of, own_cgroups, ppid_and_state, set_subreaper
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 # absolute cgroupsPath prefix of every bundle unless a test sets its own
@@ -46,19 +51,30 @@ def find_runtime() -> tuple[str | None, str]:
     return shutil.which("pycontain-runc"), "pycontain-runc"
 
 
-def own_cgroups(pid: int | str = "self") -> dict[str, str]:
-    """{hierarchy dir name under /sys/fs/cgroup: cgroup path} from /proc/PID/cgroup."""
-    paths = {}
-    with open(f"/proc/{pid}/cgroup") as f:
-        for line in f:
-            _, controllers, path = line.rstrip("\n").split(":", 2)
-            if controllers == "":
-                paths["unified"] = path
-                continue
-            for c in controllers.split(","):
-                paths[c.removeprefix("name=")] = path
-            paths[controllers] = path
-    return paths
+def runtime_or_fail() -> RuntimeInfo:
+    """The runtime under test. A missing pycontain-runc is a failure, never a skip."""
+    exe, wanted = find_runtime()
+    if exe is None:
+        pytest.fail(
+            f"OCI runtime {wanted!r} not found (not beside {sys.executable}, not on PATH): "
+            "install pycontain (console script pycontain-runc) or set PYCONTAIN_RUNC",
+            pytrace=False,
+        )
+    return RuntimeInfo(exe)
+
+
+def spec_config(runtime: RuntimeInfo, directory: Path) -> dict:
+    """The config.json `<runtime> spec` writes (in *directory*)."""
+    r = subprocess.run(
+        check=False,
+        args=[runtime.exe, "spec"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert r.returncode == 0, f"{runtime.name} spec failed: {r.stderr}"
+    return json.loads((directory / "config.json").read_text())
 
 
 class Bundle:
@@ -133,34 +149,6 @@ class Result:
         return f"Result({self.argv!r}, rc={self.returncode}, stdout={self.stdout!r}, stderr={self.stderr!r})"
 
 
-def _ppid_and_state(pid: int) -> tuple[int, str] | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[1]), fields[0]
-
-
-def children_of(pid: int) -> set[int]:
-    kids = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            st = _ppid_and_state(int(entry))
-            if st and st[0] == pid:
-                kids.add(int(entry))
-    return kids
-
-
-PR_SET_CHILD_SUBREAPER = 36
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def set_subreaper(on: bool) -> None:
-    if _libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-
-
 class CLI:
     """Drives the runtime with a private `--root`. Like conmon and containerd's shim, the
     test process is a child subreaper, so container processes stay its descendants."""
@@ -180,7 +168,7 @@ class CLI:
         """Reap adopted zombies, as a subreaper must: an unreaped process of a container's
         pid namespace keeps its dying init (and so `delete --force`) waiting."""
         for pid in children_of(os.getpid()) - self.before - {exclude}:
-            st = _ppid_and_state(pid)
+            st = ppid_and_state(pid)
             if st and st[1] in ("Z", "X"):
                 try:
                     _, status = os.waitpid(pid, os.WNOHANG)
@@ -311,6 +299,31 @@ class CLI:
         return problems
 
 
+@contextmanager
+def driven_cli(runtime: RuntimeInfo, tmp: Path) -> Iterator[CLI]:
+    """The CLI driver (private --root) while the test process is a child subreaper, as
+    conmon and containerd's shim are. At the end: `delete --force` of every id the test
+    made, then nothing may be left: state entries, cgroups, processes."""
+    before = children_of(os.getpid())
+    set_subreaper(True)
+    c = CLI(runtime, tmp)
+    try:
+        yield c
+    finally:
+        problems = c.cleanup()
+        for pid in reap_new_children(before):
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+                os.kill(pid, signal.SIGKILL)  # our own child (we are its subreaper)
+            except OSError:
+                continue
+            problems.append(f"process left: {pid} {cmd!r}")
+        reap_new_children(before)
+        set_subreaper(False)
+        rmdir_test_cgroups()
+        assert not problems, "leaked: " + "; ".join(problems)
+
+
 def reap_new_children(before: set[int], timeout: float = 5.0) -> list[int]:
     """Reap the zombies we inherited as subreaper; return children still alive."""
     me = os.getpid()
@@ -318,7 +331,7 @@ def reap_new_children(before: set[int], timeout: float = 5.0) -> list[int]:
     while True:
         alive = []
         for pid in children_of(me) - before:
-            st = _ppid_and_state(pid)
+            st = ppid_and_state(pid)
             if st is None:
                 continue
             if st[1] in ("Z", "X"):
@@ -356,22 +369,6 @@ def assert_clean_error(r: Result) -> None:
     assert "Traceback" not in err, err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) >= 1, f"no error message: {r!r}"
-
-
-def wait_for(pred: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
-
-
-def pid_alive(pid: int) -> bool:
-    st = _ppid_and_state(pid)
-    return st is not None and st[1] not in ("Z", "X")
 
 
 class ConsoleSocket:

@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
-from ocihelpers import CLI, Bundle, Result, assert_clean_error, wait_for
+from helpers import wait_for
+from ocihelpers import CLI, Bundle, Result, assert_clean_error
 
 
 def _one_line_error(r: Result) -> str:

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from ocihelpers import CLI, ConsoleSocket, assert_clean_error, pid_alive, wait_for
+from helpers import pid_alive, wait_for
+from ocihelpers import CLI, ConsoleSocket, assert_clean_error
 
 
 @pytest.fixture

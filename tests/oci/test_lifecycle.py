@@ -8,7 +8,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from ocihelpers import CLI, assert_clean_error, children_of, pid_alive, wait_for
+from helpers import children_of, pid_alive, wait_for
+from ocihelpers import CLI, assert_clean_error
 
 
 def _is_descendant(pid: int, ancestor: int) -> bool:

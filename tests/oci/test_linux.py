@@ -10,14 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import own_cgroups, wait_for
 from ocihelpers import (
     CGROUP_REL_PREFIX,
     CGROUP_ROOT,
     CLI,
     Bundle,
     assert_clean_error,
-    own_cgroups,
-    wait_for,
 )
 
 

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from ocihelpers import CGROUP_ROOT, CLI, TIMEOUT, RuntimeInfo, assert_clean_error, wait_for
+from helpers import wait_for
+from ocihelpers import CGROUP_ROOT, CLI, TIMEOUT, RuntimeInfo, assert_clean_error, spec_config
 
 
 @pytest.fixture
@@ -185,16 +186,7 @@ def test_events_stream_ends_when_killed(cli: CLI, running, tmp_path: Path) -> No
 
 
 def test_spec_default(runtime: RuntimeInfo, tmp_path: Path) -> None:
-    r = subprocess.run(
-        check=False,
-        args=[runtime.exe, "spec"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert r.returncode == 0, r.stderr
-    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg = spec_config(runtime, tmp_path)  # `spec` succeeds and writes config.json
     assert cfg["ociVersion"].startswith("1.")
     assert cfg["root"] == {"path": "rootfs", "readonly": True}
     assert cfg["process"]["args"] == ["sh"] and cfg["process"]["terminal"] is True

@@ -13,8 +13,6 @@ import itertools
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,17 +24,15 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "oci"))
 
+from helpers import gcc
 from ocihelpers import (
     CGROUP_PREFIX,
     CLI,
-    TIMEOUT,
     Bundle,
     RuntimeInfo,
-    children_of,
-    find_runtime,
-    reap_new_children,
-    rmdir_test_cgroups,
-    set_subreaper,
+    driven_cli,
+    runtime_or_fail,
+    spec_config,
 )
 from sechelpers import fingerprint, host_runtime_files
 
@@ -51,16 +47,11 @@ def _root_and_no_leaks(request: pytest.FixtureRequest) -> None:
 # -- the attacker's programs ----------------------------------------------------------------
 
 
-def _gcc(*args: str) -> None:
-    r = subprocess.run(["gcc", *args], capture_output=True, text=True, timeout=120, check=False)
-    assert r.returncode == 0, f"gcc {' '.join(args)} failed:\n{r.stderr}"
-
-
 @pytest.fixture(scope="session")
 def payload(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """payload.c, static: fork bomb, memory hog, fd and disk exhaustion, devino."""
     out = tmp_path_factory.mktemp("payload") / "payload"
-    _gcc("-static", "-O2", "-o", str(out), str(HERE / "payload.c"))
+    gcc("-static", "-O2", "-o", str(out), str(HERE / "payload.c"))
     return out
 
 
@@ -73,7 +64,7 @@ def evil_so(tmp_path: Path) -> Callable[[list[str]], Path]:
     def build(markers: list[str]) -> Path:
         out = tmp_path / f"evil{next(counter)}.so"
         literals = ",".join(json.dumps(m) for m in markers)
-        _gcc("-shared", "-fPIC", "-O2", f"-DMARKERS={literals}", "-o", str(out), str(HERE / "evil.c"))
+        gcc("-shared", "-fPIC", "-O2", f"-DMARKERS={literals}", "-o", str(out), str(HERE / "evil.c"))
         return out
 
     return build
@@ -118,20 +109,12 @@ def host_files_unchanged() -> Iterator[list[str]]:
 
 @pytest.fixture(scope="session")
 def runtime() -> RuntimeInfo:
-    exe, wanted = find_runtime()
-    if exe is None:
-        pytest.fail(f"OCI runtime {wanted!r} not found beside {sys.executable} or on PATH",
-                    pytrace=False)
-    return RuntimeInfo(exe)
+    return runtime_or_fail()
 
 
 @pytest.fixture(scope="session")
 def default_config(runtime: RuntimeInfo, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    d = tmp_path_factory.mktemp("secspec")
-    r = subprocess.run([runtime.exe, "spec"], cwd=d, capture_output=True, text=True,
-                       timeout=TIMEOUT, check=False)
-    assert r.returncode == 0, r.stderr
-    return json.loads((d / "config.json").read_text())
+    return spec_config(runtime, tmp_path_factory.mktemp("secspec"))
 
 
 @pytest.fixture
@@ -163,20 +146,5 @@ def bundle(tmp_path: Path, make_rootfs: Callable[[], Path],
 def runc(request: pytest.FixtureRequest, runtime: RuntimeInfo, tmp_path: Path) -> Iterator[CLI]:
     """The CLI driver with a private --root; the test process is a child subreaper meanwhile.
     Teardown: `delete --force` of every id, then nothing may be left."""
-    before = children_of(os.getpid())
-    set_subreaper(True)
-    c = CLI(runtime, tmp_path)
-    try:
+    with driven_cli(runtime, tmp_path) as c:
         yield c
-    finally:
-        problems = c.cleanup()
-        for pid in reap_new_children(before):
-            try:
-                os.kill(pid, signal.SIGKILL)  # our own adopted child
-            except OSError:
-                continue
-            problems.append(f"process left: {pid}")
-        reap_new_children(before)
-        set_subreaper(False)
-        rmdir_test_cgroups()
-        assert not problems, "leaked: " + "; ".join(problems)

@@ -23,6 +23,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers import make_busybox_rootfs
+
 import pycontain
 
 TIMEOUT = 120
@@ -173,14 +175,11 @@ def python_as(user: RootlessUser, code: str, **kw: object) -> subprocess.Complet
 
 def busybox_rootfs(user: RootlessUser, name: str = "rootfs") -> Path:
     """A tiny rootfs owned by *user*: static busybox and its applets."""
-    root = user.home / name
-    (root / "bin").mkdir(parents=True)
-    shutil.copy2("/bin/busybox", root / "bin" / "busybox")
-    for applet in ("sh", "id", "cat", "ls", "echo", "sleep", "touch", "stat", "hostname",
-                   "mkdir", "grep", "head"):
-        (root / "bin" / applet).symlink_to("busybox")
-    for d in ("proc", "dev", "sys", "tmp", "etc", "data"):
-        (root / d).mkdir()
+    root = make_busybox_rootfs(
+        user.home / name,
+        applets=("sh", "id", "cat", "ls", "echo", "sleep", "touch", "stat", "hostname",
+                 "mkdir", "grep", "head"),
+        dirs=("proc", "dev", "sys", "tmp", "etc", "data"), accounts=False)
     for p in [root, *root.rglob("*")]:
         os.lchown(p, user.uid, user.gid)
     return root

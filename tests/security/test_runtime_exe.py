@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ocihelpers import CLI, TIMEOUT, Bundle, wait_for
+from helpers import wait_for
+from ocihelpers import CLI, TIMEOUT, Bundle
 from sechelpers import start_bundle
 
 from pycontain import Container, RootFS
