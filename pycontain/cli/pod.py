@@ -2,8 +2,9 @@
 
 ``pod create`` leaves the pod's infra process running after the command exits (in a session
 of its own, not guarded by pycontain's keeper); its state goes to
-``/run/pycontain-pods/<name>/state.json`` (without root: ``$XDG_RUNTIME_DIR/pycontain-pods/``),
-which ``pod ls``, ``pod rm`` and ``run --pod`` read (see :class:`pycontain.pod.PodStore`).
+``/run/pycontain-pods/<name>/state.json`` (without root:
+``$XDG_RUNTIME_DIR/pycontain-pods/``), which ``pod ls``, ``pod rm`` and ``run --pod`` read
+(see :class:`pycontain.pod_state.PodStore`).
 """
 
 from __future__ import annotations
