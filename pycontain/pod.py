@@ -14,27 +14,18 @@ processes may not give controllers to its children ("no internal processes").
 
 A :class:`Pod` owns all of it and removes it on :meth:`Pod.close`.  :meth:`Pod.detach`
 hands the infra over to the host (the command line's ``pycontain pod create``): a
-:class:`PodState`, kept by a :class:`PodStore`, then finds it again (:meth:`Pod.attach`)
-and :func:`destroy` removes it.  A pid in a state file is trusted only together with the
-process's start time (``/proc/PID/stat`` field 22) and through a pidfd, so a recycled pid
-is never signalled.
+:class:`PodState`, kept by a :class:`PodStore` (both in :mod:`pycontain.pod_state`), then
+finds it again (:meth:`Pod.attach`) and :func:`destroy` removes it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
-import json
 import os
-import re
-import secrets
 import select
 import signal
-import tempfile
 import threading
-import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
@@ -42,67 +33,42 @@ import attrs
 
 from . import _keeper, rootless, userns
 from .defaults import DEFAULT_NAMESPACES
-from .errors import CgroupError, ConfigError, ContainerError
+from .errors import ConfigError, ContainerError
 from .lowlevel import plan as P
 from .lowlevel.kernel import MS_REC, MS_SLAVE, NAMESPACES
 from .namespaces import Namespaces
+from .pod_state import (
+    SHAREABLE,
+    STATE_DIR,
+    PodState,
+    PodStore,
+    default_state_dir,
+    pidfd_exited,
+    start_time,
+    valid_hostname,
+    valid_name,
+    valid_share,
+)
 
 if TYPE_CHECKING:
     from .cgroups import Cgroup, Resources
     from .container import Container, ContainerResult
     from .process import Process
 
-#: The namespaces a pod may share besides pid (which :attr:`Pod.pid` turns on).
-SHAREABLE = frozenset({"net", "ipc", "uts"})
-#: Where ``pycontain pod`` keeps one ``<name>.json`` per pod.
-STATE_DIR = "/run/pycontain-pods"
+__all__ = ["CGROUP_PARENT", "SHAREABLE", "STATE_DIR", "STOP_GRACE", "Pod", "PodState",
+           "PodStore", "default_state_dir", "destroy", "pod_pids", "start_time"]
 
-
-def default_state_dir() -> str:
-    """:data:`STATE_DIR` for root; ``$XDG_RUNTIME_DIR/pycontain-pods`` for other users."""
-    xdg = os.environ.get("XDG_RUNTIME_DIR")
-    if os.geteuid() != 0 and xdg and os.path.isabs(xdg):
-        return os.path.join(xdg, "pycontain-pods")
-    return STATE_DIR
 #: The cgroup under which every pod's cgroup is made.
 CGROUP_PARENT = "/pycontain"
 #: Seconds between SIGTERM and SIGKILL when the infra process is stopped.
 STOP_GRACE = 2.0
+#: Seconds to wait for the pod's cgroups to empty when they are removed.
+REMOVE_TIMEOUT = 10.0
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 # keywords of Container.spawn / Container.run (the rest describe the container)
 _SPAWN_KW = frozenset({"stdin", "stdout", "stderr", "pass_fds"})
 _RUN_KW = frozenset({"capture_output", "input", "timeout", "check", "stdin", "stdout",
                      "stderr", "text"})
-
-
-def _pod_name(value: str | None) -> str:
-    if value is None:
-        return secrets.token_hex(6)
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise ConfigError("name", "must be 1 to 63 letters, digits, '_', '.' or '-', starting "
-                          f"with a letter or digit, got {value!r}")
-    return value
-
-
-def _share(value: Iterable[str] | str) -> frozenset[str]:
-    names = [value] if isinstance(value, str) else list(value)
-    out = set()
-    for n in names:
-        canon = {"network": "net"}.get(n, n)
-        if canon == "pid":
-            raise ConfigError("share", "share a pid namespace with pid=True")
-        if canon not in SHAREABLE:
-            raise ConfigError("share", f"a pod can share net, ipc and uts, got {n!r}")
-        out.add(canon)
-    return frozenset(out)
-
-
-def _hostname(value: str | None) -> str | None:
-    if value is not None and (not isinstance(value, str) or "\0" in value
-                              or not 0 < len(value.encode()) <= 64):
-        raise ConfigError("hostname", f"must be 1 to 64 bytes, got {value!r}")
-    return value
 
 
 def _resources(value: Any) -> Resources | None:
@@ -113,183 +79,8 @@ def _resources(value: Any) -> Resources | None:
     return value
 
 
-def start_time(pid: int) -> int:
-    """Field 22 of ``/proc/PID/stat``: when the process started, in clock ticks after boot.
-    With the pid, it names one process for good.  Raises ProcessLookupError."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except FileNotFoundError:
-        raise ProcessLookupError(errno.ESRCH, "no such process", str(pid)) from None
-    # comm (field 2) may hold spaces and parentheses: split after its last ')'
-    return int(stat.rsplit(b")", 1)[1].split()[19])
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-# -- the persistent description --------------------------------------------------------------
-
-
-@attrs.frozen
-class PodState:
-    """What finds a pod's infra process again from another process: saved as JSON by
-    :class:`PodStore`."""
-
-    name: str
-    infra_pid: int
-    infra_start_time: int
-    cgroup: str
-    share: tuple[str, ...]
-    pid: bool = False
-    hostname: str | None = None
-    created: str = ""
-
-    @property
-    def infra_cgroup(self) -> str:
-        return f"{self.cgroup}/infra"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "infra_pid": self.infra_pid,
-            "infra_start_time": self.infra_start_time,
-            "cgroup": self.cgroup,
-            "share": sorted(self.share),
-            "pid": self.pid,
-            "hostname": self.hostname,
-            "created": self.created,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], source: str = "pod state") -> PodState:
-        """Parse :meth:`to_json`'s output; a bad field raises ConfigError naming it."""
-
-        def get(key: str, kind: type | tuple[type, ...]) -> Any:
-            v = data.get(key)
-            if not isinstance(v, kind) or isinstance(v, bool) and kind is int:
-                raise ConfigError(f"{source}: {key}", f"expected {getattr(kind, '__name__', kind)}, got {v!r}")
-            return v
-
-        if not isinstance(data, Mapping):
-            raise ConfigError(source, "expected a JSON object")
-        # (in the file's order: the first bad field is the one named)
-        return cls(name=_pod_name(get("name", str)), infra_pid=get("infra_pid", int),
-                   infra_start_time=get("infra_start_time", int), cgroup=get("cgroup", str),
-                   share=tuple(sorted(_share(get("share", list)))), pid=get("pid", bool),
-                   hostname=_hostname(get("hostname", (str, type(None)))),
-                   created=get("created", str))
-
-    def open_infra(self) -> int | None:
-        """A pidfd on the infra process, or None when it has exited (or its pid now names
-        another process)."""
-        return _open_verified(self.infra_pid, self.infra_start_time)
-
-    @property
-    def running(self) -> bool:
-        """Whether the infra process still runs."""
-        fd = self.open_infra()
-        if fd is None:
-            return False
-        os.close(fd)
-        return True
-
-
-def _open_verified(pid: int, started: int) -> int | None:
-    # pidfd first, then the start time: if they match, the pidfd is the process we mean,
-    # whatever happens to the pid afterwards
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return None
-    try:
-        if start_time(pid) != started or _exited(fd):
-            os.close(fd)
-            return None
-    except (ProcessLookupError, IndexError, ValueError):
-        os.close(fd)
-        return None
-    return fd
-
-
-def _exited(pidfd: int) -> bool:
-    return bool(select.select([pidfd], [], [], 0)[0])
-
-
-class PodStore:
-    """The state files of the pods made by ``pycontain pod create``: one JSON file per pod,
-    replaced atomically, read and written under an flock on ``<dir>/.lock``."""
-
-    def __init__(self, directory: str | None = None) -> None:
-        self.directory = directory or default_state_dir()
-
-    @contextlib.contextmanager
-    def locked(self, shared: bool = False) -> Iterator[PodStore]:
-        """Hold the store's lock (exclusive unless *shared*) for a check-then-act."""
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
-        fd = os.open(os.path.join(self.directory, ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                     0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-            yield self
-        finally:
-            os.close(fd)
-
-    def path(self, name: str) -> str:
-        return os.path.join(self.directory, f"{_pod_name(name)}.json")
-
-    def exists(self, name: str) -> bool:
-        return os.path.exists(self.path(name))
-
-    def load(self, name: str, field: str = "name") -> PodState:
-        """The state of pod *name*; ConfigError naming *field* when there is none."""
-        try:
-            path = self.path(name)
-        except ConfigError as err:
-            raise ConfigError(field, str(err).split(": ", 1)[-1]) from None
-        try:
-            with open(path, "rb") as f:
-                raw = f.read()
-        except FileNotFoundError:
-            raise ConfigError(field, f"no such pod {name!r}") from None
-        try:
-            data = json.loads(raw)
-        except ValueError as err:
-            raise ConfigError(path, f"not valid JSON: {err}") from None
-        return PodState.from_json(data, path)
-
-    def save(self, state: PodState) -> None:
-        """Write (or replace) the state file atomically: a reader sees the old or the new."""
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{state.name}.", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(state.to_json(), f, indent=2)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path(state.name))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        dfd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-
-    def remove(self, name: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path(name))
-
-    def names(self) -> list[str]:
-        try:
-            entries = os.listdir(self.directory)
-        except FileNotFoundError:
-            return []
-        return sorted(e[:-5] for e in entries if e.endswith(".json") and not e.startswith("."))
 
 
 # -- the pod ---------------------------------------------------------------------------------
@@ -311,11 +102,11 @@ class Pod:
     stops the infra and removes the cgroups.
     """
 
-    name: str = attrs.field(default=None, converter=_pod_name)
-    share: frozenset[str] = attrs.field(default=("net", "ipc", "uts"), converter=_share,
+    name: str = attrs.field(default=None, converter=valid_name)
+    share: frozenset[str] = attrs.field(default=("net", "ipc", "uts"), converter=valid_share,
                                         kw_only=True)
     pid: bool = attrs.field(default=False, kw_only=True)
-    hostname: str | None = attrs.field(default=None, converter=_hostname, kw_only=True)
+    hostname: str | None = attrs.field(default=None, converter=valid_hostname, kw_only=True)
     resources: Resources | None = attrs.field(default=None, converter=_resources, kw_only=True)
     loopback: bool = attrs.field(default=True, kw_only=True)
 
@@ -360,7 +151,7 @@ class Pod:
     @property
     def running(self) -> bool:
         """Whether the infra process runs (the pod can take containers)."""
-        return self._pidfd >= 0 and not _exited(self._pidfd)
+        return self._pidfd >= 0 and not pidfd_exited(self._pidfd)
 
     @property
     def closed(self) -> bool:
@@ -425,12 +216,8 @@ class Pod:
         )
 
     def _start(self) -> None:
-        from .cgroups import ALL_CONTROLLERS, Cgroup, v2
-        from .cgroups import _cgroup as cgmod
-        from .cgroups._fs import REAL_FS
+        from .cgroups import ALL_CONTROLLERS, Cgroup
 
-        with cgmod._parents_lock:
-            before = set(cgmod._our_parents)
         # every hierarchy: a container's cgroup never has to create a pod directory
         if userns.privileged():
             self._cgroup = Cgroup.create(f"pod-{self.name}", parent=CGROUP_PARENT,
@@ -441,15 +228,10 @@ class Pod:
             self._start_infra(None)
             return
         self._cgroup_path = self._cgroup.path
-        with cgmod._parents_lock:
-            new_parents = set(cgmod._our_parents) - before
-        # Parents we had to make (/pycontain) will hold other processes' cgroups (other
-        # pods): the keeper empties what it removes, so it must never get them.  They are
-        # still removed at our exit when empty (remove_empty_parents).
-        _keeper.untrack(sorted(new_parents, key=len, reverse=True))
-        if self._cgroup.unified_dir is not None:
-            # cgroup v2: the children of the pod may use every controller the pod has
-            v2.enable_all(REAL_FS, self._cgroup.unified_dir)
+        # (parents made on the way, like /pycontain, hold other pods too: the cgroup package
+        # removes them only where empty, at our exit or through the keeper)
+        # cgroup v2: the children of the pod may use every controller the pod has
+        self._cgroup.enable_subtree_controllers()
         self._infra_cgroup = Cgroup.create("infra", parent=self._cgroup.path,
                                            controllers=ALL_CONTROLLERS)
         self._start_infra(self._infra_cgroup.path)
@@ -508,7 +290,7 @@ class Pod:
         for n in names:
             self._ns_fds[n] = os.open(f"/proc/{self._infra_pid}/ns/{NAMESPACES[n][1]}",
                                       os.O_RDONLY | os.O_CLOEXEC)
-        if _exited(self._pidfd):
+        if pidfd_exited(self._pidfd):
             raise ContainerError(f"the infra process of pod {self.name} exited")
 
     # -- attach / detach ---------------------------------------------------------------------
@@ -571,7 +353,7 @@ class Pod:
             raise ValueError(f"the pod {self.name} is closed")
         if self._pidfd < 0:
             raise ValueError(f"the pod {self.name} is not created (call create() or use 'with')")
-        if _exited(self._pidfd):
+        if pidfd_exited(self._pidfd):
             raise ContainerError(f"the infra process of pod {self.name} has exited")
 
     def namespaces(self, create: Iterable[str] = ()) -> Namespaces:
@@ -661,8 +443,7 @@ class Pod:
                     continue
                 try:
                     # kills what is left (containers started elsewhere) and sub-cgroups
-                    _remove_tree(cg)
-                    cg.remove()
+                    cg.remove(timeout=REMOVE_TIMEOUT)
                 except Exception as e:  # noqa: BLE001
                     errors.append(e)
         elif self._cgroup is not None:
@@ -702,46 +483,6 @@ def _stop(pidfd: int, grace: float, *, reap: bool) -> None:
         os.waitid(os.P_PIDFD, pidfd, os.WEXITED | (0 if reap else os.WNOHANG))
 
 
-def _remove_tree(cg: Cgroup, timeout: float = 10.0) -> None:
-    """Kill every process in *cg* and below, then rmdir its directories deepest first
-    (sub-cgroups made by containers started elsewhere included)."""
-    if cg.closed:
-        return
-    with contextlib.suppress(OSError, TimeoutError):
-        cg.kill(wait=timeout)
-    deadline = time.monotonic() + timeout
-    delay = 0.001
-    pending = [d for d in cg.dirs if os.path.isdir(d)]
-    while pending:
-        busy: list[str] = []
-        for d in pending:
-            for root, dirs, _files in os.walk(d, topdown=False):
-                for name in dirs:
-                    _rmdir(os.path.join(root, name), busy)
-            _rmdir(d, busy)
-        pending = sorted({b for b in busy if os.path.isdir(b)})
-        if not pending:
-            break
-        if time.monotonic() > deadline:
-            raise CgroupError(f"could not remove the cgroup directories {pending} "
-                              f"within {timeout} s (processes still in them?)")
-        with contextlib.suppress(OSError, TimeoutError):
-            cg.kill(wait=None)
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
-
-
-def _rmdir(d: str, busy: list[str]) -> None:
-    try:
-        os.rmdir(d)
-    except FileNotFoundError:
-        pass
-    except OSError as err:
-        if err.errno not in (errno.EBUSY, errno.ENOTEMPTY):
-            raise
-        busy.append(d)
-
-
 def pod_pids(state: PodState) -> list[int]:
     """Every process in the pod's cgroup (the infra process included); for a rootless pod
     without a cgroup, every process in its user namespace."""
@@ -753,16 +494,10 @@ def pod_pids(state: PodState) -> list[int]:
         cg = Cgroup.open(state.cgroup)
     except FileNotFoundError:
         return []
-    d = cg.unified_dir or cg.dirs[0]
-    pids: set[int] = set()
-    for root, _dirs, _files in os.walk(d):
-        try:
-            with open(os.path.join(root, "cgroup.procs")) as f:
-                pids.update(int(x) for x in f.read().split())
-        except FileNotFoundError:
-            continue
-    cg.close()
-    return sorted(pids)
+    try:
+        return sorted(cg.pids(recursive=True))
+    finally:
+        cg.close()
 
 
 def _userns_pids(state: PodState) -> list[int]:
@@ -816,10 +551,8 @@ def destroy(state: PodState, *, force: bool = False, grace: float = STOP_GRACE) 
     if not state.cgroup:
         return
     try:
-        cg = Cgroup.open(state.cgroup)
+        # the pod's cgroup is ours to remove now, whoever made it
+        cg = Cgroup.open(state.cgroup, owned=True)
     except FileNotFoundError:
         return
-    try:
-        _remove_tree(cg)
-    finally:
-        cg.close()
+    cg.remove(timeout=REMOVE_TIMEOUT)

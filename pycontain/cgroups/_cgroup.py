@@ -18,7 +18,7 @@ import attrs
 
 from pycontain import _keeper
 from pycontain.cgroups import _events, _stats, v1, v2
-from pycontain.cgroups._fs import REAL_FS, CgroupFS, backoff, read_int, read_pids
+from pycontain.cgroups._fs import REAL_FS, CgroupFS, backoff, read_int, read_pids, subtree_pids
 from pycontain.cgroups._layout import (
     DEFAULT_ROOT,
     CgroupLayout,
@@ -92,13 +92,21 @@ _our_parents: set[str] = set()
 _parents_lock = threading.Lock()
 
 
-def remove_empty_parents() -> None:
+def remove_empty_parents(
+    dirs: Iterable[str] | None = None, *, fs: CgroupFS | None = None
+) -> None:
     """Remove the parent directories this process created, where they are empty (best effort;
-    run at interpreter exit)."""
+    run at interpreter exit).  With *dirs*, remove those instead, where empty: the
+    :attr:`Cgroup.created_parents` of a cgroup made by another process (the OCI runtime's
+    ``create`` records them, its ``delete`` removes them)."""
+    rmdir = os.rmdir if fs is None else fs.rmdir
     with _parents_lock:
-        for d in sorted(_our_parents, key=len, reverse=True):
+        todo = _our_parents if dirs is None else set(dirs)
+        for d in sorted(todo, key=len, reverse=True):
             try:
-                os.rmdir(d)
+                rmdir(d)
+            except FileNotFoundError:
+                pass
             except OSError:
                 continue
             _our_parents.discard(d)
@@ -118,13 +126,14 @@ def _mkdir(
     h: Hierarchy,
     d: str,
     init_parent: Callable[[str], None] | None = None,
-) -> None:
+) -> list[str]:
     """mkdir *d*, creating missing parents first (each set up by *init_parent* before its
-    children exist)."""
+    children exist); returns the parents this call made, outermost first."""
+    made: list[str] = []
     for _ in range(3):
         try:
             fs.mkdir(d)
-            return
+            return made
         except FileNotFoundError:
             pass
         except OSError as err:
@@ -144,6 +153,8 @@ def _mkdir(
                 continue  # another thread or process made it first
             except OSError as err:
                 _raise_mkdir(err, p)
+            if p not in made:
+                made.append(p)
             with _parents_lock:
                 _our_parents.add(p)
             if fs is REAL_FS:
@@ -227,6 +238,7 @@ class Cgroup:
         "_dir_fd",
         "_fs",
         "_owned",
+        "_parents",
         "_procs_fds",
         "_removed",
         "_v1",
@@ -254,6 +266,7 @@ class Cgroup:
         *,
         owned: bool,
         fs: CgroupFS = REAL_FS,
+        parents: tuple[str, ...] = (),
     ) -> None:
         self.path = path
         self.layout = layout
@@ -266,6 +279,7 @@ class Cgroup:
         self.dirs = tuple(seen)
         self._owned = owned
         self._fs = fs
+        self._parents = parents
         self._removed = False
         self._procs_fds: list[int] | None = None
         self._dir_fd: int | None = None
@@ -292,7 +306,9 @@ class Cgroup:
         parent and name: absolute, or relative to this process's own cgroup (a first
         argument holding a ``/`` counts as *path* too). *controllers* replaces the set of controllers
         (v1: hierarchies) used, besides those the limits need; :data:`ALL_CONTROLLERS` means
-        all. *fs* is for tests (:class:`~pycontain.cgroups._testing.FakeCgroupFS`).
+        all. *fs* is for tests (a fake cgroupfs on a plain directory tree).
+
+        Missing parent directories are made on the way (see :attr:`created_parents`).
         """
         fs = REAL_FS if fs is None else fs
         layout = detect(root)
@@ -342,13 +358,14 @@ class Cgroup:
         wanted = wanted | required.keys()
         v1_dirs: dict[str, str] = {}
         created: list[str] = []
+        parents: list[str] = []
         try:
             for h in layout.v1:
                 if not every and not (h.controllers & wanted):
                     continue
                 d = h.dir(h.resolve(rel))
                 cpuset = "cpuset" in h.controllers
-                _mkdir(fs, h, d, partial(_init_cpuset, fs) if cpuset else None)
+                parents += _mkdir(fs, h, d, partial(_init_cpuset, fs) if cpuset else None)
                 created.append(d)
                 for c in h.controllers:
                     v1_dirs[c] = d
@@ -358,12 +375,13 @@ class Cgroup:
             if layout.unified is not None:
                 u = layout.unified
                 udir = u.dir(u.resolve(rel))
-                _mkdir(fs, u, udir)
+                parents += _mkdir(fs, u, udir)
                 created.append(udir)
             if not created:
                 raise ConfigError("controllers", f"selects no cgroup hierarchy: {sorted(wanted)}")
             _keeper.track(created)
-            cg = cls(layout.primary.resolve(rel), layout, v1_dirs, udir, owned=True, fs=fs)
+            cg = cls(layout.primary.resolve(rel), layout, v1_dirs, udir, owned=True, fs=fs,
+                     parents=tuple(parents))
             cg._apply_v1(r)
         except BaseException:
             _rollback(fs, created)
@@ -385,14 +403,14 @@ class Cgroup:
         path = u.resolve(rel)
         d = u.dir(path)
         parent = posixpath.dirname(d)
-        _mkdir(fs, u, d, partial(v2.enable_all, fs))
+        parents = _mkdir(fs, u, d, partial(v2.enable_all, fs))
         try:
             _keeper.track([d])
             want = _V2_DEFAULT if wanted is None else wanted
             if "*" in want:
                 want = frozenset(fs.read(parent + "/cgroup.controllers").split())
             v2.check_delegation(fs, parent, want | required.keys(), required)
-            cg = cls(path, layout, {}, d, owned=True, fs=fs)
+            cg = cls(path, layout, {}, d, owned=True, fs=fs, parents=tuple(parents))
             v2.apply(fs, d, r)
         except BaseException:
             _rollback(fs, [d])
@@ -412,7 +430,8 @@ class Cgroup:
         """An existing cgroup at *path* (resolved like :meth:`create`'s parent), in every
         hierarchy where it exists (or those of *controllers*). :meth:`close` leaves it,
         unless *owned*: for a cgroup this program made earlier (the OCI runtime's ``create``,
-        reopened by ``delete``), :meth:`remove` then kills what is left and removes it.
+        reopened by ``delete``; a detached pod), :meth:`remove` then kills what is left and
+        removes it, sub-cgroups included.
         """
         fs = REAL_FS if fs is None else fs
         layout = detect(root)
@@ -468,9 +487,13 @@ class Cgroup:
                 err.add_note(f"while moving process {pid} into {d}")
                 raise
 
-    def pids(self) -> list[int]:
-        """The processes in this cgroup (not its children), from the v2 directory if any."""
-        return read_pids(self._fs, self._primary_dir() + "/cgroup.procs")
+    def pids(self, *, recursive: bool = False) -> list[int]:
+        """The processes in this cgroup, from the v2 directory if any; with *recursive*,
+        those in its sub-cgroups too (what ``runc ps`` lists)."""
+        d = self._primary_dir()
+        if recursive:
+            return subtree_pids(self._fs, d)
+        return read_pids(self._fs, d + "/cgroup.procs")
 
     def _primary_dir(self) -> str:
         if self.unified_dir is not None:
@@ -478,6 +501,17 @@ class Cgroup:
         return self._v1.get("memory") or self.dirs[0]
 
     # -- limits and stats -----------------------------------------------------------------
+
+    def enable_subtree_controllers(self) -> None:
+        """cgroup v2: let sub-cgroups use every controller this cgroup has (each one
+        written to ``cgroup.subtree_control``; one the kernel refuses is left out).  For a
+        cgroup whose processes all live in sub-cgroups, as a pod's do: v2 refuses it while
+        the cgroup itself holds processes.  Nothing to do on v1 (or for hybrid's cgroup2
+        directory, which has no controllers)."""
+        self._check_open()
+        if self.mode is CgroupMode.V2:
+            assert self.unified_dir is not None
+            v2.enable_all(self._fs, self.unified_dir)
 
     def set(self, resources: Resources) -> None:
         """Apply the limits that *resources* sets (the others stay as they are): a live
@@ -648,10 +682,14 @@ class Cgroup:
                 v1.kill(self._fs, d, freezer, sig, wait)
 
     def remove(self, timeout: float = 5.0) -> None:
-        """Kill what is left and remove every directory we created; idempotent.
+        """Kill what is left and remove the cgroup's directories, sub-cgroups included
+        (made by processes inside, or by other programs: a pod's containers); idempotent.
+        Does nothing but close fds for a cgroup opened without ``owned=True``.
 
-        rmdir is tried first (the common case: the cgroup is empty); on EBUSY the processes
-        are killed and rmdir retried with short, growing sleeps.
+        rmdir is tried first (the common case: the cgroup is empty); on EBUSY every process
+        of the subtree is killed and rmdir retried, deepest directory first, with short,
+        growing sleeps for up to *timeout* seconds
+        (:class:`~pycontain.errors.CgroupError` after that).
         """
         if self._removed:
             return
@@ -715,8 +753,20 @@ class Cgroup:
 
     @property
     def owned(self) -> bool:
-        """True if this object created the cgroup (and will remove it)."""
+        """True if this object removes the cgroup on :meth:`close` (it created it, or was
+        opened with ``owned=True``)."""
         return self._owned
+
+    @property
+    def created_parents(self) -> tuple[str, ...]:
+        """The parent directories that :meth:`create` had to make for this cgroup, in every
+        hierarchy, outermost first (``()`` for an opened cgroup, or when all existed).
+
+        They are shared with later cgroups, so :meth:`remove` leaves them; this process
+        removes them at exit where they are empty (:func:`remove_empty_parents`).  A
+        program whose cgroup outlives it (the OCI runtime) records them and passes them to
+        :func:`remove_empty_parents` when it removes the cgroup."""
+        return self._parents
 
     @property
     def closed(self) -> bool:

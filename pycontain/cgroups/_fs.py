@@ -1,8 +1,8 @@
 """The few file operations the drivers do on cgroupfs, behind one object.
 
-The drivers never touch ``os`` for cgroupfs directly, so unit tests can swap in
-:class:`pycontain.cgroups._testing.FakeCgroupFS`, which acts like the kernel on a plain
-directory tree (youki's trick).  Each operation is the minimum of system calls: cgroupfs
+The drivers never touch ``os`` for cgroupfs directly, so unit tests can swap in a fake
+(``FakeCgroupFS`` in the repository's ``tests/cgrouptree.py``), which acts like the kernel
+on a plain directory tree (youki's trick).  Each operation is the minimum of system calls: cgroupfs
 files are written with one ``write`` and no ``O_TRUNC``/``O_CREAT``.
 """
 

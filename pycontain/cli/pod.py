@@ -2,8 +2,9 @@
 
 ``pod create`` leaves the pod's infra process running after the command exits (in a session
 of its own, not guarded by pycontain's keeper); its state goes to
-``/run/pycontain-pods/<name>.json`` (without root: ``$XDG_RUNTIME_DIR/pycontain-pods/``),
-which ``pod ls``, ``pod rm`` and ``run --pod`` read.
+``/run/pycontain-pods/<name>/state.json`` (without root:
+``$XDG_RUNTIME_DIR/pycontain-pods/``), which ``pod ls``, ``pod rm`` and ``run --pod`` read
+(see :class:`pycontain.pod_state.PodStore`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def main(args: argparse.Namespace) -> int:
 def _create(args: argparse.Namespace) -> int:
     from pycontain.errors import ConfigError
     from pycontain.pod import Pod, PodStore
+    from pycontain.store import Exists
 
     resources = _resources(args)
     try:
@@ -51,16 +53,18 @@ def _create(args: argparse.Namespace) -> int:
         msg = str(err).split(": ", 1)[-1]
         raise ConfigError(f"--{err.field}", msg) from None
     store = PodStore()
-    with store.locked():
-        if store.exists(pod.name):
-            raise ConfigError("--name", f"a pod named {pod.name!r} exists already")
-        pod.create()
-        try:
-            store.save(pod.state())
-        except BaseException:
-            pod.close()
-            raise
-        pod.detach()
+    try:
+        # the new entry stays locked until its state is in it (and goes again on failure)
+        with store.create(pod.name):
+            pod.create()
+            try:
+                store.save(pod.name, pod.state())
+            except BaseException:
+                pod.close()
+                raise
+            pod.detach()
+    except Exists:
+        raise ConfigError("--name", f"a pod named {pod.name!r} exists already") from None
     print(pod.name)
     return 0
 
@@ -87,15 +91,17 @@ def _ls(args: argparse.Namespace) -> int:
 
     store = PodStore()
     rows: list[dict[str, Any]] = []
-    with store.locked(shared=True):
-        for name in store.names():
-            try:
-                state = store.load(name)
-            except ConfigError:  # a damaged state file: show it, don't fail the listing
-                rows.append({"name": name, "status": "invalid", "infra_pid": None, "share": [],
-                             "pid": False, "hostname": None, "cgroup": "", "created": ""})
-                continue
-            rows.append({**state.to_json(), "status": "running" if state.running else "exited"})
+    # no lock: a state is replaced atomically, and a pod being created has none yet
+    for name in store.names():
+        if not store.exists(name):
+            continue
+        try:
+            state = store.load(name)
+        except ConfigError:  # a damaged state file: show it, don't fail the listing
+            rows.append({"name": name, "status": "invalid", "infra_pid": None, "share": [],
+                         "pid": False, "hostname": None, "cgroup": "", "created": ""})
+            continue
+        rows.append({**state.to_json(), "status": "running" if state.running else "exited"})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -114,11 +120,17 @@ def _rm(args: argparse.Namespace) -> int:
     from pycontain.pod import PodStore, destroy
 
     store = PodStore()
-    with store.locked():
-        # every name first: an unknown one fails before anything is removed
-        states = [store.load(name, field="NAME") for name in dict.fromkeys(args.names)]
-        for state in states:
-            destroy(state, force=args.force)
-            store.remove(state.name)
-            print(state.name)
+    names = list(dict.fromkeys(args.names))
+    known = set(store.names())
+    # every name first: an unknown one fails before anything is removed
+    for name in names:
+        if name not in known:
+            store.load(name, field="NAME")  # raises: no such pod
+    for name in names:
+        # (the lock waits for a `pod create` of this name still at work)
+        with store.locked(name):
+            if store.exists(name):  # else what a `pod create` that died left: just remove it
+                destroy(store.load(name, field="NAME"), force=args.force)
+            store.remove(name)
+        print(name)
     return 0

@@ -133,9 +133,8 @@ def _attach_pod(args: argparse.Namespace) -> Any:
 
     if args.net != "none":
         raise ConfigError("--net", "a pod's containers use the pod's network")
-    store = PodStore()
-    with store.locked(shared=True):
-        state = store.load(args.pod, field="--pod")
+    # a state is replaced atomically: no lock needed to read one
+    state = PodStore().load(args.pod, field="--pod")
     if args.hostname is not None and "uts" in state.share:
         raise ConfigError("--hostname", "a pod's containers have the pod's hostname")
     return Pod.attach(state)

@@ -17,11 +17,15 @@ import signal
 import socket
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from .. import _keeper, userns
 from ..errors import CgroupNotDelegated, ConfigError, ContainerStateError, PycontainError
-from .store import NotFound, Store
+from .state import ContainerState, Status, dump_runc_state
+from .store import NotFound, container_store
 
 if TYPE_CHECKING:
+    from ..cgroups import Cgroup, Resources
     from ..lowlevel.plan import Plan
     from . import spec as S
 
@@ -45,84 +49,68 @@ def _start_time(pid: int) -> int | None:
     return int(rest[19])
 
 
-def _alive(st: dict[str, Any]) -> bool:
-    pid = st.get("pid") or 0
-    return pid > 0 and _start_time(pid) == st.get("start_time")
+def _alive(st: ContainerState) -> bool:
+    return st.pid > 0 and _start_time(st.pid) == st.start_time
 
 
-def _cgroup(st: dict[str, Any]) -> Any:
+def _cgroup(st: ContainerState, *, owned: bool = False) -> Cgroup | None:
+    """The container's cgroup, if it has one and it still exists; *owned*: one that
+    :meth:`~pycontain.cgroups.Cgroup.remove` removes."""
     from ..cgroups import ALL_CONTROLLERS, Cgroup
 
-    path = st.get("cgroup_path")
-    if not path:
+    if not st.cgroup_path:
         return None
     try:
-        return Cgroup.open(path, controllers=ALL_CONTROLLERS)
+        return Cgroup.open(st.cgroup_path, controllers=ALL_CONTROLLERS, owned=owned)
     except FileNotFoundError:
         return None
 
 
-def status(st: dict[str, Any]) -> str:
+def status(st: ContainerState) -> Status:
     if not _alive(st):
-        return "stopped"
-    if not st.get("started"):
-        return "created"
+        return Status.STOPPED
+    if not st.started:
+        return Status.CREATED
     cg = _cgroup(st)
     if cg is not None and _frozen(cg):
-        return "paused"
-    return "running"
+        return Status.PAUSED
+    return Status.RUNNING
 
 
-def _frozen(cg: Any) -> bool:
+def _frozen(cg: Cgroup) -> bool:
     try:
         return bool(cg.frozen)
     except OSError:
         return False
 
 
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
-
-
 class Runtime:
     def __init__(self, root: str | None = None) -> None:
-        self.store = Store(root)
+        self.store = container_store(root)
         _keeper.disable()  # a runtime's containers outlive the command that made them
 
     # -- queries ---------------------------------------------------------------------------
 
-    def load(self, cid: str) -> dict[str, Any]:
+    def load(self, cid: str) -> ContainerState:
         return self.store.load(cid)
 
-    def spec_of(self, st: dict[str, Any]) -> S.Spec:
+    def spec_of(self, st: ContainerState) -> S.Spec:
         from . import spec as S
 
-        return S.load_spec(st["config"])
+        return S.load_spec(st.config)
 
-    def _hooks(self, st: dict[str, Any]) -> Any:
+    def _hooks(self, st: ContainerState) -> Any:
         """The container's hooks (a ``spec.Hooks``), or None when its config has none."""
-        if not (st.get("config") or {}).get("hooks"):
+        if not st.config.get("hooks"):
             return None
         from . import spec as S
 
         return self.spec_of(st).hooks or S.Hooks()
 
     def runc_state(self, cid: str) -> dict[str, Any]:
+        """What ``runc state`` prints (a :class:`~pycontain.oci.state.RuncState`, as JSON)."""
         st = self.store.load(cid)
-        stat = status(st)
-        doc: dict[str, Any] = {
-            "ociVersion": st.get("oci_version") or _oci_version(),
-            "id": cid,
-            "pid": st["pid"] if stat != "stopped" else 0,
-            "status": stat,
-            "bundle": st["bundle"],
-            "rootfs": st["rootfs"],
-            "created": st["created"],
-        }
-        if st.get("annotations"):
-            doc["annotations"] = st["annotations"]
-        doc["owner"] = ""
-        return doc
+        return dump_runc_state(st.runc_state(status(st)))
 
     # -- create / start ----------------------------------------------------------------------
 
@@ -147,7 +135,7 @@ class Runtime:
         assert spec.process is not None
         if spec.process.terminal and not console_socket:
             raise ConfigError("--console-socket", "process.terminal is true: a console socket is required")
-        with self.store.new(cid) as _d:
+        with self.store.create(cid):
             return self._create(cid, bundle, raw, spec, pid_file, console_socket, preserve_fds,
                                 new_keyring)
 
@@ -161,8 +149,7 @@ class Runtime:
 
         linux = spec.linux or S.Linux()
         assert spec.process is not None
-        cleanup: list[Any] = []
-        new_parents: list[str] = []
+        cleanup: list[Cgroup] = []
         csock = -1
         try:
             plan = convert.build_plan(spec, bundle)
@@ -202,10 +189,7 @@ class Runtime:
                 resources = convert.cgroup_devices(resources, spec)
             parent, name = os.path.split(cg_path.rstrip("/"))
             created_cg = True
-            from ..cgroups import _cgroup as cgmod
-
-            parents_before = set(cgmod._our_parents)
-            cg: Any
+            cg: Cgroup | None
             try:
                 cg = Cgroup.create(name, parent=parent if parent else "", resources=resources,
                                    controllers=ALL_CONTROLLERS)
@@ -221,11 +205,8 @@ class Runtime:
                     raise ConfigError("linux.resources", f"limits need a cgroup delegated "
                                       f"to uid {os.geteuid()}: {err}") from err
                 cg, created_cg, cg_path = None, False, ""
-            # parents made for this container (relative paths like a/b/c) go with it
-            new_parents = sorted(set(cgmod._our_parents) - parents_before, key=len, reverse=True)
-            with cgmod._parents_lock:
-                cgmod._our_parents.difference_update(new_parents)
             if created_cg:
+                assert cg is not None
                 cleanup.append(cg)
             if cg is not None:
                 plan = convert.expand_cgroup_mounts(plan, cg)
@@ -272,28 +253,29 @@ class Runtime:
             os.close(pidfd)
             if ready is False:
                 raise ContainerStateError("the container process did not stop before execve")
-            start_time = _start_time(pid)
-            st = {
-                "id": cid, "pid": pid, "start_time": start_time, "bundle": bundle,
-                "rootfs": plan.rootfs, "created": _now(), "started": False,
-                "cgroup_path": cg_path,
-                "cgroup_created": created_cg, "cgroup_parents": new_parents,
-                "annotations": annotations, "config": raw, "keyring": new_keyring,
-                "oci_version": spec.oci_version,
-            }
+            st = ContainerState(
+                id=cid, oci_version=spec.oci_version, pid=pid, start_time=_start_time(pid),
+                bundle=bundle, rootfs=plan.rootfs or "",
+                created=datetime.datetime.now(datetime.UTC), annotations=annotations,
+                cgroup_path=cg_path, cgroup_created=created_cg,
+                # parents made for this container (relative paths like a/b/c) go with it
+                cgroup_parents=cg.created_parents if created_cg and cg is not None else (),
+                keyring=new_keyring, config=raw)
             self.store.save(cid, st)
             if pid_file:
                 _write_pid_file(pid_file, pid)
             cleanup.clear()
             return pid
         except BaseException:
-            for cg in cleanup:
+            from ..cgroups import remove_empty_parents
+
+            for made in cleanup:
                 try:
-                    cg.kill()
-                    _remove_cgroup(cg)
-                    _remove_dirs(new_parents)
-                except Exception:  # noqa: BLE001
-                    pass
+                    made.remove()
+                    remove_empty_parents(made.created_parents)
+                except Exception as err:  # noqa: BLE001 - the error that got us here goes on
+                    log.warning("create %s: could not remove its cgroup %s: %s", cid,
+                                made.path, err)
             raise
         finally:
             if csock >= 0:
@@ -309,22 +291,22 @@ class Runtime:
             if hk is not None:
                 from . import hooks
 
-                state = hooks.state_json(cid, "created", st["pid"], st["bundle"],
-                                         st.get("annotations") or {})
+                state = hooks.state_json(cid, "created", st.pid, st.bundle,
+                                         dict(st.annotations))
                 try:
                     # prestart (deprecated): after `start` is called, in the runtime
                     # namespace, before the user's program runs (the spec's text, which
                     # runc and crun run at create time instead)
                     hooks.run_hooks(hk.prestart, "prestart", state)
                     hooks.run_hooks(hk.start_container, "startContainer", state,
-                                    in_pid=st["pid"])
+                                    in_pid=st.pid)
                 except hooks.HookError:
                     # the spec: stop the container and go on with delete (lifecycle step 9)
                     self._kill_all(st, signal.SIGKILL)
                     _wait_gone(st)
                     self._destroy(cid, st)
                     raise
-            pid = st["pid"]
+            pid = st.pid
             try:
                 exe_before = os.readlink(f"/proc/{pid}/exe")
             except OSError:
@@ -339,7 +321,7 @@ class Runtime:
                 os.write(fd, b"\0")
             finally:
                 os.close(fd)
-            st["started"] = True
+            st = attrs.evolve(st, started=True)
             self.store.save(cid, st)
             if hk is not None and hk.poststart:
                 from . import hooks
@@ -350,8 +332,8 @@ class Runtime:
                 import time
 
                 time.sleep(0.005)
-                state = hooks.state_json(cid, "running", st["pid"], st["bundle"],
-                                         st.get("annotations") or {})
+                state = hooks.state_json(cid, "running", st.pid, st.bundle,
+                                         dict(st.annotations))
                 hooks.run_hooks(hk.poststart, "poststart", state, warn_only=True, log=log)
 
     # -- signals, delete -----------------------------------------------------------------
@@ -374,15 +356,15 @@ class Runtime:
             if all_:
                 self._kill_all(st, sig)
                 return
-            pidfd = os.pidfd_open(st["pid"])
+            pidfd = os.pidfd_open(st.pid)
             try:
-                if _start_time(st["pid"]) != st["start_time"]:
+                if _start_time(st.pid) != st.start_time:
                     raise ContainerStateError("container not running")
                 signal.pidfd_send_signal(pidfd, sig)
             finally:
                 os.close(pidfd)
 
-    def _kill_all(self, st: dict[str, Any], sig: int) -> None:
+    def _kill_all(self, st: ContainerState, sig: int) -> None:
         cg = _cgroup(st)
         if cg is not None:
             try:
@@ -392,7 +374,7 @@ class Runtime:
                 pass
         if _alive(st):
             try:
-                os.kill(st["pid"], sig)
+                os.kill(st.pid, sig)
             except ProcessLookupError:
                 pass
 
@@ -434,27 +416,37 @@ class Runtime:
         finally:
             lock.__exit__(None, None, None)
 
-    def _destroy(self, cid: str, st: dict[str, Any]) -> None:
-        cg = _cgroup(st)
+    def _destroy(self, cid: str, st: ContainerState) -> None:
+        from ..cgroups import remove_empty_parents
+
+        # what is left in the cgroup dies; what create made goes: the cgroup (one that
+        # existed and was only joined stays) and its new parents, where they are empty
+        cg = _cgroup(st, owned=st.cgroup_created)
+        failed: Exception | None = None
         if cg is not None:
             try:
                 cg.kill()
             except OSError:
-                pass
-            if st.get("cgroup_created", True):
-                _remove_cgroup(cg)
-        _remove_dirs(st.get("cgroup_parents") or [])
+                pass  # remove() below kills again and says what is left
+            try:
+                cg.close()
+            except (OSError, PycontainError) as err:
+                failed = err
+        remove_empty_parents(st.cgroup_parents)
         try:
             hk = self._hooks(st)
             if hk is not None and hk.poststop:
                 from . import hooks
 
-                state = hooks.state_json(cid, "stopped", 0, st["bundle"],
-                                         st.get("annotations") or {})
+                state = hooks.state_json(cid, "stopped", 0, st.bundle,
+                                         dict(st.annotations))
                 hooks.run_hooks(hk.poststop, "poststop", state, warn_only=True, log=log)
         except ConfigError:
             pass
         self.store.remove(cid)
+        if failed is not None:
+            # as runc does: the state is gone, the cgroup left behind is reported
+            raise failed
 
     # -- exec --------------------------------------------------------------------------------
 
@@ -471,7 +463,7 @@ class Runtime:
             stat = status(st)
             if stat not in ("running", "created"):
                 raise ContainerStateError(f"cannot exec in a {stat} container")
-            pid = st["pid"]
+            pid = st.pid
             pidfd_init = os.pidfd_open(pid)
         try:
             if proc.terminal and not console_socket:
@@ -479,7 +471,7 @@ class Runtime:
             joins, pidns = joins_of(pid)
             pf = convert.process_fields(proc)
             plan = Plan(joins=joins, pidns_join=pidns, nondumpable=True,
-                        new_keyring=_keyring_name(cid) if st.get("keyring", True) else False,
+                        new_keyring=_keyring_name(cid) if st.keyring else False,
                         become_root=any(n == CLONE_NEWUSER for _, n in joins),
                         preserve_fds=preserve_fds, **pf)
             if plan.groups is not None and plan.become_root and _setgroups_denied(pid):
@@ -490,8 +482,8 @@ class Runtime:
                 plan = _evolve(plan, groups=None)
             spec = self.spec_of(st)
             if spec.linux and spec.linux.seccomp is not None:
-                plan = _with_seccomp(plan, st["config"].get("linux", {}).get("seccomp"))
-            if _start_time(pid) != st["start_time"]:
+                plan = _with_seccomp(plan, st.config.get("linux", {}).get("seccomp"))
+            if _start_time(pid) != st.start_time:
                 raise ContainerStateError("container not running")
             cg = _cgroup(st)
             procs_fds, v2fd = cg.join_fds() if cg is not None else ([], None)
@@ -526,7 +518,7 @@ class Runtime:
 
     # -- cgroup verbs --------------------------------------------------------------------
 
-    def _running_cgroup(self, cid: str) -> tuple[dict[str, Any], Any]:
+    def _running_cgroup(self, cid: str) -> tuple[ContainerState, Cgroup]:
         st = self.store.load(cid)
         if not _alive(st):
             raise ContainerStateError("container not running")
@@ -538,14 +530,14 @@ class Runtime:
     def pause(self, cid: str) -> None:
         with self.store.locked(cid):
             st, cg = self._running_cgroup(cid)
-            if not st.get("started"):
+            if not st.started:
                 raise ContainerStateError("container not running")
             cg.freeze()
 
     def resume(self, cid: str) -> None:
         with self.store.locked(cid):
             st, cg = self._running_cgroup(cid)
-            if status(st) != "paused":
+            if status(st) is not Status.PAUSED:
                 raise ContainerStateError("container not paused")
             cg.thaw()
 
@@ -555,7 +547,8 @@ class Runtime:
             cg = _cgroup(st)
             if cg is None:
                 return []
-            return sorted(cg.pids())
+            # sub-cgroups included, as runc's ps lists them
+            return sorted(cg.pids(recursive=True))
 
     def update(self, cid: str, resources: dict[str, Any]) -> None:
         with self.store.locked(cid):
@@ -564,31 +557,21 @@ class Runtime:
             if res is not None:
                 cg.set(res)
             # keep the spec current, like runc does
-            lr = st["config"].setdefault("linux", {}).setdefault("resources", {})
-            _merge(lr, resources)
-            self.store.save(cid, st)
+            import copy
+
+            config = copy.deepcopy(dict(st.config))
+            _merge(config.setdefault("linux", {}).setdefault("resources", {}), resources)
+            self.store.save(cid, attrs.evolve(st, config=config))
 
     def stats(self, cid: str) -> dict[str, Any]:
         with self.store.locked(cid, shared=True):
             st, cg = self._running_cgroup(cid)
-            if hasattr(cg, "runc_stats"):
-                return dict(cg.runc_stats())
-            s = cg.stats()
-            return {
-                "cpu": {"usage": {"total": s.get("cpu_usage_ns") or 0}},
-                "memory": {"usage": {"usage": s.get("memory_usage") or 0,
-                                     "max": s.get("memory_max_usage") or 0,
-                                     "limit": s.get("memory_limit") or 0,
-                                     "failcnt": s.get("memory_failcnt") or 0}},
-                "pids": {"current": s.get("pids_current") or 0, "limit": s.get("pids_limit") or 0},
-            }
+            return dict(cg.runc_stats())
 
 
 # -- helpers -------------------------------------------------------------------------------
 
 def _evolve(plan: Plan, **kw: Any) -> Plan:
-    import attrs
-
     return attrs.evolve(plan, **kw)
 
 
@@ -605,29 +588,10 @@ def _with_seccomp(plan: Plan, profile: dict[str, Any] | None) -> Plan:
     return _evolve(plan, seccomp=compiled.bpf, seccomp_flags=getattr(compiled, "flags", 0))
 
 
-def _resources(raw: dict[str, Any]) -> Any:
+def _resources(raw: dict[str, Any]) -> Resources | None:
     from ..cgroups import Resources
 
-    if not raw:
-        return None
-    if hasattr(Resources, "from_oci"):
-        return Resources.from_oci(raw)
-    kw: dict[str, Any] = {}
-    mem = raw.get("memory") or {}
-    if mem.get("limit") is not None:
-        kw["memory_max"] = mem["limit"]
-        kw["memory_swap_max"] = mem.get("swap", -1)
-    if mem.get("reservation") is not None:
-        kw["memory_low"] = mem["reservation"]
-    pids = raw.get("pids") or {}
-    if pids.get("limit") is not None:
-        kw["pids_max"] = pids["limit"] if pids["limit"] > 0 else -1
-    cpu = raw.get("cpu") or {}
-    for src, dst in (("quota", "cpu_quota"), ("period", "cpu_period"), ("shares", "cpu_shares"),
-                     ("cpus", "cpuset_cpus"), ("mems", "cpuset_mems")):
-        if cpu.get(src) not in (None, ""):
-            kw[dst] = cpu[src]
-    return Resources(**kw) if kw else None
+    return Resources.from_oci(raw) if raw else None
 
 
 def _merge(dst: dict[str, Any], src: dict[str, Any]) -> None:
@@ -644,12 +608,6 @@ def _setgroups_denied(pid: int) -> bool:
             return f.read().strip() == "deny"
     except OSError:
         return False
-
-
-def _oci_version() -> str:
-    from .spec import OCI_VERSION
-
-    return OCI_VERSION
 
 
 def _keyring_name(cid: str) -> str:
@@ -691,26 +649,6 @@ def _write_pid_file(path: str, pid: int) -> None:
     os.rename(tmp, path)
 
 
-def _remove_cgroup(cg: Any) -> None:
-    import time
-
-    dirs = list(getattr(cg, "dirs", ()))
-    u = getattr(cg, "unified_dir", None)
-    if u and u not in dirs:
-        dirs.append(u)
-    for d in sorted(set(dirs), key=len, reverse=True):
-        delay = 0.001
-        for _ in range(40):
-            try:
-                os.rmdir(d)
-                break
-            except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(delay)
-                delay = min(delay * 2, 0.1)
-
-
 def _wait_exec(pid: int, exe_before: str | None, timeout: float = 2.0) -> None:
     """Poststart hooks run after the user's program is executed: wait for the execve
     (the process's executable changes, or it is gone)."""
@@ -728,16 +666,7 @@ def _wait_exec(pid: int, exe_before: str | None, timeout: float = 2.0) -> None:
         delay = min(delay * 2, 0.02)
 
 
-def _remove_dirs(dirs: list[str]) -> None:
-    """rmdir cgroup parents we created, deepest first, where they are empty."""
-    for d in sorted(dirs, key=len, reverse=True):
-        try:
-            os.rmdir(d)
-        except OSError:
-            pass
-
-
-def _wait_gone(st: dict[str, Any], timeout: float = 5.0) -> None:
+def _wait_gone(st: ContainerState, timeout: float = 5.0) -> None:
     import time
 
     deadline = time.monotonic() + timeout

@@ -31,6 +31,8 @@ import cattrs
 
 from pycontain.errors import ConfigError
 from pycontain.lowlevel.kernel import CAPABILITIES, RLIMITS
+from pycontain.oci.rfc3339 import format_rfc3339 as _format_rfc3339
+from pycontain.oci.rfc3339 import parse_rfc3339 as _parse_rfc3339
 
 __all__ = [
     "CPU",
@@ -771,43 +773,6 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook_factory(attrs.has, class_hook)
     conv.register_unstructure_hook_factory(attrs.has, class_unstructure_hook)
     return conv
-
-
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d\d):(\d\d))"
-)
-
-
-def _parse_rfc3339(text: str) -> datetime.datetime:
-    """An aware :class:`~datetime.datetime` from RFC 3339 text as Go writes it (nanoseconds
-    are cut to microseconds).  Raises :class:`ValueError`."""
-    m = _RFC3339.fullmatch(text)
-    if m is None:
-        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    micro = int((m.group(7) or "0").ljust(6, "0")[:6])
-    if m.group(8):
-        tz = datetime.UTC
-    else:
-        offset = datetime.timedelta(hours=int(m.group(10)), minutes=int(m.group(11)))
-        tz = datetime.timezone(-offset if m.group(9) == "-" else offset)
-    return datetime.datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)
-
-
-def _format_rfc3339(when: datetime.datetime) -> str:
-    """*when* as Go's ``time.RFC3339Nano`` writes it: no trailing zeros in the fraction,
-    ``Z`` for UTC.  A naive *when* is local time, as everywhere in :mod:`datetime`."""
-    if when.tzinfo is None:
-        when = when.astimezone()
-    text = when.strftime("%Y-%m-%dT%H:%M:%S")
-    if when.microsecond:
-        text += "." + f"{when.microsecond:06d}".rstrip("0")
-    offset = when.utcoffset() or datetime.timedelta(0)
-    if not offset:
-        return text + "Z"
-    sign = "-" if offset < datetime.timedelta(0) else "+"
-    minutes = abs(int(offset.total_seconds())) // 60
-    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _json_name(a: attrs.Attribute[Any]) -> str:

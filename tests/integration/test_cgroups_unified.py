@@ -154,3 +154,23 @@ def test_remove_kills_and_removes_sub_cgroups(children: list[subprocess.Popen[by
     c.remove(timeout=5)
     assert p.wait(timeout=5) == -signal.SIGKILL
     assert not os.path.exists(c.unified_dir)
+
+
+def test_subtree_pids_and_removal_as_owner(children: list[subprocess.Popen[bytes]]) -> None:
+    c = Cgroup.create(controllers=())
+    assert c.unified_dir is not None
+    # the shape of a pod: processes only in leaves
+    members = []
+    for leaf in ("infra", "pc-1"):
+        os.mkdir(f"{c.unified_dir}/{leaf}")
+        p = _spawn(children, "sleep", "1000")
+        Path(c.unified_dir, leaf, "cgroup.procs").write_text(str(p.pid))
+        members.append(p)
+    assert c.pids() == []
+    assert sorted(c.pids(recursive=True)) == sorted(p.pid for p in members)
+    other = Cgroup.open(c.path, controllers=(), owned=True)
+    assert other.dirs == (c.unified_dir,)
+    other.remove(timeout=5)
+    assert [p.wait(timeout=5) for p in members] == [-signal.SIGKILL] * 2
+    assert not os.path.exists(c.unified_dir)
+    c.remove()

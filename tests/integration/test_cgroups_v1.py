@@ -18,10 +18,19 @@ from pathlib import Path
 import attrs
 import pytest
 from helpers import gated_python, go
+from cgrouptree import assert_no_cgroup_leak
 
-from pycontain.cgroups import ALL_CONTROLLERS, Cgroup, CgroupMode, Resources, _layout, detect, v1
+from pycontain.cgroups import (
+    ALL_CONTROLLERS,
+    Cgroup,
+    CgroupMode,
+    Resources,
+    _layout,
+    detect,
+    remove_empty_parents,
+    v1,
+)
 from pycontain.cgroups._fs import REAL_FS
-from pycontain.cgroups._testing import assert_no_cgroup_leak
 from pycontain.errors import CgroupUnsupported
 
 pytestmark = [
@@ -359,3 +368,46 @@ def test_many_threads_create_and_remove() -> None:
 
     with ThreadPoolExecutor(4) as pool:
         assert sum(pool.map(work, range(4))) == 200
+
+
+def test_created_parents_and_their_removal() -> None:
+    base = f"/pycontain/parents-{os.getpid()}"
+    first = Cgroup.create(path=f"{base}/a/c1", controllers=ALL_CONTROLLERS)
+    made = first.created_parents
+    # in every hierarchy (the cgroup2 one too, on hybrid hosts) both missing parents
+    assert len(first.dirs) > 1
+    for d in first.dirs:
+        a = os.path.dirname(d)
+        assert a.endswith(f"{base}/a") and a in made and os.path.dirname(a) in made
+    assert all(os.path.isdir(d) for d in made)
+    second = Cgroup.create(path=f"{base}/a/c2", controllers=ALL_CONTROLLERS)
+    assert second.created_parents == ()
+    ours = [d for d in made if f"/parents-{os.getpid()}" in d]
+    try:
+        first.remove()
+        remove_empty_parents(made)  # c2 is still in them: they stay
+        assert all(os.path.isdir(d) for d in ours)
+    finally:
+        second.remove()
+    remove_empty_parents(made)
+    assert not any(os.path.exists(d) for d in ours)
+
+
+def test_subtree_pids_and_removal_as_owner(children: list[subprocess.Popen[bytes]]) -> None:
+    cg = Cgroup.create()  # memory, pids (and the cgroup2 directory on hybrid hosts)
+    p = _spawn(children, "sleep", "1000")
+    # a process that made a sub-cgroup in every hierarchy and moved into it
+    for d in cg.dirs:
+        os.mkdir(d + "/inner")
+        Path(d, "inner", "cgroup.procs").write_text(str(p.pid))
+    assert cg.pids() == []
+    assert cg.pids(recursive=True) == [p.pid]
+    # another process's view (`pycontain-runc delete`, `pycontain pod rm`): the cgroup
+    # opened as owned, removed with what is in it
+    other = Cgroup.open(cg.path, owned=True)
+    assert set(other.dirs) == set(cg.dirs)
+    other.remove()
+    assert p.wait(timeout=5) == -signal.SIGKILL
+    assert not any(os.path.exists(d) for d in cg.dirs)
+    cg.remove()  # gone already: nothing left to do
+    assert_no_cgroup_leak()

@@ -300,18 +300,23 @@ def test_pod_store(tmp_path: Path) -> None:
     assert store.names() == []
     state = PodState(name="web", infra_pid=123, infra_start_time=456, cgroup="/pycontain/pod-web",
                      share=("ipc", "net", "uts"), pid=True, hostname="web", created="2026-01-01T00:00:00Z")
-    with store.locked():
-        store.save(state)
-        store.save(state)  # replaced in place
+    with store.create("web"):
+        store.save("web", state)
+        store.save("web", state)  # replaced in place
     assert store.names() == ["web"]
     assert store.load("web") == state
-    # written atomically: no temporary file is left
-    assert sorted(p.name for p in (tmp_path / "pods").iterdir()) == [".lock", "web.json"]
+    # one directory per pod, written atomically: no temporary file is left
+    assert [p.name for p in (tmp_path / "pods").iterdir()] == ["web"]
+    assert [p.name for p in (tmp_path / "pods" / "web").iterdir()] == ["state.json"]
     assert not state.running  # pid 123 did not start at tick 456
     with pytest.raises(ConfigError) as e:
         store.load("db", field="NAME")
     assert e.value.field == "NAME" and "no such pod" in str(e.value)
-    (tmp_path / "pods" / "bad.json").write_text('{"name": "bad", "infra_pid": "x"}')
+    with pytest.raises(ConfigError) as e:
+        store.load("../x", field="NAME")
+    assert e.value.field == "NAME" and "must be 1 to 63 letters" in str(e.value)
+    with store.create("bad"):
+        (tmp_path / "pods" / "bad" / "state.json").write_text('{"name": "bad", "infra_pid": "x"}')
     with pytest.raises(ConfigError) as e:
         store.load("bad")
     assert "infra_pid" in str(e.value)
@@ -336,7 +341,7 @@ def pod_name() -> Iterator[str]:
     """A unique pod name; the pod is removed after the test, whatever happened."""
     name = f"t{os.getpid()}-{os.urandom(3).hex()}"
     yield name
-    if PodStore().exists(name):
+    if name in PodStore().names():
         _cli("pod", "rm", "--force", name, check=False)
 
 
@@ -351,7 +356,7 @@ def test_cli_create_ls_run_rm(pod_name: str, busybox_rootfs: Path) -> None:
     assert r.stdout.strip() == pod_name
     state = PodStore().load(pod_name)
     infra, started, cg = state.infra_pid, state.infra_start_time, state.cgroup
-    with open(os.path.join(STATE_DIR, f"{pod_name}.json")) as f:
+    with open(os.path.join(STATE_DIR, pod_name, "state.json")) as f:
         assert json.load(f)["infra_pid"] == infra
     # the infra outlived the command, in a session of its own, under the pod's cgroup
     assert start_time(infra) == started
@@ -387,7 +392,7 @@ def test_cli_create_ls_run_rm(pod_name: str, busybox_rootfs: Path) -> None:
 
     r = _cli("pod", "rm", pod_name)
     assert r.stdout.strip() == pod_name
-    assert not os.path.exists(os.path.join(STATE_DIR, f"{pod_name}.json"))
+    assert not os.path.exists(os.path.join(STATE_DIR, pod_name))
     wait_for(lambda: _gone(infra, started), what="the infra process to exit")
     assert _pod_cgroup_dirs(cg) == []
     assert _ls(pod_name) is None

@@ -491,8 +491,8 @@ def test_rootless_pod_cli_leaves_nothing(user: RootlessUser, rootfs: Path) -> No
     """
     out = _ok(run_as(user, ["sh", "-c", textwrap.dedent(script)]))
     # create prints nothing here, run its output, rm refuses (a container runs), rm --force
-    # prints the name; then no pod is listed and only the store's lock file is left
-    assert out.splitlines() == ["rlcli", "0", "refused", "rlcli", ".lock"]
+    # prints the name; then no pod is listed and nothing is left in the store
+    assert out.splitlines() == ["rlcli", "0", "refused", "rlcli"]
 
 
 def test_runc_rootless_limits_in_a_delegated_cgroup(user: RootlessUser, rootfs: Path,

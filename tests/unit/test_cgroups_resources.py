@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cgrouptree import FakeCgroupFS, make_fake_v2_root
 
 from pycontain.cgroups import (
     OCI_DEFAULT_DEVICE_RULES,
@@ -21,7 +22,6 @@ from pycontain.cgroups import (
     blkio_weight_to_io_weight,
     shares_to_weight,
 )
-from pycontain.cgroups._testing import FakeCgroupFS, make_fake_v2_root
 from pycontain.errors import CgroupError, CgroupUnsupported, ConfigError
 
 FULL: dict[str, Any] = {

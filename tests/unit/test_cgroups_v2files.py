@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from cgrouptree import FakeCgroupFS, make_fake_v2_root
 
 from pycontain.cgroups import (
     ALL_CONTROLLERS,
@@ -19,7 +20,6 @@ from pycontain.cgroups import (
     swap_v2,
 )
 from pycontain.cgroups._layout import clean_path, layout_from
-from pycontain.cgroups._testing import FakeCgroupFS, make_fake_v2_root
 from pycontain.errors import CgroupError, CgroupNotDelegated, CgroupUnsupported, ConfigError
 
 # -- parse_size ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from pycontain.errors import ConfigError
 from pycontain.oci.spec import OCI_VERSION
 from pycontain.oci.state import (
+    ContainerState,
     RuncState,
     State,
     Status,
@@ -221,3 +222,78 @@ def test_format_rfc3339_like_go() -> None:
     )
     naive = datetime.datetime(2024, 5, 1, 10)
     assert parse_rfc3339(format_rfc3339(naive)) == naive.astimezone()
+
+
+# -- what the runtime keeps ---------------------------------------------------------------
+
+# a state.json as the runtime wrote it before ContainerState (the same keys, in another order)
+OLD_STATE_JSON = {
+    "id": "web", "pid": 4242, "start_time": 987654, "bundle": "/srv/bundles/web",
+    "rootfs": "/srv/bundles/web/rootfs", "created": "2024-05-01T10:00:00.123456Z",
+    "started": True, "cgroup_path": "/machine/web", "cgroup_created": True,
+    "cgroup_parents": ["/sys/fs/cgroup/unified/machine"],
+    "annotations": {"org.example/owner": "ops"}, "config": {"ociVersion": "1.0.2-dev"},
+    "keyring": False, "oci_version": "1.0.2-dev",
+}
+
+
+def test_container_state_reads_the_runtime_state_file() -> None:
+    st = ContainerState.from_json(OLD_STATE_JSON)
+    assert st == ContainerState(
+        id="web", oci_version="1.0.2-dev", pid=4242, start_time=987654,
+        bundle="/srv/bundles/web", rootfs="/srv/bundles/web/rootfs", created=CREATED,
+        started=True, annotations={"org.example/owner": "ops"}, cgroup_path="/machine/web",
+        cgroup_created=True, cgroup_parents=("/sys/fs/cgroup/unified/machine",),
+        keyring=False, config={"ociVersion": "1.0.2-dev"},
+    )
+    out = st.to_json()
+    assert out == OLD_STATE_JSON
+    assert ContainerState.from_json(json.loads(json.dumps(out))) == st
+
+
+def test_container_state_defaults_for_what_older_files_lack() -> None:
+    minimal = {k: OLD_STATE_JSON[k] for k in
+               ("id", "oci_version", "pid", "start_time", "bundle", "rootfs", "created")}
+    st = ContainerState.from_json(minimal)
+    assert (st.started, st.cgroup_path, st.cgroup_created, st.cgroup_parents, st.keyring,
+            dict(st.annotations), dict(st.config)) == (False, "", False, (), True, {}, {})
+
+
+def test_runc_state_comes_from_the_container_state() -> None:
+    st = ContainerState.from_json(OLD_STATE_JSON)
+    running = st.runc_state(Status.RUNNING)
+    assert runc_state_json(running) == RUNC_OUTPUT.replace(
+        ".123456789Z", ".123456Z").replace("ops \\u0026 dev", "ops")
+    stopped = st.runc_state(Status.STOPPED, owner="root")
+    assert (stopped.pid, stopped.status, stopped.owner) == (0, Status.STOPPED, "root")
+    assert st.oci_state(Status.CREATED) == State(
+        oci_version="1.0.2-dev", id="web", status=Status.CREATED, pid=4242,
+        bundle="/srv/bundles/web", annotations={"org.example/owner": "ops"},
+    )
+    assert dump_state(st.oci_state(Status.STOPPED))["status"] == "stopped"
+    assert "pid" not in dump_state(st.oci_state(Status.STOPPED))
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"pid": "42"}, "pid", "expected int, got '42'"),
+        ({"pid": True}, "pid", "expected int, got True"),
+        ({"start_time": "x"}, "start_time", "expected int or null"),
+        ({"created": "yesterday"}, "created", "expected an RFC 3339 timestamp"),
+        ({"started": 1}, "started", "expected bool"),
+        ({"cgroup_parents": "/x"}, "cgroup_parents", "expected list"),
+        ({"id": None}, "id", "expected str"),
+    ],
+)
+def test_container_state_errors(change: dict[str, Any], field: str, message: str) -> None:
+    d = {**OLD_STATE_JSON, **change}
+    with pytest.raises(ConfigError) as err:
+        ContainerState.from_json(d, "/run/pycontain/web/state.json")
+    assert err.value.field == f"/run/pycontain/web/state.json: {field}"
+    assert message in str(err.value)
+
+
+def test_container_state_strings_only_in_lists_and_maps() -> None:
+    with pytest.raises(ConfigError, match="must hold strings"):
+        ContainerState.from_json({**OLD_STATE_JSON, "annotations": {"a": 1}})

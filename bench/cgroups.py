@@ -1,8 +1,8 @@
 """Time creating and removing a container's cgroups the way the OCI runtime does it
 (``Cgroup.create(path=..., controllers=ALL_CONTROLLERS, resources=...)``, then ``remove()``).
 
-Run as root: ``python -m pycontain.cgroups._bench [-n 500]``. Prints medians and the 90th
-percentile in milliseconds; no limits and a typical set of limits.
+Run as root from a checkout: ``PYTHONPATH=$PWD python3 bench/cgroups.py [-n 500]``. Prints
+medians and the 90th percentile in milliseconds; no limits and a typical set of limits.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Test helpers: a leak check for real hierarchies, and a fake v2 cgroupfs on a plain tree."""
+"""Test helpers for cgroups: a leak check for real hierarchies, and a fake v2 cgroupfs on a
+plain directory tree (the drivers take it through their ``fs`` argument)."""
 
 from __future__ import annotations
 

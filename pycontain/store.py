@@ -1,0 +1,250 @@
+"""The state store: records that outlive the process that wrote them, one directory each.
+
+Everything pycontain keeps on disk between commands goes through :class:`Store`: the OCI
+runtime's containers (``--root``), the pods of ``pycontain pod`` (and next the engine's
+containers, images and networks).  A store is a directory; each entry is a directory in it,
+``ROOT/ID/``, holding the entry's record as ``state.json`` beside whatever else its owner
+keeps there (the OCI runtime's ``exec.fifo``)::
+
+    ROOT/
+      web/state.json
+      db/state.json
+
+Records are typed objects (:class:`Record`: ``to_json()`` and a ``from_json()`` class
+method); the store turns them into JSON and back.  A record is replaced atomically and
+durably: written to a temporary file in the entry's directory, fsynced, renamed over
+``state.json``, and the directory fsynced, so a reader (or the next boot, for a store on
+disk) sees the old record or the new one, never a part of either.
+
+Locks are ``flock`` on the entry's directory: exclusive to create, change or remove an
+entry, shared to read one and act on what it says.  A waiter checks, once it holds the lock,
+that the directory is still the one it opened (a concurrent :meth:`Store.remove` may have
+taken it away).  Locks are between open files, so they hold between threads of one process
+as between processes.  Creating is exclusive by ``mkdir``: of two creators of one id, the
+second gets :class:`Exists`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+from pycontain.errors import ConfigError, PycontainError
+
+__all__ = ["Exists", "NotFound", "Record", "Store", "StoreError", "json_field"]
+
+#: The record's file in each entry's directory.
+RECORD = "state.json"
+
+_ID = re.compile(r"[\w+\-.]+\Z")
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+class StoreError(PycontainError):
+    """A state store operation failed."""
+
+
+class NotFound(StoreError, LookupError):
+    """No entry with this id (or it has no record yet: it is still being created)."""
+
+
+class Exists(StoreError):
+    """An entry with this id exists already."""
+
+
+class Record(Protocol):
+    """What a store keeps: an object that turns into a JSON object and back."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+    @classmethod
+    def from_json(cls, data: Any, source: str) -> Self:
+        """Parse :meth:`to_json`'s output (*source* names the file for errors); a bad
+        field raises :class:`~pycontain.errors.ConfigError`."""
+        ...
+
+
+R = TypeVar("R", bound=Record)
+
+
+def json_field(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], source: str,
+               default: Any = ...) -> Any:
+    """``data[key]`` checked to be a *kind* (a bool is not an int here); a missing key gives
+    *default* when one is given.  Raises ConfigError naming ``source: key``."""
+    if key not in data and default is not ...:
+        return default
+    v = data.get(key)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(v, kinds) or (isinstance(v, bool) and bool not in kinds):
+        names = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+        raise ConfigError(f"{source}: {key}", f"expected {names}, got {v!r}")
+    return v
+
+
+class Store(Generic[R]):
+    """The entries of one kind under *root*: ``ROOT/ID/state.json`` holding a *record*.
+
+    *kind* names an entry in errors (``"container does not exist: web"``); *mode* is the
+    permission of the root and the entry directories (records themselves are 0600);
+    *field* and *hint* go into the ConfigError raised when the root cannot be made.
+    """
+
+    def __init__(self, root: str, record: type[R], *, kind: str = "entry", mode: int = 0o711,
+                 field: str = "root", hint: str | None = None) -> None:
+        self.root = os.path.abspath(root)
+        self.record = record
+        self.kind = kind
+        self.mode = mode
+        self._field = field
+        self._hint = hint
+
+    # -- names -----------------------------------------------------------------------------
+
+    def check_id(self, id: str) -> None:
+        """Refuse an id that is not one plain path component of letters, digits, ``_``,
+        ``+``, ``-`` and ``.``."""
+        if not isinstance(id, str) or not _ID.match(id) or id in (".", ".."):
+            raise StoreError(f"invalid {self.kind} id {id!r}: use letters, digits, '_', '+', "
+                             "'-' and '.'")
+
+    def dir(self, id: str) -> str:
+        """The entry's directory (it may not exist)."""
+        self.check_id(id)
+        return os.path.join(self.root, id)
+
+    def ids(self) -> list[str]:
+        """The ids of every entry, sorted (entries being created or removed included)."""
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if _ID.match(n) and n not in (".", "..")
+                      and os.path.isdir(os.path.join(self.root, n)))
+
+    def exists(self, id: str) -> bool:
+        """Whether the entry has a record."""
+        return os.path.exists(os.path.join(self.dir(id), RECORD))
+
+    # -- locks -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def create(self, id: str) -> Iterator[str]:
+        """Make the entry's directory (:class:`Exists` if there is one) and hold its lock,
+        exclusively, for the block, which writes the first record with :meth:`save`; yields
+        the directory.  If the block raises, the entry is removed again."""
+        d = self.dir(id)
+        try:
+            os.makedirs(self.root, mode=self.mode, exist_ok=True)
+        except PermissionError as err:
+            raise ConfigError(self._field, f"cannot create the state directory {self.root}: "
+                              f"{err.strerror}", hint=self._hint) from None
+        try:
+            os.mkdir(d, self.mode)
+        except FileExistsError:
+            raise Exists(f"{self.kind} with id exists: {id}") from None
+        fd = os.open(d, _O_DIR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield d
+            except BaseException:
+                _rmtree(d)
+                raise
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def locked(self, id: str, *, shared: bool = False) -> Iterator[str]:
+        """Hold the entry's lock (exclusive unless *shared*) for the block; yields the
+        directory.  :class:`NotFound` if there is no such entry, or it was removed while we
+        waited for the lock."""
+        d = self.dir(id)
+        for _ in range(3):
+            try:
+                fd = os.open(d, _O_DIR)
+            except FileNotFoundError:
+                break
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+                try:
+                    same = os.stat(d).st_ino == os.fstat(fd).st_ino
+                except FileNotFoundError:
+                    break
+                if same:
+                    yield d
+                    return
+            finally:
+                os.close(fd)
+            # removed and made again while we waited: lock the new one
+        raise NotFound(f"{self.kind} does not exist: {id}")
+
+    # -- records ---------------------------------------------------------------------------
+
+    def load(self, id: str) -> R:
+        """The entry's record.  :class:`NotFound` when there is none; ConfigError naming
+        the file when it is not valid JSON or the record refuses it."""
+        path = os.path.join(self.dir(id), RECORD)
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"{self.kind} does not exist: {id}") from None
+        try:
+            data = json.loads(raw)
+        except ValueError as err:
+            raise ConfigError(path, f"not valid JSON: {err}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(path, "expected a JSON object")
+        return self.record.from_json(data, path)
+
+    def save(self, id: str, record: R) -> None:
+        """Write (or replace) the entry's record atomically and durably.  The entry must
+        exist (:meth:`create`); hold its lock exclusively."""
+        d = self.dir(id)
+        data = json.dumps(record.to_json(), separators=(",", ":")).encode()
+        tmp = os.path.join(d, f".{RECORD}.{os.getpid()}.{os.urandom(4).hex()}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            raise NotFound(f"{self.kind} does not exist: {id}") from None
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(tmp, os.path.join(d, RECORD))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        # the rename itself must reach the disk too
+        dfd = os.open(d, _O_DIR)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    def remove(self, id: str) -> None:
+        """Remove the entry and everything in its directory; nothing if there is none."""
+        _rmtree(self.dir(id))
+
+
+def _rmtree(d: str) -> None:
+    import shutil
+
+    try:
+        shutil.rmtree(d)
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        if err.errno != errno.ENOENT:
+            raise
