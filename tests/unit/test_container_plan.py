@@ -90,8 +90,8 @@ DEFAULT_MOUNTS = (PROC, DEV, DEVPTS, SHM, MQUEUE, SYS)
 DEFAULT_SYMLINKS = (*FD_SYMLINKS, ("pts/ptmx", "/dev/ptmx"), ("/proc/kcore", "/dev/core"))
 DEFAULT_MASKED = (
     "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-    "/sys/firmware", "/sys/devices/virtual/powercap",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+    "/proc/scsi", "/sys/devices/virtual/powercap",
 )
 DEFAULT_READONLY = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
