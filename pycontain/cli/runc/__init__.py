@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from ._common import PROG, SPEC_VERSION, Log, UsageError, check_rootless, split_global, version
+from ._common import PROG, Log, UsageError, check_rootless, spec_version, split_global, version
 
 __all__ = ["VERBS", "main"]
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         if opts["log-format"] not in ("text", "json"):
             raise UsageError(f"invalid log format {opts['log-format']!r} (text or json)")
         if opts.get("version") or opts.get("v"):
-            print(f"{PROG} version {version()}\nspec: {SPEC_VERSION}")
+            print(f"{PROG} version {version()}\nspec: {spec_version()}")
             return 0
         if opts.get("help") or opts.get("h") or not rest:
             print(HELP, end="")

@@ -8,20 +8,18 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from pycontain.oci.spec.values import OCI_VERSION as SPEC_VERSION
-
 if TYPE_CHECKING:
     from pycontain.oci.runtime import Runtime
 
 __all__ = [
     "PROG",
-    "SPEC_VERSION",
     "Log",
     "Options",
     "UsageError",
     "attach_logging",
     "check_rootless",
     "runtime",
+    "spec_version",
     "split_global",
     "version",
 ]
@@ -121,6 +119,13 @@ def version() -> str:
     from pycontain import __version__
 
     return __version__
+
+
+def spec_version() -> str:
+    """The runtime-spec version pycontain implements (``--version``, ``features``)."""
+    from pycontain.oci.spec.values import OCI_VERSION
+
+    return OCI_VERSION
 
 
 # -- global options ----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ._args import parse
-from ._common import SPEC_VERSION, Log, Options, version
+from ._common import Log, Options, spec_version, version
 
 MOUNT_OPTIONS = (
     "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "lazytime",
@@ -30,7 +30,7 @@ def main(opts: Options, args: list[str], log: Log) -> int:
 
     doc = {
         "ociVersionMin": "1.0.0",
-        "ociVersionMax": SPEC_VERSION,
+        "ociVersionMax": spec_version(),
         "hooks": list(HOOKS),
         "mountOptions": sorted(MOUNT_OPTIONS),
         "linux": {
