@@ -18,7 +18,9 @@ neither libseccomp's bindings nor the compiler.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pycontain._lazy import loader
 
 __all__ = [
     "ACTIONS",
@@ -56,12 +58,4 @@ if TYPE_CHECKING:
     from .filter import CompiledFilter
 
 
-def __getattr__(name: str) -> Any:
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = loader(__name__, _EXPORTS)

@@ -19,7 +19,9 @@ for cattrs and the models.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pycontain._lazy import loader
 
 __all__ = [
     "BlockIO",
@@ -195,18 +197,4 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    where = _EXPORTS.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    module, attr = where
-    target = module if "." in module else f"{__name__}.{module}"
-    value = getattr(importlib.import_module(target), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__ = loader(__name__, _EXPORTS)

@@ -16,45 +16,6 @@ from .fields import Int, Int32, Int64, Uint, Uint16, Uint32, Uint64
 from .fields import meta as _meta
 from .values import OCI_VERSION
 
-__all__ = [
-    "CPU",
-    "BlockIO",
-    "CPUAffinity",
-    "ConsoleSize",
-    "DeviceCgroup",
-    "Hook",
-    "Hooks",
-    "HugepageLimit",
-    "IDMapping",
-    "IOPriority",
-    "IntelRdt",
-    "InterfacePriority",
-    "Linux",
-    "Memory",
-    "Namespace",
-    "Network",
-    "OciCapabilities",
-    "OciDevice",
-    "OciMount",
-    "OciProcess",
-    "OciResources",
-    "OciUser",
-    "Personality",
-    "Pids",
-    "Rdma",
-    "Rlimit",
-    "Root",
-    "Scheduler",
-    "Seccomp",
-    "SeccompArg",
-    "Spec",
-    "Syscall",
-    "ThrottleDevice",
-    "TimeOffset",
-    "WeightDevice",
-]
-
-
 
 @attrs.define(frozen=True, kw_only=True)
 class Root:

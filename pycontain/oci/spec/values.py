@@ -9,24 +9,6 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = [
-    "CGROUP_DEVICE_TYPES",
-    "DEVICE_TYPES",
-    "ERRNO_ACTIONS",
-    "IOPRIO_CLASSES",
-    "NAMESPACE_TYPES",
-    "OCI_VERSION",
-    "PERSONALITY_DOMAINS",
-    "ROOTFS_PROPAGATIONS",
-    "SCHED_FLAGS",
-    "SCHED_POLICIES",
-    "SECCOMP_ACTIONS",
-    "SECCOMP_ARCHITECTURES",
-    "SECCOMP_FLAGS",
-    "SECCOMP_OPERATORS",
-    "TIME_CLOCKS",
-]
-
 #: The runtime-spec version pycontain writes (``runc spec``, state).  It reads any 1.x.
 OCI_VERSION: Final = "1.2.1"
 
