@@ -76,8 +76,8 @@ class Log:
 
 
 def attach_logging(log: Log) -> None:
-    """Send the library's log records (logger ``pycontain``: a poststop hook that failed, a
-    cgroup left behind ...) to *log*, as runc writes its own warnings to ``--log``."""
+    """Send the library's log records (logger ``pycontain``: a poststart or poststop hook
+    that failed ...) to *log*, as runc writes its own warnings to ``--log``."""
     import logging
 
     class ToLog(logging.Handler):
