@@ -228,10 +228,12 @@ class Container:
         if sc != "default":
             raise ConfigError("seccomp", f"expected BPF bytes, 'default' or None, got {sc!r}")
         from .lowlevel.kernel import CAPABILITIES
-        from .seccomp_default import default_filter
+        from .seccomp.cache import compile_profile
+        from .seccomp.default import default_profile
 
         caps = self.capabilities.bounding if self.capabilities is not None else tuple(CAPABILITIES)
-        return default_filter(caps)
+        compiled = compile_profile(default_profile(caps))
+        return compiled.bpf, compiled.flags
 
     def _compiled_plan(self) -> P.CompiledPlan:
         cp = self._compiled

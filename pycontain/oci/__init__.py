@@ -8,7 +8,9 @@ kernel tables are :mod:`pycontain.lowlevel.kernel`'s).  The names below are impo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pycontain._lazy import loader
 
 _EXPORTS = {
     "default_spec": "defaults",
@@ -56,12 +58,4 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'pycontain.oci' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"pycontain.oci.{mod}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = loader(__name__, _EXPORTS)

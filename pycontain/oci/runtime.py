@@ -578,10 +578,8 @@ def _evolve(plan: Plan, **kw: Any) -> Plan:
 def _with_seccomp(plan: Plan, profile: dict[str, Any] | None) -> Plan:
     if not profile:
         return plan
-    try:
-        from ..seccomp import compile_profile
-    except ImportError:
-        raise ConfigError("linux.seccomp", "seccomp support is not available in this build") from None
+    from ..seccomp.cache import compile_profile
+
     compiled = compile_profile(profile)
     if getattr(compiled, "notify", False):
         raise ConfigError("linux.seccomp", "SCMP_ACT_NOTIFY needs a listener, which pycontain does not support yet")

@@ -8,11 +8,12 @@ The declarations below are the few that the compiler uses, copied from ``seccomp
 from __future__ import annotations
 
 import threading
-from typing import Any
-
-import cffi
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PycontainError
+
+if TYPE_CHECKING:
+    import cffi
 
 CDEF = """
 typedef void *scmp_filter_ctx;
@@ -86,7 +87,7 @@ class SeccompUnavailable(PycontainError):
 
 _lock = threading.Lock()
 _lib: Any = None
-_ffi: cffi.FFI | None = None
+_ffi: cffi.FFI | None = None  # cffi is imported on first load: the disk cache needs none
 
 
 def load() -> tuple[cffi.FFI, Any]:
@@ -96,6 +97,8 @@ def load() -> tuple[cffi.FFI, Any]:
         return _ffi, _lib
     with _lock:
         if _lib is None:
+            import cffi
+
             ffi = cffi.FFI()
             ffi.cdef(CDEF)
             try:

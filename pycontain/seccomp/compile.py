@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import collections
 import errno as _errno
-import hashlib
 import json
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,6 +38,7 @@ import attrs
 from ..errors import ConfigError
 from . import _libseccomp as L
 from . import bpf
+from .filter import CompiledFilter
 
 ACTIONS: Mapping[str, int | None] = {
     "SCMP_ACT_KILL": L.ACT_KILL_THREAD,
@@ -90,26 +89,6 @@ _ERRNO_ACTIONS = frozenset({"SCMP_ACT_ERRNO", "SCMP_ACT_TRACE"})
 _ALLOWING = frozenset({"SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"})
 MAX_ERRNO_RET = 0xFFFF  # SCMP_ACT_ERRNO keeps 16 bits (the kernel caps it at 4095)
 U64 = 0xFFFFFFFFFFFFFFFF
-
-
-@attrs.frozen
-class CompiledFilter:
-    """A seccomp filter ready for ``seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)``.
-
-    ``bpf``: the ``struct sock_filter[]`` bytes, 8 per instruction, host byte order.
-    ``flags``: ``SECCOMP_FILTER_FLAG_*`` to pass with it.  ``notify``: the profile uses
-    ``SCMP_ACT_NOTIFY``, so loading it returns a listener fd (``flags`` has NEW_LISTENER)
-    that someone must serve.  ``unknown_syscalls``: names libseccomp did not know, skipped.
-    """
-
-    bpf: bytes = attrs.field(repr=lambda b: f"<{len(b) // 8} instructions>")
-    flags: int = 0
-    notify: bool = False
-    unknown_syscalls: tuple[str, ...] = ()
-
-    @property
-    def instructions(self) -> int:
-        return len(self.bpf) // 8
 
 
 # -- validation: plain data, every error names its JSON path ------------------------------
@@ -256,25 +235,6 @@ def parse(profile: Mapping[str, Any], path: str = "linux.seccomp") -> _Profile:
     return _Profile(default, default_errno, arches, flags, tuple(rules))
 
 
-def _from_model(profile: Any) -> dict[str, Any]:
-    """The JSON object for a :class:`pycontain.oci.spec.Seccomp` model."""
-    out: dict[str, Any] = {"defaultAction": profile.default_action}
-    if profile.default_errno_ret is not None:
-        out["defaultErrnoRet"] = profile.default_errno_ret
-    out["architectures"] = list(profile.architectures)
-    out["flags"] = list(profile.flags)
-    out["syscalls"] = []
-    for sc in profile.syscalls:
-        d: dict[str, Any] = {"names": list(sc.names), "action": sc.action}
-        if sc.errno_ret is not None:
-            d["errnoRet"] = sc.errno_ret
-        if sc.args:
-            d["args"] = [{"index": a.index, "value": a.value, "valueTwo": a.value_two,
-                          "op": a.op} for a in sc.args]
-        out["syscalls"].append(d)
-    return out
-
-
 # -- compiling ----------------------------------------------------------------------------
 
 
@@ -414,46 +374,16 @@ def _last_syscalls(lib: Any, p: _Profile, tokens: Mapping[str, int]) -> dict[int
     return out
 
 
-# -- the public entry point, cached ------------------------------------------------------
-
-_CACHE_SIZE = 32
-_cache: collections.OrderedDict[bytes, CompiledFilter] = collections.OrderedDict()
-_cache_lock = threading.Lock()
+# -- the entry point (uncached: pycontain.seccomp.cache keeps what it returns) ------------
 
 
-def compile_profile(profile: Mapping[str, Any] | Any, *, path: str = "linux.seccomp",
-                    allow_notify: bool = False) -> CompiledFilter:
-    """Compile an OCI ``linux.seccomp`` object (a JSON dict, or a
-    :class:`pycontain.oci.spec.Seccomp`) into a :class:`CompiledFilter`.
+def compile_filter(profile: Mapping[str, Any], *, path: str = "linux.seccomp",
+                   allow_notify: bool = False) -> CompiledFilter:
+    """Compile an OCI ``linux.seccomp`` JSON object into a :class:`CompiledFilter`, every
+    time: :func:`pycontain.seccomp.compile_profile` is the cached way in.
 
     Errors are :class:`pycontain.errors.ConfigError` naming the JSON path under ``path``.
     ``SCMP_ACT_NOTIFY`` is refused unless ``allow_notify`` (the caller then serves the
-    listener).  Results are cached per process by a hash of the profile's canonical JSON.
+    listener).
     """
-    if not isinstance(profile, Mapping) and hasattr(profile, "default_action"):
-        profile = _from_model(profile)
-    try:
-        text = json.dumps([profile, path, allow_notify], sort_keys=True)
-    except (TypeError, ValueError):
-        text = None  # not JSON data: parse() names the bad value
-    key = hashlib.sha256(text.encode()).digest() if text is not None else None
-    if key is not None:
-        with _cache_lock:
-            hit = _cache.get(key)
-            if hit is not None:
-                _cache.move_to_end(key)
-                return hit
-    parsed = parse(profile, path)
-    compiled = _compile(parsed, path, allow_notify)
-    if key is None:
-        return compiled
-    with _cache_lock:
-        _cache[key] = compiled
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return compiled
-
-
-def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+    return _compile(parse(profile, path), path, allow_notify)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers import wait_for
-from ocihelpers import CLI, Bundle, Result, assert_clean_error
+from ocihelpers import CLI, Bundle, Result, RuntimeInfo, assert_clean_error
 
 
 def _one_line_error(r: Result) -> str:
@@ -210,3 +210,82 @@ def test_log_text_format(cli: CLI, tmp_path: Path) -> None:
 def test_bad_log_format(cli: CLI) -> None:
     r = cli.run("list", check=False, global_args=("--log-format", "xml"))
     assert_clean_error(r)
+
+
+# -- runc flags pycontain cannot honour: refused by name, never silently ignored -------------
+
+
+@pytest.fixture
+def pycontain_only(runtime: RuntimeInfo) -> None:
+    if not runtime.is_pycontain:
+        pytest.skip("how pycontain-runc answers runc flags it does not implement")
+
+
+@pytest.mark.parametrize("verb", ["create", "run"])
+def test_no_pivot_is_refused(cli: CLI, bundle, pycontain_only, verb: str) -> None:
+    b = bundle("hostname")
+    cli.bundles.append(b)
+    r = cli.run(verb, "--no-pivot", "--bundle", str(b.path), cli.new_id(), check=False)
+    assert "--no-pivot" in _one_line_error(r)
+    _nothing_left(cli, b)
+
+
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        (("--apparmor", "some-profile"), "--apparmor"),
+        (("--process-label", "system_u:system_r:container_t:s0"), "--process-label"),
+        (("--cgroup", "sub"), "--cgroup"),
+        (("--cgroup", "cpu,cpuacct:/sub"), "--cgroup"),
+    ],
+)
+def test_exec_flags_refused(
+    cli: CLI, bundle, tmp_path: Path, pycontain_only, flags: tuple[str, ...], named: str
+) -> None:
+    cid, _ = cli.create(bundle())
+    marker = tmp_path / "ran"
+    r = cli.run("exec", *flags, cid, "/bin/sh", "-c", f"echo > {marker}", check=False)
+    assert named in _one_line_error(r)
+    assert not marker.exists()
+    assert cli.status(cid) == "created"
+
+
+def test_exec_cgroup_of_the_container_is_accepted(cli: CLI, bundle) -> None:
+    """`--cgroup /` (and an empty one) is the container's own cgroup, where exec goes."""
+    cid, r = cli.create(bundle("sleep", "30"))
+    cli.run("start", cid)
+    wait_for(lambda: r.stdout == "sleeping\n", what="the probe")
+    out = cli.run("exec", "--cgroup", "/", cid, "/probe", "hostname").stdout
+    assert out.strip() == "oci"
+
+
+def test_exec_ignore_paused(cli: CLI, bundle, pycontain_only) -> None:
+    """On a running container --ignore-paused changes nothing (as in runc); on a paused one
+    pycontain cannot start the process, and says so naming the flag."""
+    cid, r = cli.create(bundle("sleep", "30"))
+    cli.run("start", cid)
+    wait_for(lambda: r.stdout == "sleeping\n", what="the probe")
+    out = cli.run("exec", "--ignore-paused", cid, "/probe", "hostname").stdout
+    assert out.strip() == "oci"
+    cli.run("pause", cid)
+    assert "--ignore-paused" in _one_line_error(
+        cli.run("exec", "--ignore-paused", cid, "/probe", "hostname", check=False)
+    )
+    _one_line_error(cli.run("exec", cid, "/probe", "hostname", check=False))
+    cli.run("resume", cid)
+    assert cli.status(cid) == "running"
+
+
+def test_global_rootless_and_criu(cli: CLI, pycontain_only) -> None:
+    """--rootless takes true/false/auto: the mode pycontain detects (root here: false) is
+    accepted, the other refused by name; --criu (checkpoint only) is accepted."""
+    assert os.geteuid() == 0
+    for value in ("auto", "false", "FALSE", "0", ""):
+        cli.run("list", global_args=(f"--rootless={value}",))
+    cli.run("list", global_args=("--rootless", "false"))
+    for value in ("true", "1"):
+        r = cli.run("list", check=False, global_args=(f"--rootless={value}",))
+        assert "--rootless" in _one_line_error(r)
+    r = cli.run("list", check=False, global_args=("--rootless", "sometimes"))
+    assert "--rootless" in _one_line_error(r)
+    assert cli.run("list", "-q", global_args=("--criu", "/usr/sbin/criu")).stdout == ""

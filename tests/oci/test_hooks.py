@@ -214,3 +214,24 @@ def test_create_container_hook_sees_the_mounts(cli: CLI, bundle, tmp_path: Path)
     cid, _ = cli.create(b)
     assert (log.parent / "seen").read_text() == "mounted\n"
     cli.run("delete", "--force", cid)
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_failing_poststop_hook_warning_lands_in_the_log(
+    cli: CLI, bundle, tmp_path: Path, fmt: str
+) -> None:
+    """runc writes its warnings to --log: a failed poststop hook is one (delete succeeds)."""
+    b, log = _hooked(bundle, tmp_path, "exit", "0")
+    b.config["hooks"] = {"poststop": [{"path": "/bin/false", "args": ["false"]}]}
+    b.write()
+    cid, _ = cli.start_and_wait(b)
+    logfile = tmp_path / f"runtime.{fmt}"
+    r = cli.run("delete", cid, global_args=("--log", str(logfile), "--log-format", fmt))
+    assert r.returncode == 0, r
+    lines = [line for line in logfile.read_text().splitlines() if "poststop" in line]
+    assert len(lines) == 1, logfile.read_text()
+    if fmt == "json":
+        entry = json.loads(lines[0])
+        assert entry["level"] == "warning" and "/bin/false" in entry["msg"], entry
+    else:
+        assert "level=warning" in lines[0] and "/bin/false" in lines[0], lines

@@ -305,3 +305,24 @@ def test_events_stream_reports_oom(cli: CLI, bundle, tmp_path: Path) -> None:
     finally:
         p.kill()  # our child
         p.wait(timeout=TIMEOUT)
+
+
+def test_list_reports_a_broken_entry_and_lists_the_rest(
+    cli: CLI, running, tmp_path: Path
+) -> None:
+    """runc names an entry it cannot load on stderr and lists the others."""
+    cid, _ = running
+    broken = cli.root / "broken-entry"
+    broken.mkdir()
+    (broken / "state.json").write_text("{not json")
+    log = tmp_path / "list.log"
+    try:
+        r = cli.run("list", "--format", "json", global_args=("--log", str(log)))
+        assert [c["id"] for c in json.loads(r.stdout)] == [cid]
+        assert "broken-entry" in r.stderr and "Traceback" not in r.stderr, r
+        assert "level=warning" in log.read_text() and "broken-entry" in log.read_text()
+        r = cli.run("list", "-q")
+        assert r.stdout.split() == [cid] and "broken-entry" in r.stderr
+    finally:
+        (broken / "state.json").unlink()
+        broken.rmdir()

@@ -28,6 +28,19 @@ from pycontain.seccomp.compile import (
     FILTER_FLAG_WAIT_KILLABLE_RECV,
 )
 
+
+@pytest.fixture(autouse=True)
+def _private_disk_cache(tmp_path_factory: pytest.TempPathFactory,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled filters of these tests go to a directory of their own, not the host's
+    cache (tests/unit/test_seccomp_cache.py covers the disk cache itself)."""
+    from pycontain.seccomp import cache
+
+    d = tmp_path_factory.mktemp("seccomp-cache")
+    d.chmod(0o700)
+    monkeypatch.setattr(cache, "DIRECTORY", str(d))
+
+
 X86_64 = B.AUDIT_ARCH_X86_64
 I386 = B.AUDIT_ARCH_I386
 AARCH64 = 0xC00000B7

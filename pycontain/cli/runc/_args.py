@@ -1,0 +1,45 @@
+"""Verb arguments, parsed the way runc (urfave/cli) reads them: a long flag may have one dash
+or two, ``=`` or a space; a mistake is one line, never a usage dump."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from ._common import PROG, UsageError
+
+REMAINDER = argparse.REMAINDER
+Namespace = argparse.Namespace
+ArgumentParser = argparse.ArgumentParser
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, no usage dump
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _dashdash(args: list[str], longs: set[str]) -> list[str]:
+    """runc accepts -bundle as well as --bundle."""
+    out = []
+    for a in args:
+        if a.startswith("-") and not a.startswith("--") and len(a) > 2:
+            name = a[1:].partition("=")[0]
+            if name in longs:
+                a = "-" + a
+        out.append(a)
+    return out
+
+
+def parse(verb: str, args: list[str], build: Callable[[argparse.ArgumentParser], Any]) -> Namespace:
+    """The arguments of *verb*, whose flags *build* adds to a parser."""
+    p = _Parser(prog=f"{PROG} {verb}", add_help=True, allow_abbrev=False)
+    build(p)
+    longs = {o.lstrip("-") for act in p._actions for o in act.option_strings if o.startswith("--")}
+    return p.parse_args(_dashdash(args, longs))
+
+
+def one_id(verb: str, args: list[str]) -> str:
+    """The container id of a verb that takes nothing else."""
+    cid: str = parse(verb, args, lambda p: p.add_argument("id")).id
+    return cid

@@ -1,0 +1,43 @@
+"""``create ID``: make the container; its process waits before ``execve`` until ``start``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._args import ArgumentParser, Namespace, parse
+from ._common import Log, Options, UsageError, runtime
+
+if TYPE_CHECKING:
+    from pycontain.oci.runtime import Runtime
+
+
+def add_flags(p: ArgumentParser) -> None:
+    """The flags ``create`` and ``run`` share."""
+    p.add_argument("--bundle", "-b", default=".")
+    p.add_argument("--pid-file")
+    p.add_argument("--console-socket")
+    p.add_argument("--preserve-fds", type=int, default=0)
+    p.add_argument("--no-pivot", action="store_true")
+    p.add_argument("--no-new-keyring", action="store_true")
+
+
+def create(rt: Runtime, a: Namespace) -> int:
+    """Create the container *a* describes; its init's pid."""
+    if a.no_pivot:
+        # runc moves the rootfs onto / and chroots (for a rootfs on a ramdisk, where
+        # pivot_root fails); the C core always pivots, and a plain chroot would leave the
+        # host's tree reachable, so the flag is refused rather than ignored
+        raise UsageError("--no-pivot is not supported: pycontain always enters the container's "
+                         "root with pivot_root")
+    return rt.create(a.id, a.bundle, pid_file=a.pid_file, console_socket=a.console_socket,
+                     preserve_fds=a.preserve_fds, new_keyring=not a.no_new_keyring)
+
+
+def main(opts: Options, args: list[str], log: Log) -> int:
+    def build(p: ArgumentParser) -> None:
+        add_flags(p)
+        p.add_argument("id")
+
+    a = parse("create", args, build)
+    create(runtime(opts, log), a)
+    return 0

@@ -1,0 +1,112 @@
+"""``exec ID [--] CMD...``: run a new process in a created or running container."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._args import REMAINDER, ArgumentParser, Namespace, parse
+from ._common import Log, Options, UsageError, runtime
+
+if TYPE_CHECKING:
+    from pycontain.oci import spec as S
+
+
+def main(opts: Options, args: list[str], log: Log) -> int:
+    def build(p: ArgumentParser) -> None:
+        p.add_argument("--process", "-p")
+        p.add_argument("--tty", "-t", action="store_true")
+        p.add_argument("--console-socket")
+        p.add_argument("--detach", "-d", action="store_true")
+        p.add_argument("--pid-file")
+        p.add_argument("--cwd")
+        p.add_argument("--env", "-e", action="append", default=[])
+        p.add_argument("--user", "-u")
+        p.add_argument("--additional-gids", "-g", action="append", default=[])
+        p.add_argument("--cap", "-c", action="append", default=[])
+        p.add_argument("--no-new-privs", action="store_true")
+        p.add_argument("--preserve-fds", type=int, default=0)
+        p.add_argument("--apparmor", default="")
+        p.add_argument("--process-label", default="")
+        p.add_argument("--cgroup", action="append", default=[])
+        p.add_argument("--ignore-paused", action="store_true")
+        p.add_argument("id")
+        p.add_argument("command", nargs=REMAINDER)
+
+    a = parse("exec", args, build)
+    _refuse_unsupported(a)
+    rt = runtime(opts, log)
+    st = rt.load(a.id)
+    if a.ignore_paused:
+        from pycontain.oci.runtime import status
+
+        if status(st) == "paused":
+            # runc starts the process in the frozen cgroup, where it waits for `resume`
+            raise UsageError("--ignore-paused: pycontain cannot exec into a paused container; "
+                             "resume it first")
+    proc = _process(a, rt.spec_of(st).process)
+    return int(rt.exec(a.id, proc, console_socket=a.console_socket, pid_file=a.pid_file,
+                       detach=a.detach, preserve_fds=a.preserve_fds))
+
+
+def _refuse_unsupported(a: Namespace) -> None:
+    """runc's exec flags that pycontain cannot honour: one clear error, never ignored."""
+    if a.apparmor:
+        raise UsageError("--apparmor is not supported: pycontain does not apply AppArmor profiles")
+    if a.process_label:
+        raise UsageError("--process-label is not supported: pycontain does not apply SELinux "
+                         "labels")
+    for value in a.cgroup:
+        # "PATH" or "CONTROLLER[,CONTROLLER]:PATH"; "" and "/" are the container's own cgroup,
+        # which is where the process goes
+        path = value.rpartition(":")[2]
+        if path not in ("", "/"):
+            raise UsageError(f"--cgroup {value}: a sub-cgroup is not supported (the process "
+                             "joins the container's cgroup)")
+
+
+def _process(a: Namespace, base: S.OciProcess | None) -> S.OciProcess:
+    """The process to run: ``--process`` FILE, or the container's process with the command
+    and the flags applied."""
+    import attrs
+
+    from pycontain.errors import ConfigError
+    from pycontain.oci import spec as S
+
+    if a.process:
+        return S.load_process(a.process)
+    base = base or S.OciProcess(cwd="/")
+    cmd = [c for c in a.command if c != "--"] if a.command[:1] == ["--"] else a.command
+    if not cmd:
+        raise ConfigError("exec", "missing command (or --process)")
+    env = list(base.env)
+    for e in a.env:
+        key = e.split("=", 1)[0]
+        env = [x for x in env if x.split("=", 1)[0] != key] + [e]
+    user = base.user
+    if a.user:
+        uid, _, gid = a.user.partition(":")
+        try:
+            user = S.OciUser(uid=int(uid), gid=int(gid) if gid else 0)
+        except ValueError:
+            raise ConfigError("--user", f"expected UID[:GID], got {a.user!r}") from None
+    if a.additional_gids:
+        try:
+            user = attrs.evolve(user, additional_gids=tuple(int(x) for x in a.additional_gids))
+        except ValueError:
+            raise ConfigError("--additional-gids", "expected numeric gids") from None
+    caps = base.capabilities
+    if a.cap:
+        from pycontain.lowlevel.kernel import CAPABILITIES
+
+        for c in a.cap:
+            if c not in CAPABILITIES:
+                raise ConfigError("--cap", f"unknown capability {c!r}")
+        caps = caps or S.OciCapabilities()
+        # like runc: ambient only when the spec gives inheritable caps (an ambient cap
+        # must be inheritable too)
+        sets = ["bounding", "effective", "permitted"] + (["ambient"] if caps.inheritable else [])
+        caps = attrs.evolve(caps, **{k: tuple(dict.fromkeys((*getattr(caps, k), *a.cap)))
+                                     for k in sets})
+    return attrs.evolve(base, args=tuple(cmd), env=tuple(env), cwd=a.cwd or base.cwd,
+                        user=user, capabilities=caps, terminal=a.tty,
+                        no_new_privileges=base.no_new_privileges or a.no_new_privs)

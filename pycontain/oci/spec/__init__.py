@@ -1,0 +1,200 @@
+"""The OCI runtime-spec 1.2 ``config.json`` (the Linux parts): models, loading and dumping.
+
+The package is cut along its seams, each module with one job:
+
+* :mod:`.models`: one frozen, keyword-only attrs class per JSON object (:class:`Spec`,
+  :class:`Linux`, :class:`OciProcess` ...);
+* :mod:`.values`: the value sets the spec enumerates (:data:`NAMESPACE_TYPES`,
+  :data:`SECCOMP_ACTIONS` ...) and :data:`OCI_VERSION`;
+* :mod:`.fields`: integer widths and field metadata, how a field maps to JSON;
+* :mod:`.structure`: the strict JSON <-> attrs converter (cattrs), errors with JSON paths;
+* :mod:`.checks`: the values the spec constrains, and :func:`validate_for_create`;
+* :mod:`.loader`: :func:`load_spec`, :func:`load_process`, :func:`dump_spec`,
+  :func:`dump_process`.
+
+Every name is importable from here (``from pycontain.oci.spec import Spec``) and is loaded on
+first use, so that a caller that only wants :data:`OCI_VERSION` or a value set does not pay
+for cattrs and the models.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pycontain._lazy import loader
+
+__all__ = [
+    "BlockIO",
+    "CPU",
+    "CPUAffinity",
+    "ConsoleSize",
+    "DeviceCgroup",
+    "Hook",
+    "Hooks",
+    "HugepageLimit",
+    "IDMapping",
+    "IOPriority",
+    "IntelRdt",
+    "InterfacePriority",
+    "Linux",
+    "Memory",
+    "NAMESPACE_TYPES",
+    "Namespace",
+    "Network",
+    "OCI_VERSION",
+    "OciCapabilities",
+    "OciDevice",
+    "OciMount",
+    "OciProcess",
+    "OciResources",
+    "OciUser",
+    "Personality",
+    "Pids",
+    "RLIMITS",
+    "ROOTFS_PROPAGATIONS",
+    "Rdma",
+    "Rlimit",
+    "Root",
+    "SECCOMP_ACTIONS",
+    "SECCOMP_ARCHITECTURES",
+    "SECCOMP_FLAGS",
+    "SECCOMP_OPERATORS",
+    "Scheduler",
+    "Seccomp",
+    "SeccompArg",
+    "Spec",
+    "SpecWarning",
+    "Syscall",
+    "ThrottleDevice",
+    "TimeOffset",
+    "WeightDevice",
+    "dump_process",
+    "dump_spec",
+    "load_process",
+    "load_spec",
+    "validate_for_create",
+]
+
+# name -> (module, its name there); a module without a dot is one of this package
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "BlockIO": ("models", "BlockIO"),
+    "CPU": ("models", "CPU"),
+    "CPUAffinity": ("models", "CPUAffinity"),
+    "ConsoleSize": ("models", "ConsoleSize"),
+    "DeviceCgroup": ("models", "DeviceCgroup"),
+    "Hook": ("models", "Hook"),
+    "Hooks": ("models", "Hooks"),
+    "HugepageLimit": ("models", "HugepageLimit"),
+    "IDMapping": ("models", "IDMapping"),
+    "IOPriority": ("models", "IOPriority"),
+    "IntelRdt": ("models", "IntelRdt"),
+    "InterfacePriority": ("models", "InterfacePriority"),
+    "Linux": ("models", "Linux"),
+    "Memory": ("models", "Memory"),
+    "NAMESPACE_TYPES": ("values", "NAMESPACE_TYPES"),
+    "Namespace": ("models", "Namespace"),
+    "Network": ("models", "Network"),
+    "OCI_VERSION": ("values", "OCI_VERSION"),
+    "OciCapabilities": ("models", "OciCapabilities"),
+    "OciDevice": ("models", "OciDevice"),
+    "OciMount": ("models", "OciMount"),
+    "OciProcess": ("models", "OciProcess"),
+    "OciResources": ("models", "OciResources"),
+    "OciUser": ("models", "OciUser"),
+    "Personality": ("models", "Personality"),
+    "Pids": ("models", "Pids"),
+    "RLIMITS": ("pycontain.lowlevel.kernel", "RLIMITS"),
+    "ROOTFS_PROPAGATIONS": ("values", "ROOTFS_PROPAGATIONS"),
+    "Rdma": ("models", "Rdma"),
+    "Rlimit": ("models", "Rlimit"),
+    "Root": ("models", "Root"),
+    "SECCOMP_ACTIONS": ("values", "SECCOMP_ACTIONS"),
+    "SECCOMP_ARCHITECTURES": ("values", "SECCOMP_ARCHITECTURES"),
+    "SECCOMP_FLAGS": ("values", "SECCOMP_FLAGS"),
+    "SECCOMP_OPERATORS": ("values", "SECCOMP_OPERATORS"),
+    "Scheduler": ("models", "Scheduler"),
+    "Seccomp": ("models", "Seccomp"),
+    "SeccompArg": ("models", "SeccompArg"),
+    "Spec": ("models", "Spec"),
+    "SpecWarning": ("checks", "SpecWarning"),
+    "Syscall": ("models", "Syscall"),
+    "ThrottleDevice": ("models", "ThrottleDevice"),
+    "TimeOffset": ("models", "TimeOffset"),
+    "WeightDevice": ("models", "WeightDevice"),
+    "dump_process": ("loader", "dump_process"),
+    "dump_spec": ("loader", "dump_spec"),
+    "load_process": ("loader", "load_process"),
+    "load_spec": ("loader", "load_spec"),
+    "validate_for_create": ("checks", "validate_for_create"),
+    # the building blocks that the state document's models (pycontain.oci.state) share,
+    # under the names they had when this package was one module
+    "Int": ("fields", "Int"),
+    "_meta": ("fields", "meta"),
+    "_structure": ("structure", "structure"),
+    "_unstructure": ("structure", "unstructure"),
+    "_read": ("structure", "read_json"),
+    "_parse_rfc3339": ("structure", "parse_rfc3339"),
+    "_format_rfc3339": ("structure", "format_rfc3339"),
+}
+
+if TYPE_CHECKING:
+    from pycontain.lowlevel.kernel import RLIMITS
+
+    from .checks import SpecWarning, validate_for_create
+    from .fields import Int  # noqa: F401
+    from .fields import meta as _meta  # noqa: F401
+    from .loader import dump_process, dump_spec, load_process, load_spec
+    from .models import (
+        CPU,
+        BlockIO,
+        ConsoleSize,
+        CPUAffinity,
+        DeviceCgroup,
+        Hook,
+        Hooks,
+        HugepageLimit,
+        IDMapping,
+        IntelRdt,
+        InterfacePriority,
+        IOPriority,
+        Linux,
+        Memory,
+        Namespace,
+        Network,
+        OciCapabilities,
+        OciDevice,
+        OciMount,
+        OciProcess,
+        OciResources,
+        OciUser,
+        Personality,
+        Pids,
+        Rdma,
+        Rlimit,
+        Root,
+        Scheduler,
+        Seccomp,
+        SeccompArg,
+        Spec,
+        Syscall,
+        ThrottleDevice,
+        TimeOffset,
+        WeightDevice,
+    )
+    from .structure import format_rfc3339 as _format_rfc3339  # noqa: F401
+    from .structure import parse_rfc3339 as _parse_rfc3339  # noqa: F401
+    from .structure import read_json as _read  # noqa: F401
+    from .structure import structure as _structure  # noqa: F401
+    from .structure import unstructure as _unstructure  # noqa: F401
+    from .values import (
+        NAMESPACE_TYPES,
+        OCI_VERSION,
+        ROOTFS_PROPAGATIONS,
+        SECCOMP_ACTIONS,
+        SECCOMP_ARCHITECTURES,
+        SECCOMP_FLAGS,
+        SECCOMP_OPERATORS,
+    )
+
+
+__getattr__ = loader(__name__, _EXPORTS)

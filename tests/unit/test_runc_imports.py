@@ -1,0 +1,72 @@
+"""pycontain-runc's one-shot verbs import only what they need (issue: every verb of the command
+line pays its imports on each call clients make): the verbs clients call most never load the
+config models, cattrs or the C plan layer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = """
+import json, sys
+from pycontain.cli.runc import main
+rc = main(sys.argv[1:])
+print(json.dumps({"rc": rc, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+# the config models and their converter, the plan layer and the seccomp compiler
+HEAVY = {
+    "cattrs",
+    "pycontain.oci.spec.models",
+    "pycontain.oci.spec.structure",
+    "pycontain.oci.spec.checks",
+    "pycontain.oci.convert",
+    "pycontain.lowlevel.plan",
+    "pycontain.seccomp.compile",
+}
+
+
+def _loaded(*argv: str) -> tuple[int, set[str]]:
+    r = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True,
+                       timeout=60)
+    last = r.stderr.strip().splitlines()[-1]
+    doc = json.loads(last)
+    return doc["rc"], set(doc["modules"])
+
+
+@pytest.mark.parametrize(
+    "argv, rc",
+    [
+        (["list"], 0),
+        (["list", "--format", "json"], 0),
+        (["state", "nosuch"], 1),
+        (["kill", "nosuch", "KILL"], 1),
+        (["delete", "nosuch"], 1),
+    ],
+)
+def test_light_verbs_skip_models_and_plan(tmp_path: Path, argv: list[str], rc: int) -> None:
+    code, mods = _loaded("--root", str(tmp_path), *argv)
+    assert code == rc
+    assert "pycontain.oci.runtime" in mods  # the verb did run
+    assert not HEAVY & mods, sorted(HEAVY & mods)
+    # only the verb's own module of the command line
+    verbs = {m for m in mods if m.startswith("pycontain.cli.runc.") and ".runc._" not in m}
+    assert verbs == {f"pycontain.cli.runc.{argv[0]}"}
+
+
+def test_version_imports_no_verb() -> None:
+    code, mods = _loaded("--version")
+    assert code == 0
+    assert {m for m in mods if m.startswith("pycontain.cli.runc.")} == {"pycontain.cli.runc._common"}
+    assert "pycontain.oci.runtime" not in mods and "argparse" not in mods
+
+
+def test_features_reads_the_value_sets_only() -> None:
+    code, mods = _loaded("features")
+    assert code == 0
+    assert "pycontain.oci.spec.values" in mods
+    assert not HEAVY & mods and "pycontain.oci.runtime" not in mods
