@@ -228,11 +228,10 @@ class Container:
         if sc != "default":
             raise ConfigError("seccomp", f"expected BPF bytes, 'default' or None, got {sc!r}")
         from .lowlevel.kernel import CAPABILITIES
-        from .seccomp.cache import compile_profile
-        from .seccomp.default import default_profile
+        from .seccomp.cache import default_filter
 
         caps = self.capabilities.bounding if self.capabilities is not None else tuple(CAPABILITIES)
-        compiled = compile_profile(default_profile(caps))
+        compiled = default_filter(tuple(caps))
         return compiled.bpf, compiled.flags
 
     def _compiled_plan(self) -> P.CompiledPlan:

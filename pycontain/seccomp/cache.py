@@ -33,7 +33,8 @@ from typing import Any
 
 from .filter import CompiledFilter
 
-__all__ = ["MEMORY_SIZE", "clear_cache", "compile_profile", "directory", "profile_json"]
+__all__ = ["MEMORY_SIZE", "clear_cache", "compile_profile", "default_filter", "directory",
+           "profile_json"]
 
 MEMORY_SIZE = 32
 DISK_ENTRIES = 256  # files kept; the oldest go when a write finds more
@@ -42,6 +43,8 @@ _SUFFIX = ".bpf"
 
 _memory: collections.OrderedDict[str, CompiledFilter] = collections.OrderedDict()
 _lock = threading.Lock()
+#: bounding set -> the default profile's filter (see default_filter)
+_defaults: dict[frozenset[str], CompiledFilter] = {}
 _env: str | None = None  # what besides the profile an entry on disk depends on
 
 #: the disk cache's directory: None picks the default for the effective user, "" turns the
@@ -82,11 +85,30 @@ def compile_profile(profile: Mapping[str, Any] | Any, *, path: str = "linux.secc
     return compiled
 
 
+def default_filter(capabilities: tuple[str, ...]) -> CompiledFilter:
+    """Docker's default profile for a bounding set, through the cache.  Which capabilities
+    the profile depends on is all that varies, so this process remembers the filter per set
+    and skips building and hashing the profile again (a container per call stays as cheap as
+    a reused one)."""
+    key = frozenset(capabilities)
+    with _lock:
+        hit = _defaults.get(key)
+    if hit is not None:
+        return hit
+    from .default import default_profile
+
+    compiled = compile_profile(default_profile(capabilities))
+    with _lock:
+        _defaults[key] = compiled
+    return compiled
+
+
 def clear_cache(*, disk: bool = False) -> None:
     """Forget the filters of this process (and with ``disk``, the entries on disk)."""
     global _env
     with _lock:
         _memory.clear()
+        _defaults.clear()
         _env = None
     d = directory()
     if disk and d:

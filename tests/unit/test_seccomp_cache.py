@@ -63,6 +63,24 @@ def test_library_and_oci_runtime_hit_the_same_entry(
     assert len(_entries(disk)) == 1
 
 
+def test_default_filter_per_bounding_set_is_the_profiles_entry(
+    disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caps = ("CAP_KILL", "CAP_SYS_ADMIN")
+    first = cache.default_filter(caps)
+    assert first.bpf == cache.compile_profile(default_profile(caps)).bpf
+    assert len(_entries(disk)) == 1
+    # the same set in another order: remembered, no profile built, nothing compiled
+    import pycontain.seccomp.default as D
+
+    monkeypatch.setattr(D, "default_profile", lambda *a, **kw: pytest.fail("built again"))
+    assert cache.default_filter(tuple(reversed(caps))) is first
+    # another set is another filter (CAP_SYS_ADMIN opens mount and friends)
+    monkeypatch.undo()
+    monkeypatch.setattr(cache, "DIRECTORY", str(disk))
+    assert cache.default_filter(("CAP_KILL",)).bpf != first.bpf
+
+
 def test_a_disk_hit_loads_neither_compiler_nor_libseccomp_bindings(disk: Path) -> None:
     Container(seccomp="default").plan(["true"])  # fills the entry
     code = (
