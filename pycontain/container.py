@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import attrs
 
-from . import _keeper, rootless, userns
+from . import _keeper, hints, rootless, userns
 from .credentials import Capabilities, User, parse_rlimits, to_capabilities
 from .errors import ConfigError
 from .lowlevel import plan as P
@@ -382,7 +382,8 @@ class Container:
                 fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds, before_go=before_go,
                 parent_pidfd=parent_pidfd, argv=argv, env=extra_env, cwd=cwd,
                 preserve_fds=len(pass_fds) if pass_fds else None)
-        except BaseException:
+        except BaseException as err:
+            hints.add_hint(err, base.plan)
             for f in parent_files:
                 f.close()
             if owns_cg and cg is not None:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
-from . import _keeper, rootless, userns
+from . import _keeper, hints, rootless, userns
 from .errors import CgroupError, ConfigError, ContainerError
 from .lowlevel import plan as P
 from .lowlevel.kernel import MS_REC, MS_SLAVE, NAMESPACES
@@ -491,6 +491,9 @@ class Pod:
                     procs_fds, dir_fd = joiner.join_fds()
                     pid, pidfd, _ready = P.CompiledPlan(plan).spawn(
                         std, cgroup_fd=dir_fd, cgroup_procs_fds=procs_fds, before_go=before_go)
+        except OSError as err:
+            hints.add_hint(err, plan)
+            raise
         finally:
             os.close(devnull)
         self._infra_pid, self._pidfd, self._is_child = pid, pidfd, True

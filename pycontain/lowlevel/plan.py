@@ -15,14 +15,16 @@ from typing import Any
 import attrs
 
 from . import ffi, lib, steps
+from .kernel import CLONE_NEWUSER, in_initial_userns, rlimit_name
 
-PC_CREATE_NONE = 0
-PC_CREATE_DIR = 1
-PC_CREATE_FILE = 2
-CLONE_NEWUSER = 0x10000000
-PC_ROOT_NONE = 0
-PC_ROOT_PIVOT = 1
-PC_ROOT_CHROOT = 2
+#: What the child makes at a missing mount target (``PlanMount.create``).
+PC_CREATE_NONE: int = lib.PC_CREATE_NONE
+PC_CREATE_DIR: int = lib.PC_CREATE_DIR
+PC_CREATE_FILE: int = lib.PC_CREATE_FILE
+#: How the child enters the root (``Plan.root_mode``).
+PC_ROOT_NONE: int = lib.PC_ROOT_NONE
+PC_ROOT_PIVOT: int = lib.PC_ROOT_PIVOT
+PC_ROOT_CHROOT: int = lib.PC_ROOT_CHROOT
 
 
 @attrs.frozen
@@ -108,16 +110,14 @@ class Plan:
     def describe_step(self, step: int, index: int) -> str:
         """Words for a failed step, with the object it was working on when known."""
         words = steps.STEPS.get(step, f"step {step}")
-        if step in (steps.STEP_MOUNT, steps.STEP_MOUNT_TARGET, steps.STEP_MOUNT_REMOUNT,
-                    steps.STEP_MOUNT_PROPAGATION) and 0 <= index < len(self.mounts):
+        if step in (lib.PC_STEP_MOUNT, lib.PC_STEP_MOUNT_TARGET, lib.PC_STEP_MOUNT_REMOUNT,
+                    lib.PC_STEP_MOUNT_PROPAGATION) and 0 <= index < len(self.mounts):
             return f"{words} ({self.mounts[index].describe()})"
-        if step == steps.STEP_DEVICE and 0 <= index < len(self.devices):
+        if step == lib.PC_STEP_DEVICE and 0 <= index < len(self.devices):
             return f"{words} ({self.devices[index].path})"
-        if step == steps.STEP_RLIMIT and 0 <= index < len(self.rlimits):
-            from .kernel import rlimit_name
-
+        if step == lib.PC_STEP_RLIMIT and 0 <= index < len(self.rlimits):
             return f"{words} ({rlimit_name(self.rlimits[index][0])})"
-        if step == steps.STEP_SETNS and 0 <= index < len(self.joins):
+        if step == lib.PC_STEP_SETNS and 0 <= index < len(self.joins):
             return f"{words} ({self.joins[index][0]})"
         return words
 
@@ -396,7 +396,7 @@ class CompiledPlan:
             if plan.pidns_join:
                 pidns_fd = os.open(plan.pidns_join, os.O_RDONLY | os.O_CLOEXEC)
                 p.pidns_fd = pidns_fd
-                if os.geteuid() != 0 or not _in_initial_userns():
+                if os.geteuid() != 0 or not in_initial_userns():
                     # only from inside its user namespace: the child joins, then forks
                     p.pidns_late = 1
             if before_go is not None:
@@ -417,25 +417,13 @@ class CompiledPlan:
             os.close(r_err)
             if w_sync >= 0:
                 os.close(w_sync)
-            err = OSError(-pid, os.strerror(-pid))
-            err.step = "cloning the container process"  # type: ignore[attr-defined]
-            if plan.clone_flags & CLONE_NEWUSER:
-                from ..userns import userns_hint
-
-                hint = userns_hint(-pid)
-                if hint:
-                    err.step = "creating a user namespace"  # type: ignore[attr-defined]
-                    err.hint = hint  # type: ignore[attr-defined]
-            err.add_note(f"while {err.step}")  # type: ignore[attr-defined]
-            if getattr(err, "hint", None):
-                err.add_note(err.hint)  # type: ignore[attr-defined]
-            raise err
+            raise child_error(plan, -pid, lib.PC_STEP_CLONE, -1, "")
         pidfd = pidfd_out[0]
         try:
             if before_go is not None:
                 try:
                     first = _read_report(r_err)
-                    if first is None or first[0] != 3:
+                    if first is None or first[0] != lib.PC_REPORT_SYNC:
                         # died or failed before it was ready for us
                         _kill_and_reap(pidfd)
                         os.close(r_err)
@@ -450,8 +438,8 @@ class CompiledPlan:
                         os.close(w_sync)
                         w_sync = -1
             report = _read_report(r_err)
-            while report is not None and report[0] in (4, 5):
-                if report[0] == 4:
+            while report is not None and report[0] in (lib.PC_REPORT_PID, lib.PC_REPORT_PREPIVOT):
+                if report[0] == lib.PC_REPORT_PID:
                     # it joined or made a pid namespace and forked the process that goes on
                     # (our child too, CLONE_PARENT), then left: that one is the container
                     _kill_and_reap(pidfd)
@@ -477,7 +465,7 @@ class CompiledPlan:
         if not report:
             return pid, pidfd, False
         kind, err_no, step, index, path = report
-        if kind == 2:  # ready: blocked before execve until start; index: its start fd
+        if kind == lib.PC_REPORT_READY:  # ready: blocked before execve until start; index: its start fd
             return pid, pidfd, index
         _kill_and_reap(pidfd)
         raise child_error(plan, err_no, step, index, path)
@@ -501,12 +489,6 @@ def _read_report(fd: int) -> tuple[int, int, int, int, str] | None:
     return kind, err, step, index, os.fsdecode(raw.split(b"\0", 1)[0])
 
 
-def _in_initial_userns() -> bool:
-    from ..userns import in_initial_userns
-
-    return in_initial_userns()
-
-
 def _kill_and_reap(pidfd: int) -> None:
     import signal
 
@@ -522,7 +504,11 @@ def _kill_and_reap(pidfd: int) -> None:
 
 
 def child_error(plan: Plan, err_no: int, step: int, index: int, path: str) -> OSError:
-    """The OSError for a child's report: the errno's subclass, the path, and the step."""
+    """The OSError for a child's report: the errno's subclass (``FileNotFoundError`` ...),
+    the path as ``filename``, a note "while <step>", and the step itself: ``step`` (the
+    words), ``step_id`` (the ``lib.PC_STEP_*`` number) and ``step_index`` (which mount,
+    device, rlimit ... of the step, -1: none).  Hints on what to change are added above this
+    layer (:func:`pycontain.hints.add_hint`), by those who know the host and the caller."""
     what = plan.describe_step(step, index)
     strerror = os.strerror(err_no) if err_no else "failed"
     if path:
@@ -531,15 +517,6 @@ def child_error(plan: Plan, err_no: int, step: int, index: int, path: str) -> OS
         err = OSError(err_no, strerror)
     err.add_note(f"while {what}")
     err.step = what  # type: ignore[attr-defined]
+    err.step_id = step  # type: ignore[attr-defined]
     err.step_index = index  # type: ignore[attr-defined]
-    if err_no in (1, 13) and (plan.clone_flags | plan.late_unshare) & CLONE_NEWUSER \
-            and os.geteuid() != 0:
-        # Ubuntu's AppArmor restriction lets the user namespace be made, then denies
-        # what its root does in it: say so where the denial shows
-        from ..userns import restricted_userns_hint
-
-        hint = restricted_userns_hint()
-        if hint:
-            err.hint = hint  # type: ignore[attr-defined]
-            err.add_note(hint)
     return err

@@ -155,6 +155,7 @@ class Runtime:
                 pid_file: str | None, console_socket: str | None, preserve_fds: int,
                 new_keyring: bool = True) -> int:
         from ..cgroups import ALL_CONTROLLERS, Cgroup
+        from ..hints import add_hint
         from ..lowlevel.plan import CompiledPlan
         from . import convert, hooks
         from . import spec as S
@@ -265,6 +266,9 @@ class Runtime:
                     before_go=before_go if needs_sync else None,
                     before_pivot=before_pivot if hk.create_container else None,
                     start_fd=r_start, console_sock=csock if csock >= 0 else None)
+            except OSError as err:
+                add_hint(err, plan)
+                raise
             finally:
                 os.close(r_start)
             os.close(pidfd)
@@ -460,6 +464,7 @@ class Runtime:
              pid_file: str | None = None, detach: bool = False, preserve_fds: int = 0) -> int:
         """Run ``proc`` inside the running container; returns its exit status, or 0 when
         detached."""
+        from ..hints import add_hint
         from ..lowlevel.kernel import CLONE_NEWUSER, joins_of
         from ..lowlevel.plan import CompiledPlan, Plan
         from . import convert
@@ -510,6 +515,9 @@ class Runtime:
                 cpid, pidfd, _ = CompiledPlan(plan).spawn(
                     fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds,
                     console_sock=csock if csock >= 0 else None)
+            except OSError as err:
+                add_hint(err, plan)
+                raise
             finally:
                 if csock >= 0:
                     os.close(csock)
