@@ -464,10 +464,6 @@ static void write_sysctl(int rootfd, const struct pc_kv *kv, int idx)
         FAILE(-r, PC_STEP_SYSCTL, idx, kv->key);
 }
 
-/* ---- the terminal ------------------------------------------------------------------------- */
-
-static __thread int g_console_sock = -1;
-
 /* ---- stops for the parent ----------------------------------------------------------------- */
 
 static __thread unsigned int g_stops;          /* 1 << PC_STOP_* still ahead */
@@ -510,6 +506,10 @@ static void stop_at(int stop)
         }
     }
 }
+
+/* ---- the terminal ------------------------------------------------------------------------- */
+
+static __thread int g_console_sock = -1;
 
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)
