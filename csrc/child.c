@@ -464,41 +464,52 @@ static void write_sysctl(int rootfd, const struct pc_kv *kv, int idx)
         FAILE(-r, PC_STEP_SYSCTL, idx, kv->key);
 }
 
-/* ---- the terminal ------------------------------------------------------------------------- */
+/* ---- stops for the parent ----------------------------------------------------------------- */
 
-static __thread int g_console_sock = -1;
-static __thread int g_prepivot_fd = -1;
+static __thread unsigned int g_stops;          /* 1 << PC_STOP_* still ahead */
+static __thread int g_sync_fd = -1;
+static __thread int g_nondumpable_after_stops; /* PR_SET_DUMPABLE 0 after the last stop */
 
-/* Tell the parent we stopped for its part (report `kind`), then wait for its byte on
- * `sync_fd`. */
-static void wait_for_parent(int kind, int sync_fd)
+static void become_nondumpable(void)
 {
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        FAIL(PC_STEP_SIGNALS, -1, NULL);
+}
+
+/* A named stop: when the parent asked for it, tell it where we are (SYNC with the stop) and
+ * wait for its byte.  After the last one the sync pipe is closed. */
+static void stop_at(int stop)
+{
+    unsigned int bit = 1u << stop;
+    if (!(g_stops & bit))
+        return;
+    g_stops &= ~bit;
     struct pc_report rep;
     memset(&rep, 0, sizeof(rep));
-    rep.kind = kind;
-    rep.index = -1;
+    rep.kind = PC_REPORT_SYNC;
+    rep.index = stop;
     if (pc_write_all(g_err_fd, &rep, sizeof(rep)) < 0)
         _exit(127);
     char c;
     ssize_t r;
     do {
-        r = read(sync_fd, &c, 1);
+        r = read(g_sync_fd, &c, 1);
     } while (r < 0 && errno == EINTR);
     if (r != 1)
         _exit(127); /* the parent gave up; it reports the error itself */
+    if (!g_stops) {
+        close(g_sync_fd);
+        g_sync_fd = -1;
+        if (g_nondumpable_after_stops) {
+            g_nondumpable_after_stops = 0;
+            become_nondumpable();
+        }
+    }
 }
 
-/* The second stop of the parent's part (OCI createContainer hooks): the mounts are made,
- * the root is not entered yet. */
-static void prepivot_sync(void)
-{
-    int fd = g_prepivot_fd;
-    if (fd < 0)
-        return;
-    g_prepivot_fd = -1;
-    wait_for_parent(PC_REPORT_PREPIVOT, fd);
-    close(fd);
-}
+/* ---- the terminal ------------------------------------------------------------------------- */
+
+static __thread int g_console_sock = -1;
 
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)
@@ -661,7 +672,7 @@ static void setup_root(const struct pc_plan *p, int rootfs_fd)
     if (dn >= 0)
         close(dn);
 
-    prepivot_sync();
+    stop_at(PC_STOP_MOUNTS);
 
     if (p->root_mode == PC_ROOT_PIVOT) {
         int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
@@ -899,9 +910,10 @@ void pc_child_main(const struct pc_plan *p)
      * of our own whose maps the parent writes, stay dumpable until then: a parent without
      * privilege may only open /proc/PID/uid_map of a dumpable child, and nobody but our own
      * user can reach us before we join or enter anything. */
-    int late_nondumpable = p->nondumpable && sync_fd >= 0 && (p->clone_flags & CLONE_NEWUSER);
-    if (p->nondumpable && !late_nondumpable && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-        FAIL(PC_STEP_SIGNALS, -1, NULL);
+    int late_nondumpable = p->nondumpable && sync_fd >= 0 && p->stops &&
+                           (p->clone_flags & CLONE_NEWUSER);
+    if (p->nondumpable && !late_nondumpable)
+        become_nondumpable();
 
     if (parent_pidfd >= 0)
         check_parent(parent_pidfd);
@@ -921,16 +933,19 @@ void pc_child_main(const struct pc_plan *p)
     if (p->unshare_time && unshare(CLONE_NEWTIME) < 0)
         FAIL(PC_STEP_SYNC, -1, "time namespace");
 
-    if (sync_fd >= 0) {
-        /* ready for the parent (time namespace unshared): id maps, createRuntime hooks */
-        wait_for_parent(PC_REPORT_SYNC, sync_fd);
-        if (p->sync_prepivot)
-            g_prepivot_fd = sync_fd;
+    g_sync_fd = sync_fd;
+    g_stops = sync_fd >= 0 ? p->stops : 0;
+    /* time namespace unshared: the parent writes id maps and time offsets */
+    stop_at(PC_STOP_IDMAP);
+    if (late_nondumpable) {
+        /* A parent without root reaches /proc/PID/ns and /proc/PID/root at its later stops
+         * only while we are dumpable: stay so while everything we are in is our own; never
+         * into what we join. */
+        if (p->stay_dumpable && g_stops && !p->n_joins && late_pidns < 0)
+            g_nondumpable_after_stops = 1;
         else
-            close(sync_fd);
+            become_nondumpable();
     }
-    if (late_nondumpable && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-        FAIL(PC_STEP_SIGNALS, -1, NULL);
 
     for (int i = 0; i < p->n_joins; i++) {
         if (setns(p->joins[i].fd, p->joins[i].nstype) < 0)
@@ -950,6 +965,11 @@ void pc_child_main(const struct pc_plan *p)
                 FAIL(PC_STEP_SETNS, -1, "pid");
             close(late_pidns);
         }
+        /* the gate: the process that goes on reports nothing (a stop, an error, ready)
+         * before the parent has its pid; it reads EOF once we are gone */
+        int gate[2];
+        if (pipe2(gate, O_CLOEXEC) < 0)
+            FAIL(PC_STEP_SETNS, -1, "pid");
         long c = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
         if (c < 0)
             FAIL(PC_STEP_SETNS, -1, "pid");
@@ -961,7 +981,14 @@ void pc_child_main(const struct pc_plan *p)
             pc_write_all(err_fd, &rep, sizeof(rep));
             _exit(0);
         }
+        close(gate[1]);
+        char b;
+        while (read(gate[0], &b, 1) < 0 && errno == EINTR)
+            ;
+        close(gate[0]);
     }
+    /* every namespace of the container exists and we are in all of them; nothing mounted */
+    stop_at(PC_STOP_NAMESPACES);
 
     int rootfs_fd = -1;
     if (p->root_mode != PC_ROOT_NONE && !p->staging) {
@@ -1013,7 +1040,7 @@ void pc_child_main(const struct pc_plan *p)
         setup_console(p, rootfd);
         close(rootfd);
     }
-    prepivot_sync(); /* no root to enter: the parent's second stop is here */
+    stop_at(PC_STOP_MOUNTS); /* no root to enter: the mounts are made */
     if (p->root_mode == PC_ROOT_NONE && (p->n_sysctls || p->n_masked || p->n_readonly)) {
         int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         int dn = open("/dev/null", O_PATH | O_CLOEXEC | O_NOFOLLOW);

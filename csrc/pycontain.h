@@ -16,8 +16,7 @@
 enum {
     PC_CREATE_NONE = 0, PC_CREATE_DIR = 1, PC_CREATE_FILE = 2,
     PC_ROOT_NONE = 0, PC_ROOT_PIVOT = 1, PC_ROOT_CHROOT = 2,
-    PC_REPORT_ERROR = 1, PC_REPORT_READY = 2, PC_REPORT_SYNC = 3, PC_REPORT_PID = 4,
-    PC_REPORT_PREPIVOT = 5
+    PC_REPORT_ERROR = 1, PC_REPORT_READY = 2, PC_REPORT_SYNC = 3, PC_REPORT_PID = 4
 };
 
 /* The steps of the child, in order; Python names them in error notes (pycontain/lowlevel/steps.py). */
@@ -39,6 +38,15 @@ enum pc_step {
     PC_STEP_CONSOLE = 48,
     PC_STEP_KEYRING = 49,
     PC_STEP_UNSHARE = 50
+};
+
+/* Named stops between clone and execve where the child waits for the parent: only those in
+ * the plan's `stops` mask (1 << PC_STOP_*), each reported as PC_REPORT_SYNC with the stop in
+ * `index`; pycontain/lowlevel/plan.py's Stop says what holds at each. */
+enum pc_stop {
+    PC_STOP_IDMAP = 1,             /* in its new user namespace, nothing joined: id maps, time offsets */
+    PC_STOP_NAMESPACES = 2,        /* in every namespace of the container, nothing mounted */
+    PC_STOP_MOUNTS = 3             /* mounts made, the root not entered yet */
 };
 
 struct pc_mount {
@@ -102,8 +110,6 @@ struct pc_plan {
     int pidns_fd;                  /* join this pid namespace, -1: none */
     int pidns_late;                /* join it in the child after the other namespaces, then
                                       fork (CLONE_PARENT): the way without privilege */
-    int sync_prepivot;             /* stop once more after the mounts, before pivot_root/chroot
-                                      (OCI createContainer hooks), on sync_fd */
     unsigned long long late_unshare; /* CLONE_NEW* to unshare after joining (a joined user
                                       namespace owns them); NEWPID then forks as above */
     const struct pc_nsjoin *joins; /* other namespaces to join, user first */
@@ -116,7 +122,13 @@ struct pc_plan {
     int pause;                     /* instead of execve: hold the namespaces, reap children, wait for SIGTERM/SIGINT */
 
     /* parent <-> child */
-    int sync_fd;                   /* read one byte before going on (maps written), -1: don't wait */
+    unsigned int stops;            /* 1 << PC_STOP_*: where to wait for the parent; 0: nowhere,
+                                      no handshake at all */
+    int sync_fd;                   /* read one byte from it at each stop, -1: no stops */
+    int stay_dumpable;             /* the parent lacks root: with a user namespace of its own
+                                      and nothing joined, a nondumpable child turns so only
+                                      after the last stop (until then the parent may open its
+                                      /proc/PID files) */
     int err_fd;                    /* report pipe, write end */
     int parent_pidfd;              /* die with the parent: pidfd of the parent process, -1: no */
 
@@ -194,10 +206,11 @@ struct pc_plan {
 };
 
 struct pc_report {
-    int kind;                      /* PC_REPORT_ERROR or PC_REPORT_READY */
+    int kind;                      /* PC_REPORT_* */
     int err;                       /* errno */
     int step;                      /* PC_STEP_* */
-    int index;                     /* which mount / device / path of the step, -1: n/a */
+    int index;                     /* ERROR: which mount / device / path of the step, -1: n/a;
+                                      SYNC: the PC_STOP_*; PID: the pid; READY: the start fd */
     char path[512];
 };
 

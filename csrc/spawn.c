@@ -63,7 +63,7 @@ static int vfork_child(void *arg)
 
 /* The child can share our memory (CLONE_VM | CLONE_VFORK: no page tables copied, which a big
  * Python process pays for at every fork) when nobody has to talk to it before its execve:
- * no sync with the parent, no create/start split, no pause mode, no time namespace. */
+ * no stop for the parent, no create/start split, no pause mode, no time namespace. */
 static int vfork_enabled = 1;
 
 int pc_set_vfork(int on)
@@ -75,7 +75,8 @@ int pc_set_vfork(int on)
 
 static int can_vfork(const struct pc_plan *p)
 {
-    return vfork_enabled && p->sync_fd < 0 && p->start_fd < 0 && !p->pause && !p->unshare_time &&
+    return vfork_enabled && !p->stops && p->sync_fd < 0 && p->start_fd < 0 && !p->pause &&
+           !p->unshare_time &&
            !p->pidns_late && !p->late_unshare &&
            !(p->clone_flags & CLONE_NEWTIME) && (p->clone_flags >> 31) == 0;
 }

@@ -1,7 +1,8 @@
 """pycontain: isolated processes (containers) from the kernel up.
 
 Composable classes: :class:`Namespaces`, :class:`Cgroup`, :class:`RootFS`, :class:`Chroot`,
-:class:`Container`, :class:`Process`, :class:`Pod`; :func:`run` for one call with sensible defaults.
+:class:`Container`, :class:`Process`, :class:`Pod`; :class:`Stop` names the points where a
+container process waits for its parent; :func:`run` for one call with sensible defaults.
 Imports are lazy so that ``import pycontain`` stays cheap for command-line use.
 """
 
@@ -25,6 +26,7 @@ _EXPORTS = {
     "STDOUT": ".container",
     "Process": ".process",
     "Pod": ".pod",
+    "Stop": ".lowlevel.plan",
     "User": ".credentials",
     "Capabilities": ".credentials",
     "Cgroup": ".cgroups",
@@ -53,6 +55,7 @@ __all__ = [
     "Resources",
     "RootFS",
     "STDOUT",
+    "Stop",
     "User",
     "__version__",
     "run",
@@ -64,6 +67,7 @@ if TYPE_CHECKING:
     from .container import DEVNULL, PIPE, STDOUT, Container, ContainerResult
     from .credentials import Capabilities, User
     from .errors import ConfigError, PycontainError
+    from .lowlevel.plan import Stop
     from .namespaces import IdMap, Namespaces
     from .pod import Pod
     from .process import Process

@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import IO, Any
 
 import attrs
 
-from . import _keeper, rootless, userns
+from . import _keeper, hints, rootless, userns
 from .credentials import Capabilities, User, parse_rlimits, to_capabilities
 from .defaults import DEFAULT_ENV, DEFAULT_PATH
 from .errors import ConfigError
@@ -65,6 +66,25 @@ def _namespaces(value: Namespaces | Iterable[str] | None) -> Namespaces | None:
     return Namespaces(create=value)
 
 
+def _on_stop(value: Mapping[Any, Callable[[int], None]] | None
+             ) -> Mapping[P.Stop, Callable[[int], None]]:
+    if not value:
+        return MappingProxyType({})
+    if not isinstance(value, Mapping):
+        raise ConfigError("on_stop", f"expected a mapping of Stop to a function, got {value!r}")
+    out = {}
+    for k, fn in value.items():
+        try:
+            stop = P.Stop(k)
+        except ValueError:
+            raise ConfigError("on_stop", f"unknown stop {k!r} (known: "
+                              f"{', '.join(s.name for s in P.Stop)})") from None
+        if not callable(fn):
+            raise ConfigError(f"on_stop.{stop.name}", f"expected a function of the pid, got {fn!r}")
+        out[stop] = fn
+    return MappingProxyType(out)
+
+
 def _hostname(value: str | None) -> str | None:
     if value is not None and (not isinstance(value, str) or not 0 < len(value.encode()) <= 64
                               or "\0" in value):
@@ -85,6 +105,14 @@ class Container:
     A fresh cgroup denies every device but the standard ones and the rootfs's nodes unless
     its ``Resources.devices`` says otherwise.  ``new_keyring``: each process gets a new,
     anonymous session keyring (the default; False keeps the caller's).
+
+    ``on_stop``: :class:`~pycontain.Stop` -> a function of the container process's pid, run
+    while each new process waits at that point between clone and execve (e.g. at
+    ``Stop.NAMESPACES``, move a network interface into ``/proc/PID/ns/net``).  If one
+    raises, the process is killed, what was made for it is removed, and the exception goes
+    on to the caller of :meth:`spawn` or :meth:`run`.  At ``Stop.IDMAP`` the id maps are
+    written first.  Without ``on_stop`` (and without id maps to write) the process starts
+    with no handshake at all.
 
     Without root, the container gets a user namespace of its own (its root is the caller;
     ``/etc/subuid`` and ``/etc/subgid`` ranges are mapped as 1.. when ``newuidmap`` and
@@ -114,6 +142,8 @@ class Container:
     die_with_parent: bool = False
     cgroup_parent: str | None = None
     new_keyring: bool = True
+    on_stop: Mapping[P.Stop, Callable[[int], None]] = attrs.field(
+        factory=dict, converter=_on_stop, repr=False)
 
     _compiled: P.CompiledPlan | None = attrs.field(default=None, init=False, repr=False)
     _device_cache: tuple[Any, Any] | None = attrs.field(default=None, init=False, repr=False)
@@ -371,15 +401,16 @@ class Container:
             v2fd: int | None = None
             if cg is not None:
                 procs_fds, v2fd = cg.join_fds()
-            before_go = None
+            at = dict(self.on_stop)
             if "user" in ns.create or ns.time_offsets:
-                before_go = _writer_for(ns)
+                at[P.Stop.IDMAP] = _writer_for(ns, self.on_stop.get(P.Stop.IDMAP))
             parent_pidfd = _self_pidfd() if self.die_with_parent else None
             pid, pidfd, _ready = base.spawn(
-                fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds, before_go=before_go,
+                fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds, at=at,
                 parent_pidfd=parent_pidfd, argv=argv, env=extra_env, cwd=cwd,
                 preserve_fds=len(pass_fds) if pass_fds else None)
-        except BaseException:
+        except BaseException as err:
+            hints.add_hint(err, base.plan)
             for f in parent_files:
                 f.close()
             if owns_cg and cg is not None:
@@ -470,8 +501,10 @@ def _check_mapped(id_: int, maps: Sequence[IdMap], field: str, map_field: str) -
                           f"({map_field} covers {shown})")
 
 
-def _writer_for(ns: Namespaces):  # type: ignore[no-untyped-def]
-    """The parent's part while the child waits: uid/gid maps and time offsets."""
+def _writer_for(ns: Namespaces, then: Callable[[int], None] | None = None
+                ) -> Callable[[int], None]:
+    """The parent's part at Stop.IDMAP: uid/gid maps and time offsets, then the caller's
+    function for that stop, if any."""
     uid_map = ns.uid_map or (IdMap(0, os.getuid(), 1),)
     gid_map = ns.gid_map or (IdMap(0, os.getgid(), 1),)
     offsets = ns.time_offsets
@@ -482,6 +515,8 @@ def _writer_for(ns: Namespaces):  # type: ignore[no-untyped-def]
         if offsets:
             lines = "".join(f"{clock} {sec} {nsec}\n" for clock, (sec, nsec) in offsets.items())
             userns.write_proc(pid, "timens_offsets", lines, "time_offsets")
+        if then is not None:
+            then(pid)
 
     return write
 

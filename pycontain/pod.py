@@ -25,13 +25,14 @@ import os
 import select
 import signal
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
-from . import _keeper, rootless, userns
+from . import _keeper, hints, rootless, userns
 from .defaults import DEFAULT_NAMESPACES
 from .errors import ConfigError, ContainerError
 from .lowlevel import plan as P
@@ -71,6 +72,14 @@ _RUN_KW = frozenset({"capture_output", "input", "timeout", "check", "stdin", "st
                      "stderr", "text"})
 
 
+def _on_stop(value: Any) -> Mapping[P.Stop, Callable[[int], None]]:
+    if not value:
+        return MappingProxyType({})
+    from .container import _on_stop as check  # the same checks as Container's
+
+    return check(value)
+
+
 def _resources(value: Any) -> Resources | None:
     from .cgroups import Resources
 
@@ -96,6 +105,9 @@ class Pod:
     ``pid``: share a pid namespace too (the infra is its pid 1).  ``hostname``: the shared
     hostname (default: the pod's name).  ``resources``: the pod's cgroup limits, for all of
     its containers together.  ``loopback``: bring ``lo`` up in the shared network namespace.
+    ``on_stop``: :class:`~pycontain.Stop` -> a function of the infra process's pid, run while
+    it waits at that point (as :class:`Container`'s): at ``Stop.NAMESPACES`` the pod's
+    network namespace, which every container joins, is ``/proc/PID/ns/net``.
 
     :meth:`create` (or ``with``) starts the infra process; :meth:`container` makes a
     :class:`Container` that joins the pod; :meth:`close` kills every container of the pod,
@@ -109,6 +121,8 @@ class Pod:
     hostname: str | None = attrs.field(default=None, converter=valid_hostname, kw_only=True)
     resources: Resources | None = attrs.field(default=None, converter=_resources, kw_only=True)
     loopback: bool = attrs.field(default=True, kw_only=True)
+    on_stop: Mapping[P.Stop, Callable[[int], None]] = attrs.field(
+        factory=dict, converter=_on_stop, kw_only=True, repr=False)
 
     _infra_pid: int | None = attrs.field(default=None, init=False, repr=False)
     _infra_started: int = attrs.field(default=0, init=False, repr=False)
@@ -256,24 +270,32 @@ class Pod:
         from .cgroups import Cgroup
 
         plan = self._infra_plan()
-        before_go = None
+        at = dict(self.on_stop)
         if plan.become_root:
             umap, gmap = userns.default_maps()
+            then = self.on_stop.get(P.Stop.IDMAP)
 
-            def before_go(pid: int) -> None:
+            def write_maps(pid: int) -> None:
                 userns.write_id_maps(pid, umap, gmap)
+                if then is not None:
+                    then(pid)
+
+            at[P.Stop.IDMAP] = write_maps
 
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
             std = [(devnull, 0), (devnull, 1), (devnull, 2)]
             if cgroup_path is None:
-                pid, pidfd, _ready = P.CompiledPlan(plan).spawn(std, before_go=before_go)
+                pid, pidfd, _ready = P.CompiledPlan(plan).spawn(std, at=at)
             else:
                 # the owned Cgroup keeps no fds: detach() leaves nothing open behind
                 with Cgroup.open(cgroup_path) as joiner:
                     procs_fds, dir_fd = joiner.join_fds()
                     pid, pidfd, _ready = P.CompiledPlan(plan).spawn(
-                        std, cgroup_fd=dir_fd, cgroup_procs_fds=procs_fds, before_go=before_go)
+                        std, cgroup_fd=dir_fd, cgroup_procs_fds=procs_fds, at=at)
+        except OSError as err:
+            hints.add_hint(err, plan)
+            raise
         finally:
             os.close(devnull)
         self._infra_pid, self._pidfd, self._is_child = pid, pidfd, True

@@ -14,28 +14,11 @@ import os
 from collections.abc import Sequence
 
 from .errors import ConfigError
+from .lowlevel.kernel import in_initial_userns  # a kernel fact; also offered from here
 from .namespaces import IdMap
 
 SUBUID = "/etc/subuid"
 SUBGID = "/etc/subgid"
-
-
-_initial: tuple[int, bool] | None = None   # (pid, answer): a process keeps its user namespace
-
-
-def in_initial_userns() -> bool:
-    """True when this process is in the host's user namespace (uid_map maps every id)."""
-    global _initial
-    pid = os.getpid()
-    if _initial is not None and _initial[0] == pid:
-        return _initial[1]
-    try:
-        with open("/proc/self/uid_map") as f:
-            answer = f.read().split() == ["0", "0", "4294967295"]
-    except OSError:
-        answer = True
-    _initial = (pid, answer)
-    return answer
 
 
 def privileged() -> bool:

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from pycontain.cgroups._resources import (
+from pycontain.cgroups._limits import (
     DeviceRule,
     HugepageLimit,
     IgnoredResourceWarning,

@@ -13,19 +13,8 @@ def format_error(err: BaseException) -> str:
             msg = f"{msg}: {err.filename}"
         if step:
             msg = f"{step}: {msg}"
-        hint = _hint(err)
-        return f"{msg}{hint}"
+        # the hint was chosen where the error was raised (pycontain.hints.add_hint), so the
+        # library's users get the same one
+        hint = getattr(err, "hint", None)
+        return f"{msg} ({hint})" if hint else msg
     return str(err) or type(err).__name__
-
-
-def _hint(err: OSError) -> str:
-    if getattr(err, "hint", None):
-        return f" ({err.hint})"  # type: ignore[attr-defined]
-    step = getattr(err, "step", "") or ""
-    if "rlimit" in step and err.errno == 1:
-        return " (raising a hard limit needs CAP_SYS_RESOURCE, which this process lacks)"
-    if "oom_score_adj" in step and err.errno in (1, 13):
-        return " (lowering oom_score_adj needs CAP_SYS_RESOURCE, which this process lacks)"
-    if "looking up the executable" in step:
-        return " (not found in the container's PATH)"
-    return ""

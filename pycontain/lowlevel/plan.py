@@ -7,22 +7,57 @@ runs in the child: the child is C only, from clone() to execve().
 
 from __future__ import annotations
 
+import enum
 import os
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from . import ffi, lib, steps
+from .kernel import CLONE_NEWUSER, in_initial_userns, rlimit_name
 
-PC_CREATE_NONE = 0
-PC_CREATE_DIR = 1
-PC_CREATE_FILE = 2
-CLONE_NEWUSER = 0x10000000
-PC_ROOT_NONE = 0
-PC_ROOT_PIVOT = 1
-PC_ROOT_CHROOT = 2
+
+class Stop(enum.IntEnum):
+    """Named points between clone and execve where the child can wait while the parent acts
+    (:meth:`CompiledPlan.spawn`'s ``at``, ``Container(on_stop=...)``).  The child stops only
+    at the points asked for; with none, there is no handshake at all.  In order:"""
+
+    #: The child is in the user namespace it made (if any) and has joined nothing: the
+    #: parent writes ``uid_map``/``gid_map`` and ``timens_offsets``.  The pid given is the
+    #: first child's: where a pid namespace is entered later by forking (a joined user
+    #: namespace), the container's process is a new one.
+    IDMAP = lib.PC_STOP_IDMAP
+    #: Every namespace of the container exists and the child is in all of them: joined
+    #: (``setns``), made by clone, or made after joining a user namespace, and a pid
+    #: namespace entered by forking.  Nothing is mounted, no hostname set, the root not
+    #: entered.  ``/proc/PID/ns/net`` is the container's network namespace: move an
+    #: interface in here.  The pid given is the container's own.
+    NAMESPACES = lib.PC_STOP_NAMESPACES
+    #: The container's mounts, devices, masked and read-only paths are made in its mount
+    #: namespace; the root is not entered yet (``pivot_root`` or ``chroot`` is next).  They
+    #: show at ``/proc/PID/root`` + the root's host path.  OCI ``createContainer`` hooks
+    #: run here.
+    MOUNTS = lib.PC_STOP_MOUNTS
+
+
+def stop_mask(stops: Iterable[Stop]) -> int:
+    """The C plan's ``stops`` bits for *stops* (0: no handshake)."""
+    mask = 0
+    for st in stops:
+        mask |= 1 << Stop(st)
+    return mask
+
+
+#: What the child makes at a missing mount target (``PlanMount.create``).
+PC_CREATE_NONE: int = lib.PC_CREATE_NONE
+PC_CREATE_DIR: int = lib.PC_CREATE_DIR
+PC_CREATE_FILE: int = lib.PC_CREATE_FILE
+#: How the child enters the root (``Plan.root_mode``).
+PC_ROOT_NONE: int = lib.PC_ROOT_NONE
+PC_ROOT_PIVOT: int = lib.PC_ROOT_PIVOT
+PC_ROOT_CHROOT: int = lib.PC_ROOT_CHROOT
 
 
 @attrs.frozen
@@ -108,16 +143,14 @@ class Plan:
     def describe_step(self, step: int, index: int) -> str:
         """Words for a failed step, with the object it was working on when known."""
         words = steps.STEPS.get(step, f"step {step}")
-        if step in (steps.STEP_MOUNT, steps.STEP_MOUNT_TARGET, steps.STEP_MOUNT_REMOUNT,
-                    steps.STEP_MOUNT_PROPAGATION) and 0 <= index < len(self.mounts):
+        if step in (lib.PC_STEP_MOUNT, lib.PC_STEP_MOUNT_TARGET, lib.PC_STEP_MOUNT_REMOUNT,
+                    lib.PC_STEP_MOUNT_PROPAGATION) and 0 <= index < len(self.mounts):
             return f"{words} ({self.mounts[index].describe()})"
-        if step == steps.STEP_DEVICE and 0 <= index < len(self.devices):
+        if step == lib.PC_STEP_DEVICE and 0 <= index < len(self.devices):
             return f"{words} ({self.devices[index].path})"
-        if step == steps.STEP_RLIMIT and 0 <= index < len(self.rlimits):
-            from .kernel import rlimit_name
-
+        if step == lib.PC_STEP_RLIMIT and 0 <= index < len(self.rlimits):
             return f"{words} ({rlimit_name(self.rlimits[index][0])})"
-        if step == steps.STEP_SETNS and 0 <= index < len(self.joins):
+        if step == lib.PC_STEP_SETNS and 0 <= index < len(self.joins):
             return f"{words} ({self.joins[index][0]})"
         return words
 
@@ -306,24 +339,24 @@ class CompiledPlan:
         self.base = p
 
     def spawn(self, fds: Sequence[tuple[int, int]], *, cgroup_fd: int | None = None,
-              cgroup_procs_fds: Sequence[int] = (), before_go: Callable[[int], None] | None = None,
+              cgroup_procs_fds: Sequence[int] = (),
+              at: Mapping[Stop, Callable[[int], None]] | None = None,
               start_fd: int | None = None, start_keep_fd: int | None = None,
               parent_pidfd: int | None = None, argv: Sequence[str] | None = None,
               env: Sequence[str] | None = None, cwd: str | None = None,
               preserve_fds: int | None = None,
-              console_sock: int | None = None,
-              before_pivot: Callable[[int], None] | None = None) -> tuple[int, int, int | bool]:
+              console_sock: int | None = None) -> tuple[int, int, int | bool]:
         """Clone the child and run the plan.
 
-        *before_go* runs while the child waits before it joins namespaces or mounts
-        (id maps, createRuntime hooks); *before_pivot* while it waits after its mounts,
-        before it enters the root (createContainer hooks).  Returns ``(pid, pidfd,
-        ready)``: ``ready`` is False, or, when the child stopped before execve to wait for
-        ``start_fd``, the fd number (>= 3) it holds it at.  Raises :class:`OSError` (with
-        ``step`` and a note) when the child failed; the child has been reaped then."""
-        if before_pivot is not None and before_go is None:
-            def before_go(pid: int) -> None:  # the sync fd is needed for the second stop
-                pass
+        *at* maps a :class:`Stop` to a function of the child's pid: the child waits at that
+        point until the function has returned (id maps, hooks, moving a network interface
+        in).  If a function raises, the child is killed and reaped and the exception goes
+        on.  Without *at* there is no handshake at all, and the child may share our memory
+        until its execve (the fast path).  Returns ``(pid, pidfd, ready)``: ``ready`` is
+        False, or, when the child stopped before execve to wait for ``start_fd``, the fd
+        number (>= 3) it holds it at.  Raises :class:`OSError` (with ``step``, ``step_id``
+        and a note) when the child failed; the child has been reaped then."""
+        at = {Stop(k): fn for k, fn in at.items()} if at else {}
         plan = self.plan
         keep: list[Any] = []
         p = ffi.new("struct pc_plan *", self.base[0])
@@ -370,8 +403,6 @@ class CompiledPlan:
             keep.append(cp)
             p.cgroup_procs_fds = cp
             p.n_cgroup_procs_fds = len(cgroup_procs_fds)
-        if before_pivot is not None:
-            p.sync_prepivot = 1
         if start_fd is not None:
             p.start_fd = start_fd
             p.start_keep_fd = -1 if start_keep_fd is None else start_keep_fd
@@ -396,12 +427,15 @@ class CompiledPlan:
             if plan.pidns_join:
                 pidns_fd = os.open(plan.pidns_join, os.O_RDONLY | os.O_CLOEXEC)
                 p.pidns_fd = pidns_fd
-                if os.geteuid() != 0 or not _in_initial_userns():
+                if os.geteuid() != 0 or not in_initial_userns():
                     # only from inside its user namespace: the child joins, then forks
                     p.pidns_late = 1
-            if before_go is not None:
+            if at:
                 r_sync, w_sync = os.pipe2(os.O_CLOEXEC)
                 p.sync_fd = r_sync
+                p.stops = stop_mask(at)
+                # without root we open /proc/PID files of a dumpable child only
+                p.stay_dumpable = int(os.geteuid() != 0)
             p.err_fd = w_err
             pidfd_out = ffi.new("int *")
             pid = lib.pc_spawn(p, pidfd_out)
@@ -417,67 +451,46 @@ class CompiledPlan:
             os.close(r_err)
             if w_sync >= 0:
                 os.close(w_sync)
-            err = OSError(-pid, os.strerror(-pid))
-            err.step = "cloning the container process"  # type: ignore[attr-defined]
-            if plan.clone_flags & CLONE_NEWUSER:
-                from ..userns import userns_hint
-
-                hint = userns_hint(-pid)
-                if hint:
-                    err.step = "creating a user namespace"  # type: ignore[attr-defined]
-                    err.hint = hint  # type: ignore[attr-defined]
-            err.add_note(f"while {err.step}")  # type: ignore[attr-defined]
-            if getattr(err, "hint", None):
-                err.add_note(err.hint)  # type: ignore[attr-defined]
-            raise err
+            raise child_error(plan, -pid, lib.PC_STEP_CLONE, -1, "")
         pidfd = pidfd_out[0]
+        ahead = set(at)   # stops the child has not reported yet
         try:
-            if before_go is not None:
-                try:
-                    first = _read_report(r_err)
-                    if first is None or first[0] != 3:
-                        # died or failed before it was ready for us
-                        _kill_and_reap(pidfd)
-                        os.close(r_err)
-                        pidfd = -1
-                        if first is None:
-                            raise OSError(0, "the container process exited during setup")
-                        raise child_error(plan, first[1], first[2], first[3], first[4])
-                    before_go(pid)
-                    os.write(w_sync, b"\0")
-                finally:
-                    if before_pivot is None:
-                        os.close(w_sync)
-                        w_sync = -1
-            report = _read_report(r_err)
-            while report is not None and report[0] in (4, 5):
-                if report[0] == 4:
+            while True:
+                report = _read_report(r_err)
+                if report is None:
+                    if ahead:  # died (killed?) before it reached a stop we asked for
+                        raise OSError(0, "the container process exited during setup")
+                    break
+                kind = report[0]
+                if kind == lib.PC_REPORT_PID:
                     # it joined or made a pid namespace and forked the process that goes on
                     # (our child too, CLONE_PARENT), then left: that one is the container
                     _kill_and_reap(pidfd)
                     pidfd = -1
                     pid = report[3]
                     pidfd = os.pidfd_open(pid)
-                else:  # mounts made, root not entered yet
-                    assert before_pivot is not None
-                    before_pivot(pid)
+                elif kind == lib.PC_REPORT_SYNC:
+                    stop = Stop(report[3])
+                    ahead.discard(stop)
+                    at[stop](pid)
                     os.write(w_sync, b"\0")
-                    os.close(w_sync)
-                    w_sync = -1
-                report = _read_report(r_err)
+                    if not ahead:
+                        os.close(w_sync)
+                        w_sync = -1
+                else:
+                    break
         except BaseException:
             if pidfd >= 0:
                 _kill_and_reap(pidfd)
-                os.close(r_err)
             raise
         finally:
+            os.close(r_err)
             if w_sync >= 0:
                 os.close(w_sync)
-        os.close(r_err)
         if not report:
             return pid, pidfd, False
         kind, err_no, step, index, path = report
-        if kind == 2:  # ready: blocked before execve until start; index: its start fd
+        if kind == lib.PC_REPORT_READY:  # blocked before execve until start; index: its start fd
             return pid, pidfd, index
         _kill_and_reap(pidfd)
         raise child_error(plan, err_no, step, index, path)
@@ -501,12 +514,6 @@ def _read_report(fd: int) -> tuple[int, int, int, int, str] | None:
     return kind, err, step, index, os.fsdecode(raw.split(b"\0", 1)[0])
 
 
-def _in_initial_userns() -> bool:
-    from ..userns import in_initial_userns
-
-    return in_initial_userns()
-
-
 def _kill_and_reap(pidfd: int) -> None:
     import signal
 
@@ -522,7 +529,11 @@ def _kill_and_reap(pidfd: int) -> None:
 
 
 def child_error(plan: Plan, err_no: int, step: int, index: int, path: str) -> OSError:
-    """The OSError for a child's report: the errno's subclass, the path, and the step."""
+    """The OSError for a child's report: the errno's subclass (``FileNotFoundError`` ...),
+    the path as ``filename``, a note "while <step>", and the step itself: ``step`` (the
+    words), ``step_id`` (the ``lib.PC_STEP_*`` number) and ``step_index`` (which mount,
+    device, rlimit ... of the step, -1: none).  Hints on what to change are added above this
+    layer (:func:`pycontain.hints.add_hint`), by those who know the host and the caller."""
     what = plan.describe_step(step, index)
     strerror = os.strerror(err_no) if err_no else "failed"
     if path:
@@ -531,15 +542,6 @@ def child_error(plan: Plan, err_no: int, step: int, index: int, path: str) -> OS
         err = OSError(err_no, strerror)
     err.add_note(f"while {what}")
     err.step = what  # type: ignore[attr-defined]
+    err.step_id = step  # type: ignore[attr-defined]
     err.step_index = index  # type: ignore[attr-defined]
-    if err_no in (1, 13) and (plan.clone_flags | plan.late_unshare) & CLONE_NEWUSER \
-            and os.geteuid() != 0:
-        # Ubuntu's AppArmor restriction lets the user namespace be made, then denies
-        # what its root does in it: say so where the denial shows
-        from ..userns import restricted_userns_hint
-
-        hint = restricted_userns_hint()
-        if hint:
-            err.hint = hint  # type: ignore[attr-defined]
-            err.add_note(hint)
     return err

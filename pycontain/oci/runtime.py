@@ -25,6 +25,7 @@ from .state import ContainerState, Status, dump_runc_state
 from .store import NotFound, container_store
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from ..cgroups import Cgroup, Resources
     from ..lowlevel.plan import Plan
     from . import spec as S
@@ -143,7 +144,8 @@ class Runtime:
                 pid_file: str | None, console_socket: str | None, preserve_fds: int,
                 new_keyring: bool = True) -> int:
         from ..cgroups import ALL_CONTROLLERS, Cgroup
-        from ..lowlevel.plan import CompiledPlan
+        from ..hints import add_hint
+        from ..lowlevel.plan import CompiledPlan, Stop
         from . import convert, hooks
         from . import spec as S
 
@@ -222,21 +224,28 @@ class Runtime:
             if preserve_fds:
                 plan = _evolve(plan, preserve_fds=preserve_fds)
 
-            # the parent's part while the child waits: id maps, time offsets, early hooks
+            # the parent's part while the child waits: id maps and time offsets in its new
+            # user namespace; createRuntime hooks once every namespace exists (the pid is the
+            # container's own then); createContainer hooks once the mounts are made
             annotations = dict(spec.annotations)
             hk = spec.hooks or S.Hooks()
-            needs_sync = bool(linux.uid_mappings or linux.gid_mappings or linux.time_offsets
-                              or hk.create_runtime)
+            at: dict[Stop, Callable[[int], None]] = {}
+            if linux.uid_mappings or linux.gid_mappings or linux.time_offsets:
+                at[Stop.IDMAP] = lambda pid: _write_maps(pid, linux)
 
-            def before_go(pid: int) -> None:
-                _write_maps(pid, linux)
+            def create_runtime(pid: int) -> None:
                 state = hooks.state_json(cid, "creating", pid, bundle, annotations)
                 hooks.run_hooks(hk.create_runtime, "createRuntime", state)
 
-            def before_pivot(pid: int) -> None:
+            def create_container(pid: int) -> None:
                 # runc's moment: the container's mounts are made, pivot_root is next
                 state = hooks.state_json(cid, "creating", pid, bundle, annotations)
                 hooks.run_hooks(hk.create_container, "createContainer", state, in_pid=pid)
+
+            if hk.create_runtime:
+                at[Stop.NAMESPACES] = create_runtime
+            if hk.create_container:
+                at[Stop.MOUNTS] = create_container
 
             fifo = os.path.join(self.store.dir(cid), "exec.fifo")
             os.mkfifo(fifo, 0o600)
@@ -244,10 +253,11 @@ class Runtime:
             r_start = os.open(fifo, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
             try:
                 pid, pidfd, ready = CompiledPlan(plan).spawn(
-                    fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds,
-                    before_go=before_go if needs_sync else None,
-                    before_pivot=before_pivot if hk.create_container else None,
+                    fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds, at=at,
                     start_fd=r_start, console_sock=csock if csock >= 0 else None)
+            except OSError as err:
+                add_hint(err, plan)
+                raise
             finally:
                 os.close(r_start)
             os.close(pidfd)
@@ -454,6 +464,7 @@ class Runtime:
              pid_file: str | None = None, detach: bool = False, preserve_fds: int = 0) -> int:
         """Run ``proc`` inside the running container; returns its exit status, or 0 when
         detached."""
+        from ..hints import add_hint
         from ..lowlevel.kernel import CLONE_NEWUSER, joins_of
         from ..lowlevel.plan import CompiledPlan, Plan
         from . import convert
@@ -504,6 +515,9 @@ class Runtime:
                 cpid, pidfd, _ = CompiledPlan(plan).spawn(
                     fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds,
                     console_sock=csock if csock >= 0 else None)
+            except OSError as err:
+                add_hint(err, plan)
+                raise
             finally:
                 if csock >= 0:
                     os.close(csock)

@@ -172,6 +172,31 @@ def test_non_root_user_inside_is_a_subordinate_id(user: RootlessUser, rootfs: Pa
     assert out.splitlines()[1] == str([str(user.subuid[0] + 999), str(user.subgid[0] + 999)])
 
 
+def test_stops_reach_the_containers_namespaces_and_mounts(user: RootlessUser, rootfs: Path) -> None:
+    """Without root the parent opens /proc/PID files of a dumpable child only: a container
+    with a user namespace of its own stays so through the stops the caller asked for."""
+    out = _ok(python_as(user, _code(f"""
+        from pathlib import Path
+        from pycontain import Mount, RootFS, Stop
+        seen = {{}}
+        def at_namespaces(pid):
+            seen["net"] = os.readlink(f"/proc/{{pid}}/ns/net")
+        def at_mounts(pid):
+            Path(f"/proc/{{pid}}/root{rootfs}/mnt/scratch/hello").write_text("hi")
+        c = pycontain.Container(rootfs=RootFS({str(rootfs)!r}).with_mounts(
+            Mount.tmpfs("/mnt/scratch")), on_stop={{Stop.NAMESPACES: at_namespaces,
+                                                   Stop.MOUNTS: at_mounts}})
+        r = c.run(["sh", "-c", "readlink /proc/self/ns/net; cat /mnt/scratch/hello"],
+                  capture_output=True, text=True)
+        print(json.dumps({{"out": r.stdout, "err": r.stderr, "seen": seen,
+                           "host": os.readlink("/proc/self/ns/net")}}))
+    """)))
+    res = json.loads(out.strip().splitlines()[-1])
+    net, hello = res["out"].splitlines()[:2]
+    assert net == res["seen"]["net"] != res["host"], res
+    assert hello == "hi"
+
+
 def test_single_id_map_and_unmapped_user_refused(user: RootlessUser, rootfs: Path) -> None:
     out = _ok(python_as(user, _code(f"""
         from pycontain import IdMap, Namespaces
