@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import select
 import threading
-from types import TracebackType
 from typing import Self
 
 from pycontain.cgroups._fs import CgroupFS
@@ -119,12 +118,7 @@ class OomEvents:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __del__(self) -> None:

@@ -43,6 +43,11 @@ def _list(path: str, value: Any) -> list[Any]:
     return list(value)
 
 
+def _each(path: str, value: Any, parse: Callable[[str, Any], T]) -> list[T]:
+    """*parse* applied to each item of the array at *path*, with the item's own path."""
+    return [parse(f"{path}[{i}]", item) for i, item in enumerate(_list(path, value))]
+
+
 def _int(path: str, value: Any, *, zero_unset: bool = False) -> int | None:
     if value is None:
         return None
@@ -53,20 +58,18 @@ def _int(path: str, value: Any, *, zero_unset: bool = False) -> int | None:
     return value
 
 
-def _bool(path: str, value: Any) -> bool | None:
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise ConfigError(path, f"expected true or false, got {json.dumps(value)}")
+def _typed(path: str, value: Any, kind: type, words: str) -> Any:
+    if value is not None and not isinstance(value, kind):
+        raise ConfigError(path, f"expected {words}, got {json.dumps(value)}")
     return value
+
+
+def _bool(path: str, value: Any) -> bool | None:
+    return _typed(path, value, bool, "true or false")  # type: ignore[no-any-return]
 
 
 def _str(path: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ConfigError(path, f"expected a string, got {json.dumps(value)}")
-    return value
+    return _typed(path, value, str, "a string")  # type: ignore[no-any-return]
 
 
 def _build(path: str, make: Callable[[], T]) -> T:
@@ -103,17 +106,11 @@ def resources_kwargs(resources: Mapping[str, Any] | None) -> dict[str, Any]:
     if r.get("blockIO") is not None:
         kw.update(_block_io(_obj(f"{BASE}.blockIO", r["blockIO"])))
     if r.get("hugepageLimits") is not None:
-        kw["hugepage_limits"] = [
-            _hugepage(f"{BASE}.hugepageLimits[{i}]", item)
-            for i, item in enumerate(_list(f"{BASE}.hugepageLimits", r["hugepageLimits"]))
-        ]
+        kw["hugepage_limits"] = _each(f"{BASE}.hugepageLimits", r["hugepageLimits"], _hugepage)
     if r.get("network") is not None:
         kw.update(_network(_obj(f"{BASE}.network", r["network"])))
     if r.get("devices") is not None:
-        kw["devices"] = [
-            _device(f"{BASE}.devices[{i}]", item)
-            for i, item in enumerate(_list(f"{BASE}.devices", r["devices"]))
-        ]
+        kw["devices"] = _each(f"{BASE}.devices", r["devices"], _device)
     if r.get("rdma") is not None:
         kw["rdma"] = [
             _rdma(f"{BASE}.rdma[{json.dumps(name)}]", name, item)

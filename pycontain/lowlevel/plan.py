@@ -178,6 +178,28 @@ def exec_stub_fd() -> int:
     return _STUB_FD
 
 
+def _c_strings(keep: list[Any]) -> tuple[Callable[[str | bytes | None], Any],
+                                         Callable[[Sequence[str]], Any]]:
+    """Makers of C strings and NULL-terminated string arrays whose memory lives as long as
+    *keep* (the child never allocates: everything it reads is owned here)."""
+
+    def s(v: str | bytes | None) -> Any:
+        if v is None:
+            return ffi.NULL
+        c = ffi.new("char[]", os.fsencode(v))
+        keep.append(c)
+        return c
+
+    def strv(items: Sequence[str]) -> Any:
+        arr = ffi.new("char *[]", len(items) + 1)  # zeroed: the last entry is NULL
+        for i, it in enumerate(items):
+            arr[i] = s(it)
+        keep.append(arr)
+        return arr
+
+    return s, strv
+
+
 class CompiledPlan:
     """C structs for a :class:`Plan`, built once and reused for every spawn.
 
@@ -190,21 +212,7 @@ class CompiledPlan:
         self.plan = plan
         keep: list[Any] = []
         self._keep = keep
-
-        def s(v: str | bytes | None) -> Any:
-            if v is None:
-                return ffi.NULL
-            c = ffi.new("char[]", os.fsencode(v))
-            keep.append(c)
-            return c
-
-        def strv(items: Sequence[str]) -> Any:
-            arr = ffi.new("char *[]", len(items) + 1)
-            for i, it in enumerate(items):
-                arr[i] = s(it)
-            arr[len(items)] = ffi.NULL
-            keep.append(arr)
-            return arr
+        s, strv = _c_strings(keep)
 
         p = ffi.new("struct pc_plan *")
         keep.append(p)
@@ -360,18 +368,7 @@ class CompiledPlan:
         plan = self.plan
         keep: list[Any] = []
         p = ffi.new("struct pc_plan *", self.base[0])
-
-        def s(v: str) -> Any:
-            c = ffi.new("char[]", os.fsencode(v))
-            keep.append(c)
-            return c
-
-        def strv(items: Sequence[str]) -> Any:
-            arr = ffi.new("char *[]", len(items) + 1)
-            for i, it in enumerate(items):
-                arr[i] = s(it)
-            keep.append(arr)
-            return arr
+        s, strv = _c_strings(keep)
 
         # per-call overrides: a struct copy, no recompilation
         if argv is not None:

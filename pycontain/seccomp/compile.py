@@ -168,6 +168,20 @@ def _errno_ret(path: str, obj: Mapping[str, Any], key: str, action: str) -> int 
     return _uint(f"{path}.{key}", obj[key], MAX_ERRNO_RET)
 
 
+def _objects(path: str, value: Any, allowed: frozenset[str]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The objects of the list at *path*, each with its own path; unknown keys refused."""
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(path, f"expected a list, got {_q(value)}")
+    out = []
+    for i, obj in enumerate(value):
+        p = f"{path}[{i}]"
+        if not isinstance(obj, Mapping):
+            raise ConfigError(p, f"expected an object, got {_q(obj)}")
+        _keys(p, obj, allowed)
+        out.append((p, obj))
+    return out
+
+
 def _list_or_empty(obj: Mapping[str, Any], key: str) -> Any:
     value = obj.get(key)
     return [] if value is None else value
@@ -191,15 +205,8 @@ def parse(profile: Mapping[str, Any], path: str = "linux.seccomp") -> _Profile:
     for i, f in enumerate(flags):
         if f not in FLAGS:
             raise ConfigError(f"{path}.flags[{i}]", f"unknown seccomp flag {_q(f)}")
-    syscalls = _list_or_empty(profile, "syscalls")
-    if not isinstance(syscalls, (list, tuple)):
-        raise ConfigError(f"{path}.syscalls", f"expected a list, got {_q(syscalls)}")
     rules = []
-    for i, sc in enumerate(syscalls):
-        sp = f"{path}.syscalls[{i}]"
-        if not isinstance(sc, Mapping):
-            raise ConfigError(sp, f"expected an object, got {_q(sc)}")
-        _keys(sp, sc, _SYSCALL_KEYS)
+    for sp, sc in _objects(f"{path}.syscalls", _list_or_empty(profile, "syscalls"), _SYSCALL_KEYS):
         if "names" not in sc:
             raise ConfigError(f"{sp}.names", "missing")
         names = _str_list(f"{sp}.names", sc["names"])
@@ -212,15 +219,8 @@ def parse(profile: Mapping[str, Any], path: str = "linux.seccomp") -> _Profile:
             # runc: the runtime itself must write() to hand the listener over
             raise ConfigError(f"{sp}.names", "SCMP_ACT_NOTIFY cannot be used for write")
         errno_ret = _errno_ret(sp, sc, "errnoRet", action)
-        raw_args = _list_or_empty(sc, "args")
-        if not isinstance(raw_args, (list, tuple)):
-            raise ConfigError(f"{sp}.args", f"expected a list, got {_q(raw_args)}")
         args = []
-        for j, arg in enumerate(raw_args):
-            ap = f"{sp}.args[{j}]"
-            if not isinstance(arg, Mapping):
-                raise ConfigError(ap, f"expected an object, got {_q(arg)}")
-            _keys(ap, arg, _ARG_KEYS)
+        for ap, arg in _objects(f"{sp}.args", _list_or_empty(sc, "args"), _ARG_KEYS):
             for key in ("index", "value", "op"):
                 if key not in arg:
                     raise ConfigError(f"{ap}.{key}", "missing")
