@@ -901,7 +901,7 @@ void pc_child_main(const struct pc_plan *p)
      * user can reach us before we join or enter anything. */
     int late_nondumpable = p->nondumpable && sync_fd >= 0 && (p->clone_flags & CLONE_NEWUSER);
     if (p->nondumpable && !late_nondumpable && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-        FAIL(PC_STEP_SIGNALS, -1, NULL);
+        FAIL(PC_STEP_NONDUMPABLE, -1, NULL);
 
     if (parent_pidfd >= 0)
         check_parent(parent_pidfd);
@@ -919,7 +919,7 @@ void pc_child_main(const struct pc_plan *p)
     }
 
     if (p->unshare_time && unshare(CLONE_NEWTIME) < 0)
-        FAIL(PC_STEP_SYNC, -1, "time namespace");
+        FAIL(PC_STEP_UNSHARE_TIME, -1, NULL);
 
     if (sync_fd >= 0) {
         /* ready for the parent (time namespace unshared): id maps, createRuntime hooks */
@@ -930,7 +930,7 @@ void pc_child_main(const struct pc_plan *p)
             close(sync_fd);
     }
     if (late_nondumpable && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-        FAIL(PC_STEP_SIGNALS, -1, NULL);
+        FAIL(PC_STEP_NONDUMPABLE, -1, NULL);
 
     for (int i = 0; i < p->n_joins; i++) {
         if (setns(p->joins[i].fd, p->joins[i].nstype) < 0)
@@ -952,7 +952,7 @@ void pc_child_main(const struct pc_plan *p)
         }
         long c = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
         if (c < 0)
-            FAIL(PC_STEP_SETNS, -1, "pid");
+            FAIL(PC_STEP_FORK_PIDNS, -1, NULL);
         if (c > 0) {
             struct pc_report rep;
             memset(&rep, 0, sizeof(rep));
