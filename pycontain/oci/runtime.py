@@ -87,7 +87,6 @@ def _now() -> str:
 class Runtime:
     def __init__(self, root: str | None = None) -> None:
         self.store = Store(root)
-        _keeper.disable()  # a runtime's containers outlive the command that made them
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -100,12 +99,17 @@ class Runtime:
         return S.load_spec(st["config"])
 
     def _hooks(self, st: dict[str, Any]) -> Any:
-        """The container's hooks (a ``spec.Hooks``), or None when its config has none."""
-        if not (st.get("config") or {}).get("hooks"):
+        """The container's hooks (a ``spec.Hooks``), or None when its config has none.  Only
+        the config's ``hooks`` are read: whatever else is wrong in it, they still run."""
+        cfg = st.get("config")
+        if not isinstance(cfg, dict):
+            raise ConfigError("config", f"expected an object, got {type(cfg).__name__}")
+        if not cfg.get("hooks"):
             return None
         from . import spec as S
 
-        return self.spec_of(st).hooks or S.Hooks()
+        return S.load_spec({"ociVersion": S.OCI_VERSION, "hooks": cfg["hooks"]}).hooks \
+            or S.Hooks()
 
     def runc_state(self, cid: str) -> dict[str, Any]:
         st = self.store.load(cid)
@@ -205,8 +209,10 @@ class Runtime:
             parents_before = set(cgmod._our_parents)
             cg: Any
             try:
-                cg = Cgroup.create(name, parent=parent if parent else "", resources=resources,
-                                   controllers=ALL_CONTROLLERS)
+                # not guarded by the keeper: the container outlives this process
+                with _keeper.unguarded():
+                    cg = Cgroup.create(name, parent=parent if parent else "",
+                                       resources=resources, controllers=ALL_CONTROLLERS)
             except FileExistsError:
                 cg = Cgroup.open(cg_path, controllers=ALL_CONTROLLERS)
                 created_cg = False
@@ -289,9 +295,10 @@ class Runtime:
                 try:
                     cg.kill()
                     _remove_cgroup(cg)
-                    _remove_dirs(new_parents)
-                except Exception:  # noqa: BLE001
-                    pass
+                except Exception as err:  # noqa: BLE001 - the create's own error goes on
+                    log.warning("container %s: cleaning up after the failed create: %s",
+                                cid, err)
+            _remove_dirs(new_parents)
             raise
         finally:
             if csock >= 0:
@@ -411,8 +418,10 @@ class Runtime:
                     self.store.remove(cid)
                     return
                 raise
-            except PycontainError:
+            except PycontainError as err:
                 if force:
+                    log.warning("%s; removing the entry: its processes, cgroup and poststop "
+                                "hooks are left as they are", err)
                     self.store.remove(cid)
                     return
                 raise
@@ -440,18 +449,23 @@ class Runtime:
             except OSError:
                 pass
             if st.get("cgroup_created", True):
-                _remove_cgroup(cg)
+                try:
+                    _remove_cgroup(cg)
+                except OSError as err:  # the container goes anyway; say what is left
+                    log.warning("container %s: its cgroup is left behind: %s", cid, err)
         _remove_dirs(st.get("cgroup_parents") or [])
         try:
             hk = self._hooks(st)
-            if hk is not None and hk.poststop:
-                from . import hooks
+        except ConfigError as err:
+            log.warning("container %s: poststop hooks not run: its config is unreadable: %s",
+                        cid, err)
+            hk = None
+        if hk is not None and hk.poststop:
+            from . import hooks
 
-                state = hooks.state_json(cid, "stopped", 0, st["bundle"],
-                                         st.get("annotations") or {})
-                hooks.run_hooks(hk.poststop, "poststop", state, warn_only=True, log=log)
-        except ConfigError:
-            pass
+            state = hooks.state_json(cid, "stopped", 0, st["bundle"],
+                                     st.get("annotations") or {})
+            hooks.run_hooks(hk.poststop, "poststop", state, warn_only=True, log=log)
         self.store.remove(cid)
 
     # -- exec --------------------------------------------------------------------------------
@@ -569,17 +583,7 @@ class Runtime:
     def stats(self, cid: str) -> dict[str, Any]:
         with self.store.locked(cid, shared=True):
             st, cg = self._running_cgroup(cid)
-            if hasattr(cg, "runc_stats"):
-                return dict(cg.runc_stats())
-            s = cg.stats()
-            return {
-                "cpu": {"usage": {"total": s.get("cpu_usage_ns") or 0}},
-                "memory": {"usage": {"usage": s.get("memory_usage") or 0,
-                                     "max": s.get("memory_max_usage") or 0,
-                                     "limit": s.get("memory_limit") or 0,
-                                     "failcnt": s.get("memory_failcnt") or 0}},
-                "pids": {"current": s.get("pids_current") or 0, "limit": s.get("pids_limit") or 0},
-            }
+            return dict(cg.runc_stats())
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -593,14 +597,11 @@ def _evolve(plan: Plan, **kw: Any) -> Plan:
 def _with_seccomp(plan: Plan, profile: dict[str, Any] | None) -> Plan:
     if not profile:
         return plan
-    try:
-        from ..seccomp import compile_profile
-    except ImportError:
-        raise ConfigError("linux.seccomp", "seccomp support is not available in this build") from None
+    from ..seccomp import compile_profile
+
+    # refuses SCMP_ACT_NOTIFY (no listener is served) and names the rule
     compiled = compile_profile(profile)
-    if getattr(compiled, "notify", False):
-        raise ConfigError("linux.seccomp", "SCMP_ACT_NOTIFY needs a listener, which pycontain does not support yet")
-    return _evolve(plan, seccomp=compiled.bpf, seccomp_flags=getattr(compiled, "flags", 0))
+    return _evolve(plan, seccomp=compiled.bpf, seccomp_flags=compiled.flags)
 
 
 def _resources(raw: dict[str, Any]) -> Any:
@@ -608,24 +609,7 @@ def _resources(raw: dict[str, Any]) -> Any:
 
     if not raw:
         return None
-    if hasattr(Resources, "from_oci"):
-        return Resources.from_oci(raw)
-    kw: dict[str, Any] = {}
-    mem = raw.get("memory") or {}
-    if mem.get("limit") is not None:
-        kw["memory_max"] = mem["limit"]
-        kw["memory_swap_max"] = mem.get("swap", -1)
-    if mem.get("reservation") is not None:
-        kw["memory_low"] = mem["reservation"]
-    pids = raw.get("pids") or {}
-    if pids.get("limit") is not None:
-        kw["pids_max"] = pids["limit"] if pids["limit"] > 0 else -1
-    cpu = raw.get("cpu") or {}
-    for src, dst in (("quota", "cpu_quota"), ("period", "cpu_period"), ("shares", "cpu_shares"),
-                     ("cpus", "cpuset_cpus"), ("mems", "cpuset_mems")):
-        if cpu.get(src) not in (None, ""):
-            kw[dst] = cpu[src]
-    return Resources(**kw) if kw else None
+    return Resources.from_oci(raw)
 
 
 # What runc allows after the spec's own device rules: mknod of anything (the nodes it makes
@@ -721,24 +705,30 @@ def _write_pid_file(path: str, pid: int) -> None:
     os.rename(tmp, path)
 
 
-def _remove_cgroup(cg: Any) -> None:
+def _remove_cgroup(cg: Any, timeout: float = 4.0) -> None:
+    """rmdir the cgroup's directories (every hierarchy's), retrying while the kernel still
+    frees them; raises the OSError of a directory that stays."""
     import time
 
-    dirs = list(getattr(cg, "dirs", ()))
-    u = getattr(cg, "unified_dir", None)
-    if u and u not in dirs:
-        dirs.append(u)
-    for d in sorted(set(dirs), key=len, reverse=True):
-        delay = 0.001
-        for _ in range(40):
+    pending = sorted(cg.dirs, key=len, reverse=True)
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        errors: dict[str, OSError] = {}
+        for d in pending:
             try:
                 os.rmdir(d)
-                break
             except FileNotFoundError:
-                break
-            except OSError:
-                time.sleep(delay)
-                delay = min(delay * 2, 0.1)
+                pass
+            except OSError as err:
+                errors[d] = err
+        pending = list(errors)
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            raise errors[pending[0]]
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 def _wait_exec(pid: int, exe_before: str | None, timeout: float = 2.0) -> None:
