@@ -57,49 +57,47 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _write_hook(out: Path) -> dict[str, Any]:
-    return {"path": "/bin/sh", "args": ["sh", "-c", f"cat > {out}"]}
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "pycontain.oci"]
 
 
-def _broken(rt: Runtime, cid: str, edit: Any) -> None:
-    st = rt.store.load(cid)
+def _delete_with_broken_config(rootfs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                               edit: Any) -> tuple[Path, str, list[str]]:
+    """Create a container whose poststop hook writes its state to a file, ``edit`` the
+    config saved in its state, delete it: (that file, its cgroup, the warnings)."""
+    out = tmp_path / "poststop.json"
+    bundle, cg = _bundle(tmp_path / "b", rootfs, poststop=[
+        {"path": "/bin/sh", "args": ["sh", "-c", f"cat > {out}"]}])
+    rt = Runtime(str(tmp_path / "state"))
+    pid = rt.create("c1", str(bundle))
+    st = rt.store.load("c1")
     edit(st["config"])
-    rt.store.save(cid, st)
+    rt.store.save("c1", st)
+    with caplog.at_level(logging.WARNING, logger="pycontain.oci"):
+        rt.delete("c1", force=True)
+    _reap(pid)
+    assert rt.store.ids() == []
+    return out, cg, _warnings(caplog)
 
 
 def test_poststop_hooks_run_whatever_else_is_wrong_in_the_config(
     busybox_rootfs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    out = tmp_path / "poststop.json"
-    bundle, _ = _bundle(tmp_path / "b", busybox_rootfs, poststop=[_write_hook(out)])
-    rt = Runtime(str(tmp_path / "state"))
-    pid = rt.create("c1", str(bundle))
-    _broken(rt, "c1", lambda cfg: cfg["process"].update(args=5))
-    with caplog.at_level(logging.WARNING, logger="pycontain.oci"):
-        rt.delete("c1", force=True)
-    _reap(pid)
+    out, _, warnings = _delete_with_broken_config(
+        busybox_rootfs, tmp_path, caplog, lambda cfg: cfg["process"].update(args=5))
     assert json.loads(out.read_text())["status"] == "stopped"
-    assert [r.getMessage() for r in caplog.records if r.name == "pycontain.oci"] == []
-    assert rt.store.ids() == []
+    assert warnings == []
 
 
 def test_unreadable_poststop_hooks_are_reported_and_delete_goes_on(
     busybox_rootfs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    out = tmp_path / "poststop.json"
-    bundle, cg = _bundle(tmp_path / "b", busybox_rootfs, poststop=[_write_hook(out)])
-    rt = Runtime(str(tmp_path / "state"))
-    pid = rt.create("c1", str(bundle))
-    _broken(rt, "c1", lambda cfg: cfg["hooks"]["poststop"][0].update(path=5))
-    with caplog.at_level(logging.WARNING, logger="pycontain.oci"):
-        rt.delete("c1", force=True)
-    _reap(pid)
+    out, cg, warnings = _delete_with_broken_config(
+        busybox_rootfs, tmp_path, caplog, lambda cfg: cfg["hooks"]["poststop"][0].update(path=5))
     assert not out.exists()
-    msgs = [r.getMessage() for r in caplog.records if r.name == "pycontain.oci"]
-    assert len(msgs) == 1, msgs
-    assert "c1: poststop hooks not run" in msgs[0]
-    assert "hooks.poststop[0].path" in msgs[0]
-    assert rt.store.ids() == []
+    assert len(warnings) == 1, warnings
+    assert "c1: poststop hooks not run" in warnings[0]
+    assert "hooks.poststop[0].path" in warnings[0]
     assert _cgroup_dirs(cg) == []
 
 
@@ -111,7 +109,7 @@ def test_unreadable_state_removed_by_force_is_reported(
     Path(rt.store.dir("c1"), "state.json").write_text("{not json")
     with caplog.at_level(logging.WARNING, logger="pycontain.oci"):
         rt.delete("c1", force=True)
-    msgs = [r.getMessage() for r in caplog.records if r.name == "pycontain.oci"]
+    msgs = _warnings(caplog)
     assert len(msgs) == 1 and "c1: unreadable state" in msgs[0], msgs
     assert rt.store.ids() == []
 
@@ -131,7 +129,7 @@ def test_a_failed_create_that_cannot_clean_up_says_so(
         with caplog.at_level(logging.WARNING, logger="pycontain.oci"), \
                 pytest.raises(HookError, match="exit status 4"):
             rt.create("c1", str(bundle))
-        msgs = [r.getMessage() for r in caplog.records if r.name == "pycontain.oci"]
+        msgs = _warnings(caplog)
         assert len(msgs) == 1, msgs
         assert "c1: cleaning up after the failed create" in msgs[0]
         assert _cgroup_dirs(cg), "the container's cgroup was expected to stay"
