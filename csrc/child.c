@@ -473,7 +473,7 @@ static __thread int g_nondumpable_after_stops; /* PR_SET_DUMPABLE 0 after the la
 static void become_nondumpable(void)
 {
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-        FAIL(PC_STEP_SIGNALS, -1, NULL);
+        FAIL(PC_STEP_NONDUMPABLE, -1, NULL);
 }
 
 /* A named stop: when the parent asked for it, tell it where we are (SYNC with the stop) and
@@ -931,7 +931,7 @@ void pc_child_main(const struct pc_plan *p)
     }
 
     if (p->unshare_time && unshare(CLONE_NEWTIME) < 0)
-        FAIL(PC_STEP_SYNC, -1, "time namespace");
+        FAIL(PC_STEP_UNSHARE_TIME, -1, NULL);
 
     g_sync_fd = sync_fd;
     g_stops = sync_fd >= 0 ? p->stops : 0;
@@ -969,10 +969,10 @@ void pc_child_main(const struct pc_plan *p)
          * before the parent has its pid; it reads EOF once we are gone */
         int gate[2];
         if (pipe2(gate, O_CLOEXEC) < 0)
-            FAIL(PC_STEP_SETNS, -1, "pid");
+            FAIL(PC_STEP_FORK_PIDNS, -1, NULL);
         long c = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
         if (c < 0)
-            FAIL(PC_STEP_SETNS, -1, "pid");
+            FAIL(PC_STEP_FORK_PIDNS, -1, NULL);
         if (c > 0) {
             struct pc_report rep;
             memset(&rep, 0, sizeof(rep));

@@ -19,7 +19,8 @@ enum {
     PC_REPORT_ERROR = 1, PC_REPORT_READY = 2, PC_REPORT_SYNC = 3, PC_REPORT_PID = 4
 };
 
-/* The steps of the child, in order; Python names them in error notes (pycontain/lowlevel/steps.py). */
+/* The steps of the child (numbers are stable: a new step takes the next free one); Python
+ * names them in error notes (pycontain/lowlevel/steps.py). */
 enum pc_step {
     PC_STEP_CLONE = 1, PC_STEP_SIGNALS = 2, PC_STEP_FDS = 3, PC_STEP_CGROUP = 4,
     PC_STEP_SYNC = 5, PC_STEP_SETNS = 6, PC_STEP_HOSTNAME = 7, PC_STEP_DOMAINNAME = 8,
@@ -37,7 +38,8 @@ enum pc_step {
     PC_STEP_START_WAIT = 45, PC_STEP_PARENT_DEATH = 46, PC_STEP_EXEC = 47,
     PC_STEP_CONSOLE = 48,
     PC_STEP_KEYRING = 49,
-    PC_STEP_UNSHARE = 50
+    PC_STEP_UNSHARE = 50,
+    PC_STEP_NONDUMPABLE = 51, PC_STEP_UNSHARE_TIME = 52, PC_STEP_FORK_PIDNS = 53
 };
 
 /* Named stops between clone and execve where the child waits for the parent: only those in
@@ -233,7 +235,6 @@ int pc_umount2(const char *target, int flags);
 int pc_pivot_root(const char *new_root, const char *put_old);
 int pc_sethostname(const char *name, int len);
 int pc_clone3_supported(void);
-int pc_set_vfork(int on);          /* share memory with the child when possible (default 1) */
 int pc_execstub_fd(void);          /* a read-only fd of the sealed exec stub, or -errno */
 /* --- device cgroup (bpfdev.c) --- */
 /* One OCI device rule; type 'a' (all), 'b' or 'c'; major/minor -1: any; access: a mask of

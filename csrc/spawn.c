@@ -64,19 +64,9 @@ static int vfork_child(void *arg)
 /* The child can share our memory (CLONE_VM | CLONE_VFORK: no page tables copied, which a big
  * Python process pays for at every fork) when nobody has to talk to it before its execve:
  * no stop for the parent, no create/start split, no pause mode, no time namespace. */
-static int vfork_enabled = 1;
-
-int pc_set_vfork(int on)
-{
-    int old = vfork_enabled;
-    vfork_enabled = on;
-    return old;
-}
-
 static int can_vfork(const struct pc_plan *p)
 {
-    return vfork_enabled && !p->stops && p->sync_fd < 0 && p->start_fd < 0 && !p->pause &&
-           !p->unshare_time &&
+    return !p->stops && p->sync_fd < 0 && p->start_fd < 0 && !p->pause && !p->unshare_time &&
            !p->pidns_late && !p->late_unshare &&
            !(p->clone_flags & CLONE_NEWTIME) && (p->clone_flags >> 31) == 0;
 }

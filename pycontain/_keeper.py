@@ -6,16 +6,21 @@ SIGKILLs the container processes and removes the cgroups that were registered an
 released.  Cgroups are registered in a table in memory shared with the keeper (a few stores,
 no system call); processes without a cgroup of their own are registered with their pidfd
 over the socket.
+
+What is made inside :func:`unguarded` is not registered: containers that must outlive this
+process (the OCI runtime's).  Everything else the process makes stays guarded.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import contextvars
 import mmap
 import os
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 _lock = threading.Lock()
@@ -29,14 +34,21 @@ _table: object = None            # cdata struct pc_keeper_slot[NSLOTS]
 _free: list[int] = []
 _slots: dict[str, list[int]] = {}
 _seq = 0
-_disabled = False
+# per thread and asyncio task: a runtime building a lasting container in one thread leaves
+# the containers other threads make guarded
+_unguarded: contextvars.ContextVar[bool] = contextvars.ContextVar("pycontain_unguarded",
+                                                                  default=False)
 
 
-def disable() -> None:
-    """Stop guarding this process's containers: for programs (like the OCI runtime CLI)
-    whose containers must outlive them."""
-    global _disabled
-    _disabled = True
+@contextlib.contextmanager
+def unguarded() -> Iterator[None]:
+    """Cgroups and processes made in this block (in this thread or task) are not registered:
+    they outlive this process, even a SIGKILLed one.  Starts no keeper."""
+    token = _unguarded.set(True)
+    try:
+        yield
+    finally:
+        _unguarded.reset(token)
 
 
 def _reset_after_fork() -> None:
@@ -120,7 +132,7 @@ def track(paths: Iterable[str], *, kill: bool = True) -> None:
     """Register cgroup directories (parents before children) for removal if we die.
     ``kill=False``: a parent shared with others, only removed when empty."""
     global _seq
-    if _disabled:
+    if _unguarded.get():
         return
     _channel()
     table: Any = _table
@@ -157,7 +169,7 @@ def untrack(paths: Iterable[str]) -> None:
 
 def track_process(pidfd: int, pid: int) -> None:
     """SIGKILL this process (by its pidfd, so never a recycled pid) if we die."""
-    if _disabled:
+    if _unguarded.get():
         return
     _send(f"P+{pid}", [pidfd])
 

@@ -421,7 +421,7 @@ class Container:
                 os.close(fd)
         # the keeper kills the container if we die: through its cgroup when we made one,
         # else through its pidfd
-        tracked = not (cg is not None and getattr(cg, "owned", False))
+        tracked = not (cg is not None and cg.owned)
         if tracked:
             try:
                 _keeper.track_process(pidfd, pid)

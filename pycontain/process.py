@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from . import _keeper
 
-_PIPE_BUF = getattr(select, "PIPE_BUF", 512)
+_PIPE_BUF = select.PIPE_BUF
 
 
 class _Remover:

@@ -580,7 +580,7 @@ class Cgroup:
         (v1: an eventfd on ``memory.oom_control``; v2: ``memory.events`` watched with inotify).
         The stream is registered before this returns; it ends when *stop* is set (checked at
         least every 0.1 s), when the cgroup is removed, or on ``close()`` (it is a context
-        manager too).
+        manager too).  Any other error reading the count is raised from the iterator.
         """
         self._check_open()
         if self.mode is CgroupMode.V2:

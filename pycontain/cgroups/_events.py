@@ -4,7 +4,9 @@ change).
 
 Both yield the cgroup's OOM kill count whenever it grows. The kernel's notification only
 wakes us up: the count is re-read on every wake-up and at least every 0.1 s, so a missed or
-early wake-up costs nothing but a read.
+early wake-up costs nothing but a read. The stream ends when the cgroup is removed; any
+other error reading it is raised to the consumer (a stream that silently stopped counting
+would look like a cgroup without OOM kills).
 """
 
 from __future__ import annotations
@@ -52,10 +54,10 @@ class OomEvents:
                 fd = fs.open(d + "/memory.events", os.O_RDONLY | os.O_CLOEXEC)
                 self._fds.append(fd)
                 self._poller.register(fd, select.POLLPRI | select.POLLERR)
+            self._last = self._count()
         except BaseException:
             self._close_fds()
             raise
-        self._last = self._count()
 
     def _count(self) -> int | None:
         """The OOM kill count, None once the cgroup is gone."""
@@ -65,7 +67,9 @@ class OomEvents:
         except FileNotFoundError:
             return None
         except OSError:
-            return None if not self._fs.exists(self._dir) else 0
+            if not self._fs.exists(self._dir):
+                return None  # removed while we read (ENODEV)
+            raise
         for line in text.splitlines():
             key, _, value = line.partition(" ")
             if key == "oom_kill":
@@ -77,27 +81,39 @@ class OomEvents:
 
     def __next__(self) -> int:
         with self._lock:
-            while not self._closed and not self._stop.is_set():
-                ready = self._poller.poll(_TICK * 1000)
-                for fd, _ in ready:
-                    if self._version == 1:
-                        try:
-                            os.eventfd_read(fd)
-                        except BlockingIOError:
-                            pass
-                    else:
-                        os.lseek(fd, 0, os.SEEK_SET)
-                        os.read(fd, 4096)
-                count = self._count()
-                if count is None:
-                    break  # the cgroup was removed
-                if self._last is not None and count > self._last:
+            try:
+                while not self._closed and not self._stop.is_set():
+                    ready = self._poller.poll(_TICK * 1000)
+                    for fd, _ in ready:
+                        self._rearm(fd)
+                    count = self._count()
+                    if count is None:
+                        break  # the cgroup was removed
+                    if self._last is not None and count > self._last:
+                        self._last = count
+                        return count
                     self._last = count
-                    return count
-                self._last = count
+            except BaseException:
+                self._closed = True
+                self._close_fds()
+                raise
             self._closed = True
             self._close_fds()
         raise StopIteration
+
+    def _rearm(self, fd: int) -> None:
+        """Consume the wake-up (v1: the eventfd's counter; v2: re-read ``memory.events``, so
+        that poll waits for its next change)."""
+        try:
+            if self._version == 1:
+                os.eventfd_read(fd)
+            else:
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.read(fd, 4096)
+        except OSError:
+            # nothing to consume (EAGAIN), or a removed cgroup's file (ENODEV): _count()
+            # tells a removed cgroup from a real error
+            pass
 
     def close(self) -> None:
         """End the stream (from any thread; waits at most 0.1 s for a running wait)."""

@@ -59,4 +59,7 @@ STEPS: dict[int, str] = {
     lib.PC_STEP_CONSOLE: "setting up the console (a pty in the container's /dev/pts)",
     lib.PC_STEP_KEYRING: "joining a new session keyring",
     lib.PC_STEP_UNSHARE: "creating namespaces inside the joined user namespace",
+    lib.PC_STEP_NONDUMPABLE: "making the process non-dumpable",
+    lib.PC_STEP_UNSHARE_TIME: "creating the time namespace",
+    lib.PC_STEP_FORK_PIDNS: "forking into the pid namespace",
 }

@@ -171,7 +171,7 @@ def expand_cgroup_mounts(plan: Plan, cgroup: Any) -> Plan:
 
     layout = cgroup.layout
     hierarchies = [*layout.v1, *([layout.unified] if layout.unified else [])]
-    dirs = list(getattr(cgroup, "dirs", ()))
+    dirs = list(cgroup.dirs)
     out: list[PlanMount] = []
     for m in plan.mounts:
         if m.fstype != CGROUP_VIEW:

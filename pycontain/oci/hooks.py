@@ -1,12 +1,15 @@
 """OCI hooks: each gets the container's state JSON on stdin, runs with its own args, env
-and timeout.  Hooks that belong in the container's namespaces run through the C core,
-joining them (no Python runs there)."""
+and timeout.  Every hook is started by the C core; those that belong in the container's
+namespaces join them there (no Python runs in the child)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-import subprocess
+import select
+import signal
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +19,14 @@ from . import spec as S
 
 class HookError(PycontainError):
     """A hook failed or timed out."""
+
+
+#: how much of a hook's stderr is kept for the error message (the rest is read and dropped)
+TAIL = 4096
+_LINE_MAX = 512        # the longest last line quoted in a message
+_DRAIN_MAX = 1 << 20   # after the hook exits: at most what a pipe can hold
+
+_log = logging.getLogger("pycontain.oci")
 
 
 def state_json(cid: str, status: str, pid: int, bundle: str, annotations: dict[str, str]) -> bytes:
@@ -31,91 +42,140 @@ def state_json(cid: str, status: str, pid: int, bundle: str, annotations: dict[s
 def run_hooks(hooks: Sequence[S.Hook], kind: str, state: bytes, *, in_pid: int | None = None,
               warn_only: bool = False, log: Any = None) -> None:
     """Run ``hooks`` in order.  With ``in_pid`` each one runs inside that process's
-    namespaces.  A failure raises :class:`HookError`, or (``warn_only``) is logged and the
-    rest still run."""
+    namespaces.  A failure raises :class:`HookError`, or (``warn_only``) is logged (to
+    ``log``, by default the ``pycontain.oci`` logger) and the rest still run."""
     for i, h in enumerate(hooks):
         try:
             _run_one(h, state, in_pid)
         except HookError as err:
             msg = f"{kind} hook #{i} ({h.path}): {err}"
             if warn_only:
-                if log is not None:
-                    log.warning(msg)
+                (log or _log).warning(msg)
                 continue
             raise HookError(msg) from None
 
 
 def _run_one(h: S.Hook, state: bytes, in_pid: int | None) -> None:
-    argv = list(h.args) if h.args else [h.path]
-    env = list(h.env)
-    timeout = h.timeout
-    if in_pid is None:
-        try:
-            r = subprocess.run(argv, executable=h.path, input=state, env=_envdict(env),
-                               capture_output=True, timeout=timeout, cwd="/")
-        except subprocess.TimeoutExpired:
-            raise HookError(f"timed out after {timeout} s") from None
-        except OSError as err:
-            raise HookError(err.strerror or str(err)) from None
-        if r.returncode != 0:
-            detail = r.stderr.decode(errors="replace").strip().splitlines()
-            raise HookError(f"exit status {r.returncode}" + (f": {detail[-1]}" if detail else ""))
-        return
-    _run_in_namespaces(h, argv, env, state, in_pid, timeout)
-
-
-def _envdict(env: list[str]) -> dict[str, str]:
-    out = {}
-    for e in env:
-        k, _, v = e.partition("=")
-        out[k] = v
-    return out
-
-
-def _run_in_namespaces(h: S.Hook, argv: list[str], env: list[str], state: bytes, pid: int,
-                       timeout: int | None) -> None:
-    from ..lowlevel.kernel import CLONE_NEWUSER, joins_of
     from ..lowlevel.plan import CompiledPlan, Plan
 
-    joins, pidns = joins_of(pid)
-    plan = Plan(argv=tuple(argv), env=tuple(env), path=h.path, joins=joins, pidns_join=pidns,
-                become_root=any(j[1] == CLONE_NEWUSER for j in joins), nondumpable=True,
-                setsid=True)
+    argv = tuple(h.args) if h.args else (h.path,)
+    if in_pid is None:
+        # in the runtime's namespaces, as subprocess would run it (our session, cwd /)
+        plan = Plan(argv=argv, env=tuple(h.env), path=h.path, cwd="/", setsid=False)
+    else:
+        from ..lowlevel.kernel import CLONE_NEWUSER, joins_of
+
+        joins, pidns = joins_of(in_pid)
+        plan = Plan(argv=argv, env=tuple(h.env), path=h.path, joins=joins, pidns_join=pidns,
+                    become_root=any(j[1] == CLONE_NEWUSER for j in joins), nondumpable=True,
+                    setsid=True)
     r_in, w_in = os.pipe2(os.O_CLOEXEC)
     r_err, w_err = os.pipe2(os.O_CLOEXEC)
     devnull = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+    pidfd = -1
     try:
         try:
-            cpid, pidfd, _ = CompiledPlan(plan).spawn([(r_in, 0), (devnull, 1), (w_err, 2)])
+            _, pidfd, _ = CompiledPlan(plan).spawn([(r_in, 0), (devnull, 1), (w_err, 2)])
         except OSError as err:
             raise HookError(f"{err.strerror}: {err.filename or h.path}") from None
         finally:
             os.close(r_in)
             os.close(w_err)
-        try:
-            os.write(w_in, state)
-        except BrokenPipeError:
-            pass
-        os.close(w_in)
-        w_in = -1
-        import select
-        import signal
-
-        p = select.poll()
-        p.register(pidfd, select.POLLIN)
-        if not p.poll(None if timeout is None else timeout * 1000):
+            os.close(devnull)
+        fd_in, w_in = w_in, -1  # _talk closes it (the hook's EOF)
+        tail = _talk(pidfd, fd_in, r_err, state, h.timeout)
+        if tail is None:
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
             os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
-            os.close(pidfd)
-            raise HookError(f"timed out after {timeout} s")
+            raise HookError(f"timed out after {h.timeout} s")
         info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
-        os.close(pidfd)
-        err_text = os.read(r_err, 65536).decode(errors="replace").strip()
-        if info is not None and (info.si_code != os.CLD_EXITED or info.si_status != 0):
-            what = f"exit status {info.si_status}" if info.si_code == os.CLD_EXITED else f"killed by signal {info.si_status}"
-            raise HookError(what + (f": {err_text.splitlines()[-1]}" if err_text else ""))
+        assert info is not None
+        if info.si_code == os.CLD_EXITED and info.si_status == 0:
+            return
+        what = (f"exit status {info.si_status}" if info.si_code == os.CLD_EXITED
+                else f"killed by signal {info.si_status}")
+        last = _last_line(tail)
+        raise HookError(what + (f": {last}" if last else ""))
     finally:
+        if pidfd >= 0:
+            os.close(pidfd)
         if w_in >= 0:
             os.close(w_in)
         os.close(r_err)
-        os.close(devnull)
+
+
+def _talk(pidfd: int, w_in: int, r_err: int, state: bytes, timeout: int | None) -> bytes | None:
+    """Write ``state`` to the hook's stdin and read its stderr at the same time, until it
+    exits: a hook that writes more than a pipe holds (and one that does not read its stdin)
+    never blocks us, nor we it.  Returns the last :data:`TAIL` bytes of its stderr, or None
+    when ``timeout`` seconds passed first (the hook still runs).  Closes ``w_in``.
+
+    Without a timeout we wait for the hook as long as it runs (runc does the same): the
+    spec leaves it to the config to say how long a hook may take."""
+    os.set_blocking(w_in, False)
+    os.set_blocking(r_err, False)
+    tail = bytearray()
+    todo = memoryview(state)
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    poller.register(r_err, select.POLLIN)
+    poller.register(w_in, select.POLLOUT)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    exited = False
+    try:
+        while not exited:
+            wait_ms = None
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                wait_ms = left * 1000
+            for fd, _ in poller.poll(wait_ms):
+                if fd == pidfd:
+                    exited = True
+                elif fd == r_err:
+                    if _read_into(r_err, tail) == 0:  # EOF
+                        poller.unregister(r_err)
+                elif fd == w_in:
+                    try:
+                        todo = todo[os.write(w_in, todo):]
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # it closed its stdin: what it did not read is not ours
+                        todo = todo[:0]
+                    if not todo:
+                        poller.unregister(w_in)
+                        os.close(w_in)
+                        w_in = -1
+        # what it wrote before it exited; not what a process it left behind writes later
+        drained = 0
+        while drained < _DRAIN_MAX:
+            n = _read_into(r_err, tail)
+            if not n:  # EOF, or nothing more there
+                break
+            drained += n
+        return bytes(tail)
+    finally:
+        if w_in >= 0:
+            os.close(w_in)
+
+
+def _read_into(fd: int, tail: bytearray) -> int | None:
+    """Read a chunk into ``tail`` (keeping its last TAIL bytes): its size, 0 at EOF, None
+    when nothing is there yet."""
+    try:
+        chunk = os.read(fd, 65536)
+    except BlockingIOError:
+        return None
+    tail += chunk
+    if len(tail) > TAIL:
+        del tail[:-TAIL]
+    return len(chunk)
+
+
+def _last_line(tail: bytes) -> str:
+    lines = tail.decode(errors="replace").strip().splitlines()
+    if not lines:
+        return ""
+    last = lines[-1].strip()
+    return last if len(last) <= _LINE_MAX else "..." + last[-_LINE_MAX:]

@@ -88,7 +88,6 @@ def _frozen(cg: Cgroup) -> bool:
 class Runtime:
     def __init__(self, root: str | None = None) -> None:
         self.store = container_store(root)
-        _keeper.disable()  # a runtime's containers outlive the command that made them
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -101,12 +100,17 @@ class Runtime:
         return S.load_spec(st.config)
 
     def _hooks(self, st: ContainerState) -> Any:
-        """The container's hooks (a ``spec.Hooks``), or None when its config has none."""
-        if not st.config.get("hooks"):
+        """The container's hooks (a ``spec.Hooks``), or None when its config has none.  Only
+        the config's ``hooks`` are read: whatever else is wrong in it, they still run."""
+        cfg = st.config
+        if not isinstance(cfg, dict):
+            raise ConfigError("config", f"expected an object, got {type(cfg).__name__}")
+        if not cfg.get("hooks"):
             return None
         from . import spec as S
 
-        return self.spec_of(st).hooks or S.Hooks()
+        return S.load_spec({"ociVersion": S.OCI_VERSION, "hooks": cfg["hooks"]}).hooks \
+            or S.Hooks()
 
     def runc_state(self, cid: str) -> dict[str, Any]:
         """What ``runc state`` prints (a :class:`~pycontain.oci.state.RuncState`, as JSON)."""
@@ -193,8 +197,10 @@ class Runtime:
             created_cg = True
             cg: Cgroup | None
             try:
-                cg = Cgroup.create(name, parent=parent if parent else "", resources=resources,
-                                   controllers=ALL_CONTROLLERS)
+                # not guarded by the keeper: the container outlives this process
+                with _keeper.unguarded():
+                    cg = Cgroup.create(name, parent=parent if parent else "",
+                                       resources=resources, controllers=ALL_CONTROLLERS)
             except FileExistsError:
                 cg = Cgroup.open(cg_path, controllers=ALL_CONTROLLERS)
                 created_cg = False
@@ -405,8 +411,10 @@ class Runtime:
                     self.store.remove(cid)
                     return
                 raise
-            except PycontainError:
+            except PycontainError as err:
                 if force:
+                    log.warning("%s; removing the entry: its processes, cgroup and poststop "
+                                "hooks are left as they are", err)
                     self.store.remove(cid)
                     return
                 raise
@@ -445,14 +453,15 @@ class Runtime:
         remove_empty_parents(st.cgroup_parents)
         try:
             hk = self._hooks(st)
-            if hk is not None and hk.poststop:
-                from . import hooks
+        except ConfigError as err:
+            log.warning("container %s: poststop hooks not run: its config is unreadable: %s",
+                        cid, err)
+            hk = None
+        if hk is not None and hk.poststop:
+            from . import hooks
 
-                state = hooks.state_json(cid, "stopped", 0, st.bundle,
-                                         dict(st.annotations))
-                hooks.run_hooks(hk.poststop, "poststop", state, warn_only=True, log=log)
-        except ConfigError:
-            pass
+            state = hooks.state_json(cid, "stopped", 0, st.bundle, dict(st.annotations))
+            hooks.run_hooks(hk.poststop, "poststop", state, warn_only=True, log=log)
         self.store.remove(cid)
         if failed is not None:
             # as runc does: the state is gone, the cgroup left behind is reported
@@ -595,9 +604,7 @@ def _with_seccomp(plan: Plan, profile: dict[str, Any] | None) -> Plan:
     from ..seccomp.cache import compile_profile
 
     compiled = compile_profile(profile)
-    if getattr(compiled, "notify", False):
-        raise ConfigError("linux.seccomp", "SCMP_ACT_NOTIFY needs a listener, which pycontain does not support yet")
-    return _evolve(plan, seccomp=compiled.bpf, seccomp_flags=getattr(compiled, "flags", 0))
+    return _evolve(plan, seccomp=compiled.bpf, seccomp_flags=compiled.flags)
 
 
 def _resources(raw: dict[str, Any]) -> Resources | None:

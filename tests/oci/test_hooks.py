@@ -235,3 +235,67 @@ def test_failing_poststop_hook_warning_lands_in_the_log(
         assert entry["level"] == "warning" and "/bin/false" in entry["msg"], entry
     else:
         assert "level=warning" in lines[0] and "/bin/false" in lines[0], lines
+
+
+# 1 MiB on stderr (16 times what a pipe holds), then a last line
+_LOUD = "head -c 1048576 /dev/zero | tr '\\0' x >&2; echo >&2; echo {words} >&2; exit {rc}"
+
+
+@pytest.mark.parametrize("kind", ["createRuntime", "createContainer"])
+def test_hook_flooding_stderr_and_failing_reports_the_tail(
+    cli: CLI, bundle, tmp_path: Path, kind: str
+) -> None:
+    """Read while the hook runs (on the host, and in the container's namespaces): a full
+    pipe never blocks it, and the error quotes the end of what it wrote."""
+    b = bundle()
+    b.config["hooks"] = {
+        kind: [{"path": "/bin/sh", "args": ["sh", "-c", _LOUD.format(words="the-last-words", rc=3)]}]
+    }
+    b.write()
+    cli.bundles.append(b)
+    t = time.monotonic()
+    r = cli.run("create", "--bundle", str(b.path), cli.new_id(), check=False, timeout=30)
+    assert time.monotonic() - t < 20
+    assert_clean_error(r)
+    assert "exit status 3: the-last-words" in r.stderr, r.stderr
+    assert "x" * 600 not in r.stderr  # the tail, not the megabyte
+    assert os.listdir(cli.root) == []
+    assert b.cgroup_dirs() == []
+
+
+@pytest.mark.parametrize("kind", ["createRuntime", "createContainer"])
+def test_hook_flooding_stderr_and_succeeding(
+    cli: CLI, bundle, tmp_path: Path, kind: str
+) -> None:
+    b, log = _hooked(bundle, tmp_path, "hostname")
+    b.config["hooks"] = {
+        kind: [
+            {"path": "/bin/sh", "args": ["sh", "-c", _LOUD.format(words="fine", rc=0)]},
+            _hook(log, "next"),
+        ]
+    }
+    b.write()
+    cid, r = cli.create(b)
+    assert _order(log) == ["next"]
+    cli.run("delete", "--force", cid)
+
+
+def test_hook_not_reading_a_large_state_and_flooding_stderr(
+    cli: CLI, bundle, tmp_path: Path
+) -> None:
+    """A state bigger than a pipe (annotations) that the hook never reads, while it fills
+    its stderr: neither side waits for the other."""
+    b, log = _hooked(bundle, tmp_path, "hostname")
+    b.config["annotations"] = {f"org.example.k{i}": "v" * 1000 for i in range(200)}
+    b.config["hooks"] = {
+        "createRuntime": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "exec 0<&-; " + _LOUD.format(words="ok", rc=0)]},
+            _hook(log, "next"),
+        ]
+    }
+    b.write()
+    cid, _ = cli.create(b)
+    assert _order(log) == ["next"]
+    st = json.loads((log.parent / "next.json").read_text())
+    assert len(st["annotations"]) == 200
+    cli.run("delete", "--force", cid)

@@ -52,15 +52,19 @@ def main(opts: Options, args: list[str], log: Log) -> int:
             print(json.dumps(doc), flush=True)
 
     def watch_oom() -> None:
+        from pycontain.errors import CgroupUnsupported
+
         try:
             with cg.oom_events(stop) as events:
                 for _count in events:
                     emit({"type": "oom", "id": a.id})
-        except Exception:  # noqa: BLE001 - no memory controller: stats only
-            return
+        except CgroupUnsupported:
+            return  # no memory controller: stats only
+        except Exception as err:  # noqa: BLE001 - the stats go on; say why OOM events stop
+            log.warning(f"container {a.id}: no more oom events: {err}")
 
     t = None
-    if cg is not None and hasattr(cg, "oom_events"):
+    if cg is not None:
         t = threading.Thread(target=watch_oom, daemon=True)
         t.start()
     try:
