@@ -290,8 +290,8 @@ class Runtime:
                     made.remove()
                     remove_empty_parents(made.created_parents)
                 except Exception as err:  # noqa: BLE001 - the error that got us here goes on
-                    log.warning("create %s: could not remove its cgroup %s: %s", cid,
-                                made.path, err)
+                    log.warning("container %s: cleaning up after the failed create: its "
+                                "cgroup %s stays: %s", cid, made.path, err)
             raise
         finally:
             if csock >= 0:

@@ -112,18 +112,20 @@ def test_unreadable_state_removed_by_force_is_reported(
     with caplog.at_level(logging.WARNING, logger="pycontain.oci"):
         rt.delete("c1", force=True)
     msgs = _warnings(caplog)
-    assert len(msgs) == 1 and "c1: unreadable state" in msgs[0], msgs
+    assert len(msgs) == 1, msgs
+    assert "c1/state.json: not valid JSON" in msgs[0] and "removing the entry" in msgs[0], msgs
     assert rt.store.ids() == []
 
 
 def test_a_failed_create_that_cannot_clean_up_says_so(
     busybox_rootfs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # the createRuntime hook makes a cgroup inside the container's and fails: the rollback
-    # can't remove the container's cgroup (it has a child) and must say so
+    # the createRuntime hook makes a cgroup inside the container's, pins it with a mount
+    # (rmdir: EBUSY) and fails: the rollback can't remove the container's cgroup and must
+    # say so
     cg = _new_cgroup()
     script = (f"for d in {CGROUP_ROOT}/*{cg} {CGROUP_ROOT}{cg}; do "
-              '[ -d "$d" ] && mkdir "$d/stuck"; done; exit 4')
+              '[ -d "$d" ] && mkdir "$d/stuck" && mount -t tmpfs pin "$d/stuck"; done; exit 4')
     bundle, _ = _bundle(tmp_path / "b", busybox_rootfs, cg,
                         createRuntime=[{"path": "/bin/sh", "args": ["sh", "-c", script]}])
     rt = Runtime(str(tmp_path / "state"))
@@ -139,6 +141,7 @@ def test_a_failed_create_that_cannot_clean_up_says_so(
     finally:
         for d in _cgroup_dirs(cg):
             if os.path.isdir(f"{d}/stuck"):
+                subprocess.run(["umount", f"{d}/stuck"], check=False)
                 os.rmdir(f"{d}/stuck")
             os.rmdir(d)
 
