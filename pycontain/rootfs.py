@@ -53,6 +53,9 @@ _FLAG_OPTIONS: dict[str, tuple[int, int]] = {
     "silent": (0, MS_SILENT), "loud": (MS_SILENT, 0),
     "defaults": (0, 0),
 }
+#: Every mount option that is a flag or a propagation (what ``features`` reports).
+MOUNT_OPTIONS: frozenset[str] = frozenset(_FLAG_OPTIONS) | frozenset(PROPAGATION)
+
 # options for the kernel's mount API we don't pass as data
 _IGNORED = {"tmpcopyup", "idmap", "ridmap", "rro", "rrw", "copy-symlink", "z", "Z"}
 

@@ -7,13 +7,6 @@ import json
 from ._args import parse
 from ._common import Log, Options, spec_version, version
 
-MOUNT_OPTIONS = (
-    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "lazytime",
-    "mand", "noatime", "nodev", "nodiratime", "noexec", "nolazytime", "nomand", "norelatime",
-    "nostrictatime", "nosuid", "nosymfollow", "private", "rbind", "relatime", "remount", "ro",
-    "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "slave", "strictatime",
-    "suid", "sync", "unbindable",
-)
 HOOKS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart",
          "poststop")
 
@@ -21,6 +14,7 @@ HOOKS = ("prestart", "createRuntime", "createContainer", "startContainer", "post
 def main(opts: Options, args: list[str], log: Log) -> int:
     parse("features", args, lambda p: None)
     from pycontain.lowlevel.kernel import CAPABILITIES
+    from pycontain.rootfs import MOUNT_OPTIONS
     from pycontain.oci.spec.values import (
         NAMESPACE_TYPES,
         SECCOMP_ACTIONS,
