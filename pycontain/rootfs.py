@@ -12,49 +12,7 @@ import attrs
 from . import defaults as D
 from .errors import ConfigError
 from .lowlevel import plan as P
-from .lowlevel.kernel import (
-    MS_BIND,
-    MS_DIRSYNC,
-    MS_LAZYTIME,
-    MS_MANDLOCK,
-    MS_NOATIME,
-    MS_NODEV,
-    MS_NODIRATIME,
-    MS_NOEXEC,
-    MS_NOSUID,
-    MS_NOSYMFOLLOW,
-    MS_RDONLY,
-    MS_REC,
-    MS_RELATIME,
-    MS_REMOUNT,
-    MS_SILENT,
-    MS_STRICTATIME,
-    MS_SYNCHRONOUS,
-    PROPAGATION,
-)
-
-# option -> (clear, set)
-_FLAG_OPTIONS: dict[str, tuple[int, int]] = {
-    "ro": (0, MS_RDONLY), "rw": (MS_RDONLY, 0),
-    "nosuid": (0, MS_NOSUID), "suid": (MS_NOSUID, 0),
-    "nodev": (0, MS_NODEV), "dev": (MS_NODEV, 0),
-    "noexec": (0, MS_NOEXEC), "exec": (MS_NOEXEC, 0),
-    "sync": (0, MS_SYNCHRONOUS), "async": (MS_SYNCHRONOUS, 0),
-    "dirsync": (0, MS_DIRSYNC),
-    "remount": (0, MS_REMOUNT),
-    "mand": (0, MS_MANDLOCK), "nomand": (MS_MANDLOCK, 0),
-    "noatime": (0, MS_NOATIME), "atime": (MS_NOATIME, 0),
-    "nodiratime": (0, MS_NODIRATIME), "diratime": (MS_NODIRATIME, 0),
-    "relatime": (0, MS_RELATIME), "norelatime": (MS_RELATIME, 0),
-    "strictatime": (0, MS_STRICTATIME), "nostrictatime": (MS_STRICTATIME, 0),
-    "lazytime": (0, MS_LAZYTIME), "nolazytime": (MS_LAZYTIME, 0),
-    "nosymfollow": (0, MS_NOSYMFOLLOW),
-    "bind": (0, MS_BIND), "rbind": (0, MS_BIND | MS_REC),
-    "silent": (0, MS_SILENT), "loud": (MS_SILENT, 0),
-    "defaults": (0, 0),
-}
-#: Every mount option that is a flag or a propagation (what ``features`` reports).
-MOUNT_OPTIONS: frozenset[str] = frozenset(_FLAG_OPTIONS) | frozenset(PROPAGATION)
+from .lowlevel.kernel import MOUNT_FLAG_OPTIONS, MS_BIND, MS_RDONLY, PROPAGATION
 
 # options for the kernel's mount API we don't pass as data
 _IGNORED = {"tmpcopyup", "idmap", "ridmap", "rro", "rrw", "copy-symlink", "z", "Z"}
@@ -69,8 +27,8 @@ def parse_options(options: Iterable[str], field: str = "options") -> tuple[int, 
     for opt in options:
         if not isinstance(opt, str):
             raise ConfigError(field, f"mount options must be strings, got {opt!r}")
-        if opt in _FLAG_OPTIONS:
-            clear, set_ = _FLAG_OPTIONS[opt]
+        if opt in MOUNT_FLAG_OPTIONS:
+            clear, set_ = MOUNT_FLAG_OPTIONS[opt]
             flags = (flags & ~clear) | set_
         elif opt in PROPAGATION:
             prop = PROPAGATION[opt]

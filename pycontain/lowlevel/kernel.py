@@ -192,5 +192,28 @@ PROPAGATION: Mapping[str, int] = MappingProxyType({
     "unbindable": MS_UNBINDABLE, "runbindable": MS_UNBINDABLE | MS_REC,
 })
 
+#: mount(8) option -> (flags it clears, flags it sets)
+MOUNT_FLAG_OPTIONS: Mapping[str, tuple[int, int]] = MappingProxyType({
+    "ro": (0, MS_RDONLY), "rw": (MS_RDONLY, 0),
+    "nosuid": (0, MS_NOSUID), "suid": (MS_NOSUID, 0),
+    "nodev": (0, MS_NODEV), "dev": (MS_NODEV, 0),
+    "noexec": (0, MS_NOEXEC), "exec": (MS_NOEXEC, 0),
+    "sync": (0, MS_SYNCHRONOUS), "async": (MS_SYNCHRONOUS, 0),
+    "dirsync": (0, MS_DIRSYNC),
+    "remount": (0, MS_REMOUNT),
+    "mand": (0, MS_MANDLOCK), "nomand": (MS_MANDLOCK, 0),
+    "noatime": (0, MS_NOATIME), "atime": (MS_NOATIME, 0),
+    "nodiratime": (0, MS_NODIRATIME), "diratime": (MS_NODIRATIME, 0),
+    "relatime": (0, MS_RELATIME), "norelatime": (MS_RELATIME, 0),
+    "strictatime": (0, MS_STRICTATIME), "nostrictatime": (MS_STRICTATIME, 0),
+    "lazytime": (0, MS_LAZYTIME), "nolazytime": (MS_LAZYTIME, 0),
+    "nosymfollow": (0, MS_NOSYMFOLLOW),
+    "bind": (0, MS_BIND), "rbind": (0, MS_BIND | MS_REC),
+    "silent": (0, MS_SILENT), "loud": (MS_SILENT, 0),
+    "defaults": (0, 0),
+})
+#: Every mount option that is a flag or a propagation (what ``features`` reports).
+MOUNT_OPTIONS: frozenset[str] = frozenset(MOUNT_FLAG_OPTIONS) | frozenset(PROPAGATION)
+
 #: ``personality(2)`` domains the runtime spec names.
 PERSONALITY: Mapping[str, int] = MappingProxyType({"LINUX": 0x0000, "LINUX32": 0x0008})

@@ -13,8 +13,7 @@ HOOKS = ("prestart", "createRuntime", "createContainer", "startContainer", "post
 
 def main(opts: Options, args: list[str], log: Log) -> int:
     parse("features", args, lambda p: None)
-    from pycontain.lowlevel.kernel import CAPABILITIES
-    from pycontain.rootfs import MOUNT_OPTIONS
+    from pycontain.lowlevel.kernel import CAPABILITIES, MOUNT_OPTIONS
     from pycontain.oci.spec.values import (
         NAMESPACE_TYPES,
         SECCOMP_ACTIONS,
