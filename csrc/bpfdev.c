@@ -179,7 +179,8 @@ int pc_bpfdev_load(const struct pc_bpf_insn *insns, int n_insns, char *log, unsi
     return (int)fd; /* the kernel makes bpf fds close-on-exec */
 }
 
-int pc_bpfdev_attach(int cgroup_fd, int prog_fd)
+/* BPF_PROG_ATTACH or BPF_PROG_DETACH of a device program on a cgroup. */
+static int attach_op(int cmd, int cgroup_fd, int prog_fd, unsigned int flags)
 {
     union bpf_attr attr;
 
@@ -187,23 +188,20 @@ int pc_bpfdev_attach(int cgroup_fd, int prog_fd)
     attr.target_fd = (unsigned int)cgroup_fd;
     attr.attach_bpf_fd = (unsigned int)prog_fd;
     attr.attach_type = BPF_CGROUP_DEVICE;
-    attr.attach_flags = BPF_F_ALLOW_MULTI;
-    if (sys_bpf(BPF_PROG_ATTACH, &attr) < 0)
+    attr.attach_flags = flags;
+    if (sys_bpf(cmd, &attr) < 0)
         return -errno;
     return 0;
 }
 
+int pc_bpfdev_attach(int cgroup_fd, int prog_fd)
+{
+    return attach_op(BPF_PROG_ATTACH, cgroup_fd, prog_fd, BPF_F_ALLOW_MULTI);
+}
+
 int pc_bpfdev_detach(int cgroup_fd, int prog_fd)
 {
-    union bpf_attr attr;
-
-    memset(&attr, 0, sizeof(attr));
-    attr.target_fd = (unsigned int)cgroup_fd;
-    attr.attach_bpf_fd = (unsigned int)prog_fd;
-    attr.attach_type = BPF_CGROUP_DEVICE;
-    if (sys_bpf(BPF_PROG_DETACH, &attr) < 0)
-        return -errno;
-    return 0;
+    return attach_op(BPF_PROG_DETACH, cgroup_fd, prog_fd, 0);
 }
 
 int pc_bpfdev_query(int cgroup_fd, unsigned int *prog_ids, unsigned int max_ids)

@@ -221,18 +221,13 @@ static unsigned long locked_flags(int fd)
     unsigned long f = 0;
     if (fstatvfs(fd, &sv) < 0)
         return 0;
-    if (sv.f_flag & ST_NOSUID)
-        f |= MS_NOSUID;
-    if (sv.f_flag & ST_NODEV)
-        f |= MS_NODEV;
-    if (sv.f_flag & ST_NOEXEC)
-        f |= MS_NOEXEC;
-    if (sv.f_flag & ST_NOATIME)
-        f |= MS_NOATIME;
-    if (sv.f_flag & ST_NODIRATIME)
-        f |= MS_NODIRATIME;
-    if (sv.f_flag & ST_RELATIME)
-        f |= MS_RELATIME;
+    static const unsigned long map[][2] = {
+        {ST_NOSUID, MS_NOSUID}, {ST_NODEV, MS_NODEV}, {ST_NOEXEC, MS_NOEXEC},
+        {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (sv.f_flag & map[i][0])
+            f |= map[i][1];
     return f;
 }
 
@@ -470,6 +465,27 @@ static __thread unsigned int g_stops;          /* 1 << PC_STOP_* still ahead */
 static __thread int g_sync_fd = -1;
 static __thread int g_nondumpable_after_stops; /* PR_SET_DUMPABLE 0 after the last stop */
 
+/* A report without an error (SYNC, READY, PID) on the error pipe; 0 or -errno. */
+static int send_report(int fd, int kind, int index)
+{
+    struct pc_report rep;
+    memset(&rep, 0, sizeof(rep));
+    rep.kind = kind;
+    rep.index = index;
+    return pc_write_all(fd, &rep, sizeof(rep));
+}
+
+/* Block until one byte arrives on fd: 1, or 0 on EOF or error. */
+static int wait_byte(int fd)
+{
+    char c;
+    ssize_t r;
+    do {
+        r = read(fd, &c, 1);
+    } while (r < 0 && errno == EINTR);
+    return r == 1;
+}
+
 static void become_nondumpable(void)
 {
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
@@ -484,18 +500,9 @@ static void stop_at(int stop)
     if (!(g_stops & bit))
         return;
     g_stops &= ~bit;
-    struct pc_report rep;
-    memset(&rep, 0, sizeof(rep));
-    rep.kind = PC_REPORT_SYNC;
-    rep.index = stop;
-    if (pc_write_all(g_err_fd, &rep, sizeof(rep)) < 0)
+    if (send_report(g_err_fd, PC_REPORT_SYNC, stop) < 0)
         _exit(127);
-    char c;
-    ssize_t r;
-    do {
-        r = read(g_sync_fd, &c, 1);
-    } while (r < 0 && errno == EINTR);
-    if (r != 1)
+    if (!wait_byte(g_sync_fd))
         _exit(127); /* the parent gave up; it reports the error itself */
     if (!g_stops) {
         close(g_sync_fd);
@@ -556,13 +563,8 @@ static void setup_console(const struct pc_plan *p, int rootfd)
     char name[] = "/dev/ptmx";
     struct iovec iov = {.iov_base = name, .iov_len = sizeof(name) - 1};
     char cbuf[CMSG_SPACE(sizeof(int))];
-    memset(cbuf, 0, sizeof(cbuf));
     struct msghdr mh;
-    memset(&mh, 0, sizeof(mh));
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = cbuf;
-    mh.msg_controllen = sizeof(cbuf);
+    pc_msghdr_init(&mh, &iov, cbuf, sizeof(cbuf));
     struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
@@ -585,6 +587,19 @@ static void setup_console(const struct pc_plan *p, int rootfd)
 }
 
 /* ---- the root ----------------------------------------------------------------------------- */
+
+
+/* sysctls, masked paths and read-only paths, relative to rootfd; dn: the verified host
+ * /dev/null that masked files get bound over (-1: none). */
+static void protect_paths(const struct pc_plan *p, int rootfd, int dn)
+{
+    for (int i = 0; i < p->n_sysctls; i++)
+        write_sysctl(rootfd, &p->sysctls[i], i);
+    for (int i = 0; i < p->n_masked; i++)
+        mask_path(rootfd, dn, p->masked[i], i);
+    for (int i = 0; i < p->n_readonly; i++)
+        readonly_path(rootfd, p->readonly[i], i);
+}
 
 static void setup_root(const struct pc_plan *p, int rootfs_fd)
 {
@@ -663,12 +678,7 @@ static void setup_root(const struct pc_plan *p, int rootfs_fd)
     /* Done before pivot_root, relative to the new root: the host's /dev/null (verified
      * above) is still reachable for masking files, and nothing of the container has run yet
      * that could have swapped a path. */
-    for (int i = 0; i < p->n_sysctls; i++)
-        write_sysctl(rootfd, &p->sysctls[i], i);
-    for (int i = 0; i < p->n_masked; i++)
-        mask_path(rootfd, dn, p->masked[i], i);
-    for (int i = 0; i < p->n_readonly; i++)
-        readonly_path(rootfd, p->readonly[i], i);
+    protect_paths(p, rootfd, dn);
     if (dn >= 0)
         close(dn);
 
@@ -974,17 +984,11 @@ void pc_child_main(const struct pc_plan *p)
         if (c < 0)
             FAIL(PC_STEP_FORK_PIDNS, -1, NULL);
         if (c > 0) {
-            struct pc_report rep;
-            memset(&rep, 0, sizeof(rep));
-            rep.kind = PC_REPORT_PID;
-            rep.index = (int)c;
-            pc_write_all(err_fd, &rep, sizeof(rep));
+            send_report(err_fd, PC_REPORT_PID, (int)c);
             _exit(0);
         }
         close(gate[1]);
-        char b;
-        while (read(gate[0], &b, 1) < 0 && errno == EINTR)
-            ;
+        wait_byte(gate[0]); /* EOF: the first child is gone, the parent has our pid */
         close(gate[0]);
     }
     /* every namespace of the container exists and we are in all of them; nothing mounted */
@@ -1046,12 +1050,7 @@ void pc_child_main(const struct pc_plan *p)
         int dn = open("/dev/null", O_PATH | O_CLOEXEC | O_NOFOLLOW);
         if (rootfd < 0)
             FAIL(PC_STEP_OPEN_ROOT, -1, "/");
-        for (int i = 0; i < p->n_sysctls; i++)
-            write_sysctl(rootfd, &p->sysctls[i], i);
-        for (int i = 0; i < p->n_masked; i++)
-            mask_path(rootfd, dn, p->masked[i], i);
-        for (int i = 0; i < p->n_readonly; i++)
-            readonly_path(rootfd, p->readonly[i], i);
+        protect_paths(p, rootfd, dn);
         close(rootfd);
         if (dn >= 0)
             close(dn);
@@ -1119,17 +1118,9 @@ void pc_child_main(const struct pc_plan *p)
     const char *exe = p->pause ? NULL : find_exec(p);
 
     if (start_fd >= 0) {
-        struct pc_report rep;
-        memset(&rep, 0, sizeof(rep));
-        rep.kind = PC_REPORT_READY;
-        rep.index = start_fd; /* the fd it waits on (reachable as /proc/PID/fd/N by root) */
-        pc_write_all(err_fd, &rep, sizeof(rep));
-        char c;
-        ssize_t r;
-        do {
-            r = read(start_fd, &c, 1);
-        } while (r < 0 && errno == EINTR);
-        if (r != 1)
+        /* the index: the fd it waits on (reachable as /proc/PID/fd/N by root) */
+        send_report(err_fd, PC_REPORT_READY, start_fd);
+        if (!wait_byte(start_fd))
             _exit(0); /* never started: deleted before start */
         close(start_fd);
         if (keep_fd >= 0)

@@ -72,4 +72,10 @@ void pc_fdpath(char *buf, size_t size, int fd);
 
 int pc_write_all(int fd, const void *buf, size_t len);
 
+struct msghdr;
+struct iovec;
+/* A message of one iovec with room for ancillary data in cbuf (zeroed), for sendmsg/recvmsg
+ * of fds (SCM_RIGHTS). */
+void pc_msghdr_init(struct msghdr *mh, struct iovec *iov, void *cbuf, size_t cbuf_len);
+
 #endif

@@ -187,11 +187,7 @@ static void keeper_main(int sock)
         char cbuf[CMSG_SPACE(sizeof(int) * 4)];
         struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
         struct msghdr mh;
-        memset(&mh, 0, sizeof(mh));
-        mh.msg_iov = &iov;
-        mh.msg_iovlen = 1;
-        mh.msg_control = cbuf;
-        mh.msg_controllen = sizeof(cbuf);
+        pc_msghdr_init(&mh, &iov, cbuf, sizeof(cbuf));
         ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR)
             continue;

@@ -1,5 +1,7 @@
 /* Async-signal-safe helpers: strings, fd paths, writes, and path resolution inside a root. */
 #include "internal.h"
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <linux/openat2.h>
 
@@ -279,4 +281,14 @@ int pc_open_in_root(int rootfd, const char *path, int create, int nofollow, mode
         pos = end;
     }
     return sys_openat2(rootfd, path, O_PATH | O_CLOEXEC, resolve, 0);
+}
+
+void pc_msghdr_init(struct msghdr *mh, struct iovec *iov, void *cbuf, size_t cbuf_len)
+{
+    memset(cbuf, 0, cbuf_len);
+    memset(mh, 0, sizeof(*mh));
+    mh->msg_iov = iov;
+    mh->msg_iovlen = 1;
+    mh->msg_control = cbuf;
+    mh->msg_controllen = cbuf_len;
 }
