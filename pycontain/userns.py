@@ -12,10 +12,13 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
 from .lowlevel.kernel import in_initial_userns  # a kernel fact; also offered from here
-from .namespaces import IdMap
+
+if TYPE_CHECKING:
+    from .namespaces import IdMap
 
 SUBUID = "/etc/subuid"
 SUBGID = "/etc/subgid"
@@ -68,8 +71,10 @@ def default_maps() -> tuple[tuple[IdMap, ...], tuple[IdMap, ...]]:
     0, plus the first subordinate range as 1.. when the helpers can write it."""
     import shutil
 
+    from .namespaces import IdMap  # attrs: kept off the light command-line verbs
 
     uid, gid = os.geteuid(), os.getegid()
+
     umap: tuple[IdMap, ...] = (IdMap(0, uid, 1),)
     gmap: tuple[IdMap, ...] = (IdMap(0, gid, 1),)
     if os.geteuid() == 0:

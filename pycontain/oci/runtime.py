@@ -17,15 +17,14 @@ import signal
 import socket
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from .. import _keeper, userns
 from ..errors import CgroupNotDelegated, ConfigError, ContainerStateError, PycontainError
-from .state import ContainerState, Status, dump_runc_state
+from .state import ContainerState, Status
 from .store import NotFound, container_store
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
     from ..cgroups import Cgroup, Resources
     from ..lowlevel.plan import Plan
     from . import spec as S
@@ -115,7 +114,7 @@ class Runtime:
     def runc_state(self, cid: str) -> dict[str, Any]:
         """What ``runc state`` prints (a :class:`~pycontain.oci.state.RuncState`, as JSON)."""
         st = self.store.load(cid)
-        return dump_runc_state(st.runc_state(status(st)))
+        return st.runc_json(status(st))
 
     # -- create / start ----------------------------------------------------------------------
 
@@ -337,7 +336,7 @@ class Runtime:
                 os.write(fd, b"\0")
             finally:
                 os.close(fd)
-            st = attrs.evolve(st, started=True)
+            st = st._replace(started=True)
             self.store.save(cid, st)
             if hk is not None and hk.poststart:
                 from . import hooks
@@ -584,7 +583,7 @@ class Runtime:
 
             config = copy.deepcopy(dict(st.config))
             _merge(config.setdefault("linux", {}).setdefault("resources", {}), resources)
-            self.store.save(cid, attrs.evolve(st, config=config))
+            self.store.save(cid, st._replace(config=config))
 
     def stats(self, cid: str) -> dict[str, Any]:
         with self.store.locked(cid, shared=True):
@@ -595,6 +594,8 @@ class Runtime:
 # -- helpers -------------------------------------------------------------------------------
 
 def _evolve(plan: Plan, **kw: Any) -> Plan:
+    import attrs
+
     return attrs.evolve(plan, **kw)
 
 

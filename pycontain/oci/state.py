@@ -8,26 +8,26 @@ container (its ``state.json``): the lasting facts of both, plus what only the ru
 (the init's start time, the cgroup it made, the config as given).  A container's status is
 not kept: it is read from the process and its cgroup each time, so it is never stale.
 
-This module is light on purpose (``pycontain-runc state`` and ``list`` read it): it does
-not import the config models; :func:`load_state` and :func:`load_runc_state`, which check
-documents from elsewhere field by field, import them when called.  Where states are kept
+This module is light on purpose (``pycontain-runc state`` and ``list`` read it): it imports
+neither attrs nor the config models.  :class:`State`, :class:`RuncState` and the functions
+that read and write them live in :mod:`pycontain.oci.state_models` (attrs classes, checked
+field by field by the config models' converter) and are importable from here too, loaded on
+first use.  Where states are kept
 and how they are locked is :mod:`pycontain.store`'s business.
 """
 
 from __future__ import annotations
 
 import datetime
-import enum
-import json
-import os
 from collections.abc import Mapping
-from typing import IO, Any, Self
-
-import attrs
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from pycontain.errors import ConfigError
 from pycontain.oci.rfc3339 import format_rfc3339, parse_rfc3339
 from pycontain.store import json_field
+
+from .status import Status, runc_document
 
 __all__ = [
     "ContainerState",
@@ -44,92 +44,7 @@ __all__ = [
 ]
 
 
-def _oci_version() -> str:
-    from pycontain.oci.spec import OCI_VERSION
-
-    return OCI_VERSION
-
-
-class Status(enum.StrEnum):
-    """A container's status; ``paused`` is runc's addition to the four of the spec."""
-
-    CREATING = "creating"
-    CREATED = "created"
-    RUNNING = "running"
-    STOPPED = "stopped"
-    PAUSED = "paused"
-
-
-@attrs.define(frozen=True, kw_only=True)
-class State:
-    """The runtime-spec state: ``ociVersion, id, status, pid, bundle, annotations``."""
-
-    oci_version: str = attrs.field(factory=_oci_version)
-    id: str
-    status: Status
-    #: the container process, as seen from the runtime's pid namespace; None before one runs
-    pid: int | None = None
-    #: absolute path of the bundle directory
-    bundle: str
-    annotations: Mapping[str, str] = attrs.field(factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON object, in the spec's order; ``pid`` and ``annotations`` only when set."""
-        out: dict[str, Any] = {"ociVersion": self.oci_version, "id": self.id,
-                               "status": str(self.status)}
-        if self.pid is not None:
-            out["pid"] = self.pid
-        out["bundle"] = self.bundle
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        return out
-
-
-@attrs.define(frozen=True, kw_only=True)
-class RuncState:
-    """What ``runc state`` prints, field for field and in runc's order.
-
-    ``pid`` is 0 once the container has stopped; ``owner`` is empty for ``state`` and the
-    owner's user name for ``list``.
-    """
-
-    oci_version: str = attrs.field(factory=_oci_version)
-    id: str
-    pid: int = 0
-    status: Status
-    bundle: str
-    #: the root filesystem, as an absolute path
-    rootfs: str
-    created: datetime.datetime
-    annotations: Mapping[str, str] = attrs.field(factory=dict)
-    owner: str = ""
-
-    def oci_state(self) -> State:
-        """The runtime-spec :class:`State` of the same container."""
-        return State(
-            oci_version=self.oci_version,
-            id=self.id,
-            status=self.status,
-            pid=self.pid or None,
-            bundle=self.bundle,
-            annotations=self.annotations,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON object in runc's order (``annotations`` only when there are some)."""
-        out: dict[str, Any] = {
-            "ociVersion": self.oci_version, "id": self.id, "pid": self.pid,
-            "status": str(self.status), "bundle": self.bundle, "rootfs": self.rootfs,
-            "created": format_rfc3339(self.created),
-        }
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        out["owner"] = self.owner
-        return out
-
-
-@attrs.define(frozen=True, kw_only=True)
-class ContainerState:
+class ContainerState(NamedTuple):
     """What the OCI runtime keeps of one container, from ``create`` to ``delete`` (its
     ``state.json``, through :class:`pycontain.store.Store`)."""
 
@@ -146,7 +61,7 @@ class ContainerState:
     created: datetime.datetime
     #: ``start`` has let the init run the container's program
     started: bool = False
-    annotations: Mapping[str, str] = attrs.field(factory=dict)
+    annotations: Mapping[str, str] = MappingProxyType({})
     #: the cgroup (``linux.cgroupsPath`` or runc's default); "" when there is none (without
     #: root, where no cgroup is delegated and no limits are asked)
     cgroup_path: str = ""
@@ -158,11 +73,24 @@ class ContainerState:
     keyring: bool = True
     #: ``config.json`` as given (hooks, seccomp for ``exec``; ``update`` keeps its
     #: resources current)
-    config: Mapping[str, Any] = attrs.field(factory=dict)
+    config: Mapping[str, Any] = MappingProxyType({})
 
     def runc_state(self, status: Status, owner: str = "") -> RuncState:
-        """What ``runc state`` prints for this container in *status* (pid 0 once stopped)."""
+        """What ``runc state`` prints for this container in *status* (pid 0 once stopped), as
+        a typed :class:`RuncState`."""
+        from .state_models import RuncState
+
         return RuncState(
+            oci_version=self.oci_version, id=self.id,
+            pid=0 if status is Status.STOPPED else self.pid, status=status,
+            bundle=self.bundle, rootfs=self.rootfs, created=self.created,
+            annotations=self.annotations, owner=owner,
+        )
+
+    def runc_json(self, status: Status, owner: str = "") -> dict[str, Any]:
+        """The JSON of :meth:`runc_state` without making the typed object (what the light
+        verbs print)."""
+        return runc_document(
             oci_version=self.oci_version, id=self.id,
             pid=0 if status is Status.STOPPED else self.pid, status=status,
             bundle=self.bundle, rootfs=self.rootfs, created=self.created,
@@ -210,58 +138,25 @@ class ContainerState:
         )
 
 
-def _check_state(id: str, bundle: str, status: Status, pid: int | None) -> None:
-    if not id:
-        raise ConfigError("id", "must not be empty")
-    if not os.path.isabs(bundle):
-        raise ConfigError("bundle", f"must be an absolute path, got {json.dumps(bundle)}")
-    if pid is not None and pid < 0:
-        raise ConfigError("pid", f"must not be negative, got {pid}")
-    if status in (Status.CREATED, Status.RUNNING) and not pid:
-        raise ConfigError("pid", f'is required when the status is "{status}"')
+_MODELS = frozenset({"State", "RuncState", "load_state", "dump_state", "load_runc_state",
+                     "dump_runc_state", "runc_state_json"})
 
 
-def _structure(source: str | os.PathLike[str] | IO[str] | Mapping[str, Any], cl: type) -> Any:
-    # the config models' strict JSON reader: only documents from elsewhere need it
-    from pycontain.oci import spec
+def __getattr__(name: str) -> Any:
+    if name in _MODELS:
+        from . import state_models
 
-    return spec._structure(spec._read(source), cl)
-
-
-def load_state(source: str | os.PathLike[str] | IO[str] | Mapping[str, Any]) -> State:
-    """Read an OCI state document (path, open text file or parsed dict)."""
-    state: State = _structure(source, State)
-    _check_state(state.id, state.bundle, state.status, state.pid)
-    return state
+        return getattr(state_models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def dump_state(state: State) -> dict[str, Any]:
-    """The JSON-ready ``dict`` of *state* (what hooks get on stdin)."""
-    return state.to_json()
-
-
-def load_runc_state(source: str | os.PathLike[str] | IO[str] | Mapping[str, Any]) -> RuncState:
-    """Read what ``runc state`` printed."""
-    state: RuncState = _structure(source, RuncState)
-    _check_state(state.id, state.bundle, state.status, state.pid)
-    return state
-
-
-def dump_runc_state(state: RuncState) -> dict[str, Any]:
-    """The JSON-ready ``dict`` of *state*, keys in runc's order."""
-    return state.to_json()
-
-
-def runc_state_json(state: RuncState) -> str:
-    """The text ``runc state`` prints: two-space indents, no final newline, and ``<``,
-    ``>``, ``&`` escaped as Go's encoder does."""
-    text = json.dumps(dump_runc_state(state), indent=2, ensure_ascii=False)
-    for char, escape in (
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("&", "\\u0026"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(char, escape)
-    return text
+if TYPE_CHECKING:
+    from .state_models import (
+        RuncState,
+        State,
+        dump_runc_state,
+        dump_state,
+        load_runc_state,
+        load_state,
+        runc_state_json,
+    )

@@ -86,18 +86,27 @@ def compile_profile(profile: Mapping[str, Any] | Any, *, path: str = "linux.secc
 
 
 def default_filter(capabilities: tuple[str, ...]) -> CompiledFilter:
-    """Docker's default profile for a bounding set, through the cache.  Which capabilities
-    the profile depends on is all that varies, so this process remembers the filter per set
-    and skips building and hashing the profile again (a container per call stays as cheap as
-    a reused one)."""
+    """Docker's default profile for a bounding set, through the cache.  The profile depends
+    only on the set (and on ``default.py``, whose size and mtime join the key), so its entry
+    is also found by that key: a fresh process neither builds nor hashes the profile (a
+    ``pycontain run`` pays one ``open``), and this process remembers it per set."""
     key = frozenset(capabilities)
     with _lock:
         hit = _defaults.get(key)
     if hit is not None:
         return hit
-    from .default import default_profile
+    try:
+        st = os.stat(os.path.join(os.path.dirname(os.path.abspath(__file__)), "default.py"))
+        origin = f"{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        origin = "installed"  # no sources: pycontain's version (in the environment) stands
+    alias = hashlib.sha256(f"default-profile|{origin}|{','.join(sorted(key))}".encode())
+    compiled = _lookup(alias.hexdigest())
+    if compiled is None:
+        from .default import default_profile
 
-    compiled = compile_profile(default_profile(capabilities))
+        compiled = compile_profile(default_profile(capabilities))
+        _store(alias.hexdigest(), compiled)
     with _lock:
         _defaults[key] = compiled
     return compiled

@@ -13,7 +13,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 
 from pycontain.oci.defaults import default_spec
@@ -74,7 +73,7 @@ def _delete_with_broken_config(rootfs: Path, tmp_path: Path, caplog: pytest.LogC
     st = rt.store.load("c1")
     config = json.loads(json.dumps(st.config))
     edit(config)
-    rt.store.save("c1", attrs.evolve(st, config=config))
+    rt.store.save("c1", st._replace(config=config))
     with caplog.at_level(logging.WARNING, logger="pycontain.oci"):
         rt.delete("c1", force=True)
     _reap(pid)

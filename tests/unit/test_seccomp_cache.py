@@ -47,20 +47,21 @@ def test_library_and_oci_runtime_hit_the_same_entry(
     # the library: Container(seccomp="default") resolves Docker's profile for its caps
     c = Container(seccomp="default")
     lib_bpf = c.plan(["true"]).seccomp
-    assert lib_bpf and len(_entries(disk)) == 1
+    # the profile's entry, and its alias by bounding set (a fresh process builds no profile)
+    assert lib_bpf and len(_entries(disk)) == 2
     # the OCI runtime: the same profile (for the same bounding set), as a config.json has it
     assert c.capabilities is not None
     from_config = json.loads(json.dumps(default_profile(c.capabilities.bounding)))
     plan = _with_seccomp(Plan(argv=("true",)), from_config)
     assert plan.seccomp is lib_bpf  # the very filter object, from memory
-    assert len(_entries(disk)) == 1
+    assert len(_entries(disk)) == 2
     # a new process (memory empty) gets it from disk, for either caller, compiling nothing
     cache.clear_cache()
     _no_compiling(monkeypatch)
     assert _with_seccomp(Plan(argv=("true",)), from_config).seccomp == lib_bpf
     cache.clear_cache()
     assert Container(seccomp="default").plan(["true"]).seccomp == lib_bpf
-    assert len(_entries(disk)) == 1
+    assert len(_entries(disk)) == 2
 
 
 def test_default_filter_per_bounding_set_is_the_profiles_entry(
@@ -69,12 +70,16 @@ def test_default_filter_per_bounding_set_is_the_profiles_entry(
     caps = ("CAP_KILL", "CAP_SYS_ADMIN")
     first = cache.default_filter(caps)
     assert first.bpf == cache.compile_profile(default_profile(caps)).bpf
-    assert len(_entries(disk)) == 1
+    assert len(_entries(disk)) == 2  # the profile's entry and the set's alias
     # the same set in another order: remembered, no profile built, nothing compiled
     import pycontain.seccomp.default as D
 
     monkeypatch.setattr(D, "default_profile", lambda *a, **kw: pytest.fail("built again"))
     assert cache.default_filter(tuple(reversed(caps))) is first
+    # a new process (memory empty): the alias on disk, no profile built, nothing compiled
+    cache.clear_cache()
+    _no_compiling(monkeypatch)
+    assert cache.default_filter(caps).bpf == first.bpf
     # another set is another filter (CAP_SYS_ADMIN opens mount and friends)
     monkeypatch.undo()
     monkeypatch.setattr(cache, "DIRECTORY", str(disk))

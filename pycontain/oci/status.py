@@ -1,0 +1,55 @@
+"""A container's status and the document ``runc state`` prints: shared by the runtime's
+light record (:mod:`pycontain.oci.state`) and the typed models
+(:mod:`pycontain.oci.state_models`)."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pycontain.oci.rfc3339 import format_rfc3339
+
+__all__ = ["Status", "runc_document", "runc_json_text"]
+
+
+class Status(enum.StrEnum):
+    """A container's status; ``paused`` is runc's addition to the four of the spec."""
+
+    CREATING = "creating"
+    CREATED = "created"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    PAUSED = "paused"
+
+
+def runc_document(*, oci_version: str, id: str, pid: int, status: Status, bundle: str,
+                  rootfs: str, created: datetime.datetime, annotations: Mapping[str, str],
+                  owner: str) -> dict[str, Any]:
+    """The JSON object ``runc state`` prints, in runc's order (``annotations`` only when there
+    are some): the one writer of that document."""
+    out: dict[str, Any] = {
+        "ociVersion": oci_version, "id": id, "pid": pid, "status": str(status),
+        "bundle": bundle, "rootfs": rootfs, "created": format_rfc3339(created),
+    }
+    if annotations:
+        out["annotations"] = dict(annotations)
+    out["owner"] = owner
+    return out
+
+
+def runc_json_text(doc: Mapping[str, Any]) -> str:
+    """The text ``runc state`` prints for *doc*: two-space indents, no final newline, and
+    ``<``, ``>``, ``&`` escaped as Go's encoder does."""
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    for char, escape in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(char, escape)
+    return text
