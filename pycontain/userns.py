@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
-from .lowlevel.kernel import in_initial_userns  # a kernel fact; also offered from here
+from .lowlevel.proc import in_initial_userns  # a kernel fact; also offered from here
 
 if TYPE_CHECKING:
     from .namespaces import IdMap

@@ -7,8 +7,10 @@ their own sandboxes from the primitives.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
-from .._ffi import ffi, lib  # type: ignore[import-not-found]
+if TYPE_CHECKING:
+    from .._ffi import ffi, lib  # type: ignore[import-not-found]
 
 __all__ = [
     "check",
@@ -23,6 +25,22 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    # the compiled module loads on first use: what reads only /proc (lowlevel.proc) or the
+    # step words stays free of it, so the light command-line verbs never load it
+    if name in ("ffi", "lib"):
+        from .. import _ffi  # type: ignore[attr-defined]
+
+        return getattr(_ffi, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _lib() -> Any:
+    from .._ffi import lib  # type: ignore[import-not-found]
+
+    return lib
+
+
 def check(ret: int, path: str | None = None) -> int:
     """Turn a -errno return of the C core into an :class:`OSError`."""
     if ret < 0:
@@ -35,37 +53,39 @@ def check(ret: int, path: str | None = None) -> int:
 
 def _b(s: str | bytes | None) -> object:
     if s is None:
+        from .._ffi import ffi  # type: ignore[import-not-found]
+
         return ffi.NULL
     return os.fsencode(s)
 
 
 def setns(fd: int, nstype: int = 0) -> None:
     """setns(2): move the calling thread into the namespace open at ``fd``."""
-    check(lib.pc_setns(fd, nstype))
+    check(_lib().pc_setns(fd, nstype))
 
 
 def unshare(flags: int) -> None:
     """unshare(2)."""
-    check(lib.pc_unshare(flags))
+    check(_lib().pc_unshare(flags))
 
 
 def mount(source: str | None, target: str, fstype: str | None = None, flags: int = 0,
           data: str | None = None) -> None:
     """mount(2)."""
-    check(lib.pc_mount(_b(source), _b(target), _b(fstype), flags, _b(data)), target)
+    check(_lib().pc_mount(_b(source), _b(target), _b(fstype), flags, _b(data)), target)
 
 
 def umount2(target: str, flags: int = 0) -> None:
     """umount2(2)."""
-    check(lib.pc_umount2(_b(target), flags), target)
+    check(_lib().pc_umount2(_b(target), flags), target)
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
     """pivot_root(2)."""
-    check(lib.pc_pivot_root(_b(new_root), _b(put_old)), new_root)
+    check(_lib().pc_pivot_root(_b(new_root), _b(put_old)), new_root)
 
 
 def sethostname(name: str) -> None:
     """sethostname(2) for the calling process's UTS namespace."""
     b = name.encode()
-    check(lib.pc_sethostname(b, len(b)))
+    check(_lib().pc_sethostname(b, len(b)))

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from . import lib
+from .proc import in_initial_userns  # noqa: F401  (a kernel fact; re-exported)
 
 # -- namespaces ---------------------------------------------------------------------------
 
@@ -81,24 +82,6 @@ def joins_of(pid: int) -> tuple[tuple[tuple[str, int], ...], str | None]:
     except OSError:
         pass
     return tuple(joins), pidns
-
-
-_initial: tuple[int, bool] | None = None   # (pid, answer): a process keeps its user namespace
-
-
-def in_initial_userns() -> bool:
-    """True when this process is in the host's user namespace (uid_map maps every id)."""
-    global _initial
-    pid = os.getpid()
-    if _initial is not None and _initial[0] == pid:
-        return _initial[1]
-    try:
-        with open("/proc/self/uid_map") as f:
-            answer = f.read().split() == ["0", "0", "4294967295"]
-    except OSError:
-        answer = True
-    _initial = (pid, answer)
-    return answer
 
 
 # -- capabilities ----------------------------------------------------------------------------
