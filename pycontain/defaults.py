@@ -11,6 +11,7 @@ pycontain follows it, Docker; ``tests/unit/test_defaults.py`` pins each value ag
 from __future__ import annotations
 
 __all__ = [
+    "CGROUP_PARENT",
     "DEFAULT_CAPABILITIES",
     "DEFAULT_DEVICES",
     "DEFAULT_DEVICE_RULES",
@@ -136,3 +137,10 @@ DEFAULT_DEVICE_RULES: tuple[tuple[str, int | None, int | None, str], ...] = (
     ("c", 5, 2, "rwm"),
     ("c", 10, 200, "rwm"),
 )
+
+
+# -- cgroups ----------------------------------------------------------------------------------
+
+#: The parent of the cgroups the library makes when none is given (containers, pods): ours,
+#: made by whichever process needs it first and removed, when empty, by the last one out.
+CGROUP_PARENT = "/pycontain"

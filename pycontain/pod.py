@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Self
 import attrs
 
 from . import _keeper, hints, rootless, userns
-from .defaults import DEFAULT_NAMESPACES
+from .defaults import CGROUP_PARENT, DEFAULT_NAMESPACES
 from .errors import ConfigError, ContainerError
 from .lowlevel import plan as P
 from .lowlevel.kernel import MS_REC, MS_SLAVE, NAMESPACES
@@ -60,7 +60,6 @@ __all__ = ["CGROUP_PARENT", "SHAREABLE", "STATE_DIR", "STOP_GRACE", "Pod", "PodS
            "PodStore", "default_state_dir", "destroy", "pod_pids", "start_time"]
 
 #: The cgroup under which every pod's cgroup is made.
-CGROUP_PARENT = "/pycontain"
 #: Seconds between SIGTERM and SIGKILL when the infra process is stopped.
 STOP_GRACE = 2.0
 #: Seconds to wait for the pod's cgroups to empty when they are removed.

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import children_of, make_busybox_rootfs
+from helpers import children_of, make_busybox_rootfs, pycontain_cgroups
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,6 +62,22 @@ def no_leaks() -> Iterator[None]:
             break
         time.sleep(0.05)
     assert not any(leaks.values()), f"leaked: {leaks}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_cgroup_left_by_the_session() -> Iterator[None]:
+    """Whatever the tests and the processes they start made — the library's /pycontain
+    parent, the tests' own parents, delegated trees — is gone when the session ends; the
+    per-test check above looks only below /pycontain."""
+    before = pycontain_cgroups()
+    yield
+    from pycontain.cgroups import remove_empty_parents
+
+    remove_empty_parents()  # this process's share of the parents (else done at exit)
+    deadline = time.monotonic() + 10
+    while (left := sorted(pycontain_cgroups() - before)) and time.monotonic() < deadline:
+        time.sleep(0.1)  # keepers of the tests' own processes may still be leaving
+    assert not left, f"cgroups left behind by the test session: {left}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

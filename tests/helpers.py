@@ -35,6 +35,47 @@ def wait_for(pred: Callable[[], Any], timeout: float = TIMEOUT, interval: float 
         time.sleep(interval)
 
 
+# -- cgroups made by the tests -----------------------------------------------------------------
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def pycontain_cgroups() -> set[str]:
+    """Every cgroup directory named pycontain* at the top of a hierarchy, and what is below:
+    the library's parent (/pycontain), the tests' own (pycontain-ocitest*, pycontain-rl-*),
+    the bench's (pycontain-bench-*)."""
+    found = set()
+    for h in os.listdir(CGROUP_ROOT):
+        top = os.path.join(CGROUP_ROOT, h)
+        try:
+            names = [n for n in os.listdir(top) if n.startswith("pycontain")]
+        except OSError:
+            continue
+        for n in names:
+            for dirpath, _dirs, _files in os.walk(os.path.join(top, n)):
+                found.add(dirpath)
+    return found
+
+
+def remove_cgroup_trees(tops: Sequence[str], timeout: float = TIMEOUT) -> list[str]:
+    """rmdir each cgroup tree in *tops*, deepest first, retrying while their processes are
+    still leaving (a process's keeper exits just after it); returns what is still there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = []
+        for top in tops:
+            for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda w: -len(w[0])):
+                try:
+                    os.rmdir(dirpath)
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    left.append(dirpath)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
 # -- processes -------------------------------------------------------------------------------
 
 

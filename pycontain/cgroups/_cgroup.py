@@ -26,6 +26,7 @@ from pycontain.cgroups._layout import (
     detect,
 )
 from pycontain.cgroups._resources import UNLIMITED, Resources
+from pycontain.defaults import CGROUP_PARENT
 from pycontain.errors import CgroupError, CgroupNotDelegated, CgroupUnsupported, ConfigError
 
 __all__ = ["ALL_CONTROLLERS", "Cgroup", "CgroupStats", "remove_empty_parents"]
@@ -120,18 +121,37 @@ def remove_empty_parents(
 atexit.register(remove_empty_parents)
 
 
+def _own_parent(fs: CgroupFS, p: str) -> None:
+    """Count parent directory *p* among those this process removes when empty (at exit, or
+    by the keeper should we be SIGKILLed)."""
+    with _parents_lock:
+        if p in _our_parents:
+            return
+        _our_parents.add(p)
+    if fs is REAL_FS:
+        _keeper.track([p], kill=False)
+
+
 def _mkdir(
     fs: CgroupFS,
     h: Hierarchy,
     d: str,
     init_parent: Callable[[str], None] | None = None,
+    *,
+    shared_parent: bool = False,
 ) -> list[str]:
     """mkdir *d*, creating missing parents first (each set up by *init_parent* before its
-    children exist); returns the parents this call made, outermost first."""
+    children exist); returns the parents this call made, outermost first.
+
+    *shared_parent*: the parent is pycontain's own (:data:`pycontain.defaults.CGROUP_PARENT`),
+    which any process of ours may have made: this process takes a share in removing it when
+    empty, whoever made it, so the last one out removes it."""
     made: list[str] = []
     for _ in range(3):
         try:
             fs.mkdir(d)
+            if shared_parent:
+                _own_parent(fs, posixpath.dirname(d))
             return made
         except FileNotFoundError:
             pass
@@ -154,10 +174,7 @@ def _mkdir(
                 _raise_mkdir(err, p)
             if p not in made:
                 made.append(p)
-            with _parents_lock:
-                _our_parents.add(p)
-            if fs is REAL_FS:
-                _keeper.track([p], kill=False)  # removed if empty should we be SIGKILLed
+            _own_parent(fs, p)
             if init_parent is not None:
                 init_parent(p)
     raise FileNotFoundError(errno.ENOENT, "cannot create the cgroup: its parent keeps vanishing", d)
@@ -290,7 +307,7 @@ class Cgroup:
         cls,
         name: str | None = None,
         *,
-        parent: str = "/pycontain",
+        parent: str = CGROUP_PARENT,
         path: str | None = None,
         resources: Resources | None = None,
         controllers: Iterable[str] | None = None,
@@ -326,9 +343,10 @@ class Cgroup:
             base = parent.rstrip("/")
             rel = f"{base}/{name}" if base or parent.startswith("/") else name
         wanted = None if controllers is None else frozenset(controllers)
+        shared = path is None and parent == CGROUP_PARENT
         if layout.mode is CgroupMode.V2:
-            return cls._create_v2(fs, layout, rel, r, v2.required(r), wanted)
-        return cls._create_v1(fs, layout, rel, r, _v1_required(layout, r), wanted)
+            return cls._create_v2(fs, layout, rel, r, v2.required(r), wanted, shared)
+        return cls._create_v1(fs, layout, rel, r, _v1_required(layout, r), wanted, shared)
 
     @classmethod
     def _create_v1(
@@ -339,6 +357,7 @@ class Cgroup:
         r: Resources,
         required: dict[str, str],
         wanted: frozenset[str] | None,
+        shared: bool = False,
     ) -> Cgroup:
         for controller, field in required.items():
             if layout.hierarchy(controller) is None:
@@ -364,7 +383,8 @@ class Cgroup:
                     continue
                 d = h.dir(h.resolve(rel))
                 cpuset = "cpuset" in h.controllers
-                parents += _mkdir(fs, h, d, partial(_init_cpuset, fs) if cpuset else None)
+                parents += _mkdir(fs, h, d, partial(_init_cpuset, fs) if cpuset else None,
+                                  shared_parent=shared)
                 created.append(d)
                 for c in h.controllers:
                     v1_dirs[c] = d
@@ -374,7 +394,7 @@ class Cgroup:
             if layout.unified is not None:
                 u = layout.unified
                 udir = u.dir(u.resolve(rel))
-                parents += _mkdir(fs, u, udir)
+                parents += _mkdir(fs, u, udir, shared_parent=shared)
                 created.append(udir)
             if not created:
                 raise ConfigError("controllers", f"selects no cgroup hierarchy: {sorted(wanted)}")
@@ -396,13 +416,14 @@ class Cgroup:
         r: Resources,
         required: dict[str, str],
         wanted: frozenset[str] | None,
+        shared: bool = False,
     ) -> Cgroup:
         assert layout.unified is not None
         u = layout.unified
         path = u.resolve(rel)
         d = u.dir(path)
         parent = posixpath.dirname(d)
-        parents = _mkdir(fs, u, d, partial(v2.enable_all, fs))
+        parents = _mkdir(fs, u, d, partial(v2.enable_all, fs), shared_parent=shared)
         try:
             _keeper.track([d])
             want = _V2_DEFAULT if wanted is None else wanted

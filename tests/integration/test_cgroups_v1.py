@@ -17,8 +17,8 @@ from pathlib import Path
 
 import attrs
 import pytest
-from helpers import gated_python, go
 from cgrouptree import assert_no_cgroup_leak
+from helpers import gated_python, go
 
 from pycontain.cgroups import (
     ALL_CONTROLLERS,

@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import pycontain_cgroups, wait_for
 
 import pycontain
 from pycontain import Chroot, Container, Mount, Namespaces, RootFS
-from pycontain.cgroups import Cgroup, Resources
+from pycontain.cgroups import Cgroup, Resources, remove_empty_parents
 
 PROC = Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev"))
 
@@ -526,3 +527,44 @@ def test_cli_check_reports_host(python: str) -> None:
         assert rep["cgroup mode"] == expected
     assert rep["clone3"] in ("yes", "no (clone fallback)")
     assert "namespaces" in rep and "pid" in rep["namespaces"]
+
+
+_HOLD = """
+import sys, pycontain
+c = pycontain.Container(cgroup=True)
+p = c.spawn(["sleep", "60"])
+print("up", flush=True)
+sys.stdin.read(1)  # until told to go
+p.kill(); p.wait(); c.close()
+"""
+
+
+@pytest.mark.parametrize("first_ends", ["exits", "is SIGKILLed"])
+def test_the_shared_parent_goes_with_the_last_process_out(
+    children: list[subprocess.Popen[bytes]], python: str, first_ends: str
+) -> None:
+    """/pycontain is made by whichever process needs it first; when that one ends while
+    another still has a container under it, the other removes it on its way out (the
+    parent used to stay, empty, for good)."""
+    def shared_parents() -> set[str]:
+        return {d for d in pycontain_cgroups() if d.endswith("/pycontain")}
+
+    remove_empty_parents()  # this test process's share: nothing of ours runs now
+    assert not shared_parents()
+    procs = []
+    for _ in range(2):
+        p = subprocess.Popen([python, "-c", _HOLD], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
+        children.append(p)
+        assert p.stdout is not None and p.stdout.readline() == b"up\n"
+        procs.append(p)
+    first, last = procs
+    if first_ends == "exits":
+        first.communicate(b"x", timeout=30)
+    else:
+        first.kill()
+        first.wait(timeout=30)
+    assert shared_parents(), "the last container still needs its parent"
+    last.communicate(b"x", timeout=30)
+    assert last.returncode == 0
+    wait_for(lambda: not shared_parents(), what="/pycontain to be removed")

@@ -18,9 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import children_of, own_cgroups, ppid_and_state, set_subreaper
+from helpers import (
+    CGROUP_ROOT,
+    children_of,
+    own_cgroups,
+    ppid_and_state,
+    remove_cgroup_trees,
+    set_subreaper,
+)
 
-CGROUP_ROOT = "/sys/fs/cgroup"
 # absolute cgroupsPath prefix of every bundle unless a test sets its own
 CGROUP_PREFIX = "pycontain-ocitest"
 # relative cgroupsPath prefix (under the test process's own cgroups)
@@ -349,17 +355,11 @@ def reap_new_children(before: set[int], timeout: float = 5.0) -> list[int]:
 def rmdir_test_cgroups() -> None:
     """Remove the empty parent cgroups the tests named (runc leaves parents behind)."""
     own = own_cgroups()
+    bases = []
     for h in os.listdir(CGROUP_ROOT):
-        for base in (
-            os.path.join(CGROUP_ROOT, h, CGROUP_PREFIX),
-            os.path.join(CGROUP_ROOT, h, own.get(h, "/").lstrip("/"), CGROUP_REL_PREFIX),
-        ):
-            if os.path.isdir(base):
-                for dirpath, _, _ in sorted(os.walk(base), key=lambda t: -len(t[0])):
-                    try:
-                        os.rmdir(dirpath)
-                    except OSError:
-                        pass
+        bases += [os.path.join(CGROUP_ROOT, h, CGROUP_PREFIX),
+                  os.path.join(CGROUP_ROOT, h, own.get(h, "/").lstrip("/"), CGROUP_REL_PREFIX)]
+    remove_cgroup_trees(bases, timeout=0)
 
 
 def assert_clean_error(r: Result) -> None:

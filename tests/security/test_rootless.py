@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import remove_cgroup_trees
 from rootless_helpers import (
     RootlessUser,
     busybox_rootfs,
@@ -285,13 +286,11 @@ def delegated(user: RootlessUser) -> Iterator[tuple[str, list[str]]]:
                         os.chown(os.path.join(p, f), user.uid, user.gid)
         yield name, [d for d in made if not d.endswith("/init")]
     finally:
-        # ours, and what the user made inside them (pycontain-caller): deepest first
-        for top in reversed([d for d in made if not d.endswith("/init")]):
-            for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda w: -len(w[0])):
-                try:
-                    os.rmdir(dirpath)
-                except OSError:
-                    pass
+        # ours, and what the user made inside them (pycontain-caller); the user's processes
+        # may still be leaving init (its keeper exits just after it): wait for them, and fail
+        # rather than leave a cgroup behind
+        left = remove_cgroup_trees([d for d in made if not d.endswith("/init")])
+        assert not left, f"the delegated cgroups stay: {left}"
 
 
 def test_delegated_cgroup_holds_limits_and_is_removed(user: RootlessUser, rootfs: Path,
