@@ -101,17 +101,19 @@ def _check_state(id: str, bundle: str, status: Status, pid: int | None) -> None:
         raise ConfigError("pid", f'is required when the status is "{status}"')
 
 
-def _structure(source: str | os.PathLike[str] | IO[str] | Mapping[str, Any], cl: type) -> Any:
-    # the config models' strict JSON reader: only documents from elsewhere need it
+def _load(source: str | os.PathLike[str] | IO[str] | Mapping[str, Any], cl: type) -> Any:
+    """A state document of class *cl*, through the config models' strict JSON reader (only
+    documents from elsewhere need it), then checked."""
     from pycontain.oci import spec
 
-    return spec._structure(spec._read(source), cl)
+    state = spec._structure(spec._read(source), cl)
+    _check_state(state.id, state.bundle, state.status, state.pid)
+    return state
 
 
 def load_state(source: str | os.PathLike[str] | IO[str] | Mapping[str, Any]) -> State:
     """Read an OCI state document (path, open text file or parsed dict)."""
-    state: State = _structure(source, State)
-    _check_state(state.id, state.bundle, state.status, state.pid)
+    state: State = _load(source, State)
     return state
 
 
@@ -122,8 +124,7 @@ def dump_state(state: State) -> dict[str, Any]:
 
 def load_runc_state(source: str | os.PathLike[str] | IO[str] | Mapping[str, Any]) -> RuncState:
     """Read what ``runc state`` printed."""
-    state: RuncState = _structure(source, RuncState)
-    _check_state(state.id, state.bundle, state.status, state.pid)
+    state: RuncState = _load(source, RuncState)
     return state
 
 
