@@ -920,7 +920,7 @@ void pc_child_main(const struct pc_plan *p)
      * of our own whose maps the parent writes, stay dumpable until then: a parent without
      * privilege may only open /proc/PID/uid_map of a dumpable child, and nobody but our own
      * user can reach us before we join or enter anything. */
-    int late_nondumpable = p->nondumpable && sync_fd >= 0 && p->stops &&
+    int late_nondumpable = p->nondumpable && p->stops &&
                            (p->clone_flags & CLONE_NEWUSER);
     if (p->nondumpable && !late_nondumpable)
         become_nondumpable();
@@ -944,7 +944,7 @@ void pc_child_main(const struct pc_plan *p)
         FAIL(PC_STEP_UNSHARE_TIME, -1, NULL);
 
     g_sync_fd = sync_fd;
-    g_stops = sync_fd >= 0 ? p->stops : 0;
+    g_stops = p->stops;
     /* time namespace unshared: the parent writes id maps and time offsets */
     stop_at(PC_STOP_IDMAP);
     if (late_nondumpable) {
@@ -1044,7 +1044,6 @@ void pc_child_main(const struct pc_plan *p)
         setup_console(p, rootfd);
         close(rootfd);
     }
-    stop_at(PC_STOP_MOUNTS); /* no root to enter: the mounts are made */
     if (p->root_mode == PC_ROOT_NONE && (p->n_sysctls || p->n_masked || p->n_readonly)) {
         int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         int dn = open("/dev/null", O_PATH | O_CLOEXEC | O_NOFOLLOW);
@@ -1055,6 +1054,7 @@ void pc_child_main(const struct pc_plan *p)
         if (dn >= 0)
             close(dn);
     }
+    stop_at(PC_STOP_MOUNTS); /* no root to enter: mounts, masks and read-only paths made */
 
     for (int i = 0; i < p->n_rlimits; i++) {
         struct rlimit rl = {.rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard};

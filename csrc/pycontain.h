@@ -20,7 +20,9 @@ enum {
 };
 
 /* The steps of the child (numbers are stable: a new step takes the next free one); Python
- * names them in error notes (pycontain/lowlevel/steps.py). */
+ * names them in error notes (pycontain/lowlevel/steps.py).  Nothing reports SIGNALS, SYNC,
+ * UMASK, CLOSE_FDS or START_WAIT any more (those calls cannot fail, or fail under a step of
+ * their own now); their numbers stay taken. */
 enum pc_step {
     PC_STEP_CLONE = 1, PC_STEP_SIGNALS = 2, PC_STEP_FDS = 3, PC_STEP_CGROUP = 4,
     PC_STEP_SYNC = 5, PC_STEP_SETNS = 6, PC_STEP_HOSTNAME = 7, PC_STEP_DOMAINNAME = 8,
@@ -126,7 +128,7 @@ struct pc_plan {
     /* parent <-> child */
     unsigned int stops;            /* 1 << PC_STOP_*: where to wait for the parent; 0: nowhere,
                                       no handshake at all */
-    int sync_fd;                   /* read one byte from it at each stop, -1: no stops */
+    int sync_fd;                   /* read one byte from it at each stop (set when stops is) */
     int stay_dumpable;             /* the parent lacks root: with a user namespace of its own
                                       and nothing joined, a nondumpable child turns so only
                                       after the last stop (until then the parent may open its

@@ -66,7 +66,7 @@ static int vfork_child(void *arg)
  * no stop for the parent, no create/start split, no pause mode, no time namespace. */
 static int can_vfork(const struct pc_plan *p)
 {
-    return !p->stops && p->sync_fd < 0 && p->start_fd < 0 && !p->pause && !p->unshare_time &&
+    return !p->stops && p->start_fd < 0 && !p->pause && !p->unshare_time &&
            !p->pidns_late && !p->late_unshare &&
            !(p->clone_flags & CLONE_NEWTIME) && (p->clone_flags >> 31) == 0;
 }

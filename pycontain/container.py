@@ -403,18 +403,22 @@ class Container:
                 procs_fds, v2fd = cg.join_fds()
             at = dict(self.on_stop)
             if "user" in ns.create or ns.time_offsets:
-                at[P.Stop.IDMAP] = _writer_for(ns, self.on_stop.get(P.Stop.IDMAP))
+                own = "user" in ns.create
+                at[P.Stop.IDMAP] = userns.map_writer(
+                    (ns.uid_map or (IdMap(0, os.getuid(), 1),)) if own else None,
+                    (ns.gid_map or (IdMap(0, os.getgid(), 1),)) if own else None,
+                    ns.time_offsets, self.on_stop.get(P.Stop.IDMAP))
             parent_pidfd = _self_pidfd() if self.die_with_parent else None
             pid, pidfd, _ready = base.spawn(
                 fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds, at=at,
                 parent_pidfd=parent_pidfd, argv=argv, env=extra_env, cwd=cwd,
                 preserve_fds=len(pass_fds) if pass_fds else None)
         except BaseException as err:
-            hints.add_hint(err, base.plan)
             for f in parent_files:
                 f.close()
             if owns_cg and cg is not None:
                 cg.remove()
+            hints.add_hint(err, base.plan)
             raise
         finally:
             for fd in to_close:
@@ -499,26 +503,6 @@ def _check_mapped(id_: int, maps: Sequence[IdMap], field: str, map_field: str) -
         shown = ", ".join(f"{m.container_id}-{m.container_id + m.size - 1}" for m in maps)
         raise ConfigError(field, f"{id_} is not mapped in the container's user namespace "
                           f"({map_field} covers {shown})")
-
-
-def _writer_for(ns: Namespaces, then: Callable[[int], None] | None = None
-                ) -> Callable[[int], None]:
-    """The parent's part at Stop.IDMAP: uid/gid maps and time offsets, then the caller's
-    function for that stop, if any."""
-    uid_map = ns.uid_map or (IdMap(0, os.getuid(), 1),)
-    gid_map = ns.gid_map or (IdMap(0, os.getgid(), 1),)
-    offsets = ns.time_offsets
-
-    def write(pid: int) -> None:
-        if "user" in ns.create:
-            userns.write_id_maps(pid, uid_map, gid_map)
-        if offsets:
-            lines = "".join(f"{clock} {sec} {nsec}\n" for clock, (sec, nsec) in offsets.items())
-            userns.write_proc(pid, "timens_offsets", lines, "time_offsets")
-        if then is not None:
-            then(pid)
-
-    return write
 
 
 _SELF_PIDFD: tuple[int, int] | None = None

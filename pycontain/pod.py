@@ -272,14 +272,7 @@ class Pod:
         at = dict(self.on_stop)
         if plan.become_root:
             umap, gmap = userns.default_maps()
-            then = self.on_stop.get(P.Stop.IDMAP)
-
-            def write_maps(pid: int) -> None:
-                userns.write_id_maps(pid, umap, gmap)
-                if then is not None:
-                    then(pid)
-
-            at[P.Stop.IDMAP] = write_maps
+            at[P.Stop.IDMAP] = userns.map_writer(umap, gmap, then=self.on_stop.get(P.Stop.IDMAP))
 
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
@@ -212,3 +212,21 @@ def userns_hint(err_no: int) -> str | None:
         return "this process is in a user namespace that may not create another one " \
                "(a seccomp filter or a nested-container policy of the host)"
     return None
+
+
+def map_writer(uid_map: Sequence[IdMap] | None, gid_map: Sequence[IdMap] | None,
+               time_offsets: Mapping[str, tuple[int, int]] | None = None,
+               then: Callable[[int], None] | None = None) -> Callable[[int], None]:
+    """The parent's part at ``Stop.IDMAP``: write the id maps (when given) and the time
+    offsets of the child *pid*, then call *then*, the caller's own function for that stop."""
+    lines = "".join(f"{clock} {sec} {nsec}\n" for clock, (sec, nsec) in (time_offsets or {}).items())
+
+    def write(pid: int) -> None:
+        if uid_map is not None and gid_map is not None:
+            write_id_maps(pid, uid_map, gid_map)
+        if lines:
+            write_proc(pid, "timens_offsets", lines, "time_offsets")
+        if then is not None:
+            then(pid)
+
+    return write

@@ -25,20 +25,18 @@ __all__ = [
 ]
 
 
+def _core() -> Any:
+    from .. import _ffi  # type: ignore[attr-defined]
+
+    return _ffi
+
+
 def __getattr__(name: str) -> Any:
-    # the compiled module loads on first use: what reads only /proc (lowlevel.proc) or the
-    # step words stays free of it, so the light command-line verbs never load it
+    # the compiled module loads on first use: lowlevel.proc (what reads only /proc) stays
+    # free of it, so the light command-line verbs never load it
     if name in ("ffi", "lib"):
-        from .. import _ffi  # type: ignore[attr-defined]
-
-        return getattr(_ffi, name)
+        return getattr(_core(), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _lib() -> Any:
-    from .._ffi import lib  # type: ignore[import-not-found]
-
-    return lib
 
 
 def check(ret: int, path: str | None = None) -> int:
@@ -53,39 +51,37 @@ def check(ret: int, path: str | None = None) -> int:
 
 def _b(s: str | bytes | None) -> object:
     if s is None:
-        from .._ffi import ffi  # type: ignore[import-not-found]
-
-        return ffi.NULL
+        return _core().ffi.NULL
     return os.fsencode(s)
 
 
 def setns(fd: int, nstype: int = 0) -> None:
     """setns(2): move the calling thread into the namespace open at ``fd``."""
-    check(_lib().pc_setns(fd, nstype))
+    check(_core().lib.pc_setns(fd, nstype))
 
 
 def unshare(flags: int) -> None:
     """unshare(2)."""
-    check(_lib().pc_unshare(flags))
+    check(_core().lib.pc_unshare(flags))
 
 
 def mount(source: str | None, target: str, fstype: str | None = None, flags: int = 0,
           data: str | None = None) -> None:
     """mount(2)."""
-    check(_lib().pc_mount(_b(source), _b(target), _b(fstype), flags, _b(data)), target)
+    check(_core().lib.pc_mount(_b(source), _b(target), _b(fstype), flags, _b(data)), target)
 
 
 def umount2(target: str, flags: int = 0) -> None:
     """umount2(2)."""
-    check(_lib().pc_umount2(_b(target), flags), target)
+    check(_core().lib.pc_umount2(_b(target), flags), target)
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
     """pivot_root(2)."""
-    check(_lib().pc_pivot_root(_b(new_root), _b(put_old)), new_root)
+    check(_core().lib.pc_pivot_root(_b(new_root), _b(put_old)), new_root)
 
 
 def sethostname(name: str) -> None:
     """sethostname(2) for the calling process's UTS namespace."""
     b = name.encode()
-    check(_lib().pc_sethostname(b, len(b)))
+    check(_core().lib.pc_sethostname(b, len(b)))

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from . import lib
-from .proc import in_initial_userns  # noqa: F401  (a kernel fact; re-exported)
 
 # -- namespaces ---------------------------------------------------------------------------
 
@@ -64,23 +63,22 @@ def join_list(paths: Mapping[str, str]) -> tuple[tuple[str, int], ...]:
 def joins_of(pid: int) -> tuple[tuple[tuple[str, int], ...], str | None]:
     """The namespaces of process *pid* that differ from this process's: the plan's
     ``joins`` (in JOIN_ORDER) and its ``pidns_join`` path (or None).  What ``exec`` and
-    hooks that run inside a container enter."""
+    hooks that run inside a container enter.  A namespace this kernel does not offer is
+    skipped; an error reading *pid*'s (gone, or not ours to read) is raised, never taken
+    for "the same as ours"."""
     joins = []
     for name in JOIN_ORDER:
         f = NAMESPACES[name][1]
-        theirs = f"/proc/{pid}/ns/{f}"
         try:
-            if os.stat(theirs).st_ino == os.stat(f"/proc/self/ns/{f}").st_ino:
-                continue
-        except OSError:
+            mine = os.stat(f"/proc/self/ns/{f}").st_ino
+        except FileNotFoundError:
             continue  # not offered by this kernel
-        joins.append((theirs, NAMESPACES[name][0]))
-    pidns = None
-    try:
-        if os.stat(f"/proc/{pid}/ns/pid").st_ino != os.stat("/proc/self/ns/pid").st_ino:
-            pidns = f"/proc/{pid}/ns/pid"
-    except OSError:
-        pass
+        theirs = f"/proc/{pid}/ns/{f}"
+        if os.stat(theirs).st_ino != mine:
+            joins.append((theirs, NAMESPACES[name][0]))
+    pidns = f"/proc/{pid}/ns/pid"
+    if os.stat(pidns).st_ino == os.stat("/proc/self/ns/pid").st_ino:
+        return tuple(joins), None
     return tuple(joins), pidns
 
 

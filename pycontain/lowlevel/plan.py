@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
+import signal
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 import attrs
 
 from . import ffi, lib, steps
-from .kernel import CLONE_NEWUSER, in_initial_userns, rlimit_name
+from .kernel import CAP_LAST_CAP, CLONE_NEWUSER, rlimit_name
+from .proc import in_initial_userns
 
 
 class Stop(enum.IntEnum):
@@ -153,17 +155,6 @@ class Plan:
         if step == lib.PC_STEP_SETNS and 0 <= index < len(self.joins):
             return f"{words} ({self.joins[index][0]})"
         return words
-
-
-def _cap_last() -> int:
-    try:
-        with open("/proc/sys/kernel/cap_last_cap", "rb") as f:
-            return int(f.read())
-    except OSError:
-        return 40
-
-
-CAP_LAST = _cap_last()
 
 
 _STUB_FD: int | None = None
@@ -323,7 +314,7 @@ class CompiledPlan:
             p.n_groups = len(plan.groups)
         if plan.caps is not None:
             p.set_caps = 1
-            p.cap_last = CAP_LAST
+            p.cap_last = CAP_LAST_CAP
             (p.cap_bounding, p.cap_effective, p.cap_permitted, p.cap_inheritable,
              p.cap_ambient) = plan.caps
         p.no_new_privs = int(plan.no_new_privs)
@@ -462,10 +453,15 @@ class CompiledPlan:
                 if kind == lib.PC_REPORT_PID:
                     # it joined or made a pid namespace and forked the process that goes on
                     # (our child too, CLONE_PARENT), then left: that one is the container
+                    try:
+                        new_pidfd = os.pidfd_open(report[3])
+                    except OSError:
+                        # our child (CLONE_PARENT), not reaped: its pid can't be reused yet
+                        os.kill(report[3], signal.SIGKILL)
+                        os.waitpid(report[3], 0)
+                        raise
                     _kill_and_reap(pidfd)
-                    pidfd = -1
-                    pid = report[3]
-                    pidfd = os.pidfd_open(pid)
+                    pid, pidfd = report[3], new_pidfd
                 elif kind == lib.PC_REPORT_SYNC:
                     stop = Stop(report[3])
                     ahead.discard(stop)
@@ -512,8 +508,6 @@ def _read_report(fd: int) -> tuple[int, int, int, int, str] | None:
 
 
 def _kill_and_reap(pidfd: int) -> None:
-    import signal
-
     try:
         signal.pidfd_send_signal(pidfd, signal.SIGKILL)
     except ProcessLookupError:
