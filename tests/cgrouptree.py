@@ -8,12 +8,13 @@ from pathlib import Path
 
 from pycontain.cgroups._fs import CgroupFS
 from pycontain.cgroups._layout import DEFAULT_ROOT, detect
+from pycontain.defaults import CGROUP_PARENT
 
 __all__ = ["FakeCgroupFS", "assert_no_cgroup_leak", "leaked_cgroups", "make_fake_v2_root"]
 
 
 def leaked_cgroups(
-    root: str = DEFAULT_ROOT, parent: str = "/pycontain", owner_pid: int | None = None
+    root: str = DEFAULT_ROOT, parent: str = CGROUP_PARENT, owner_pid: int | None = None
 ) -> list[str]:
     """Cgroup directories under *parent* in every hierarchy (recursively). With *owner_pid*,
     only those whose name pycontain generated in that process (``pc-<pid>-...``), so that
@@ -33,7 +34,7 @@ def leaked_cgroups(
 
 
 def assert_no_cgroup_leak(
-    root: str = DEFAULT_ROOT, parent: str = "/pycontain", owner_pid: int | None = None
+    root: str = DEFAULT_ROOT, parent: str = CGROUP_PARENT, owner_pid: int | None = None
 ) -> None:
     """Fail if :func:`leaked_cgroups` finds anything (default: made by this process)."""
     leaked = leaked_cgroups(root, parent, os.getpid() if owner_pid is None else owner_pid)

@@ -9,7 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cgrouptree import leaked_cgroups
 from helpers import children_of, make_busybox_rootfs, pycontain_cgroups
+
+from pycontain.defaults import CGROUP_PARENT
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,16 +38,6 @@ def _children() -> set[int]:
     return children_of(os.getpid()) - {keeper}
 
 
-def _cgroup_leaks() -> list[str]:
-    found = []
-    for h in os.listdir("/sys/fs/cgroup"):
-        base = f"/sys/fs/cgroup/{h}/pycontain"
-        if os.path.isdir(base):
-            for dirpath, dirnames, _ in os.walk(base):
-                found.extend(f"{dirpath}/{d}" for d in dirnames)
-    return found
-
-
 @pytest.fixture
 def no_leaks() -> Iterator[None]:
     """Assert that a test leaves no mount, cgroup or child process behind."""
@@ -55,7 +48,7 @@ def no_leaks() -> Iterator[None]:
     while True:
         leaks = {
             "mounts": sorted(set(_mountinfo()) - set(before_mounts)),
-            "cgroups": _cgroup_leaks(),
+            "cgroups": leaked_cgroups(parent=CGROUP_PARENT),
             "processes": sorted(_children() - before_kids),
         }
         if not any(leaks.values()) or time.monotonic() > deadline:

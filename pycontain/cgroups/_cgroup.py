@@ -17,7 +17,15 @@ import attrs
 
 from pycontain import _keeper
 from pycontain.cgroups import _events, _stats, v1, v2
-from pycontain.cgroups._fs import REAL_FS, CgroupFS, backoff, read_int, read_pids, subtree_pids
+from pycontain.cgroups._fs import (
+    REAL_FS,
+    CgroupFS,
+    backoff,
+    read_int,
+    read_pids,
+    sub_cgroups,
+    subtree_pids,
+)
 from pycontain.cgroups._layout import (
     DEFAULT_ROOT,
     CgroupLayout,
@@ -132,26 +140,28 @@ def _own_parent(fs: CgroupFS, p: str) -> None:
         _keeper.track([p], kill=False)
 
 
+def _share_default_parent(fs: CgroupFS, h: Hierarchy, d: str) -> None:
+    """Under pycontain's own parent (:data:`pycontain.defaults.CGROUP_PARENT`), which any
+    process of ours may have made, a process with a cgroup of its own takes a share in
+    removing the parent when empty, whoever made it: the last one out removes it."""
+    p = posixpath.dirname(d)
+    if p == h.dir(CGROUP_PARENT):
+        _own_parent(fs, p)
+
+
 def _mkdir(
     fs: CgroupFS,
     h: Hierarchy,
     d: str,
     init_parent: Callable[[str], None] | None = None,
-    *,
-    shared_parent: bool = False,
 ) -> list[str]:
     """mkdir *d*, creating missing parents first (each set up by *init_parent* before its
-    children exist); returns the parents this call made, outermost first.
-
-    *shared_parent*: the parent is pycontain's own (:data:`pycontain.defaults.CGROUP_PARENT`),
-    which any process of ours may have made: this process takes a share in removing it when
-    empty, whoever made it, so the last one out removes it."""
+    children exist); returns the parents this call made, outermost first."""
     made: list[str] = []
     for _ in range(3):
         try:
             fs.mkdir(d)
-            if shared_parent:
-                _own_parent(fs, posixpath.dirname(d))
+            _share_default_parent(fs, h, d)
             return made
         except FileNotFoundError:
             pass
@@ -343,10 +353,9 @@ class Cgroup:
             base = parent.rstrip("/")
             rel = f"{base}/{name}" if base or parent.startswith("/") else name
         wanted = None if controllers is None else frozenset(controllers)
-        shared = path is None and parent == CGROUP_PARENT
         if layout.mode is CgroupMode.V2:
-            return cls._create_v2(fs, layout, rel, r, v2.required(r), wanted, shared)
-        return cls._create_v1(fs, layout, rel, r, _v1_required(layout, r), wanted, shared)
+            return cls._create_v2(fs, layout, rel, r, v2.required(r), wanted)
+        return cls._create_v1(fs, layout, rel, r, _v1_required(layout, r), wanted)
 
     @classmethod
     def _create_v1(
@@ -357,7 +366,6 @@ class Cgroup:
         r: Resources,
         required: dict[str, str],
         wanted: frozenset[str] | None,
-        shared: bool = False,
     ) -> Cgroup:
         for controller, field in required.items():
             if layout.hierarchy(controller) is None:
@@ -383,8 +391,7 @@ class Cgroup:
                     continue
                 d = h.dir(h.resolve(rel))
                 cpuset = "cpuset" in h.controllers
-                parents += _mkdir(fs, h, d, partial(_init_cpuset, fs) if cpuset else None,
-                                  shared_parent=shared)
+                parents += _mkdir(fs, h, d, partial(_init_cpuset, fs) if cpuset else None)
                 created.append(d)
                 for c in h.controllers:
                     v1_dirs[c] = d
@@ -394,7 +401,7 @@ class Cgroup:
             if layout.unified is not None:
                 u = layout.unified
                 udir = u.dir(u.resolve(rel))
-                parents += _mkdir(fs, u, udir, shared_parent=shared)
+                parents += _mkdir(fs, u, udir)
                 created.append(udir)
             if not created:
                 raise ConfigError("controllers", f"selects no cgroup hierarchy: {sorted(wanted)}")
@@ -416,14 +423,13 @@ class Cgroup:
         r: Resources,
         required: dict[str, str],
         wanted: frozenset[str] | None,
-        shared: bool = False,
     ) -> Cgroup:
         assert layout.unified is not None
         u = layout.unified
         path = u.resolve(rel)
         d = u.dir(path)
         parent = posixpath.dirname(d)
-        parents = _mkdir(fs, u, d, partial(v2.enable_all, fs), shared_parent=shared)
+        parents = _mkdir(fs, u, d, partial(v2.enable_all, fs))
         try:
             _keeper.track([d])
             want = _V2_DEFAULT if wanted is None else wanted
@@ -464,11 +470,15 @@ class Cgroup:
             if fs.exists(d):
                 for c in h.controllers:
                     v1_dirs[c] = d
+                if owned:
+                    _share_default_parent(fs, h, d)
         udir = None
         if layout.unified is not None:
             d = layout.unified.dir(layout.unified.resolve(path))
             if fs.exists(d):
                 udir = d
+                if owned:
+                    _share_default_parent(fs, layout.unified, d)
         if not v1_dirs and udir is None:
             raise FileNotFoundError(errno.ENOENT, "no such cgroup", path)
         return cls(layout.primary.resolve(path), layout, v1_dirs, udir, owned=owned, fs=fs)
@@ -804,15 +814,14 @@ class Cgroup:
 
 
 def _remove_children(fs: CgroupFS, d: str) -> None:
-    """rmdir sub-cgroups that processes inside made (depth first)."""
-    for name in fs.listdir(d):
-        sub = f"{d}/{name}"
-        if fs.exists(sub + "/cgroup.procs"):
-            _remove_children(fs, sub)
-            try:
-                fs.rmdir(sub)
-            except FileNotFoundError:
-                pass
+    """rmdir sub-cgroups that processes inside made (depth first; one that goes meanwhile
+    is fine)."""
+    for sub in sub_cgroups(fs, d):
+        _remove_children(fs, sub)
+        try:
+            fs.rmdir(sub)
+        except FileNotFoundError:
+            pass
 
 
 def _rollback(fs: CgroupFS, dirs: list[str]) -> None:

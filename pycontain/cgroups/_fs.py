@@ -116,13 +116,25 @@ def write_values(fs: CgroupFS, path: str, values: list[str], fields: list[str],
         raise
 
 
+def sub_cgroups(fs: CgroupFS, d: str) -> list[str]:
+    """The sub-cgroups of *d* (none once *d* is gone: a process inside may remove its own
+    sub-cgroups at any time, or *d* itself)."""
+    try:
+        names = fs.listdir(d)
+    except FileNotFoundError:
+        return []
+    return [f"{d}/{n}" for n in names if fs.exists(f"{d}/{n}/cgroup.procs")]
+
+
 def subtree_pids(fs: CgroupFS, d: str) -> list[int]:
-    """The processes in *d* and its sub-cgroups (v1 and v2 alike)."""
+    """The processes in *d* and its sub-cgroups (v1 and v2 alike); a sub-cgroup removed
+    meanwhile counts as empty."""
     pids = read_pids(fs, d + "/cgroup.procs")
-    for name in fs.listdir(d):
-        sub = f"{d}/{name}"
-        if fs.exists(sub + "/cgroup.procs"):
+    for sub in sub_cgroups(fs, d):
+        try:
             pids.extend(subtree_pids(fs, sub))
+        except FileNotFoundError:
+            continue
     return pids
 
 

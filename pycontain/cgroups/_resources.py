@@ -24,7 +24,6 @@ from pycontain.cgroups._limits import (
     _int,
     _uint,
 )
-from pycontain.cgroups._oci import resources_kwargs
 from pycontain.defaults import DEFAULT_DEVICE_RULES
 from pycontain.errors import ConfigError
 
@@ -354,6 +353,8 @@ class Resources:
         pids, blkio weights); kernel memory limits are ignored with a warning.
         Raises :class:`~pycontain.errors.ConfigError` naming the JSON path.
         """
+        from pycontain.cgroups._oci import resources_kwargs  # json and the reader: OCI only
+
         kwargs = resources_kwargs(resources)
         try:
             return cls(**kwargs, oci_names=True)

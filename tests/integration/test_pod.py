@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from helpers import wait_for
+from helpers import pycontain_cgroups, wait_for
 
 import pycontain
 from pycontain import Pod, RootFS
@@ -395,6 +395,8 @@ def test_cli_create_ls_run_rm(pod_name: str, busybox_rootfs: Path) -> None:
     assert not os.path.exists(os.path.join(STATE_DIR, pod_name))
     wait_for(lambda: _gone(infra, started), what="the infra process to exit")
     assert _pod_cgroup_dirs(cg) == []
+    # the process that made /pycontain (pod create) is long gone: `pod rm` removes it, empty
+    assert not [d for d in pycontain_cgroups() if d.endswith("/pycontain")]
     assert _ls(pod_name) is None
 
 

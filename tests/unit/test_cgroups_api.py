@@ -123,3 +123,40 @@ def test_enable_subtree_controllers(fake: tuple[str, FakeCgroupFS]) -> None:
     cg.remove()
     with pytest.raises(ValueError, match="closed"):
         cg.enable_subtree_controllers()
+
+
+class _Vanishing(FakeCgroupFS):
+    """A sub-cgroup that its own process removes just as we walk the tree: listed, and
+    gone when we look inside."""
+
+    def __init__(self, victim: str) -> None:
+        super().__init__()
+        self.victim = victim
+
+    def listdir(self, path: str) -> list[str]:
+        if path == self.victim and os.path.isdir(path):
+            for f in os.listdir(path):
+                os.unlink(os.path.join(path, f))
+            os.rmdir(path)
+        return super().listdir(path)
+
+    def read(self, path: str) -> str:
+        if os.path.dirname(path) == self.victim:
+            self.listdir(self.victim)
+        return super().read(path)
+
+
+def test_a_sub_cgroup_going_meanwhile_is_taken_as_gone(tmp_path: Path) -> None:
+    root = make_fake_v2_root(tmp_path / "cgroup")
+    cg = Cgroup.create("pod", root=root, fs=FakeCgroupFS())
+    assert cg.unified_dir is not None
+    victim = cg.unified_dir + "/c1"
+    FakeCgroupFS().mkdir(victim)
+    _procs(victim, 7)
+    _procs(cg.unified_dir, 5)
+    opened = Cgroup.open("/pycontain/pod", root=root, fs=_Vanishing(victim), owned=True)
+    assert opened.pids(recursive=True) == [5]   # c1 went: nothing of it counted
+    _procs(cg.unified_dir)
+    FakeCgroupFS().mkdir(victim)
+    opened.remove()
+    assert not os.path.exists(cg.unified_dir)   # not taken for gone itself
