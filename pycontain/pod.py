@@ -59,7 +59,6 @@ if TYPE_CHECKING:
 __all__ = ["CGROUP_PARENT", "SHAREABLE", "STATE_DIR", "STOP_GRACE", "Pod", "PodState",
            "PodStore", "default_state_dir", "destroy", "pod_pids", "start_time"]
 
-#: The cgroup under which every pod's cgroup is made.
 #: Seconds between SIGTERM and SIGKILL when the infra process is stopped.
 STOP_GRACE = 2.0
 #: Seconds to wait for the pod's cgroups to empty when they are removed.

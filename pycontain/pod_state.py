@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import posixpath
 import re
 import secrets
 import select
@@ -19,7 +20,7 @@ from typing import Any, Self
 import attrs
 
 from .errors import ConfigError
-from .store import NotFound, Store, json_field
+from .store import RECORD, NotFound, Store, json_field
 
 __all__ = [
     "SHAREABLE",
@@ -163,14 +164,26 @@ class PodState:
         def get(key: str, kind: type | tuple[type, ...]) -> Any:
             return json_field(data, key, kind, source)
 
+        def valid(check: Any, key: str, kind: type | tuple[type, ...]) -> Any:
+            try:
+                return check(get(key, kind))
+            except ConfigError as err:  # the file's fault, not the caller's argument
+                raise ConfigError(f"{source}: {key}", str(err).split(": ", 1)[-1]) from None
+
         if not isinstance(data, Mapping):
             raise ConfigError(source, "expected a JSON object")
         # (in the file's order: the first bad field is the one named)
-        return cls(name=valid_name(get("name", str)), infra_pid=get("infra_pid", int),
-                   infra_start_time=get("infra_start_time", int), cgroup=get("cgroup", str),
-                   share=tuple(sorted(valid_share(get("share", list)))), pid=get("pid", bool),
-                   hostname=valid_hostname(get("hostname", (str, type(None)))),
-                   created=get("created", str))
+        state = cls(name=valid(valid_name, "name", str), infra_pid=get("infra_pid", int),
+                    infra_start_time=get("infra_start_time", int), cgroup=get("cgroup", str),
+                    share=tuple(sorted(valid(valid_share, "share", list))),
+                    pid=get("pid", bool),
+                    hostname=valid(valid_hostname, "hostname", (str, type(None))),
+                    created=get("created", str))
+        # `pod rm` kills and removes this cgroup: only ever the pod's own
+        if state.cgroup and posixpath.basename(state.cgroup) != f"pod-{state.name}":
+            raise ConfigError(f"{source}: cgroup", f"{state.cgroup!r} is not pod "
+                              f"{state.name!r}'s cgroup")
+        return state
 
     def open_infra(self) -> int | None:
         """A pidfd on the infra process, or None when it has exited (or its pid now names
@@ -197,25 +210,24 @@ class PodStore(Store[PodState]):
                          field="pod state directory",
                          hint="without root, set XDG_RUNTIME_DIR to a directory of yours")
 
-    @property
-    def directory(self) -> str:
-        return self.root
-
     def check_id(self, id: str) -> None:
         valid_name(id)
 
     def load(self, name: str, field: str = "name") -> PodState:
         """The state of pod *name*; ConfigError naming *field* when there is none (or the
-        name is not a pod's)."""
+        name is not a pod's), naming the file when it is damaged or not this pod's."""
         try:
             self.check_id(name)
-            return super().load(name)
         except ConfigError as err:
-            if err.field != "name":
-                raise  # a damaged state file: the error names it
             raise ConfigError(field, str(err).split(": ", 1)[-1]) from None
+        try:
+            state = super().load(name)
         except NotFound:
             raise ConfigError(field, f"no such pod {name!r}") from None
+        if state.name != name:
+            raise ConfigError(f"{self.dir(name)}/{RECORD}: name",
+                              f"holds pod {state.name!r}, not {name!r}")
+        return state
 
     def names(self) -> list[str]:
         """The names of the pods (:meth:`ids`)."""

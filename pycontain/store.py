@@ -27,7 +27,6 @@ second gets :class:`Exists`.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import os
@@ -41,6 +40,8 @@ __all__ = ["Exists", "NotFound", "Record", "Store", "StoreError", "json_field"]
 
 #: The record's file in each entry's directory.
 RECORD = "state.json"
+_NEW = "#new-"        # an entry being made: no id has a "#"
+_MARK = ".creating"   # keeps a new entry non-empty until its creator is done
 
 _ID = re.compile(r"[\w+\-.]+\Z")
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
@@ -124,8 +125,15 @@ class Store(Generic[R]):
             names = os.listdir(self.root)
         except FileNotFoundError:
             return []
-        return sorted(n for n in names if _ID.match(n) and n not in (".", "..")
+        return sorted(n for n in names if self._valid_id(n)
                       and os.path.isdir(os.path.join(self.root, n)))
+
+    def _valid_id(self, id: str) -> bool:
+        try:
+            self.check_id(id)
+        except PycontainError:  # a stray directory (the subclass's check may be stricter)
+            return False
+        return True
 
     def exists(self, id: str) -> bool:
         """Whether the entry has a record."""
@@ -137,27 +145,47 @@ class Store(Generic[R]):
     def create(self, id: str) -> Iterator[str]:
         """Make the entry's directory (:class:`Exists` if there is one) and hold its lock,
         exclusively, for the block, which writes the first record with :meth:`save`; yields
-        the directory.  If the block raises, the entry is removed again."""
+        the directory.  If the block raises, the entry is removed again.
+
+        The directory is made and locked under a name no id can have, then renamed into
+        place with a file in it (a rename never replaces a directory that is not empty): an
+        entry is never seen unlocked before its creator is done.  An entry whose creator
+        died before the first record (lock free, no record) is taken over."""
         d = self.dir(id)
         try:
             os.makedirs(self.root, mode=self.mode, exist_ok=True)
         except PermissionError as err:
             raise ConfigError(self._field, f"cannot create the state directory {self.root}: "
                               f"{err.strerror}", hint=self._hint) from None
-        try:
-            os.mkdir(d, self.mode)
-        except FileExistsError:
-            raise Exists(f"{self.kind} with id exists: {id}") from None
-        fd = os.open(d, _O_DIR)
+        for name in os.listdir(self.root):
+            if name.startswith(_NEW):  # left by creators killed before the rename
+                _reclaim_abandoned(os.path.join(self.root, name))
+        tmp = os.path.join(self.root, f"{_NEW}{os.getpid()}-{os.urandom(4).hex()}")
+        os.mkdir(tmp, self.mode)
+        fd = os.open(tmp, _O_DIR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            os.close(os.open(os.path.join(tmp, _MARK), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC,
+                             0o600))
+            try:
+                os.rename(tmp, d)
+            except OSError:  # ENOTEMPTY or EEXIST: there is an entry
+                if not _reclaim_abandoned(d):
+                    raise Exists(f"{self.kind} with id exists: {id}") from None
+                try:
+                    os.rename(tmp, d)
+                except OSError:  # another creator took it over first
+                    raise Exists(f"{self.kind} with id exists: {id}") from None
             try:
                 yield d
             except BaseException:
                 _rmtree(d)
                 raise
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(d, _MARK))
         finally:
             os.close(fd)
+            _rmtree(tmp)  # only when the rename did not happen
 
     @contextlib.contextmanager
     def locked(self, id: str, *, shared: bool = False) -> Iterator[str]:
@@ -172,11 +200,9 @@ class Store(Generic[R]):
                 break
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-                try:
-                    same = os.stat(d).st_ino == os.fstat(fd).st_ino
-                except FileNotFoundError:
+                if not os.path.exists(d):
                     break
-                if same:
+                if _same_dir(d, fd):
                     yield d
                     return
             finally:
@@ -208,43 +234,73 @@ class Store(Generic[R]):
         exist (:meth:`create`); hold its lock exclusively."""
         d = self.dir(id)
         data = json.dumps(record.to_json(), separators=(",", ":")).encode()
-        tmp = os.path.join(d, f".{RECORD}.{os.getpid()}.{os.urandom(4).hex()}")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            atomic_write(os.path.join(d, RECORD), data)
         except FileNotFoundError:
             raise NotFound(f"{self.kind} does not exist: {id}") from None
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(tmp, os.path.join(d, RECORD))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        # the rename itself must reach the disk too
-        dfd = os.open(d, _O_DIR)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
 
     def remove(self, id: str) -> None:
         """Remove the entry and everything in its directory; nothing if there is none."""
         _rmtree(self.dir(id))
 
 
+def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
+    """Replace *path* with *data* atomically and durably: a file of its own beside it,
+    written and synced, renamed over *path*, then the directory synced (so the rename
+    itself reaches the disk).  Readers see the old content or the new, never a part."""
+    d = os.path.dirname(path)
+    tmp = os.path.join(d, f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dfd = os.open(d, _O_DIR)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def _same_dir(d: str, fd: int) -> bool:
+    """Whether *fd* (opened on *d*) is still the directory at *d*."""
+    try:
+        return os.stat(d).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _reclaim_abandoned(d: str) -> bool:
+    """Remove entry *d* if its creator died before it wrote a record (its lock is free and
+    there is no record); whether it is gone."""
+    try:
+        fd = os.open(d, _O_DIR)
+    except FileNotFoundError:
+        return True
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # its creator (or a user) holds it
+        if os.path.exists(os.path.join(d, RECORD)) or not _same_dir(d, fd):
+            return False
+        _rmtree(d)
+        return True
+    finally:
+        os.close(fd)
+
+
 def _rmtree(d: str) -> None:
     import shutil
 
-    try:
+    with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(d)
-    except FileNotFoundError:
-        pass
-    except OSError as err:
-        if err.errno != errno.ENOENT:
-            raise

@@ -87,7 +87,7 @@ def _resources(args: argparse.Namespace) -> Any:
 
 def _ls(args: argparse.Namespace) -> int:
     from pycontain.errors import ConfigError
-    from pycontain.pod import PodStore
+    from pycontain.pod_state import PodStore
 
     store = PodStore()
     rows: list[dict[str, Any]] = []

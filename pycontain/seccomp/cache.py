@@ -314,31 +314,18 @@ def _write(path: str, compiled: CompiledFilter) -> None:
     d = os.path.dirname(path)
     if not _usable(d, create=True):
         return
-    import tempfile
+    from pycontain.store import atomic_write
 
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
+        atomic_write(path, _encode(compiled))  # readers see the old entry, the new, or none
     except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(_encode(compiled))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, path)  # atomic: readers see the old entry, the new one, or none
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        return
+        return  # a cache: the next process compiles again
     _prune(d)
 
 
 def _entries(d: str) -> list[str]:
     try:
-        return [n for n in os.listdir(d) if n.endswith(_SUFFIX) or n.startswith(".tmp-")]
+        return [n for n in os.listdir(d) if n.endswith(_SUFFIX) or n.startswith(".")]  # . : torn writes
     except OSError:
         return []
 

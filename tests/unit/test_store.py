@@ -305,3 +305,42 @@ for i in itertools.count(1):
         assert all(n == RECORD or n.startswith(f".{RECORD}.") for n in os.listdir(store.dir("c")))
         assert store.ids() == ["c"]
     assert len(seen) > 1  # the writers did replace it
+
+
+def test_an_entry_whose_creator_died_is_taken_over(store: Store[Counter]) -> None:
+    # a creator SIGKILLed before its first record: its entry stays, lock free, no record
+    code = """
+import os, signal
+with store.create("x"):
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+    p = _child(code, store.root)
+    p.communicate(timeout=60)
+    assert p.returncode == -signal.SIGKILL
+    assert store.ids() == ["x"] and not store.exists("x")
+    with store.create("x"):
+        store.save("x", Counter("x", 1))
+    assert store.load("x") == Counter("x", 1)
+    # one with a record, or one whose creator still works on it, is not
+    with pytest.raises(Exists):
+        with store.create("x"):
+            pass
+    with store.create("y"):
+        with pytest.raises(Exists):
+            with store.create("y"):
+                pass
+        store.save("y", Counter("y", 2))
+    assert store.load("y") == Counter("y", 2)
+    assert sorted(os.listdir(store.root)) == ["x", "y"]
+
+
+def test_half_made_and_stray_directories(store: Store[Counter]) -> None:
+    # a creator killed before the rename leaves its private directory: the next create
+    # sweeps it; a directory no id can name is never listed
+    os.makedirs(os.path.join(store.root, "#new-1-dead"))
+    os.makedirs(os.path.join(store.root, "not an id"))
+    assert store.ids() == []
+    with store.create("x"):
+        store.save("x", Counter("x", 0))
+    assert sorted(os.listdir(store.root)) == ["not an id", "x"]
+    assert store.ids() == ["x"]
