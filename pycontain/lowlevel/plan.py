@@ -460,7 +460,7 @@ class CompiledPlan:
                         os.kill(report[3], signal.SIGKILL)
                         os.waitpid(report[3], 0)
                         raise
-                    _kill_and_reap(pidfd)
+                    kill_and_reap(pidfd)
                     pid, pidfd = report[3], new_pidfd
                 elif kind == lib.PC_REPORT_SYNC:
                     stop = Stop(report[3])
@@ -474,7 +474,7 @@ class CompiledPlan:
                     break
         except BaseException:
             if pidfd >= 0:
-                _kill_and_reap(pidfd)
+                kill_and_reap(pidfd)
             raise
         finally:
             os.close(r_err)
@@ -485,7 +485,7 @@ class CompiledPlan:
         kind, err_no, step, index, path = report
         if kind == lib.PC_REPORT_READY:  # blocked before execve until start; index: its start fd
             return pid, pidfd, index
-        _kill_and_reap(pidfd)
+        kill_and_reap(pidfd)
         raise child_error(plan, err_no, step, index, path)
 
 
@@ -507,7 +507,8 @@ def _read_report(fd: int) -> tuple[int, int, int, int, str] | None:
     return kind, err, step, index, os.fsdecode(raw.split(b"\0", 1)[0])
 
 
-def _kill_and_reap(pidfd: int) -> None:
+def kill_and_reap(pidfd: int) -> None:
+    """SIGKILL our child on *pidfd*, reap it and close the pidfd."""
     try:
         signal.pidfd_send_signal(pidfd, signal.SIGKILL)
     except ProcessLookupError:

@@ -32,7 +32,25 @@ _EXPORTS = {
     "runc_state_json": "state",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "OCI_VERSION",
+    "RuncState",
+    "Spec",
+    "SpecWarning",
+    "State",
+    "Status",
+    "default_spec",
+    "dump_process",
+    "dump_runc_state",
+    "dump_spec",
+    "dump_state",
+    "load_process",
+    "load_runc_state",
+    "load_spec",
+    "load_state",
+    "runc_state_json",
+    "validate_for_create",
+]
 
 if TYPE_CHECKING:
     from pycontain.oci.defaults import default_spec

@@ -10,7 +10,7 @@ import os
 import posixpath
 from typing import Any
 
-from ..credentials import cap_mask as _cap_mask
+from ..credentials import cap_mask
 from ..defaults import DEFAULT_DEVICES, DEFAULT_PATH, DEFAULT_SYMLINKS
 from ..errors import ConfigError
 from ..lowlevel.kernel import (
@@ -72,10 +72,6 @@ def namespaces(spec: S.Spec) -> tuple[set[str], dict[str, str]]:
     return create, join
 
 
-def cap_mask(names: tuple[str, ...], field: str) -> int:
-    return _cap_mask(names, field, strict=True)
-
-
 def process_fields(proc: S.OciProcess, field: str = "process") -> dict[str, Any]:
     """The part of a plan that the process object decides (used by create and exec)."""
     out: dict[str, Any] = {}
@@ -91,13 +87,9 @@ def process_fields(proc: S.OciProcess, field: str = "process") -> dict[str, Any]
         out["umask"] = u.umask
     caps = proc.capabilities
     if caps is not None:
-        out["caps"] = (
-            cap_mask(caps.bounding, f"{field}.capabilities.bounding"),
-            cap_mask(caps.effective, f"{field}.capabilities.effective"),
-            cap_mask(caps.permitted, f"{field}.capabilities.permitted"),
-            cap_mask(caps.inheritable, f"{field}.capabilities.inheritable"),
-            cap_mask(caps.ambient, f"{field}.capabilities.ambient"),
-        )
+        out["caps"] = tuple(
+            cap_mask(getattr(caps, s), f"{field}.capabilities.{s}", strict=True)
+            for s in ("bounding", "effective", "permitted", "inheritable", "ambient"))
     else:
         out["caps"] = (0, 0, 0, 0, 0)
     rl = []
@@ -167,7 +159,6 @@ def expand_cgroup_mounts(plan: Plan, cgroup: Any) -> Plan:
     if not any(m.fstype == CGROUP_VIEW for m in plan.mounts):
         return plan
     import attrs
-
 
     layout = cgroup.layout
     hierarchies = [*layout.v1, *([layout.unified] if layout.unified else [])]

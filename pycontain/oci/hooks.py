@@ -30,13 +30,12 @@ _log = logging.getLogger("pycontain.oci")
 
 
 def state_json(cid: str, status: str, pid: int, bundle: str, annotations: dict[str, str]) -> bytes:
-    from .spec import OCI_VERSION
+    """The state a hook reads on stdin (pid 0: none, as once the container stopped)."""
+    from .spec.values import OCI_VERSION
+    from .status import oci_document
 
-    doc: dict[str, Any] = {"ociVersion": OCI_VERSION, "id": cid, "status": status, "pid": pid,
-                           "bundle": bundle}
-    if annotations:
-        doc["annotations"] = annotations
-    return json.dumps(doc).encode()
+    return json.dumps(oci_document(oci_version=OCI_VERSION, id=cid, status=status, pid=pid,
+                                   bundle=bundle, annotations=annotations)).encode()
 
 
 def run_hooks(hooks: Sequence[S.Hook], kind: str, state: bytes, *, in_pid: int | None = None,

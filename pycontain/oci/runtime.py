@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 # The config models, plan building and the C core are imported by the verbs that need
 # them: `state`, `list`, `kill` and a hook-less `start`/`delete` (what clients call most)
-# stay at the interpreter's own start-up cost.
+# stay at the interpreter's own start-up cost, but for the cgroup package (attrs) where
+# the container has a cgroup (its freezer state, a kill of every process, its removal).
 
 log = logging.getLogger("pycontain.oci")
 
@@ -56,10 +57,10 @@ def _alive(st: ContainerState) -> bool:
 def _cgroup(st: ContainerState, *, owned: bool = False) -> Cgroup | None:
     """The container's cgroup, if it has one and it still exists; *owned*: one that
     :meth:`~pycontain.cgroups.Cgroup.remove` removes."""
-    from ..cgroups import ALL_CONTROLLERS, Cgroup
-
     if not st.cgroup_path:
         return None
+    from ..cgroups import ALL_CONTROLLERS, Cgroup  # attrs: only for a container with a cgroup
+
     try:
         return Cgroup.open(st.cgroup_path, controllers=ALL_CONTROLLERS, owned=owned)
     except FileNotFoundError:
@@ -102,8 +103,6 @@ class Runtime:
         """The container's hooks (a ``spec.Hooks``), or None when its config has none.  Only
         the config's ``hooks`` are read: whatever else is wrong in it, they still run."""
         cfg = st.config
-        if not isinstance(cfg, dict):
-            raise ConfigError("config", f"expected an object, got {type(cfg).__name__}")
         if not cfg.get("hooks"):
             return None
         from . import spec as S
@@ -111,16 +110,17 @@ class Runtime:
         return S.load_spec({"ociVersion": S.OCI_VERSION, "hooks": cfg["hooks"]}).hooks \
             or S.Hooks()
 
-    def runc_state(self, cid: str) -> dict[str, Any]:
-        """What ``runc state`` prints (a :class:`~pycontain.oci.state.RuncState`, as JSON)."""
+    def runc_state(self, cid: str, owner: str = "") -> dict[str, Any]:
+        """What ``runc state`` prints (a :class:`~pycontain.oci.state.RuncState`, as JSON);
+        ``list`` gives the *owner*."""
         st = self.store.load(cid)
-        return st.runc_json(status(st))
+        return st.runc_json(status(st), owner)
 
     # -- create / start ----------------------------------------------------------------------
 
     def create(self, cid: str, bundle: str, *, pid_file: str | None = None,
                console_socket: str | None = None, preserve_fds: int = 0,
-               detach_stdio: bool = False, new_keyring: bool = True) -> int:
+               new_keyring: bool = True) -> int:
         bundle = os.path.abspath(bundle)
         cfg_path = os.path.join(bundle, "config.json")
         if not os.path.exists(cfg_path):
@@ -148,14 +148,14 @@ class Runtime:
                 new_keyring: bool = True) -> int:
         from ..cgroups import ALL_CONTROLLERS, Cgroup
         from ..hints import add_hint
-        from ..lowlevel.plan import CompiledPlan, Stop
+        from ..lowlevel.plan import CompiledPlan, Stop, kill_and_reap
         from . import convert, hooks
         from . import spec as S
 
         linux = spec.linux or S.Linux()
         assert spec.process is not None
         cleanup: list[Cgroup] = []
-        csock = -1
+        csock = pidfd = -1
         try:
             plan = convert.build_plan(spec, bundle)
             if spec.process.terminal:
@@ -265,7 +265,6 @@ class Runtime:
                 raise
             finally:
                 os.close(r_start)
-            os.close(pidfd)
             if ready is False:
                 raise ContainerStateError("the container process did not stop before execve")
             st = ContainerState(
@@ -280,10 +279,14 @@ class Runtime:
             if pid_file:
                 _write_pid_file(pid_file, pid)
             cleanup.clear()
+            os.close(pidfd)
+            pidfd = -1
             return pid
         except BaseException:
             from ..cgroups import remove_empty_parents
 
+            if pidfd >= 0:  # the init waits for `start`: it goes with the failed create
+                kill_and_reap(pidfd)
             for made in cleanup:
                 try:
                     made.remove()
@@ -434,8 +437,6 @@ class Runtime:
             lock.__exit__(None, None, None)
 
     def _destroy(self, cid: str, st: ContainerState) -> None:
-        from ..cgroups import remove_empty_parents
-
         # what is left in the cgroup dies; what create made goes: the cgroup (one that
         # existed and was only joined stays) and its new parents, where they are empty
         cg = _cgroup(st, owned=st.cgroup_created)
@@ -449,7 +450,10 @@ class Runtime:
                 cg.close()
             except (OSError, PycontainError) as err:
                 failed = err
-        remove_empty_parents(st.cgroup_parents)
+        if st.cgroup_parents:
+            from ..cgroups import remove_empty_parents
+
+            remove_empty_parents(st.cgroup_parents)
         try:
             hk = self._hooks(st)
         except ConfigError as err:
@@ -499,9 +503,8 @@ class Runtime:
                     raise ConfigError("process.user.additionalGids", "supplementary groups "
                                       "need a gid map written by newgidmap")
                 plan = _evolve(plan, groups=None)
-            spec = self.spec_of(st)
-            if spec.linux and spec.linux.seccomp is not None:
-                plan = _with_seccomp(plan, st.config.get("linux", {}).get("seccomp"))
+            # the config was checked at create: its profile (if any) straight to the cache
+            plan = _with_seccomp(plan, (st.config.get("linux") or {}).get("seccomp"))
             if _start_time(pid) != st.start_time:
                 raise ContainerStateError("container not running")
             cg = _cgroup(st)
@@ -587,7 +590,7 @@ class Runtime:
 
     def stats(self, cid: str) -> dict[str, Any]:
         with self.store.locked(cid, shared=True):
-            st, cg = self._running_cgroup(cid)
+            _st, cg = self._running_cgroup(cid)
             return dict(cg.runc_stats())
 
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
+from pycontain._lazy import loader
 from pycontain.errors import ConfigError
 from pycontain.oci.rfc3339 import format_rfc3339, parse_rfc3339
 from pycontain.store import json_field
@@ -108,7 +109,7 @@ class ContainerState(NamedTuple):
             "created": format_rfc3339(self.created), "started": self.started,
             "annotations": dict(self.annotations), "cgroup_path": self.cgroup_path,
             "cgroup_created": self.cgroup_created, "cgroup_parents": list(self.cgroup_parents),
-            "keyring": self.keyring, "config": self.config,
+            "keyring": self.keyring, "config": dict(self.config),
         }
 
     @classmethod
@@ -138,16 +139,10 @@ class ContainerState(NamedTuple):
         )
 
 
-_MODELS = frozenset({"State", "RuncState", "load_state", "dump_state", "load_runc_state",
-                     "dump_runc_state", "runc_state_json"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MODELS:
-        from . import state_models
-
-        return getattr(state_models, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# the typed documents (attrs): loaded on first use
+__getattr__ = loader(__name__, dict.fromkeys(
+    ("State", "RuncState", "load_state", "dump_state", "load_runc_state", "dump_runc_state",
+     "runc_state_json"), "pycontain.oci.state_models"))
 
 
 if TYPE_CHECKING:

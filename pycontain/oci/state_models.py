@@ -15,15 +15,14 @@ import attrs
 
 from pycontain.errors import ConfigError
 
-from .status import Status, runc_document, runc_json_text
+from .spec.values import OCI_VERSION
+from .status import Status, oci_document, runc_document, runc_json_text
 
 __all__ = ["RuncState", "State", "dump_runc_state", "dump_state", "load_runc_state",
            "load_state", "runc_state_json"]
 
 
 def _oci_version() -> str:
-    from pycontain.oci.spec import OCI_VERSION
-
     return OCI_VERSION
 
 
@@ -42,14 +41,8 @@ class State:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object, in the spec's order; ``pid`` and ``annotations`` only when set."""
-        out: dict[str, Any] = {"ociVersion": self.oci_version, "id": self.id,
-                               "status": str(self.status)}
-        if self.pid is not None:
-            out["pid"] = self.pid
-        out["bundle"] = self.bundle
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        return out
+        return oci_document(oci_version=self.oci_version, id=self.id, status=self.status,
+                            pid=self.pid, bundle=self.bundle, annotations=self.annotations)
 
 
 @attrs.define(frozen=True, kw_only=True)
@@ -104,9 +97,9 @@ def _check_state(id: str, bundle: str, status: Status, pid: int | None) -> None:
 def _load(source: str | os.PathLike[str] | IO[str] | Mapping[str, Any], cl: type) -> Any:
     """A state document of class *cl*, through the config models' strict JSON reader (only
     documents from elsewhere need it), then checked."""
-    from pycontain.oci import spec
+    from pycontain.oci.spec.structure import read_json, structure
 
-    state = spec._structure(spec._read(source), cl)
+    state = structure(read_json(source), cl)
     _check_state(state.id, state.bundle, state.status, state.pid)
     return state
 

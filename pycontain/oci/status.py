@@ -12,7 +12,7 @@ from typing import Any
 
 from pycontain.oci.rfc3339 import format_rfc3339
 
-__all__ = ["Status", "runc_document", "runc_json_text"]
+__all__ = ["Status", "oci_document", "runc_document", "runc_json_text"]
 
 
 class Status(enum.StrEnum):
@@ -23,6 +23,19 @@ class Status(enum.StrEnum):
     RUNNING = "running"
     STOPPED = "stopped"
     PAUSED = "paused"
+
+
+def oci_document(*, oci_version: str, id: str, status: str, pid: int | None, bundle: str,
+                 annotations: Mapping[str, str]) -> dict[str, Any]:
+    """The runtime-spec state (what hooks read on stdin), in the spec's order: ``pid`` only
+    while there is one (runc leaves out 0), ``annotations`` only when there are some."""
+    out: dict[str, Any] = {"ociVersion": oci_version, "id": id, "status": str(status)}
+    if pid:
+        out["pid"] = pid
+    out["bundle"] = bundle
+    if annotations:
+        out["annotations"] = dict(annotations)
+    return out
 
 
 def runc_document(*, oci_version: str, id: str, pid: int, status: Status, bundle: str,

@@ -289,3 +289,37 @@ def test_global_rootless_and_criu(cli: CLI, pycontain_only) -> None:
     r = cli.run("list", check=False, global_args=("--rootless", "sometimes"))
     assert "--rootless" in _one_line_error(r)
     assert cli.run("list", "-q", global_args=("--criu", "/usr/sbin/criu")).stdout == ""
+
+
+def test_a_create_failing_after_the_spawn_leaves_no_init(cli: CLI, bundle, tmp_path: Path) -> None:
+    """The init already waits for `start` when the pid file can't be written: it goes with
+    the failed create, also where create made no cgroup that would take it along (one that
+    existed, as a pod's or a systemd slice's)."""
+    from pycontain import _keeper
+    from pycontain.cgroups import ALL_CONTROLLERS, Cgroup
+
+    b = bundle()
+    with _keeper.unguarded():  # no keeper process among the test's children
+        cg = Cgroup.create(path=b.linux["cgroupsPath"], controllers=ALL_CONTROLLERS)
+    try:
+        r = cli.run("create", "--bundle", str(b.path), "--pid-file",
+                    str(tmp_path / "missing" / "pid"), cli.new_id(), check=False)
+        assert_clean_error(r)
+        assert os.listdir(cli.root) == []
+        assert cg.pids(recursive=True) == []   # the init was killed, not left waiting
+    finally:
+        cg.remove()
+
+
+@pytest.mark.parametrize("args", [
+    ("kill", "some-id", "RTMINX"),
+    ("kill", "some-id", "RTMAX+3"),
+    ("create", "--preserve-fds", "-1", "--bundle", ".", "some-id"),
+    ("events", "--interval", "0", "some-id"),
+    ("--debug=maybe", "list"),
+])
+def test_bad_arguments_are_one_line(cli: CLI, args: tuple[str, ...]) -> None:
+    r = cli.run(*args, check=False)
+    assert_clean_error(r)
+    if cli.runtime.name == "pycontain-runc":
+        assert "pycontain-runc: pycontain-runc" not in r.stderr, r.stderr

@@ -55,3 +55,18 @@ def test_rlimits_are_libc_numbers() -> None:
     assert RLIMITS["RLIMIT_NOFILE"] == resource.RLIMIT_NOFILE
     assert rlimit_name(resource.RLIMIT_NPROC) == "RLIMIT_NPROC"
     assert rlimit_name(999) == "999"
+
+
+def test_the_specs_value_sets_name_the_kernel_tables() -> None:
+    # oci/spec/values.py keeps its own sets so that reading a config loads no C core: they
+    # must name exactly what the kernel tables hold
+    from pycontain.lowlevel.kernel import PERSONALITY, PROPAGATION
+    from pycontain.oci.spec.values import (
+        NAMESPACE_TYPES,
+        PERSONALITY_DOMAINS,
+        ROOTFS_PROPAGATIONS,
+    )
+
+    assert NAMESPACE_TYPES == set(OCI_NAMESPACE_TYPES)
+    assert ROOTFS_PROPAGATIONS == set(PROPAGATION)
+    assert PERSONALITY_DOMAINS == set(PERSONALITY)

@@ -16,7 +16,8 @@ ArgumentParser = argparse.ArgumentParser
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, no usage dump
-        raise UsageError(f"{self.prog}: {message}")
+        # the command line's own prefix is added where the error is printed
+        raise UsageError(f"{self.prog.removeprefix(PROG).strip()}: {message}")
 
 
 def _dashdash(args: list[str], longs: set[str]) -> list[str]:
@@ -29,6 +30,17 @@ def _dashdash(args: list[str], longs: set[str]) -> list[str]:
                 a = "-" + a
         out.append(a)
     return out
+
+
+def count(text: str) -> int:
+    """An argparse type: an integer >= 0 (``--preserve-fds``)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {n}")
+    return n
 
 
 def parse(verb: str, args: list[str], build: Callable[[argparse.ArgumentParser], Any]) -> Namespace:

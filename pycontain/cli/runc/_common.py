@@ -152,7 +152,9 @@ def split_global(argv: list[str]) -> tuple[Options, list[str]]:
                 val = argv[i]
             opts[name] = val
         elif name in GLOBAL_BOOL:
-            opts[name] = True if not eq else val.lower() in ("1", "true", "yes")
+            if eq and val not in _TRUE | _FALSE:
+                raise UsageError(f"invalid boolean value {val!r} for --{name}")
+            opts[name] = not eq or val in _TRUE
         else:
             raise UsageError(f"flag provided but not defined: {a}")
         i += 1

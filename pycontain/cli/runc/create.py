@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._args import ArgumentParser, Namespace, parse
+from ._args import ArgumentParser, Namespace, count, parse
 from ._common import Log, Options, UsageError, runtime
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ def add_flags(p: ArgumentParser) -> None:
     p.add_argument("--bundle", "-b", default=".")
     p.add_argument("--pid-file")
     p.add_argument("--console-socket")
-    p.add_argument("--preserve-fds", type=int, default=0)
+    p.add_argument("--preserve-fds", type=count, default=0)
     p.add_argument("--no-pivot", action="store_true")
     p.add_argument("--no-new-keyring", action="store_true")
 

@@ -39,6 +39,8 @@ def main(opts: Options, args: list[str], log: Log) -> int:
 
     rt = runtime(opts, log)
     interval = duration(a.interval)
+    if interval <= 0:
+        raise UsageError(f"--interval: must be more than 0, got {a.interval!r}")
     if a.stats:
         print(json.dumps({"type": "stats", "id": a.id, "data": rt.stats(a.id)}), flush=True)
         return 0

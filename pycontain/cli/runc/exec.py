@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._args import REMAINDER, ArgumentParser, Namespace, parse
+from ._args import REMAINDER, ArgumentParser, Namespace, count, parse
 from ._common import Log, Options, UsageError, runtime
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def main(opts: Options, args: list[str], log: Log) -> int:
         p.add_argument("--additional-gids", "-g", action="append", default=[])
         p.add_argument("--cap", "-c", action="append", default=[])
         p.add_argument("--no-new-privs", action="store_true")
-        p.add_argument("--preserve-fds", type=int, default=0)
+        p.add_argument("--preserve-fds", type=count, default=0)
         p.add_argument("--apparmor", default="")
         p.add_argument("--process-label", default="")
         p.add_argument("--cgroup", action="append", default=[])
@@ -43,7 +43,7 @@ def main(opts: Options, args: list[str], log: Log) -> int:
             # runc starts the process in the frozen cgroup, where it waits for `resume`
             raise UsageError("--ignore-paused: pycontain cannot exec into a paused container; "
                              "resume it first")
-    proc = _process(a, rt.spec_of(st).process)
+    proc = _process(a, None if a.process else rt.spec_of(st).process)
     return int(rt.exec(a.id, proc, console_socket=a.console_socket, pid_file=a.pid_file,
                        detach=a.detach, preserve_fds=a.preserve_fds))
 

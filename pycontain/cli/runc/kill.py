@@ -24,7 +24,12 @@ def parse_signal(text: str) -> int:
         if t.startswith("SIGRTMIN") or t.startswith("SIGRTMAX"):
             base = signal.SIGRTMIN if t.startswith("SIGRTMIN") else signal.SIGRTMAX
             off = t[8:]
-            return int(base) + (int(off) if off else 0)
+            try:
+                n = int(base) + (int(off) if off else 0)
+            except ValueError:
+                raise UsageError(f"unknown signal {text!r}") from None
+            if signal.SIGRTMIN <= n <= signal.SIGRTMAX:
+                return n
         raise UsageError(f"unknown signal {text!r}") from None
 
 

@@ -126,23 +126,12 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "load_process": ("loader", "load_process"),
     "load_spec": ("loader", "load_spec"),
     "validate_for_create": ("checks", "validate_for_create"),
-    # the building blocks that the state document's models (pycontain.oci.state) share,
-    # under the names they had when this package was one module
-    "Int": ("fields", "Int"),
-    "_meta": ("fields", "meta"),
-    "_structure": ("structure", "structure"),
-    "_unstructure": ("structure", "unstructure"),
-    "_read": ("structure", "read_json"),
-    "_parse_rfc3339": ("structure", "parse_rfc3339"),
-    "_format_rfc3339": ("structure", "format_rfc3339"),
 }
 
 if TYPE_CHECKING:
     from pycontain.lowlevel.kernel import RLIMITS
 
     from .checks import SpecWarning, validate_for_create
-    from .fields import Int  # noqa: F401
-    from .fields import meta as _meta  # noqa: F401
     from .loader import dump_process, dump_spec, load_process, load_spec
     from .models import (
         CPU,
@@ -181,11 +170,6 @@ if TYPE_CHECKING:
         TimeOffset,
         WeightDevice,
     )
-    from .structure import format_rfc3339 as _format_rfc3339  # noqa: F401
-    from .structure import parse_rfc3339 as _parse_rfc3339  # noqa: F401
-    from .structure import read_json as _read  # noqa: F401
-    from .structure import structure as _structure  # noqa: F401
-    from .structure import unstructure as _unstructure  # noqa: F401
     from .values import (
         NAMESPACE_TYPES,
         OCI_VERSION,

@@ -1,6 +1,6 @@
 """How a model field maps to JSON: integer widths and field metadata.
 
-The models (:mod:`.models`, :mod:`pycontain.oci.state`) annotate integers with the width the
+The models (:mod:`.models`, :mod:`pycontain.oci.state_models`) annotate integers with the width the
 spec gives them (``Uint32``) and mark fields whose JSON name or dumping differs from the
 rule; :mod:`.structure` reads both.  Nothing here imports cattrs.
 """

@@ -8,7 +8,7 @@ leaves out unset (``None``), empty and ``false``-by-default fields, as Go's ``om
 does, and keeps the models' field order.
 
 The converter knows no model: it serves the config models (:mod:`.models`, through
-:mod:`.loader`) and the state document (:mod:`pycontain.oci.state`) alike.
+:mod:`.loader`) and the state document (:mod:`pycontain.oci.state_models`) alike.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pycontain.oci.rfc3339 import format_rfc3339, parse_rfc3339
 
 from .fields import ALWAYS, REQUIRED, IntRange, json_name
 
-__all__ = ["format_rfc3339", "parse_rfc3339", "read_json", "structure", "unstructure"]
+__all__ = ["read_json", "structure", "unstructure"]
 
 
 
