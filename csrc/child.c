@@ -258,7 +258,12 @@ static void do_mount(int rootfd, const struct pc_mount *m, int idx)
     char target[64];
     pc_fdpath(target, sizeof(target), fd);
     if (is_bind) {
-        if (mount(m->source, target, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0)
+        if (m->source_fd >= 0) {
+            /* made in the parent's mount namespace: a detached tree moves into ours */
+            if (syscall(SYS_move_mount, m->source_fd, "", fd, "",
+                        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                FAIL(PC_STEP_MOUNT, idx, m->target);
+        } else if (mount(m->source, target, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0)
             FAIL(PC_STEP_MOUNT, idx, m->target);
         unsigned long extra = m->flags & BIND_REMOUNT_FLAGS;
         if (extra) {
@@ -1026,6 +1031,8 @@ void pc_child_main(const struct pc_plan *p)
         FAIL(PC_STEP_DOMAINNAME, -1, p->domainname);
     if (p->loopback_up)
         loopback_up();
+    if (p->net)
+        pc_child_net(p->net);
     if (p->set_oom_score_adj) {
         char buf[24];
         itoa_signed(buf, p->oom_score_adj);

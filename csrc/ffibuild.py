@@ -12,7 +12,7 @@ from cffi import FFI
 
 HERE = pathlib.Path(__file__).resolve().parent
 HEADER = HERE / "pycontain.h"
-SOURCES = ["child.c", "spawn.c", "util.c", "keeper.c", "bpfdev.c"]
+SOURCES = ["child.c", "spawn.c", "util.c", "keeper.c", "bpfdev.c", "net.c"]
 
 # Constants taken from the system headers at build time.
 CONSTANTS = """

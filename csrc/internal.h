@@ -51,6 +51,7 @@
 
 /* Fail the child: report {errno, step, index, path} to the parent and exit. */
 void pc_child_fail(int err, int step, int index, const char *path) __attribute__((noreturn));
+void pc_child_net(const struct pc_net *n);   /* net.c: FAILs itself */
 
 /* Small async-signal-safe string helpers (no libc locale or allocation). */
 size_t pc_strlen(const char *s);

@@ -41,7 +41,8 @@ enum pc_step {
     PC_STEP_CONSOLE = 48,
     PC_STEP_KEYRING = 49,
     PC_STEP_UNSHARE = 50,
-    PC_STEP_NONDUMPABLE = 51, PC_STEP_UNSHARE_TIME = 52, PC_STEP_FORK_PIDNS = 53
+    PC_STEP_NONDUMPABLE = 51, PC_STEP_UNSHARE_TIME = 52, PC_STEP_FORK_PIDNS = 53,
+    PC_STEP_NET_VETH = 54, PC_STEP_NET_UP = 55, PC_STEP_NET_ADDR = 56, PC_STEP_NET_ROUTE = 57
 };
 
 /* Named stops between clone and execve where the child waits for the parent: only those in
@@ -62,6 +63,8 @@ struct pc_mount {
     unsigned long propagation; /* MS_PRIVATE / MS_SLAVE / MS_SHARED / MS_UNBINDABLE (| MS_REC); 0: none */
     int create;                /* PC_CREATE_NONE, PC_CREATE_DIR or PC_CREATE_FILE for a missing target */
     int nofollow;              /* refuse any symlink on the way to the target (proc, sysfs) */
+    int source_fd;             /* a detached mount (open_tree in the parent) to move onto the
+                                  target instead of binding `source`; -1: none */
 };
 
 struct pc_device {
@@ -97,6 +100,27 @@ struct pc_nsjoin {
 struct pc_fdmap {
     int src;                   /* fd in the parent */
     int dst;                   /* fd number in the container process */
+};
+
+/* The container's end of a veth pair, made by the child in its new network namespace. */
+struct pc_net {
+    int host_nl;                   /* NETLINK_ROUTE socket opened in the host's namespace */
+    const char *host_ifname;       /* the host end, up and enslaved to `master` */
+    const char *alias;             /* IFLA_IFALIAS of the host end (its owner); NULL: none */
+    int master;                    /* ifindex of the bridge on the host; 0: none */
+    int hairpin;                   /* hairpin mode on the bridge port (br_netfilter loaded) */
+    const char *ifname;            /* the container's end ("eth0") */
+    unsigned int mtu;              /* 0: the kernel's default */
+    int has4;
+    unsigned char addr4[4];
+    int prefix4;
+    int has_gw4;
+    unsigned char gw4[4];
+    int has6;
+    unsigned char addr6[16];
+    int prefix6;
+    int has_gw6;
+    unsigned char gw6[16];
 };
 
 struct pc_plan {
@@ -140,6 +164,7 @@ struct pc_plan {
     const char *hostname;
     const char *domainname;
     int loopback_up;
+    const struct pc_net *net;      /* a veth to make (after loopback_up); NULL: none */
     int oom_score_adj;
     int set_oom_score_adj;
 
@@ -235,6 +260,7 @@ int pc_mount(const char *source, const char *target, const char *fstype, unsigne
              const char *data);
 int pc_umount2(const char *target, int flags);
 int pc_pivot_root(const char *new_root, const char *put_old);
+int pc_open_tree_clone(const char *path);  /* a detached bind of path (O_CLOEXEC), or -errno */
 int pc_sethostname(const char *name, int len);
 int pc_clone3_supported(void);
 int pc_execstub_fd(void);          /* a read-only fd of the sealed exec stub, or -errno */

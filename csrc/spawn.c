@@ -149,6 +149,15 @@ int pc_umount2(const char *target, int flags)
     return umount2(target, flags) < 0 ? -errno : 0;
 }
 
+int pc_open_tree_clone(const char *path)
+{
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+    long fd = syscall(SYS_open_tree, AT_FDCWD, path, 1 /* OPEN_TREE_CLONE */ | O_CLOEXEC);
+    return fd < 0 ? -errno : (int)fd;
+}
+
 int pc_pivot_root(const char *new_root, const char *put_old)
 {
     return syscall(SYS_pivot_root, new_root, put_old) < 0 ? -errno : 0;

@@ -3,7 +3,9 @@ the C core runs in each new container process."""
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -85,6 +87,14 @@ def _on_stop(value: Mapping[Any, Callable[[int], None]] | None
     return MappingProxyType(out)
 
 
+def _ports(value: Any) -> tuple[Any, ...]:
+    if not value:
+        return ()
+    from .net.ports import parse_ports
+
+    return parse_ports(value)
+
+
 def _hostname(value: str | None) -> str | None:
     if value is not None and (not isinstance(value, str) or not 0 < len(value.encode()) <= 64
                               or "\0" in value):
@@ -105,6 +115,15 @@ class Container:
     A fresh cgroup denies every device but the standard ones and the rootfs's nodes unless
     its ``Resources.devices`` says otherwise.  ``new_keyring``: each process gets a new,
     anonymous session keyring (the default; False keeps the caller's).
+
+    ``network``: ``"none"`` (a network namespace with only ``lo``: the default), ``"host"``
+    (the host's network), ``"bridge"`` (the default bridge network ``pycontain0``; without
+    root: pasta), ``"pasta"``, the name of a network made by
+    :func:`pycontain.net.create` (containers on it find each other by ``name`` and
+    ``network_aliases``), or a running :class:`Process` or :class:`Pod` whose network to
+    join.  ``ports``: published ports, Docker's ``-p`` syntax (``"8080:80"``,
+    ``"127.0.0.1:5353:53/udp"``, ranges) or :class:`pycontain.net.PortMapping`;
+    ``ip``/``ip6``: a static address on the network.
 
     ``on_stop``: :class:`~pycontain.Stop` -> a function of the container process's pid, run
     while each new process waits at that point between clone and execve (e.g. at
@@ -144,10 +163,18 @@ class Container:
     new_keyring: bool = True
     on_stop: Mapping[P.Stop, Callable[[int], None]] = attrs.field(
         factory=dict, converter=_on_stop, repr=False)
+    network: Any = None
+    ports: tuple[Any, ...] = attrs.field(default=(), converter=_ports)
+    ip: str | None = None
+    ip6: str | None = None
+    network_aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    name: str | None = None
 
     _compiled: P.CompiledPlan | None = attrs.field(default=None, init=False, repr=False)
     _device_cache: tuple[Any, Any] | None = attrs.field(default=None, init=False, repr=False)
     _eff_ns: Namespaces | None = attrs.field(default=None, init=False, repr=False)
+    #: mounts after the plan's own for every process (a pod's /etc/hosts and resolv.conf)
+    _extra_mounts: tuple[Any, ...] = attrs.field(default=(), init=False, repr=False)
     _procs: set[Process] = attrs.field(factory=set, init=False, repr=False)
     _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
 
@@ -158,13 +185,71 @@ class Container:
 
         if self.cgroup is not None and not isinstance(self.cgroup, (bool, Resources, Cgroup)):
             raise ConfigError("cgroup", f"expected Resources, Cgroup, True or None, got {type(self.cgroup).__name__}")
+        self._check_network()
         # validate everything now: one clear error at construction, nothing half-started later
         self.plan(["true"])
 
     # -- planning -----------------------------------------------------------------------------
 
+    def _network_mode(self) -> str:
+        """none, host, join, bridge (a bridge network) or pasta."""
+        n = self.network
+        if n is None or n == "none":
+            return "none"
+        if n == "host":
+            return "host"
+        if not isinstance(n, str):
+            return "join"
+        if n == "pasta" or (n in ("bridge", "pycontain0") and not userns.privileged()):
+            return "pasta"
+        return "bridge"
+
+    def _network_name(self) -> str:
+        n = self.network
+        return "pycontain0" if n in ("bridge", "pycontain0") else str(n)
+
+    def _check_network(self) -> None:
+        n = self.network
+        if n is not None and not isinstance(n, str):
+            if not (hasattr(n, "pid") or hasattr(n, "infra_pid")):
+                raise ConfigError("network", "expected none, host, bridge, pasta, a network "
+                                  f"name, or a Process or Pod to join, got {n!r}")
+        mode = self._network_mode()
+        if mode == "bridge":
+            from .net import network as N
+
+            if self._network_name() != N.DEFAULT_NETWORK:
+                N.valid_name(self._network_name(), "network")
+            # an unknown network, or an address outside it, is an error now
+            N.get(self._network_name()).check_address(self.ip, self.ip6)
+        elif mode != "pasta":
+            for field in ("ports", "ip", "ip6", "network_aliases"):
+                if getattr(self, field):
+                    raise ConfigError(field, f"needs a bridge network (network={n!r})")
+        if mode == "pasta" and (self.ip or self.ip6 or self.network_aliases):
+            raise ConfigError("ip" if self.ip else "ip6" if self.ip6 else "network_aliases",
+                              "pasta gives the host's addresses; no static address or alias")
+        if mode in ("bridge", "pasta", "join", "host") and self.namespaces is not None:
+            ns = self.namespaces
+            if mode == "host" and "net" in ns.create:
+                raise ConfigError("network", "'host' and a new net namespace in namespaces")
+            if mode != "host" and "net" in ns.join:
+                raise ConfigError("network", "a network and a joined net namespace in namespaces")
+
     def _effective_namespaces(self) -> Namespaces:
         ns = self.namespaces if self.namespaces is not None else Namespaces.default()
+        mode = self._network_mode()
+        if mode == "host" and "net" in ns.create:
+            ns = attrs.evolve(ns, create=ns.create - {"net"})
+        elif mode in ("bridge", "pasta") and "net" not in ns.create:
+            ns = attrs.evolve(ns, create=ns.create | {"net"})
+        elif mode == "join":
+            target = self.network
+            pid = getattr(target, "infra_pid", None) or getattr(target, "pid", None)
+            if not pid:
+                raise ConfigError("network", f"{target!r} is not running")
+            ns = attrs.evolve(ns, create=ns.create - {"net"},
+                              join={**ns.join, "net": f"/proc/{pid}/ns/net"})
         rootfs = self._effective_rootfs()
         if rootfs is not None and rootfs.needs_mount_namespace and "mnt" not in ns.create \
                 and "mnt" not in ns.join:
@@ -390,6 +475,9 @@ class Container:
             raise ConfigError(("stdin", "stdout", "stderr")[dst], f"unsupported value {value!r}")
 
         cg, owns_cg = None, False
+        att: Any = None
+        host_nl: socket.socket | None = None
+        pasta_box: list[Any] = []
         try:
             fin = stream(stdin, 0)
             fout = stream(stdout, 1)
@@ -409,13 +497,34 @@ class Container:
                     (ns.gid_map or (IdMap(0, os.getgid(), 1),)) if own else None,
                     ns.time_offsets, self.on_stop.get(P.Stop.IDMAP))
             parent_pidfd = _self_pidfd() if self.die_with_parent else None
+            net_kw: dict[str, Any] = {}
+            mode = self._network_mode()
+            if mode == "bridge":
+                from .net.attach import attach
+
+                att = attach(self._network_name(), ports=self.ports, ip=self.ip, ip6=self.ip6,
+                             name=self.name, aliases=self.network_aliases,
+                             hostname=self.hostname)
+                host_nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                        socket.NETLINK_ROUTE)
+                net_kw["net"] = att.plan_net(host_nl.fileno())
+                if base.plan.root_mode != P.PC_ROOT_NONE:
+                    net_kw["mounts"] = _by_fd(att.mounts(), to_close)
+            elif mode == "pasta":
+                at[P.Stop.NAMESPACES] = self._pasta_stop(at.get(P.Stop.NAMESPACES), pasta_box)
+            if self._extra_mounts and base.plan.root_mode != P.PC_ROOT_NONE:
+                net_kw["mounts"] = _by_fd(self._extra_mounts, to_close)
             pid, pidfd, _ready = base.spawn(
                 fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds, at=at,
                 parent_pidfd=parent_pidfd, argv=argv, env=extra_env, cwd=cwd,
-                preserve_fds=len(pass_fds) if pass_fds else None)
+                preserve_fds=len(pass_fds) if pass_fds else None, **net_kw)
         except BaseException as err:
             for f in parent_files:
                 f.close()
+            if att is not None:
+                att.close()
+            for h in pasta_box:
+                h.stop()
             if owns_cg and cg is not None:
                 cg.remove()
             hints.add_hint(err, base.plan)
@@ -423,6 +532,8 @@ class Container:
         finally:
             for fd in to_close:
                 os.close(fd)
+            if host_nl is not None:
+                host_nl.close()
         # the keeper kills the container if we die: through its cgroup when we made one,
         # else through its pidfd
         tracked = not (cg is not None and cg.owned)
@@ -431,11 +542,42 @@ class Container:
                 _keeper.track_process(pidfd, pid)
             except OSError:
                 tracked = False
+        if att is not None and not tracked:
+            # no keeper to kill it with us: the container itself must own its lease
+            try:
+                att.started(pid)
+            except BaseException:
+                P.kill_and_reap(pidfd)
+                att.close()
+                raise
+        on_exit = self._forget
+        if att is not None or pasta_box:
+            def on_exit(p: Process, att: Any = att, pasta: list[Any] = pasta_box) -> None:
+                try:
+                    if att is not None:
+                        att.close()
+                    for h in pasta:
+                        h.stop()
+                finally:
+                    self._forget(p)
         proc = Process(pid, pidfd, argv, stdin=fin, stdout=fout, stderr=ferr, cgroup=cg,
-                       owns_cgroup=owns_cg, on_exit=self._forget, tracked=tracked)
+                       owns_cgroup=owns_cg, on_exit=on_exit, tracked=tracked)
+        proc.network = att
         with self._lock:
             self._procs.add(proc)
         return proc
+
+    def _pasta_stop(self, then: Callable[[int], None] | None,
+                    box: list[Any]) -> Callable[[int], None]:
+        ports = self.ports
+
+        def at_namespaces(pid: int) -> None:
+            from .net import pasta
+
+            box.append(pasta.start(pid, ports))
+            if then is not None:
+                then(pid)
+        return at_namespaces
 
     def _forget(self, proc: Process) -> None:
         with self._lock:
@@ -496,6 +638,24 @@ class Container:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _by_fd(mounts: Iterable[Any], to_close: list[int]) -> list[Any]:
+    """Bind mounts whose sources are cloned now (detached mounts the child moves in): a
+    host root staged on a tmpfs over /tmp would hide a source there from the child."""
+    from .lowlevel import lib
+
+    out = []
+    for m in mounts:
+        fd = lib.pc_open_tree_clone(os.fsencode(m.source))
+        if fd < 0:
+            if -fd != errno.ENOSYS:
+                raise OSError(-fd, os.strerror(-fd), m.source)
+            out.append(m)   # no open_tree (Linux < 5.2): a bind of the path
+            continue
+        to_close.append(fd)
+        out.append(attrs.evolve(m, source_fd=fd))
+    return out
 
 
 def _check_mapped(id_: int, maps: Sequence[IdMap], field: str, map_field: str) -> None:

@@ -73,4 +73,33 @@ def report() -> dict[str, Any]:
     except Exception as err:
         rep["C core"] = f"not built ({err})"
     rep["seccomp"] = "yes" if "Seccomp:" in status else "no"
+    rep.update(_network())
     return rep
+
+
+def _network() -> dict[str, str]:
+    """What bridge networks and rootless networking need: nftables through libnftables,
+    IP forwarding, pasta or slirp4netns."""
+    out: dict[str, str] = {}
+    try:
+        from .net import nft
+
+        why = nft.available()
+        out["nftables"] = "yes (libnftables)" if why is None else f"no: {why}"
+    except Exception as err:  # a report must not fail on one probe
+        out["nftables"] = f"unknown ({err})"
+    fwd = read_value("/proc/sys/net/ipv4/ip_forward")
+    out["ip forwarding"] = "on" if fwd == "1" else \
+        "off (a bridge network that is not --internal turns it on when it comes up)"
+    try:
+        from .net import pasta
+
+        why = pasta.available()
+        out["pasta"] = "yes" if why is None else f"no: {why}"
+    except Exception as err:
+        out["pasta"] = f"unknown ({err})"
+    import shutil
+
+    out["slirp4netns"] = "yes" if shutil.which("slirp4netns") else \
+        "no (apt-get install slirp4netns)"
+    return out

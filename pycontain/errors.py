@@ -54,6 +54,15 @@ class ContainerError(PycontainError):
     """A container could not be started or managed."""
 
 
+class NetworkError(PycontainError):
+    """A network operation failed; ``step`` names what was being done (``creating veth``,
+    ``adding nftables rule``, ...)."""
+
+    def __init__(self, step: str, message: str, *, hint: str | None = None) -> None:
+        self.step = step
+        super().__init__(f"{step}: {message}", hint=hint)
+
+
 class ContainerStateError(ContainerError):
     """An operation does not fit the container's state (start a running one, exec in a
     stopped one, delete a running one without force)."""

@@ -78,6 +78,14 @@ def _on_stop(value: Any) -> Mapping[P.Stop, Callable[[int], None]]:
     return check(value)
 
 
+def _ports(value: Any) -> tuple[Any, ...]:
+    if not value:
+        return ()
+    from .net.ports import parse_ports
+
+    return parse_ports(value)
+
+
 def _resources(value: Any) -> Resources | None:
     from .cgroups import Resources
 
@@ -121,6 +129,11 @@ class Pod:
     loopback: bool = attrs.field(default=True, kw_only=True)
     on_stop: Mapping[P.Stop, Callable[[int], None]] = attrs.field(
         factory=dict, converter=_on_stop, kw_only=True, repr=False)
+    network: str | None = attrs.field(default=None, kw_only=True)
+    ports: tuple[Any, ...] = attrs.field(default=(), kw_only=True, converter=_ports)
+    ip: str | None = attrs.field(default=None, kw_only=True)
+    ip6: str | None = attrs.field(default=None, kw_only=True)
+    network_aliases: tuple[str, ...] = attrs.field(default=(), kw_only=True, converter=tuple)
 
     _infra_pid: int | None = attrs.field(default=None, init=False, repr=False)
     _infra_started: int = attrs.field(default=0, init=False, repr=False)
@@ -134,11 +147,28 @@ class Pod:
     _containers: list[Container] = attrs.field(factory=list, init=False, repr=False)
     _created: str = attrs.field(default="", init=False, repr=False)
     _closed: bool = attrs.field(default=False, init=False, repr=False)
+    _net: Any = attrs.field(default=None, init=False, repr=False)
+    _pasta: Any = attrs.field(default=None, init=False, repr=False)
     _lock: threading.RLock = attrs.field(factory=threading.RLock, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.hostname is not None and "uts" not in self.share:
             raise ConfigError("hostname", "a pod hostname needs 'uts' in share")
+        mode = self._network_mode()
+        if mode != "none" and "net" not in self.share:
+            raise ConfigError("network", "a pod network needs 'net' in share")
+        if mode == "bridge" and self.network not in ("bridge", "pycontain0"):
+            from .net import network as N
+
+            N.valid_name(self.network, "network")
+        if mode == "bridge":
+            from .net import network as N
+
+            N.get(str(self.network)).check_address(self.ip, self.ip6)
+        if mode not in ("bridge", "pasta"):
+            for field in ("ports", "ip", "ip6", "network_aliases"):
+                if getattr(self, field):
+                    raise ConfigError(field, f"needs a bridge network (network={self.network!r})")
         if self.hostname is None and "uts" in self.share:
             self.hostname = self.name
 
@@ -199,6 +229,25 @@ class Pod:
                     self._cgroup_path = self._infra_pid = None
                 raise
         return self
+
+    def _network_mode(self) -> str:
+        n = self.network
+        if n is None or n == "none":
+            return "none"
+        if not isinstance(n, str):
+            raise ConfigError("network", f"expected none, bridge, pasta or a network name, got {n!r}")
+        if n == "host":
+            raise ConfigError("network", "a pod shares a network namespace of its own; "
+                              "leave 'net' out of share for the host's network")
+        if n == "pasta" or (n in ("bridge", "pycontain0") and not userns.privileged()):
+            return "pasta"
+        return "bridge"
+
+    @property
+    def network_attachment(self) -> Any:
+        """The pod's :class:`pycontain.net.attach.Attachment` on a bridge network (its
+        ``ip4``, ``ip6``, ``ports``), else None."""
+        return self._net
 
     def _infra_plan(self) -> P.Plan:
         flags = NAMESPACES["mnt"][0]
@@ -273,22 +322,55 @@ class Pod:
             umap, gmap = userns.default_maps()
             at[P.Stop.IDMAP] = userns.map_writer(umap, gmap, then=self.on_stop.get(P.Stop.IDMAP))
 
+        net_kw: dict[str, Any] = {}
+        host_nl = None
+        mode = self._network_mode()
+        if mode == "bridge":
+            import socket
+
+            from .net.attach import attach
+
+            self._net = attach(self.network or "bridge", ports=self.ports, ip=self.ip,
+                               ip6=self.ip6, name=self.name, aliases=self.network_aliases,
+                               hostname=self.hostname)
+            host_nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                    socket.NETLINK_ROUTE)
+            net_kw["net"] = self._net.plan_net(host_nl.fileno())
+        elif mode == "pasta":
+            then = at.get(P.Stop.NAMESPACES)
+
+            def at_namespaces(pid: int) -> None:
+                from .net import pasta
+
+                self._pasta = pasta.start(pid, self.ports)
+                if then is not None:
+                    then(pid)
+            at[P.Stop.NAMESPACES] = at_namespaces
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
             std = [(devnull, 0), (devnull, 1), (devnull, 2)]
             if cgroup_path is None:
-                pid, pidfd, _ready = P.CompiledPlan(plan).spawn(std, at=at)
+                pid, pidfd, _ready = P.CompiledPlan(plan).spawn(std, at=at, **net_kw)
             else:
                 # the owned Cgroup keeps no fds: detach() leaves nothing open behind
                 with Cgroup.open(cgroup_path) as joiner:
                     procs_fds, dir_fd = joiner.join_fds()
                     pid, pidfd, _ready = P.CompiledPlan(plan).spawn(
-                        std, cgroup_fd=dir_fd, cgroup_procs_fds=procs_fds, at=at)
-        except OSError as err:
+                        std, cgroup_fd=dir_fd, cgroup_procs_fds=procs_fds, at=at, **net_kw)
+            if self._net is not None:
+                try:
+                    self._net.started(pid)
+                except BaseException:
+                    P.kill_and_reap(pidfd)
+                    raise
+        except BaseException as err:
+            self._close_network()
             hints.add_hint(err, plan)
             raise
         finally:
             os.close(devnull)
+            if host_nl is not None:
+                host_nl.close()
         self._infra_pid, self._pidfd, self._is_child = pid, pidfd, True
         self._infra_started = start_time(pid)
         self._created = _now()
@@ -351,6 +433,14 @@ class Pod:
             self.close()
         return state
 
+    def _close_network(self) -> None:
+        net, self._net = self._net, None
+        pasta, self._pasta = self._pasta, None
+        if net is not None:
+            net.close()
+        if pasta is not None:
+            pasta.stop()
+
     def _forget_infra(self) -> None:
         for fd in self._ns_fds.values():
             os.close(fd)
@@ -407,6 +497,9 @@ class Pod:
                                   f"pod's: pass True or a Resources, got {cg!r}")
             c = Container(namespaces=self.namespaces(extra), cgroup=cg,
                           cgroup_parent=self._cgroup_path, **kw)
+            if self._net is not None:
+                # the pod's /etc/hosts, resolv.conf and hostname in every container
+                c._extra_mounts = tuple(self._net.mounts())
             self._containers.append(c)
             return c
 
@@ -451,6 +544,7 @@ class Pod:
         if self._owns_infra:
             if self._pidfd >= 0:
                 _stop(self._pidfd, grace, reap=self._is_child)
+            self._close_network()
             for cg in (self._infra_cgroup, self._cgroup):
                 if cg is None:
                     continue
@@ -534,6 +628,20 @@ def _userns_pids(state: PodState) -> list[int]:
     return sorted(out)
 
 
+def _reclaim_network() -> None:
+    """What the infra held on a bridge network (lease, ports, files) goes now that it is
+    gone (its namespace took the veth with it)."""
+    from .net import network as N
+
+    if not os.path.isdir(os.path.join(N.state_dir(), "networks")):
+        return
+    from .net import attach
+
+    for net in N.list_networks():
+        for lease in attach.reclaim(net):
+            attach.cleanup_lease(net, lease)
+
+
 def destroy(state: PodState, *, force: bool = False, grace: float = STOP_GRACE) -> None:
     """Remove a detached pod: stop its infra process (SIGTERM, then SIGKILL after *grace*
     seconds), kill what is left in its cgroup and remove the cgroups.  Without *force*, a
@@ -561,6 +669,7 @@ def destroy(state: PodState, *, force: bool = False, grace: float = STOP_GRACE) 
     finally:
         if pidfd is not None:
             os.close(pidfd)
+    _reclaim_network()
     if not state.cgroup:
         return
     try:

@@ -120,6 +120,9 @@ class Process:
         self.cgroup = cgroup
         self.returncode: int | None = None
         self.oom_killed = False
+        #: the :class:`pycontain.net.attach.Attachment` on a bridge network (its ``ip4``,
+        #: ``ip6``, ``ports``), else None
+        self.network: Any = None
         self._pidfd = pidfd
         self._owns_cgroup = owns_cgroup
         self._on_exit = on_exit

@@ -244,10 +244,13 @@ class Store(Generic[R]):
         _rmtree(self.dir(id))
 
 
-def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
+def atomic_write(path: str, data: bytes, mode: int = 0o600, *, durable: bool = True) -> None:
     """Replace *path* with *data* atomically and durably: a file of its own beside it,
     written and synced, renamed over *path*, then the directory synced (so the rename
-    itself reaches the disk).  Readers see the old content or the new, never a part."""
+    itself reaches the disk).  Readers see the old content or the new, never a part.
+    Without *durable*, nothing is synced: still atomic for every reader, for records that
+    mean nothing after a reboot (a crash of the writer loses nothing, the kernel keeps the
+    data)."""
     d = os.path.dirname(path)
     tmp = os.path.join(d, f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
@@ -256,7 +259,8 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp, path)
@@ -264,6 +268,8 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    if not durable:
+        return
     dfd = os.open(d, _O_DIR)
     try:
         os.fsync(dfd)

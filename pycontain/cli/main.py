@@ -9,6 +9,7 @@ VERBS = {
     "run": ("pycontain.cli.run", "run a command in a new container"),
     "check": ("pycontain.cli.check", "report what this kernel and host allow"),
     "pod": ("pycontain.cli.pod", "create, list and remove pods (containers sharing net, ipc, uts)"),
+    "network": ("pycontain.cli.network", "create, list, inspect and remove bridge networks"),
 }
 
 

@@ -26,6 +26,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument("--memory", metavar="SIZE", help="memory limit of the whole pod, e.g. 256M")
     c.add_argument("--pids", metavar="N", type=int, help="maximum number of processes in the pod")
     c.add_argument("--cpus", metavar="N", type=float, help="CPU quota of the pod in CPUs, e.g. 1.5")
+    c.add_argument("--net", "--network", dest="net", metavar="MODE|NAME", default="none",
+                   help="the pod's network: none (only loopback, the default), bridge, pasta "
+                   "or a network's name")
+    c.add_argument("-p", "--publish", metavar="[IP:][HOSTPORT:]PORT[/PROTO]", action="append",
+                   default=[], help="publish a port of the pod on the host")
+    c.add_argument("--ip", metavar="ADDR", help="a static IPv4 address on the network")
+    c.add_argument("--ip6", metavar="ADDR", help="a static IPv6 address on the network")
+    c.add_argument("--network-alias", metavar="NAME", action="append", default=[],
+                   help="another name of the pod on a user-defined network")
     ls = sub.add_parser("ls", help="list pods", description="List the pods and whether they run.")
     ls.add_argument("--json", action="store_true", help="print a JSON array")
     rm = sub.add_parser("rm", help="stop and remove pods",
@@ -47,11 +56,15 @@ def _create(args: argparse.Namespace) -> int:
 
     resources = _resources(args)
     try:
-        pod = Pod(args.name, hostname=args.hostname, pid=args.share_pid, resources=resources)
+        pod = Pod(args.name, hostname=args.hostname, pid=args.share_pid, resources=resources,
+                  network=args.net, ports=args.publish, ip=args.ip, ip6=args.ip6,
+                  network_aliases=args.network_alias)
     except ConfigError as err:
         # name the option at fault
         msg = str(err).split(": ", 1)[-1]
-        raise ConfigError(f"--{err.field}", msg) from None
+        opt = {"network": "--net", "ports": "--publish",
+               "network_aliases": "--network-alias"}.get(err.field, f"--{err.field}")
+        raise ConfigError(opt, msg) from None
     store = PodStore()
     try:
         # the new entry stays locked until its state is in it (and goes again on failure)

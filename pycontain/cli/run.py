@@ -17,8 +17,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory", metavar="SIZE", help="memory limit, e.g. 64M, 1G")
     p.add_argument("--pids", metavar="N", type=int, help="maximum number of processes")
     p.add_argument("--cpus", metavar="N", type=float, help="CPU quota in CPUs, e.g. 0.5")
-    p.add_argument("--net", choices=("none", "host"), default="none",
-                   help="none: a new network namespace with only loopback (default); host: the host's")
+    p.add_argument("--net", "--network", dest="net", metavar="MODE|NAME", default="none",
+                   help="none: a network namespace with only loopback (default); host: the "
+                   "host's; bridge: the default bridge network pycontain0 (pasta without "
+                   "root); pasta; or the name of a network (pycontain network create)")
+    p.add_argument("-p", "--publish", metavar="[IP:][HOSTPORT:]PORT[/PROTO]", action="append",
+                   default=[], help="publish a container port on the host (bridge networks, pasta)")
+    p.add_argument("--ip", metavar="ADDR", help="a static IPv4 address on the network")
+    p.add_argument("--ip6", metavar="ADDR", help="a static IPv6 address on the network")
+    p.add_argument("--network-alias", metavar="NAME", action="append", default=[],
+                   help="another name the container has on a user-defined network")
+    p.add_argument("--name", metavar="NAME",
+                   help="the container's name (how others on a user-defined network find it)")
     p.add_argument("--user", metavar="UID[:GID]", help="numeric user and group to run as")
     p.add_argument("-e", "--env", metavar="K=V", action="append", default=[], help="set an environment variable")
     p.add_argument("-w", "--workdir", metavar="DIR", help="working directory inside the container")
@@ -73,8 +83,13 @@ def main(args: argparse.Namespace) -> int:
             raise ConfigError("--chroot", "needs --rootfs")
         rootfs = RootFS.host()
     names = set(DEFAULT_NAMESPACES)
-    if args.net != "none":
+    if args.net == "host":
         names.discard("net")  # the host's network
+    net_kw: dict[str, Any] = {}
+    if pod is None:
+        net_kw = {"network": args.net, "ports": _field("--publish", lambda: _ports(args.publish)),
+                  "ip": args.ip, "ip6": args.ip6, "network_aliases": tuple(args.network_alias),
+                  "name": args.name}
     kw: dict[str, Any] = {}
     if args.memory is not None:
         kw["memory_max"] = _field("--memory", lambda: parse_size(args.memory))
@@ -103,9 +118,16 @@ def main(args: argparse.Namespace) -> int:
     if pod is not None:
         container = pod.container(**ckw)  # closed with the pod, which stays up
     else:
-        container = Container(namespaces=Namespaces(create=names), hostname=hostname, **ckw)
+        try:
+            container = Container(namespaces=Namespaces(create=names), hostname=hostname,
+                                  **net_kw, **ckw)
+        except ConfigError as err:
+            raise _net_option(err) from None
     with pod if pod is not None else container:
-        proc = container.spawn(cmd)
+        try:
+            proc = container.spawn(cmd)
+        except ConfigError as err:   # a lease refused: the address or name is taken
+            raise _net_option(err) from None
         forwarded = {"n": 0}
 
         def forward(signum: int, _frame: object) -> None:
@@ -133,11 +155,33 @@ def _attach_pod(args: argparse.Namespace) -> Any:
 
     if args.net != "none":
         raise ConfigError("--net", "a pod's containers use the pod's network")
+    for opt, value in (("--publish", args.publish), ("--ip", args.ip), ("--ip6", args.ip6),
+                       ("--network-alias", args.network_alias)):
+        if value:
+            raise ConfigError(opt, "a pod's containers use the pod's network: set it on "
+                              "'pycontain pod create'")
     # a state is replaced atomically: no lock needed to read one
     state = PodStore().load(args.pod, field="--pod")
     if args.hostname is not None and "uts" in state.share:
         raise ConfigError("--hostname", "a pod's containers have the pod's hostname")
     return Pod.attach(state)
+
+
+def _net_option(err: Any) -> Any:
+    """A ConfigError of a network field, re-labelled with its option."""
+    from pycontain.errors import ConfigError
+
+    opt = {"network": "--net", "ports": "--publish", "ip": "--ip", "ip6": "--ip6",
+           "network_aliases": "--network-alias", "name": "--name"}.get(err.field)
+    if opt is None:
+        return err
+    return ConfigError(opt, str(err).split(": ", 1)[-1])
+
+
+def _ports(specs: list[str]) -> Any:
+    from pycontain.net.ports import parse_ports
+
+    return parse_ports(specs)
 
 
 def _field(name: str, fn: Any) -> Any:

@@ -72,6 +72,9 @@ class PlanMount:
     propagation: int = 0
     create: int = PC_CREATE_DIR
     nofollow: bool = False
+    #: a detached mount (``open_tree`` in the parent) moved onto the target instead of a
+    #: bind of ``source``: a source the child could not see or reach from its namespaces
+    source_fd: int = -1
 
     def describe(self) -> str:
         if self.fstype:
@@ -87,6 +90,26 @@ class PlanDevice:
     uid: int = 0
     gid: int = 0
     host_path: str | None = None
+
+
+@attrs.frozen
+class PlanNet:
+    """A veth pair the child makes from its new network namespace (no Python runs there):
+    the host end ``host_ifname`` comes up on the bridge ``master`` (an ifindex), the peer
+    ``ifname`` is ours, with the addresses (``"10.0.0.2/24"``) and default gateways given.
+    ``host_nl`` is a NETLINK_ROUTE socket of the host's namespace."""
+
+    host_nl: int
+    host_ifname: str
+    ifname: str = "eth0"
+    master: int = 0
+    alias: str | None = None
+    hairpin: bool = False
+    mtu: int = 0
+    addr4: str | None = None
+    gw4: str | None = None
+    addr6: str | None = None
+    gw6: str | None = None
 
 
 @attrs.frozen
@@ -247,14 +270,7 @@ class CompiledPlan:
             arr = ffi.new("struct pc_mount[]", len(plan.mounts))
             keep.append(arr)
             for i, m in enumerate(plan.mounts):
-                arr[i].source = s(m.source)
-                arr[i].target = s(m.target)
-                arr[i].fstype = s(m.fstype)
-                arr[i].data = s(m.data)
-                arr[i].flags = m.flags
-                arr[i].propagation = m.propagation
-                arr[i].create = m.create
-                arr[i].nofollow = int(m.nofollow)
+                _fill_mount(arr[i], m, s)
             p.mounts = arr
             p.n_mounts = len(plan.mounts)
         if plan.devices:
@@ -344,7 +360,9 @@ class CompiledPlan:
               parent_pidfd: int | None = None, argv: Sequence[str] | None = None,
               env: Sequence[str] | None = None, cwd: str | None = None,
               preserve_fds: int | None = None,
-              console_sock: int | None = None) -> tuple[int, int, int | bool]:
+              console_sock: int | None = None,
+              net: PlanNet | None = None,
+              mounts: Sequence[PlanMount] = ()) -> tuple[int, int, int | bool]:
         """Clone the child and run the plan.
 
         *at* maps a :class:`Stop` to a function of the child's pid: the child waits at that
@@ -376,6 +394,18 @@ class CompiledPlan:
             p.close_from = 3 + preserve_fds
         if console_sock is not None:
             p.console_sock = console_sock
+        if net is not None:
+            p.net = _c_net(net, keep, s)
+        if mounts:  # after the plan's own
+            n0 = p.n_mounts
+            ma = ffi.new("struct pc_mount[]", n0 + len(mounts))
+            keep.append(ma)
+            for i in range(n0):
+                ma[i] = p.mounts[i]
+            for i, m in enumerate(mounts, n0):
+                _fill_mount(ma[i], m, s)
+            p.mounts = ma
+            p.n_mounts = n0 + len(mounts)
         if fds:
             fm = ffi.new("struct pc_fdmap[]", len(fds))
             for i, (src, dst) in enumerate(fds):
@@ -487,6 +517,47 @@ class CompiledPlan:
             return pid, pidfd, index
         kill_and_reap(pidfd)
         raise child_error(plan, err_no, step, index, path)
+
+
+def _fill_mount(c: Any, m: PlanMount, s: Callable[[str | bytes | None], Any]) -> None:
+    c.source = s(m.source)
+    c.target = s(m.target)
+    c.fstype = s(m.fstype)
+    c.data = s(m.data)
+    c.flags = m.flags
+    c.propagation = m.propagation
+    c.create = m.create
+    c.nofollow = int(m.nofollow)
+    c.source_fd = m.source_fd
+
+
+def _c_net(net: PlanNet, keep: list[Any], s: Callable[[str | bytes | None], Any]) -> Any:
+    import ipaddress
+
+    n = ffi.new("struct pc_net *")
+    keep.append(n)
+    n.host_nl = net.host_nl
+    n.host_ifname = s(net.host_ifname)
+    n.alias = s(net.alias)
+    n.master = net.master
+    n.hairpin = int(net.hairpin)
+    n.ifname = s(net.ifname)
+    n.mtu = net.mtu
+    if net.addr4:
+        i4 = ipaddress.IPv4Interface(net.addr4)
+        n.has4, n.prefix4 = 1, i4.network.prefixlen
+        ffi.memmove(n.addr4, i4.ip.packed, 4)
+    if net.gw4:
+        n.has_gw4 = 1
+        ffi.memmove(n.gw4, ipaddress.IPv4Address(net.gw4).packed, 4)
+    if net.addr6:
+        i6 = ipaddress.IPv6Interface(net.addr6)
+        n.has6, n.prefix6 = 1, i6.network.prefixlen
+        ffi.memmove(n.addr6, i6.ip.packed, 16)
+    if net.gw6:
+        n.has_gw6 = 1
+        ffi.memmove(n.gw6, ipaddress.IPv6Address(net.gw6).packed, 16)
+    return n
 
 
 REPORT = struct.Struct("iiii512s")

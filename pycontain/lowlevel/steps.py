@@ -62,4 +62,8 @@ STEPS: dict[int, str] = {
     lib.PC_STEP_NONDUMPABLE: "making the process non-dumpable",
     lib.PC_STEP_UNSHARE_TIME: "creating the time namespace",
     lib.PC_STEP_FORK_PIDNS: "forking into the pid namespace",
+    lib.PC_STEP_NET_VETH: "creating veth",
+    lib.PC_STEP_NET_UP: "bringing up the container's network interface",
+    lib.PC_STEP_NET_ADDR: "adding an address to the container's network interface",
+    lib.PC_STEP_NET_ROUTE: "adding the container's default route",
 }

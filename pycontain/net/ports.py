@@ -1,0 +1,125 @@
+"""Published ports: Docker's ``-p [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]`` syntax,
+port ranges included, parsed into one :class:`PortMapping` per port."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+import attrs
+
+from pycontain.errors import ConfigError
+
+__all__ = ["PortMapping", "parse_port", "parse_ports"]
+
+PROTOCOLS = ("tcp", "udp")
+
+
+@attrs.frozen
+class PortMapping:
+    """One published port: connections to ``host_port`` (on ``host_ip``, or on every
+    address of the host when None) go to ``container_port`` of the container."""
+
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("host_port", "container_port"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 < v < 65536:
+                raise ConfigError(f"ports.{name}", f"must be a port number 1..65535, got {v!r}")
+        if self.protocol not in PROTOCOLS:
+            raise ConfigError("ports.protocol", f"must be tcp or udp, got {self.protocol!r}")
+        if self.host_ip is not None:
+            try:
+                ipaddress.ip_address(self.host_ip)
+            except ValueError:
+                raise ConfigError("ports.host_ip", f"not an IP address: {self.host_ip!r}") from None
+
+    @property
+    def family(self) -> int | None:
+        """4 or 6 for a mapping on one host address, None for every address."""
+        return None if self.host_ip is None else ipaddress.ip_address(self.host_ip).version
+
+    def __str__(self) -> str:
+        ip = self.host_ip or ""
+        if ":" in ip:
+            ip = f"[{ip}]"
+        return f"{ip + ':' if ip else ''}{self.host_port}:{self.container_port}/{self.protocol}"
+
+
+def _range(text: str, spec: str, what: str) -> tuple[int, int]:
+    lo, sep, hi = text.partition("-")
+    try:
+        a = int(lo)
+        b = int(hi) if sep else a
+    except ValueError:
+        raise ConfigError("ports", f"{spec!r}: {what} {text!r} is not a port or a range") from None
+    if not (0 < a < 65536 and 0 < b < 65536) or b < a:
+        raise ConfigError("ports", f"{spec!r}: {what} {text!r} is not in 1..65535 (low-high)")
+    return a, b
+
+
+def parse_port(spec: str) -> list[PortMapping]:
+    """Parse one ``-p`` value: ``[HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO]``; a range
+    (``8000-8009:80-89``) gives one mapping per port.  Without HOSTPORT the host port is
+    the container port (Docker picks a random one; we keep it predictable).  An IPv6
+    HOSTIP is written in brackets: ``[::1]:8080:80``."""
+    if not isinstance(spec, str) or not spec:
+        raise ConfigError("ports", f"expected [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|udp], got {spec!r}")
+    body, _, proto = spec.partition("/")
+    proto = proto or "tcp"
+    if proto not in PROTOCOLS:
+        raise ConfigError("ports", f"{spec!r}: protocol must be tcp or udp, got {proto!r}")
+    host_ip: str | None = None
+    if body.startswith("["):
+        end = body.find("]")
+        if end < 0 or body[end + 1:end + 2] != ":":
+            raise ConfigError("ports", f"{spec!r}: expected [IPV6]:HOSTPORT:CONTAINERPORT")
+        host_ip, body = body[1:end], body[end + 2:]
+        parts = body.split(":")
+        if len(parts) != 2:
+            raise ConfigError("ports", f"{spec!r}: expected [IPV6]:HOSTPORT:CONTAINERPORT")
+        host, cont = parts
+    else:
+        parts = body.split(":")
+        if len(parts) == 1:
+            host, cont = "", parts[0]
+        elif len(parts) == 2:
+            host, cont = parts
+        elif len(parts) == 3:
+            host_ip, host, cont = parts
+            host_ip = host_ip or None
+        else:
+            raise ConfigError("ports", f"{spec!r}: expected [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]")
+    if host_ip is not None:
+        try:
+            host_ip = str(ipaddress.ip_address(host_ip))
+        except ValueError:
+            raise ConfigError("ports", f"{spec!r}: {host_ip!r} is not an IP address") from None
+    c0, c1 = _range(cont, spec, "container port")
+    h0, h1 = _range(host, spec, "host port") if host else (c0, c1)
+    if h1 - h0 != c1 - c0:
+        raise ConfigError("ports", f"{spec!r}: the host range and the container range differ in size")
+    return [PortMapping(h0 + i, c0 + i, proto, host_ip) for i in range(c1 - c0 + 1)]
+
+
+def parse_ports(specs: Iterable[str | PortMapping]) -> tuple[PortMapping, ...]:
+    """Parse several ``-p`` values (or take :class:`PortMapping` objects); a host port given
+    twice for one protocol and address is an error."""
+    if isinstance(specs, (str, PortMapping)):
+        specs = [specs]
+    out: list[PortMapping] = []
+    for s in specs:
+        out.extend([s] if isinstance(s, PortMapping) else parse_port(s))
+    seen: dict[tuple[str, int], PortMapping] = {}
+    for m in out:
+        for ip in ([m.host_ip] if m.host_ip else [None]):
+            key = (m.protocol, m.host_port)
+            other = seen.get(key)
+            if other is not None and (other.host_ip is None or ip is None or other.host_ip == ip):
+                raise ConfigError("ports", f"host port {m.host_port}/{m.protocol} is published twice")
+            seen[key] = m
+    return tuple(out)

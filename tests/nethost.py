@@ -1,0 +1,157 @@
+"""A network namespace that stands in for the host, for the network tests.
+
+The machine's own links and firewall are never touched: each test gets a network namespace
+(the "host": pycontain's bridges, nftables rules and sysctls are made in it) joined by a veth
+to a second one (the "outside": a server there plays the internet), each held by a sleeping
+process of the test (``unshare --net``; no /run/netns mount), entered with ``nsenter``.  Addresses are from TEST-NET-2 (198.51.100.0/24): the host is
+198.51.100.1, the outside 198.51.100.2, with a default route back to the host.  Traffic
+stays between these namespaces and the containers' own.
+
+Code runs in the host namespace as a separate Python (``run_py``) or command line
+(``pycontain``), with ``PYCONTAIN_NETWORK_DIR`` pointing at a directory of the test, so
+the state of the machine's own networks is never read or written.  :meth:`NetHost.close`
+checks that no container left anything (veth, published port, lease, file) and ends both
+namespaces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+HOST_ADDR = "198.51.100.1"
+OUT_ADDR = "198.51.100.2"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sh(cmd: str, *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, shell=True, check=check, capture_output=True, text=True,
+                          timeout=60)
+
+
+class NetHost:
+    def __init__(self, tmp: Path) -> None:
+        self.state = tmp / "netstate"
+        self.state.mkdir()
+        # each namespace is held by a sleeping process of ours (no /run/netns mount)
+        self._holders = [subprocess.Popen(["unshare", "--net", "sleep", "infinity"])
+                         for _ in range(2)]
+        self.host_pid, self.out_pid = (p.pid for p in self._holders)
+        self.host, self.out = "host", "out"
+        try:
+            for p in self._holders:
+                _wait_own_netns(p.pid)
+            h, o = self.host_pid, self.out_pid
+            sh(f"nsenter -t {h} -n ip link set lo up && nsenter -t {o} -n ip link set lo up && "
+               f"nsenter -t {h} -n ip link add up0 type veth peer name up0 netns {o} && "
+               f"nsenter -t {h} -n ip addr add {HOST_ADDR}/24 dev up0 && "
+               f"nsenter -t {o} -n ip addr add {OUT_ADDR}/24 dev up0 && "
+               f"nsenter -t {h} -n ip link set up0 up && nsenter -t {o} -n ip link set up0 up && "
+               f"nsenter -t {o} -n ip route add default via {HOST_ADDR}")
+        except BaseException:
+            self.close(check=False)
+            raise
+
+    def _pid(self, ns: str | None) -> int:
+        return self.out_pid if ns == self.out else self.host_pid
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PYCONTAIN_NETWORK_DIR": str(self.state),
+                "PYTHONPATH": str(ROOT)}
+
+    def argv(self, argv: list[str], ns: str | None = None) -> list[str]:
+        return ["nsenter", "-t", str(self._pid(ns)), "-n", *argv]
+
+    def run(self, argv: list[str], *, ns: str | None = None, timeout: float = 120,
+            check: bool = False, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run *argv* in the host namespace (or *ns*: ``nethost.out``)."""
+        return subprocess.run(self.argv(argv, ns), env=self.env, capture_output=True,
+                              text=True, timeout=timeout, check=check, input=input)
+
+    def popen(self, argv: list[str], *, ns: str | None = None, **kw: Any) -> subprocess.Popen[str]:
+        """Start *argv* there; nsenter execs it, so the Popen's pid is the program's."""
+        return subprocess.Popen(self.argv(argv, ns), env=self.env, text=True, **kw)
+
+    def run_py(self, code: str, *, ns: str | None = None, timeout: float = 120) -> Any:
+        """Run *code* (which sets ``result``) in a fresh Python in the host namespace;
+        return ``result`` (JSON).  A failure raises AssertionError with its stderr."""
+        body = "import json, sys\nresult = None\n" + textwrap.dedent(code) + \
+            "\nprint('\\n@@RESULT@@' + json.dumps(result))\n"
+        r = self.run([sys.executable, "-c", body], ns=ns, timeout=timeout)
+        if r.returncode != 0 or "@@RESULT@@" not in r.stdout:
+            raise AssertionError(f"code failed (rc {r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return json.loads(r.stdout.rsplit("@@RESULT@@", 1)[1])
+
+    def pycontain(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return self.run([sys.executable, "-m", "pycontain", *args], timeout=timeout)
+
+    # -- what is left --------------------------------------------------------------------------
+
+    def links(self) -> list[str]:
+        r = sh(f"nsenter -t {self.host_pid} -n ip -o link show")
+        return sorted(line.split(":")[1].strip().split("@")[0] for line in r.stdout.splitlines())
+
+    def nft_tables(self) -> list[str]:
+        out = sh(f"nsenter -t {self.host_pid} -n nft list tables").stdout
+        return sorted(line.strip() for line in out.splitlines() if line.strip())
+
+    def nft_elements(self) -> list[Any]:
+        """The elements in pycontain's maps and sets (published ports and their claims)."""
+        r = sh(f"nsenter -t {self.host_pid} -n nft -j list table inet pycontain", check=False)
+        if r.returncode != 0:
+            return []
+        out = []
+        for x in json.loads(r.stdout)["nftables"]:
+            for kind in ("map", "set"):
+                if kind in x and x[kind].get("elem") and x[kind]["name"] != "ip_ports":
+                    out += x[kind]["elem"]
+        return out
+
+    def leftovers(self) -> dict[str, Any]:
+        """What containers left in the host namespace and the state directory: veths,
+        published ports, leases, files.  (Bridges, and the table with the networks' own
+        rules, stay while a network exists, as docker0 does.)"""
+        leases: list[str] = []
+        d = self.state / "leases"
+        if d.is_dir():
+            for f in d.glob("*.leases"):
+                leases += f.read_text().splitlines()[1:]
+        files = list((self.state / "files").iterdir()) if (self.state / "files").is_dir() else []
+        return {
+            "links": [n for n in self.links() if n.startswith("pcv")],
+            "ports": self.nft_elements(),
+            "leases": leases,
+            "files": [str(f) for f in files],
+        }
+
+    def close(self, check: bool = True) -> None:
+        left = None
+        if check:
+            # a namespace ends asynchronously after its last process: its veth with it
+            deadline = time.monotonic() + 10
+            while True:
+                left = self.leftovers()
+                if not any(left.values()) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+        for p in self._holders:
+            p.kill()
+            p.wait()
+        if left is not None:
+            assert not any(left.values()), f"left in the stand-in host: {left}"
+
+
+def _wait_own_netns(pid: int) -> None:
+    mine = os.stat("/proc/self/ns/net").st_ino
+    deadline = time.monotonic() + 10
+    while os.stat(f"/proc/{pid}/ns/net").st_ino == mine:
+        if time.monotonic() > deadline:
+            raise AssertionError("unshare --net did not make a namespace")
+        time.sleep(0.01)
