@@ -606,3 +606,33 @@ def test_root_caller_with_a_user_namespace() -> None:
         c.kill()
         c.wait()
 
+
+
+def test_rootless_container_reaches_the_hosts_loopback_through_pasta(
+        user: RootlessUser, tun_setup: str) -> None:
+    """The library as a new user without root would use it: Container(network="bridge")
+    gets pasta; the gateway address reaches a server on the host's 127.0.0.1, and a
+    published port reaches a server in the container."""
+    hport = _free_port()
+    with _host_server() as (port, peers):
+        out = _user_python(user, tun_setup, f"""
+            import pycontain, socket, sys
+            c = pycontain.Container(network="bridge", ports=["127.0.0.1:{hport}:8000"])
+            gw = c.run(["ip", "-4", "route", "show", "default"], capture_output=True,
+                       text=True).stdout.split()[2]
+            r = c.run([sys.executable, "-c", {_CLIENT!r}, gw, "{port}"], capture_output=True,
+                      text=True)
+            srv = c.spawn([sys.executable, "-c", {_TCP_SERVER!r}, "8000"],
+                          stdout=pycontain.PIPE)
+            assert srv.stdout.readline() == b"ready\\n"
+            s = socket.create_connection(("127.0.0.1", {hport}), timeout=10)
+            s.sendall(b"hi")
+            got = s.recv(100).decode()
+            s.close()
+            srv.wait(10)
+            c.close()
+            print(json.dumps({{"out": r.stdout, "err": r.stderr, "published": got}}))
+        """)
+    assert out["out"].strip() == "host:ping", out
+    assert peers and peers[0][0] == "127.0.0.1"
+    assert out["published"] == "container:hi"
