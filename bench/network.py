@@ -72,8 +72,19 @@ class PodmanRows:
             os.makedirs(d, exist_ok=True)
             subprocess.run(["mount", "-t", "tmpfs", "tmpfs", d], check=True)
         self.tmp = tmp
+        for d in ("tmp", "net", "root", "runroot"):
+            (tmp / d).mkdir(parents=True, exist_ok=True)
         conf = tmp / "containers.conf"
+        import resource
+
+        # without CAP_SYS_RESOURCE podman's rlimits must stay within our hard limits
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        nofile = 1048576 if nofile == resource.RLIM_INFINITY else nofile
+        nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+        nproc = min(32768 if nproc == resource.RLIM_INFINITY else nproc, 32768)
         conf.write_text(f"""
+[containers]
+default_ulimits = ["nofile={min(1024, nofile)}:{nofile}", "nproc={nproc}:{nproc}"]
 [network]
 network_backend = "netavark"
 network_config_dir = "{tmp}/net"
@@ -83,7 +94,7 @@ static_dir = "{tmp}/root/libpod"
 lock_type = "file"
 events_logger = "file"
 cgroup_manager = "cgroupfs"
-runtime = "crun"
+runtime = "{shutil.which("crun") or shutil.which("runc") or "runc"}"
 """)
         self.env = {**os.environ, "CONTAINERS_CONF": str(conf)}
         self.base = ["podman", "--root", str(tmp / "root"), "--runroot", str(tmp / "runroot"),
@@ -92,9 +103,12 @@ runtime = "crun"
         sys.path.insert(0, str(ROOT / "tests" / "clients"))
         from images import write_image_archive
 
-        archive = write_image_archive(rootfs, tmp / "bb.tar", "localhost/bench/busybox:latest")
-        subprocess.run([*self.base, "load", "-i", str(archive)], env=self.env, check=True,
-                       capture_output=True)
+        archive = tmp / "bb.tar"
+        write_image_archive(rootfs, archive, "localhost/bench/busybox:latest")
+        r = subprocess.run([*self.base, "load", "-i", str(archive)], env=self.env,
+                           capture_output=True, text=True, check=False)
+        if r.returncode != 0:
+            raise RuntimeError(f"podman load: {r.stderr}")
 
     def run(self, network: str | None) -> float:
         net = ["--network", network] if network else []

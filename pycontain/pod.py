@@ -409,6 +409,7 @@ class Pod:
         try:
             pod._cgroup = Cgroup.open(state.cgroup) if state.cgroup else None
             pod._open_namespaces()
+            pod._net = _network_of(state)
         except BaseException:
             pod._forget_infra()
             raise
@@ -626,6 +627,18 @@ def _userns_pids(state: PodState) -> list[int]:
             except OSError:
                 continue
     return sorted(out)
+
+
+def _network_of(state: PodState) -> Any:
+    """The bridge network place of a running pod made elsewhere (its lease's owner is the
+    infra process), for its containers' /etc/hosts and resolv.conf; None without one."""
+    from .net import network as N
+
+    if not os.path.isdir(os.path.join(N.state_dir(), "networks")):
+        return None
+    from .net import attach
+
+    return attach.find_owned_by(f"{state.infra_pid}-{state.infra_start_time}")
 
 
 def _reclaim_network() -> None:

@@ -34,7 +34,6 @@ import contextlib
 import ipaddress
 import os
 import secrets
-import shutil
 import socket
 import time
 from collections.abc import Iterable, Sequence
@@ -87,8 +86,19 @@ def reclaim(net: N.Network) -> list[Any]:
     return list(_leases(net).reclaim(owner_alive))
 
 
-def _files_dir(lease_id: str) -> str:
-    return os.path.join(N.state_dir(), "files", lease_id)
+_FILES = ("hosts", "resolv.conf", "hostname")
+
+
+def _file(lease_id: str, name: str) -> str:
+    """A container's file: ``files/ID.NAME`` under the state directory (flat: no directory
+    to make and remove per container)."""
+    return os.path.join(N.state_dir(), "files", f"{lease_id}.{name}")
+
+
+def _remove_files(lease_id: str) -> None:
+    for name in _FILES:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(_file(lease_id, name))
 
 
 def _ports_of(lease: Any) -> list[PortMapping]:
@@ -109,7 +119,7 @@ def cleanup_lease(net: N.Network, lease: Any, *, link: bool = True) -> None:
     if ports and lid:
         nft.unpublish(lid, ports)
     if lid:
-        shutil.rmtree(_files_dir(lid), ignore_errors=True)
+        _remove_files(lid)
     veth = lease.extra.get("veth")
     if veth and link:
         with contextlib.suppress(NetworkError):
@@ -161,10 +171,9 @@ class Attachment:
         from pycontain.lowlevel.kernel import MS_BIND
         from pycontain.lowlevel.plan import PC_CREATE_FILE, PlanMount
 
-        d = _files_dir(self.id)
-        return [PlanMount(target=f"/etc/{f}", source=os.path.join(d, f), flags=MS_BIND,
+        return [PlanMount(target=f"/etc/{f}", source=_file(self.id, f), flags=MS_BIND,
                           create=PC_CREATE_FILE)
-                for f in ("hosts", "resolv.conf", "hostname")]
+                for f in _FILES]
 
     def started(self, pid: int) -> None:
         """The process *pid* (a pod's infra, which outlives its caller) owns the lease from
@@ -189,6 +198,17 @@ class Attachment:
             _rewrite_hosts(net, leases.leases())
 
 
+_TOKEN: tuple[int, str] | None = None
+
+
+def _my_token() -> str:
+    global _TOKEN
+    pid = os.getpid()
+    if _TOKEN is None or _TOKEN[0] != pid:   # a fork has its own
+        _TOKEN = (pid, owner_of(pid))
+    return _TOKEN[1]
+
+
 def attach(network: str | N.Network, *, ports: Iterable[PortMapping] = (), ip: str | None = None,
            ip6: str | None = None, name: str | None = None, aliases: Sequence[str] = (),
            hostname: str | None = None) -> Attachment:
@@ -207,7 +227,7 @@ def attach(network: str | N.Network, *, ports: Iterable[PortMapping] = (), ip: s
         "id": lid, "veth": VETH_PREFIX + lid, "names": names,
         "ports": [[p.host_port, p.container_port, p.protocol, p.host_ip] for p in ports],
     }
-    lease, stale = leases.allocate(f"{owner_of(os.getpid())}/{lid}", ip4=ip, ip6=ip6,
+    lease, stale = leases.allocate(f"{_my_token()}/{lid}", ip4=ip, ip6=ip6,
                                    name=name if net.dns else None,
                                    aliases=tuple(aliases) if net.dns else (), extra=extra,
                                    alive=owner_alive)
@@ -248,15 +268,26 @@ def _check_host_ports(ports: Sequence[PortMapping]) -> None:
 
 # -- files ------------------------------------------------------------------------------------
 
+_RESOLV: tuple[Any, str] | None = None
+
+
 def _resolv_conf() -> str:
     """The host's resolver configuration as a container on a bridge can use it: the real
     upstream servers where the host runs systemd-resolved's stub (127.0.0.53), loopback
     servers dropped (they are the host's, not reachable from the container), Docker's
-    fallback (8.8.8.8, 8.8.4.4) when nothing is left."""
+    fallback (8.8.8.8, 8.8.4.4) when nothing is left.  Read again when the host's file
+    changes."""
+    global _RESOLV
+    try:
+        st = os.stat("/etc/resolv.conf")
+        key: Any = (st.st_ino, st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None
+    if _RESOLV is not None and _RESOLV[0] == key:
+        return _RESOLV[1]
     text = ""
-    for path in ("/etc/resolv.conf",):
-        with contextlib.suppress(OSError), open(path) as f:
-            text = f.read()
+    with contextlib.suppress(OSError), open("/etc/resolv.conf") as f:
+        text = f.read()
     if "nameserver 127.0.0.53" in text:
         with contextlib.suppress(OSError), open("/run/systemd/resolve/resolv.conf") as f:
             text = f.read()
@@ -273,7 +304,9 @@ def _resolv_conf() -> str:
         lines.append(line)
     if not servers:
         lines += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
-    return "\n".join(lines) + "\n"
+    out = "\n".join(lines) + "\n"
+    _RESOLV = (key, out)
+    return out
 
 
 def _hosts_text(net: N.Network, me: Any, leases: Iterable[Any]) -> str:
@@ -295,12 +328,15 @@ def _hosts_text(net: N.Network, me: Any, leases: Iterable[Any]) -> str:
 
 def _write_files(att: Attachment, name: str | None, aliases: Sequence[str],
                  hostname: str | None) -> None:
-    d = _files_dir(att.id)
-    os.makedirs(d, mode=0o755, exist_ok=True)
-    host = hostname or name or att.id
-    _write_in_place(os.path.join(d, "hosts"), _hosts_text(att.network, att.lease, ()))
-    _write_in_place(os.path.join(d, "resolv.conf"), _resolv_conf())
-    _write_in_place(os.path.join(d, "hostname"), host + "\n")
+    lid = att.id
+    host = hostname or name or lid
+    try:
+        _write_in_place(_file(lid, "hosts"), _hosts_text(att.network, att.lease, ()))
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(_file(lid, "hosts")), mode=0o755, exist_ok=True)
+        _write_in_place(_file(lid, "hosts"), _hosts_text(att.network, att.lease, ()))
+    _write_in_place(_file(lid, "resolv.conf"), _resolv_conf())
+    _write_in_place(_file(lid, "hostname"), host + "\n")
 
 
 def _write_in_place(path: str, text: str) -> None:
@@ -320,7 +356,7 @@ def _rewrite_hosts(net: N.Network, leases: Sequence[Any]) -> None:
         lid = lease.extra.get("id")
         if not lid:
             continue
-        path = os.path.join(_files_dir(lid), "hosts")
+        path = _file(lid, "hosts")
         if not os.path.exists(path):
             continue
         mine = dict(lease.extra)
@@ -336,6 +372,17 @@ class _WithExtra:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._lease, name)
+
+
+def find_owned_by(token: str) -> Attachment | None:
+    """The place on a network of the process whose owner token is *token* (a pod's infra,
+    from another process), or None."""
+    for net in N.list_networks():
+        for lease in leases_of(net):
+            if lease.owner.split("/", 1)[0] == token and lease.extra.get("id"):
+                ports = _ports_of(lease)
+                return Attachment(net, lease, ports, 0, None)
+    return None
 
 
 # -- networks as a whole ----------------------------------------------------------------------
@@ -425,9 +472,10 @@ def prune(remove_unused: bool = True) -> dict[str, list[str]]:
                 done["rules"].append(owner)
     files = os.path.join(N.state_dir(), "files")
     with contextlib.suppress(FileNotFoundError):
-        for lid in os.listdir(files):
-            if lid not in living_ids:
-                shutil.rmtree(os.path.join(files, lid), ignore_errors=True)
+        for f in os.listdir(files):
+            if f.split(".", 1)[0] not in living_ids:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(files, f))
     if remove_unused:
         for net in nets:
             if leases_of(net):

@@ -162,14 +162,29 @@ def list_networks() -> list[Network]:
     return out
 
 
+_RECORDS: dict[str, tuple[Any, Network]] = {}
+
+
 def get(name: str, field: str = "network") -> Network:
     """The network *name* (``bridge``: the default one, created on first use).  Unknown:
     ConfigError naming *field*."""
     if name == "bridge":
         name = DEFAULT_NETWORK
     st = network_store()
+    path = os.path.join(st.root, name, "state.json")
     try:
-        return st.load(name)
+        s = os.stat(path)
+        key = (path, s.st_ino, s.st_mtime_ns, s.st_size)
+        got = _RECORDS.get(path)
+        if got is not None and got[0] == key:
+            return got[1]
+    except (OSError, ValueError):
+        key = None
+    try:
+        net = st.load(name)
+        if key is not None:   # a record is replaced by rename: a new inode
+            _RECORDS[path] = (key, net)
+        return net
     except NotFound:
         if name == DEFAULT_NETWORK:
             return _create_default()

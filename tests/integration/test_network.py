@@ -450,3 +450,43 @@ def test_end_to_end_on_the_host_over_loopback(tmp_path: Path) -> None:
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     assert "inet pycontain" not in tables
     assert not (tmp_path / "state").exists() or not any((tmp_path / "state").rglob("*.json"))
+
+
+def test_cli_pod_on_a_network_with_a_published_port(nethost: NetHost) -> None:
+    """`pod create --net NAME -p`: the pod's one interface, its port answering from outside,
+    its /etc/hosts in a `run --pod` container; `pod rm` gives the lease back."""
+    name = f"netpod-{os.getpid()}"
+    assert nethost.pycontain("network", "create", "podnet").returncode == 0
+    r = nethost.pycontain("pod", "create", "--name", name, "--net", "podnet", "-p", "8086:80")
+    assert r.returncode == 0, r.stderr
+    try:
+        server = nethost.popen([PY, "-m", "pycontain", "run", "--pod", name, "--", PY, "-c",
+                                SERVER, "inpod", "80"], stdout=subprocess.PIPE)
+        try:
+            assert server.stdout.readline().strip() == "listening"
+            assert _client_in(nethost.out, nethost, HOST_ADDR, 8086) == f"inpod {OUT_ADDR}"
+            r = nethost.pycontain("run", "--pod", name, "--", "cat", "/etc/hosts")
+            assert f"\t{name}" in r.stdout, r.stdout + r.stderr
+            info = json.loads(nethost.pycontain("network", "inspect", "podnet").stdout)[0]
+            assert [c["Name"] for c in info["Containers"].values()] == [name]
+        finally:
+            server.send_signal(signal.SIGTERM)
+            time.sleep(0.2)
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+    finally:
+        r = nethost.pycontain("pod", "rm", "--force", name)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(nethost.pycontain("network", "inspect", "podnet").stdout)[0]
+    assert info["Containers"] == {}
+    assert nethost.pycontain("network", "rm", "podnet").returncode == 0
+
+
+def test_check_reports_what_networks_need() -> None:
+    r = subprocess.run([PY, "-m", "pycontain", "check", "--json"], capture_output=True,
+                       text=True, check=True)
+    rep = json.loads(r.stdout)
+    assert rep["nftables"] == "yes (libnftables)"
+    assert rep["ip forwarding"].startswith(("on", "off"))
+    assert rep["pasta"] == "yes" or rep["pasta"].startswith("no: ")
+    assert rep["slirp4netns"] in ("yes", "no (apt-get install slirp4netns)")
