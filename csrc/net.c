@@ -160,10 +160,10 @@ static int add_default_route(int sock, int family, int index, const unsigned cha
     return nl_talk(sock, &b);
 }
 
-void pc_child_net(const struct pc_net *n)
+/* The pair, its host end up on the bridge (hairpin where asked), its peer in the namespace
+ * named by ns_attr (IFLA_NET_NS_PID or IFLA_NET_NS_FD) and ns_value.  0 or -errno. */
+static int make_link(const struct pc_net *n, int ns_attr, unsigned int ns_value)
 {
-    /* 1. on the host: the pair, its host end up on the bridge, its peer in our namespace
-     * (by our pid, as our own pid namespace sees it: the kernel looks it up there) */
     struct nlbuf b;
     struct ifinfomsg ifi;
     memset(&ifi, 0, sizeof(ifi));
@@ -185,11 +185,11 @@ void pc_child_net(const struct pc_net *n)
     pifi.ifi_family = AF_UNSPEC;
     /* the peer's ifinfomsg sits in the attribute's payload, its attributes after it */
     if (b.len + sizeof(pifi) > sizeof(b.data))
-        FAILE(ENOBUFS, PC_STEP_NET_VETH, -1, n->host_ifname);
+        return -ENOBUFS;
     memcpy(b.data + b.len, &pifi, sizeof(pifi));
     b.len += NLMSG_ALIGN(sizeof(pifi));
     nl_put_str(&b, IFLA_IFNAME, n->ifname);
-    nl_put_u32(&b, IFLA_NET_NS_PID, (unsigned int)getpid());
+    nl_put_u32(&b, ns_attr, ns_value);
     if (n->mtu)
         nl_put_u32(&b, IFLA_MTU, n->mtu);
     nl_end(&b, peer);
@@ -198,7 +198,7 @@ void pc_child_net(const struct pc_net *n)
     ((struct nlmsghdr *)b.data)->nlmsg_len = b.len;
     int r = nl_talk(n->host_nl, &b);
     if (r < 0)
-        FAILE(-r, PC_STEP_NET_VETH, -1, n->host_ifname);
+        return r;
     if (n->alias) {
         memset(&ifi, 0, sizeof(ifi));
         ifi.ifi_family = AF_UNSPEC;
@@ -207,14 +207,14 @@ void pc_child_net(const struct pc_net *n)
         nl_put_str(&b, IFLA_IFALIAS, n->alias);
         r = nl_talk(n->host_nl, &b);
         if (r < 0)
-            FAILE(-r, PC_STEP_NET_VETH, -1, n->host_ifname);
+            return r;
     }
     if (n->master && n->hairpin) {
         /* hairpin on the bridge port: with br_netfilter (Docker loads it) a connection to
          * the container's own published port is bridged back out of the port it came in */
         int hidx = if_index(n->host_nl, n->host_ifname); /* SIOCGIFINDEX in the host's namespace */
         if (hidx < 0)
-            FAILE(-hidx, PC_STEP_NET_VETH, -1, n->host_ifname);
+            return hidx;
         memset(&ifi, 0, sizeof(ifi));
         ifi.ifi_family = AF_BRIDGE;
         ifi.ifi_index = hidx;
@@ -225,8 +225,24 @@ void pc_child_net(const struct pc_net *n)
         nl_end(&b, prot);
         r = nl_talk(n->host_nl, &b);
         if (r < 0)
-            FAILE(-r, PC_STEP_NET_VETH, -1, n->host_ifname);
+            return r;
     }
+    return 0;
+}
+
+int pc_net_make_link(const struct pc_net *n, int netns_fd)
+{
+    return make_link(n, IFLA_NET_NS_FD, (unsigned int)netns_fd);
+}
+
+void pc_child_net(const struct pc_net *n)
+{
+    /* 1. on the host: the pair with its peer in our namespace (by our pid, as our own pid
+     * namespace sees it: the kernel looks it up there); made by the parent instead when
+     * we are in a user namespace of our own (ours has no capability on the host's) */
+    int r;
+    if (!n->by_parent && (r = make_link(n, IFLA_NET_NS_PID, (unsigned int)getpid())) < 0)
+        FAILE(-r, PC_STEP_NET_VETH, -1, n->host_ifname);
 
     /* 2. in our namespace: up, addresses, default routes */
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

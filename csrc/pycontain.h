@@ -109,6 +109,9 @@ struct pc_net {
     const char *alias;             /* IFLA_IFALIAS of the host end (its owner); NULL: none */
     int master;                    /* ifindex of the bridge on the host; 0: none */
     int hairpin;                   /* hairpin mode on the bridge port (br_netfilter loaded) */
+    int by_parent;                 /* the pair is made by the parent (pc_net_make_link) at the
+                                      NAMESPACES stop: the child has a user namespace of its
+                                      own, without capabilities on the host's */
     const char *ifname;            /* the container's end ("eth0") */
     unsigned int mtu;              /* 0: the kernel's default */
     int has4;
@@ -261,6 +264,7 @@ int pc_mount(const char *source, const char *target, const char *fstype, unsigne
 int pc_umount2(const char *target, int flags);
 int pc_pivot_root(const char *new_root, const char *put_old);
 int pc_open_tree_clone(const char *path);  /* a detached bind of path (O_CLOEXEC), or -errno */
+int pc_net_make_link(const struct pc_net *n, int netns_fd);  /* the child's veth, by the parent */
 int pc_sethostname(const char *name, int len);
 int pc_clone3_supported(void);
 int pc_execstub_fd(void);          /* a read-only fd of the sealed exec stub, or -errno */

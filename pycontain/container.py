@@ -507,7 +507,13 @@ class Container:
                              hostname=self.hostname)
                 host_nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
                                         socket.NETLINK_ROUTE)
-                net_kw["net"] = att.plan_net(host_nl.fileno())
+                own_userns = "user" in ns.create
+                net_kw["net"] = pnet = att.plan_net(host_nl.fileno(), by_parent=own_userns)
+                if own_userns:
+                    # the child has no capability in the host's network namespace: the
+                    # pair is made from here once its namespace exists
+                    at[P.Stop.NAMESPACES] = _then(lambda pid: P.make_link(pnet, pid),
+                                                  at.get(P.Stop.NAMESPACES))
                 if base.plan.root_mode != P.PC_ROOT_NONE:
                     net_kw["mounts"] = _by_fd(att.mounts(), to_close)
             elif mode == "pasta":
@@ -638,6 +644,15 @@ class Container:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _then(first: Callable[[int], None],
+          then: Callable[[int], None] | None) -> Callable[[int], None]:
+    def both(pid: int) -> None:
+        first(pid)
+        if then is not None:
+            then(pid)
+    return both
 
 
 def _by_fd(mounts: Iterable[Any], to_close: list[int]) -> list[Any]:

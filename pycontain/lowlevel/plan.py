@@ -105,6 +105,9 @@ class PlanNet:
     master: int = 0
     alias: str | None = None
     hairpin: bool = False
+    #: the pair is made by the parent at ``Stop.NAMESPACES`` (:func:`make_link`): a child
+    #: in a user namespace of its own has no capability in the host's network namespace
+    by_parent: bool = False
     mtu: int = 0
     addr4: str | None = None
     gw4: str | None = None
@@ -541,6 +544,7 @@ def _c_net(net: PlanNet, keep: list[Any], s: Callable[[str | bytes | None], Any]
     n.alias = s(net.alias)
     n.master = net.master
     n.hairpin = int(net.hairpin)
+    n.by_parent = int(net.by_parent)
     n.ifname = s(net.ifname)
     n.mtu = net.mtu
     if net.addr4:
@@ -558,6 +562,27 @@ def _c_net(net: PlanNet, keep: list[Any], s: Callable[[str | bytes | None], Any]
         n.has_gw6 = 1
         ffi.memmove(n.gw6, ipaddress.IPv6Address(net.gw6).packed, 16)
     return n
+
+
+def make_link(net: PlanNet, pid: int) -> None:
+    """Make the veth of *net* from the parent, its peer in the network namespace of *pid*
+    (at ``Stop.NAMESPACES``, for a child with a user namespace of its own).  Raises
+    OSError with the step ``creating veth``."""
+    keep: list[Any] = []
+    s, _strv = _c_strings(keep)
+    c = _c_net(net, keep, s)
+    fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        r = lib.pc_net_make_link(c, fd)
+    finally:
+        os.close(fd)
+    if r < 0:
+        err = OSError(-r, os.strerror(-r), net.host_ifname)
+        err.add_note(f"while {steps.STEPS[lib.PC_STEP_NET_VETH]}")
+        err.step = steps.STEPS[lib.PC_STEP_NET_VETH]  # type: ignore[attr-defined]
+        err.step_id = lib.PC_STEP_NET_VETH  # type: ignore[attr-defined]
+        err.step_index = -1  # type: ignore[attr-defined]
+        raise err
 
 
 REPORT = struct.Struct("iiii512s")

@@ -152,7 +152,7 @@ class Attachment:
     def ip6(self) -> str | None:
         return self.lease.ip6
 
-    def plan_net(self, host_nl: int) -> Any:
+    def plan_net(self, host_nl: int, *, by_parent: bool = False) -> Any:
         from pycontain.lowlevel.plan import PlanNet
 
         net = self.network
@@ -162,7 +162,8 @@ class Attachment:
             addr6 = f"{self.lease.ip6}/{ipaddress.IPv6Network(net.subnet6).prefixlen}"
             gw6 = None if net.internal else net.gateway6
         return PlanNet(host_nl=host_nl, host_ifname=self.veth, ifname=_IFNAME,
-                       master=self._bridge_index, hairpin=N.hairpin_needed(), mtu=net.mtu,
+                       master=self._bridge_index, hairpin=N.hairpin_needed(),
+                       by_parent=by_parent, mtu=net.mtu,
                        addr4=f"{self.lease.ip4}/{p4}" if self.lease.ip4 else None,
                        gw4=None if net.internal else net.gateway4, addr6=addr6, gw6=gw6)
 

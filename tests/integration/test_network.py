@@ -490,3 +490,33 @@ def test_check_reports_what_networks_need() -> None:
     assert rep["ip forwarding"].startswith(("on", "off"))
     assert rep["pasta"] == "yes" or rep["pasta"].startswith("no: ")
     assert rep["slirp4netns"] in ("yes", "no (apt-get install slirp4netns)")
+
+
+def test_bridge_with_a_user_namespace_of_its_own(nethost: NetHost, tmp_path: Path) -> None:
+    """Root's container with its own user namespace (ids mapped to 100000+): its child has
+    no capability on the host's network, so the parent makes the pair at the NAMESPACES
+    stop; the child still gives eth0 its address and route.  (The files it gets are bound
+    over the rootfs's own: its root, unmapped on the host, could not create them.)"""
+    from helpers import make_busybox_rootfs
+
+    busybox_rootfs = make_busybox_rootfs(tmp_path / "rootfs")
+    for f in ("hosts", "hostname", "resolv.conf"):
+        (busybox_rootfs / "etc" / f).touch()
+    server = nethost.popen([PY, "-c", SERVER, "outside", "7003", "once"], ns=nethost.out,
+                           stdout=subprocess.PIPE)
+    try:
+        assert server.stdout.readline().strip() == "listening"
+        result = nethost.run_py(PRELUDE + f"""
+from pycontain import Namespaces, RootFS
+ns = Namespaces(create={{"user", "mnt", "pid", "uts", "ipc", "net"}},
+                uid_map=[(0, 100000, 65536)], gid_map=[(0, 100000, 65536)])
+c = pycontain.Container(rootfs=RootFS({str(busybox_rootfs)!r}), namespaces=ns, network="bridge")
+r = c.run(["sh", "-c", "cat /proc/self/uid_map; ip -4 -o addr show eth0 || true; "
+           "echo | nc {OUT_ADDR} 7003"], capture_output=True, text=True)
+result = dict(out=r.stdout, err=r.stderr, rc=r.returncode)
+""")
+    finally:
+        server.kill()
+        server.wait()
+    assert "100000" in result["out"], result
+    assert f"outside {HOST_ADDR}" in result["out"], result
