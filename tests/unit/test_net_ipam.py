@@ -372,9 +372,10 @@ def test_file_format_and_directory(tmp_path: Path) -> None:
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     assert sorted(p.name for p in directory.iterdir()) == ["net.leases", "net.lock"]
     head, *lines = (directory / "net.leases").read_text().splitlines()
+    body = "".join(line + "\n" for line in lines)
     assert json.loads(head) == {"version": 1, "network": "net", "subnet4": "10.1.0.0/24",
                                 "subnet6": None, "last4": "10.1.0.3", "last6": None,
-                                "sweep": 0}
+                                "sweep": 0, "body": len(body)}
     assert lines == ['1-1 10.1.0.2 - web www,w3 {"veth":"pc1"}', "2-1 10.1.0.3 - - - {}"]
     lz.remove_files()
     assert list(directory.iterdir()) == []
@@ -604,3 +605,19 @@ def test_check_overlap() -> None:
         with pytest.raises(ConfigError, match="host route"):
             check_overlap(host[0], {})
     check_overlap(pick_subnet([]), {})
+
+
+def test_a_writer_killed_before_the_truncation_leaves_a_readable_file(tmp_path: Path) -> None:
+    """The file is rewritten in place: a longer old file's tail after the new body (the
+    writer died between its write and its truncation) is ignored."""
+    lz = leases(tmp_path)
+    give(lz, "1-1")
+    give(lz, "2-1")
+    path = tmp_path / "leases" / "net.leases"
+    longer = path.read_bytes()
+    lz.release("2-1")
+    shorter = path.read_bytes()
+    path.write_bytes(shorter + longer[len(shorter):])   # as if ftruncate never ran
+    assert [x.owner for x in lz.leases()] == ["1-1"]
+    give(lz, "3-1")
+    assert sorted(x.owner for x in lz.leases()) == ["1-1", "3-1"]
