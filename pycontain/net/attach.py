@@ -228,7 +228,9 @@ class Attachment:
             addr6 = f"{self.lease.ip6}/{ipaddress.IPv6Network(net.subnet6).prefixlen}"
             gw6 = None if net.internal else net.gateway6
         return PlanNet(host_nl=host_nl, host_ifname=self.veth, ifname=_IFNAME,
-                       master=self._bridge_index, hairpin=N.hairpin_needed(),
+                       # only a port that publishes needs hairpin: the packet that comes
+                       # back is for this container's own published port
+                       master=self._bridge_index, hairpin=bool(self.ports) and N.hairpin_needed(),
                        by_parent=by_parent, mtu=net.mtu,
                        addr4=f"{self.lease.ip4}/{p4}" if self.lease.ip4 else None,
                        gw4=None if net.internal else net.gateway4, addr6=addr6, gw6=gw6)

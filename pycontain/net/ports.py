@@ -114,12 +114,10 @@ def parse_ports(specs: Iterable[str | PortMapping]) -> tuple[PortMapping, ...]:
     out: list[PortMapping] = []
     for s in specs:
         out.extend([s] if isinstance(s, PortMapping) else parse_port(s))
-    seen: dict[tuple[str, int], PortMapping] = {}
+    seen: dict[tuple[str, int], list[str | None]] = {}
     for m in out:
-        for ip in ([m.host_ip] if m.host_ip else [None]):
-            key = (m.protocol, m.host_port)
-            other = seen.get(key)
-            if other is not None and (other.host_ip is None or ip is None or other.host_ip == ip):
-                raise ConfigError("ports", f"host port {m.host_port}/{m.protocol} is published twice")
-            seen[key] = m
+        ips = seen.setdefault((m.protocol, m.host_port), [])
+        if any(ip is None or m.host_ip is None or ip == m.host_ip for ip in ips):
+            raise ConfigError("ports", f"host port {m.host_port}/{m.protocol} is published twice")
+        ips.append(m.host_ip)
     return tuple(out)
