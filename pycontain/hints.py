@@ -56,4 +56,15 @@ def hint_for(step: int, err_no: int, filename: object, plan: Plan) -> str | None
     if step == lib.PC_STEP_FIND_EXEC and err_no == errno.ENOENT \
             and "/" not in str(filename or ""):
         return "not found in the container's PATH"
+    if step == lib.PC_STEP_NET_VETH:
+        if err_no in (errno.EPERM, errno.EACCES):
+            return ("a bridge network needs CAP_NET_ADMIN in the host's network namespace; "
+                    "without it use network='pasta'")
+        if err_no == errno.EEXIST:
+            return (f"a link named {filename} exists already: 'pycontain network prune' "
+                    "removes what dead containers left")
+        if err_no == errno.ENODEV:
+            return "the network's bridge is gone: the next container makes it again"
+    if step in (lib.PC_STEP_NET_ADDR, lib.PC_STEP_NET_ROUTE) and err_no == errno.EEXIST:
+        return "the address or route is taken in the container's network namespace"
     return None

@@ -42,6 +42,10 @@ def test_hints_by_step_and_errno() -> None:
     assert hint_for(lib.PC_STEP_FIND_EXEC, errno.ENOENT, "/bin/nope", PLAN) is None
     # the same errno at another step says nothing: the words of a step are not looked at
     assert hint_for(lib.PC_STEP_MOUNT, errno.EPERM, None, PLAN) is None
+    # bridge networks: the step and the fix
+    assert "network='pasta'" in (hint_for(lib.PC_STEP_NET_VETH, errno.EPERM, "pcv1", PLAN) or "")
+    assert "network prune" in (hint_for(lib.PC_STEP_NET_VETH, errno.EEXIST, "pcv1", PLAN) or "")
+    assert STEPS[lib.PC_STEP_NET_VETH] == "creating veth"
 
 
 def test_add_hint_and_the_cli_line() -> None:
