@@ -548,7 +548,7 @@ class Container:
                 _keeper.track_process(pidfd, pid)
             except OSError:
                 tracked = False
-        if att is not None and not tracked:
+        if att is not None and not tracked and not (cg is not None and cg.owned):
             # no keeper to kill it with us: the container itself must own its lease
             try:
                 att.started(pid)
