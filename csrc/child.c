@@ -1081,6 +1081,18 @@ void pc_child_main(const struct pc_plan *p)
     /* No fd of the host may stay reachable (a cwd of /proc/self/fd/N, CVE-2024-21626). */
     int keep[5] = {err_fd, start_fd, keep_fd, parent_pidfd, stub_fd};
     close_other_fds(p->close_from, keep, 5);
+    /* Below close_from only what was placed there stays: a preserved fd the caller did not
+     * have open (skipped) must not leave one of ours at its number (a lock or a pipe the
+     * parent waits on, held until execve or beyond). */
+    for (int fd = 3; fd < p->close_from && fd < 4096; fd++) {
+        int placed = 0;
+        for (int i = 0; i < p->n_fds && !placed; i++)
+            placed = p->fds[i].dst == fd;
+        for (int i = 0; i < 5 && !placed; i++)
+            placed = keep[i] == fd;
+        if (!placed)
+            close(fd);
+    }
 
     /* Seccomp without no_new_privs needs CAP_SYS_ADMIN: load it while we still have it. */
     int seccomp_late = p->no_new_privs;

@@ -23,7 +23,7 @@ from .state import ContainerState, Status
 from .store import NotFound, container_store
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
     from ..cgroups import Cgroup, Resources
     from ..lowlevel.plan import Plan
@@ -120,7 +120,7 @@ class Runtime:
 
     def create(self, cid: str, bundle: str, *, pid_file: str | None = None,
                console_socket: str | None = None, preserve_fds: int = 0,
-               new_keyring: bool = True) -> int:
+               new_keyring: bool = True, inherited_fds: Collection[int] | None = None) -> int:
         bundle = os.path.abspath(bundle)
         cfg_path = os.path.join(bundle, "config.json")
         if not os.path.exists(cfg_path):
@@ -141,11 +141,12 @@ class Runtime:
             raise ConfigError("--console-socket", "process.terminal is true: a console socket is required")
         with self.store.create(cid):
             return self._create(cid, bundle, raw, spec, pid_file, console_socket, preserve_fds,
-                                new_keyring)
+                                new_keyring, inherited_fds)
 
     def _create(self, cid: str, bundle: str, raw: dict[str, Any], spec: S.Spec,
                 pid_file: str | None, console_socket: str | None, preserve_fds: int,
-                new_keyring: bool = True) -> int:
+                new_keyring: bool = True,
+                inherited_fds: Collection[int] | None = None) -> int:
         from ..cgroups import ALL_CONTROLLERS, Cgroup
         from ..hints import add_hint
         from ..lowlevel.plan import CompiledPlan, Stop, kill_and_reap
@@ -224,8 +225,9 @@ class Runtime:
 
             # stdio: the runtime's own fds (replaced by the pty's slave with a terminal)
             fds = [] if csock >= 0 else [(0, 0), (1, 1), (2, 2)]
-            for i in range(preserve_fds):
-                fds.append((3 + i, 3 + i))
+            # a skipped number stays closed in the container: the child closes every fd
+            # below 3 + preserve_fds that was not placed (one of ours may have its number)
+            fds += [(fd, fd) for fd in _open_fds(preserve_fds, inherited_fds)]
             if preserve_fds:
                 plan = _evolve(plan, preserve_fds=preserve_fds)
 
@@ -473,7 +475,8 @@ class Runtime:
     # -- exec --------------------------------------------------------------------------------
 
     def exec(self, cid: str, proc: S.OciProcess, *, console_socket: str | None = None,
-             pid_file: str | None = None, detach: bool = False, preserve_fds: int = 0) -> int:
+             pid_file: str | None = None, detach: bool = False, preserve_fds: int = 0,
+             inherited_fds: Collection[int] | None = None) -> int:
         """Run ``proc`` inside the running container; returns its exit status, or 0 when
         detached."""
         from ..hints import add_hint
@@ -493,6 +496,7 @@ class Runtime:
                 raise ConfigError("--console-socket", "a terminal needs a console socket")
             joins, pidns = joins_of(pid)
             pf = convert.process_fields(proc)
+            keep = _open_fds(preserve_fds, inherited_fds)
             plan = Plan(joins=joins, pidns_join=pidns, nondumpable=True,
                         new_keyring=_keyring_name(cid) if st.keyring else False,
                         become_root=any(n == CLONE_NEWUSER for _, n in joins),
@@ -520,8 +524,7 @@ class Runtime:
             else:
                 fds = [(0, 0), (1, 1), (2, 2)]
                 plan = _evolve(plan, setsid=False)
-            for i in range(preserve_fds):
-                fds.append((3 + i, 3 + i))
+            fds += [(fd, fd) for fd in keep]
             try:
                 cpid, pidfd, _ = CompiledPlan(plan).spawn(
                     fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds,
@@ -662,6 +665,27 @@ def _connect_console(path: str) -> int:
         s.close()
         raise ConfigError("--console-socket", f"{path}: {err.strerror}") from None
     return s.detach()
+
+
+def _open_fds(n: int, inherited: Collection[int] | None = None) -> list[int]:
+    """Of the *n* fds from 3 that ``--preserve-fds`` names, those open here: one that is not
+    is skipped, as crun does (runc fails), and is not open in the container either.
+    *inherited* (the CLI's): the fds that were open when the runtime started, since by now
+    the runtime's own files may have the numbers the caller left free."""
+    import fcntl
+
+    out = []
+    for fd in range(3, 3 + n):
+        if inherited is not None and fd < 4096:
+            if fd in inherited:
+                out.append(fd)
+            continue
+        try:
+            fcntl.fcntl(fd, fcntl.F_GETFD)
+        except OSError:
+            continue
+        out.append(fd)
+    return out
 
 
 def _write_pid_file(path: str, pid: int) -> None:

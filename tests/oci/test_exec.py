@@ -111,6 +111,13 @@ def test_exec_preserve_fds(cli: CLI, running: str, tmp_path: Path) -> None:
     assert extra.read_text() == "via fd 3"
 
 
+def test_exec_preserve_fds_skips_closed_ones(cli: CLI, running: str, tmp_path: Path) -> None:
+    """crun: of --preserve-fds 3 only fd 3 is open here; 4 and 5 are skipped, no error."""
+    extra = tmp_path / "extra"
+    r = cli.run("exec", "--preserve-fds", "3", running, "/probe", "fds", fd3=extra)
+    assert r.stdout.split() == ["0", "1", "2", "3"], r
+
+
 def test_exec_tty_console_socket(cli: CLI, running: str, tmp_path: Path) -> None:
     sock = ConsoleSocket(tmp_path / "console.sock")
     try:

@@ -177,6 +177,20 @@ def test_env(cli: CLI, bundle) -> None:
     assert all(line.split("=", 1)[0] in ("PATH", "FOO", "EMPTY", "HOME") for line in env), env
 
 
+@pytest.mark.parametrize("given, expected", [
+    (["LISTEN_FDS=1"], "LISTEN_PID=1"),
+    (["LISTEN_FDS=1", "LISTEN_PID=1"], "LISTEN_PID=1"),
+    ([], None),
+])
+def test_socket_activation_listen_pid(cli: CLI, bundle, given: list[str], expected) -> None:
+    """crun: LISTEN_FDS without LISTEN_PID gets LISTEN_PID=1 (the init's pid in its pid
+    namespace), so that sd_listen_fds() takes the fds."""
+    b = bundle("env", env=["PATH=/bin", *given])
+    env = cli.output(b).splitlines()
+    pids = [e for e in env if e.startswith("LISTEN_PID=")]
+    assert pids == ([expected] if expected else []), env
+
+
 def test_cwd(cli: CLI, bundle) -> None:
     b = bundle("cwd", cwd="/tmp")
     assert cli.output(b) == "/tmp\n"
@@ -258,3 +272,15 @@ def test_terminal_is_in_the_container_devpts(cli: CLI, bundle, tmp_path: Path) -
         sock.close()
     assert out[:3] == ["/dev/pts/0", "30", "100"], out
     assert "console-ok" in out
+
+
+def test_run_preserve_fds_skips_closed_ones(cli: CLI, bundle, tmp_path: Path) -> None:
+    """`run --preserve-fds 3` with only fd 3 open: 4 and 5 are skipped (crun), and the run
+    does not hang on one of the runtime's own fds that took a skipped number (it did: the
+    container kept it, and the runtime waited for its EOF)."""
+    b = bundle("fds")
+    cid = cli.new_id()
+    r = cli.run("run", "--preserve-fds", "3", "--bundle", str(b.path), cid,
+                fd3=tmp_path / "extra", timeout=30)
+    assert r.stdout.split() == ["0", "1", "2", "3"], r
+    assert os.listdir(cli.root) == []

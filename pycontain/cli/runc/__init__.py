@@ -15,6 +15,7 @@ line in ``--log``.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ._common import PROG, Log, UsageError, check_rootless, spec_version, split_global, version
@@ -61,7 +62,35 @@ global options:
 """
 
 
+#: the fds from 3 open when the runtime started, before it opened any of its own (its --log
+#: file, its store's locks): ``--preserve-fds`` passes those and skips the others (crun)
+INHERITED_FDS: frozenset[int] = frozenset()
+_PROBED_FDS = 4096
+
+
+def _inherited_fds() -> frozenset[int]:
+    import fcntl
+
+    try:
+        # one directory read, not a probe of every number (this runs for every verb)
+        listed = [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:
+        listed = list(range(3, _PROBED_FDS))
+    found = []
+    for fd in listed:
+        if fd < 3:
+            continue
+        try:
+            fcntl.fcntl(fd, fcntl.F_GETFD)   # the listing's own fd is closed again
+        except OSError:
+            continue
+        found.append(fd)
+    return frozenset(found)
+
+
 def main(argv: list[str] | None = None) -> int:
+    global INHERITED_FDS
+    INHERITED_FDS = _inherited_fds()
     argv = sys.argv[1:] if argv is None else argv
     log = Log(None, "text", False)
     try:

@@ -30,7 +30,14 @@ def create(rt: Runtime, a: Namespace) -> int:
         raise UsageError("--no-pivot is not supported: pycontain always enters the container's "
                          "root with pivot_root")
     return rt.create(a.id, a.bundle, pid_file=a.pid_file, console_socket=a.console_socket,
-                     preserve_fds=a.preserve_fds, new_keyring=not a.no_new_keyring)
+                     preserve_fds=a.preserve_fds, new_keyring=not a.no_new_keyring,
+                     inherited_fds=_inherited())
+
+
+def _inherited() -> frozenset[int]:
+    from . import INHERITED_FDS
+
+    return INHERITED_FDS
 
 
 def main(opts: Options, args: list[str], log: Log) -> int:

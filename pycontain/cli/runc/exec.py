@@ -45,7 +45,14 @@ def main(opts: Options, args: list[str], log: Log) -> int:
                              "resume it first")
     proc = _process(a, None if a.process else rt.spec_of(st).process)
     return int(rt.exec(a.id, proc, console_socket=a.console_socket, pid_file=a.pid_file,
-                       detach=a.detach, preserve_fds=a.preserve_fds))
+                       detach=a.detach, preserve_fds=a.preserve_fds,
+                       inherited_fds=_inherited()))
+
+
+def _inherited() -> frozenset[int]:
+    from . import INHERITED_FDS
+
+    return INHERITED_FDS
 
 
 def _refuse_unsupported(a: Namespace) -> None:
