@@ -43,7 +43,8 @@ RECORD = "state.json"
 _NEW = "#new-"        # an entry being made: no id has a "#"
 _MARK = ".creating"   # keeps a new entry non-empty until its creator is done
 
-_ID = re.compile(r"[\w+\-.]+\Z")
+# ASCII only, as runc's ^[\w+-\.]+$ (Go's \w): no "ü", no look-alike letters
+_ID = re.compile(r"[\w+\-.]+\Z", re.ASCII)
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import stat
 from typing import Any
 
 from ..credentials import cap_mask
@@ -138,6 +139,11 @@ def mounts(spec: S.Spec, bundle: str) -> tuple[PlanMount, ...]:
                 src = os.path.join(bundle, src)
             if not os.path.exists(src):
                 raise ConfigError(f"{field}.source", f"{m.source!r} does not exist")
+            if data:
+                # the kernel ignores data on a bind: an option we don't know would be lost
+                j, opt = next((j, o) for j, o in enumerate(m.options) if _is_data_option(o))
+                raise ConfigError(f"{field}.options[{j}]",
+                                  f"unknown option {opt!r} for a bind mount")
             out.append(PlanMount(target=dest, source=src, fstype=None, data=None,
                                  flags=flags | MS_BIND, propagation=prop, create=PC_CREATE_NONE))
         else:
@@ -150,6 +156,11 @@ def mounts(spec: S.Spec, bundle: str) -> tuple[PlanMount, ...]:
 
 
 CGROUP_VIEW = "pycontain-cgroup-view"
+
+
+def _is_data_option(opt: str) -> bool:
+    """Whether :func:`parse_options` passes *opt* to the filesystem as data."""
+    return parse_options((opt,))[2] is not None
 
 
 def expand_cgroup_mounts(plan: Plan, cgroup: Any) -> Plan:
@@ -186,7 +197,68 @@ def expand_cgroup_mounts(plan: Plan, cgroup: Any) -> Plan:
     return attrs.evolve(plan, mounts=tuple(out))
 
 
-def devices(spec: S.Spec, *, userns: bool) -> tuple[PlanDevice, ...]:
+def _abs(path: str) -> str:
+    """*path* taken from the container's /, normalized ("//a/./b" -> "/a/b")."""
+    return posixpath.normpath("/" + path.lstrip("/"))
+
+
+def _covering_mount(spec: S.Spec, path: str) -> tuple[int, S.OciMount] | None:
+    """The last mount of the spec whose destination is *path* or one of its parents."""
+    found = None
+    for i, m in enumerate(spec.mounts):
+        dest = _abs(m.destination)
+        if path == dest or path.startswith(dest.rstrip("/") + "/"):
+            found = (i, m)
+    return found
+
+
+def _lstat_in(top: str, rel: str) -> os.stat_result | None:
+    """lstat of *rel* beneath the directory *top*, following no symlink on the way (one
+    that leads elsewhere is not a file of the rootfs): None where there is nothing."""
+    try:
+        fd = os.open(top, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        parts = [p for p in rel.split("/") if p and p != "."]
+        for part in parts[:-1]:
+            if part == "..":
+                return None
+            nfd = os.open(part, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                          dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        if not parts:
+            return None
+        return os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _check_device_path(spec: S.Spec, bundle: str, rootfs: str, path: str, field: str) -> None:
+    """Refuse a device node where the container's view has a regular file already (runc
+    would keep the file and the process would write to it believing it a device)."""
+    target = _abs(path)
+    top, rel = rootfs, target
+    cover = _covering_mount(spec, target)
+    if cover is not None:
+        i, m = cover
+        is_bind = m.type == "bind" or any(o in ("bind", "rbind") for o in m.options)
+        if not is_bind or not m.source:
+            return  # a fresh filesystem (a tmpfs on /dev): nothing there yet
+        src = m.source if os.path.isabs(m.source) else os.path.join(bundle, m.source)
+        dest = _abs(m.destination)
+        top, rel = src, posixpath.relpath(target, dest)
+    st = _lstat_in(top, rel)
+    if st is not None and stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"{field}.path", f"{path} is a regular file in the container's "
+                          "rootfs, not a device: remove it or choose another path")
+
+
+def devices(spec: S.Spec, *, userns: bool, bundle: str | None = None,
+            rootfs: str | None = None) -> tuple[PlanDevice, ...]:
     out: dict[str, PlanDevice] = {}
     for path, type_, major, minor in DEFAULT_DEVICES:
         out[path] = PlanDevice(path=path, mode=DEVICE_KINDS[type_] | 0o666,
@@ -199,6 +271,8 @@ def devices(spec: S.Spec, *, userns: bool) -> tuple[PlanDevice, ...]:
             raise ConfigError(f"{field}.type", f"must be one of c, b, u, p, got {d.type!r}")
         if d.type != "p" and (d.major is None or d.minor is None):
             raise ConfigError(field, "major and minor are required for this device type")
+        if rootfs is not None:
+            _check_device_path(spec, bundle or "", rootfs, d.path, field)
         mode = d.file_mode if d.file_mode is not None else 0o666
         out[d.path] = PlanDevice(path=d.path, mode=kind | (mode & 0o7777),
                                  dev=os.makedev(d.major or 0, d.minor or 0),
@@ -266,6 +340,11 @@ def build_plan(spec: S.Spec, bundle: str) -> Plan:
             raise ConfigError("linux.personality.domain", f"unsupported domain {linux.personality.domain!r}")
         personality = pers
     pf = process_fields(spec.process)
+    names = {e.partition("=")[0] for e in pf["env"]}
+    if "LISTEN_FDS" in names and "LISTEN_PID" not in names:
+        # systemd socket activation: sd_listen_fds() wants its own pid, 1 in the container
+        # (crun sets it so)
+        pf["env"] = (*pf["env"], "LISTEN_PID=1")
     if not own_mounts:
         # no mount may be made in the runtime's namespace: a plain chroot into the rootfs
         return Plan(clone_flags=flags, joins=joins, pidns_join=join.get("pid"),
@@ -292,7 +371,7 @@ def build_plan(spec: S.Spec, bundle: str) -> Plan:
         rootfs_readonly=spec.root.readonly,
         rootfs_propagation=prop,
         mounts=tuple(mts),
-        devices=devices(spec, userns=userns),  # runc makes them even without a /dev mount
+        devices=devices(spec, userns=userns, bundle=bundle, rootfs=rootfs),  # runc makes them even without a /dev mount
         symlinks=tuple(symlinks) if has_dev else (),
         masked=tuple(linux.masked_paths),
         readonly=tuple(linux.readonly_paths),

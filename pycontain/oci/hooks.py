@@ -58,14 +58,18 @@ def _run_one(h: S.Hook, state: bytes, in_pid: int | None) -> None:
     from ..lowlevel.plan import CompiledPlan, Plan
 
     argv = tuple(h.args) if h.args else (h.path,)
+    # no "env": the runtime's own environment (runc and crun: Go's nil Env), so that a hook
+    # finds PATH; "env": [] is an empty one
+    env = tuple(h.env) if h.env is not None else tuple(
+        f"{k}={v}" for k, v in os.environ.items())
     if in_pid is None:
         # in the runtime's namespaces, as subprocess would run it (our session, cwd /)
-        plan = Plan(argv=argv, env=tuple(h.env), path=h.path, cwd="/", setsid=False)
+        plan = Plan(argv=argv, env=env, path=h.path, cwd="/", setsid=False)
     else:
         from ..lowlevel.kernel import CLONE_NEWUSER, joins_of
 
         joins, pidns = joins_of(in_pid)
-        plan = Plan(argv=argv, env=tuple(h.env), path=h.path, joins=joins, pidns_join=pidns,
+        plan = Plan(argv=argv, env=env, path=h.path, joins=joins, pidns_join=pidns,
                     become_root=any(j[1] == CLONE_NEWUSER for j in joins), nondumpable=True,
                     setsid=True)
     r_in, w_in = os.pipe2(os.O_CLOEXEC)

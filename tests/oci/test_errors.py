@@ -69,6 +69,66 @@ def test_bad_config_field(
     _nothing_left(cli, b)
 
 
+def _bind_with_option(b: Bundle) -> None:
+    src = b.path / "src"
+    src.mkdir()
+    b.config["mounts"].append(
+        {"destination": "/mnt", "type": "bind", "source": str(src),
+         "options": ["rbind", "ro", "no-such-option"]})
+
+
+def _regular_file_device(b: Bundle) -> None:
+    (b.path / "rootfs" / "notadev").write_text("a plain file\n")
+    b.linux["devices"] = [{"path": "/notadev", "type": "c", "major": 1, "minor": 3}]
+
+
+def _env_without_equals(b: Bundle) -> None:
+    b.process["env"] = [*b.process["env"], "JUST_A_NAME"]
+
+
+def _sysctl(name: str):
+    def edit(b: Bundle) -> None:
+        b.linux["sysctl"] = {name: "other"}
+    return edit
+
+
+def _domainname_and_sysctl(b: Bundle) -> None:
+    b.config["domainname"] = "example.org"
+    b.linux["sysctl"] = {"kernel.domainname": "example.com"}
+
+
+# (what, edit of the bundle, the JSON path the error names); issue 16, items 6 and 11
+REFUSED = [
+    ("mount on /", lambda b: b.config["mounts"].append(
+        {"destination": "/", "type": "tmpfs", "source": "tmpfs"}), "mounts[7].destination"),
+    ("mount on /.", lambda b: b.config["mounts"].insert(
+        2, {"destination": "/./", "type": "tmpfs", "source": "tmpfs"}), "mounts[2].destination"),
+    ("unknown bind option", _bind_with_option, "mounts[7].options[2]"),
+    ("device over a file", _regular_file_device, "linux.devices[0].path"),
+    ("env without =", _env_without_equals, "process.env[2]"),
+    ("env without a name", lambda b: b.process["env"].append("=x"), "process.env[2]"),
+    ("sysctl kernel.hostname", _sysctl("kernel.hostname"), "linux.sysctl.kernel.hostname"),
+    ("sysctl kernel.domainname", _sysctl("kernel.domainname"),
+     "linux.sysctl.kernel.domainname"),
+    ("sysctl kernel/hostname", _sysctl("kernel/hostname"), "linux.sysctl.kernel/hostname"),
+    ("domainname and its sysctl", _domainname_and_sysctl, "linux.sysctl.kernel.domainname"),
+]
+
+
+@pytest.mark.spec_strict
+@pytest.mark.parametrize("what, edit, path", REFUSED, ids=[r[0] for r in REFUSED])
+def test_refused_config(cli: CLI, bundle, what: str, edit, path: str) -> None:
+    """One line naming the JSON path; no container, no cgroup left."""
+    b = bundle()
+    edit(b)
+    b.write()
+    cli.bundles.append(b)
+    r = cli.run("create", "--bundle", str(b.path), cli.new_id(), check=False)
+    line = _one_line_error(r)
+    assert f"{path}: " in line, f"the error names {path}: {line}"
+    _nothing_left(cli, b)
+
+
 def test_config_not_json(cli: CLI, bundle) -> None:
     b = bundle()
     (b.path / "config.json").write_text('{"ociVersion": "1.0.2", ')
@@ -115,7 +175,7 @@ def test_duplicate_id(cli: CLI, bundle) -> None:
     assert b2.cgroup_dirs() == []
 
 
-@pytest.mark.parametrize("cid", ["", "../escape", "a/b", "."])
+@pytest.mark.parametrize("cid", ["", "../escape", "a/b", ".", "\u00fc", "caf\u00e9"])
 def test_bad_container_id(cli: CLI, bundle, cid: str) -> None:
     b = bundle()
     cli.bundles.append(b)

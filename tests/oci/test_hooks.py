@@ -96,6 +96,28 @@ def test_hook_args_and_env(cli: CLI, bundle, tmp_path: Path) -> None:
     assert out.read_text() == "zero one hooked\n"
 
 
+def test_hook_without_env_inherits_the_runtimes(cli: CLI, bundle, tmp_path: Path) -> None:
+    """runc and crun: a hook without "env" gets the runtime's environment (PATH above all);
+    "env": [] is an empty environment."""
+    b, log = _hooked(bundle, tmp_path, "hostname")
+    inherited, empty = log.parent / "inherited", log.parent / "empty"
+    b.config["hooks"] = {
+        "createRuntime": [
+            {"path": "/bin/sh", "args": ["sh", "-c", f"export -p > {inherited}"]},
+            {"path": "/bin/sh", "args": ["sh", "-c", f"export -p > {empty}"], "env": []},
+        ]
+    }
+    b.write()
+    env = {**os.environ, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOOK_MARK": "from-runtime"}
+    cid = cli.new_id()
+    cli.bundles.append(b)
+    cli.run("create", "--bundle", str(b.path), cid, env=env)
+    text = inherited.read_text()
+    assert "HOOK_MARK='from-runtime'" in text, text
+    assert "PATH='/usr/sbin:/usr/bin:/sbin:/bin'" in text, text
+    assert "HOOK_MARK" not in empty.read_text()
+
+
 @pytest.mark.parametrize("kind", ["createRuntime", "createContainer"])
 def test_failing_create_hook_fails_create_and_cleans_up(
     cli: CLI, bundle, tmp_path: Path, kind: str

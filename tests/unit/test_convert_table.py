@@ -259,11 +259,11 @@ PLAN_ROWS = [
     pytest.param(
         {"linux": {"namespaces": ns("mount", "network", "ipc", "uts"),
                    "sysctl": {"net.ipv4.ip_forward": "1", "kernel.shmmax": "4096",
-                              "fs.mqueue.msg_max": "20", "kernel.domainname": "d"}}},
+                              "fs.mqueue.msg_max": "20"}}},
         {"clone_flags": CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS,
          "loopback_up": True,
          "sysctls": (("net.ipv4.ip_forward", "1"), ("kernel.shmmax", "4096"),
-                     ("fs.mqueue.msg_max", "20"), ("kernel.domainname", "d"))},
+                     ("fs.mqueue.msg_max", "20"))},
         id="sysctls-with-their-namespaces"),
     pytest.param(
         {"linux": {"sysctl": {"net.core.somaxconn": "64"},

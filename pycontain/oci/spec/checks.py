@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import posixpath
 import re
 import warnings
 from typing import Final
@@ -60,6 +61,8 @@ _MEMORY_BYTES: Final = frozenset({"limit", "reservation", "swap", "kernel", "ker
 _SEMVER = re.compile(
     r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?"
 )
+#: sysctls that the config's own fields set (runc refuses them in linux.sysctl)
+_UTS_SYSCTLS: Final = {"kernel.hostname": "hostname", "kernel.domainname": "domainname"}
 _CPU_LIST = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
 
 
@@ -153,6 +156,9 @@ def _check_mount(path: str, mount: OciMount) -> None:
             SpecWarning,
             stacklevel=4,
         )
+    if posixpath.normpath("/" + mount.destination.lstrip("/")) == "/":
+        # a mount over the container's root would replace the rootfs itself (runc refuses)
+        raise _err(f"{path}.destination", "must not be / (the root is root.path)")
     if bool(mount.uid_mappings) != bool(mount.gid_mappings):
         missing = "gidMappings" if mount.uid_mappings else "uidMappings"
         raise _err(f"{path}.{missing}", "is required when the other id mapping is given")
@@ -180,6 +186,13 @@ def check_process(p: OciProcess, prefix: str) -> None:
         raise _err(f"{prefix}args", "must not be empty")
     if not p.cwd.startswith("/"):
         raise _err(f"{prefix}cwd", f"must be an absolute path, got {json.dumps(p.cwd)}")
+    for i, entry in enumerate(p.env):
+        # "NAME=value" (runtime-spec, after IEEE 1003.1): runc refuses the rest too
+        name, eq, _ = entry.partition("=")
+        if not eq:
+            raise _err(f"{prefix}env[{i}]", f'expected "NAME=value", no "=" in {json.dumps(entry)}')
+        if not name:
+            raise _err(f"{prefix}env[{i}]", f"the variable has no name: {json.dumps(entry)}")
     if p.capabilities is not None:
         for cap_set in attrs.fields(OciCapabilities):
             for i, name in enumerate(getattr(p.capabilities, cap_set.name)):
@@ -246,6 +259,13 @@ def _check_linux(linux: Linux) -> None:
     for key in linux.sysctl:
         if not key:
             raise _err("linux.sysctl", "names must not be empty")
+        field = _UTS_SYSCTLS.get(key.replace("/", "."))
+        if field is not None:
+            # the spec has a field for each (runc refuses both): one value, one place
+            raise _err(
+                f"linux.sysctl.{key}",
+                f'conflicts with the "{field}" field of the config: set the name there',
+            )
     if linux.seccomp is not None:
         _check_seccomp(linux.seccomp)
     if linux.rootfs_propagation:

@@ -130,7 +130,8 @@ class OciProcess:
 class Hook:
     path: str
     args: tuple[str, ...] = ()
-    env: tuple[str, ...] = ()
+    #: None (no "env" key): the runtime's own environment, as runc and crun give it
+    env: tuple[str, ...] | None = None
     timeout: Int | None = None
 
 
