@@ -679,6 +679,13 @@ static void setup_root(const struct pc_plan *p, int rootfs_fd)
         make_device(rootfd, &p->devices[i], i);
     for (int i = 0; i < p->n_symlinks; i++)
         make_symlink(rootfd, &p->symlinks[i], i);
+    if (p->create_cwd && p->cwd) {
+        /* before the user changes and the root goes read-only; the chdir comes later */
+        int cfd = pc_open_in_root(rootfd, p->cwd, PC_CREATE_DIR, 0, 0755);
+        if (cfd < 0)
+            FAILE(-cfd, PC_STEP_CWD, -1, p->cwd);
+        close(cfd);
+    }
     setup_console(p, rootfd);
     /* Done before pivot_root, relative to the new root: the host's /dev/null (verified
      * above) is still reachable for masking files, and nothing of the container has run yet

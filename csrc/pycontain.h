@@ -221,6 +221,8 @@ struct pc_plan {
     int setsid;
     int ctty;                      /* make this (container) fd the controlling terminal, -1: none */
     const char *cwd;               /* inside the new root; NULL: "/" when the root changes */
+    int create_cwd;                /* a missing cwd is made (0755, as root, after the mounts,
+                                      resolved inside the root): runc's rule for the init */
 
     /* create/start split: report ready, then block reading one byte from start_fd */
     int start_fd;

@@ -164,6 +164,8 @@ class Plan:
     setsid: bool = True
     ctty: int | None = None
     cwd: str | None = None
+    #: a missing ``cwd`` is made inside the root, as root, after the mounts (runc's rule)
+    create_cwd: bool = False
     preserve_fds: int = 0
     console_bind: bool = False
     console_size: tuple[int, int] | None = None   # rows, cols
@@ -346,6 +348,7 @@ class CompiledPlan:
         p.setsid = int(plan.setsid)
         p.ctty = -1 if plan.ctty is None else plan.ctty
         p.cwd = s(plan.cwd)
+        p.create_cwd = int(plan.create_cwd)
         p.close_from = 3 + plan.preserve_fds
         p.start_fd = -1
         p.start_keep_fd = -1

@@ -353,8 +353,9 @@ def build_plan(spec: S.Spec, bundle: str) -> Plan:
                     domainname=spec.domainname or None, loopback_up="net" in create,
                     personality=personality,
                     sysctls=tuple(linux.sysctl.items()), root_mode=PC_ROOT_CHROOT,
-                    rootfs=rootfs, setsid=True, nondumpable=True, **pf)
+                    rootfs=rootfs, setsid=True, nondumpable=True, create_cwd=True, **pf)
     return Plan(
+        create_cwd=True,  # runc: a missing process.cwd is made
         clone_flags=flags,
         joins=joins,
         pidns_join=join.get("pid"),

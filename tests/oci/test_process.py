@@ -196,6 +196,14 @@ def test_cwd(cli: CLI, bundle) -> None:
     assert cli.output(b) == "/tmp\n"
 
 
+def test_missing_cwd_is_created(cli: CLI, bundle) -> None:
+    """runc makes a process.cwd that the rootfs lacks (as root, inside the root), and the
+    process, here not root, starts in it."""
+    b = bundle("cwd", cwd="/no/such/dir", user={"uid": 1000, "gid": 1000})
+    assert cli.output(b) == "/no/such/dir\n"
+    assert (b.path / "rootfs" / "no" / "such" / "dir").is_dir()
+
+
 def test_args_path_lookup(cli: CLI, bundle) -> None:
     """args[0] without a slash is looked up in the container's PATH."""
     b = bundle()

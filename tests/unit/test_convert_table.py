@@ -95,7 +95,7 @@ def expected_base(rootfs: str) -> Plan:
         clone_flags=CLONE_NEWNS,
         root_propagation=MS_SLAVE | MS_REC, root_mode=PC_ROOT_PIVOT, rootfs=rootfs,
         devices=DEFAULT_DEVICES,
-        setsid=True, nondumpable=True,
+        setsid=True, nondumpable=True, create_cwd=True,
     )
 
 
