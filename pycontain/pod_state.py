@@ -8,18 +8,17 @@ A pid in a state is trusted only together with the process's start time
 
 from __future__ import annotations
 
-import errno
 import os
 import posixpath
 import re
 import secrets
-import select
 from collections.abc import Iterable, Mapping
 from typing import Any, Self
 
 import attrs
 
 from .errors import ConfigError
+from .lowlevel.proc import open_verified, pidfd_exited, start_time
 from .store import RECORD, NotFound, Store, json_field
 
 __all__ = [
@@ -87,43 +86,6 @@ def valid_hostname(value: str | None) -> str | None:
     return value
 
 
-# -- processes -------------------------------------------------------------------------------
-
-
-def start_time(pid: int) -> int:
-    """Field 22 of ``/proc/PID/stat``: when the process started, in clock ticks after boot.
-    With the pid, it names one process for good.  Raises ProcessLookupError."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except FileNotFoundError:
-        raise ProcessLookupError(errno.ESRCH, "no such process", str(pid)) from None
-    # comm (field 2) may hold spaces and parentheses: split after its last ')'
-    return int(stat.rsplit(b")", 1)[1].split()[19])
-
-
-def pidfd_exited(pidfd: int) -> bool:
-    """Whether the process of *pidfd* has exited (a pidfd polls readable then)."""
-    return bool(select.select([pidfd], [], [], 0)[0])
-
-
-def _open_verified(pid: int, started: int) -> int | None:
-    # pidfd first, then the start time: if they match, the pidfd is the process we mean,
-    # whatever happens to the pid afterwards
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return None
-    try:
-        if start_time(pid) != started or pidfd_exited(fd):
-            os.close(fd)
-            return None
-    except (ProcessLookupError, IndexError, ValueError):
-        os.close(fd)
-        return None
-    return fd
-
-
 # -- the state -------------------------------------------------------------------------------
 
 
@@ -188,7 +150,7 @@ class PodState:
     def open_infra(self) -> int | None:
         """A pidfd on the infra process, or None when it has exited (or its pid now names
         another process)."""
-        return _open_verified(self.infra_pid, self.infra_start_time)
+        return open_verified(self.infra_pid, self.infra_start_time)
 
     @property
     def running(self) -> bool:

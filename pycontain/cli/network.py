@@ -11,6 +11,24 @@ from __future__ import annotations
 import argparse
 import json
 
+#: the library's field -> the option that sets it (``run``, ``pod create``)
+OPTION_OF = {"network": "--net", "ports": "--publish", "ip": "--ip", "ip6": "--ip6",
+             "network_aliases": "--network-alias", "name": "--name"}
+
+
+def add_network_options(p: argparse.ArgumentParser, *, net_help: str, publish_help: str,
+                        alias_help: str) -> None:
+    """``--net``, ``-p``, ``--ip``, ``--ip6`` and ``--network-alias``, as ``run`` and
+    ``pod create`` take them."""
+    p.add_argument("--net", "--network", dest="net", metavar="MODE|NAME", default="none",
+                   help=net_help)
+    p.add_argument("-p", "--publish", metavar="[IP:][HOSTPORT:]PORT[/PROTO]", action="append",
+                   default=[], help=publish_help)
+    p.add_argument("--ip", metavar="ADDR", help="a static IPv4 address on the network")
+    p.add_argument("--ip6", metavar="ADDR", help="a static IPv6 address on the network")
+    p.add_argument("--network-alias", metavar="NAME", action="append", default=[],
+                   help=alias_help)
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="network_action", metavar="ACTION", required=True)

@@ -15,6 +15,8 @@ from typing import Any
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from pycontain.cli.network import add_network_options
+
     sub = p.add_subparsers(dest="pod_action", metavar="ACTION", required=True)
     c = sub.add_parser("create", help="start a pod and print its name",
                        description="Start a pod: an infra process holding the shared network, "
@@ -26,15 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument("--memory", metavar="SIZE", help="memory limit of the whole pod, e.g. 256M")
     c.add_argument("--pids", metavar="N", type=int, help="maximum number of processes in the pod")
     c.add_argument("--cpus", metavar="N", type=float, help="CPU quota of the pod in CPUs, e.g. 1.5")
-    c.add_argument("--net", "--network", dest="net", metavar="MODE|NAME", default="none",
-                   help="the pod's network: none (only loopback, the default), bridge, pasta "
-                   "or a network's name")
-    c.add_argument("-p", "--publish", metavar="[IP:][HOSTPORT:]PORT[/PROTO]", action="append",
-                   default=[], help="publish a port of the pod on the host")
-    c.add_argument("--ip", metavar="ADDR", help="a static IPv4 address on the network")
-    c.add_argument("--ip6", metavar="ADDR", help="a static IPv6 address on the network")
-    c.add_argument("--network-alias", metavar="NAME", action="append", default=[],
-                   help="another name of the pod on a user-defined network")
+    add_network_options(
+        c, net_help="the pod's network: none (only loopback, the default), bridge, pasta "
+        "or a network's name", publish_help="publish a port of the pod on the host",
+        alias_help="another name of the pod on a user-defined network")
     ls = sub.add_parser("ls", help="list pods", description="List the pods and whether they run.")
     ls.add_argument("--json", action="store_true", help="print a JSON array")
     rm = sub.add_parser("rm", help="stop and remove pods",
@@ -50,6 +47,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _create(args: argparse.Namespace) -> int:
+    from pycontain.cli.network import OPTION_OF
     from pycontain.errors import ConfigError
     from pycontain.pod import Pod, PodStore
     from pycontain.store import Exists
@@ -62,8 +60,7 @@ def _create(args: argparse.Namespace) -> int:
     except ConfigError as err:
         # name the option at fault
         msg = str(err).split(": ", 1)[-1]
-        opt = {"network": "--net", "ports": "--publish",
-               "network_aliases": "--network-alias"}.get(err.field, f"--{err.field}")
+        opt = OPTION_OF.get(err.field, f"--{err.field}")
         raise ConfigError(opt, msg) from None
     store = PodStore()
     try:

@@ -8,6 +8,7 @@ from typing import Any
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from pycontain.cli.network import add_network_options
     from pycontain.defaults import DEFAULT_HOSTNAME
 
     p.add_argument("--rootfs", metavar="DIR",
@@ -17,16 +18,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory", metavar="SIZE", help="memory limit, e.g. 64M, 1G")
     p.add_argument("--pids", metavar="N", type=int, help="maximum number of processes")
     p.add_argument("--cpus", metavar="N", type=float, help="CPU quota in CPUs, e.g. 0.5")
-    p.add_argument("--net", "--network", dest="net", metavar="MODE|NAME", default="none",
-                   help="none: a network namespace with only loopback (default); host: the "
-                   "host's; bridge: the default bridge network pycontain0 (pasta without "
-                   "root); pasta; or the name of a network (pycontain network create)")
-    p.add_argument("-p", "--publish", metavar="[IP:][HOSTPORT:]PORT[/PROTO]", action="append",
-                   default=[], help="publish a container port on the host (bridge networks, pasta)")
-    p.add_argument("--ip", metavar="ADDR", help="a static IPv4 address on the network")
-    p.add_argument("--ip6", metavar="ADDR", help="a static IPv6 address on the network")
-    p.add_argument("--network-alias", metavar="NAME", action="append", default=[],
-                   help="another name the container has on a user-defined network")
+    add_network_options(
+        p, net_help="none: a network namespace with only loopback (default); host: the "
+        "host's; bridge: the default bridge network pycontain0 (pasta without "
+        "root); pasta; or the name of a network (pycontain network create)",
+        publish_help="publish a container port on the host (bridge networks, pasta)",
+        alias_help="another name the container has on a user-defined network")
     p.add_argument("--name", metavar="NAME",
                    help="the container's name (how others on a user-defined network find it)")
     p.add_argument("--user", metavar="UID[:GID]", help="numeric user and group to run as")
@@ -169,10 +166,10 @@ def _attach_pod(args: argparse.Namespace) -> Any:
 
 def _net_option(err: Any) -> Any:
     """A ConfigError of a network field, re-labelled with its option."""
+    from pycontain.cli.network import OPTION_OF
     from pycontain.errors import ConfigError
 
-    opt = {"network": "--net", "ports": "--publish", "ip": "--ip", "ip6": "--ip6",
-           "network_aliases": "--network-alias", "name": "--name"}.get(err.field)
+    opt = OPTION_OF.get(err.field)
     if opt is None:
         return err
     return ConfigError(opt, str(err).split(": ", 1)[-1])

@@ -550,20 +550,16 @@ def _c_net(net: PlanNet, keep: list[Any], s: Callable[[str | bytes | None], Any]
     n.by_parent = int(net.by_parent)
     n.ifname = s(net.ifname)
     n.mtu = net.mtu
-    if net.addr4:
-        i4 = ipaddress.IPv4Interface(net.addr4)
-        n.has4, n.prefix4 = 1, i4.network.prefixlen
-        ffi.memmove(n.addr4, i4.ip.packed, 4)
-    if net.gw4:
-        n.has_gw4 = 1
-        ffi.memmove(n.gw4, ipaddress.IPv4Address(net.gw4).packed, 4)
-    if net.addr6:
-        i6 = ipaddress.IPv6Interface(net.addr6)
-        n.has6, n.prefix6 = 1, i6.network.prefixlen
-        ffi.memmove(n.addr6, i6.ip.packed, 16)
-    if net.gw6:
-        n.has_gw6 = 1
-        ffi.memmove(n.gw6, ipaddress.IPv6Address(net.gw6).packed, 16)
+    for v, addr, gw in ((4, net.addr4, net.gw4), (6, net.addr6, net.gw6)):
+        if addr:
+            iface = ipaddress.ip_interface(addr)
+            setattr(n, f"has{v}", 1)
+            setattr(n, f"prefix{v}", iface.network.prefixlen)
+            ffi.memmove(getattr(n, f"addr{v}"), iface.ip.packed, len(iface.ip.packed))
+        if gw:
+            packed = ipaddress.ip_address(gw).packed
+            setattr(n, f"has_gw{v}", 1)
+            ffi.memmove(getattr(n, f"gw{v}"), packed, len(packed))
     return n
 
 

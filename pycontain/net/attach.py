@@ -128,16 +128,16 @@ class _FilePool:
         if self.pid != os.getpid():   # a fork's own pool: the parent's sets are not ours
             self.pid, self.free, self.made, self.n = os.getpid(), [], set(), 0
 
-    def take(self) -> tuple[str, bool]:
-        """A set to write: (stem, fresh)."""
+    def take(self) -> str:
+        """The stem of a set to write (one kept from an ended container, else a new one)."""
         with self.lock:
             self._check_fork()
             if self.free:
-                return self.free.pop(), False
+                return self.free.pop()
             self.n += 1
             stem = f"{_my_token()}.{self.n}"
             self.made.add(stem)
-            return stem, True
+            return stem
 
     def give(self, stem: str) -> bool:
         """Keep *stem* for the next container; False if it is not one of ours."""
@@ -299,7 +299,7 @@ def attach(network: str | N.Network, *, ports: Iterable[PortMapping] = (), ip: s
     lid = secrets.token_hex(6)
     # the names this container's own /etc/hosts line gives it
     names = list(dict.fromkeys(n for n in (hostname, name, *aliases) if n)) or [lid]
-    stem, fresh = _POOL.take()
+    stem = _POOL.take()
     extra: dict[str, Any] = {
         "id": lid, "veth": VETH_PREFIX + lid, "names": names, "files": stem,
         "ports": [[p.host_port, p.container_port, p.protocol, p.host_ip] for p in ports],

@@ -222,6 +222,22 @@ def _create_default() -> Network:
         return st.load(DEFAULT_NETWORK)
 
 
+def _subnet(value: str, kind: Any, max_prefix: int, field: str, taken: Any) -> Any:
+    """*value* as an IPv4 or IPv6 network (*kind*) of at most /*max_prefix* that overlaps
+    no other network and no host route; ConfigError naming *field*."""
+    from . import ipam
+
+    family = "IPv4" if kind is ipaddress.IPv4Network else "IPv6"
+    try:
+        net = kind(value)
+    except ValueError as err:
+        raise ConfigError(field, f"not an {family} network: {value!r} ({err})") from None
+    if net.prefixlen > max_prefix:
+        raise ConfigError(field, f"{value} is too small: at most /{max_prefix}")
+    ipam.check_overlap(net, taken)
+    return net
+
+
 def create(name: str, *, subnet: str | None = None, gateway: str | None = None,
            ipv6: bool = False, subnet6: str | None = None, internal: bool = False,
            mtu: int = DEFAULT_MTU, _dns: bool = True) -> Network:
@@ -236,16 +252,8 @@ def create(name: str, *, subnet: str | None = None, gateway: str | None = None,
     taken = _taken()
     if name in taken:
         raise ConfigError("name", f"network {name!r} exists already")
-    if subnet is None:
-        net4 = ipam.pick_subnet(taken.values())
-    else:
-        try:
-            net4 = ipaddress.IPv4Network(subnet)
-        except ValueError as err:
-            raise ConfigError("subnet", f"not an IPv4 network: {subnet!r} ({err})") from None
-        if net4.prefixlen > 30:
-            raise ConfigError("subnet", f"{subnet} is too small: at most /30")
-        ipam.check_overlap(net4, taken)
+    net4 = ipam.pick_subnet(taken.values()) if subnet is None else \
+        _subnet(subnet, ipaddress.IPv4Network, 30, "subnet", taken)
     if gateway is None:
         gw4 = next(net4.hosts())
     else:
@@ -257,16 +265,8 @@ def create(name: str, *, subnet: str | None = None, gateway: str | None = None,
             raise ConfigError("gateway", f"{gateway} is not a host address of {net4}")
     net6 = gw6 = None
     if ipv6 or subnet6:
-        if subnet6 is None:
-            net6 = ipam.pick_subnet6(taken.values())
-        else:
-            try:
-                net6 = ipaddress.IPv6Network(subnet6)
-            except ValueError as err:
-                raise ConfigError("subnet6", f"not an IPv6 network: {subnet6!r} ({err})") from None
-            if net6.prefixlen > 120:
-                raise ConfigError("subnet6", f"{subnet6} is too small: at most /120")
-            ipam.check_overlap(net6, taken)
+        net6 = ipam.pick_subnet6(taken.values()) if subnet6 is None else \
+            _subnet(subnet6, ipaddress.IPv6Network, 120, "subnet6", taken)
         gw6 = next(net6.hosts())
     net = Network(name=name, bridge=bridge_name(name), subnet4=str(net4), gateway4=str(gw4),
                   subnet6=str(net6) if net6 else None, gateway6=str(gw6) if gw6 else None,

@@ -13,24 +13,16 @@ from __future__ import annotations
 
 import re
 
+from pycontain.lowlevel.proc import stat_fields
+
 __all__ = ["is_owner", "owner_alive", "owner_of"]
 
 _OWNER = re.compile(r"(\d+)-(\d+)(?:/[\w.-]+)?\Z")
 
 
-def _stat(pid: int) -> list[bytes] | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # comm (field 2) may hold spaces and parentheses: split after its last ')'
-    return stat.rsplit(b")", 1)[1].split()
-
-
 def owner_of(pid: int) -> str:
     """The owner token of the running process *pid* (ProcessLookupError if it is gone)."""
-    fields = _stat(pid)
+    fields = stat_fields(pid)
     if fields is None:
         raise ProcessLookupError(3, "no such process", str(pid))
     return f"{pid}-{int(fields[19])}"
@@ -48,5 +40,5 @@ def owner_alive(token: str) -> bool:
     if m is None:
         return False
     pid, start = int(m.group(1)), int(m.group(2))
-    fields = _stat(pid)
+    fields = stat_fields(pid)
     return fields is not None and int(fields[19]) == start and fields[0] != b"Z"

@@ -105,7 +105,7 @@ from typing import NamedTuple, Self
 import attrs
 
 from pycontain.errors import ConfigError, NetworkError
-from pycontain.net.owner import owner_of
+from pycontain.lowlevel.proc import open_verified, stat_fields
 from pycontain.net.ports import PortMapping, parse_ports
 
 __all__ = ["Pasta", "available", "find", "start"]
@@ -145,25 +145,8 @@ def available() -> str | None:
 
 def _start_time(pid: int) -> int | None:
     """Field 22 of /proc/PID/stat (start time in clock ticks), None if *pid* is gone."""
-    try:
-        return int(owner_of(pid).rsplit("-", 1)[1])
-    except (ProcessLookupError, PermissionError, IndexError, ValueError):
-        return None
-
-
-def _pidfd(pid: int, start: int | None) -> int | None:
-    """A pidfd of the process *pid* started at *start*, None if that process is gone (the
-    pid is free or names another process).  Checking after opening makes it race-free."""
-    if start is None:
-        return None
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return None
-    if _start_time(pid) != start:
-        os.close(fd)
-        return None
-    return fd
+    fields = stat_fields(pid)
+    return int(fields[19]) if fields else None
 
 
 def _wait_fd(fd: int, timeout: float) -> bool:
@@ -195,7 +178,7 @@ def _end(pid: int | None, start: int | None, *, term_wait: float, signal_first: 
     after *term_wait* seconds; reap it if it is our child."""
     if pid is None:
         return
-    fd = _pidfd(pid, start)
+    fd = open_verified(pid, start)
     if fd is None:
         return
     try:
