@@ -231,17 +231,85 @@ static unsigned long locked_flags(int fd)
     return f;
 }
 
+/* The files under /proc a mount may cover (lxcfs's; runc's list, pycontain/mountpaths.py). */
+static const char *const proc_overmounts[] = {
+    "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+    "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+};
+
+/* Whether mount m may not go on fd, its resolved target: runc's rule (CVE-2019-16884) on
+ * what the target really is, since a symlink or an earlier mount may lead a harmless path
+ * into a procfs.  There only a proc mount on a procfs's root, or a mount over one of
+ * proc_overmounts, is allowed. */
+static int proc_target_refused(int rootfd, int fd, const struct pc_mount *m)
+{
+    struct statfs sfs;
+    struct stat st;
+    if (fstatfs(fd, &sfs) < 0)
+        return 1;
+    if (sfs.f_type != PROC_SUPER_MAGIC)
+        return 0;
+    if (fstat(fd, &st) < 0)
+        return 1;
+    const char *t = m->fstype;
+    if (st.st_ino == 1 /* PROC_ROOT_INO */ && !(m->flags & MS_BIND) && t &&
+        t[0] == 'p' && t[1] == 'r' && t[2] == 'o' && t[3] == 'c' && t[4] == '\0')
+        return 0;
+    for (size_t i = 0; i < sizeof(proc_overmounts) / sizeof(proc_overmounts[0]); i++) {
+        int afd = pc_open_in_root(rootfd, proc_overmounts[i], PC_CREATE_NONE, 0, 0);
+        if (afd < 0)
+            continue;
+        struct stat ast;
+        int same = fstat(afd, &ast) == 0 && ast.st_dev == st.st_dev && ast.st_ino == st.st_ino;
+        close(afd);
+        if (same)
+            return 0;
+    }
+    return 1;
+}
+
 #define BIND_REMOUNT_FLAGS (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | \
                             MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME)
+
+/* What a detached mount from the parent (source_fd) is given before its own propagation:
+ * set by pc_child_main from the plan. */
+static __thread int g_own_userns;               /* we are in a user namespace the parent is not */
+static __thread unsigned long g_root_propagation; /* what "/" of our copy of the tree got */
+
+/* A detached tree of the parent's namespace is a peer of its source where that is shared.
+ * Give it what a bind from our own copy of the tree would have: a slave in a user namespace
+ * of our own (the kernel makes shared mounts slaves when it copies a mount namespace for a
+ * less privileged one: nothing made inside may reach the host), then the root's propagation
+ * unless the mount asks for its own (an `rshared` bind stays a peer: Kubernetes'
+ * Bidirectional propagation, as runc gives it). */
+static void fd_mount_propagation(int rootfd, const struct pc_mount *m, int idx)
+{
+    unsigned long steps[2] = {g_own_userns ? (unsigned long)(MS_SLAVE | MS_REC) : 0,
+                              m->propagation ? 0 : g_root_propagation};
+    for (int i = 0; i < 2; i++) {
+        if (!steps[i])
+            continue;
+        int nfd = pc_open_in_root(rootfd, m->target, PC_CREATE_NONE, m->nofollow, 0);
+        if (nfd < 0)
+            FAILE(-nfd, PC_STEP_MOUNT_PROPAGATION, idx, m->target);
+        char ntarget[64];
+        pc_fdpath(ntarget, sizeof(ntarget), nfd);
+        if (mount(NULL, ntarget, NULL, steps[i], NULL) < 0)
+            FAIL(PC_STEP_MOUNT_PROPAGATION, idx, m->target);
+        close(nfd);
+    }
+}
 
 static void do_mount(int rootfd, const struct pc_mount *m, int idx)
 {
     int is_bind = (m->flags & MS_BIND) != 0;
     int create = m->create;
     if (is_bind && create == PC_CREATE_NONE) {
-        /* a bind of a file needs a file to land on */
+        /* a bind of a file needs a file to land on (a source opened by the parent may be
+         * out of our reach by path) */
         struct stat st;
-        if (stat(m->source, &st) < 0)
+        if ((m->source_fd >= 0 ? fstat(m->source_fd, &st) : stat(m->source, &st)) < 0)
             FAIL(PC_STEP_MOUNT, idx, m->source);
         create = S_ISDIR(st.st_mode) ? PC_CREATE_DIR : PC_CREATE_FILE;
     }
@@ -255,6 +323,8 @@ static void do_mount(int rootfd, const struct pc_mount *m, int idx)
         if (!S_ISDIR(st.st_mode))
             FAILE(ENOTDIR, PC_STEP_MOUNT_TARGET, idx, m->target);
     }
+    if (proc_target_refused(rootfd, fd, m))
+        FAILE(EPERM, PC_STEP_MOUNT_PROC, idx, m->target);
     char target[64];
     pc_fdpath(target, sizeof(target), fd);
     if (is_bind) {
@@ -263,6 +333,8 @@ static void do_mount(int rootfd, const struct pc_mount *m, int idx)
             if (syscall(SYS_move_mount, m->source_fd, "", fd, "",
                         MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 FAIL(PC_STEP_MOUNT, idx, m->target);
+            close(m->source_fd); /* ours is a copy of the parent's fd table */
+            fd_mount_propagation(rootfd, m, idx);
         } else if (mount(m->source, target, NULL, MS_BIND | (m->flags & MS_REC), NULL) < 0)
             FAIL(PC_STEP_MOUNT, idx, m->target);
         unsigned long extra = m->flags & BIND_REMOUNT_FLAGS;
@@ -353,7 +425,22 @@ static void make_device(int rootfd, const struct pc_device *d, int idx)
     const char *name;
     int dir = open_parent_dir(rootfd, d->path, &name, PC_STEP_DEVICE, idx);
     unlinkat(dir, name, 0);
-    if (mknodat(dir, name, d->mode, (dev_t)d->dev) == 0) {
+    if (d->source_fd >= 0) {
+        /* made by the parent, which may mknod, on a detached tmpfs of its own (a user
+         * namespace may not): moved onto an empty file */
+        int f = openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (f < 0)
+            FAIL(PC_STEP_DEVICE, idx, d->path);
+        close(f);
+        int pf = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (pf < 0)
+            FAIL(PC_STEP_DEVICE, idx, d->path);
+        if (syscall(SYS_move_mount, d->source_fd, "", pf, "",
+                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+            FAIL(PC_STEP_DEVICE, idx, d->path);
+        close(d->source_fd);
+        close(pf);
+    } else if (mknodat(dir, name, d->mode, (dev_t)d->dev) == 0) {
         if (fchownat(dir, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
             FAIL(PC_STEP_DEVICE, idx, d->path);
         /* mknod is subject to umask */
@@ -1011,6 +1098,16 @@ void pc_child_main(const struct pc_plan *p)
         rootfs_fd = open(p->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (rootfs_fd < 0)
             FAIL(PC_STEP_OPEN_ROOT, -1, p->rootfs);
+        if (p->rootfs_ino) {
+            /* the directory the caller checked (not the host's "/"): a path swapped for a
+             * symlink since then leads elsewhere */
+            struct stat st;
+            if (fstat(rootfs_fd, &st) < 0)
+                FAIL(PC_STEP_OPEN_ROOT, -1, p->rootfs);
+            if ((unsigned long long)st.st_dev != p->rootfs_dev ||
+                (unsigned long long)st.st_ino != p->rootfs_ino)
+                FAILE(EXDEV, PC_STEP_ROOT_CHANGED, -1, p->rootfs);
+        }
     }
 
     /* In a user namespace our host uid may be unmapped: become its root (when it has one)
@@ -1048,6 +1145,11 @@ void pc_child_main(const struct pc_plan *p)
 
     if (p->root_propagation && mount(NULL, "/", NULL, p->root_propagation, NULL) < 0)
         FAIL(PC_STEP_PROPAGATION, -1, "/");
+    g_root_propagation = p->root_propagation;
+    g_own_userns = ((p->clone_flags | p->late_unshare) & CLONE_NEWUSER) != 0;
+    for (int i = 0; i < p->n_joins; i++)
+        if (p->joins[i].nstype == CLONE_NEWUSER)
+            g_own_userns = 1;
 
     if (p->root_mode != PC_ROOT_NONE) {
         setup_root(p, rootfs_fd);
@@ -1164,8 +1266,17 @@ void pc_child_main(const struct pc_plan *p)
         close(parent_pidfd);
     }
 
-    if (p->pause)
+    if (p->pause) {
+        /* a pod's infra: execute the static program of csrc/pause.c, so that no copy of the
+         * caller's memory holds the pod.  The error pipe stays open across the execve; the
+         * program closes it once it waits for its signals (the parent's "ready"). */
+        if (stub_fd >= 0 && fcntl(err_fd, F_SETFD, 0) == 0) {
+            syscall(SYS_execveat, stub_fd, "", p->argv, p->envp, AT_EMPTY_PATH);
+            fcntl(err_fd, F_SETFD, FD_CLOEXEC);
+        }
+        /* no such program (another architecture) or its execve refused: be the infra */
         pause_forever(err_fd);
+    }
     if (stub_fd >= 0) {
         /* through the sealed stub, so /proc/self/exe is never this interpreter when the
          * kernel looks up a "#!" interpreter of the user's program */

@@ -42,7 +42,8 @@ enum pc_step {
     PC_STEP_KEYRING = 49,
     PC_STEP_UNSHARE = 50,
     PC_STEP_NONDUMPABLE = 51, PC_STEP_UNSHARE_TIME = 52, PC_STEP_FORK_PIDNS = 53,
-    PC_STEP_NET_VETH = 54, PC_STEP_NET_UP = 55, PC_STEP_NET_ADDR = 56, PC_STEP_NET_ROUTE = 57
+    PC_STEP_NET_VETH = 54, PC_STEP_NET_UP = 55, PC_STEP_NET_ADDR = 56, PC_STEP_NET_ROUTE = 57,
+    PC_STEP_MOUNT_PROC = 58, PC_STEP_ROOT_CHANGED = 59
 };
 
 /* Named stops between clone and execve where the child waits for the parent: only those in
@@ -74,6 +75,8 @@ struct pc_device {
     unsigned long long dev;    /* makedev(major, minor) */
     unsigned int uid;
     unsigned int gid;
+    int source_fd;             /* a detached mount of a node the parent made (pc_fsmount_tmpfs
+                                  + mknod + pc_open_tree), moved onto the path; -1: none */
 };
 
 struct pc_symlink {
@@ -150,7 +153,8 @@ struct pc_plan {
     int nondumpable;               /* PR_SET_DUMPABLE 0 until execve (joining a running container) */
     int new_keyring;               /* join a new session keyring (named keyring_name, or anonymous) */
     const char *keyring_name;
-    int pause;                     /* instead of execve: hold the namespaces, reap children, wait for SIGTERM/SIGINT */
+    int pause;                     /* a pod's infra: execute exec_stub_fd (csrc/pause.c) instead of argv: hold the
+                                    * namespaces, reap children, wait for SIGTERM/SIGINT */
 
     /* parent <-> child */
     unsigned int stops;            /* 1 << PC_STOP_*: where to wait for the parent; 0: nowhere,
@@ -175,6 +179,8 @@ struct pc_plan {
     unsigned long root_propagation;   /* applied to "/" first, e.g. MS_REC|MS_SLAVE; 0: skip */
     int root_mode;                 /* PC_ROOT_NONE, PC_ROOT_PIVOT, PC_ROOT_CHROOT */
     const char *rootfs;            /* absolute host path of the new root */
+    unsigned long long rootfs_dev; /* what the caller resolved `rootfs` to (st_dev, st_ino): */
+    unsigned long long rootfs_ino; /* the child opens the same directory or fails; ino 0: no check */
     const char *staging;           /* non-NULL: stage rootfs (e.g. the host "/") under a tmpfs here */
     int rootfs_readonly;
     unsigned long rootfs_propagation; /* propagation of the new root's mounts after setup; 0: leave */
@@ -235,7 +241,8 @@ struct pc_plan {
     unsigned int console_rows;
     unsigned int console_cols;
 
-    /* execve the user's program through the sealed exec stub (pc_execstub_fd), -1: directly */
+    /* execve the user's program through the sealed exec stub (pc_execstub_fd), -1: directly;
+     * with pause: the infra program to execute (pc_pause_fd), -1: stay a copy of the caller */
     int exec_stub_fd;
 };
 
@@ -266,10 +273,16 @@ int pc_mount(const char *source, const char *target, const char *fstype, unsigne
 int pc_umount2(const char *target, int flags);
 int pc_pivot_root(const char *new_root, const char *put_old);
 int pc_open_tree_clone(const char *path);  /* a detached bind of path (O_CLOEXEC), or -errno */
+/* A detached bind (OPEN_TREE_CLONE, O_CLOEXEC; AT_RECURSIVE when recursive) of path relative
+ * to dirfd ("" with AT_EMPTY_PATH: dirfd itself), or -errno. */
+int pc_open_tree(int dirfd, const char *path, int recursive);
+/* A detached tmpfs (fsopen + fsmount, no path anywhere; device nodes allowed), or -errno. */
+int pc_fsmount_tmpfs(void);
 int pc_net_make_link(const struct pc_net *n, int netns_fd);  /* the child's veth, by the parent */
 int pc_sethostname(const char *name, int len);
 int pc_clone3_supported(void);
 int pc_execstub_fd(void);          /* a read-only fd of the sealed exec stub, or -errno */
+int pc_pause_fd(void);             /* the same for a pod's infra program (csrc/pause.c) */
 /* --- device cgroup (bpfdev.c) --- */
 /* One OCI device rule; type 'a' (all), 'b' or 'c'; major/minor -1: any; access: a mask of
  * PC_DEV_MKNOD 1, PC_DEV_READ 2, PC_DEV_WRITE 4 (the kernel's BPF_DEVCG_ACC_*). */

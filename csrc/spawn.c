@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "execstub_bin.h"
+#include "pause_bin.h"
 
 void pc_child_main(const struct pc_plan *p) __attribute__((noreturn));
 
@@ -158,6 +159,41 @@ int pc_open_tree_clone(const char *path)
     return fd < 0 ? -errno : (int)fd;
 }
 
+int pc_open_tree(int dirfd, const char *path, int recursive)
+{
+    unsigned int flags = 1 /* OPEN_TREE_CLONE */ | O_CLOEXEC;
+    if (recursive)
+        flags |= 0x8000; /* AT_RECURSIVE */
+    if (!path[0])
+        flags |= AT_EMPTY_PATH;
+    long fd = syscall(SYS_open_tree, dirfd, path, flags);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#define SYS_fsconfig 431
+#define SYS_fsmount 432
+#endif
+
+int pc_fsmount_tmpfs(void)
+{
+    int fs = (int)syscall(SYS_fsopen, "tmpfs", 1 /* FSOPEN_CLOEXEC */);
+    if (fs < 0)
+        return -errno;
+    long r = syscall(SYS_fsconfig, fs, 1 /* FSCONFIG_SET_STRING */, "mode", "0755", 0);
+    if (r == 0)
+        r = syscall(SYS_fsconfig, fs, 1, "size", "64k", 0);
+    if (r == 0)
+        r = syscall(SYS_fsconfig, fs, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL, 0);
+    int mnt = r == 0 ? (int)syscall(SYS_fsmount, fs, 1 /* FSMOUNT_CLOEXEC */,
+                                    0x2 | 0x8 /* MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC */)
+                     : -1;
+    int e = errno;
+    close(fs);
+    return mnt < 0 ? -e : mnt;
+}
+
 int pc_pivot_root(const char *new_root, const char *put_old)
 {
     return syscall(SYS_pivot_root, new_root, put_old) < 0 ? -errno : 0;
@@ -183,16 +219,16 @@ int pc_sethostname(const char *name, int len)
 #define SYS_memfd_create 319
 #endif
 
-/* The exec stub in a sealed memfd, reopened read-only (an fd open for writing would make
+/* A static program in a sealed memfd, reopened read-only (an fd open for writing would make
  * execveat fail with ETXTBSY).  Parent side: called once per process from Python. */
-int pc_execstub_fd(void)
+static int sealed_program(const char *name, const unsigned char *data, unsigned int len)
 {
-    if (pc_execstub_len < 64)
+    if (len < 64)
         return -ENOSYS;
-    int fd = (int)syscall(SYS_memfd_create, "pycontain-execstub", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    int fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return -errno;
-    int r = pc_write_all(fd, pc_execstub, pc_execstub_len);
+    int r = pc_write_all(fd, data, len);
     if (r == 0 && fchmod(fd, 0555) < 0)
         r = -errno;
     if (r == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
@@ -207,4 +243,14 @@ int pc_execstub_fd(void)
     int e = errno;
     close(fd);
     return ro < 0 ? -e : ro;
+}
+
+int pc_execstub_fd(void)
+{
+    return sealed_program("pycontain-execstub", pc_execstub, pc_execstub_len);
+}
+
+int pc_pause_fd(void)
+{
+    return sealed_program("pycontain-pause", pc_pause, pc_pause_len);
 }

@@ -203,6 +203,109 @@ int pc_open_nofollow(int rootfd, const char *path, int oflags)
     return walk_nofollow(rootfd, path, PC_CREATE_NONE, 0, oflags);
 }
 
+/* Make what is missing of `path` inside the root.  Symlinks on the way are followed the way
+ * RESOLVE_IN_ROOT follows them (an absolute target or ".." never leaves the root), one
+ * component at a time, so that a symlink whose target does not exist yet gets its target
+ * made inside the root: the image's /var/run -> /run without a /run (runc's MkdirAll over
+ * SecureJoin).  Every directory we step into is opened with RESOLVE_IN_ROOT and no symlink at
+ * all, so a swap on the way fails the walk rather than leading out.  nofollow: any symlink
+ * is an error (ELOOP).  0 or -errno. */
+static int create_in_root(int rootfd, const char *path, int create, int nofollow, mode_t mode)
+{
+    const unsigned long long strict = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    char todo[PATH_MAX];   /* what is left to walk */
+    char done[PATH_MAX];   /* resolved so far, no symlink in it: "" (the root) or "/a/b" */
+    char link[PATH_MAX];
+    size_t dlen = 0;
+    int links = 0;
+    if (pc_strlcpy(todo, path, sizeof(todo)) >= sizeof(todo))
+        return -ENAMETOOLONG;
+    done[0] = '\0';
+    const char *p = todo;
+    for (;;) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            return 0;
+        const char *end = p;
+        while (*end && *end != '/')
+            end++;
+        size_t len = (size_t)(end - p);
+        const char *rest = end;
+        while (*rest == '/')
+            rest++;
+        int last = (*rest == '\0');
+        if (len == 1 && p[0] == '.') {
+            p = end;
+            continue;
+        }
+        if (len == 2 && p[0] == '.' && p[1] == '.') {
+            while (dlen > 0 && done[dlen - 1] != '/')
+                dlen--;
+            if (dlen > 0)
+                dlen--;
+            done[dlen] = '\0';
+            p = end;
+            continue;
+        }
+        if (len > NAME_MAX || dlen + 1 + len + 1 > sizeof(done))
+            return -ENAMETOOLONG;
+        char name[NAME_MAX + 1];
+        memcpy(name, p, len);
+        name[len] = '\0';
+        int parent = dlen == 0 ? fcntl(rootfd, F_DUPFD_CLOEXEC, 3)
+                               : sys_openat2(rootfd, done, O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                             strict, 0);
+        if (parent < 0)
+            return dlen == 0 ? -errno : parent;
+        ssize_t n = readlinkat(parent, name, link, sizeof(link) - 1);
+        int r = 0;
+        if (n >= 0) {
+            /* a symlink: walk its target (from the root when absolute, else from here),
+             * then what followed it */
+            close(parent);
+            if (nofollow || ++links > 40)
+                return -ELOOP;
+            size_t rl = pc_strlen(rest);
+            if ((size_t)n + 1 + rl + 1 > sizeof(link))
+                return -ENAMETOOLONG;
+            link[n] = '/';
+            memcpy(link + n + 1, rest, rl + 1);
+            memcpy(todo, link, (size_t)n + 1 + rl + 1);
+            if (link[0] == '/') {
+                dlen = 0;
+                done[0] = '\0';
+            }
+            p = todo;
+            continue;
+        }
+        if (errno == ENOENT) {
+            if (create == PC_CREATE_NONE) {
+                r = -ENOENT;
+            } else if (!last || create == PC_CREATE_DIR) {
+                if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
+                    r = -errno;
+            } else {
+                int f = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+                               mode ? mode : 0644);
+                if (f < 0 && errno != EEXIST)
+                    r = -errno;
+                if (f >= 0)
+                    close(f);
+            }
+        } else if (errno != EINVAL) {
+            r = -errno;   /* EINVAL: it exists and is no symlink */
+        }
+        close(parent);
+        if (r < 0)
+            return r;
+        done[dlen++] = '/';
+        memcpy(done + dlen, name, len + 1);
+        dlen += len;
+        p = end;
+    }
+}
+
 int pc_open_in_root(int rootfd, const char *path, int create, int nofollow, mode_t mode)
 {
     unsigned long long resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
@@ -219,67 +322,9 @@ int pc_open_in_root(int rootfd, const char *path, int create, int nofollow, mode
     if (fd != -ENOENT || create == PC_CREATE_NONE)
         return fd;
 
-    /* Create the missing components one by one; each parent is resolved inside the root, so a
-     * symlink planted on the way is followed only within the root (never out of it). */
-    char buf[PATH_MAX];
-    size_t len = pc_strlen(path);
-    if (len >= sizeof(buf))
-        return -ENAMETOOLONG;
-    memcpy(buf, path, len + 1);
-    size_t pos = 0;
-    for (;;) {
-        while (buf[pos] == '/')
-            pos++;
-        if (!buf[pos])
-            break;
-        size_t end = pos;
-        while (buf[end] && buf[end] != '/')
-            end++;
-        char saved = buf[end];
-        buf[end] = '\0';
-        int last = (saved == '\0');
-        /* fd of the parent */
-        int parent;
-        size_t slash = pos;
-        while (slash > 0 && buf[slash - 1] == '/')
-            slash--;
-        if (slash == 0) {
-            parent = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
-            if (parent < 0)
-                return -errno;
-        } else {
-            char c = buf[slash];
-            buf[slash] = '\0';
-            parent = sys_openat2(rootfd, buf, O_PATH | O_DIRECTORY | O_CLOEXEC, resolve, 0);
-            buf[slash] = c;
-            if (parent < 0)
-                return parent;
-        }
-        const char *name = buf + pos;
-        if (!(name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))) {
-            int r = 0;
-            if (!last || create == PC_CREATE_DIR) {
-                if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
-                    r = -errno;
-            } else {
-                int f = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
-                               mode ? mode : 0644);
-                if (f < 0 && errno != EEXIST)
-                    r = -errno;
-                if (f >= 0)
-                    close(f);
-            }
-            if (r < 0) {
-                close(parent);
-                return r;
-            }
-        }
-        close(parent);
-        buf[end] = saved;
-        if (last)
-            break;
-        pos = end;
-    }
+    int r = create_in_root(rootfd, path, create, nofollow, mode);
+    if (r < 0)
+        return r;
     return sys_openat2(rootfd, path, O_PATH | O_CLOEXEC, resolve, 0);
 }
 

@@ -17,7 +17,7 @@ import attrs
 from . import _keeper, hints, rootless, userns
 from .credentials import Capabilities, User, parse_rlimits, to_capabilities
 from .defaults import DEFAULT_ENV, DEFAULT_PATH
-from .errors import ConfigError
+from .errors import ConfigError, ContainerClosed
 from .lowlevel import plan as P
 from .lowlevel.kernel import MS_PRIVATE, MS_REC, MS_SLAVE, join_list
 from .namespaces import IdMap, Namespaces
@@ -176,7 +176,10 @@ class Container:
     #: mounts after the plan's own for every process (a pod's /etc/hosts and resolv.conf)
     _extra_mounts: tuple[Any, ...] = attrs.field(default=(), init=False, repr=False)
     _procs: set[Process] = attrs.field(factory=set, init=False, repr=False)
-    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
+    # guards _procs, _closed, _spawning; close() waits on it for spawns in flight
+    _lock: threading.Condition = attrs.field(factory=threading.Condition, init=False, repr=False)
+    _closed: bool = attrs.field(default=False, init=False, repr=False)
+    _spawning: int = attrs.field(default=0, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.cwd is not None and (not isinstance(self.cwd, str) or not self.cwd.startswith("/")):
@@ -419,7 +422,23 @@ class Container:
 
         ``stdin``/``stdout``/``stderr`` take what :class:`subprocess.Popen` takes: None
         (inherit), PIPE, DEVNULL, STDOUT (for stderr), an fd or a file object.  ``pass_fds``
-        are passed as fds 3, 4, ... in order."""
+        are passed as fds 3, 4, ... in order.  Raises
+        :class:`~pycontain.errors.ContainerClosed` once :meth:`close` has been called."""
+        with self._lock:
+            if self._closed:
+                raise ContainerClosed("the container is closed: it starts no new process")
+            self._spawning += 1
+        try:
+            return self._spawn(args, stdin=stdin, stdout=stdout, stderr=stderr,
+                               pass_fds=pass_fds, env=env, cwd=cwd)
+        finally:
+            with self._lock:
+                self._spawning -= 1
+                self._lock.notify_all()
+
+    def _spawn(self, args: Sequence[str], *, stdin: Any, stdout: Any, stderr: Any,
+               pass_fds: Sequence[int], env: Mapping[str, str] | None,
+               cwd: str | None) -> Process:
         base = self._compiled_plan()
         ns = self._eff_ns
         if ns is None:  # the same for every process (default id maps read /etc/subuid)
@@ -597,7 +616,9 @@ class Container:
 
         On timeout the whole container is killed and :class:`subprocess.TimeoutExpired` is
         raised.  Returns a :class:`ContainerResult` (a CompletedProcess with
-        ``oom_killed``)."""
+        ``oom_killed``).  A :meth:`close` from another thread kills the process: the result
+        then says so (``returncode`` ``-9``); a run that starts after :meth:`close` raises
+        :class:`~pycontain.errors.ContainerClosed`."""
         if capture_output:
             if stdout is not None or stderr is not None:
                 raise ConfigError("capture_output", "may not be used with stdout or stderr")
@@ -630,8 +651,15 @@ class Container:
         return result
 
     def close(self) -> None:
-        """Kill and clean up every process this container started that is still alive."""
+        """Kill and clean up every process this container started that is still alive;
+        idempotent.  The container starts no new process afterwards (ContainerClosed).
+        Safe while other threads are inside :meth:`run` or :meth:`spawn`: spawns in flight
+        finish first, their processes are killed with the rest, and each :meth:`run`
+        reports its process's real end."""
         with self._lock:
+            self._closed = True
+            while self._spawning:
+                self._lock.wait()
             procs = list(self._procs)
         for p in procs:
             p.close()

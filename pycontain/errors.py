@@ -54,6 +54,12 @@ class ContainerError(PycontainError):
     """A container could not be started or managed."""
 
 
+class ContainerClosed(ContainerError):
+    """The :class:`~pycontain.Container` was closed: it starts no new process (a ``run`` or
+    ``spawn`` that began before :meth:`~pycontain.Container.close` was called has its
+    process killed and reports how it ended)."""
+
+
 class NetworkError(PycontainError):
     """A network operation failed; ``step`` names what was being done (``creating veth``,
     ``adding nftables rule``, ...)."""

@@ -16,6 +16,7 @@ from . import userns
 from .lowlevel import lib
 from .lowlevel.kernel import CLONE_NEWUSER
 from .lowlevel.plan import Plan
+from .mountpaths import PROC_OVERMOUNTS
 
 _NO_SYS_RESOURCE = "needs CAP_SYS_RESOURCE, which this process lacks"
 
@@ -67,4 +68,10 @@ def hint_for(step: int, err_no: int, filename: object, plan: Plan) -> str | None
             return "the network's bridge is gone: the next container makes it again"
     if step in (lib.PC_STEP_NET_ADDR, lib.PC_STEP_NET_ROUTE) and err_no == errno.EEXIST:
         return "the address or route is taken in the container's network namespace"
+    if step == lib.PC_STEP_MOUNT_PROC:
+        return ("the target leads into /proc (through a symlink or an earlier mount), where "
+                "a mount may only cover one of: "
+                + ", ".join(f.removeprefix("/proc/") for f in PROC_OVERMOUNTS))
+    if step == lib.PC_STEP_ROOT_CHANGED:
+        return "the root path leads to another directory than when it was checked: refusing"
     return None

@@ -1,7 +1,8 @@
 """``Pod``: containers that share network, IPC and UTS (optionally PID) namespaces.
 
 A tiny infra process holds the shared namespaces: the C core's pause mode (a plan with
-``pause=True``: the child never execs, it reaps orphans and exits on SIGTERM).  Containers
+``pause=True``: the child executes ``csrc/pause.c``, a static program of a few kilobytes
+named ``pycontain-pause`` that reaps orphans and exits on SIGTERM or SIGINT).  Containers
 of the pod join its namespaces through ``/proc/<infra>/ns/X`` and get a mount namespace
 and a cgroup of their own, under the pod's cgroup, whose limits bound them all::
 
@@ -260,7 +261,7 @@ class Pod:
             # rootless: the pod's user namespace, which its containers join first
             flags |= NAMESPACES["user"][0]
         return P.Plan(
-            argv=("pause",),
+            argv=("pycontain-pause",),
             pause=True,
             clone_flags=flags,
             become_root=own_userns,

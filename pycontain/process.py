@@ -8,6 +8,7 @@ import select
 import selectors
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any
@@ -106,7 +107,9 @@ class Process:
     killed), ``poll``, ``wait``, ``communicate``, ``send_signal``/``terminate``/``kill``, and
     ``stdin``/``stdout``/``stderr`` when they are pipes.  ``await proc.wait_async()`` waits
     without blocking an asyncio loop.  When the process ends, a cgroup made for it is
-    emptied and removed (its OOM count is kept in :attr:`oom_killed`)."""
+    emptied and removed (its OOM count is kept in :attr:`oom_killed`).  Threads may share a
+    handle: any number may wait at once (each gets the real status), and :meth:`close` from
+    one while another waits or communicates kills the process and lets the other see it."""
 
     def __init__(self, pid: int, pidfd: int, args: Sequence[str], *,
                  stdin: IO[Any] | None = None, stdout: IO[Any] | None = None,
@@ -131,6 +134,15 @@ class Process:
         self._comm_out: dict[int, list[bytes]] = {}  # id(file object) -> chunks
         self._comm_input_offset = 0
         self._comm_input: bytes | None = None
+        # Threads share a handle (Container.close() in one while another waits in run()):
+        # the lock orders reaping, signalling and closing; _users counts the threads that
+        # poll the pidfd outside it, and the last one out closes it (never under a poller,
+        # whose fd number could be reused); pipes that a communicate() reads from are closed
+        # by that communicate() when it ends.
+        self._lock = threading.RLock()
+        self._users = 0
+        self._communicating = 0
+        self._close_files = False
 
     def __repr__(self) -> str:
         return f"<pycontain.Process pid={self.pid} returncode={self.returncode}>"
@@ -140,36 +152,55 @@ class Process:
     @property
     def pidfd(self) -> int:
         """The process's pidfd (-1 once it has been reaped)."""
-        return self._pidfd
+        return -1 if self.returncode is not None else self._pidfd
 
-    def _reap(self, options: int) -> bool:
-        if self.returncode is not None:
-            return True
-        if self._pidfd < 0:
-            return False
-        try:
-            info = os.waitid(os.P_PIDFD, self._pidfd, os.WEXITED | options)
-        except ChildProcessError:
-            # someone else reaped it (os.wait in user code); we can't know the status
-            self.returncode = 255
+    def _reap(self) -> bool:
+        """Collect the exit status if the process has ended; never blocks (a blocking
+        waitid in two threads would leave one without the status)."""
+        with self._lock:
+            if self.returncode is not None:
+                return True
+            if self._pidfd < 0:
+                return False
+            try:
+                info = os.waitid(os.P_PIDFD, self._pidfd, os.WEXITED | os.WNOHANG)
+            except ChildProcessError:
+                # reaped outside this handle (os.wait in user code); the status is lost
+                self.returncode = 255
+                self._finish()
+                return True
+            if info is None:
+                return False
+            if info.si_code == os.CLD_EXITED:
+                self.returncode = info.si_status
+            else:
+                self.returncode = -info.si_status
             self._finish()
             return True
-        if info is None:
-            return False
-        if info.si_code == os.CLD_EXITED:
-            self.returncode = info.si_status
-        else:
-            self.returncode = -info.si_status
-        self._finish()
-        return True
+
+    def _hold_pidfd(self) -> int:
+        """The pidfd, kept open until :meth:`_release_pidfd`; -1 once reaped."""
+        with self._lock:
+            if self.returncode is not None or self._pidfd < 0:
+                return -1
+            self._users += 1
+            return self._pidfd
+
+    def _release_pidfd(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if not self._users and self._finished and self._pidfd >= 0:
+                os.close(self._pidfd)
+                self._pidfd = -1
 
     def _finish(self) -> None:
+        # (under self._lock)
         if self._finished:
             return
         self._finished = True
         if self._tracked:
             _keeper.untrack_process(self.pid)
-        if self._pidfd >= 0:
+        if self._pidfd >= 0 and not self._users:
             os.close(self._pidfd)
             self._pidfd = -1
         cg = self.cgroup
@@ -187,29 +218,26 @@ class Process:
 
     def poll(self) -> int | None:
         """The return code if the process has ended, else None."""
-        self._reap(os.WNOHANG)
+        self._reap()
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the process to end; raises :class:`subprocess.TimeoutExpired`."""
-        if self.returncode is not None:
-            return self.returncode
-        if timeout is not None:
-            p = select.poll()
-            p.register(self._pidfd, select.POLLIN)
-            deadline = time.monotonic() + timeout
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0 or not p.poll(left * 1000):
-                    if self._reap(os.WNOHANG):
-                        break
-                    if time.monotonic() >= deadline:
-                        raise subprocess.TimeoutExpired(self.args, timeout)
-                else:
-                    if self._reap(os.WNOHANG):
-                        break
-        else:
-            self._reap(0)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        # poll the pidfd, then reap without blocking: any number of threads may wait
+        while not self._reap():
+            fd = self._hold_pidfd()
+            if fd < 0:
+                continue  # reaped by another thread meanwhile
+            try:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise subprocess.TimeoutExpired(self.args, timeout or 0)
+                p = select.poll()
+                p.register(fd, select.POLLIN)
+                p.poll(None if left is None else left * 1000)
+            finally:
+                self._release_pidfd()
         assert self.returncode is not None
         return self.returncode
 
@@ -217,23 +245,29 @@ class Process:
         """Wait for the process to end from asyncio, without blocking the loop."""
         import asyncio
 
-        if self.returncode is not None:
+        if self._reap():
+            assert self.returncode is not None
             return self.returncode
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        fd = self._pidfd
+        fd = self._hold_pidfd()
+        if fd < 0:
+            return self.wait()  # reaped by another thread meanwhile
 
         def ready() -> None:
             if not fut.done():
                 fut.set_result(None)
 
-        loop.add_reader(fd, ready)
         try:
-            while not self._reap(os.WNOHANG):
-                await fut
-                fut = loop.create_future()
+            loop.add_reader(fd, ready)
+            try:
+                while not self._reap():
+                    await fut
+                    fut = loop.create_future()
+            finally:
+                loop.remove_reader(fd)
         finally:
-            loop.remove_reader(fd)
+            self._release_pidfd()
         assert self.returncode is not None
         return self.returncode
 
@@ -244,24 +278,26 @@ class Process:
 
     def send_signal(self, sig: int) -> None:
         """Signal the process; a no-op once it has ended (like Popen)."""
-        if self.returncode is not None or self._pidfd < 0:
-            return
-        try:
-            signal.pidfd_send_signal(self._pidfd, sig)
-        except ProcessLookupError:
-            pass
+        with self._lock:
+            if self.returncode is not None or self._pidfd < 0:
+                return
+            try:
+                signal.pidfd_send_signal(self._pidfd, sig)
+            except ProcessLookupError:
+                pass
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
         """SIGKILL the process and, when it has a cgroup, everything in it."""
-        self.send_signal(signal.SIGKILL)
-        if self.cgroup is not None and self._owns_cgroup and self.returncode is None:
-            try:
-                self.cgroup.kill(wait=None)
-            except OSError:
-                pass
+        with self._lock:  # not while another thread hands the cgroup over for removal
+            self.send_signal(signal.SIGKILL)
+            if self.cgroup is not None and self._owns_cgroup and self.returncode is None:
+                try:
+                    self.cgroup.kill(wait=None)
+                except OSError:
+                    pass
 
     # -- I/O ----------------------------------------------------------------------------------
 
@@ -272,6 +308,8 @@ class Process:
         if self._comm_input is None and input is not None:
             self._comm_input = memoryview(input).tobytes()
         sel = selectors.PollSelector()
+        with self._lock:  # close() from another thread leaves the pipes to us from now on
+            self._communicating += 1
         try:
             if self.stdin is not None and not self.stdin.closed:
                 if self._comm_input:
@@ -312,6 +350,10 @@ class Process:
                             self._comm_out[id(f)].append(data)
         finally:
             sel.close()
+            with self._lock:
+                self._communicating -= 1
+                if self._close_files and not self._communicating:
+                    self._close_pipes()
         out = self._joined(self.stdout)
         err = self._joined(self.stderr)
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -332,8 +374,16 @@ class Process:
             try:
                 self.wait()
             except BaseException:
-                self._reap(0)
+                self.wait()  # interrupted: still never leave a zombie
                 raise
+        with self._lock:
+            if self._communicating:
+                # another thread reads them: it closes them when it is done (at EOF now)
+                self._close_files = True
+            else:
+                self._close_pipes()
+
+    def _close_pipes(self) -> None:
         for f in (self.stdin, self.stdout, self.stderr):
             if f is not None:
                 try:

@@ -13,6 +13,7 @@ from . import defaults as D
 from .errors import ConfigError
 from .lowlevel import plan as P
 from .lowlevel.kernel import MOUNT_FLAG_OPTIONS, MS_BIND, MS_RDONLY, PROPAGATION
+from .mountpaths import container_path, proc_mount_refusal, resolve_in_root
 
 # options for the kernel's mount API we don't pass as data
 _IGNORED = {"tmpcopyup", "idmap", "ridmap", "rro", "rrw", "copy-symlink", "z", "Z"}
@@ -58,8 +59,10 @@ class Mount:
             raise ConfigError("mounts.target", f"must be an absolute path inside the container, got {self.target!r}")
         if self.is_bind and not self.source:
             raise ConfigError("mounts.source", f"a bind mount on {self.target} needs a source")
-        if os.path.normpath(self.target) == "/proc" and self.type != "proc":
-            raise ConfigError("mounts.target", "only a proc mount may go on /proc")
+        refusal = proc_mount_refusal(self.target, None if self.is_bind else self.type)
+        if refusal is not None:
+            # runc's rule (CVE-2019-16884): /proc/sys, /proc/self ... stay the kernel's
+            raise ConfigError("mounts.target", refusal)
 
     @property
     def is_bind(self) -> bool:
@@ -220,12 +223,24 @@ class RootFS:
             staging=staging,
             rootfs_readonly=self.readonly,
             rootfs_propagation=PROPAGATION[self.propagation] if self.mode == P.PC_ROOT_PIVOT else 0,
-            mounts=tuple(m.to_plan(f"mounts[{i}]") for i, m in enumerate(self.mounts)),
+            mounts=tuple(self._checked(i, m).to_plan(f"mounts[{i}]")
+                         for i, m in enumerate(self.mounts)),
             devices=tuple(d.to_plan() for d in self.devices) if self._has_dev_tmpfs() else (),
             symlinks=self.symlinks if self._has_dev_tmpfs() else (),
             masked=self.masked_paths,
             readonly=self.readonly_paths,
         )
+
+    def _checked(self, i: int, m: Mount) -> Mount:
+        """*m*, unless a symlink of the rootfs leads its target into /proc (the target
+        itself was checked when the Mount was made)."""
+        landing = resolve_in_root(self.path, m.target)
+        if landing != container_path(m.target):
+            refusal = proc_mount_refusal(landing, None if m.is_bind else m.type)
+            if refusal is not None:
+                raise ConfigError(f"mounts[{i}].target",
+                                  f"{m.target} leads to {landing} in the rootfs: {refusal}")
+        return m
 
     def _has_dev_tmpfs(self) -> bool:
         return any(m.target == "/dev" and not m.is_bind for m in self.mounts)

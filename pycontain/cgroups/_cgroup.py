@@ -517,9 +517,16 @@ class Cgroup:
                 err.add_note(f"while moving process {pid} into {d}")
                 raise
 
-    def pids(self, *, recursive: bool = False) -> list[int]:
+    def pids(self, *, recursive: bool = False, every_hierarchy: bool = False) -> list[int]:
         """The processes in this cgroup, from the v2 directory if any; with *recursive*,
-        those in its sub-cgroups too (what ``runc ps`` lists)."""
+        those in its sub-cgroups too (what ``runc ps`` lists); with *every_hierarchy*,
+        those of every directory of the cgroup (v1: a process may have joined only some),
+        recursively."""
+        if every_hierarchy:
+            found: dict[int, None] = {}
+            for d in self.dirs:
+                found.update(dict.fromkeys(subtree_pids(self._fs, d)))
+            return list(found)
         d = self._primary_dir()
         if recursive:
             return subtree_pids(self._fs, d)

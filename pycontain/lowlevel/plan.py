@@ -90,6 +90,9 @@ class PlanDevice:
     uid: int = 0
     gid: int = 0
     host_path: str | None = None
+    #: a detached mount of a node the parent made (a user namespace may not mknod), moved
+    #: onto ``path`` instead
+    source_fd: int = -1
 
 
 @attrs.frozen
@@ -134,6 +137,8 @@ class Plan:
     late_unshare: int = 0
     #: join a new session keyring: True (anonymous) or its name (runc: ``_ses.<id>``)
     new_keyring: bool | str = False
+    #: a pod's infra process: instead of ``argv``, execute the static program of
+    #: csrc/pause.c (``argv[0]`` names it), which holds the namespaces until SIGTERM
     pause: bool = False
     hostname: str | None = None
     domainname: str | None = None
@@ -142,6 +147,9 @@ class Plan:
     root_propagation: int = 0
     root_mode: int = PC_ROOT_NONE
     rootfs: str | None = None
+    #: (st_dev, st_ino) of ``rootfs`` as the caller resolved it: the child fails if the
+    #: path leads to another directory by the time it opens it (None: no check)
+    rootfs_id: tuple[int, int] | None = None
     staging: str | None = None
     rootfs_readonly: bool = False
     rootfs_propagation: int = 0
@@ -174,7 +182,8 @@ class Plan:
         """Words for a failed step, with the object it was working on when known."""
         words = steps.STEPS.get(step, f"step {step}")
         if step in (lib.PC_STEP_MOUNT, lib.PC_STEP_MOUNT_TARGET, lib.PC_STEP_MOUNT_REMOUNT,
-                    lib.PC_STEP_MOUNT_PROPAGATION) and 0 <= index < len(self.mounts):
+                    lib.PC_STEP_MOUNT_PROPAGATION, lib.PC_STEP_MOUNT_PROC) \
+                and 0 <= index < len(self.mounts):
             return f"{words} ({self.mounts[index].describe()})"
         if step == lib.PC_STEP_DEVICE and 0 <= index < len(self.devices):
             return f"{words} ({self.devices[index].path})"
@@ -195,6 +204,19 @@ def exec_stub_fd() -> int:
         fd = lib.pc_execstub_fd()
         _STUB_FD = fd if fd >= 0 else -1
     return _STUB_FD
+
+
+_PAUSE_FD: int | None = None
+
+
+def pause_fd() -> int:
+    """This process's fd of the sealed pod infra program, csrc/pause.c (-1 where it is not
+    available: the child then holds the namespaces as a copy of this process)."""
+    global _PAUSE_FD
+    if _PAUSE_FD is None:
+        fd = lib.pc_pause_fd()
+        _PAUSE_FD = fd if fd >= 0 else -1
+    return _PAUSE_FD
 
 
 def _c_strings(keep: list[Any]) -> tuple[Callable[[str | bytes | None], Any],
@@ -268,6 +290,8 @@ class CompiledPlan:
         p.root_propagation = plan.root_propagation
         p.root_mode = plan.root_mode
         p.rootfs = s(plan.rootfs)
+        if plan.rootfs_id is not None:
+            p.rootfs_dev, p.rootfs_ino = plan.rootfs_id
         p.staging = s(plan.staging)
         p.rootfs_readonly = int(plan.rootfs_readonly)
         p.rootfs_propagation = plan.rootfs_propagation
@@ -288,6 +312,7 @@ class CompiledPlan:
                 arr[i].dev = d.dev
                 arr[i].uid = d.uid
                 arr[i].gid = d.gid
+                arr[i].source_fd = d.source_fd
             p.devices = arr
             p.n_devices = len(plan.devices)
         if plan.symlinks:
@@ -353,7 +378,7 @@ class CompiledPlan:
         p.start_fd = -1
         p.start_keep_fd = -1
         p.console_sock = -1
-        p.exec_stub_fd = -1 if plan.pause else exec_stub_fd()
+        p.exec_stub_fd = pause_fd() if plan.pause else exec_stub_fd()
         p.console_bind = int(plan.console_bind)
         if plan.console_size:
             p.console_rows, p.console_cols = plan.console_size

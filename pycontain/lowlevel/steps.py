@@ -66,4 +66,6 @@ STEPS: dict[int, str] = {
     lib.PC_STEP_NET_UP: "bringing up the container's network interface",
     lib.PC_STEP_NET_ADDR: "adding an address to the container's network interface",
     lib.PC_STEP_NET_ROUTE: "adding the container's default route",
+    lib.PC_STEP_MOUNT_PROC: "checking a mount target against /proc",
+    lib.PC_STEP_ROOT_CHANGED: "checking the root filesystem is the directory resolved at create",
 }

@@ -6,15 +6,20 @@ it is unit-tested without privileges.
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import stat
+from collections.abc import Iterable
 from typing import Any
 
 from ..credentials import cap_mask
 from ..defaults import DEFAULT_DEVICES, DEFAULT_PATH, DEFAULT_SYMLINKS
 from ..errors import ConfigError
+from ..lowlevel.inroot import read_in_root
 from ..lowlevel.kernel import (
+    CAP_LAST_CAP,
+    CAPABILITIES,
     MS_BIND,
     MS_NODEV,
     MS_NOEXEC,
@@ -40,19 +45,41 @@ from ..lowlevel.plan import (
     PlanDevice,
     PlanMount,
 )
+from ..mountpaths import container_path, proc_mount_refusal, resolve_in_root
 from ..rootfs import DEVICE_KINDS, parse_options
 from ..sysctl import check_sysctls
 from . import spec as S
 
 
 def rootfs_path(spec: S.Spec, bundle: str) -> str:
-    p = spec.root.path
-    if not os.path.isabs(p):
-        p = os.path.join(bundle, p)
-    p = os.path.realpath(p)
-    if not os.path.isdir(p):
-        raise ConfigError("root.path", f"{spec.root.path!r} is not a directory (bundle {bundle})")
-    return p
+    return resolve_root(spec, bundle)[0]
+
+
+def resolve_root(spec: S.Spec, bundle: str) -> tuple[str, tuple[int, int]]:
+    """``root.path`` (a relative one from the bundle, as runc takes it) resolved once,
+    through an fd: the directory's path with no symlink left, and its (st_dev, st_ino) for
+    the child to check that it opens that same directory.  A root that leaves the bundle
+    is fine (runc), one that is the runtime's own ``/`` is refused."""
+    assert spec.root is not None
+    given = spec.root.path
+    p = given if os.path.isabs(given) else os.path.join(bundle, given)
+    try:
+        fd = os.open(p, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as err:
+        raise ConfigError("root.path", f"{given!r} is not a directory (bundle {bundle}): "
+                          f"{err.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        resolved = os.readlink(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+    host = os.stat("/")
+    if (st.st_dev, st.st_ino) == (host.st_dev, host.st_ino):
+        # a symlink to /, or a relative path climbing out of the bundle: the container
+        # would run on the host's own files
+        raise ConfigError("root.path", f"{json.dumps(given)} resolves to \"/\", the host's "
+                          "root; refusing")
+    return resolved, (st.st_dev, st.st_ino)
 
 
 def namespaces(spec: S.Spec) -> tuple[set[str], dict[str, str]]:
@@ -89,7 +116,8 @@ def process_fields(proc: S.OciProcess, field: str = "process") -> dict[str, Any]
     caps = proc.capabilities
     if caps is not None:
         out["caps"] = tuple(
-            cap_mask(getattr(caps, s), f"{field}.capabilities.{s}", strict=True)
+            cap_mask(known_capabilities(getattr(caps, s), f"{field}.capabilities.{s}"),
+                     f"{field}.capabilities.{s}", strict=True)
             for s in ("bounding", "effective", "permitted", "inheritable", "ambient"))
     else:
         out["caps"] = (0, 0, 0, 0, 0)
@@ -108,6 +136,34 @@ def process_fields(proc: S.OciProcess, field: str = "process") -> dict[str, Any]
     return out
 
 
+def known_capabilities(names: Iterable[str], field: str) -> list[str]:
+    """*names* without those this kernel cannot grant, each named in a warning (runtime-spec
+    1.1+: "MUST be logged as a warning", the runtime "SHOULD NOT fail"; runc and crun warn
+    too): an unknown name, or one beyond ``/proc/sys/kernel/cap_last_cap``.  A value that is
+    not a string stays an error naming it."""
+    out = []
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            raise ConfigError(f"{field}[{i}]", f"expected a capability name, got {name!r}")
+        number = CAPABILITIES.get(name)
+        if number is None:
+            _warn(f"{field}[{i}]: unknown capability {name!r}, ignored")
+            continue
+        if number > CAP_LAST_CAP:
+            _warn(f"{field}[{i}]: capability {name} is not available on this kernel "
+                  f"(its last is {CAP_LAST_CAP}), ignored")
+            continue
+        out.append(name)
+    return out
+
+
+def _warn(message: str) -> None:
+    import warnings
+
+    # the runtime's command line writes these to stderr and --log
+    warnings.warn(message, S.SpecWarning, stacklevel=3)
+
+
 def _apparmor_enabled() -> bool:
     try:
         with open("/sys/module/apparmor/parameters/enabled") as f:
@@ -116,15 +172,26 @@ def _apparmor_enabled() -> bool:
         return False
 
 
-def mounts(spec: S.Spec, bundle: str) -> tuple[PlanMount, ...]:
+def mounts(spec: S.Spec, bundle: str, rootfs: str | None = None) -> tuple[PlanMount, ...]:
+    """The spec's mounts; with *rootfs*, a destination that a symlink of the rootfs leads
+    into /proc is refused as the destination itself is (runc resolves it in the root
+    before its check too)."""
     out = []
     for i, m in enumerate(spec.mounts):
         field = f"mounts[{i}]"
         dest = m.destination if m.destination.startswith("/") else "/" + m.destination
-        if posixpath.normpath(dest) == "/proc" and m.type != "proc":
-            raise ConfigError(f"{field}.destination", "only a proc mount may go on /proc")
         flags, prop, data, _rro = parse_options(m.options, f"{field}.options")
         is_bind = bool(flags & MS_BIND) or m.type == "bind"
+        refusal = proc_mount_refusal(dest, None if is_bind else m.type)
+        if refusal is None and rootfs is not None:
+            landing = resolve_in_root(rootfs, dest)
+            if landing != container_path(dest):
+                refusal = proc_mount_refusal(landing, None if is_bind else m.type)
+                if refusal is not None:
+                    refusal = f"{m.destination} leads to {landing} in the rootfs: {refusal}"
+        if refusal is not None:
+            # runc's rule (CVE-2019-16884); the C core checks the target it mounts on too
+            raise ConfigError(f"{field}.destination", refusal)
         if m.type == "cgroup" and not is_bind:
             # expanded once the container's cgroup exists (expand_cgroup_mounts): its own
             # directory of every hierarchy, as runc does without a cgroup namespace
@@ -200,6 +267,54 @@ def expand_cgroup_mounts(plan: Plan, cgroup: Any) -> Plan:
 def _abs(path: str) -> str:
     """*path* taken from the container's /, normalized ("//a/./b" -> "/a/b")."""
     return posixpath.normpath("/" + path.lstrip("/"))
+
+
+#: the most of a container's /etc/passwd read for ``HOME`` (lines beyond are not looked at)
+PASSWD_LIMIT = 4 << 20
+
+
+def passwd_home(passwd: bytes | None, uid: int) -> str:
+    """The home directory of *uid* in the text of a passwd file (its first entry), ``/``
+    where it has none (no file, no entry, an empty home): runc's ``HOME``."""
+    for line in (passwd or b"").splitlines():
+        line = line.strip()
+        if line.startswith(b"#"):
+            continue  # as glibc's files backend
+        fields = line.split(b":")
+        if len(fields) < 6 or not fields[2].isdigit() or int(fields[2]) != uid:
+            continue
+        home = fields[5].decode("utf-8", "surrogateescape")
+        return home or "/"
+    return "/"
+
+
+def home_in_rootfs(spec: S.Spec, bundle: str, rootfs: str) -> str:
+    """``HOME`` for the init process of *spec*: its user's entry in the rootfs's
+    ``/etc/passwd`` (or in the source of a bind mount of the spec over it), read inside the
+    root, never through a symlink out of it; ``/`` without one."""
+    assert spec.process is not None
+    uid = spec.process.user.uid
+    target = "/etc/passwd"
+    cover = _covering_mount(spec, target)
+    if cover is None:
+        return passwd_home(read_in_root(rootfs, target, PASSWD_LIMIT), uid)
+    m = cover[1]
+    is_bind = m.type == "bind" or any(o in ("bind", "rbind") for o in m.options)
+    if not is_bind or not m.source:
+        return "/"  # a fresh filesystem (a tmpfs on /etc): no passwd file there
+    src = m.source if os.path.isabs(m.source) else os.path.join(bundle, m.source)
+    rel = posixpath.relpath(target, _abs(m.destination))
+    if rel == ".":
+        # a file bound on /etc/passwd: the host path the config names, as the mount takes it
+        try:
+            fd = os.open(src, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            return "/"
+        try:
+            return passwd_home(read_in_root(fd, "/", PASSWD_LIMIT), uid)
+        finally:
+            os.close(fd)
+    return passwd_home(read_in_root(src, rel, PASSWD_LIMIT), uid)
 
 
 def _covering_mount(spec: S.Spec, path: str) -> tuple[int, S.OciMount] | None:
@@ -312,8 +427,11 @@ def build_plan(spec: S.Spec, bundle: str) -> Plan:
     if spec.process is None:
         raise ConfigError("process", "is required to create a container")
     linux = spec.linux or S.Linux()
-    rootfs = rootfs_path(spec, bundle)
+    rootfs, checked_id = resolve_root(spec, bundle)
+    root_id: tuple[int, int] | None = checked_id
     create, join = namespaces(spec)
+    if "mnt" in join:
+        root_id = None  # the path is resolved in that namespace, which may see another tree
     check_sysctls(dict(linux.sysctl), create, join)
     # Without a mount namespace the process stays on the runtime's root, as with runc: no
     # mount, device or pivot may touch the host's mount table.
@@ -327,7 +445,7 @@ def build_plan(spec: S.Spec, bundle: str) -> Plan:
             continue
         flags |= NAMESPACES[n][0]
     joins = join_list(join)
-    mts = list(mounts(spec, bundle))
+    mts = list(mounts(spec, bundle, rootfs if own_mounts else None))
     has_dev = any(m.target == "/dev" for m in mts)
     symlinks = dev_symlinks(mts)
     prop = 0
@@ -345,6 +463,9 @@ def build_plan(spec: S.Spec, bundle: str) -> Plan:
         # systemd socket activation: sd_listen_fds() wants its own pid, 1 in the container
         # (crun sets it so)
         pf["env"] = (*pf["env"], "LISTEN_PID=1")
+    if "HOME" not in names:
+        # runc: the user's home from the container's /etc/passwd, else /
+        pf["env"] = (*pf["env"], f"HOME={home_in_rootfs(spec, bundle, rootfs)}")
     if not own_mounts:
         # no mount may be made in the runtime's namespace: a plain chroot into the rootfs
         return Plan(clone_flags=flags, joins=joins, pidns_join=join.get("pid"),
@@ -353,7 +474,7 @@ def build_plan(spec: S.Spec, bundle: str) -> Plan:
                     domainname=spec.domainname or None, loopback_up="net" in create,
                     personality=personality,
                     sysctls=tuple(linux.sysctl.items()), root_mode=PC_ROOT_CHROOT,
-                    rootfs=rootfs, setsid=True, nondumpable=True, create_cwd=True, **pf)
+                    rootfs=rootfs, rootfs_id=root_id, setsid=True, nondumpable=True, create_cwd=True, **pf)
     return Plan(
         create_cwd=True,  # runc: a missing process.cwd is made
         clone_flags=flags,
@@ -369,6 +490,7 @@ def build_plan(spec: S.Spec, bundle: str) -> Plan:
         root_propagation=prop if prop and not prop & (MS_SHARED | MS_UNBINDABLE) else (MS_SLAVE | MS_REC),
         root_mode=PC_ROOT_PIVOT,
         rootfs=rootfs,
+        rootfs_id=root_id,
         rootfs_readonly=spec.root.readonly,
         rootfs_propagation=prop,
         mounts=tuple(mts),

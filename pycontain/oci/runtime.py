@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, Any
 from .. import _keeper, userns
 from ..errors import CgroupNotDelegated, ConfigError, ContainerStateError, PycontainError
 from .state import ContainerState, Status
-from .store import NotFound, container_store
+from .store import (
+    Exists,
+    NotFound,
+    container_store,
+    kept_exists,
+    kept_locked,
+    load_kept,
+    remove_kept,
+    save_kept,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection
@@ -85,6 +94,91 @@ def _frozen(cg: Cgroup) -> bool:
         return False
 
 
+def _refusal_of(err: OSError, plan: Plan, spec: S.Spec) -> ConfigError | None:
+    """The child's refusal of a config (a mount target that leads into /proc, a root that
+    changed since create resolved it) as the error naming its JSON path; None for others."""
+    import json
+
+    from ..lowlevel import lib
+    from ..mountpaths import container_path
+
+    step, index = getattr(err, "step_id", None), getattr(err, "step_index", -1)
+    if step == lib.PC_STEP_MOUNT_PROC and 0 <= index < len(plan.mounts):
+        target = container_path(plan.mounts[index].target)
+        found = [i for i, m in enumerate(spec.mounts) if container_path(m.destination) == target]
+        field = f"mounts[{found[-1]}].destination" if found else "mounts"
+        return ConfigError(field, f"{target}: {getattr(err, 'hint', '') or err.strerror}")
+    if step == lib.PC_STEP_ROOT_CHANGED and spec.root is not None:
+        return ConfigError("root.path", f"{json.dumps(spec.root.path)} leads to another "
+                           f"directory than {err.filename} that create resolved it to: refusing")
+    return None
+
+
+def _check_joinable(cg: Cgroup, path: str) -> None:
+    """An existing cgroup (``linux.cgroupsPath``) is joined only while it holds no process
+    and is not frozen (runc's rule): a process there is not the container's, yet the
+    container's delete would kill it."""
+    import json
+
+    try:
+        busy = cg.pids(every_hierarchy=True)
+    except FileNotFoundError:
+        busy = []  # removed meanwhile: the spawn says so
+    why = None
+    if busy:
+        why = f"holds {len(busy)} process(es) already (pid {busy[0]})"
+    elif _frozen(cg):
+        why = "is frozen"
+    if why is not None:
+        cg.close()
+        raise ConfigError("linux.cgroupsPath", f"the cgroup {json.dumps(path)} exists and "
+                          f"{why}: a new container needs a new or an empty cgroup")
+
+
+def _own_pidns(st: ContainerState) -> bool:
+    """The container made a pid namespace of its own (not joined one by path)."""
+    nss = (st.config.get("linux") or {}).get("namespaces") or ()
+    return any(isinstance(n, dict) and n.get("type") == "pid" and not n.get("path")
+               for n in nss)
+
+
+def _cgroup_all_ours(st: ContainerState) -> bool:
+    """Whether every process in the container's cgroup is the container's to signal: the
+    runtime made the cgroup, or the container shares a pid namespace (runc signals the
+    whole cgroup then).  In an existing cgroup joined by a container with a pid namespace
+    of its own, only the processes of that namespace are (:func:`_signal_own`)."""
+    return st.cgroup_created or not _own_pidns(st)
+
+
+def _signal_own(st: ContainerState, cg: Cgroup, sig: int) -> None:
+    """*sig* to the processes of *cg* in the pid namespace of the container's init (none
+    once the init is gone: the namespace died with it)."""
+    try:
+        init_ns = os.stat(f"/proc/{st.pid}/ns/pid").st_ino
+    except OSError:
+        return
+    if _start_time(st.pid) != st.start_time:
+        return  # the pid is another process's now
+    try:
+        pids = cg.pids(every_hierarchy=True)
+    except OSError:
+        pids = [st.pid]
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            continue
+        try:
+            # the pidfd pins the process whose namespace is read: a pid recycled after
+            # the listing gets no signal
+            if os.stat(f"/proc/{pid}/ns/pid").st_ino == init_ns:
+                signal.pidfd_send_signal(fd, sig)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
 class Runtime:
     def __init__(self, root: str | None = None) -> None:
         self.store = container_store(root)
@@ -92,7 +186,19 @@ class Runtime:
     # -- queries ---------------------------------------------------------------------------
 
     def load(self, cid: str) -> ContainerState:
-        return self.store.load(cid)
+        """The container's state.  Damaged (or gone while its cleanup record remains), the
+        error says that ``delete --force`` removes the container all the same."""
+        try:
+            return self.store.load(cid)
+        except ConfigError as err:
+            err.hint = f"the container's state is damaged: `delete --force {cid}` removes it"
+            raise
+        except NotFound:
+            if not kept_exists(self.store, cid):
+                raise
+            raise ContainerStateError(
+                f"container {cid}: its state directory is gone, the container may still run",
+                hint=f"`delete --force {cid}` removes it") from None
 
     def spec_of(self, st: ContainerState) -> S.Spec:
         from . import spec as S
@@ -113,14 +219,18 @@ class Runtime:
     def runc_state(self, cid: str, owner: str = "") -> dict[str, Any]:
         """What ``runc state`` prints (a :class:`~pycontain.oci.state.RuncState`, as JSON);
         ``list`` gives the *owner*."""
-        st = self.store.load(cid)
+        st = self.load(cid)
         return st.runc_json(status(st), owner)
 
     # -- create / start ----------------------------------------------------------------------
 
     def create(self, cid: str, bundle: str, *, pid_file: str | None = None,
                console_socket: str | None = None, preserve_fds: int = 0,
-               new_keyring: bool = True, inherited_fds: Collection[int] | None = None) -> int:
+               new_keyring: bool = True, inherited_fds: Collection[int] | None = None,
+               console_fd: int | None = None) -> int:
+        """Create container *cid* from *bundle*; its init's pid.  *console_fd*: a connected
+        unix socket that takes the pty master instead of ``--console-socket`` (a foreground
+        ``run`` relays the terminal itself, :mod:`.console`); unused without a terminal."""
         bundle = os.path.abspath(bundle)
         cfg_path = os.path.join(bundle, "config.json")
         if not os.path.exists(cfg_path):
@@ -137,26 +247,35 @@ class Runtime:
         spec = S.load_spec(raw)
         S.validate_for_create(spec)
         assert spec.process is not None
-        if spec.process.terminal and not console_socket:
-            raise ConfigError("--console-socket", "process.terminal is true: a console socket is required")
+        if spec.process.terminal and not console_socket and console_fd is None:
+            # as runc: only a foreground `run` can relay the terminal itself
+            raise ConfigError("--console-socket", "process.terminal is true: a console socket "
+                              "is required (or `run` in the foreground)")
         with self.store.create(cid):
+            if kept_exists(self.store, cid):
+                # its state directory went while its cleanup record stayed: the container
+                # may still run, and a new one would take its cgroup
+                raise Exists(f"container with id exists: {cid} (its state directory is gone)",
+                             hint=f"`delete --force {cid}` removes it")
             return self._create(cid, bundle, raw, spec, pid_file, console_socket, preserve_fds,
-                                new_keyring, inherited_fds)
+                                new_keyring, inherited_fds, console_fd)
 
     def _create(self, cid: str, bundle: str, raw: dict[str, Any], spec: S.Spec,
                 pid_file: str | None, console_socket: str | None, preserve_fds: int,
                 new_keyring: bool = True,
-                inherited_fds: Collection[int] | None = None) -> int:
+                inherited_fds: Collection[int] | None = None,
+                console_fd: int | None = None) -> int:
         from ..cgroups import ALL_CONTROLLERS, Cgroup
         from ..hints import add_hint
         from ..lowlevel.plan import CompiledPlan, Stop, kill_and_reap
-        from . import convert, hooks
+        from . import convert, detached, hooks
         from . import spec as S
 
         linux = spec.linux or S.Linux()
         assert spec.process is not None
         cleanup: list[Cgroup] = []
         csock = pidfd = -1
+        spawned = kept = False
         try:
             plan = convert.build_plan(spec, bundle)
             if spec.process.terminal:
@@ -165,8 +284,11 @@ class Runtime:
                 cs = spec.process.console_size
                 plan = _evolve(plan, console_bind=True, setsid=True, ctty=0,
                                console_size=(cs.height, cs.width) if cs else None)
-                assert console_socket is not None
-                csock = _connect_console(console_socket)
+                if console_socket:
+                    csock = _connect_console(console_socket)
+                else:
+                    assert console_fd is not None
+                    csock = os.dup(console_fd)
             if linux.seccomp is not None:
                 plan = _with_seccomp(plan, raw.get("linux", {}).get("seccomp"))
             if new_keyring:
@@ -184,6 +306,10 @@ class Runtime:
             # cgroup (rootless: one under our own cgroup where it is delegated to us; none
             # where it is not and no limits are asked, as runc does)
             privileged = userns.privileged()
+            if linux.cgroups_path:
+                from .spec.checks import check_cgroups_path
+
+                check_cgroups_path(linux.cgroups_path)
             cg_path = linux.cgroups_path or (f"/{cid}" if privileged else cid)  # runc's default
             res_raw = dict((raw.get("linux") or {}).get("resources") or {})
             if not privileged:
@@ -204,6 +330,7 @@ class Runtime:
             except FileExistsError:
                 cg = Cgroup.open(cg_path, controllers=ALL_CONTROLLERS)
                 created_cg = False
+                _check_joinable(cg, cg_path)
                 if resources is not None:
                     cg.set(resources)
             except CgroupNotDelegated as err:
@@ -258,15 +385,28 @@ class Runtime:
             os.mkfifo(fifo, 0o600)
             # read-write: the init's read blocks until `start` writes, never sees EOF
             r_start = os.open(fifo, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+            held: list[int] = []  # detached mounts the child moves in (closed here after)
             try:
+                # opened with the host's privileges: bind sources a user namespace's root may
+                # not reach, or that must stay peers of the host's mounts; device nodes a user
+                # namespace may not make
+                in_userns = any(ns.type == "user" for ns in linux.namespaces)
+                plan = detached.open_sources(plan, userns=in_userns, fds=held)
+                if in_userns:
+                    plan = detached.make_devices(plan, spec, held)
+                spawned = True  # from here on, a failure runs the poststop hooks
                 pid, pidfd, ready = CompiledPlan(plan).spawn(
                     fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds, at=at,
                     start_fd=r_start, console_sock=csock if csock >= 0 else None)
             except OSError as err:
                 add_hint(err, plan)
+                refused = _refusal_of(err, plan, spec)
+                if refused is not None:
+                    raise refused from None
                 raise
             finally:
                 os.close(r_start)
+                detached.close_all(held)
             if ready is False:
                 raise ContainerStateError("the container process did not stop before execve")
             st = ContainerState(
@@ -278,6 +418,10 @@ class Runtime:
                 cgroup_parents=cg.created_parents if created_cg and cg is not None else (),
                 keyring=new_keyring, config=raw)
             self.store.save(cid, st)
+            # a second record, outside the entry: `delete` finds the init and the cgroup
+            # by it when the entry is damaged (docs/oci.md, "State directory and locking")
+            save_kept(self.store, cid, st)
+            kept = True
             if pid_file:
                 _write_pid_file(pid_file, pid)
             cleanup.clear()
@@ -296,6 +440,13 @@ class Runtime:
                 except Exception as err:  # noqa: BLE001 - the error that got us here goes on
                     log.warning("container %s: cleaning up after the failed create: its "
                                 "cgroup %s stays: %s", cid, made.path, err)
+            if kept:
+                remove_kept(self.store, cid)
+            if spawned and hk.poststop:
+                # the spec: a failed create (a createRuntime or createContainer hook above
+                # all) stops the container and goes on at delete, poststop hooks included;
+                # runc's destroy runs them for any failure once the init was started
+                _run_poststop(cid, bundle, annotations, hk.poststop)
             raise
         finally:
             if csock >= 0:
@@ -303,7 +454,7 @@ class Runtime:
 
     def start(self, cid: str) -> None:
         with self.store.locked(cid):
-            st = self.store.load(cid)
+            st = self.load(cid)
             stat = status(st)
             if stat != "created":
                 raise ContainerStateError(f"cannot start a container that is {stat} (it must be created)")
@@ -334,6 +485,10 @@ class Runtime:
             try:
                 fd = os.open(os.path.join(self.store.dir(cid), "exec.fifo"),
                              os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+            except FileNotFoundError:  # the state directory was damaged
+                raise ContainerStateError(f"cannot start container {cid}: its exec.fifo is "
+                                          "gone", hint=f"`delete --force {cid}` removes "
+                                          "the container") from None
             except OSError as err:  # ENXIO: nobody holds it, the init is gone
                 raise ContainerStateError(f"cannot start container {cid}: its init process is "
                                     f"gone ({err.strerror})") from None
@@ -343,6 +498,7 @@ class Runtime:
                 os.close(fd)
             st = st._replace(started=True)
             self.store.save(cid, st)
+            save_kept(self.store, cid, st)  # so that it tells "running" from "created" too
             if hk is not None and hk.poststart:
                 from . import hooks
 
@@ -360,12 +516,12 @@ class Runtime:
 
     def kill(self, cid: str, sig: int, *, all_: bool = False) -> None:
         with self.store.locked(cid, shared=True):
-            st = self.store.load(cid)
+            st = self.load(cid)
             if not _alive(st):
                 if all_:
                     # the init is gone, but processes it shared a pid namespace with may
                     # live on in the cgroup: containerd's shim sends exactly this then
-                    cg = _cgroup(st)
+                    cg = _cgroup(st) if _cgroup_all_ours(st) else None
                     if cg is not None:
                         try:
                             cg.kill(sig, wait=None)
@@ -386,6 +542,9 @@ class Runtime:
 
     def _kill_all(self, st: ContainerState, sig: int) -> None:
         cg = _cgroup(st)
+        if cg is not None and not _cgroup_all_ours(st):
+            _signal_own(st, cg, sig)
+            return
         if cg is not None:
             try:
                 cg.kill(sig, wait=None if sig != signal.SIGKILL else 5.0)
@@ -403,40 +562,73 @@ class Runtime:
             lock = self.store.locked(cid)
             lock.__enter__()
         except NotFound:
-            if force:
-                return
-            raise
+            # no entry: its directory was removed by hand, or an earlier delete failed
+            # half-way; the cleanup record still names the init and the cgroup
+            with kept_locked(self.store, cid) as there:
+                kept = self._kept(cid, "its state directory is gone", force) if there else None
+                if kept is None:
+                    if force:
+                        return
+                    raise
+                self._delete(cid, kept, force)
+            return
         try:
             try:
                 st = self.store.load(cid)
             except NotFound:
-                # leftovers of a half-made or half-deleted container
-                if force:
-                    self.store.remove(cid)
-                    return
-                raise
+                # no state.json: a half-made container, or one whose state was deleted
+                # (its cleanup record remains: create writes that after the state)
+                kept = self._kept(cid, "its state.json is gone", force)
+                if kept is None:
+                    if force:
+                        self.store.remove(cid)
+                        return
+                    raise
+                st = kept
             except PycontainError as err:
-                if force:
-                    log.warning("%s; removing the entry: its processes, cgroup and poststop "
-                                "hooks are left as they are", err)
-                    self.store.remove(cid)
-                    return
-                raise
-            stat = status(st)
-            if stat != "stopped":
-                if not force:
-                    raise ContainerStateError(f"cannot delete container {cid} that is {stat} (use --force)")
-                cg = _cgroup(st)
-                if cg is not None and stat == "paused":
-                    try:
-                        cg.thaw()
-                    except OSError:
-                        pass
-                self._kill_all(st, signal.SIGKILL)
-                _wait_gone(st)
-            self._destroy(cid, st)
+                kept = self._kept(cid, str(err), force)
+                if kept is None:
+                    if force:
+                        log.warning("%s; removing the entry: its processes, cgroup and poststop "
+                                    "hooks are left as they are", err)
+                        self.store.remove(cid)
+                        return
+                    raise
+                st = kept
+            self._delete(cid, st, force)
         finally:
             lock.__exit__(None, None, None)
+
+    def _kept(self, cid: str, why: str, force: bool) -> ContainerState | None:
+        """The cleanup record of container *cid*, whose state is damaged (*why*); None when
+        there is none, or it is unreadable too (a warning; *force* removes it)."""
+        try:
+            st = load_kept(self.store, cid)
+        except ConfigError as err:
+            log.warning("container %s: %s, and its cleanup record is unreadable: %s",
+                        cid, why, err)
+            if force:
+                remove_kept(self.store, cid)
+            return None
+        if st is not None:
+            log.warning("container %s: %s; its cleanup record names its init (pid %d) and "
+                        "cgroup (%s)", cid, why, st.pid, st.cgroup_path or "none")
+        return st
+
+    def _delete(self, cid: str, st: ContainerState, force: bool) -> None:
+        stat = status(st)
+        if stat != "stopped":
+            if not force:
+                raise ContainerStateError(f"cannot delete container {cid} that is {stat} (use --force)")
+            cg = _cgroup(st)
+            if cg is not None and stat == "paused":
+                try:
+                    cg.thaw()
+                except OSError:
+                    pass
+            self._kill_all(st, signal.SIGKILL)
+            _wait_gone(st)
+        self._destroy(cid, st)
 
     def _destroy(self, cid: str, st: ContainerState) -> None:
         # what is left in the cgroup dies; what create made goes: the cgroup (one that
@@ -445,7 +637,10 @@ class Runtime:
         failed: Exception | None = None
         if cg is not None:
             try:
-                cg.kill()
+                if _cgroup_all_ours(st):
+                    cg.kill()
+                # else: a joined cgroup, and the container's pid namespace died with its
+                # init; what is in the cgroup now is someone else's
             except OSError:
                 pass  # remove() below kills again and says what is left
             try:
@@ -463,14 +658,16 @@ class Runtime:
                         cid, err)
             hk = None
         if hk is not None and hk.poststop:
-            from . import hooks
-
-            state = hooks.state_json(cid, "stopped", 0, st.bundle, dict(st.annotations))
-            hooks.run_hooks(hk.poststop, "poststop", state, warn_only=True, log=log)
+            _run_poststop(cid, st.bundle, dict(st.annotations), hk.poststop)
         self.store.remove(cid)
         if failed is not None:
-            # as runc does: the state is gone, the cgroup left behind is reported
+            # as runc does: the state is gone, the cgroup left behind is reported; the
+            # cleanup record stays (its poststop hooks have run) and names the cgroup to
+            # the next `delete --force`
+            save_kept(self.store, cid, st._replace(config={}))
+            failed.hint = f"`delete --force {cid}` again removes what is left"  # type: ignore[attr-defined]
             raise failed
+        remove_kept(self.store, cid)
 
     # -- exec --------------------------------------------------------------------------------
 
@@ -478,24 +675,30 @@ class Runtime:
              pid_file: str | None = None, detach: bool = False, preserve_fds: int = 0,
              inherited_fds: Collection[int] | None = None) -> int:
         """Run ``proc`` inside the running container; returns its exit status, or 0 when
-        detached."""
+        detached.  A terminal without *console_socket* is relayed to our own stdio, as
+        runc's ``exec -t`` does in the foreground (:mod:`.console`)."""
         from ..hints import add_hint
         from ..lowlevel.kernel import CLONE_NEWUSER, joins_of
         from ..lowlevel.plan import CompiledPlan, Plan
         from . import convert
 
         with self.store.locked(cid, shared=True):
-            st = self.store.load(cid)
+            st = self.load(cid)
             stat = status(st)
             if stat not in ("running", "created"):
                 raise ContainerStateError(f"cannot exec in a {stat} container")
             pid = st.pid
             pidfd_init = os.pidfd_open(pid)
+        relay: socket.socket | None = None
         try:
-            if proc.terminal and not console_socket:
-                raise ConfigError("--console-socket", "a terminal needs a console socket")
+            if proc.terminal and not console_socket and detach:
+                raise ConfigError("--console-socket", "a terminal needs a console socket "
+                                  "when detached")
             joins, pidns = joins_of(pid)
             pf = convert.process_fields(proc)
+            if not any(e.partition("=")[0] == "HOME" for e in pf["env"]):
+                # runc: the user's home from the container's /etc/passwd, else /
+                pf["env"] = (*pf["env"], f"HOME={_home_in_container(pid, proc.user.uid)}")
             keep = _open_fds(preserve_fds, inherited_fds)
             plan = Plan(joins=joins, pidns_join=pidns, nondumpable=True,
                         new_keyring=_keyring_name(cid) if st.keyring else False,
@@ -515,11 +718,18 @@ class Runtime:
             procs_fds, v2fd = cg.join_fds() if cg is not None else ([], None)
             csock = -1
             if proc.terminal:
-                assert console_socket is not None
                 cs = proc.console_size
-                plan = _evolve(plan, ctty=0, setsid=True,
-                               console_size=(cs.height, cs.width) if cs else None)
-                csock = _connect_console(console_socket)
+                size = (cs.height, cs.width) if cs else None
+                if console_socket:
+                    csock = _connect_console(console_socket)
+                else:
+                    from . import console
+
+                    # our terminal's size, set by the child before the process runs
+                    size = console.host_size() or size
+                    relay, theirs = console.pair()
+                    csock = theirs.detach()
+                plan = _evolve(plan, ctty=0, setsid=True, console_size=size)
                 fds = []
             else:
                 fds = [(0, 0), (1, 1), (2, 2)]
@@ -540,14 +750,29 @@ class Runtime:
             if detach:
                 os.close(pidfd)
                 return 0
+            if relay is not None:
+                from . import console
+
+                try:
+                    master = console.receive_master(relay)
+                    if master is None:
+                        raise ContainerStateError("the process sent no terminal")
+                except BaseException:
+                    from ..lowlevel.plan import kill_and_reap
+
+                    kill_and_reap(pidfd)
+                    raise
+                return console.relay(pidfd, master, FORWARDED_SIGNALS)
             return _wait_forwarding(pidfd)
         finally:
             os.close(pidfd_init)
+            if relay is not None:
+                relay.close()
 
     # -- cgroup verbs --------------------------------------------------------------------
 
     def _running_cgroup(self, cid: str) -> tuple[ContainerState, Cgroup]:
-        st = self.store.load(cid)
+        st = self.load(cid)
         if not _alive(st):
             raise ContainerStateError("container not running")
         cg = _cgroup(st)
@@ -571,7 +796,7 @@ class Runtime:
 
     def pids(self, cid: str) -> list[int]:
         with self.store.locked(cid, shared=True):
-            st = self.store.load(cid)
+            st = self.load(cid)
             cg = _cgroup(st)
             if cg is None:
                 return []
@@ -656,6 +881,22 @@ def _write_maps(pid: int, linux: S.Linux) -> None:
             "linux.timeOffsets")
 
 
+def _home_in_container(pid: int, uid: int) -> str:
+    """*uid*'s home in ``/etc/passwd`` as the container of *pid* sees it (its mounts
+    included), read through its root and resolved inside it; ``/`` without one."""
+    from ..lowlevel.inroot import read_in_root
+    from .convert import PASSWD_LIMIT, passwd_home
+
+    try:
+        root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return "/"
+    try:
+        return passwd_home(read_in_root(root, "/etc/passwd", PASSWD_LIMIT), uid)
+    finally:
+        os.close(root)
+
+
 def _connect_console(path: str) -> int:
     """A connected socket to ``--console-socket`` (an fd for the C child to send on)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -686,6 +927,19 @@ def _open_fds(n: int, inherited: Collection[int] | None = None) -> list[int]:
             continue
         out.append(fd)
     return out
+
+
+def _run_poststop(cid: str, bundle: str, annotations: dict[str, str],
+                  poststop: Any) -> None:
+    """The poststop hooks (state ``stopped``, pid 0): a failure is a warning, the others
+    still run."""
+    from . import hooks
+
+    state = hooks.state_json(cid, "stopped", 0, bundle, annotations)
+    try:
+        hooks.run_hooks(poststop, "poststop", state, warn_only=True, log=log)
+    except Exception as err:  # noqa: BLE001 - the container goes all the same
+        log.warning("container %s: poststop hooks: %s", cid, err)
 
 
 def _write_pid_file(path: str, pid: int) -> None:
@@ -721,6 +975,11 @@ def _wait_gone(st: ContainerState, timeout: float = 5.0) -> None:
         time.sleep(0.005)
 
 
+#: what a foreground ``run`` or ``exec`` passes on to its process
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                     signal.SIGUSR1, signal.SIGUSR2)
+
+
 def _wait_forwarding(pidfd: int) -> int:
     """Wait for a child, forwarding the usual termination signals to it."""
     def forward(signum: int, _frame: object) -> None:
@@ -729,7 +988,7 @@ def _wait_forwarding(pidfd: int) -> int:
         except ProcessLookupError:
             pass
 
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+    for s in FORWARDED_SIGNALS:
         signal.signal(s, forward)
     info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
     os.close(pidfd)

@@ -385,6 +385,56 @@ def test_context_manager_kills_everything(busybox_rootfs: Path) -> None:
     assert all(p.returncode == -signal.SIGKILL for p in procs)
 
 
+def test_close_while_threads_run(busybox_rootfs: Path) -> None:
+    """Container.close() while other threads are inside run() on it: each run reports what
+    happened to its process (killed: -SIGKILL) or, when it started after close(), raises
+    ContainerClosed; never a made-up status, never a closed fd.  Rounds close at different
+    moments (runs starting, waiting, capturing output)."""
+    import random
+
+    from pycontain.errors import ContainerClosed
+
+    rng = random.Random(16)
+    killed = 0
+    for _ in range(20):
+        c = bb(busybox_rootfs, cgroup=True)
+        outcomes: list[object] = []
+        lock = threading.Lock()
+
+        def worker(i: int, c: Container = c, outcomes: list[object] = outcomes,
+                   lock: threading.Lock = lock) -> None:
+            while True:
+                try:
+                    r = c.run(["sleep", "5"], capture_output=i % 2 == 0)
+                    got: object = r.returncode
+                except ContainerClosed:
+                    got = "closed"
+                except BaseException as e:  # noqa: BLE001
+                    got = e
+                with lock:
+                    outcomes.append(got)
+                if got != -signal.SIGKILL:
+                    return
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(rng.uniform(0, 0.15))
+        c.close()
+        for t in threads:
+            t.join(20)
+        assert not any(t.is_alive() for t in threads), "a run() outlived close()"
+        bad = [o for o in outcomes if o not in (-signal.SIGKILL, "closed")]
+        assert not bad, bad
+        # every thread ends on ContainerClosed: run() after close() is refused
+        assert outcomes.count("closed") == 8, outcomes
+        killed += outcomes.count(-signal.SIGKILL)
+        with pytest.raises(ContainerClosed):
+            c.spawn(["true"])
+        c.close()  # idempotent
+    assert killed > 0  # some rounds closed while runs were in flight
+
+
 CHILD = r"""
 import sys, time
 from pycontain import Container, RootFS

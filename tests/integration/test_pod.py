@@ -219,6 +219,77 @@ def test_shared_pid_namespace(busybox_rootfs: Path) -> None:
     assert infra is not None and not os.path.exists(f"/proc/{infra}")
 
 
+def _children_of(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except (OSError, ValueError):
+                continue
+    return out
+
+
+@pytest.mark.parametrize("pid", [False, True], ids=["own-pidns", "shared-pidns"])
+def test_infra_is_a_static_program(busybox_rootfs: Path, pid: bool) -> None:
+    """The infra process is csrc/pause.c, executed: no copy of this interpreter, named as
+    itself, a few kilobytes, no fd of ours; containers still join it; as pid 1 of the pod it
+    reaps orphans and honours SIGTERM."""
+    rootfs = RootFS(busybox_rootfs)
+    pod = Pod(pid=pid).create()
+    try:
+        infra = pod.infra_pid
+        assert infra is not None
+        exe = os.readlink(f"/proc/{infra}/exe")
+        assert "memfd:pycontain-pause" in exe, exe
+        assert exe != os.path.realpath(sys.executable)
+        with open(f"/proc/{infra}/maps") as f:
+            maps = f.read()
+        assert "python" not in maps and ".so" not in maps, maps
+        assert Path(f"/proc/{infra}/comm").read_text() == "pycontain-pause\n"
+        assert Path(f"/proc/{infra}/cmdline").read_bytes() == b"pycontain-pause\0"
+        status = dict(line.split(":", 1) for line in Path(f"/proc/{infra}/status").read_text()
+                      .splitlines())
+        assert int(status["VmRSS"].split()[0]) < 2048, status["VmRSS"]
+        assert sorted(os.listdir(f"/proc/{infra}/fd")) == ["0", "1", "2"]
+        # containers join its namespaces
+        r = pod.run(["sh", "-c", "readlink /proc/self/ns/net; cat /proc/1/comm"],
+                    rootfs=rootfs, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split()[0] == os.readlink(f"/proc/{infra}/ns/net")
+        if pid:
+            assert r.stdout.split()[1] == "pycontain-pause"
+            # an orphan of the pod comes to the infra, which reaps it when it ends
+            r = pod.run(["sh", "-c", "sleep 0.3 & exit 0"], rootfs=rootfs, timeout=30)
+            assert r.returncode == 0
+            wait_for(lambda: not _children_of(infra), timeout=5, what="the orphan reaped")
+        t0 = time.monotonic()
+        pod.close()
+        # SIGTERM ended it at once (pid 1 of a namespace drops what it does not wait for)
+        assert time.monotonic() - t0 < 1.5
+        assert not os.path.exists(f"/proc/{infra}")
+    finally:
+        pod.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_infra_exits_on_sigint_and_sigterm(sig: int) -> None:
+    with Pod(pid=True) as pod:
+        assert pod.infra_pid is not None
+        fd = os.pidfd_open(pod.infra_pid)
+        try:
+            signal.pidfd_send_signal(fd, sig)
+            assert select.select([fd], [], [], 5)[0], "the infra ignored the signal"
+            info = os.waitid(os.P_PIDFD, fd, os.WEXITED | os.WNOWAIT)
+            assert info is not None
+            assert (info.si_code, info.si_status) == (os.CLD_EXITED, 0)
+        finally:
+            os.close(fd)
+        assert not pod.running
+
+
 def test_close_leaves_nothing(busybox_rootfs: Path) -> None:
     rootfs = RootFS(busybox_rootfs)
     pod = Pod(resources=Resources(pids_max=50), pid=True).create()

@@ -75,6 +75,17 @@ def test_exec_cap_adds_a_capability(cli: CLI, running: str) -> None:
     assert after["CapEff"] & CAP_SYS_ADMIN and after["CapBnd"] & CAP_SYS_ADMIN
 
 
+def test_exec_unknown_cap_is_a_warning(cli: CLI, running: str, tmp_path: Path) -> None:
+    """runtime-spec 1.1+ and runc: `--cap CAP_FOO` is logged as a warning and ignored."""
+    CAP_SYS_ADMIN = 1 << 21
+    log = tmp_path / "exec.log"
+    r = cli.run("exec", "--cap", "CAP_FOO", "--cap", "CAP_SYS_ADMIN", running, "/probe", "caps",
+                global_args=("--log", str(log)))
+    assert _caps(r.stdout)["CapEff"] & CAP_SYS_ADMIN
+    warned = [x for x in log.read_text().splitlines() if "level=warning" in x]
+    assert len(warned) == 1 and "--cap[0]" in warned[0] and "CAP_FOO" in warned[0], warned
+
+
 def test_exec_detach_pid_file(cli: CLI, running: str, tmp_path: Path) -> None:
     pidfile = tmp_path / "exec.pid"
     r = cli.run("exec", "--detach", "--pid-file", str(pidfile), running, "/probe", "sleep", "30")

@@ -122,30 +122,62 @@ def test_hook_without_env_inherits_the_runtimes(cli: CLI, bundle, tmp_path: Path
 def test_failing_create_hook_fails_create_and_cleans_up(
     cli: CLI, bundle, tmp_path: Path, kind: str
 ) -> None:
+    """The spec: the container is stopped and the lifecycle goes on at delete, its poststop
+    hooks included (runc's destroy after a failed create)."""
     b, log = _hooked(bundle, tmp_path)
-    b.config["hooks"] = {kind: [_hook(log, kind, extra="exit 3"), _hook(log, "after")]}
+    b.config["hooks"] = {kind: [_hook(log, kind, extra="exit 3"), _hook(log, "after")],
+                         "poststop": [_hook(log, "poststop")]}
     b.write()
     cli.bundles.append(b)
-    r = cli.run("create", "--bundle", str(b.path), cli.new_id(), check=False)
+    cid = cli.new_id()
+    r = cli.run("create", "--bundle", str(b.path), cid, check=False)
     assert r.returncode != 0 and "Traceback" not in r.stderr, r
-    assert _order(log) == [kind]  # the next hook of the same kind does not run
+    # the next hook of the same kind does not run; poststop does, once
+    assert _order(log) == [kind, "poststop"]
+    st = json.loads((log.parent / "poststop.json").read_text())
+    assert st["id"] == cid and st["status"] == "stopped", st
     assert os.listdir(cli.root) == []
     assert b.cgroup_dirs() == []
 
 
 def test_failing_prestart_hook(cli: CLI, bundle, tmp_path: Path) -> None:
     """runc runs prestart at create, the spec (as the validation suite reads it) at start:
-    either verb fails, the process never runs, and nothing is left after delete."""
+    either verb fails, the process never runs, poststop runs (once), and nothing is left
+    after delete."""
     b, log = _hooked(bundle, tmp_path)
     b.process["args"] = ["/bin/sh", "-c", f"echo process >> {HOOKDIR}/order"]
-    b.config["hooks"] = {"prestart": [_hook(log, "prestart", extra="exit 3"), _hook(log, "after")]}
+    b.config["hooks"] = {"prestart": [_hook(log, "prestart", extra="exit 3"), _hook(log, "after")],
+                         "poststop": [_hook(log, "poststop")]}
     b.write()
     cid, r = cli.create(b, check=False)
     if r.returncode == 0:
         r = cli.run("start", cid, check=False)
         cli.run("delete", "--force", cid, check=False)
     assert r.returncode != 0 and "Traceback" not in r.stderr, r
-    assert _order(log) == ["prestart"]
+    assert _order(log) == ["prestart", "poststop"]
+    assert os.listdir(cli.root) == []
+    assert b.cgroup_dirs() == []
+
+
+def test_failing_start_container_hook(
+    cli: CLI, bundle, tmp_path: Path, expect_spec_strict
+) -> None:
+    """startContainer fails: `start` fails, the process never runs, the container is
+    stopped and deleted, poststop hooks included (the spec's lifecycle)."""
+    b, log = _hooked(bundle, tmp_path)
+    b.process["args"] = ["/bin/sh", "-c", f"echo process >> {HOOKDIR}/order"]
+    b.config["hooks"] = {
+        "startContainer": [_hook(log, "startContainer", inside=True, extra="exit 3"),
+                           _hook(log, "after", inside=True)],
+        "poststop": [_hook(log, "poststop")],
+    }
+    b.write()
+    cid, _ = cli.create(b)
+    r = cli.run("start", cid, check=False)
+    assert "Traceback" not in r.stderr, r
+    expect_spec_strict(r.returncode != 0, f"start succeeded: {r!r}")
+    cli.run("delete", "--force", cid, check=False)
+    assert _order(log) == ["startContainer", "poststop"]
     assert os.listdir(cli.root) == []
     assert b.cgroup_dirs() == []
 

@@ -126,6 +126,44 @@ def test_runc_bind_target_symlink_stays_inside(runc: CLI, bundle: Callable[..., 
     assert not os.path.exists(f"/etc/{name}")
 
 
+# a missing target beneath a symlink that leads out of the rootfs, to nothing yet: what is made
+# for it is made inside the root (issue 16, item 12)
+DANGLING = ["../../../../../../{name}", "/{name}", "../../{name}/../../../../{name}"]
+
+
+@pytest.mark.parametrize("link", DANGLING)
+def test_runc_bind_target_dangling_symlink_stays_inside(runc: CLI, bundle: Callable[..., Bundle],
+                                                        tmp_path: Path, link: str) -> None:
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "f").write_text("volume\n")
+    name = f"pycontain-sec-{uuid.uuid4().hex[:8]}"
+    b = bundle("cat", f"/{name}/sub/f")
+    (b.rootfs / "etc" / "evil").symlink_to(link.format(name=name))
+    b.config["mounts"].append({"destination": "/etc/evil/sub", "type": "bind",
+                               "source": str(vol), "options": ["rbind"]})
+    r = run_bundle(runc, b)
+    assert r.returncode == 0 and r.stdout == "volume\n", r
+    assert (b.rootfs / name / "sub").is_dir()
+    assert not os.path.lexists(f"/{name}")
+
+
+@pytest.mark.parametrize("link", DANGLING)
+def test_library_bind_target_dangling_symlink_stays_inside(make_rootfs: Callable[[], Path],
+                                                           tmp_path: Path, link: str) -> None:
+    root = make_rootfs()
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "f").write_text("volume\n")
+    name = f"pycontain-sec-{uuid.uuid4().hex[:8]}"
+    (root / "etc" / "evil").symlink_to(link.format(name=name))
+    c = Container(rootfs=RootFS(root).with_mounts(Mount.bind(str(vol), "/etc/evil/sub")))
+    assert c.run(["cat", f"/{name}/sub/f"], capture_output=True, timeout=TIMEOUT).stdout \
+        == b"volume\n"
+    assert (root / name / "sub").is_dir()
+    assert not os.path.lexists(f"/{name}")
+
+
 _libc = ctypes.CDLL(None, use_errno=True)
 AT_FDCWD = -100
 RENAME_EXCHANGE = 2

@@ -396,10 +396,11 @@ def test_groups_with_a_one_gid_map_by_caller(rootfs: str) -> None:
 
 
 def expected_infra(**fields: Any) -> Plan:
-    """The infra of ``Pod(name="web")``: holds the shared namespaces, pauses, chroot to /.
-    Without root it makes the pod's user namespace too, which its containers join."""
+    """The infra of ``Pod(name="web")``: holds the shared namespaces, executes the static
+    pause program (csrc/pause.c, named by argv[0]), chroot to /.  Without root it makes the
+    pod's user namespace too, which its containers join."""
     base = Plan(
-        argv=("pause",), pause=True,
+        argv=("pycontain-pause",), pause=True,
         clone_flags=CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
         | (0 if ROOT_CALLER else CLONE_NEWUSER),
         become_root=not ROOT_CALLER, hostname="web", loopback_up=True,

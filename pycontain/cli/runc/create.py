@@ -21,8 +21,9 @@ def add_flags(p: ArgumentParser) -> None:
     p.add_argument("--no-new-keyring", action="store_true")
 
 
-def create(rt: Runtime, a: Namespace) -> int:
-    """Create the container *a* describes; its init's pid."""
+def create(rt: Runtime, a: Namespace, console_fd: int | None = None) -> int:
+    """Create the container *a* describes; its init's pid.  *console_fd*: see
+    :meth:`~pycontain.oci.runtime.Runtime.create`."""
     if a.no_pivot:
         # runc moves the rootfs onto / and chroots (for a rootfs on a ramdisk, where
         # pivot_root fails); the C core always pivots, and a plain chroot would leave the
@@ -31,7 +32,7 @@ def create(rt: Runtime, a: Namespace) -> int:
                          "root with pivot_root")
     return rt.create(a.id, a.bundle, pid_file=a.pid_file, console_socket=a.console_socket,
                      preserve_fds=a.preserve_fds, new_keyring=not a.no_new_keyring,
-                     inherited_fds=_inherited())
+                     inherited_fds=_inherited(), console_fd=console_fd)
 
 
 def _inherited() -> frozenset[int]:

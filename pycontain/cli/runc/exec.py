@@ -103,16 +103,15 @@ def _process(a: Namespace, base: S.OciProcess | None) -> S.OciProcess:
             raise ConfigError("--additional-gids", "expected numeric gids") from None
     caps = base.capabilities
     if a.cap:
-        from pycontain.lowlevel.kernel import CAPABILITIES
+        from pycontain.oci.convert import known_capabilities
 
-        for c in a.cap:
-            if c not in CAPABILITIES:
-                raise ConfigError("--cap", f"unknown capability {c!r}")
+        # runtime-spec 1.1+ (and runc): one this kernel cannot grant is a warning, not an error
+        added = known_capabilities(a.cap, "--cap")
         caps = caps or S.OciCapabilities()
         # like runc: ambient only when the spec gives inheritable caps (an ambient cap
         # must be inheritable too)
         sets = ["bounding", "effective", "permitted"] + (["ambient"] if caps.inheritable else [])
-        caps = attrs.evolve(caps, **{k: tuple(dict.fromkeys((*getattr(caps, k), *a.cap)))
+        caps = attrs.evolve(caps, **{k: tuple(dict.fromkeys((*getattr(caps, k), *added)))
                                      for k in sets})
     return attrs.evolve(base, args=tuple(cmd), env=tuple(env), cwd=a.cwd or base.cwd,
                         user=user, capabilities=caps, terminal=a.tty,

@@ -1,4 +1,7 @@
-"""``run ID``: ``create`` + ``start``; without ``-d`` wait, pass signals on, and delete."""
+"""``run ID``: ``create`` + ``start``; without ``-d`` wait, pass signals on, and delete.
+
+In the foreground without ``--console-socket``, a ``process.terminal`` is relayed to our
+own stdio (runc's behaviour, :mod:`pycontain.oci.console`)."""
 
 from __future__ import annotations
 
@@ -18,18 +21,42 @@ def main(opts: Options, args: list[str], log: Log) -> int:
 
     a = parse("run", args, build)
     rt = runtime(opts, log)
-    pid = create(rt, a)
+    ours = None
+    master = None
     try:
-        rt.start(a.id)
-    except BaseException:
-        rt.delete(a.id, force=True)
-        raise
-    if a.detach:
-        return 0
-    from pycontain.oci.runtime import _wait_forwarding
+        if not a.detach and not a.console_socket:
+            from pycontain.oci import console
 
-    pidfd = os.pidfd_open(pid)
-    rc = _wait_forwarding(pidfd)
+            ours, theirs = console.pair()
+            with theirs:
+                pid = create(rt, a, console_fd=theirs.fileno())
+            # sent before the init stopped to wait for `start`; none without a terminal
+            master = console.receive_master(ours)
+            if master is not None:
+                # the size is ours before the process runs (it may ask at once)
+                console.set_size(master)
+        else:
+            pid = create(rt, a)
+        try:
+            rt.start(a.id)
+        except BaseException:
+            rt.delete(a.id, force=True)
+            raise
+        if a.detach:
+            return 0
+        from pycontain.oci.runtime import FORWARDED_SIGNALS, _wait_forwarding
+
+        pidfd = os.pidfd_open(pid)
+        if master is not None:
+            m, master = master, None
+            rc = console.relay(pidfd, m, FORWARDED_SIGNALS)
+        else:
+            rc = _wait_forwarding(pidfd)
+    finally:
+        if ours is not None:
+            ours.close()
+        if master is not None:
+            os.close(master)
     if not a.keep:
         rt.delete(a.id, force=True)
     return rc

@@ -18,7 +18,8 @@ from typing import Final
 import attrs
 
 from pycontain.errors import ConfigError
-from pycontain.lowlevel.kernel import CAPABILITIES, RLIMITS
+from pycontain.lowlevel.kernel import RLIMITS
+from pycontain.mountpaths import proc_mount_refusal
 
 from .fields import json_name
 from .models import (
@@ -26,7 +27,6 @@ from .models import (
     IDMapping,
     Linux,
     Memory,
-    OciCapabilities,
     OciMount,
     OciProcess,
     OciResources,
@@ -50,7 +50,8 @@ from .values import (
     TIME_CLOCKS,
 )
 
-__all__ = ["SpecWarning", "check_process", "check_spec", "validate_for_create"]
+__all__ = ["SpecWarning", "check_cgroups_path", "check_process", "check_spec",
+           "validate_for_create"]
 
 
 class SpecWarning(UserWarning):
@@ -93,6 +94,26 @@ def validate_for_create(spec: Spec) -> None:
         time_ns = namespaces.get("time")
         if time_ns is None or time_ns.path:
             raise ConfigError("linux.timeOffsets", 'needs a new time namespace ("time")')
+
+
+def check_cgroups_path(value: str) -> None:
+    """A ``linux.cgroupsPath`` that the cgroupfs driver (``create``'s) can place where it
+    says: no ``..`` (runc would clean ``/a/../../b`` to ``/b``, outside the parent it
+    names), not the root cgroup, not systemd's ``slice:prefix:name`` form (a directory name
+    to cgroupfs).  A spec may hold the latter for a systemd driver: ``validate_for_create``
+    leaves the path to the runtime."""
+    field = "linux.cgroupsPath"
+    shown = json.dumps(value)
+    parts = value.split("/")
+    if "/" not in value and value.count(":") == 2:
+        raise _err(field, f"{shown} is a systemd cgroup path (slice:prefix:name): pycontain "
+                          "manages cgroupfs directly (--systemd-cgroup is not supported); "
+                          'give a path such as "/mygroup/mycontainer"')
+    if ".." in parts:
+        raise _err(field, f'{shown} has a ".." component: a cgroup path names its place '
+                          'without climbing ("/a/../../b" would land in "/b", not under "/a")')
+    if "\0" in value or not any(p not in ("", ".") for p in parts):
+        raise _err(field, f"{shown} names no cgroup below the root")
 
 
 # --- checks of values -------------------------------------------------------------------
@@ -159,6 +180,11 @@ def _check_mount(path: str, mount: OciMount) -> None:
     if posixpath.normpath("/" + mount.destination.lstrip("/")) == "/":
         # a mount over the container's root would replace the rootfs itself (runc refuses)
         raise _err(f"{path}.destination", "must not be / (the root is root.path)")
+    is_bind = mount.type == "bind" or any(o in ("bind", "rbind") for o in mount.options)
+    refusal = proc_mount_refusal(mount.destination, None if is_bind else mount.type)
+    if refusal is not None:
+        # runc's rule (CVE-2019-16884); a symlink to /proc is followed at create
+        raise _err(f"{path}.destination", refusal)
     if bool(mount.uid_mappings) != bool(mount.gid_mappings):
         missing = "gidMappings" if mount.uid_mappings else "uidMappings"
         raise _err(f"{path}.{missing}", "is required when the other id mapping is given")
@@ -193,14 +219,9 @@ def check_process(p: OciProcess, prefix: str) -> None:
             raise _err(f"{prefix}env[{i}]", f'expected "NAME=value", no "=" in {json.dumps(entry)}')
         if not name:
             raise _err(f"{prefix}env[{i}]", f"the variable has no name: {json.dumps(entry)}")
-    if p.capabilities is not None:
-        for cap_set in attrs.fields(OciCapabilities):
-            for i, name in enumerate(getattr(p.capabilities, cap_set.name)):
-                if name not in CAPABILITIES:
-                    raise _err(
-                        f"{prefix}capabilities.{cap_set.name}[{i}]",
-                        f"unknown capability {json.dumps(name)}",
-                    )
+    # capability names that are unknown (or beyond this kernel) are no error: runtime-spec
+    # 1.1+ says they are logged as a warning and the runtime should not fail (runc and crun
+    # warn); the conversion to a plan warns and drops them (oci.convert.process_fields)
     seen: set[str] = set()
     for i, rl in enumerate(p.rlimits):
         path = f"{prefix}rlimits[{i}]"
