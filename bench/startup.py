@@ -38,6 +38,7 @@ ROWS: list[tuple[str, str]] = [
     ("pyc-loop", "pycontain Container.run, in-process loop (minimal RootFS)"),
     ("pyc-loop-defaultfs", "pycontain Container.run, in-process loop (default RootFS)"),
     ("pyc-chroot", "pycontain Container.run, in-process loop (Chroot)"),
+    ("pyc-sandbox", "pycontain Container().run, every default (host / as nobody)"),
     ("pyc-cli", "pycontain run (one-shot CLI)"),
     ("pycontain-runc", "pycontain-runc run (OCI bundle)"),
     ("unshare", "unshare(1) --fork --pid ... --mount-proc + chroot"),
@@ -244,8 +245,12 @@ class Bench:
         from pycontain import Container, Namespaces
         from pycontain.cgroups import Resources
 
+        # no seccomp filter: the peers' bundles and command lines have none
         c = Container(rootfs=rootfs, namespaces=Namespaces(create=NAMESPACES),
-                      cgroup=Resources(memory_max=MEMORY_MAX, pids_max=PIDS_MAX))
+                      cgroup=Resources(memory_max=MEMORY_MAX, pids_max=PIDS_MAX), seccomp=None)
+        return self._timed(c)
+
+    def _timed(self, c: Any) -> Callable[[], float]:
         self.containers.append(c)
         argv = ["/bin/true"]
 
@@ -270,6 +275,12 @@ class Bench:
     def make_pyc_loop_defaultfs(self) -> Callable[[], float]:
         from pycontain import RootFS
         return self._container(RootFS(self.root))
+
+    def make_pyc_sandbox(self) -> Callable[[], float]:
+        # the default sandbox: the host's / hidden and seen as nobody (a user namespace),
+        # Docker's seccomp profile, a fresh cgroup with the default pids limit, cgroup ns
+        from pycontain import Container
+        return self._timed(Container())
 
     def make_pyc_chroot(self) -> Callable[[], float]:
         from pycontain import Chroot

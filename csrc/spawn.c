@@ -64,11 +64,12 @@ static int vfork_child(void *arg)
 
 /* The child can share our memory (CLONE_VM | CLONE_VFORK: no page tables copied, which a big
  * Python process pays for at every fork) when nobody has to talk to it before its execve:
- * no stop for the parent, no create/start split, no pause mode, no time namespace. */
+ * no stop for the parent, no create/start split, no pause mode, no time namespace.  A late
+ * cgroup namespace is fine: unshare(CLONE_NEWCGROUP) does not care who shares our memory. */
 static int can_vfork(const struct pc_plan *p)
 {
     return !p->stops && p->start_fd < 0 && !p->pause && !p->unshare_time &&
-           !p->pidns_late && !p->late_unshare &&
+           !p->pidns_late && !(p->late_unshare & ~(uint64_t)CLONE_NEWCGROUP) &&
            !(p->clone_flags & CLONE_NEWTIME) && (p->clone_flags >> 31) == 0;
 }
 

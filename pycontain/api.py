@@ -16,10 +16,12 @@ def run(args: Sequence[str], *, rootfs: Any = None, namespaces: Any = None, cgro
         text: bool = False, seccomp: Any = "default", **container_kw: Any) -> ContainerResult:
     """Run ``args`` in a new container and wait for it.
 
-    Defaults: new mnt, uts, ipc, pid and net namespaces (loopback up), the host's ``/``
-    read-only with private /proc, /dev and /tmp (:meth:`RootFS.host`), a fresh cgroup
-    (``memory``, ``pids`` and ``cpus`` set its limits) removed afterwards, and Docker's
-    default seccomp profile (``seccomp=None`` turns it off).
+    The defaults are :class:`Container`'s (see "The default sandbox" in docs/security.md):
+    new mnt, uts, ipc, pid, net (loopback only) and cgroup namespaces; the host's ``/``
+    read-only as an unprivileged user sees it, with people's data and secret files hidden
+    and private /proc, /dev and /tmp (:meth:`RootFS.host`); a fresh cgroup with a pids limit
+    (``memory``, ``pids`` and ``cpus`` set its limits) removed afterwards; Docker's default
+    seccomp profile (``seccomp=None`` turns it off); stdin from /dev/null.
     """
     if memory is not None or pids is not None or cpus is not None:
         from .cgroups import Resources, parse_size

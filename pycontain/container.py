@@ -16,7 +16,7 @@ import attrs
 
 from . import _keeper, hints, rootless, userns
 from .credentials import Capabilities, User, parse_rlimits, to_capabilities
-from .defaults import DEFAULT_ENV, DEFAULT_PATH
+from .defaults import DEFAULT_ENV, DEFAULT_HOSTNAME, DEFAULT_PATH, DEFAULT_PIDS_MAX, SANDBOX_ID
 from .errors import ConfigError, ContainerClosed
 from .lowlevel import plan as P
 from .lowlevel.kernel import MS_PRIVATE, MS_REC, MS_SLAVE, join_list
@@ -142,8 +142,8 @@ class Container:
 
     rootfs: RootFS | None = attrs.field(default=None, converter=_rootfs)
     namespaces: Namespaces | None = attrs.field(default=None, converter=_namespaces)
-    cgroup: Any = None
-    hostname: str | None = attrs.field(default=None, converter=_hostname)
+    cgroup: Any = True
+    hostname: str | None = attrs.field(default=DEFAULT_HOSTNAME, converter=_hostname)
     domainname: str | None = None
     user: User | None = attrs.field(default=None, converter=User.parse)
     env: tuple[str, ...] = attrs.field(default=None, converter=_env)
@@ -155,7 +155,7 @@ class Container:
     sysctl: Mapping[str, str] | None = None
     oom_score_adj: int | None = None
     umask: int | None = None
-    seccomp: bytes | str | None = None  # BPF bytes, "default" (Docker's profile) or None
+    seccomp: bytes | str | None = "default"  # BPF bytes, "default" (Docker's profile) or None
     seccomp_flags: int = 0
     loopback: bool = True
     die_with_parent: bool = False
@@ -172,6 +172,8 @@ class Container:
 
     _compiled: P.CompiledPlan | None = attrs.field(default=None, init=False, repr=False)
     _device_cache: tuple[Any, Any] | None = attrs.field(default=None, init=False, repr=False)
+    _pids_cache: tuple[Any, Any] | None = attrs.field(default=None, init=False, repr=False)
+    _host_view: RootFS | None = attrs.field(default=None, init=False, repr=False)
     _eff_ns: Namespaces | None = attrs.field(default=None, init=False, repr=False)
     #: mounts after the plan's own for every process (a pod's /etc/hosts and resolv.conf)
     _extra_mounts: tuple[Any, ...] = attrs.field(default=(), init=False, repr=False)
@@ -261,15 +263,39 @@ class Container:
         if userns.needs_user_namespace() and "user" not in ns.join and ns.create - {"user"}:
             # without root, every other namespace needs one of our own user namespaces
             ns = attrs.evolve(ns, create=ns.create | {"user"})
+        if self._sandbox_ids(rootfs, ns):
+            # the host's / seen as nobody: root in here is the host's nobody out there
+            nobody = (IdMap(0, SANDBOX_ID, 1),)
+            ns = attrs.evolve(ns, create=ns.create | {"user"}, uid_map=nobody, gid_map=nobody)
         if "user" in ns.create and not (ns.uid_map and ns.gid_map):
             umap, gmap = userns.default_maps()
             ns = attrs.evolve(ns, uid_map=ns.uid_map or umap, gid_map=ns.gid_map or gmap)
         return ns
 
+    def _sandbox_ids(self, rootfs: RootFS | None, ns: Namespaces) -> bool:
+        """Whether to map the container's root to the host's nobody: over an unprivileged
+        host view, started by root, running as root inside, with no user namespace asked."""
+        if rootfs is None or not rootfs.unprivileged or not userns.privileged():
+            return False
+        if "user" in ns.create or ns.join or not ns.create - {"user"}:
+            return False  # joined namespaces belong to the caller's user namespace
+        u = self.user
+        # an explicit unprivileged user is already one on the host: its ids are kept
+        return u is None or (u.uid == 0 and u.gid == 0 and not u.groups)
+
     def _effective_rootfs(self) -> RootFS | None:
-        if self.rootfs is None:
-            return RootFS.host()
-        return self.rootfs
+        if self.rootfs is not None:
+            return self.rootfs
+        view = self._host_view
+        if view is None:
+            ns = self.namespaces
+            if ns is not None and "mnt" in ns.join:
+                # on a joined mount namespace's root: what this host hides is not there
+                view = RootFS.host(hide=(), reveal=())
+            else:
+                view = RootFS.host()
+            self._host_view = view
+        return view
 
     def plan(self, args: Sequence[str]) -> P.Plan:
         """The flat plan for running ``args``: pure data, for inspection and tests."""
@@ -284,7 +310,10 @@ class Container:
         if rootfs is not None:
             fields.update(rootfs.plan_fields())
         joins = list(join_list(ns.join))
-        if self.hostname is not None and "uts" not in ns.create and "uts" not in ns.join:
+        hostname = self.hostname
+        if hostname == DEFAULT_HOSTNAME and "uts" not in ns.create:
+            hostname = None  # the default name goes only where the uts namespace is new
+        if hostname is not None and "uts" not in ns.create and "uts" not in ns.join:
             raise ConfigError("hostname", "setting a hostname needs a uts namespace")
         if self.sysctl:
             from .sysctl import check_sysctls
@@ -319,7 +348,7 @@ class Container:
             # a copy of this interpreter until execve: not readable through /proc meanwhile
             nondumpable=True,
             new_keyring=self.new_keyring,
-            hostname=self.hostname,
+            hostname=hostname,
             domainname=self.domainname,
             loopback_up=self.loopback and "net" in ns.create,
             oom_score_adj=self.oom_score_adj,
@@ -385,6 +414,8 @@ class Container:
         if cg is True:
             cg = Resources()
         if isinstance(cg, Resources):
+            if cg.pids_max is None:
+                cg = self._pids_default(cg)
             try:
                 res = self._device_defaults(cg) if privileged else cg
                 return Cgroup.create(resources=res, **kw), True
@@ -395,6 +426,16 @@ class Container:
                     "cgroup", f"limits need a cgroup delegated to uid {os.geteuid()}: "
                     f"{err}") from err
         raise ConfigError("cgroup", f"unsupported value {cg!r}")
+
+    def _pids_default(self, r: Any) -> Any:
+        """*r* with :data:`pycontain.defaults.DEFAULT_PIDS_MAX` (one object per Container,
+        so the device rules below stay cached)."""
+        cached = self._pids_cache
+        if cached is not None and cached[0] is r:
+            return cached[1]
+        out = attrs.evolve(r, pids_max=DEFAULT_PIDS_MAX)
+        self._pids_cache = (r, out)
+        return out
 
     def _device_defaults(self, r: Any) -> Any:
         """Resources without device rules get the default the OCI runtime gives too: deny
@@ -415,14 +456,15 @@ class Container:
 
     # -- running ------------------------------------------------------------------------------
 
-    def spawn(self, args: Sequence[str], *, stdin: Any = None, stdout: Any = None,
+    def spawn(self, args: Sequence[str], *, stdin: Any = DEVNULL, stdout: Any = None,
               stderr: Any = None, pass_fds: Sequence[int] = (), env: Mapping[str, str] | None = None,
               cwd: str | None = None) -> Process:
         """Start ``args`` in a new container process and return its :class:`Process`.
 
         ``stdin``/``stdout``/``stderr`` take what :class:`subprocess.Popen` takes: None
-        (inherit), PIPE, DEVNULL, STDOUT (for stderr), an fd or a file object.  ``pass_fds``
-        are passed as fds 3, 4, ... in order.  Raises
+        (inherit), PIPE, DEVNULL, STDOUT (for stderr), an fd or a file object.  ``stdin``
+        is DEVNULL unless given: a container reads the caller's stdin only when asked
+        (``stdin=None``).  ``pass_fds`` are passed as fds 3, 4, ... in order.  Raises
         :class:`~pycontain.errors.ContainerClosed` once :meth:`close` has been called."""
         with self._lock:
             if self._closed:
@@ -539,6 +581,11 @@ class Container:
                 at[P.Stop.NAMESPACES] = self._pasta_stop(at.get(P.Stop.NAMESPACES), pasta_box)
             if self._extra_mounts and base.plan.root_mode != P.PC_ROOT_NONE:
                 net_kw["mounts"] = _by_fd(self._extra_mounts, to_close)
+            rootfs = self._effective_rootfs()
+            if rootfs is not None and rootfs.revealed:
+                # beneath the hidden directories, which the plan's own mounts made
+                net_kw["mounts"] = [*_by_fd(rootfs.revealed_mounts(), to_close),
+                                    *net_kw.get("mounts", ())]
             pid, pidfd, _ready = base.spawn(
                 fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds, at=at,
                 parent_pidfd=parent_pidfd, argv=argv, env=extra_env, cwd=cwd,
@@ -609,7 +656,7 @@ class Container:
             self._procs.discard(proc)
 
     def run(self, args: Sequence[str], *, capture_output: bool = False, input: bytes | None = None,
-            timeout: float | None = None, check: bool = False, stdin: Any = None,
+            timeout: float | None = None, check: bool = False, stdin: Any = DEVNULL,
             stdout: Any = None, stderr: Any = None, text: bool = False,
             env: Mapping[str, str] | None = None, cwd: str | None = None) -> ContainerResult:
         """Run ``args`` to completion, like :func:`subprocess.run`.
@@ -624,7 +671,7 @@ class Container:
                 raise ConfigError("capture_output", "may not be used with stdout or stderr")
             stdout = stderr = PIPE
         if input is not None:
-            if stdin is not None:
+            if stdin != DEVNULL:
                 raise ConfigError("input", "may not be used with stdin")
             stdin = PIPE
             if text and isinstance(input, str):

@@ -21,9 +21,14 @@ __all__ = [
     "DEFAULT_MOUNTS",
     "DEFAULT_NAMESPACES",
     "DEFAULT_PATH",
+    "DEFAULT_PIDS_MAX",
     "DEFAULT_READONLY_PATHS",
     "DEFAULT_SYMLINKS",
     "DEV_MOUNTS",
+    "HOST_HIDDEN_DIRS",
+    "HOST_SECRET_FILES",
+    "LIBRARY_NAMESPACES",
+    "SANDBOX_ID",
     "PROC_MOUNT",
     "SYS_MOUNT",
 ]
@@ -47,6 +52,38 @@ DEFAULT_HOSTNAME = "pycontain"
 #: The namespaces a container creates by default, in the order of runc's template
 #: (pycontain's short names: ``mnt`` is OCI's ``mount``, ``net`` its ``network``).
 DEFAULT_NAMESPACES: tuple[str, ...] = ("pid", "net", "ipc", "uts", "mnt")
+
+#: The namespaces of a library container (``Container()``, ``pycontain.run``, ``pycontain
+#: run``): runc's five plus a cgroup namespace, so that the program sees its own cgroup as
+#: ``/`` and not the host's tree (what runc's template adds on cgroup v2 hosts).
+LIBRARY_NAMESPACES: tuple[str, ...] = (*DEFAULT_NAMESPACES, "cgroup")
+
+# -- the default sandbox: the host's / seen as an unprivileged user ----------------------------
+
+#: The host id that the root of a library container over the host's ``/`` (``RootFS.host()``,
+#: the default) is mapped to in a user namespace of its own when the caller is root:
+#: ``nobody``/``nogroup``.  The kernel then checks every access to a host file as it would
+#: for an unprivileged user: root-owned 0600/0640 files, /root and 0700 homes stay closed,
+#: and container root's capabilities cover no host file (none of them is owned by a mapped id
+#: but nobody's own).
+SANDBOX_ID = 65534
+
+#: Directories of the host's ``/`` that the default sandbox shows as empty read-only tmpfs:
+#: people's and services' data, the runtime sockets under /run (a Docker socket is host
+#: root), mounted media and boot images.  The system directories (/usr, /etc, /bin, /lib...)
+#: stay, read-only.
+HOST_HIDDEN_DIRS: tuple[str, ...] = (
+    "/root", "/home", "/var", "/srv", "/run", "/mnt", "/media", "/boot",
+)
+
+#: Secret files of the host's ``/etc`` that the default sandbox masks (behind /dev/null, or an
+#: empty tmpfs for a directory) even where they are readable: password hashes, SSH host keys,
+#: TLS private keys, sudo rules.  Shell patterns, expanded when the view is made.
+HOST_SECRET_FILES: tuple[str, ...] = (
+    "/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-",
+    "/etc/security/opasswd", "/etc/ssh/ssh_host_*_key", "/etc/ssl/private",
+    "/etc/sudoers", "/etc/sudoers.d",
+)
 
 # -- the root filesystem -------------------------------------------------------------------------
 # A mount is (destination, source, fstype, options).
@@ -140,6 +177,11 @@ DEFAULT_DEVICE_RULES: tuple[tuple[str, int | None, int | None, str], ...] = (
 
 
 # -- cgroups ----------------------------------------------------------------------------------
+
+#: The pids limit of a library container's fresh cgroup when its resources set none, so
+#: that a fork bomb stops there (podman's default ``pids_limit``).  ``Resources(pids_max=-1)``
+#: lifts it.
+DEFAULT_PIDS_MAX = 2048
 
 #: The parent of the cgroups the library makes when none is given (containers, pods): ours,
 #: made by whichever process needs it first and removed, when empty, by the last one out.

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from .defaults import DEFAULT_NAMESPACES
+from .defaults import LIBRARY_NAMESPACES
 from .errors import ConfigError
 from .lowlevel.kernel import NAMESPACE_ALIASES as ALIASES
 from .lowlevel.kernel import NAMESPACES
@@ -123,8 +123,9 @@ class Namespaces:
 
     @classmethod
     def default(cls) -> Namespaces:
-        """mnt, uts, ipc, pid and net: what ``pycontain.run`` gives."""
-        return cls(create=frozenset(DEFAULT_NAMESPACES))
+        """mnt, uts, ipc, pid, net and cgroup: what ``Container()`` and ``pycontain.run``
+        give."""
+        return cls(create=frozenset(LIBRARY_NAMESPACES))
 
     @classmethod
     def all(cls) -> Namespaces:

@@ -160,6 +160,35 @@ def _mounts(value: Iterable[Mount] | None) -> tuple[Mount, ...]:
     return out
 
 
+def _expand(patterns: Iterable[str], field: str) -> list[str]:
+    """Absolute paths and shell patterns -> the existing paths they name, each pattern
+    expanded now (a plain path is kept: the child skips one that does not exist)."""
+    import glob
+
+    out: list[str] = []
+    for i, p in enumerate(patterns):
+        if not isinstance(p, str) or not p.startswith("/"):
+            raise ConfigError(f"{field}[{i}]", f"expected an absolute path, got {p!r}")
+        if glob.has_magic(p):
+            out.extend(sorted(glob.glob(p)))
+        else:
+            out.append(os.path.normpath(p))
+    return out
+
+
+def _interpreter_dirs() -> list[str]:
+    """The directories of the running Python installation (a virtual environment and the
+    installation it is made from)."""
+    import sys
+
+    out = []
+    for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
+        real = os.path.realpath(p)
+        if real not in out and os.path.isdir(real):
+            out.append(real)
+    return out
+
+
 def _abs_existing_dir(field: str):  # type: ignore[no-untyped-def]
     def check(_inst: object, _attr: object, value: str) -> None:
         if not isinstance(value, (str, os.PathLike)):
@@ -187,6 +216,10 @@ class RootFS:
     readonly_paths: tuple[str, ...] = attrs.field(default=D.DEFAULT_READONLY_PATHS, converter=tuple)
     propagation: str = "rprivate"  # of the container's own mounts (OCI rootfsPropagation)
     host_root: bool = False
+    #: map the container's root to the host's nobody when the caller is root (see :meth:`host`)
+    unprivileged: bool = False
+    #: host directories beneath hidden ones shown again, read-only (see :meth:`host`)
+    revealed: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
     mode = P.PC_ROOT_PIVOT
 
@@ -199,12 +232,58 @@ class RootFS:
                     raise ConfigError(field, f"must be absolute paths, got {p!r}")
 
     @classmethod
-    def host(cls, *, readonly: bool = True, mounts: Iterable[Mount] | None = None) -> RootFS:
+    def host(cls, *, readonly: bool = True, mounts: Iterable[Mount] | None = None,
+             hide: Iterable[str] | None = None, reveal: Iterable[str] | None = None,
+             unprivileged: bool = True) -> RootFS:
         """The host's ``/`` (read-only by default) with a private /proc, /dev and /tmp, so a
-        sandbox runs without any image."""
+        sandbox runs without any image: the default root of a library container.
+
+        It is a view of the system, not of people's data.  *hide* (default
+        :data:`pycontain.defaults.HOST_HIDDEN_DIRS` and
+        :data:`~pycontain.defaults.HOST_SECRET_FILES`: /root, /home, /var, /srv, /run,
+        /mnt, /media, /boot, /etc/shadow, SSH host keys...) are hidden: a directory behind an
+        empty read-only tmpfs, a file behind /dev/null; ``hide=()`` shows everything.
+        *reveal*: directories beneath a hidden one shown again, read-only, at their own
+        path; by default the Python installation running this (``sys.prefix`` and
+        ``sys.base_prefix``), so that ``sys.executable`` runs in the sandbox wherever it is
+        installed.  With *unprivileged* (the default), a container that runs as its root,
+        started by the host's root, gets a user namespace of its own in which that root is
+        the host's ``nobody`` (:data:`~pycontain.defaults.SANDBOX_ID`): it reads only what an
+        unprivileged host user can read."""
         if mounts is None:
             mounts = (*default_mounts(sys=False), Mount("/tmp", "tmpfs", "tmpfs", ("nosuid", "nodev", "mode=1777")))
-        return cls("/", mounts=mounts, readonly=readonly, host_root=True)
+        if hide is None:
+            hide = (*D.HOST_HIDDEN_DIRS, *D.HOST_SECRET_FILES)
+        elif isinstance(hide, str):
+            raise ConfigError("hide", f"expected a list of paths, got the string {hide!r}")
+        hidden = _expand(hide, "hide")
+        if reveal is None:
+            reveal = _interpreter_dirs()
+        elif isinstance(reveal, str):
+            raise ConfigError("reveal", f"expected a list of paths, got the string {reveal!r}")
+        # a hidden directory (a real one, not a link) with something revealed beneath gets a
+        # tmpfs to hold the mount points, made read-only after the binds; the rest is masked
+        shown: list[str] = []
+        holders: list[str] = []
+        for p in _expand(reveal, "reveal"):
+            d = next((d for d in hidden if p.startswith(d.rstrip("/") + "/")
+                      and os.path.isdir(d) and not os.path.islink(d)), None)
+            if d is not None and p not in shown:
+                shown.append(p)
+                holders += [d] if d not in holders else []
+        masked = [p for p in hidden if p not in holders]
+        holder_mounts = tuple(Mount(d, "tmpfs", "tmpfs", ("nosuid", "nodev", "mode=755", "size=64k"))
+                              for d in holders)
+        return cls("/", mounts=(*mounts, *holder_mounts), readonly=readonly, host_root=True,
+                   masked_paths=tuple(dict.fromkeys((*D.DEFAULT_MASKED_PATHS, *masked))),
+                   readonly_paths=(*D.DEFAULT_READONLY_PATHS, *holders),
+                   revealed=tuple(shown), unprivileged=unprivileged)
+
+    def revealed_mounts(self) -> list[P.PlanMount]:
+        """The read-only binds of :attr:`revealed` (made for each process: by fd, so that a
+        container whose root is the host's nobody still reaches them)."""
+        return [P.PlanMount(target=p, source=p, flags=MS_BIND | MS_RDONLY, create=P.PC_CREATE_DIR)
+                for p in self.revealed]
 
     def with_mounts(self, *mounts: Mount) -> RootFS:
         """A copy with extra mounts after the existing ones."""

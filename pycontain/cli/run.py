@@ -12,11 +12,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from pycontain.defaults import DEFAULT_HOSTNAME
 
     p.add_argument("--rootfs", metavar="DIR",
-                   help="root filesystem directory (default: the host's / read-only with private /proc, /dev, /tmp)")
+                   help="root filesystem directory (default: the host's / read-only as nobody "
+                   "sees it, with /root, /home, /var, /run and secret files hidden, and private "
+                   "/proc, /dev, /tmp)")
     p.add_argument("--chroot", action="store_true", help="enter --rootfs with chroot instead of pivot_root")
     p.add_argument("--hostname", metavar="H", help=f"hostname inside (default: {DEFAULT_HOSTNAME})")
     p.add_argument("--memory", metavar="SIZE", help="memory limit, e.g. 64M, 1G")
-    p.add_argument("--pids", metavar="N", type=int, help="maximum number of processes")
+    p.add_argument("--pids", metavar="N", type=int, help="maximum number of processes (default 2048)")
     p.add_argument("--cpus", metavar="N", type=float, help="CPU quota in CPUs, e.g. 0.5")
     add_network_options(
         p, net_help="none: a network namespace with only loopback (default); host: the "
@@ -57,7 +59,7 @@ def main(args: argparse.Namespace) -> int:
         DEFAULT_CAPABILITIES,
         DEFAULT_ENV,
         DEFAULT_HOSTNAME,
-        DEFAULT_NAMESPACES,
+        LIBRARY_NAMESPACES,
         PROC_MOUNT,
     )
     from pycontain.namespaces import Namespaces
@@ -79,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
         if args.chroot:
             raise ConfigError("--chroot", "needs --rootfs")
         rootfs = RootFS.host()
-    names = set(DEFAULT_NAMESPACES)
+    names = set(LIBRARY_NAMESPACES)
     if args.net == "host":
         names.discard("net")  # the host's network
     net_kw: dict[str, Any] = {}
@@ -122,7 +124,7 @@ def main(args: argparse.Namespace) -> int:
             raise _net_option(err) from None
     with pod if pod is not None else container:
         try:
-            proc = container.spawn(cmd)
+            proc = container.spawn(cmd, stdin=None)  # the terminal's, like docker run -i
         except ConfigError as err:   # a lease refused: the address or name is taken
             raise _net_option(err) from None
         forwarded = {"n": 0}

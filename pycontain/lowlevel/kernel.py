@@ -43,6 +43,7 @@ OCI_NAMESPACE_TYPES: Mapping[str, str] = MappingProxyType({
 JOIN_ORDER: tuple[str, ...] = ("user", "ipc", "uts", "net", "cgroup", "mnt", "time")
 
 CLONE_NEWUSER: int = lib.CLONE_NEWUSER
+CLONE_NEWCGROUP: int = lib.CLONE_NEWCGROUP
 
 
 def clone_flag(name: str) -> int:

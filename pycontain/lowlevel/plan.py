@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from . import ffi, lib, steps
-from .kernel import CAP_LAST_CAP, CLONE_NEWUSER, rlimit_name
+from .kernel import CAP_LAST_CAP, CLONE_NEWCGROUP, CLONE_NEWUSER, rlimit_name
 from .proc import in_initial_userns
 
 
@@ -448,6 +448,11 @@ class CompiledPlan:
         if cgroup_fd is not None:
             p.cgroup_fd = cgroup_fd
         if cgroup_procs_fds:
+            if p.clone_flags & CLONE_NEWCGROUP:
+                # a cgroup namespace is rooted where the child is when it is made: after it
+                # has joined its cgroup (cgroup v1 has no CLONE_INTO_CGROUP)
+                p.clone_flags &= ~CLONE_NEWCGROUP
+                p.late_unshare |= CLONE_NEWCGROUP
             cp = ffi.new("int[]", list(cgroup_procs_fds))
             keep.append(cp)
             p.cgroup_procs_fds = cp

@@ -9,8 +9,10 @@ out (which one is checked depends on the user running the tests).
 
 from __future__ import annotations
 
+import glob
 import os
 import resource
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +110,7 @@ def expected_base(rootfs: str) -> Plan:
     """The plan of ``Container(rootfs=RootFS(rootfs), namespaces=BASE_NS)`` running true."""
     return Plan(
         argv=("true",), env=(f"PATH={DEFAULT_PATH}", "HOME=/root"), search_path=DEFAULT_PATH,
-        clone_flags=FIVE | CLONE_NEWUSER, become_root=True, nondumpable=True, new_keyring=True,
+        hostname="pycontain", clone_flags=FIVE | CLONE_NEWUSER, become_root=True, nondumpable=True, new_keyring=True,
         loopback_up=True, root_propagation=MS_REC | MS_PRIVATE,
         root_mode=PC_ROOT_PIVOT, rootfs=rootfs, rootfs_propagation=MS_PRIVATE | MS_REC,
         mounts=DEFAULT_MOUNTS, devices=DEFAULT_DEVICES, symlinks=DEFAULT_SYMLINKS,
@@ -124,8 +126,10 @@ def rootfs(tmp_path: Path) -> str:
 
 
 def plan_of(root: str, args: tuple[str, ...] = ("true",), **kw: Any) -> Plan:
-    """The plan of a Container over the directory *root*, with BASE_NS unless given."""
+    """The plan of a Container over the directory *root*, with BASE_NS unless given, and
+    without the default seccomp filter (its own tests are in tests/unit/test_defaults.py)."""
     kw.setdefault("namespaces", BASE_NS)
+    kw.setdefault("seccomp", None)
     kw.setdefault("rootfs", RootFS(root))
     return Container(**kw).plan(list(args))
 
@@ -177,22 +181,22 @@ CONTAINER_ROWS = [
     pytest.param({"namespaces": own_userns("mnt", join={"net": 1, "uts": "/proc/1/ns/uts",
                                                          "ipc": 2, "pid": 3})},
                  # setns order ipc, uts, net; pid entered by a fork; lo is not ours to raise
-                 {"clone_flags": CLONE_NEWNS | CLONE_NEWUSER, "loopback_up": False,
+                 {"hostname": None, "clone_flags": CLONE_NEWNS | CLONE_NEWUSER, "loopback_up": False,
                   "joins": (("/proc/2/ns/ipc", CLONE_NEWIPC), ("/proc/1/ns/uts", CLONE_NEWUTS),
                             ("/proc/1/ns/net", CLONE_NEWNET)),
                   "pidns_join": "/proc/3/ns/pid"},
                  id="namespaces-joined-in-order"),
     pytest.param({"namespaces": own_userns("mnt", "time", time_offsets={"boottime": (5, 0)})},
                  # offsets are written before the time namespace exists: the child unshares it
-                 {"clone_flags": CLONE_NEWNS | CLONE_NEWUSER, "unshare_time": True,
+                 {"hostname": None, "clone_flags": CLONE_NEWNS | CLONE_NEWUSER, "unshare_time": True,
                   "loopback_up": False},
                  id="time-with-offsets-unshared-late"),
     pytest.param({"namespaces": own_userns("mnt", "time")},
-                 {"clone_flags": CLONE_NEWNS | CLONE_NEWTIME | CLONE_NEWUSER, "loopback_up": False},
+                 {"hostname": None, "clone_flags": CLONE_NEWNS | CLONE_NEWTIME | CLONE_NEWUSER, "loopback_up": False},
                  id="time-by-clone"),
     pytest.param({"namespaces": own_userns("pid")},
                  # pivot_root and mounts need a mount namespace: it is added
-                 {"clone_flags": CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUSER, "loopback_up": False},
+                 {"hostname": None, "clone_flags": CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUSER, "loopback_up": False},
                  id="mnt-added-for-rootfs"),
 ]
 
@@ -260,7 +264,7 @@ def test_chroot_without_mount_namespace(rootfs: str) -> None:
     plan = plan_of(rootfs, rootfs=Chroot(rootfs), namespaces=own_userns("pid"))
     assert_same_plan(plan, attrs.evolve(
         expected_base(rootfs), clone_flags=CLONE_NEWPID | CLONE_NEWUSER, loopback_up=False,
-        root_propagation=0, root_mode=PC_ROOT_CHROOT, rootfs_propagation=0, mounts=(),
+        hostname=None, root_propagation=0, root_mode=PC_ROOT_CHROOT, rootfs_propagation=0, mounts=(),
         devices=(), symlinks=(), masked=(), readonly=()))
 
 
@@ -276,11 +280,56 @@ def test_host_root(rootfs: str, rootfs_arg: str | None) -> None:
     # the host's / read-only, staged on the first of /tmp, /mnt, /run... (a host fact)
     staging = next(d for d in ("/tmp", "/mnt", "/run", "/media", "/srv") if os.path.isdir(d))
     plan = plan_of(rootfs, rootfs=RootFS.host() if rootfs_arg else None)
+    holder_dirs, holders = _interpreter_holders()
     assert_same_plan(plan, attrs.evolve(
         expected_base(rootfs), rootfs="/", staging=staging, rootfs_readonly=True,
         # host mounts and unmounts still reach the container: slave, not private
         root_propagation=MS_REC | MS_SLAVE,
-        mounts=(PROC, DEV, DEVPTS, SHM, MQUEUE, TMP)))
+        mounts=(PROC, DEV, DEVPTS, SHM, MQUEUE, TMP, *holders),
+        # people's data and the host's secrets hidden (SSH host keys: those this host has)
+        masked=(*DEFAULT_MASKED, *(d for d in HIDDEN if d not in holder_dirs),
+                "/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-",
+                "/etc/security/opasswd", *sorted(glob.glob("/etc/ssh/ssh_host_*_key")),
+                "/etc/ssl/private", "/etc/sudoers", "/etc/sudoers.d"),
+        readonly=(*DEFAULT_READONLY, *holder_dirs)))
+
+
+HIDDEN = ("/root", "/home", "/var", "/srv", "/run", "/mnt", "/media", "/boot")
+
+
+def _interpreter_holders() -> tuple[list[str], tuple[PlanMount, ...]]:
+    """The hidden directories that hold this Python's installation (a host fact): each gets
+    a tmpfs for the mount points of the revealed installation."""
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}
+    dirs = [d for d in HIDDEN if os.path.isdir(d) and not os.path.islink(d)
+            and any(p.startswith(d + "/") for p in prefixes)]
+    return dirs, tuple(PlanMount(d, "tmpfs", "tmpfs", "mode=755,size=64k", MS_NOSUID | MS_NODEV, 0,
+                                 PC_CREATE_DIR) for d in dirs)
+
+
+def test_host_root_hide_nothing(rootfs: str) -> None:
+    plan = plan_of(rootfs, rootfs=RootFS.host(hide=()))
+    assert plan.masked == DEFAULT_MASKED and plan.readonly == DEFAULT_READONLY
+
+
+def test_host_root_reveals_beneath_hidden_dirs(tmp_path: Path) -> None:
+    """A revealed directory beneath a hidden one: the hidden one gets a tmpfs (read-only
+    once the reveal's bind is made, by fd, at spawn) instead of a mask; a reveal outside
+    every hidden directory, and a hidden file, change nothing."""
+    (tmp_path / "home" / "u" / "venv").mkdir(parents=True)
+    (tmp_path / "secret").write_text("x")
+    home, venv = str(tmp_path / "home"), str(tmp_path / "home" / "u" / "venv")
+    view = RootFS.host(hide=[home, str(tmp_path / "secret"), "/nonexistent"],
+                       reveal=[venv, "/usr"])
+    assert view.revealed == (venv,)
+    assert view.mounts[-1] == Mount(home, "tmpfs", "tmpfs", ("nosuid", "nodev", "mode=755", "size=64k"))
+    assert view.masked_paths == (*DEFAULT_MASKED, str(tmp_path / "secret"), "/nonexistent")
+    assert view.readonly_paths == (*DEFAULT_READONLY, home)
+    assert [(m.target, m.source, m.flags) for m in view.revealed_mounts()] == \
+        [(venv, venv, MS_BIND | MS_RDONLY)]
+    with pytest.raises(ConfigError) as info:
+        RootFS.host(hide="/home")
+    assert info.value.field == "hide"
 
 
 # -- late unshare: decided when the plan is compiled ----------------------------------------
@@ -365,14 +414,35 @@ def test_config_error_names_the_field(rootfs: str, make: Any, field: str) -> Non
 
 
 def test_default_namespaces_and_user_namespace_by_caller(rootfs: str) -> None:
-    """mnt, uts, ipc, pid, net by default; without root a user namespace too, with the
-    caller's own ids as 0 (plus /etc/subuid ranges: not in the plan)."""
+    """mnt, uts, ipc, pid, net and cgroup by default; without root a user namespace too,
+    with the caller's own ids as 0 (plus /etc/subuid ranges: not in the plan).  Docker's
+    seccomp profile for runc's capabilities."""
+    from pycontain.seccomp.cache import default_filter
+
     plan = Container(rootfs=rootfs).plan(["true"])
     if ROOT_CALLER:
-        fields = {"clone_flags": FIVE, "become_root": False}
+        fields = {"clone_flags": FIVE | CLONE_NEWCGROUP, "become_root": False}
     else:
-        fields = {"clone_flags": FIVE | CLONE_NEWUSER, "become_root": True}
-    assert_same_plan(plan, attrs.evolve(expected_base(rootfs), **fields))
+        fields = {"clone_flags": FIVE | CLONE_NEWCGROUP | CLONE_NEWUSER, "become_root": True}
+    docker = default_filter(("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"))
+    assert_same_plan(plan, attrs.evolve(expected_base(rootfs), seccomp=docker.bpf,
+                                        seccomp_flags=docker.flags, **fields))
+
+
+def test_host_view_maps_root_to_nobody_for_a_root_caller() -> None:
+    """Over the host's /, a root caller's container gets a user namespace of its own in
+    which its root is the host's nobody; an explicit user, an explicit user namespace, a
+    joined namespace or ``unprivileged=False`` keep the ids as they are."""
+    nobody = (IdMap(0, 65534, 1),)
+    ns = Container()._effective_namespaces()
+    if ROOT_CALLER:
+        assert "user" in ns.create and ns.uid_map == nobody and ns.gid_map == nobody
+        plan = Container().plan(["true"])
+        assert plan.clone_flags & CLONE_NEWUSER and plan.become_root
+    for c in (Container(user=User(1000, 1000)), Container(namespaces=own_userns("mnt")),
+              Container(rootfs=RootFS.host(unprivileged=False)),
+              Container(namespaces=Namespaces(create={"mnt"}, join={"net": 1}))):
+        assert c._effective_namespaces().uid_map != nobody
 
 
 def test_groups_with_a_one_gid_map_by_caller(rootfs: str) -> None:
@@ -382,7 +452,7 @@ def test_groups_with_a_one_gid_map_by_caller(rootfs: str) -> None:
                     gid_map=[IdMap(0, os.getegid())])
     plan = plan_of(rootfs, namespaces=ns, user=User(0, 0))
     base = attrs.evolve(expected_base(rootfs), clone_flags=CLONE_NEWNS | CLONE_NEWUSER,
-                        loopback_up=False, uid=0, gid=0)
+                        loopback_up=False, uid=0, gid=0, hostname=None)
     assert_same_plan(plan, attrs.evolve(base, groups=() if ROOT_CALLER else None))
     if ROOT_CALLER:
         assert plan_of(rootfs, namespaces=ns, user=User(0, 0, (0,))).groups == (0,)

@@ -185,7 +185,9 @@ def test_masked_and_readonly_paths() -> None:
 def test_namespaces() -> None:
     oci = [ns["type"] for ns in RUNC_TEMPLATE["linux"]["namespaces"]]
     assert [{"network": "net", "mount": "mnt"}.get(n, n) for n in oci] == list(D.DEFAULT_NAMESPACES)
-    assert Namespaces.default().create == frozenset(D.DEFAULT_NAMESPACES)
+    # the library adds a cgroup namespace (runc's template has one on cgroup v2 hosts)
+    assert D.LIBRARY_NAMESPACES == (*D.DEFAULT_NAMESPACES, "cgroup")
+    assert Namespaces.default().create == frozenset(D.LIBRARY_NAMESPACES)
     assert set(D.DEFAULT_NAMESPACES) <= set(NAMESPACES)
 
 
@@ -202,7 +204,7 @@ def test_library_mounts_differ_from_the_template_only_where_meant() -> None:
     assert lib == tmpl
     assert [m.target for m in default_mounts(sys=False)] == [m.target for m in default_mounts()][:-1]
     # RootFS.host(): the same /proc and /dev, plus a /tmp
-    host = RootFS.host().mounts
+    host = RootFS.host(reveal=()).mounts
     assert host[:-1] == default_mounts(sys=False) and host[-1].target == "/tmp"
 
 
@@ -295,8 +297,8 @@ def test_library_and_oci_plans_agree(bundle: Path) -> None:
         assert lib_m[target] == oci_m[target], target
     assert set(oci_m) - set(lib_m) == {"/sys/fs/cgroup"}
     # both create the same namespaces (plus a user one for the library without root)
-    user = NAMESPACES["user"][0]
-    assert lib.clone_flags & ~user == oci.clone_flags
+    user, cgroup = NAMESPACES["user"][0], NAMESPACES["cgroup"][0]
+    assert lib.clone_flags & ~user & ~cgroup == oci.clone_flags & ~cgroup
 
 
 def test_library_and_oci_device_rules_agree(bundle: Path) -> None:
