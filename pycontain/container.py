@@ -739,9 +739,11 @@ def _by_fd(mounts: Iterable[Any], to_close: list[int]) -> list[Any]:
     for m in mounts:
         fd = lib.pc_open_tree_clone(os.fsencode(m.source))
         if fd < 0:
-            if -fd != errno.ENOSYS:
+            if -fd not in (errno.ENOSYS, errno.EPERM):
                 raise OSError(-fd, os.strerror(-fd), m.source)
-            out.append(m)   # no open_tree (Linux < 5.2): a bind of the path
+            # no open_tree (Linux < 5.2), or no CAP_SYS_ADMIN to clone a tree (a caller
+            # without root, whose child binds what the caller itself reaches): by path
+            out.append(m)
             continue
         to_close.append(fd)
         out.append(attrs.evolve(m, source_fd=fd))
