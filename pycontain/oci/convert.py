@@ -207,10 +207,17 @@ def mounts(spec: S.Spec, bundle: str, rootfs: str | None = None) -> tuple[PlanMo
             if not os.path.exists(src):
                 raise ConfigError(f"{field}.source", f"{m.source!r} does not exist")
             if data:
-                # the kernel ignores data on a bind: an option we don't know would be lost
-                j, opt = next((j, o) for j, o in enumerate(m.options) if _is_data_option(o))
-                raise ConfigError(f"{field}.options[{j}]",
-                                  f"unknown option {opt!r} for a bind mount")
+                # the kernel ignores data on a bind: a filesystem's key=value (mode=755, a
+                # tmpfs option) is dropped with a warning, as runc drops it silently; a bare
+                # word we don't know is more likely a mistyped flag (nosiud) whose loss would
+                # weaken the mount: refused
+                for j, opt in enumerate(m.options):
+                    if not _is_data_option(opt):
+                        continue
+                    if "=" not in opt:
+                        raise ConfigError(f"{field}.options[{j}]",
+                                          f"unknown option {opt!r} for a bind mount")
+                    _warn(f"{field}.options[{j}]: {opt!r} means nothing to a bind mount, ignored")
             out.append(PlanMount(target=dest, source=src, fstype=None, data=None,
                                  flags=flags | MS_BIND, propagation=prop, create=PC_CREATE_NONE))
         else:
