@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from . import _keeper
+from .errors import CgroupUnsupported
 
 _PIPE_BUF = select.PIPE_BUF
 
@@ -207,8 +208,8 @@ class Process:
         if cg is not None:
             try:
                 self.oom_killed = cg.oom_kill_count > 0
-            except OSError:
-                pass
+            except (OSError, CgroupUnsupported):
+                pass  # gone, or a joined cgroup without a memory hierarchy: nothing counted
             if self._owns_cgroup:
                 _remover.submit(cg)
         elif self.returncode == -signal.SIGKILL:

@@ -157,6 +157,14 @@ def test_memory_limit_oom_kills(python: str) -> None:
     assert r.oom_killed
 
 
+def test_joined_cgroup_without_a_memory_hierarchy(busybox_rootfs: Path) -> None:
+    """A joined cgroup with no memory hierarchy (only pids here) has no OOM count to read:
+    the run still reports its process's end (it used to raise CgroupUnsupported)."""
+    with Cgroup.create(controllers=["pids"], resources=Resources(pids_max=16)) as cg:
+        r = bb(busybox_rootfs, cgroup=cg).run(["sh", "-c", "exit 3"])
+    assert r.returncode == 3 and not r.oom_killed
+
+
 def test_pids_limit_holds_fork_bomb(busybox_rootfs: Path) -> None:
     with Cgroup.create(resources=Resources(pids_max=16)) as cg:
         c = bb(busybox_rootfs, cgroup=cg)
