@@ -107,14 +107,21 @@ class Container:
     """A container definition; every :meth:`run` or :meth:`spawn` starts a new container
     process from it.
 
-    ``rootfs``: a :class:`RootFS`, :class:`Chroot` or directory (default
-    :meth:`RootFS.host`).  ``namespaces``: a :class:`Namespaces` or names to create (default
-    mnt, uts, ipc, pid, net).  ``cgroup``: a :class:`pycontain.cgroups.Resources` (a fresh
-    cgroup with those limits for each process, removed after it), ``True`` (a fresh cgroup
-    without limits), an existing :class:`pycontain.cgroups.Cgroup` to join, or ``None``.
-    A fresh cgroup denies every device but the standard ones and the rootfs's nodes unless
-    its ``Resources.devices`` says otherwise.  ``new_keyring``: each process gets a new,
-    anonymous session keyring (the default; False keeps the caller's).
+    The defaults are the default sandbox that :func:`pycontain.run` gives too (see "The
+    default sandbox" in docs/security.md).  ``rootfs``: a :class:`RootFS`, :class:`Chroot`
+    or directory (default :meth:`RootFS.host`: the host's ``/`` read-only with people's data
+    and secret files hidden; started by root, the container's root is then the host's
+    ``nobody`` in a user namespace of its own).  ``namespaces``: a :class:`Namespaces` or
+    names to create (default mnt, uts, ipc, pid, net, cgroup).  ``cgroup``: a
+    :class:`pycontain.cgroups.Resources` (a fresh cgroup with those limits for each process,
+    removed after it), ``True`` (the default: a fresh cgroup), an existing
+    :class:`pycontain.cgroups.Cgroup` to join, or ``None``.  A fresh cgroup has a pids limit
+    of :data:`pycontain.defaults.DEFAULT_PIDS_MAX` unless its ``Resources.pids_max`` says
+    otherwise, and denies every device but the standard ones and the rootfs's nodes unless
+    its ``Resources.devices`` does.  ``seccomp``: ``"default"`` (Docker's profile, the
+    default), compiled BPF bytes, or None.  ``hostname``: ``pycontain`` by default, where
+    the uts namespace is new.  ``new_keyring``: each process gets a new, anonymous session
+    keyring (the default; False keeps the caller's).
 
     ``network``: ``"none"`` (a network namespace with only ``lo``: the default), ``"host"``
     (the host's network), ``"bridge"`` (the default bridge network ``pycontain0``; without
