@@ -218,16 +218,9 @@ class Store(Generic[R]):
         the file when it is not valid JSON or the record refuses it."""
         path = os.path.join(self.dir(id), RECORD)
         try:
-            with open(path, "rb") as f:
-                raw = f.read()
+            data = read_json_object(path)
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"{self.kind} does not exist: {id}") from None
-        try:
-            data = json.loads(raw)
-        except ValueError as err:
-            raise ConfigError(path, f"not valid JSON: {err}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(path, "expected a JSON object")
         return self.record.from_json(data, path)
 
     def save(self, id: str, record: R) -> None:
@@ -243,6 +236,20 @@ class Store(Generic[R]):
     def remove(self, id: str) -> None:
         """Remove the entry and everything in its directory; nothing if there is none."""
         _rmtree(self.dir(id))
+
+
+def read_json_object(path: str) -> dict[str, Any]:
+    """The JSON object in the file *path*: OSError (FileNotFoundError...) as open raises
+    it, ConfigError naming the file when it is not valid JSON or not an object."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        data = json.loads(raw)
+    except ValueError as err:
+        raise ConfigError(path, f"not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(path, "expected a JSON object")
+    return data
 
 
 def atomic_write(path: str, data: bytes, mode: int = 0o600, *, durable: bool = True) -> None:

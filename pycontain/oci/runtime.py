@@ -887,14 +887,7 @@ def _home_in_container(pid: int, uid: int) -> str:
     from ..lowlevel.inroot import read_in_root
     from .convert import PASSWD_LIMIT, passwd_home
 
-    try:
-        root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return "/"
-    try:
-        return passwd_home(read_in_root(root, "/etc/passwd", PASSWD_LIMIT), uid)
-    finally:
-        os.close(root)
+    return passwd_home(read_in_root(f"/proc/{pid}/root", "/etc/passwd", PASSWD_LIMIT), uid)
 
 
 def _connect_console(path: str) -> int:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from pycontain.errors import ConfigError
 from pycontain.oci.state import ContainerState
-from pycontain.store import Exists, NotFound, Store, atomic_write
+from pycontain.store import Exists, NotFound, Store, atomic_write, read_json_object
 
 __all__ = ["DEFAULT_ROOT", "Exists", "NotFound", "container_store", "default_root",
            "kept_exists", "kept_locked", "load_kept", "remove_kept", "save_kept"]
@@ -86,16 +86,9 @@ def load_kept(store: Store[ContainerState], cid: str) -> ContainerState | None:
     is unreadable."""
     path = _kept_path(store, cid)
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        data = read_json_object(path)
     except FileNotFoundError:
         return None
-    try:
-        data = json.loads(raw)
-    except ValueError as err:
-        raise ConfigError(path, f"not valid JSON: {err}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(path, "expected a JSON object")
     st = ContainerState.from_json(data, path)
     if st.id != cid:
         raise ConfigError(f"{path}: id", f"names container {st.id!r}, not {cid!r}")
