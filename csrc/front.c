@@ -22,18 +22,35 @@
 #include "front_config.h"   /* PYC_PYTHON: the interpreter the package was built for */
 
 /* Runs in the Python that this program execs: argv[1] is the program's name, argv[2] the
- * module whose main() runs the command line. */
+ * module whose main() runs the command line.  An editable install (setuptools' meta path
+ * finder, whose import alone costs more than the interpreter's start) is read for the package
+ * directory instead of imported: its parent goes on sys.path after site-packages. */
 static const char BOOT[] =
     "import sys,site,os\n"
     "p,m=sys.argv[1:3]\n"
     "del sys.argv[1:3]\n"
     "sys.argv[0]=p\n"
+    "def pkg(d,n):\n"                 /* an editable install's package directory */
+    " try:\n"
+    "  t=open(os.path.join(d,n),encoding='utf-8').read()\n"
+    "  if t.startswith('import __editable___pycontain_'):\n"
+    "   f=t[7:].split(';',1)[0].strip()\n"
+    "   t=open(os.path.join(d,f+'.py'),encoding='utf-8').read()\n"
+    "   t=t.split(\"MAPPING\",1)[1].split(\"'pycontain': '\",1)[1].split(\"'\",1)[0]\n"
+    "   if os.path.isfile(os.path.join(t,'__init__.py')):\n"
+    "    return os.path.dirname(t)\n"
+    " except (OSError,IndexError,ValueError):\n"
+    "  pass\n"
     "for d in site.getsitepackages():\n"
     " if d not in sys.path and os.path.isdir(d):\n"
     "  sys.path.append(d)\n"
     "  for n in sorted(os.listdir(d)):\n"
     "   if n.startswith('__editable__.pycontain-') and n.endswith('.pth'):\n"
-    "    site.addpackage(d,n,None)\n"
+    "    e=pkg(d,n)\n"
+    "    if e:\n"
+    "     sys.path.append(e)\n"
+    "    else:\n"
+    "     site.addpackage(d,n,None)\n"
     "import importlib\n"
     "try:\n"
     " mod=importlib.import_module(m)\n"

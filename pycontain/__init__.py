@@ -8,7 +8,9 @@ Imports are lazy so that ``import pycontain`` stays cheap for command-line use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+# not `from typing import TYPE_CHECKING`: typing (with re, enum and collections) would cost
+# `import pycontain` more than everything else it does (tests/unit/test_runc_imports.py)
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -62,6 +64,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .api import run
     from .cgroups import Cgroup, Resources
     from .container import DEVNULL, PIPE, STDOUT, Container, ContainerResult
