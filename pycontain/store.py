@@ -11,10 +11,11 @@ keeps there (the OCI runtime's ``exec.fifo``)::
       db/state.json
 
 Records are typed objects (:class:`Record`: ``to_json()`` and a ``from_json()`` class
-method); the store turns them into JSON and back.  A record is replaced atomically and
-durably: written to a temporary file in the entry's directory, fsynced, renamed over
-``state.json``, and the directory fsynced, so a reader (or the next boot, for a store on
-disk) sees the old record or the new one, never a part of either.
+method); the store turns them into JSON and back.  A record is replaced atomically: written
+to a temporary file in the entry's directory and renamed over ``state.json``, so a reader
+sees the old record or the new one, never a part of either; in a durable store (the
+default) the file and then the directory are also fsynced, so that the next boot does too.
+A store of what a reboot ends anyway (the OCI runtime's containers) is not synced.
 
 Locks are ``flock`` on the entry's directory: exclusive to create, change or remove an
 entry, shared to read one and act on what it says.  A waiter checks, once it holds the lock,
@@ -95,11 +96,15 @@ class Store(Generic[R]):
     *kind* names an entry in errors (``"container does not exist: web"``); *mode* is the
     permission of the root and the entry directories (records themselves are 0600);
     *field* and *hint* go into the ConfigError raised when the root cannot be made.
+    *durable*: records are synced to disk (:func:`atomic_write`); a store of state that a
+    reboot ends anyway (the OCI runtime's: its containers' processes and cgroups) passes
+    False: still atomic for every reader and after a crash of the writer.
     """
 
     def __init__(self, root: str, record: type[R], *, kind: str = "entry", mode: int = 0o711,
-                 field: str = "root", hint: str | None = None) -> None:
+                 field: str = "root", hint: str | None = None, durable: bool = True) -> None:
         self.root = os.path.abspath(root)
+        self.durable = durable
         self.record = record
         self.kind = kind
         self.mode = mode
@@ -224,12 +229,12 @@ class Store(Generic[R]):
         return self.record.from_json(data, path)
 
     def save(self, id: str, record: R) -> None:
-        """Write (or replace) the entry's record atomically and durably.  The entry must
-        exist (:meth:`create`); hold its lock exclusively."""
+        """Write (or replace) the entry's record atomically (and durably, for a durable
+        store).  The entry must exist (:meth:`create`); hold its lock exclusively."""
         d = self.dir(id)
         data = json.dumps(record.to_json(), separators=(",", ":")).encode()
         try:
-            atomic_write(os.path.join(d, RECORD), data)
+            atomic_write(os.path.join(d, RECORD), data, durable=self.durable)
         except FileNotFoundError:
             raise NotFound(f"{self.kind} does not exist: {id}") from None
 

@@ -43,8 +43,11 @@ def default_root() -> str:
 
 def container_store(root: str | None = None) -> Store[ContainerState]:
     """The containers under *root* (default: :func:`default_root`)."""
+    # not synced (as runc's state.json): a reboot ends every container it describes, and
+    # each sync cost a create or start about 5 ms (two files and their directory)
     return Store(root or default_root(), ContainerState, kind="container", mode=0o711,
-                 field="--root", hint="without root, set XDG_RUNTIME_DIR or pass --root DIR")
+                 field="--root", hint="without root, set XDG_RUNTIME_DIR or pass --root DIR",
+                 durable=False)
 
 
 # -- the cleanup record ----------------------------------------------------------------------
