@@ -1034,7 +1034,11 @@ void pc_child_main(const struct pc_plan *p)
               &late_pidns);
     g_console_sock = console_sock;
 
-    for (int i = 0; i < p->n_cgroup_procs_fds; i++) {
+    /* v1: "0" to `tasks` moves this thread only, without the global lock whose grace period
+     * a cgroup.procs write waits for (we have no other thread); v2: CLONE_INTO_CGROUP did it,
+     * unless the clone could not */
+    int n_procs = p->n_cgroup_procs_fds - (pc_cloned_into_cgroup ? p->cgroup_procs_into : 0);
+    for (int i = 0; i < n_procs; i++) {
         if (write(p->cgroup_procs_fds[i], "0", 1) < 0)
             FAIL(PC_STEP_CGROUP, i, NULL);
     }

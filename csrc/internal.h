@@ -49,6 +49,10 @@
 #define SYS_pidfd_open 434
 #endif
 
+/* Set by pc_spawn before each clone (thread-local: the child of a CLONE_VM clone reads the
+ * cloning thread's copy): 1 when that clone puts the child into plan->cgroup_fd itself. */
+extern __thread int pc_cloned_into_cgroup;
+
 /* Fail the child: report {errno, step, index, path} to the parent and exit. */
 void pc_child_fail(int err, int step, int index, const char *path) __attribute__((noreturn));
 void pc_child_net(const struct pc_net *n);   /* net.c: FAILs itself */

@@ -139,8 +139,10 @@ struct pc_plan {
     /* clone and namespaces */
     unsigned long long clone_flags;   /* CLONE_NEW* to create */
     int cgroup_fd;                 /* cgroup v2 directory for CLONE_INTO_CGROUP, -1: none */
-    const int *cgroup_procs_fds;   /* cgroup.procs files the child writes "0" to */
+    const int *cgroup_procs_fds;   /* files the child writes "0" to: v1 `tasks`, v2 cgroup.procs */
     int n_cgroup_procs_fds;
+    int cgroup_procs_into;         /* the last this many of them are cgroup_fd's own cgroup.procs:
+                                      not written where the clone put the child there */
     int pidns_fd;                  /* join this pid namespace, -1: none */
     int pidns_late;                /* join it in the child after the other namespaces, then
                                       fork (CLONE_PARENT): the way without privilege */

@@ -25,6 +25,8 @@ struct pc_clone_args {
 
 static int clone3_state = 0; /* 0 unknown, 1 works, -1 missing */
 
+__thread int pc_cloned_into_cgroup;
+
 int pc_clone3_supported(void)
 {
     return clone3_state >= 0;
@@ -45,6 +47,7 @@ static pid_t do_clone(const struct pc_plan *p, int *pidfd)
             args.cgroup = (uint64_t)p->cgroup_fd;
             size = sizeof(args);
         }
+        pc_cloned_into_cgroup = p->cgroup_fd >= 0;
         long r = syscall(SYS_clone3, &args, size);
         if (r >= 0 || errno != ENOSYS) {
             clone3_state = 1;
@@ -52,6 +55,7 @@ static pid_t do_clone(const struct pc_plan *p, int *pidfd)
         }
         clone3_state = -1;
     }
+    pc_cloned_into_cgroup = 0;
     /* clone(2) with no new stack behaves like fork; CLONE_PIDFD stores the fd at parent_tid */
     return (pid_t)syscall(SYS_clone, (unsigned long)(flags | SIGCHLD), NULL, pidfd, NULL, NULL);
 }
@@ -61,6 +65,38 @@ static int vfork_child(void *arg)
     pc_child_main((const struct pc_plan *)arg);
     return 127;
 }
+
+/* clone3 whose child starts on a stack of its own in fn(arg), as glibc's clone() does for
+ * clone(2), which cannot put the child into a cgroup.  The vfork path uses it for
+ * CLONE_INTO_CGROUP: a child that writes cgroup.procs instead waits, whenever no other
+ * migration happened within the last grace period, for an RCU grace period (the kernel's
+ * global cgroup_threadgroup_rwsem; 10-20 ms on a small VM, the tail of a start loop).
+ * Returns the pid or -errno.  x86_64 only; elsewhere the child writes cgroup.procs. */
+#if defined(__x86_64__)
+#define HAVE_CLONE3_FN 1
+long pc_clone3_fn(CLONE_ARGS_T *args, size_t size, int (*fn)(void *), void *arg);
+__asm__(".text\n"
+        ".globl pc_clone3_fn\n"
+        ".hidden pc_clone3_fn\n"
+        ".type pc_clone3_fn,@function\n"
+        ".p2align 4\n"
+        "pc_clone3_fn:\n"
+        "    movq %rdx, %r8\n"  /* fn, arg: r8 and r9 survive the syscall, in both */
+        "    movq %rcx, %r9\n"
+        "    movl $435, %eax\n" /* SYS_clone3 */
+        "    syscall\n"
+        "    testq %rax, %rax\n"
+        "    jnz 1f\n"
+        "    xorl %ebp, %ebp\n" /* the child, on its own stack: the outermost frame */
+        "    movq %r9, %rdi\n"
+        "    callq *%r8\n"
+        "    movl %eax, %edi\n"
+        "    movl $60, %eax\n" /* SYS_exit (fn never returns: it execs or exits) */
+        "    syscall\n"
+        "    hlt\n"
+        "1:  ret\n"
+        ".size pc_clone3_fn, .-pc_clone3_fn\n");
+#endif
 
 /* The child can share our memory (CLONE_VM | CLONE_VFORK: no page tables copied, which a big
  * Python process pays for at every fork) when nobody has to talk to it before its execve:
@@ -105,10 +141,37 @@ int pc_spawn(const struct pc_plan *plan, int *pidfd)
         stack = mmap(NULL, VFORK_STACK, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack != MAP_FAILED) {
-        /* the cgroup is joined through the cgroup.procs fds (the plan has the v2 one too) */
-        int flags = (int)plan->clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD;
-        pid = clone(vfork_child, (char *)stack + VFORK_STACK, flags, (void *)plan, pidfd);
-        e = errno;
+        pid = -1;
+        e = ENOSYS;
+#ifdef HAVE_CLONE3_FN
+        if (plan->cgroup_fd >= 0 && clone3_state >= 0) {
+            CLONE_ARGS_T args;
+            memset(&args, 0, sizeof(args));
+            args.flags = (uint64_t)plan->clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD |
+                         CLONE_INTO_CGROUP;
+            args.pidfd = (uint64_t)(uintptr_t)pidfd;
+            args.exit_signal = SIGCHLD;
+            args.stack = (uint64_t)(uintptr_t)stack;
+            args.stack_size = VFORK_STACK;
+            args.cgroup = (uint64_t)plan->cgroup_fd;
+            pc_cloned_into_cgroup = 1;
+            long r = pc_clone3_fn(&args, sizeof(args), vfork_child, (void *)plan);
+            if (r >= 0)
+                clone3_state = 1;
+            pid = r < 0 ? -1 : (pid_t)r;
+            e = r < 0 ? (int)-r : 0;
+        }
+#endif
+        if (pid < 0 && (e == ENOSYS || e == E2BIG)) {
+            /* no clone3 (Linux < 5.3) or no CLONE_INTO_CGROUP (< 5.7): clone(2), and the
+             * child writes the v2 cgroup.procs too */
+            if (e == ENOSYS && plan->cgroup_fd >= 0)
+                clone3_state = -1;
+            pc_cloned_into_cgroup = 0;
+            int flags = (int)plan->clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD;
+            pid = clone(vfork_child, (char *)stack + VFORK_STACK, flags, (void *)plan, pidfd);
+            e = errno;
+        }
         munmap(stack, VFORK_STACK);
     } else {
         pid = do_clone(plan, pidfd);

@@ -486,17 +486,18 @@ class Cgroup:
     # -- processes ------------------------------------------------------------------------
 
     def join_fds(self) -> tuple[list[int], int | None]:
-        """``(procs_fds, dir_fd)``: fds open for writing on every hierarchy's ``cgroup.procs``
-        (a child joins by writing ``"0"`` to each; writing to the v2 one after
-        CLONE_INTO_CGROUP is harmless), and an ``O_PATH`` fd on the v2 directory for
-        ``clone3(CLONE_INTO_CGROUP)`` (None on pure v1). Opened once; :meth:`close` closes them.
+        """``(procs_fds, dir_fd)``: fds open for writing, one per hierarchy, that a new
+        single-threaded child joins by writing ``"0"`` to each: a v1 hierarchy's ``tasks``
+        (see :meth:`_open_join_file`), the v2 directory's ``cgroup.procs`` (which the C child
+        skips when ``clone3(CLONE_INTO_CGROUP)`` put it there); and an ``O_PATH`` fd on the
+        v2 directory for that clone3 (None on pure v1). Opened once; :meth:`close` closes them.
         """
         if self._procs_fds is None:
             self._check_open()
             fds: list[int] = []
             try:
                 for d in self.dirs:
-                    fds.append(self._fs.open(d + "/cgroup.procs", _O_PROCS))
+                    fds.append(self._open_join_file(d))
                 if self.unified_dir is not None:
                     self._dir_fd = self._fs.open(self.unified_dir, _O_DIR)
             except BaseException:
@@ -505,6 +506,22 @@ class Cgroup:
                 raise
             self._procs_fds = fds
         return list(self._procs_fds), self._dir_fd
+
+    def _open_join_file(self, d: str) -> int:
+        """v1: ``tasks``, not ``cgroup.procs``.  A write to ``cgroup.procs`` (or of another
+        pid) takes the kernel's global ``cgroup_threadgroup_rwsem`` for writing, which waits
+        for an RCU grace period whenever no migration ran in the last one or two (10-20 ms on
+        a small VM: what a real program started alone pays, and a loop of starts hides).
+        Moving the calling thread alone ("0" to ``tasks``) skips that lock (Linux 5.16,
+        "cgroup: Optimize single thread migration"; older kernels take it for both files),
+        and for the child, one thread and its own thread group, it moves the whole process.
+        """
+        if d != self.unified_dir:
+            try:
+                return self._fs.open(d + "/tasks", _O_PROCS)
+            except (PermissionError, FileNotFoundError):
+                pass  # a delegation that handed over cgroup.procs alone
+        return self._fs.open(d + "/cgroup.procs", _O_PROCS)
 
     def add_process(self, pid: int) -> None:
         """Move process *pid* (all its threads) into this cgroup in every hierarchy."""

@@ -403,7 +403,11 @@ class CompiledPlan:
         until its execve (the fast path).  Returns ``(pid, pidfd, ready)``: ``ready`` is
         False, or, when the child stopped before execve to wait for ``start_fd``, the fd
         number (>= 3) it holds it at.  Raises :class:`OSError` (with ``step``, ``step_id``
-        and a note) when the child failed; the child has been reaped then."""
+        and a note) when the child failed; the child has been reaped then.
+
+        *cgroup_fd* and *cgroup_procs_fds* are :meth:`Cgroup.join_fds`'s: the child writes
+        ``"0"`` to each of the files, but not to the last (*cgroup_fd*'s own
+        ``cgroup.procs``) when the clone put it into *cgroup_fd* already."""
         at = {Stop(k): fn for k, fn in at.items()} if at else {}
         plan = self.plan
         keep: list[Any] = []
@@ -457,6 +461,9 @@ class CompiledPlan:
             keep.append(cp)
             p.cgroup_procs_fds = cp
             p.n_cgroup_procs_fds = len(cgroup_procs_fds)
+            # the last one is cgroup_fd's own cgroup.procs (Cgroup.join_fds): written only
+            # where the clone could not put the child there
+            p.cgroup_procs_into = 1 if cgroup_fd is not None else 0
         if start_fd is not None:
             p.start_fd = start_fd
             p.start_keep_fd = -1 if start_keep_fd is None else start_keep_fd

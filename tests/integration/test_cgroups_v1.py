@@ -271,6 +271,73 @@ def test_join_fds(children: list[subprocess.Popen[bytes]]) -> None:
             os.fstat(fd)
 
 
+def _join_in_child(fds: list[int]) -> float:
+    """Fork; the child (one thread) writes "0" to each fd as the C child does and reports how
+    long that took; returns the seconds."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            t0 = time.perf_counter()
+            for fd in fds:
+                os.write(fd, b"0")
+            os.write(w, repr(time.perf_counter() - t0).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    try:
+        data = os.read(r, 64)
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    assert data, "the child could not join"
+    return float(data)
+
+
+def test_join_fds_v1_joins_through_tasks() -> None:
+    """A child joins a v1 hierarchy by writing "0" to ``tasks`` (itself: one thread, its own
+    thread group), not ``cgroup.procs``: a ``cgroup.procs`` write takes the kernel's global
+    threadgroup lock, whose writer waits for an RCU grace period (10-20 ms here) unless
+    another migration ran just before; that is what a sandboxed real program paid and a
+    loop of /bin/true starts hid (issue 14).  The v2 directory keeps ``cgroup.procs``."""
+    with Cgroup.create(resources=Resources(memory_max=64 * MiB, pids_max=64)) as cg:
+        fds, _ = cg.join_fds()
+        files = [os.readlink(f"/proc/self/fd/{fd}") for fd in fds]
+        assert files == [d + ("/cgroup.procs" if d == cg.unified_dir else "/tasks")
+                         for d in cg.dirs]
+
+
+def test_join_fds_joins_every_hierarchy() -> None:
+    """What the child does with the fds (each "0") puts the whole process into the cgroup in
+    every hierarchy, memory included: what it allocates after its exec is charged there."""
+    with Cgroup.create(resources=Resources(memory_max=64 * MiB)) as cg:
+        fds, _ = cg.join_fds()
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            try:
+                os.dup2(r, 0)
+                for fd in fds:
+                    os.write(fd, b"0")
+                os.execv(PY, [PY, "-c", "import sys; b = bytearray(16 << 20); sys.stdin.read()"])
+            finally:
+                os._exit(127)
+        os.close(r)
+        try:
+            deadline = time.monotonic() + 10
+            while (cg.stats()["memory_usage"] or 0) < 16 * MiB:
+                assert time.monotonic() < deadline, cg.stats()
+                time.sleep(0.02)
+            paths = _proc_cgroups(pid)
+            for d in cg.dirs:
+                key = "" if d == cg.unified_dir else d.rsplit("/", 3)[-3]
+                assert paths[key] == cg.path, (d, paths)
+            assert cg.pids() == [pid]
+        finally:
+            os.close(w)
+            assert os.waitpid(pid, 0)[1] == 0
+
+
 @pytest.fixture
 def pure_v1(monkeypatch: pytest.MonkeyPatch) -> str:
     """A root key whose layout is this host's v1 hierarchies without the cgroup2 mount, so the

@@ -16,6 +16,7 @@ from helpers import pycontain_cgroups, wait_for
 import pycontain
 from pycontain import Chroot, Container, Mount, Namespaces, RootFS
 from pycontain.cgroups import Cgroup, Resources, remove_empty_parents
+from pycontain.cgroups._layout import parse_proc_cgroup
 
 PROC = Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev"))
 
@@ -163,6 +164,30 @@ def test_joined_cgroup_without_a_memory_hierarchy(busybox_rootfs: Path) -> None:
     with Cgroup.create(controllers=["pids"], resources=Resources(pids_max=16)) as cg:
         r = bb(busybox_rootfs, cgroup=cg).run(["sh", "-c", "exit 3"])
     assert r.returncode == 3 and not r.oom_killed
+
+
+def test_default_sandbox_in_its_cgroup_everywhere(python: str) -> None:
+    """The default sandbox's fresh cgroup keeps every hierarchy it had, memory included
+    (issue 14: what cost a real program was the join's lock, not the memory controller):
+    the process is in it in each one and its memory is charged and counted there."""
+    with Container().spawn([python, "-c", "import sys; b = bytearray(16 << 20); sys.stdin.read()"],
+                           stdin=subprocess.PIPE) as p:
+        cg = p.cgroup
+        assert cg is not None
+        deadline = time.monotonic() + 10
+        while (cg.stats()["memory_usage"] or 0) < 16 << 20:
+            assert time.monotonic() < deadline, cg.stats()
+            time.sleep(0.02)
+        with open(f"/proc/{p.pid}/cgroup") as f:
+            paths = parse_proc_cgroup(f.read())  # {controller: path}, v2's under ""
+        for d in cg.dirs:
+            mount = d[: -len(cg.path)]  # /sys/fs/cgroup/memory, /sys/fs/cgroup/unified
+            key = "" if d == cg.unified_dir else os.path.basename(mount).split(",")[0]
+            assert paths[key] == cg.path, (d, paths)
+        assert cg.pids() == [p.pid]
+        assert p.stdin is not None
+        p.stdin.close()
+        assert p.wait(timeout=10) == 0
 
 
 def test_pids_limit_holds_fork_bomb(busybox_rootfs: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import platform
 import subprocess
 from pathlib import Path
 
@@ -128,3 +129,56 @@ def test_fork_into_pid_namespace_failure_names_its_step() -> None:
     assert e.value.errno == errno.EINVAL
     assert e.value.step == steps.STEPS[lib.PC_STEP_FORK_PIDNS]  # type: ignore[attr-defined]
     assert "while forking into the pid namespace" in (e.value.__notes__ or [])
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (a cgroup of its own)")
+@pytest.mark.parametrize("vfork", [True, False], ids=["shared-memory", "with-a-stop"])
+def test_clone_into_cgroup_leaves_cgroup_procs_unwritten(vfork: bool, no_leaks: None) -> None:
+    """With the v2 directory's fd, the clone itself puts the child into the cgroup
+    (``clone3(CLONE_INTO_CGROUP)``, on the fast path that shares our memory too), and the
+    child does not write that directory's ``cgroup.procs``: such a write waits for an RCU
+    grace period (the kernel's global threadgroup lock) whenever no migration happened just
+    before, the slow starts of a container loop.  An fd open only for reading stands in for
+    ``cgroup.procs`` here: a child that wrote it would fail at its cgroup step."""
+    from pycontain.cgroups import Cgroup, detect
+    from pycontain.cgroups._layout import parse_proc_cgroup
+    from pycontain.lowlevel.plan import Stop
+
+    if detect().unified is None:
+        pytest.skip("needs a cgroup2 hierarchy")
+    if vfork and platform.machine() != "x86_64":
+        pytest.skip("the shared-memory clone3 is x86_64's (csrc/spawn.c); elsewhere that "
+                    "child writes cgroup.procs")
+    with Cgroup.create(controllers=()) as cg:  # only the cgroup2 directory
+        assert cg.unified_dir is not None
+        dir_fd = os.open(cg.unified_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        procs_ro = os.open(cg.unified_dir + "/cgroup.procs", os.O_RDONLY | os.O_CLOEXEC)
+        r, w = os.pipe2(os.O_CLOEXEC)
+        seen: list[int] = []
+        try:
+            # a stop makes the parent talk to the child: a clone that copies our memory
+            at = {} if vfork else {Stop.NAMESPACES: seen.append}
+            plan = Plan(argv=("/bin/cat", "/proc/self/cgroup"), clone_flags=lib.CLONE_NEWUTS)
+            try:
+                pid, pidfd, _ready = CompiledPlan(plan).spawn(
+                    [(w, 1)], cgroup_fd=dir_fd, cgroup_procs_fds=[procs_ro], at=at)
+            except OSError as err:
+                if err.errno == errno.EBADF and not lib.pc_clone3_supported():
+                    pytest.skip("no clone3 here (a seccomp filter, Linux < 5.3): the child "
+                                "writes cgroup.procs")
+                raise
+            os.close(w)
+            w = -1
+            out = b""
+            while chunk := os.read(r, 4096):
+                out += chunk
+            info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
+            os.close(pidfd)
+        finally:
+            for fd in (dir_fd, procs_ro, r, w):
+                if fd >= 0:
+                    os.close(fd)
+        assert info is not None and (info.si_code, info.si_status) == (os.CLD_EXITED, 0)
+        assert parse_proc_cgroup(out.decode())[""] == cg.path
+        assert seen == ([] if vfork else [pid])
