@@ -10,6 +10,7 @@ not dumpable until execve, so a caller without root could not open its fds).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
@@ -189,7 +190,7 @@ class Runtime:
         """The container's state.  Damaged (or gone while its cleanup record remains), the
         error says that ``delete --force`` removes the container all the same."""
         try:
-            return self.store.load(cid)
+            return self._load_entry(cid)
         except ConfigError as err:
             err.hint = f"the container's state is damaged: `delete --force {cid}` removes it"
             raise
@@ -199,6 +200,16 @@ class Runtime:
             raise ContainerStateError(
                 f"container {cid}: its state directory is gone, the container may still run",
                 hint=f"`delete --force {cid}` removes it") from None
+
+    def _load_entry(self, cid: str) -> ContainerState:
+        """The entry's record, ``started`` also where ``exec.fifo`` is gone: ``start``
+        removes it once written to (as runc does), and the C front end's ``start``
+        (csrc/front_verbs.c) records the start by that alone.  ``create`` makes the fifo
+        before it saves the first record, so an entry with a record and no fifo was started."""
+        st = self.store.load(cid)
+        if not st.started and not os.path.lexists(os.path.join(self.store.dir(cid), "exec.fifo")):
+            st = st._replace(started=True)
+        return st
 
     def spec_of(self, st: ContainerState) -> S.Spec:
         from . import spec as S
@@ -499,6 +510,10 @@ class Runtime:
             st = st._replace(started=True)
             self.store.save(cid, st)
             save_kept(self.store, cid, st)  # so that it tells "running" from "created" too
+            # started is also "exec.fifo gone" (_load_entry): the C front end's start only
+            # removes it; one left behind by a failed unlink changes nothing, started is saved
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.store.dir(cid), "exec.fifo"))
             if hk is not None and hk.poststart:
                 from . import hooks
 
@@ -574,7 +589,7 @@ class Runtime:
             return
         try:
             try:
-                st = self.store.load(cid)
+                st = self._load_entry(cid)
             except NotFound:
                 # no state.json: a half-made container, or one whose state was deleted
                 # (its cleanup record remains: create writes that after the state)
