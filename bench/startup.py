@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Container start-up latency: pycontain against unshare, bwrap, crun and runc, side by side.
 
-Every row starts ``/bin/true`` in a busybox-static rootfs built in a temp dir, N times
+Every row starts ``/bin/true`` in a busybox-static rootfs built in a temp dir (the ``*python*``
+rows: ``python -c pass`` with this interpreter, in the default sandbox or bare), N times
 (``--n``, default 100) after a few warm-up starts, and reports the median and p90 wall-clock
 time of one start in ms plus its ratio to crun's and runc's medians.  Rows are interleaved:
 each round runs every row once, in a shuffled order, so drift (CPU frequency, page cache,
@@ -39,6 +40,9 @@ ROWS: list[tuple[str, str]] = [
     ("pyc-loop-defaultfs", "pycontain Container.run, in-process loop (default RootFS)"),
     ("pyc-chroot", "pycontain Container.run, in-process loop (Chroot)"),
     ("pyc-sandbox", "pycontain Container().run, every default (host / as nobody)"),
+    ("pyc-sandbox-loop", "the same, timed right after an untimed one (what a loop shows)"),
+    ("pyc-python", "pycontain Container().run of `python -c pass`, every default"),
+    ("pyc-python-memlimit", "the same with a memory limit (Resources(memory_max=256 MiB))"),
     ("pyc-cli", "pycontain run (one-shot CLI)"),
     ("pycontain-runc", "pycontain-runc run (OCI bundle)"),
     ("unshare", "unshare(1) --fork --pid ... --mount-proc + chroot"),
@@ -47,6 +51,7 @@ ROWS: list[tuple[str, str]] = [
     ("runc", "runc run (OCI bundle)"),
     ("host-true", "baseline: subprocess.run(/bin/true), no isolation"),
     ("python-startup", "baseline: python -c pass (same env as pyc-cli)"),
+    ("python-bare", "baseline: python -c pass (same env as pyc-python), no isolation"),
 ]
 ROW_NAMES = [r[0] for r in ROWS]
 
@@ -55,6 +60,14 @@ TARGETS: list[tuple[str, str, str | None, float]] = [
     ("in-process median <= 2.5 ms", "pyc-loop", None, 2.5),
     ("in-process / crun <= 0.35x", "pyc-loop", "crun", 0.35),
     ("one-shot pycontain run / runc run <= 0.80x", "pyc-cli", "runc", 0.80),
+]
+
+# A real program pays no more in the sandbox than a loop of /bin/true starts shows (issue 14):
+# (row, its bare twin, the /bin/true row, its bare twin, slack ms):
+#   row - bare <= true_row - true_bare + slack.
+COST_TARGETS: list[tuple[str, str, str, str, float]] = [
+    ("pyc-python", "python-bare", "pyc-sandbox-loop", "host-true", 1.0),
+    ("pyc-python-memlimit", "python-bare", "pyc-sandbox-loop", "host-true", 1.0),
 ]
 
 NAMESPACES = {"pid", "mnt", "uts", "ipc", "net"}
@@ -250,9 +263,9 @@ class Bench:
                       cgroup=Resources(memory_max=MEMORY_MAX, pids_max=PIDS_MAX), seccomp=None)
         return self._timed(c)
 
-    def _timed(self, c: Any) -> Callable[[], float]:
+    def _timed(self, c: Any, argv: list[str] | None = None) -> Callable[[], float]:
         self.containers.append(c)
-        argv = ["/bin/true"]
+        argv = argv or ["/bin/true"]
 
         def start() -> float:
             t0 = time.perf_counter()
@@ -281,6 +294,38 @@ class Bench:
         # Docker's seccomp profile, a fresh cgroup with the default pids limit, cgroup ns
         from pycontain import Container
         return self._timed(Container())
+
+    def make_pyc_sandbox_loop(self) -> Callable[[], float]:
+        # a start that follows another at once, as in a loop: what a start costs when the
+        # kernel has just done the same work (a cgroup migration within the last RCU grace
+        # period does not wait for one); the reference of the python rows' target
+        from pycontain import Container
+        c = Container()
+        timed_start = self._timed(c)
+
+        def start() -> float:
+            c.run(["/bin/true"])
+            return timed_start()
+        return start
+
+    def _python_argv(self) -> list[str]:
+        return [sys.executable, "-c", "pass"]
+
+    def make_pyc_python(self) -> Callable[[], float]:
+        # a real program in the default sandbox: what /bin/true hides (e.g. a cgroup join
+        # that waits for an RCU grace period unless another one ran just before)
+        from pycontain import Container
+        return self._timed(Container(), self._python_argv())
+
+    def make_pyc_python_memlimit(self) -> Callable[[], float]:
+        from pycontain import Container
+        from pycontain.cgroups import Resources
+        return self._timed(Container(cgroup=Resources(memory_max=256 << 20)), self._python_argv())
+
+    def make_python_bare(self) -> Callable[[], float]:
+        from pycontain.defaults import DEFAULT_ENV
+        env = dict(e.split("=", 1) for e in DEFAULT_ENV)  # what the container's process gets
+        return self._external(self._python_argv(), env)
 
     def make_pyc_chroot(self) -> Callable[[], float]:
         from pycontain import Chroot
@@ -548,6 +593,18 @@ def fmt_table(rows: dict[str, Any], args: argparse.Namespace) -> str:
             shown = f"{val:.2f}x" if val is not None else None
         verdict = "n/a" if val is None else ("met" if val <= limit else "MISSED")
         out.append(f"  {label:<45} {shown or '-':>9}  {verdict}")
+    for row, bare, trow, tbare, slack in COST_TARGETS:
+        if row not in rows:
+            continue
+        label = f"{row} - {bare} <= {trow} - {tbare} + {slack:g} ms"
+        meds = [rows.get(n, {}).get("median_ms") for n in (row, bare, trow, tbare)]
+        if any(m is None for m in meds):
+            out.append(f"  {label}: n/a")
+            continue
+        cost, limit = meds[0] - meds[1], meds[2] - meds[3] + slack
+        met = cost <= limit
+        out.append(f"  {label}: {cost:.2f} {'<=' if met else '>'} {limit:.2f} ms  "
+                   f"{'met' if met else 'MISSED'}")
     return "\n".join(out)
 
 
@@ -617,7 +674,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# pycontain {info['pycontain']}")
     print(f"# {info['runc']}; {info['crun']}; {info['bwrap']}; {info['unshare']}")
     print(f"# N={args.n} timed starts per row after {args.warmup} warm-up, rows interleaved; "
-          "times are wall clock per start of /bin/true", flush=True)
+          "times are wall clock per start of /bin/true (of python -c pass in the python rows)",
+          flush=True)
     bench = Bench(args)
     try:
         rows = bench.run()
@@ -632,7 +690,10 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump({"env": info, "rows": rows,
                        "targets": [{"label": lab, "row": r, "ref": ref, "limit": lim}
-                                   for lab, r, ref, lim in TARGETS]}, f, indent=2)
+                                   for lab, r, ref, lim in TARGETS],
+                       "cost_targets": [{"row": r, "bare": b, "true_row": t, "true_bare": tb,
+                                         "slack_ms": sl} for r, b, t, tb, sl in COST_TARGETS]},
+                      f, indent=2)
     return 0
 
 

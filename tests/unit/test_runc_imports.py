@@ -48,6 +48,9 @@ def _loaded(*argv: str) -> tuple[int, set[str]]:
         (["state", "nosuch"], 1),
         (["kill", "nosuch", "KILL"], 1),
         (["delete", "nosuch"], 1),
+        # the other verbs of every container's life: the modules they import up front
+        (["start", "nosuch"], 1),
+        (["exec", "nosuch", "/bin/true"], 1),
     ],
 )
 def test_light_verbs_skip_models_and_plan(tmp_path: Path, argv: list[str], rc: int) -> None:
