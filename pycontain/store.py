@@ -164,7 +164,9 @@ class Store(Generic[R]):
             raise ConfigError(self._field, f"cannot create the state directory {self.root}: "
                               f"{err.strerror}", hint=self._hint) from None
         for name in os.listdir(self.root):
-            if name.startswith(_NEW):  # left by creators killed before the rename
+            # left by creators killed before the rename; not one whose creator lives (it is
+            # unlocked between its mkdir and its flock)
+            if name.startswith(_NEW) and not _creator_alive(name):
                 _reclaim_abandoned(os.path.join(self.root, name))
         tmp = os.path.join(self.root, f"{_NEW}{os.getpid()}-{os.urandom(4).hex()}")
         os.mkdir(tmp, self.mode)
@@ -296,6 +298,13 @@ def _same_dir(d: str, fd: int) -> bool:
         return os.stat(d).st_ino == os.fstat(fd).st_ino
     except FileNotFoundError:
         return False
+
+
+def _creator_alive(name: str) -> bool:
+    """Whether the process that made the private directory *name* (``#new-PID-...``) is
+    alive (a recycled pid only delays the reclaim to a later create)."""
+    pid = name[len(_NEW):].split("-", 1)[0]
+    return pid.isdigit() and os.path.exists(f"/proc/{pid}")
 
 
 def _reclaim_abandoned(d: str) -> bool:

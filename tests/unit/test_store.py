@@ -336,11 +336,15 @@ with store.create("x"):
 
 def test_half_made_and_stray_directories(store: Store[Counter]) -> None:
     # a creator killed before the rename leaves its private directory: the next create
-    # sweeps it; a directory no id can name is never listed
-    os.makedirs(os.path.join(store.root, "#new-1-dead"))
+    # sweeps it (not one whose creator lives: pid 1's); a directory no id can name is never
+    # listed
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    os.makedirs(os.path.join(store.root, f"#new-{gone.pid}-dead"))
+    os.makedirs(os.path.join(store.root, "#new-1-alive"))
     os.makedirs(os.path.join(store.root, "not an id"))
     assert store.ids() == []
     with store.create("x"):
         store.save("x", Counter("x", 0))
-    assert sorted(os.listdir(store.root)) == ["not an id", "x"]
+    assert sorted(os.listdir(store.root)) == ["#new-1-alive", "not an id", "x"]
     assert store.ids() == ["x"]
