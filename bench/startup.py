@@ -608,7 +608,9 @@ def fmt_table(rows: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(out)
 
 
-def env_info(args: argparse.Namespace) -> dict[str, Any]:
+def base_env_info(args: argparse.Namespace) -> dict[str, Any]:
+    """The machine, the pycontain under test (commit, +dirty when its code differs from it)
+    and the OCI peers' versions: every bench script's header."""
     import pycontain
 
     commit = "?"
@@ -616,6 +618,9 @@ def env_info(args: argparse.Namespace) -> dict[str, Any]:
         src = os.path.dirname(os.path.dirname(os.path.abspath(pycontain.__file__)))
         commit = subprocess.run(["git", "-C", src, "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, timeout=10).stdout.strip() or "?"
+        if subprocess.run(["git", "-C", src, "diff", "--quiet", "HEAD", "--", "pycontain", "csrc"],
+                          check=False, capture_output=True, timeout=10).returncode == 1:
+            commit += "+dirty"
     return {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "kernel": platform.release(),
@@ -625,12 +630,37 @@ def env_info(args: argparse.Namespace) -> dict[str, Any]:
         "pycontain": f"{pycontain.__version__} ({commit}) from {os.path.dirname(pycontain.__file__)}",
         "runc": tool_version(["runc", "--version"]),
         "crun": tool_version(["crun", "--version"]),
-        "bwrap": tool_version(["bwrap", "--version"]),
-        "unshare": tool_version(["unshare", "--version"]),
         "n": args.n,
         "warmup": args.warmup,
-        "seed": args.seed,
     }
+
+
+def env_info(args: argparse.Namespace) -> dict[str, Any]:
+    return {**base_env_info(args),
+            "bwrap": tool_version(["bwrap", "--version"]),
+            "unshare": tool_version(["unshare", "--version"]),
+            "seed": args.seed}
+
+
+def preflight(script: str) -> int:
+    """0 where a bench can run here; else 2, with the reason on stderr."""
+    if os.geteuid() != 0:
+        print(f"{script} needs root (namespaces, mounts, cgroups)", file=sys.stderr)
+        return 2
+    try:
+        import pycontain  # noqa: F401
+    except ImportError:
+        print("cannot import pycontain: `pip install .` or set PYTHONPATH to the checkout", file=sys.stderr)
+        return 2
+    return 0
+
+
+def clean_up_on_signals() -> None:
+    """SIGTERM and SIGHUP clean up as Ctrl-C does (a KeyboardInterrupt)."""
+    def stop(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -653,20 +683,9 @@ def main(argv: list[str] | None = None) -> int:
     args.only = [n for n in ROW_NAMES if n in only] if only else list(ROW_NAMES)
     if args.n < 1:
         ap.error("--n must be at least 1")
-    if os.geteuid() != 0:
-        print("startup.py needs root (namespaces, mounts, cgroups)", file=sys.stderr)
+    if preflight("startup.py"):
         return 2
-    try:
-        import pycontain  # noqa: F401
-    except ImportError:
-        print("cannot import pycontain: `pip install .` or set PYTHONPATH to the checkout", file=sys.stderr)
-        return 2
-
-    # SIGTERM/SIGHUP clean up like Ctrl-C does
-    def stop(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGHUP, stop)
+    clean_up_on_signals()
 
     info = env_info(args)
     print(f"# pycontain start-up bench, {info['date']}, kernel {info['kernel']}, {info['cpus']} CPUs, "

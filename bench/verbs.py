@@ -18,11 +18,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import datetime
 import json
 import math
 import os
-import platform
 import shlex
 import shutil
 import signal
@@ -581,29 +579,7 @@ def fmt_table(rows: dict[str, Any], cols: list[str]) -> str:
 
 
 def env_info(args: argparse.Namespace) -> dict[str, Any]:
-    import pycontain
-
-    commit = "?"
-    with contextlib.suppress(Exception):
-        src = os.path.dirname(os.path.dirname(os.path.abspath(pycontain.__file__)))
-        commit = subprocess.run(["git", "-C", src, "rev-parse", "--short", "HEAD"], check=False,
-                                capture_output=True,
-                                text=True, timeout=10).stdout.strip() or "?"
-        if subprocess.run(["git", "-C", src, "diff", "--quiet", "HEAD", "--", "pycontain", "csrc"], check=False,
-                          capture_output=True, timeout=10).returncode == 1:
-            commit += "+dirty"
-    return {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "kernel": platform.release(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "python_executable": sys.executable,
-        "pycontain": f"{pycontain.__version__} ({commit}) from {os.path.dirname(pycontain.__file__)}",
-        "runc": startup.tool_version(["runc", "--version"]),
-        "crun": startup.tool_version(["crun", "--version"]),
-        "n": args.n,
-        "warmup": args.warmup,
-    }
+    return startup.base_env_info(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -646,19 +622,9 @@ def main(argv: list[str] | None = None) -> int:
     args.runtimes = [r for r in RUNTIMES if r in args.runtimes]
     if args.n < 1 or args.warmup < 0:
         ap.error("-n must be at least 1 and --warmup at least 0")
-    if os.geteuid() != 0:
-        print("verbs.py needs root (namespaces, mounts, cgroups)", file=sys.stderr)
+    if startup.preflight("verbs.py"):
         return 2
-    try:
-        import pycontain  # noqa: F401
-    except ImportError:
-        print("cannot import pycontain: `pip install .` or set PYTHONPATH to the checkout", file=sys.stderr)
-        return 2
-
-    def stop(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGHUP, stop)
+    startup.clean_up_on_signals()
     # container inits outlive the verb that made them: as conmon and containerd's shim, we
     # are the subreaper that inherits and reaps them
     libc = ctypes.CDLL(None, use_errno=True)

@@ -421,28 +421,36 @@ static int jliteral(struct jr *r, const char *word)
 
 static int jskip(struct jr *r);
 
-/* Members of an object: call with *first* set after its '{'; 1: a member, its key in
- * *key* (*clean* as jstring's) and r->p at its value; 0: the object ended; -1: invalid. */
-static int jmember(struct jr *r, int *first, struct buf *key, int *clean)
+/* The next member or element of an object or array whose closing character is *close*:
+ * call with *first* set after the opening one; 1: r->p at the next (after its ','); 0: the
+ * container ended; -1: invalid. */
+static int jnext(struct jr *r, int *first, char close)
 {
     jws(r);
     if (r->p >= r->end)
         return -1;
-    if (*first) {
-        *first = 0;
-        if (*r->p == '}') {
-            r->p++;
-            return 0;
-        }
-    } else if (*r->p == '}') {
+    if (*r->p == (unsigned char)close) {
         r->p++;
         return 0;
+    }
+    if (*first) {
+        *first = 0;
     } else if (*r->p == ',') {
         r->p++;
         jws(r);
     } else {
         return -1;
     }
+    return 1;
+}
+
+/* Members of an object, as jnext; 1: a member, its key in *key* (*clean* as jstring's) and
+ * r->p at its value. */
+static int jmember(struct jr *r, int *first, struct buf *key, int *clean)
+{
+    int rc = jnext(r, first, '}');
+    if (rc != 1)
+        return rc;
     key->n = 0;
     *clean = 1;
     if (jstring(r, key, clean) != 0)
@@ -455,28 +463,10 @@ static int jmember(struct jr *r, int *first, struct buf *key, int *clean)
     return 1;
 }
 
-/* Elements of an array, as jmember (r->p at the element). */
+/* Elements of an array, as jnext (r->p at the element). */
 static int jelement(struct jr *r, int *first)
 {
-    jws(r);
-    if (r->p >= r->end)
-        return -1;
-    if (*first) {
-        *first = 0;
-        if (*r->p == ']') {
-            r->p++;
-            return 0;
-        }
-    } else if (*r->p == ']') {
-        r->p++;
-        return 0;
-    } else if (*r->p == ',') {
-        r->p++;
-        jws(r);
-    } else {
-        return -1;
-    }
-    return 1;
+    return jnext(r, first, ']');
 }
 
 static int jopen(struct jr *r, char c)
