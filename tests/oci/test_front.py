@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers import wait_for
-from ocihelpers import CLI, Bundle, Result, RuntimeInfo
+from ocihelpers import CGROUP_PREFIX, CGROUP_ROOT, CLI, Bundle, Result, RuntimeInfo
 
 NO_PYTHON = 99
 
@@ -204,6 +204,30 @@ def test_delete_of_a_stopped_container_leaves_nothing(cli: CLI, bundle, no_pytho
     assert os.listdir(cli.root) == []  # the entry and the cleanup records' directory
     gone = _py(cli, "state", cid)
     assert gone.returncode == 1 and "does not exist" in gone.stderr, gone
+
+
+@pytest.mark.parametrize("side", ["c", "python"])
+def test_delete_removes_the_cgroup_parents_create_made(
+    cli: CLI, bundle, no_python: Path, side: str
+) -> None:
+    """A cgroupsPath two levels below a parent that does not exist yet: create makes the
+    parents, and delete (C or Python) removes them again in every hierarchy, where runc
+    leaves them behind."""
+    b = bundle("exit", "0")
+    top = f"{CGROUP_PREFIX}-parents-{os.getpid()}-{side}"
+    b.linux["cgroupsPath"] = f"/{top}/mid/leaf"
+    b.write()
+    tops = [os.path.join(CGROUP_ROOT, h, top) for h in os.listdir(CGROUP_ROOT)]
+    assert not any(os.path.exists(t) for t in tops)
+    cid = _stopped(cli, b)
+    assert any(os.path.isdir(t) for t in tops)
+    if side == "c":
+        _c(cli, no_python, "delete", cid)
+    else:
+        r = _py(cli, "delete", cid)
+        assert r.returncode == 0, r
+    assert [t for t in tops if os.path.exists(t)] == []
+    assert os.listdir(cli.root) == []
 
 
 def test_delete_several_and_with_force(cli: CLI, bundle, no_python: Path) -> None:
