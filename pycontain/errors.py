@@ -72,3 +72,30 @@ class NetworkError(PycontainError):
 class ContainerStateError(ContainerError):
     """An operation does not fit the container's state (start a running one, exec in a
     stopped one, delete a running one without force)."""
+
+
+class ImageError(PycontainError):
+    """An image could not be stored, found, imported or unpacked."""
+
+
+class ImageNotFound(ImageError, LookupError):
+    """No image (or blob, or layer) by that name or digest in the store."""
+
+
+class InvalidImage(ImageError, ConfigError):
+    """An image's JSON (index, manifest, config) or an archive's layout is wrong;
+    ``field`` names the JSON path at fault (``manifests[0].digest``)."""
+
+
+class DigestMismatch(ImageError):
+    """Content does not match the digest or size that names it: a corrupt or forged blob."""
+
+
+class LayerError(ImageError):
+    """A layer could not be unpacked: truncated, over the size limit, or refused as unsafe;
+    nothing of it is left behind."""
+
+
+class UnsafeLayer(LayerError):
+    """A layer's tar would write outside its directory (``..``, a path through a symlink, a
+    hard link to a file that is not in the tree)."""

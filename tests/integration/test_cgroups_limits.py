@@ -125,8 +125,13 @@ def test_oci_resources_read_back_from_v1() -> None:
         ],
     }
     blkio = layout.hierarchy("blkio")
+    # a weight needs CFQ (before 5.0) or BFQ as a disk's scheduler: where neither is built
+    # in, the hierarchy has no weight file at all (refused by name below)
+    broot = f"{layout.root}/blkio"
+    weighs = blkio is not None and any(
+        os.path.exists(f"{broot}/{n}") for n in ("blkio.weight", "blkio.bfq.weight"))
     if blkio is not None:
-        doc["blockIO"] = {"weight": 300}
+        doc["blockIO"] = {"weight": 300} if weighs else {}
         if dev is not None:
             major, minor = dev
             doc["blockIO"].update(
@@ -161,8 +166,10 @@ def test_oci_resources_read_back_from_v1() -> None:
         assert at("devices", "devices.list").splitlines() == ["c 1:5 rw", "c 136:* rwm"]
         if blkio is not None:
             bdir = f"{layout.root}/blkio{cg.path}"
-            name = "blkio.weight" if os.path.exists(bdir + "/blkio.weight") else "blkio.bfq.weight"
-            assert at("blkio", name).split()[-1] == "300"
+            if weighs:
+                name = ("blkio.weight" if os.path.exists(bdir + "/blkio.weight")
+                        else "blkio.bfq.weight")
+                assert at("blkio", name).split()[-1] == "300"
             if dev is not None:
                 line = f"{dev[0]}:{dev[1]}"
                 assert at("blkio", "blkio.throttle.read_bps_device") == f"{line} {MiB}"
@@ -193,6 +200,7 @@ def test_disable_oom_killer_v1() -> None:
     ("doc", "message"),
     [
         ({"blockIO": {"leafWeight": 100}}, r"^linux\.resources\.blockIO\.leafWeight: "),
+        ({"blockIO": {"weight": 300}}, r"^linux\.resources\.blockIO\.weight: "),
         (
             {"hugepageLimits": [{"pageSize": "2MB", "limit": 2 * MiB}]},
             r"^linux\.resources\.hugepageLimits: the hugetlb controller",
@@ -213,8 +221,13 @@ def test_fields_this_kernel_lacks_are_one_clear_error(doc: dict[str, Any], messa
     )
     if controller == "blkio":
         b = layout.hierarchy("blkio")
-        if b is None or os.path.exists(f"{b.mount}/pycontain/blkio.leaf_weight"):
+        if b is None:
+            pytest.skip("no blkio hierarchy here")
+        if "leafWeight" in doc["blockIO"] and os.path.exists(f"{b.mount}/blkio.leaf_weight"):
             pytest.skip("this kernel has blkio leaf weights")
+        if "weight" in doc["blockIO"] and any(
+                os.path.exists(f"{b.mount}/{n}") for n in ("blkio.weight", "blkio.bfq.weight")):
+            pytest.skip("this kernel has blkio weights (CFQ or BFQ)")
     elif controller is not None and layout.hierarchy(controller) is not None:
         pytest.skip(f"{controller} is mounted here")
     if "network" in doc and layout.hierarchy("net_cls") is not None:
