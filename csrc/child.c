@@ -1281,6 +1281,37 @@ void pc_child_main(const struct pc_plan *p)
         /* no such program (another architecture) or its execve refused: be the infra */
         pause_forever(err_fd);
     }
+    if (p->init && stub_fd >= 0) {
+        /* through the init (csrc/init.c), which stays pid 1 and runs the program as its
+         * child; its control socket number as a decimal string */
+        int n = 0;
+        while (p->argv[n])
+            n++;
+        char ctl[16];
+        int c = p->init_ctl, k = 0;
+        if (c < 0) {
+            ctl[k++] = '-';
+            ctl[k++] = '1';
+        } else {
+            char rev[12];
+            int m = 0;
+            do {
+                rev[m++] = (char)('0' + c % 10);
+                c /= 10;
+            } while (c && m < 11);
+            while (m)
+                ctl[k++] = rev[--m];
+        }
+        ctl[k] = 0;
+        const char *iargv[n + 4];
+        iargv[0] = "pycontain-init";
+        iargv[1] = ctl;
+        iargv[2] = exe;
+        for (int i = 0; i <= n; i++)
+            iargv[3 + i] = p->argv[i];
+        syscall(SYS_execveat, stub_fd, "", iargv, p->envp, AT_EMPTY_PATH);
+        FAIL(PC_STEP_EXEC, -1, "pycontain-init");
+    }
     if (stub_fd >= 0) {
         /* through the sealed stub, so /proc/self/exe is never this interpreter when the
          * kernel looks up a "#!" interpreter of the user's program */

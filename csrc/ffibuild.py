@@ -84,6 +84,7 @@ def _build_static(name: str) -> None:
 
 _build_static("execstub")  # the exec stub (CVE-2019-5736)
 _build_static("pause")     # a pod's infra process
+_build_static("init")      # a container's init (pid 1 that runs the program as its child)
 
 
 def _cdef() -> str:

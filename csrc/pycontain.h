@@ -246,6 +246,11 @@ struct pc_plan {
     /* execve the user's program through the sealed exec stub (pc_execstub_fd), -1: directly;
      * with pause: the infra program to execute (pc_pause_fd), -1: stay a copy of the caller */
     int exec_stub_fd;
+    /* 1: exec_stub_fd is the init (pc_init_fd, csrc/init.c), not the stub: it stays pid 1
+     * and runs the program as its child.  init_ctl: the number of its control socket in the
+     * container (a placed fd), -1: none */
+    int init;
+    int init_ctl;
 };
 
 struct pc_report {
@@ -285,6 +290,7 @@ int pc_sethostname(const char *name, int len);
 int pc_clone3_supported(void);
 int pc_execstub_fd(void);          /* a read-only fd of the sealed exec stub, or -errno */
 int pc_pause_fd(void);             /* the same for a pod's infra program (csrc/pause.c) */
+int pc_init_fd(void);              /* the same for a container's init (csrc/init.c) */
 /* --- device cgroup (bpfdev.c) --- */
 /* One OCI device rule; type 'a' (all), 'b' or 'c'; major/minor -1: any; access: a mask of
  * PC_DEV_MKNOD 1, PC_DEV_READ 2, PC_DEV_WRITE 4 (the kernel's BPF_DEVCG_ACC_*). */

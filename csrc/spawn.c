@@ -10,6 +10,7 @@
 
 #include "execstub_bin.h"
 #include "pause_bin.h"
+#include "init_bin.h"
 
 void pc_child_main(const struct pc_plan *p) __attribute__((noreturn));
 
@@ -317,4 +318,9 @@ int pc_execstub_fd(void)
 int pc_pause_fd(void)
 {
     return sealed_program("pycontain-pause", pc_pause, pc_pause_len);
+}
+
+int pc_init_fd(void)
+{
+    return sealed_program("pycontain-init", pc_init, pc_init_len);
 }

@@ -34,6 +34,9 @@ _EXPORTS = {
     "Cgroup": ".cgroups",
     "Resources": ".cgroups",
     "run": ".api",
+    "Sandbox": ".sandbox",
+    "Limits": ".sandbox",
+    "SandboxResult": ".sandbox",
     "PycontainError": ".errors",
     "ConfigError": ".errors",
 }
@@ -48,6 +51,7 @@ __all__ = [
     "DEVNULL",
     "Device",
     "IdMap",
+    "Limits",
     "Mount",
     "Namespaces",
     "PIPE",
@@ -57,6 +61,8 @@ __all__ = [
     "Resources",
     "RootFS",
     "STDOUT",
+    "Sandbox",
+    "SandboxResult",
     "Stop",
     "User",
     "__version__",
@@ -76,6 +82,7 @@ if TYPE_CHECKING:
     from .pod import Pod
     from .process import Process
     from .rootfs import Chroot, Device, Mount, RootFS
+    from .sandbox import Limits, Sandbox, SandboxResult
 
 
 def __getattr__(name: str) -> Any:

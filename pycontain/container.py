@@ -121,7 +121,11 @@ class Container:
     its ``Resources.devices`` does.  ``seccomp``: ``"default"`` (Docker's profile, the
     default), compiled BPF bytes, or None.  ``hostname``: ``pycontain`` by default, where
     the uts namespace is new.  ``new_keyring``: each process gets a new, anonymous session
-    keyring (the default; False keeps the caller's).
+    keyring (the default; False keeps the caller's).  ``init``: pid 1 of the container is a
+    tiny init (csrc/init.c, like ``docker run --init``) that runs the program as its child,
+    forwards signals to it, reaps orphans and exits with its code (128 + the signal's number
+    when a signal ended it); the program then gets the signals that a pid 1 is spared, such
+    as RLIMIT_CPU's SIGXCPU.  Needs a new pid namespace.
 
     ``network``: ``"none"`` (a network namespace with only ``lo``: the default), ``"host"``
     (the host's network), ``"bridge"`` (the default bridge network ``pycontain0``; without
@@ -176,6 +180,7 @@ class Container:
     ip6: str | None = None
     network_aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     name: str | None = None
+    init: bool = False
 
     _compiled: P.CompiledPlan | None = attrs.field(default=None, init=False, repr=False)
     _device_cache: tuple[Any, Any] | None = attrs.field(default=None, init=False, repr=False)
@@ -343,6 +348,9 @@ class Container:
                                       "written by newgidmap (a range in /etc/subgid)")
                 groups = None
         seccomp, seccomp_flags = self._seccomp()
+        if self.init and "pid" not in ns.create:
+            raise ConfigError("init", "an init runs as pid 1 of a new pid namespace: create "
+                              "one (namespaces with \"pid\")")
         return P.Plan(
             argv=tuple(args),
             env=self.env,
@@ -372,6 +380,7 @@ class Container:
             seccomp_flags=seccomp_flags,
             cwd=self.cwd,
             sysctls=tuple((self.sysctl or {}).items()),
+            init=self.init,
             **fields,
         )
 
@@ -465,7 +474,7 @@ class Container:
 
     def spawn(self, args: Sequence[str], *, stdin: Any = DEVNULL, stdout: Any = None,
               stderr: Any = None, pass_fds: Sequence[int] = (), env: Mapping[str, str] | None = None,
-              cwd: str | None = None) -> Process:
+              cwd: str | None = None, _init_ctl: int | None = None) -> Process:
         """Start ``args`` in a new container process and return its :class:`Process`.
 
         ``stdin``/``stdout``/``stderr`` take what :class:`subprocess.Popen` takes: None
@@ -479,7 +488,7 @@ class Container:
             self._spawning += 1
         try:
             return self._spawn(args, stdin=stdin, stdout=stdout, stderr=stderr,
-                               pass_fds=pass_fds, env=env, cwd=cwd)
+                               pass_fds=pass_fds, env=env, cwd=cwd, init_ctl=_init_ctl)
         finally:
             with self._lock:
                 self._spawning -= 1
@@ -487,7 +496,7 @@ class Container:
 
     def _spawn(self, args: Sequence[str], *, stdin: Any, stdout: Any, stderr: Any,
                pass_fds: Sequence[int], env: Mapping[str, str] | None,
-               cwd: str | None) -> Process:
+               cwd: str | None, init_ctl: int | None = None) -> Process:
         base = self._compiled_plan()
         ns = self._eff_ns
         if ns is None:  # the same for every process (default id maps read /etc/subuid)
@@ -596,7 +605,8 @@ class Container:
             pid, pidfd, _ready = base.spawn(
                 fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds, at=at,
                 parent_pidfd=parent_pidfd, argv=argv, env=extra_env, cwd=cwd,
-                preserve_fds=len(pass_fds) if pass_fds else None, **net_kw)
+                preserve_fds=len(pass_fds) if pass_fds else None, init_ctl=init_ctl,
+                **net_kw)
         except BaseException as err:
             for f in parent_files:
                 f.close()

@@ -670,6 +670,66 @@ class Cgroup:
             out["cpu_usage_ns"] = v2.stats(self._fs, self.unified_dir).get("cpu_usage_ns")
         return out  # type: ignore[return-value]
 
+    def usage(self) -> dict[str, int | None]:
+        """What the cgroup's processes used so far, for accounting (a sandbox's result):
+        ``cpu_ns``, ``cpu_user_ns`` and ``cpu_system_ns`` (CPU time of every process that
+        ran in it), ``memory_peak`` (the most memory charged at once: v1
+        ``memory.max_usage_in_bytes``, v2 ``memory.peak``, Linux 5.19), ``oom_kills`` and
+        ``pids_denied`` (forks refused by ``pids.max``).  None where this host does not
+        count it."""
+        fs = self._fs
+        out: dict[str, int | None] = dict.fromkeys(
+            ("cpu_ns", "cpu_user_ns", "cpu_system_ns", "memory_peak", "oom_kills",
+             "pids_denied"))
+
+        def read(path: str) -> str | None:
+            try:
+                return fs.read(path)
+            except OSError:
+                return None
+
+        def keyed(text: str | None) -> dict[str, int]:
+            kv: dict[str, int] = {}
+            for line in (text or "").splitlines():
+                k, _, v = line.partition(" ")
+                if v.strip().lstrip("-").isdigit():
+                    kv[k] = int(v)
+            return kv
+
+        acct = self._v1.get("cpuacct")
+        if acct is not None:
+            total = read(acct + "/cpuacct.usage")
+            if total is not None and total.strip().isdigit():
+                out["cpu_ns"] = int(total)
+            st = keyed(read(acct + "/cpuacct.stat"))
+            tick = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+            if "user" in st:
+                out["cpu_user_ns"] = st["user"] * tick
+                out["cpu_system_ns"] = st.get("system", 0) * tick
+        if out["cpu_ns"] is None and self.unified_dir is not None:
+            st = keyed(read(self.unified_dir + "/cpu.stat"))
+            if "usage_usec" in st:
+                out["cpu_ns"] = st["usage_usec"] * 1000
+                out["cpu_user_ns"] = st.get("user_usec", 0) * 1000
+                out["cpu_system_ns"] = st.get("system_usec", 0) * 1000
+        mem = self._v1.get("memory")
+        if mem is not None:
+            peak = read(mem + "/memory.max_usage_in_bytes")
+            out["oom_kills"] = keyed(read(mem + "/memory.oom_control")).get("oom_kill")
+        elif self.mode is CgroupMode.V2 and self.unified_dir is not None:
+            peak = read(self.unified_dir + "/memory.peak")
+            out["oom_kills"] = keyed(read(self.unified_dir + "/memory.events")).get("oom_kill")
+        else:
+            peak = None
+        if peak is not None and peak.strip().isdigit():
+            out["memory_peak"] = int(peak)
+        pids = self._v1.get("pids")
+        if pids is None and self.mode is CgroupMode.V2:
+            pids = self.unified_dir
+        if pids is not None:
+            out["pids_denied"] = keyed(read(pids + "/pids.events")).get("max")
+        return out
+
     @property
     def oom_kill_count(self) -> int:
         """How many processes the OOM killer killed in this cgroup."""

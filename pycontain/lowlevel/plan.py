@@ -8,6 +8,7 @@ runs in the child: the child is C only, from clone() to execve().
 from __future__ import annotations
 
 import enum
+import errno
 import os
 import signal
 import struct
@@ -177,6 +178,11 @@ class Plan:
     preserve_fds: int = 0
     console_bind: bool = False
     console_size: tuple[int, int] | None = None   # rows, cols
+    #: execute the program through the init (csrc/init.c): pid 1 stays the init, the
+    #: program runs as its child (``docker run --init``); needs a new pid namespace
+    init: bool = False
+    #: the fd number (a placed one) of the init's control socket in the container, -1: none
+    init_ctl: int = -1
 
     def describe_step(self, step: int, index: int) -> str:
         """Words for a failed step, with the object it was working on when known."""
@@ -207,6 +213,17 @@ def exec_stub_fd() -> int:
 
 
 _PAUSE_FD: int | None = None
+_INIT_FD: int | None = None
+
+
+def init_fd() -> int:
+    """This process's fd of the sealed init program, csrc/init.c (-1 where it is not
+    available: another architecture)."""
+    global _INIT_FD
+    if _INIT_FD is None:
+        fd = lib.pc_init_fd()
+        _INIT_FD = fd if fd >= 0 else -1
+    return _INIT_FD
 
 
 def pause_fd() -> int:
@@ -379,6 +396,14 @@ class CompiledPlan:
         p.start_keep_fd = -1
         p.console_sock = -1
         p.exec_stub_fd = pause_fd() if plan.pause else exec_stub_fd()
+        p.init_ctl = plan.init_ctl
+        if plan.init:
+            fd = init_fd()
+            if fd < 0:
+                raise OSError(errno.ENOSYS, "the container init (csrc/init.c) is not built for "
+                              "this architecture")
+            p.exec_stub_fd = fd
+            p.init = 1
         p.console_bind = int(plan.console_bind)
         if plan.console_size:
             p.console_rows, p.console_cols = plan.console_size
@@ -393,7 +418,8 @@ class CompiledPlan:
               preserve_fds: int | None = None,
               console_sock: int | None = None,
               net: PlanNet | None = None,
-              mounts: Sequence[PlanMount] = ()) -> tuple[int, int, int | bool]:
+              mounts: Sequence[PlanMount] = (),
+              init_ctl: int | None = None) -> tuple[int, int, int | bool]:
         """Clone the child and run the plan.
 
         *at* maps a :class:`Stop` to a function of the child's pid: the child waits at that
@@ -429,6 +455,8 @@ class CompiledPlan:
             p.close_from = 3 + preserve_fds
         if console_sock is not None:
             p.console_sock = console_sock
+        if init_ctl is not None:
+            p.init_ctl = init_ctl
         if net is not None:
             p.net = _c_net(net, keep, s)
         if mounts:  # after the plan's own
