@@ -35,6 +35,9 @@ _EXPORTS = {
     "Resources": ".cgroups",
     "run": ".api",
     "Sandbox": ".sandbox",
+    "running": ".process",
+    "kill_all": ".process",
+    "flush_cgroups": ".process",
     "Limits": ".sandbox",
     "SandboxResult": ".sandbox",
     "PycontainError": ".errors",
@@ -66,7 +69,10 @@ __all__ = [
     "Stop",
     "User",
     "__version__",
+    "flush_cgroups",
+    "kill_all",
     "run",
+    "running",
 ]
 
 if TYPE_CHECKING:
@@ -80,7 +86,7 @@ if TYPE_CHECKING:
     from .lowlevel.plan import Stop
     from .namespaces import IdMap, Namespaces
     from .pod import Pod
-    from .process import Process
+    from .process import Process, flush_cgroups, kill_all, running
     from .rootfs import Chroot, Device, Mount, RootFS
     from .sandbox import Limits, Sandbox, SandboxResult
 

@@ -34,6 +34,12 @@ class ContainerResult(subprocess.CompletedProcess):  # type: ignore[type-arg]
 
     oom_killed: bool = False
 
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        if self.oom_killed:
+            text = text[:-1] + ", oom_killed=True)"
+        return text
+
 
 def _env(value: Mapping[str, str] | Iterable[str] | None) -> tuple[str, ...]:
     if value is None:
@@ -181,6 +187,11 @@ class Container:
     network_aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     name: str | None = None
     init: bool = False
+    #: shortcuts for a fresh cgroup's limits, as :func:`pycontain.run` and :class:`Sandbox`
+    #: take them: bytes or ``"64M"``, a number of processes, a number of CPUs (``1.5``)
+    memory: int | str | None = None
+    pids: int | None = None
+    cpus: float | None = None
 
     _compiled: P.CompiledPlan | None = attrs.field(default=None, init=False, repr=False)
     _device_cache: tuple[Any, Any] | None = attrs.field(default=None, init=False, repr=False)
@@ -202,11 +213,57 @@ class Container:
 
         if self.cgroup is not None and not isinstance(self.cgroup, (bool, Resources, Cgroup)):
             raise ConfigError("cgroup", f"expected Resources, Cgroup, True or None, got {type(self.cgroup).__name__}")
+        if self.memory is not None or self.pids is not None or self.cpus is not None:
+            given = next(n for n in ("memory", "pids", "cpus") if getattr(self, n) is not None)
+            if self.cgroup is not True:
+                raise ConfigError(given, "memory, pids and cpus set a fresh cgroup's limits; "
+                                  "give them in cgroup=Resources(...) instead")
+            kw: dict[str, Any] = {}
+            if self.memory is not None:
+                kw["memory_max"] = self.memory
+            if self.pids is not None:
+                kw["pids_max"] = self.pids
+            try:
+                self.cgroup = (Resources.from_cpus(self.cpus, **kw) if self.cpus is not None
+                               else Resources(**kw))
+            except ConfigError as err:
+                # Resources names its own fields: say which argument it was
+                field = {"memory_max": "memory", "pids_max": "pids"}.get(err.field, "cpus")
+                text = str(err.args[0]) if err.args else str(err)
+                raise ConfigError(field, text.removeprefix(f"{err.field}: ")) from None
         self._check_network()
         # validate everything now: one clear error at construction, nothing half-started later
         self.plan(["true"])
 
     # -- planning -----------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        # what a user checks at a glance (attrs would print every field, a few thousand
+        # characters); the fields themselves are attributes
+        root = self.rootfs
+        if root is None:
+            where = "host /"
+        else:
+            where = "host / (view)" if root.host_root else f"{type(root).__name__}({root.path})"
+        if root is not None and root.readonly:
+            where += " ro"
+        ns = ",".join(sorted(self.namespaces.create)) if self.namespaces is not None \
+            else "default"
+        cg = self.cgroup
+        cgs = ("fresh" if cg is True else "none" if cg is None
+               else repr(cg) if type(cg).__name__ == "Resources" else f"join {cg.path}")
+        net = self.network if isinstance(self.network, str) else \
+            ("none" if self.network is None else "join")
+        with self._lock:
+            n, closed = len(self._procs), self._closed
+        state = "closed" if closed else f"{n} running"
+        extra = " init" if self.init else ""
+        name = f" {self.name!r}" if self.name else ""
+        return (f"<pycontain.Container{name} root={where} namespaces={ns} cgroup={cgs} "
+                f"network={net}{extra} {state}>")
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
 
     def _network_mode(self) -> str:
         """none, host, join, bridge (a bridge network) or pasta."""
@@ -675,14 +732,19 @@ class Container:
     def run(self, args: Sequence[str], *, capture_output: bool = False, input: bytes | None = None,
             timeout: float | None = None, check: bool = False, stdin: Any = DEVNULL,
             stdout: Any = None, stderr: Any = None, text: bool = False,
-            env: Mapping[str, str] | None = None, cwd: str | None = None) -> ContainerResult:
+            env: Mapping[str, str] | None = None, cwd: str | None = None,
+            encoding: str | None = None, errors: str | None = None) -> ContainerResult:
         """Run ``args`` to completion, like :func:`subprocess.run`.
 
         On timeout the whole container is killed and :class:`subprocess.TimeoutExpired` is
         raised.  Returns a :class:`ContainerResult` (a CompletedProcess with
         ``oom_killed``).  A :meth:`close` from another thread kills the process: the result
         then says so (``returncode`` ``-9``); a run that starts after :meth:`close` raises
-        :class:`~pycontain.errors.ContainerClosed`."""
+        :class:`~pycontain.errors.ContainerClosed`.  ``text``, ``encoding`` and ``errors``
+        decode the output as :func:`subprocess.run` does (UTF-8 unless ``encoding`` says
+        otherwise; ``errors="replace"`` keeps the result of a program whose output is not
+        valid)."""
+        decode = text or encoding is not None or errors is not None
         if capture_output:
             if stdout is not None or stderr is not None:
                 raise ConfigError("capture_output", "may not be used with stdout or stderr")
@@ -691,8 +753,8 @@ class Container:
             if stdin != DEVNULL:
                 raise ConfigError("input", "may not be used with stdin")
             stdin = PIPE
-            if text and isinstance(input, str):
-                input = input.encode()
+            if decode and isinstance(input, str):
+                input = input.encode(encoding or "utf-8", errors or "strict")
         proc = self.spawn(args, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd)
         try:
             if proc.stdin is None and proc.stdout is None and proc.stderr is None:
@@ -704,9 +766,16 @@ class Container:
             # timeout, KeyboardInterrupt, anything: nothing of the container survives
             proc.close()
             raise
-        if text:
-            out = out.decode() if out is not None else None
-            err = err.decode() if err is not None else None
+        if decode:
+            enc, errs = encoding or "utf-8", errors or "strict"
+            try:
+                out = out.decode(enc, errs) if out is not None else None
+                err = err.decode(enc, errs) if err is not None else None
+            except UnicodeDecodeError as exc:
+                # the run happened: keep its bytes on the error for whoever catches it
+                exc.add_note(f"the container's output is not valid {enc}; "
+                             "errors=\"replace\" keeps it readable")
+                raise
         assert proc.returncode is not None
         result = ContainerResult(list(args), proc.returncode, out, err)
         result.oom_killed = proc.oom_killed

@@ -200,6 +200,20 @@ class Pod:
     def closed(self) -> bool:
         return self._closed
 
+    def __repr__(self) -> str:
+        if self._closed:
+            state = "closed"
+        elif self._infra_pid is None:
+            state = "not created"
+        else:
+            state = (f"infra pid {self._infra_pid}, {len(self._containers)} containers"
+                     if self.running else "infra gone")
+        shared = ",".join(sorted(self.share | ({"pid"} if self.pid else set())))
+        return f"<pycontain.Pod {self.name!r} shares {shared}: {state}>"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
     def state(self) -> PodState:
         """The :class:`PodState` that finds this pod again from another process."""
         if self._infra_pid is None:

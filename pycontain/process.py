@@ -10,6 +10,8 @@ import signal
 import subprocess
 import threading
 import time
+import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
@@ -92,8 +94,33 @@ _remover = _Remover()
 
 
 def flush_cgroups(timeout: float = 10.0) -> None:
-    """Wait until the cgroups of finished processes are removed."""
+    """Wait until the cgroups of finished processes are removed.
+
+    A container's cgroup is removed in the background once its process has been reaped, so
+    that a loop of runs does not wait for the kernel each time; :meth:`Container.close`,
+    :func:`pycontain.run` and the end of the interpreter wait for it.  Call this before
+    checking from outside that nothing is left (a test's leak check after
+    :meth:`Container.run`)."""
     _remover.flush(timeout)
+
+
+_live: weakref.WeakSet[Process] = weakref.WeakSet()
+
+
+def running() -> list[Process]:
+    """The container processes this Python process started that have not ended (or not
+    been reaped yet), oldest first: what a notebook started and forgot, in any thread."""
+    procs = [p for p in list(_live) if p.returncode is None and p.poll() is None]
+    return sorted(procs, key=lambda p: p._started)
+
+
+def kill_all() -> int:
+    """Kill every container process of :func:`running` and clean up after it (cgroups,
+    networks); how many there were."""
+    procs = running()
+    for p in procs:
+        p.close()
+    return len(procs)
 
 
 import atexit  # noqa: E402
@@ -132,6 +159,8 @@ class Process:
         self._on_exit = on_exit
         self._finished = False
         self._tracked = tracked
+        self._started = time.monotonic()
+        _live.add(self)
         self._comm_out: dict[int, list[bytes]] = {}  # id(file object) -> chunks
         self._comm_input_offset = 0
         self._comm_input: bytes | None = None
@@ -146,7 +175,14 @@ class Process:
         self._close_files = False
 
     def __repr__(self) -> str:
-        return f"<pycontain.Process pid={self.pid} returncode={self.returncode}>"
+        if self.returncode is None:
+            state = "running"
+        else:
+            state = f"returncode={self.returncode}" + (" oom_killed" if self.oom_killed else "")
+        return f"<pycontain.Process pid={self.pid} {state}>"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
 
     # -- status --------------------------------------------------------------------------------
 
@@ -242,8 +278,10 @@ class Process:
         assert self.returncode is not None
         return self.returncode
 
-    async def wait_async(self) -> int:
-        """Wait for the process to end from asyncio, without blocking the loop."""
+    async def wait_async(self, *, kill_on_cancel: bool = True) -> int:
+        """Wait for the process to end from asyncio, without blocking the loop.  Cancelled
+        (a timeout of ``asyncio.wait_for``, a task cancelled), it kills the container and
+        cleans up before the cancellation goes on, unless ``kill_on_cancel`` is False."""
         import asyncio
 
         if self._reap():
@@ -267,8 +305,15 @@ class Process:
                     fut = loop.create_future()
             finally:
                 loop.remove_reader(fd)
+        except asyncio.CancelledError:
+            if kill_on_cancel:
+                self._release_pidfd()
+                fd = -1
+                self.close()
+            raise
         finally:
-            self._release_pidfd()
+            if fd >= 0:
+                self._release_pidfd()
         assert self.returncode is not None
         return self.returncode
 
@@ -398,10 +443,18 @@ class Process:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        # never leave a zombie or a cgroup behind because a handle was dropped
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        # never leave a zombie or a cgroup behind because a handle was dropped; say so, as
+        # subprocess.Popen does for a child still running
         if getattr(self, "_finished", True):
             return
+        try:
+            if self.poll() is None:
+                _warn(f"a running container process was dropped and is killed: {self!r} "
+                      "(close() it, or use it as a context manager)", ResourceWarning,
+                      source=self, stacklevel=2)
+        except Exception:  # noqa: BLE001 - at interpreter exit anything may be gone
+            pass
         try:
             self.close()
         except Exception:

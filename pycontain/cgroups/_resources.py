@@ -95,6 +95,16 @@ def swap_v2(memory_swap: int, memory: int | None) -> int:
     return memory_swap - memory
 
 
+def _size_or_int(field: str) -> Any:
+    """A converter: a size string (``"64M"``) as bytes, an error naming *field*; anything
+    else as given (the validator judges)."""
+    def conv(value: Any) -> Any:
+        if isinstance(value, str):
+            return parse_size(value, field)
+        return value
+    return conv
+
+
 def _bytes_or_unlimited(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
     if value is None:
         return
@@ -266,12 +276,15 @@ class Resources:
 
     #: Bytes of memory (v1 ``memory.limit_in_bytes``, v2 ``memory.max``). Swap is not used beyond
     #: it unless ``memory_swap_max`` says so, so the OOM killer acts at this limit.
-    memory_max: int | None = attrs.field(default=None, validator=_bytes_or_unlimited)
+    memory_max: int | None = attrs.field(default=None, validator=_bytes_or_unlimited,
+                                    converter=_size_or_int("memory_max"))
     #: Memory plus swap, in bytes (OCI semantics; v1 ``memory.memsw.limit_in_bytes``, v2
     #: ``memory.swap.max`` = this minus ``memory_max``).
-    memory_swap_max: int | None = attrs.field(default=None, validator=_bytes_or_unlimited)
+    memory_swap_max: int | None = attrs.field(default=None, validator=_bytes_or_unlimited,
+                                    converter=_size_or_int("memory_swap_max"))
     #: Reservation: v1 ``memory.soft_limit_in_bytes``, v2 ``memory.low``.
-    memory_low: int | None = attrs.field(default=None, validator=_memory_low)
+    memory_low: int | None = attrs.field(default=None, validator=_memory_low,
+                                    converter=_size_or_int("memory_low"))
     #: ``pids.max``: tasks (processes and threads) allowed at once.
     pids_max: int | None = attrs.field(default=None, validator=_pids)
     #: CFS quota in microseconds per ``cpu_period`` (v1 ``cpu.cfs_quota_us``, v2 ``cpu.max``).
@@ -326,6 +339,12 @@ class Resources:
     unified: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_pairs)
     #: Messages name fields by their OCI JSON path (set by :meth:`from_oci`).
     oci_names: bool = attrs.field(default=False, kw_only=True, eq=False, repr=False)
+
+    def __repr__(self) -> str:
+        # the fields that are set, not the thirty that are not
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in attrs.fields(Resources)
+                          if f.repr and _is_set(getattr(self, f.name)))
+        return f"Resources({shown})"
 
     def __attrs_post_init__(self) -> None:
         mem, swap = self.memory_max, self.memory_swap_max

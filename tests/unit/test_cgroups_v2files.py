@@ -63,7 +63,8 @@ def test_parse_size_rejects(bad: object) -> None:
     [
         ({"memory_max": -2}, "memory_max"),
         ({"memory_max": 0}, "memory_max"),
-        ({"memory_max": "64M"}, "memory_max"),
+        ({"memory_max": "lots"}, "memory_max"),
+        ({"memory_low": "1X"}, "memory_low"),
         ({"memory_low": -5}, "memory_low"),
         ({"pids_max": 0}, "pids_max"),
         ({"pids_max": -7}, "pids_max"),
@@ -90,6 +91,10 @@ def test_resources_validation_names_the_field(kwargs: dict[str, object], field: 
 def test_resources_message() -> None:
     with pytest.raises(ConfigError, match=r"^memory_max: must be a positive number of bytes"):
         Resources(memory_max=-3)
+    # the one vocabulary of sizes: "64M" wherever bytes are taken
+    assert Resources(memory_max="64M", memory_swap_max="128M").memory_swap_max == 128 << 20
+    assert repr(Resources(memory_max="64M", pids_max=5)) == \
+        "Resources(memory_max=67108864, pids_max=5)"
 
 
 def test_resources_unlimited_and_valid() -> None:

@@ -1,0 +1,123 @@
+"""What Python users meet first: one vocabulary for limits, output decoding, reprs that fit
+a line, warnings for dropped containers, cancellation that kills, and a way to find and
+kill what a notebook started."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import threading
+import time
+import warnings
+
+import pytest
+
+import pycontain
+from pycontain import Container, Pod, Resources
+from pycontain.errors import ConfigError
+
+MiB = 1 << 20
+PY = sys.executable
+
+
+def test_container_memory_pids_cpus_shortcuts() -> None:
+    with Container(memory="48M", pids=20, cpus=0.5) as c:
+        assert c.cgroup.memory_max == 48 * MiB and c.cgroup.pids_max == 20
+        assert c.cgroup.cpu_quota == 50_000
+        r = c.run([PY, "-c", "a = bytearray(200 << 20)"], capture_output=True)
+    assert r.oom_killed and r.returncode == -9
+    assert "oom_killed=True" in repr(r)
+    with pytest.raises(ConfigError, match=r"^memory: "):
+        Container(memory="48M", cgroup=Resources(pids_max=3))
+    with pytest.raises(ConfigError, match=r"^pids: "):
+        Container(pids=0)
+
+
+def test_run_with_memory_string_and_resources_strings() -> None:
+    r = pycontain.run(["true"], memory="64M")
+    assert r.returncode == 0
+    with Container(cgroup=Resources(memory_max="64M")) as c:
+        assert c.run(["true"]).returncode == 0
+
+
+def test_encoding_and_errors_like_subprocess() -> None:
+    prog = "import sys; sys.stdout.buffer.write(b'ok \\xff')"
+    r = pycontain.run([PY, "-c", prog], capture_output=True, text=True, errors="replace")
+    assert r.stdout == "ok \ufffd"
+    r = pycontain.run([PY, "-c", prog], capture_output=True, encoding="latin-1")
+    assert r.stdout == "ok \xff"
+    with pytest.raises(UnicodeDecodeError) as info:
+        pycontain.run([PY, "-c", prog], capture_output=True, text=True)
+    assert any("errors=" in n for n in info.value.__notes__)
+    with pytest.raises(TypeError, match=r"^run\(\) got an unexpected keyword argument 'bogus'"):
+        pycontain.run(["true"], bogus=1)
+
+
+def test_reprs_are_short_and_true() -> None:
+    c = Container(memory="64M")
+    text = repr(c)
+    assert text.startswith("<pycontain.Container ") and len(text) < 300
+    assert "memory_max=67108864" in text and "0 running" in text
+    assert repr(Resources()) == "Resources()"
+    with c:
+        p = c.spawn(["sleep", "10"])
+        assert "1 running" in repr(c)
+        assert repr(p).endswith(" running>")
+        p.kill()
+        p.wait()
+        assert repr(p).endswith("returncode=-9>")
+    assert repr(c).endswith(" closed>")
+    pod = Pod()
+    assert repr(pod).endswith(": not created>")
+    with pod:
+        assert "infra pid" in repr(pod)
+    assert repr(pod).endswith(": closed>")
+
+
+def test_dropping_a_running_process_warns_and_kills() -> None:
+    c = Container()
+    p = c.spawn(["sleep", "30"])
+    pid = p.pid
+    c._forget(p)  # the container's own list holds it: drop every reference
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        del p
+        gc.collect()
+    assert any(issubclass(w.category, ResourceWarning) and "dropped" in str(w.message)
+               for w in seen)
+    assert all(q.pid != pid for q in pycontain.running())
+    c.close()
+
+
+def test_cancelled_wait_async_kills_and_cleans_up() -> None:
+    async def main() -> pycontain.Process:
+        with Container() as c:
+            p = c.spawn(["sleep", "30"])
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(p.wait_async(), 0.3)
+            assert p.returncode == -9
+            return p
+    t0 = time.monotonic()
+    p = asyncio.run(main())
+    assert p.returncode == -9 and time.monotonic() - t0 < 5
+
+
+def test_running_and_kill_all_across_threads() -> None:
+    c = Container()
+    started = threading.Event()
+
+    def start() -> None:
+        c.spawn(["sleep", "30"])
+        started.set()
+
+    t = threading.Thread(target=start)
+    t.start()
+    t.join()
+    assert started.is_set()
+    mine = [p for p in pycontain.running() if p.args == ["sleep", "30"]]
+    assert len(mine) == 1
+    assert pycontain.kill_all() >= 1
+    assert not [p for p in pycontain.running() if p.args == ["sleep", "30"]]
+    c.close()
+    pycontain.flush_cgroups()
