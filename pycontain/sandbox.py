@@ -371,6 +371,7 @@ class Sandbox:
         killed = False
         status_buf = b""
         ended_at: float | None = None
+        next_cpu_check = started + 0.02
         stdin_fd = proc.stdin.fileno() if proc.stdin is not None else -1
         pending = memoryview(input) if input else None
         if stdin_fd >= 0:
@@ -407,9 +408,12 @@ class Sandbox:
                     else:
                         wait_ms = max(1, int((deadline - now) * 1000) + 1)
                 if cpu_limit_ns is not None and cg is not None and not killed:
-                    used = cg.usage().get("cpu_ns")
-                    if used is not None and used > cpu_limit_ns:
-                        kill("cpu_time")
+                    # the cgroup's CPU time, every 20 ms: RLIMIT_CPU is per process
+                    if now >= next_cpu_check:
+                        next_cpu_check = now + 0.02
+                        used = cg.usage().get("cpu_ns")
+                        if used is not None and used > cpu_limit_ns:
+                            kill("cpu_time")
                     wait_ms = 20 if wait_ms is None else min(wait_ms, 20)
             else:
                 wait_ms = 2000   # the pipes' last bytes: everything is dead by now
@@ -467,7 +471,6 @@ class Sandbox:
         wall = (ended_at or time.monotonic()) - started
         usage = cg.usage() if cg is not None else {}
         collected = _get_files(pid, self.workdir, wanted, cap) if wanted else {}
-        full = _scratch_full(pid, self.workdir) if lim.written is not None else False
         (status,) = _STATUS.unpack(status_buf)
         if status == -1:   # no report: the init itself was killed (by the OOM killer?)
             exit_code, sig = None, signal.SIGKILL
@@ -484,7 +487,8 @@ class Sandbox:
             elif sig == signal.SIGXCPU or (cpu_limit_ns is not None and cpu_ns is not None
                                            and cpu_ns > cpu_limit_ns and sig is not None):
                 limit = "cpu_time"
-            elif sig == signal.SIGXFSZ or (full and exit_code != 0):
+            elif sig == signal.SIGXFSZ or (exit_code not in (0, None) and lim.written is not None
+                                           and _scratch_full(pid, self.workdir)):
                 limit = "written"
             elif denied and exit_code != 0:
                 limit = "pids"
