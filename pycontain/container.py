@@ -40,6 +40,16 @@ class ContainerResult(subprocess.CompletedProcess):  # type: ignore[type-arg]
             text = text[:-1] + ", oom_killed=True)"
         return text
 
+    def _repr_html_(self) -> str:
+        from . import _html
+
+        def out(v: Any) -> str | None:
+            return None if v is None else f"{len(v)} {'chars' if isinstance(v, str) else 'bytes'}"
+        return _html.table("pycontain.ContainerResult", [
+            ("args", " ".join(self.args)[:120]), ("returncode", self.returncode),
+            ("oom killed", "yes" if self.oom_killed else None),
+            ("stdout", out(self.stdout)), ("stderr", out(self.stderr))])
+
 
 def _env(value: Mapping[str, str] | Iterable[str] | None) -> tuple[str, ...]:
     if value is None:
@@ -264,6 +274,18 @@ class Container:
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
+
+    def _repr_html_(self) -> str:
+        from . import _html
+
+        text = repr(self)[len("<pycontain.Container "):-1]
+        with self._lock:
+            procs = sorted(self._procs, key=lambda p: p.pid)
+        rows: list[tuple[str, Any]] = [("container", text)]
+        rows += [(f"pid {p.pid}", " ".join(p.args)[:80]) for p in procs[:10]]
+        if len(procs) > 10:
+            rows.append(("…", f"{len(procs) - 10} more"))
+        return _html.table("pycontain.Container", rows)
 
     def _network_mode(self) -> str:
         """none, host, join, bridge (a bridge network) or pasta."""

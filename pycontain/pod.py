@@ -214,6 +214,15 @@ class Pod:
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
 
+    def _repr_html_(self) -> str:
+        from . import _html
+
+        text = repr(self)[len("<pycontain.Pod "):-1]
+        rows: list[tuple[str, Any]] = [("pod", text)]
+        if not self._closed and self._infra_pid is not None and self._cgroup_path:
+            rows.append(("cgroup", self._cgroup_path))
+        return _html.table("pycontain.Pod", rows)
+
     def state(self) -> PodState:
         """The :class:`PodState` that finds this pod again from another process."""
         if self._infra_pid is None:

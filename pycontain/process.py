@@ -184,6 +184,18 @@ class Process:
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
 
+    def _repr_html_(self) -> str:
+        from . import _html
+
+        running = self.poll() is None
+        rows: list[tuple[str, Any]] = [
+            ("pid", self.pid), ("command", " ".join(self.args)[:120]),
+            ("state", "running" if running else f"exited, returncode {self.returncode}"),
+            ("OOM killed", "yes" if self.oom_killed else None)]
+        if running and self.cgroup is not None:
+            rows += _html.usage_rows(self.cgroup)
+        return _html.table("pycontain.Process", rows)
+
     # -- status --------------------------------------------------------------------------------
 
     @property

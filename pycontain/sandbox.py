@@ -177,6 +177,22 @@ class SandboxResult:
             return f"killed by {_signame(self.signal)}"
         return f"exit code {self.exit_code}"
 
+    def _repr_html_(self) -> str:
+        from . import _html
+
+        return _html.table("pycontain.SandboxResult", [
+            ("command", " ".join(self.args)[:120]),
+            ("ended", f"signal {_signame(self.signal)}" if self.signal is not None
+             else f"exit code {self.exit_code}"),
+            ("limit hit", self.limit), ("wall time", f"{self.wall_time:.3f} s"),
+            ("CPU time", None if self.cpu_time is None else
+             f"{self.cpu_time:.3f} s (user {self.cpu_user or 0:.3f}, system "
+             f"{self.cpu_system or 0:.3f})"),
+            ("memory peak", _html.size(self.memory_peak)),
+            ("stdout", f"{len(self.stdout)}" + (" (truncated)" if self.output_truncated else "")),
+            ("stderr", f"{len(self.stderr)}"),
+            ("files", ", ".join(self.files) or None)])
+
     def __repr__(self) -> str:
         end = (f"signal={_signame(self.signal)}" if self.signal is not None
                else f"exit_code={self.exit_code}")

@@ -896,6 +896,19 @@ class Cgroup:
         state = "closed" if self._removed else ("owned" if self._owned else "opened")
         return f"<Cgroup {self.path} {self.mode.value} {state}>"
 
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+    def _repr_html_(self) -> str:
+        from pycontain import _html
+
+        state = "removed" if self._removed else ("owned" if self._owned else "opened")
+        rows: list[tuple[str, Any]] = [("path", self.path), ("mode", self.mode.value),
+                                       ("state", state)]
+        if not self._removed:
+            rows += _html.usage_rows(self)
+        return _html.table("pycontain.Cgroup", rows)
+
 
 def _remove_children(fs: CgroupFS, d: str) -> None:
     """rmdir sub-cgroups that processes inside made (depth first; one that goes meanwhile
