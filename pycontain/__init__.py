@@ -34,6 +34,7 @@ _EXPORTS = {
     "Cgroup": ".cgroups",
     "Resources": ".cgroups",
     "run": ".api",
+    "run_async": ".api",
     "Sandbox": ".sandbox",
     "running": ".process",
     "kill_all": ".process",
@@ -72,13 +73,14 @@ __all__ = [
     "flush_cgroups",
     "kill_all",
     "run",
+    "run_async",
     "running",
 ]
 
 if TYPE_CHECKING:
     from typing import Any
 
-    from .api import run
+    from .api import run, run_async
     from .cgroups import Cgroup, Resources
     from .container import DEVNULL, PIPE, STDOUT, Container, ContainerResult
     from .credentials import Capabilities, User

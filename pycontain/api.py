@@ -38,5 +38,24 @@ def run(args: Sequence[str], *, rootfs: Any = None, namespaces: Any = None, cgro
                      check=check, text=text, encoding=encoding, errors=errors)
 
 
+async def run_async(args: Sequence[str], *, capture_output: bool = False,
+                    input: bytes | str | None = None, timeout: float | None = None,
+                    check: bool = False, text: bool = False, encoding: str | None = None,
+                    errors: str | None = None, **container_kw: Any) -> ContainerResult:
+    """:func:`run` for asyncio: the same defaults and keywords; the loop is never blocked,
+    and a timeout or a cancellation kills the container and cleans up first."""
+    unknown = sorted(set(container_kw) - _CONTAINER_FIELDS - {"rootfs", "namespaces", "cgroup"})
+    if unknown:
+        raise TypeError(f"run_async() got an unexpected keyword argument {unknown[0]!r}")
+    container_kw.setdefault("seccomp", "default")
+    c = Container(**container_kw)
+    try:
+        return await c.run_async(args, capture_output=capture_output, input=input,
+                                 timeout=timeout, check=check, text=text, encoding=encoding,
+                                 errors=errors)
+    finally:
+        c.close()
+
+
 _CONTAINER_FIELDS = frozenset(
     a.alias for a in attrs.fields(Container) if a.init) - {"rootfs", "namespaces", "cgroup"}

@@ -4,6 +4,7 @@ the C core runs in each new container process."""
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import socket
 import subprocess
@@ -23,6 +24,8 @@ from .lowlevel.kernel import MS_PRIVATE, MS_REC, MS_SLAVE, join_list
 from .namespaces import IdMap, Namespaces
 from .process import Process
 from .rootfs import RootFS
+
+_log = logging.getLogger("pycontain")
 
 PIPE = subprocess.PIPE
 DEVNULL = subprocess.DEVNULL
@@ -730,6 +733,9 @@ class Container:
                     self._forget(p)
         proc = Process(pid, pidfd, argv, stdin=fin, stdout=fout, stderr=ferr, cgroup=cg,
                        owns_cgroup=owns_cg, on_exit=on_exit, tracked=tracked)
+        _log.debug("container process %d started: %s (cgroup %s, network %s)", pid,
+                   " ".join(argv)[:200], cg.path if cg is not None else "none",
+                   self._network_mode())
         proc.network = att
         with self._lock:
             self._procs.add(proc)
@@ -804,6 +810,26 @@ class Container:
         if check:
             result.check_returncode()
         return result
+
+    async def spawn_async(self, args: Sequence[str], *, stdin: Any = DEVNULL,
+                          stdout: Any = None, stderr: Any = None,
+                          env: Mapping[str, str] | None = None,
+                          cwd: str | None = None) -> Any:
+        """:meth:`spawn` for asyncio: a :class:`pycontain.aio.AsyncProcess` whose pipes
+        are asyncio streams (``await proc.stdout.readline()``) and whose ``await wait()``
+        does not block the loop; cancelled, a wait kills the container."""
+        from .aio import AsyncProcess
+
+        proc = self.spawn(args, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd)
+        return await AsyncProcess._wrap(proc)
+
+    async def run_async(self, args: Sequence[str], **kw: Any) -> ContainerResult:
+        """:meth:`run` for asyncio (the same keywords): a timeout raises
+        :class:`subprocess.TimeoutExpired` and a cancellation goes on, each after the
+        container has been killed and cleaned up."""
+        from . import aio
+
+        return await aio.run(self, args, **kw)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Kill and clean up every process this container started that is still alive;

@@ -3,6 +3,7 @@ no SIGCHLD handler, no interference with other children of this process)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import selectors
@@ -60,7 +61,8 @@ class _Remover:
                 self._busy += 1
             try:
                 cg.remove()
-            except Exception:  # noqa: BLE001 - retried by flush() and by the keeper at exit
+            except Exception as err:  # noqa: BLE001 - retried by flush() and by the keeper at exit
+                _log.debug("removing cgroup %s failed, retrying: %s", cg.path, err)
                 with self._cond:
                     self._queue.append(cg)
                 time.sleep(0.01)
@@ -91,6 +93,7 @@ def _current_ident() -> int:
 
 
 _remover = _Remover()
+_log = logging.getLogger("pycontain")
 
 
 def flush_cgroups(timeout: float = 10.0) -> None:
@@ -252,6 +255,8 @@ class Process:
         if self._pidfd >= 0 and not self._users:
             os.close(self._pidfd)
             self._pidfd = -1
+        _log.debug("container process %d (%s) ended: returncode %s", self.pid,
+                   self.args[0] if self.args else "?", self.returncode)
         cg = self.cgroup
         if cg is not None:
             try:

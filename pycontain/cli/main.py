@@ -20,6 +20,10 @@ def _parser(verb: str | None = None) -> argparse.ArgumentParser:
         description="Run isolated processes (containers) built from namespaces, cgroups and a root filesystem.",
     )
     p.add_argument("--version", action="version", version=f"pycontain {_version()}")
+    p.add_argument("--debug", action="store_true",
+                   help="log what the library does (the 'pycontain' logger) at debug level")
+    p.add_argument("--log", metavar="FILE",
+                   help="write the library's log to FILE instead of stderr")
     sub = p.add_subparsers(dest="verb", metavar="VERB")
     import importlib
 
@@ -28,6 +32,18 @@ def _parser(verb: str | None = None) -> argparse.ArgumentParser:
         if verb is None or verb == name:
             importlib.import_module(mod).add_arguments(sp)
     return p
+
+
+def _wire_logging(debug: bool, path: str | None) -> None:
+    """The library logs under ``pycontain`` and never prints: send that log to stderr or
+    *path* (warnings and up, everything with ``--debug``)."""
+    import logging
+
+    handler: logging.Handler = logging.FileHandler(path) if path else logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("pycontain")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 def _version() -> str:
@@ -46,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import importlib
 
+    if args.debug or args.log:
+        _wire_logging(args.debug, args.log)
     mod = importlib.import_module(VERBS[args.verb][0])
     try:
         return int(mod.main(args) or 0)

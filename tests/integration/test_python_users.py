@@ -121,3 +121,44 @@ def test_running_and_kill_all_across_threads() -> None:
     assert not [p for p in pycontain.running() if p.args == ["sleep", "30"]]
     c.close()
     pycontain.flush_cgroups()
+
+
+def test_asyncio_streams_timeout_and_cancel() -> None:
+    import subprocess
+
+    async def main() -> None:
+        r = await pycontain.run_async(["sh", "-c", "echo hi; echo err >&2; exit 3"],
+                                      capture_output=True, text=True)
+        assert (r.returncode, r.stdout, r.stderr) == (3, "hi\n", "err\n")
+        with Container() as c:
+            p = await c.spawn_async(["sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.05; done"],
+                                    stdout=pycontain.PIPE)
+            assert [line async for line in p.stdout] == [b"1\n", b"2\n", b"3\n"]
+            assert await p.wait() == 0
+            p = await c.spawn_async(["cat"], stdin=pycontain.PIPE, stdout=pycontain.PIPE)
+            out, err = await p.communicate(b"x" * 300_000)
+            assert out == b"x" * 300_000 and err is None and p.returncode == 0
+            t0 = time.monotonic()
+            with pytest.raises(subprocess.TimeoutExpired):
+                await c.run_async(["sleep", "30"], timeout=0.3)
+            assert time.monotonic() - t0 < 5 and pycontain.running() == []
+            task = asyncio.create_task(c.run_async(["sleep", "30"]))
+            await asyncio.sleep(0.3)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert pycontain.running() == []
+            # a loop that other tasks share keeps running while a container runs
+            ticks = 0
+
+            async def tick() -> None:
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await asyncio.sleep(0.01)
+            ticker = asyncio.create_task(tick())
+            await c.run_async(["sleep", "0.3"])
+            ticker.cancel()
+            assert ticks >= 10
+
+    asyncio.run(main())
