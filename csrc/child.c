@@ -1318,13 +1318,32 @@ void pc_child_main(const struct pc_plan *p)
         int n = 0;
         while (p->argv[n])
             n++;
-        const char *sargv[n + 3];
+        /* the error pipe stays open across the stub's execve: the stub reports a failed
+         * execve of the program on it (csrc/execstub.c) */
+        _Static_assert(PC_REPORT_ERROR == 1 && PC_STEP_EXEC == 47 &&
+                           sizeof(struct pc_report) == 4 * sizeof(int) + 512,
+                       "csrc/execstub.c's report must match struct pc_report");
+        char efd[12];
+        int v = err_fd, k = 0;
+        char rev[12];
+        do {
+            rev[k++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v && k < 11);
+        for (int i = 0; i < k; i++)
+            efd[i] = rev[k - 1 - i];
+        efd[k] = 0;
+        const char *sargv[n + 4];
         sargv[0] = "pycontain-execstub";
-        sargv[1] = exe;
+        sargv[1] = efd;
+        sargv[2] = exe;
         for (int i = 0; i <= n; i++)
-            sargv[2 + i] = p->argv[i];
+            sargv[3 + i] = p->argv[i];
+        int cleared = fcntl(err_fd, F_SETFD, 0) == 0;
         syscall(SYS_execveat, stub_fd, "", sargv, p->envp, AT_EMPTY_PATH);
         /* refused by a seccomp filter or an old kernel: execve directly */
+        if (cleared)
+            fcntl(err_fd, F_SETFD, FD_CLOEXEC);
     }
     execve(exe, p->argv, p->envp);
     FAIL(PC_STEP_EXEC, -1, exe);

@@ -8,7 +8,14 @@
  * interpreter (argv[0] is not the magic word) it just exits 127.
  *
  * Built by csrc/ffibuild.py with -nostdlib -static and embedded in the extension; never linked
- * into it.  argv: MAGIC, path, argv[0], argv[1], ... */
+ * into it.  argv: MAGIC, ERRFD, path, argv[0], argv[1], ...
+ *
+ * ERRFD is the child's error pipe, kept open across the execve of the stub: the stub makes
+ * it close-on-exec, so a successful execve of the program closes it (the parent reads end
+ * of file, as for any start), and a failed one is reported on it as the C child reports any
+ * failed step ({PC_REPORT_ERROR, errno, PC_STEP_EXEC, -1, path}), then the stub exits 127.
+ * So a program that cannot be executed (ENOMEM under a tiny memory limit, E2BIG under a
+ * tiny stack limit, ENOEXEC) is an error that says why, not an exit code 127. */
 
 #define MAGIC "pycontain-execstub"
 
@@ -19,6 +26,8 @@ static long sys3(long n, long a, long b, long c)
     __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
     return ret;
 }
+#define NR_WRITE 1
+#define NR_FCNTL 72
 #define NR_EXECVE 59
 #define NR_EXIT 60
 __asm__(".text\n.globl _start\n_start:\n"
@@ -36,6 +45,8 @@ static long sys3(long n, long a, long b, long c)
     __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
     return x0;
 }
+#define NR_WRITE 64
+#define NR_FCNTL 25
 #define NR_EXECVE 221
 #define NR_EXIT 93
 __asm__(".text\n.globl _start\n_start:\n"
@@ -54,13 +65,51 @@ static int same(const char *a, const char *b)
     return *a == *b;
 }
 
+/* must match struct pc_report and the constants of pycontain.h (checked in child.c) */
+#define REPORT_ERROR 1
+#define STEP_EXEC 47
+struct report {
+    int kind, err, step, index;
+    char path[512];
+};
+
+static int parse_fd(const char *s)
+{
+    int v = 0;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > 100000)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
 __attribute__((noreturn, used)) void stub_main(long *sp)
 {
     long argc = sp[0];
     char **argv = (char **)(sp + 1);
     char **envp = argv + argc + 1;
-    if (argc >= 3 && same(argv[0], MAGIC))
-        sys3(NR_EXECVE, (long)argv[1], (long)(argv + 2), (long)envp);
+    if (argc >= 4 && same(argv[0], MAGIC)) {
+        int errfd = parse_fd(argv[1]);
+        if (errfd >= 0)
+            sys3(NR_FCNTL, errfd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */);
+        long r = sys3(NR_EXECVE, (long)argv[2], (long)(argv + 3), (long)envp);
+        if (errfd >= 0) {
+            struct report rep;
+            char *d = (char *)&rep;
+            for (unsigned long i = 0; i < sizeof(rep); i++)
+                d[i] = 0;
+            rep.kind = REPORT_ERROR;
+            rep.err = (int)-r;
+            rep.step = STEP_EXEC;
+            rep.index = -1;
+            for (int i = 0; argv[2][i] && i < (int)sizeof(rep.path) - 1; i++)
+                rep.path[i] = argv[2][i];
+            sys3(NR_WRITE, errfd, (long)&rep, sizeof(rep));
+        }
+    }
     for (;;)
         sys3(NR_EXIT, 127, 0, 0);
 }

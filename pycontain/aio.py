@@ -7,8 +7,6 @@ or timed-out await kills the container and cleans up before the cancellation goe
 from __future__ import annotations
 
 import asyncio
-import subprocess
-from collections.abc import Sequence
 from typing import Any
 
 from .process import Process
@@ -114,41 +112,3 @@ class AsyncProcess:
 
     async def __aexit__(self, *exc: object) -> None:
         self.process.close()
-
-
-async def run(container: Any, args: Sequence[str], *, capture_output: bool = False,
-              input: bytes | str | None = None, timeout: float | None = None,
-              check: bool = False, stdin: Any = None, stdout: Any = None, stderr: Any = None,
-              text: bool = False, encoding: str | None = None, errors: str | None = None,
-              env: Any = None, cwd: str | None = None) -> Any:
-    from .container import DEVNULL, PIPE, ContainerResult
-    from .errors import ConfigError
-
-    decode = text or encoding is not None or errors is not None
-    if capture_output:
-        if stdout is not None or stderr is not None:
-            raise ConfigError("capture_output", "may not be used with stdout or stderr")
-        stdout = stderr = PIPE
-    if input is not None:
-        if stdin is not None:
-            raise ConfigError("input", "may not be used with stdin")
-        stdin = PIPE
-        if isinstance(input, str):
-            input = input.encode(encoding or "utf-8", errors or "strict")
-    p = await container.spawn_async(args, stdin=DEVNULL if stdin is None else stdin,
-                                    stdout=stdout, stderr=stderr, env=env, cwd=cwd)
-    try:
-        out, err = await asyncio.wait_for(p.communicate(input), timeout)
-    except asyncio.TimeoutError:
-        p.process.close()
-        raise subprocess.TimeoutExpired(list(args), timeout or 0) from None
-    if decode:
-        enc, errs = encoding or "utf-8", errors or "strict"
-        out = out.decode(enc, errs) if out is not None else None
-        err = err.decode(enc, errs) if err is not None else None
-    assert p.returncode is not None
-    result = ContainerResult(list(args), p.returncode, out, err)
-    result.oom_killed = p.oom_killed
-    if check:
-        result.check_returncode()
-    return result

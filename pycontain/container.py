@@ -823,13 +823,45 @@ class Container:
         proc = self.spawn(args, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd)
         return await AsyncProcess._wrap(proc)
 
-    async def run_async(self, args: Sequence[str], **kw: Any) -> ContainerResult:
+    async def run_async(self, args: Sequence[str], *, capture_output: bool = False,
+                        input: bytes | str | None = None, timeout: float | None = None,
+                        check: bool = False, stdin: Any = None, stdout: Any = None,
+                        stderr: Any = None, text: bool = False, encoding: str | None = None,
+                        errors: str | None = None, env: Mapping[str, str] | None = None,
+                        cwd: str | None = None) -> ContainerResult:
         """:meth:`run` for asyncio (the same keywords): a timeout raises
         :class:`subprocess.TimeoutExpired` and a cancellation goes on, each after the
         container has been killed and cleaned up."""
-        from . import aio
+        import asyncio
 
-        return await aio.run(self, args, **kw)  # type: ignore[no-any-return]
+        decode = text or encoding is not None or errors is not None
+        if capture_output:
+            if stdout is not None or stderr is not None:
+                raise ConfigError("capture_output", "may not be used with stdout or stderr")
+            stdout = stderr = PIPE
+        if input is not None:
+            if stdin is not None:
+                raise ConfigError("input", "may not be used with stdin")
+            stdin = PIPE
+            if isinstance(input, str):
+                input = input.encode(encoding or "utf-8", errors or "strict")
+        p = await self.spawn_async(args, stdin=DEVNULL if stdin is None else stdin,
+                                   stdout=stdout, stderr=stderr, env=env, cwd=cwd)
+        try:
+            out, err = await asyncio.wait_for(p.communicate(input), timeout)
+        except asyncio.TimeoutError:
+            p.process.close()
+            raise subprocess.TimeoutExpired(list(args), timeout or 0) from None
+        if decode:
+            enc, errs = encoding or "utf-8", errors or "strict"
+            out = out.decode(enc, errs) if out is not None else None
+            err = err.decode(enc, errs) if err is not None else None
+        assert p.returncode is not None
+        result = ContainerResult(list(args), p.returncode, out, err)
+        result.oom_killed = p.oom_killed
+        if check:
+            result.check_returncode()
+        return result
 
     def close(self) -> None:
         """Kill and clean up every process this container started that is still alive;

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 
 from . import userns
 from .lowlevel import lib
@@ -72,6 +73,21 @@ def hint_for(step: int, err_no: int, filename: object, plan: Plan) -> str | None
         return ("the target leads into /proc (through a symlink or an earlier mount), where "
                 "a mount may only cover one of: "
                 + ", ".join(f.removeprefix("/proc/") for f in PROC_OVERMOUNTS))
+    if step == lib.PC_STEP_EXEC:
+        limits = {res: (soft, hard) for res, soft, hard in plan.rlimits}
+        if err_no == errno.E2BIG:
+            if resource.RLIMIT_STACK in limits:
+                return ("the stack limit (RLIMIT_STACK, "
+                        f"{limits[resource.RLIMIT_STACK][0]} bytes) is too small for the "
+                        "program's arguments and environment")
+            return "the program's arguments and environment are too long"
+        if err_no == errno.ENOMEM:
+            return ("not enough memory to start the program: the container's memory limit "
+                    "(or RLIMIT_AS/RLIMIT_DATA) is too small for it")
+        if err_no == errno.ENOEXEC:
+            return "not a program this kernel can run (no #! line, or another architecture)"
+        if err_no == errno.EACCES:
+            return "not executable, or on a noexec mount"
     if step == lib.PC_STEP_ROOT_CHANGED:
         return "the root path leads to another directory than when it was checked: refusing"
     return None
