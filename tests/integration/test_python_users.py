@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +163,18 @@ def test_asyncio_streams_timeout_and_cancel() -> None:
             assert ticks >= 10
 
     asyncio.run(main())
+
+
+def test_a_program_that_cannot_start_says_why(tmp_path: Path) -> None:
+    import errno
+
+    with pytest.raises(OSError) as info:
+        Container(rlimits={"stack": (16384, 16384)}).run(["/bin/true", "x" * 100_000])
+    assert info.value.errno == errno.E2BIG
+    assert any("RLIMIT_STACK" in n for n in info.value.__notes__)
+    with pytest.raises(OSError) as info:
+        Container().run(["/etc/hostname"])
+    assert info.value.errno == errno.ENOEXEC and info.value.filename == "/etc/hostname"
+    assert any("while executing" in n for n in info.value.__notes__)
+    # a program's own exit code 127 stays an exit code
+    assert Container().run(["sh", "-c", "exit 127"]).returncode == 127
