@@ -1,0 +1,267 @@
+"""The image store: content, tags, and the layer store the images unpack into.
+
+Layout under the root (``/var/lib/pycontain/images`` for root; for other users
+``$XDG_DATA_HOME/pycontain/images``, by default ``~/.local/share/pycontain/images``)::
+
+    blobs/sha256/<hex>   manifests, configs, layers (the content store)
+    ingest/              blobs being written
+    tags.json            {"docker.io/library/busybox:latest": "sha256:<manifest>"}
+    tags.lock            flocked while tags.json is read-modified-written
+    layers/<chain hex>/  unpacked layers (the layer store)
+
+An image is named by its manifest's digest; a tag is a name that points at one.  Nothing is
+kept about an image besides its blobs and its tags, so removing one (and collecting what
+no tag or container references any more) has only these to walk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from attrs import define
+
+from pycontain.errors import ConfigError, ImageNotFound, InvalidImage
+from pycontain.images import archive
+from pycontain.images.content import ContentStore
+from pycontain.images.manifest import (
+    LAYER_TYPES,
+    ImageConfig,
+    Manifest,
+    Platform,
+    parse_config,
+    parse_manifest,
+)
+from pycontain.images.reference import Reference, check_digest, parse_reference
+from pycontain.storage.layers import LayerStore, chain_ids
+from pycontain.storage.unpack import UnpackOptions, apply_layer, remove_entry
+from pycontain.store import atomic_write
+
+__all__ = ["Image", "ImageStore", "default_root"]
+
+
+def default_root() -> str:
+    """Where the images of the caller live (see the module's docstring)."""
+    if os.geteuid() == 0:
+        return "/var/lib/pycontain/images"
+    data = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return os.path.join(data, "pycontain", "images")
+
+
+@define(frozen=True)
+class Image:
+    """One image of the store: its manifest's digest, manifest, config, and its layers'
+    chain IDs (bottom first: :meth:`LayerStore.path` gives each one's directory)."""
+
+    digest: str
+    manifest: Manifest
+    config: ImageConfig
+    layers: tuple[str, ...]
+
+    @property
+    def platform(self) -> Platform:
+        return self.config.platform
+
+
+class ImageStore:
+    """Images under *root* (default :func:`default_root`).
+
+    *layers*: the layer store to unpack into (default ``ROOT/layers``); *options*: how
+    layers are written (rootless, the size cap); *durable*: blobs and tags are synced."""
+
+    def __init__(self, root: str | None = None, *, layers: LayerStore | None = None,
+                 options: UnpackOptions | None = None, durable: bool = True) -> None:
+        self.root = os.path.abspath(root or default_root())
+        self.options = options or UnpackOptions()
+        self.content = ContentStore(self.root, durable=durable)
+        self.layers = layers or LayerStore(os.path.join(self.root, "layers"),
+                                           options=self.options)
+        self.durable = durable
+        self._tags = os.path.join(self.root, "tags.json")
+
+    # -- tags -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _tags_locked(self, shared: bool) -> Iterator[None]:
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        fd = os.open(os.path.join(self.root, "tags.lock"),
+                     os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _read_tags(self) -> dict[str, str]:
+        try:
+            with open(self._tags, "rb") as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            return {}
+        except ValueError as err:
+            raise ConfigError(self._tags, f"not valid JSON: {err}") from None
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise ConfigError(self._tags, "expected an object of names to digests")
+        return data
+
+    def tags(self) -> dict[str, str]:
+        """Every tag (``docker.io/library/busybox:latest``) and the manifest it names."""
+        with self._tags_locked(shared=True):
+            return self._read_tags()
+
+    def tag(self, ref: str | Reference, digest: str) -> Reference:
+        """Point the name *ref* (a tag; ``latest`` when it has none) at the image *digest*,
+        which must be in the store."""
+        r = ref if isinstance(ref, Reference) else parse_reference(ref, field="tag")
+        if r.digest is not None:
+            raise ConfigError("tag", f"a tag cannot hold a digest: {ref}")
+        check_digest(digest)
+        if not self.content.has(digest):
+            raise ImageNotFound(f"no image {digest} in {self.root}")
+        with self._tags_locked(shared=False):
+            tags = self._read_tags()
+            tags[str(r)] = digest
+            self._write_tags(tags)
+        return r
+
+    def untag(self, ref: str | Reference) -> None:
+        """Remove the name *ref*; ImageNotFound when there is no such tag."""
+        r = ref if isinstance(ref, Reference) else parse_reference(ref, field="tag")
+        with self._tags_locked(shared=False):
+            tags = self._read_tags()
+            if tags.pop(str(r), None) is None:
+                raise ImageNotFound(f"no image tagged {r}")
+            self._write_tags(tags)
+
+    def _write_tags(self, tags: dict[str, str]) -> None:
+        data = json.dumps(dict(sorted(tags.items())), indent=1).encode()
+        atomic_write(self._tags, data, durable=self.durable)
+
+    # -- images -----------------------------------------------------------------------------
+
+    def resolve(self, ref: str | Reference) -> Image:
+        """The image named by *ref*: a tag (``busybox``, ``busybox:1.36``), a reference with
+        a digest (``...@sha256:...``), or a manifest digest alone."""
+        if isinstance(ref, str) and ref.startswith(("sha256:", "sha512:")):
+            return self.image(check_digest(ref, "reference"))
+        r = ref if isinstance(ref, Reference) else parse_reference(ref)
+        if r.digest is not None:
+            return self.image(r.digest)
+        digest = self.tags().get(str(r))
+        if digest is None:
+            raise ImageNotFound(f"no image {r} in {self.root}")
+        return self.image(digest)
+
+    def image(self, digest: str) -> Image:
+        """The image whose manifest is *digest*."""
+        if not self.content.has(digest):
+            raise ImageNotFound(f"no image {digest} in {self.root}")
+        manifest = parse_manifest(self.content.read(digest), f"manifest {digest}")
+        config = parse_config(self.content.read(manifest.config.digest),
+                              f"config {manifest.config.digest}")
+        if len(config.diff_ids) != len(manifest.layers):
+            raise InvalidImage("rootfs.diff_ids", f"{len(config.diff_ids)} diff_ids for "
+                               f"{len(manifest.layers)} layers (in image {digest})")
+        return Image(digest, manifest, config, tuple(chain_ids(config.diff_ids)))
+
+    def images(self) -> dict[str, list[str]]:
+        """Each tagged image's digest and its names."""
+        out: dict[str, list[str]] = {}
+        for name, digest in self.tags().items():
+            out.setdefault(digest, []).append(name)
+        return out
+
+    # -- getting images in ------------------------------------------------------------------
+
+    def import_archive(self, path: str, *, tag: str | None = None,
+                       platform: Platform | None = None, unpack: bool = True) -> list[Image]:
+        """Import the OCI image layout (a directory or a tar) or ``docker save`` archive at
+        *path*; its images, tagged with the names the archive gives them, and with *tag*
+        (only for an archive of one image).  *platform* picks from a multi-platform index
+        (default: this machine's).  *unpack*: unpack the layers too."""
+        if tag is not None:
+            tag_ref = _tag_ref(tag)
+        found = archive.read_archive(os.fspath(path), self.content, platform)
+        if tag is not None and len(found) != 1:
+            raise ConfigError("tag", f"{path} holds {len(found)} images: a tag names one")
+        return [self._added(f, tag_ref if tag is not None else None, unpack) for f in found]
+
+    def import_rootfs(self, path: str, *, tag: str | None = None,
+                      config: dict[str, Any] | None = None, unpack: bool = True) -> Image:
+        """A one-layer image of the rootfs tarball at *path* (``podman import``); *config*
+        becomes its config's ``config`` section (Cmd, Env, WorkingDir ...)."""
+        tag_ref = _tag_ref(tag) if tag is not None else None
+        found = archive.read_rootfs(os.fspath(path), self.content,
+                                    max_size=self.options.max_size, config=config)
+        return self._added(found, tag_ref, unpack)
+
+    def _added(self, found: archive.Imported, tag: Reference | None, unpack: bool) -> Image:
+        image = self.image(found.digest)
+        if unpack:  # first: an image whose layers are refused gets no name
+            self.unpack(image)
+        for name in found.names:
+            with contextlib.suppress(ConfigError):  # a name we cannot parse is not kept
+                self.tag(name, image.digest)
+        if tag is not None:
+            self.tag(tag, image.digest)
+        return image
+
+    # -- layers -----------------------------------------------------------------------------
+
+    def unpack(self, image: Image) -> list[str]:
+        """Unpack the image's layers into the layer store (those not there yet); their
+        chain IDs, bottom first."""
+        parent = None
+        for desc, diff_id in zip(image.manifest.layers, image.config.diff_ids, strict=True):
+            parent = self.layers.unpack(
+                parent, diff_id, lambda d=desc.digest: self.content.open(d),  # type: ignore[misc]
+                media_compression=LAYER_TYPES.get(desc.media_type))
+        return list(image.layers)
+
+    def merge(self, image: Image, dest: str) -> None:
+        """Write the image's whole filesystem into the empty directory *dest* (whiteouts
+        applied by deletion): the copy fallback where overlay is not available."""
+        try:
+            fd = os.open(dest, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as err:
+            raise ConfigError("dest", f"{dest}: {err.strerror}") from None
+        try:
+            if os.listdir(f"/proc/self/fd/{fd}"):
+                raise ConfigError("dest", f"{dest} is not empty")
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            for desc, diff_id in zip(image.manifest.layers, image.config.diff_ids,
+                                     strict=True):
+                with self.content.open(desc.digest) as blob:
+                    apply_layer(blob, fd, merge=True, diff_id=diff_id, options=self.options,
+                                media_compression=LAYER_TYPES.get(desc.media_type),
+                                name=f"layer {diff_id}")
+        except BaseException:
+            _empty(fd)  # a refused or broken layer leaves nothing of the image behind
+            raise
+        finally:
+            os.close(fd)
+
+
+def _tag_ref(tag: str) -> Reference:
+    """*tag* parsed up front, so a bad one fails before anything is imported."""
+    r = parse_reference(tag, field="tag")
+    if r.digest is not None:
+        raise ConfigError("tag", f"a tag cannot hold a digest: {tag}")
+    return r
+
+
+def _empty(fd: int) -> None:
+    rfd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+    try:
+        names = os.listdir(rfd)
+    finally:
+        os.close(rfd)
+    for name in names:
+        remove_entry(fd, name)
