@@ -1,6 +1,6 @@
 """Run the tutorial's examples, and compare the documented ``--help`` texts with the real ones.
 
-    sudo python docs/check_examples.py            # tutorial.md: every ```python block
+    sudo python docs/check_examples.py            # tutorial.md, sandbox.md: every ```python block
                                                   # preceded by <!-- run -->
     python docs/check_examples.py --help-texts    # cli.md, oci.md: every ```text block
                                                   # preceded by <!-- help: ARGV -->
@@ -125,7 +125,7 @@ def main() -> int:
     if a.help_texts:
         return check_help(a.files or [DOCS / "cli.md", DOCS / "oci.md"])
     rc = 0
-    for f in a.files or [DOCS / "tutorial.md"]:
+    for f in a.files or [DOCS / "tutorial.md", DOCS / "sandbox.md"]:
         try:
             rc |= run_tutorial(f)
         except Exception:

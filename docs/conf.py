@@ -29,7 +29,12 @@ exclude_patterns = ["_build"]
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 
-autodoc_mock_imports = ["pycontain._ffi"]
+try:  # the compiled module where pycontain is installed; a stand-in where it is not built
+    import pycontain._ffi  # noqa: F401
+
+    autodoc_mock_imports: list[str] = []
+except ImportError:
+    autodoc_mock_imports = ["pycontain._ffi"]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": True}

@@ -162,9 +162,9 @@ DEFAULT_READONLY_PATHS: tuple[str, ...] = (
 #: access), None for any number.  This is runc's list (``specconv.AllowedDevices``), which
 #: runc appends to every container's rules so that no rule of the caller takes them away:
 #: mknod of any node (making a node gives no access to the device), the default devices,
-#: /dev/pts/* and /dev/ptmx, and /dev/net/tun (runc 1.2.0 dropped it; later releases put it
+#: ``/dev/pts/*`` and /dev/ptmx, and /dev/net/tun (runc 1.2.0 dropped it; later releases put it
 #: back for the users that cannot add a rule of their own).  /dev/console (5:1) is not here, as in runc: a
-#: container's console is its terminal, a pty (136:*).  Docker's own config allows 5:1
+#: container's console is its terminal, a pty (``136:*``).  Docker's own config allows 5:1
 #: itself, in its ``linux.resources.devices``.
 DEFAULT_DEVICE_RULES: tuple[tuple[str, int | None, int | None, str], ...] = (
     ("c", None, None, "m"),

@@ -25,3 +25,13 @@ def test_tutorial_examples_run() -> None:
 def test_documented_help_texts_match() -> None:
     r = _check("--help-texts")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+
+
+def test_sphinx_build_is_clean(tmp_path: Path) -> None:
+    # the whole site, API pages from the docstrings included, with warnings as errors
+    r = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b",
+                        "html", str(ROOT / "docs"), str(tmp_path / "html")],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert (tmp_path / "html" / "sandbox.html").exists()
+    assert "pycontain.Sandbox" in (tmp_path / "html" / "api.html").read_text()
