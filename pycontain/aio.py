@@ -7,7 +7,7 @@ or timed-out await kills the container and cleans up before the cancellation goe
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Self
 
 from .process import Process
 
@@ -107,7 +107,7 @@ class AsyncProcess:
             raise
         return out, err
 
-    async def __aenter__(self) -> AsyncProcess:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -11,7 +11,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import attrs
 
@@ -52,6 +52,10 @@ class ContainerResult(subprocess.CompletedProcess):  # type: ignore[type-arg]
             ("args", " ".join(self.args)[:120]), ("returncode", self.returncode),
             ("oom killed", "yes" if self.oom_killed else None),
             ("stdout", out(self.stdout)), ("stderr", out(self.stderr))])
+
+
+def _user(value: str | int | User | tuple[int, int] | None) -> User | None:
+    return User.parse(value)
 
 
 def _env(value: Mapping[str, str] | Iterable[str] | None) -> tuple[str, ...]:
@@ -175,7 +179,7 @@ class Container:
     cgroup: Any = True
     hostname: str | None = attrs.field(default=DEFAULT_HOSTNAME, converter=_hostname)
     domainname: str | None = None
-    user: User | None = attrs.field(default=None, converter=User.parse)
+    user: User | None = attrs.field(default=None, converter=_user)
     env: tuple[str, ...] = attrs.field(default=None, converter=_env)
     cwd: str | None = None
     capabilities: Capabilities | None = attrs.field(factory=Capabilities.default,
@@ -309,10 +313,10 @@ class Container:
 
     def _check_network(self) -> None:
         n = self.network
-        if n is not None and not isinstance(n, str):
-            if not (hasattr(n, "pid") or hasattr(n, "infra_pid")):
-                raise ConfigError("network", "expected none, host, bridge, pasta, a network "
-                                  f"name, or a Process or Pod to join, got {n!r}")
+        if n is not None and not isinstance(n, str) \
+                and not (hasattr(n, "pid") or hasattr(n, "infra_pid")):
+            raise ConfigError("network", "expected none, host, bridge, pasta, a network "
+                              f"name, or a Process or Pod to join, got {n!r}")
         mode = self._network_mode()
         if mode == "bridge":
             from .net import network as N
@@ -721,9 +725,10 @@ class Container:
                 P.kill_and_reap(pidfd)
                 att.close()
                 raise
-        on_exit = self._forget
+        on_exit: Callable[[Process], None] = self._forget
         if att is not None or pasta_box:
-            def on_exit(p: Process, att: Any = att, pasta: list[Any] = pasta_box) -> None:
+            def on_exit(p: Process, att: Any = att,
+                        pasta: list[Any] = pasta_box) -> None:
                 try:
                     if att is not None:
                         att.close()
@@ -757,7 +762,8 @@ class Container:
         with self._lock:
             self._procs.discard(proc)
 
-    def run(self, args: Sequence[str], *, capture_output: bool = False, input: bytes | None = None,
+    def run(self, args: Sequence[str], *, capture_output: bool = False,
+            input: bytes | str | None = None,
             timeout: float | None = None, check: bool = False, stdin: Any = DEVNULL,
             stdout: Any = None, stderr: Any = None, text: bool = False,
             env: Mapping[str, str] | None = None, cwd: str | None = None,
@@ -781,7 +787,7 @@ class Container:
             if stdin != DEVNULL:
                 raise ConfigError("input", "may not be used with stdin")
             stdin = PIPE
-            if decode and isinstance(input, str):
+            if isinstance(input, str):
                 input = input.encode(encoding or "utf-8", errors or "strict")
         proc = self.spawn(args, stdin=stdin, stdout=stdout, stderr=stderr, env=env, cwd=cwd)
         try:
@@ -794,18 +800,20 @@ class Container:
             # timeout, KeyboardInterrupt, anything: nothing of the container survives
             proc.close()
             raise
+        res_out: bytes | str | None = out
+        res_err: bytes | str | None = err
         if decode:
             enc, errs = encoding or "utf-8", errors or "strict"
             try:
-                out = out.decode(enc, errs) if out is not None else None
-                err = err.decode(enc, errs) if err is not None else None
+                res_out = out.decode(enc, errs) if out is not None else None
+                res_err = err.decode(enc, errs) if err is not None else None
             except UnicodeDecodeError as exc:
                 # the run happened: keep its bytes on the error for whoever catches it
                 exc.add_note(f"the container's output is not valid {enc}; "
                              "errors=\"replace\" keeps it readable")
                 raise
         assert proc.returncode is not None
-        result = ContainerResult(list(args), proc.returncode, out, err)
+        result = ContainerResult(list(args), proc.returncode, res_out, res_err)
         result.oom_killed = proc.oom_killed
         if check:
             result.check_returncode()
@@ -849,7 +857,7 @@ class Container:
                                    stdout=stdout, stderr=stderr, env=env, cwd=cwd)
         try:
             out, err = await asyncio.wait_for(p.communicate(input), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             p.process.close()
             raise subprocess.TimeoutExpired(list(args), timeout or 0) from None
         if decode:
@@ -880,7 +888,7 @@ class Container:
 
         flush_cgroups()
 
-    def __enter__(self) -> Container:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -28,8 +28,8 @@ __all__ = [
     "HOST_HIDDEN_DIRS",
     "HOST_SECRET_FILES",
     "LIBRARY_NAMESPACES",
-    "SANDBOX_ID",
     "PROC_MOUNT",
+    "SANDBOX_ID",
     "SYS_MOUNT",
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 
 import attrs
@@ -60,7 +61,7 @@ def _idmaps(value: Iterable[IdMap | tuple[int, int, int]] | None) -> tuple[IdMap
 
 def _check_maps(maps: tuple[IdMap, ...], field: str) -> None:
     spans = sorted((m.container_id, m.container_id + m.size) for m in maps)
-    for (a0, a1), (b0, _b1) in zip(spans, spans[1:], strict=False):
+    for (a0, a1), (b0, _b1) in itertools.pairwise(spans):
         if b0 < a1:
             raise ConfigError(field, "ranges overlap")
     if len(maps) > 340:
@@ -110,7 +111,7 @@ class Namespaces:
     def __attrs_post_init__(self) -> None:
         both = self.create & set(self.join)
         if both:
-            raise ConfigError("namespaces", f"{sorted(both)[0]} is both created and joined")
+            raise ConfigError("namespaces", f"{min(both)} is both created and joined")
         if (self.uid_map or self.gid_map) and "user" not in self.create:
             raise ConfigError("uid_map", "id maps need a new user namespace ('user' in create)")
         _check_maps(self.uid_map, "uid_map")

@@ -14,7 +14,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from . import _keeper
 from .errors import CgroupUnsupported
@@ -126,7 +126,7 @@ def kill_all() -> int:
     return len(procs)
 
 
-import atexit  # noqa: E402
+import atexit
 
 atexit.register(flush_cgroups)
 
@@ -390,27 +390,27 @@ class Process:
                                                     output=self._joined(self.stdout),
                                                     stderr=self._joined(self.stderr))
                 for key, _ev in sel.select(left):
-                    f = key.fileobj
-                    if f is self.stdin:
+                    fo: Any = key.fileobj
+                    if fo is self.stdin:
                         assert self._comm_input is not None
                         chunk = self._comm_input[self._comm_input_offset:
                                                  self._comm_input_offset + _PIPE_BUF]
                         try:
                             self._comm_input_offset += os.write(key.fd, chunk)
                         except BrokenPipeError:
-                            sel.unregister(f)
+                            sel.unregister(key.fileobj)
                             self.stdin.close()
                             continue
                         if self._comm_input_offset >= len(self._comm_input):
-                            sel.unregister(f)
+                            sel.unregister(key.fileobj)
                             self.stdin.close()
                     else:
                         data = os.read(key.fd, 32768)
                         if not data:
-                            sel.unregister(f)
-                            f.close()  # type: ignore[union-attr]
+                            sel.unregister(fo)
+                            fo.close()
                         else:
-                            self._comm_out[id(f)].append(data)
+                            self._comm_out[id(fo)].append(data)
         finally:
             sel.close()
             with self._lock:
@@ -454,7 +454,7 @@ class Process:
                 except OSError:
                     pass
 
-    def __enter__(self) -> Process:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -470,9 +470,9 @@ class Process:
                 _warn(f"a running container process was dropped and is killed: {self!r} "
                       "(close() it, or use it as a context manager)", ResourceWarning,
                       source=self, stacklevel=2)
-        except Exception:  # noqa: BLE001 - at interpreter exit anything may be gone
+        except Exception:  # noqa: BLE001, S110 - at interpreter exit anything may be gone
             pass
         try:
             self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 - the same
             pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import attrs
 
@@ -43,6 +43,14 @@ def parse_options(options: Iterable[str], field: str = "options") -> tuple[int, 
     return flags, prop, (",".join(data) or None), rro
 
 
+def _strs(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
+def _abspath(p: str | os.PathLike[str]) -> str:
+    return os.path.abspath(os.fspath(p))
+
+
 @attrs.frozen
 class Mount:
     """One mount in the container, with OCI-style options (``ro``, ``nosuid``, ``rbind``,
@@ -52,7 +60,7 @@ class Mount:
     target: str
     source: str | None = None
     type: str | None = None
-    options: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    options: tuple[str, ...] = attrs.field(default=(), converter=_strs)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.target, str) or not self.target.startswith("/"):
@@ -189,7 +197,7 @@ def _interpreter_dirs() -> list[str]:
     return out
 
 
-def _abs_existing_dir(field: str):  # type: ignore[no-untyped-def]
+def _abs_existing_dir(field: str) -> Callable[[object, object, str], None]:
     def check(_inst: object, _attr: object, value: str) -> None:
         if not isinstance(value, (str, os.PathLike)):
             raise ConfigError(field, f"expected a path, got {value!r}")
@@ -206,20 +214,20 @@ class RootFS:
     read-only) and runc's masked and read-only paths.  Use :meth:`host` for a sandbox over
     the host's own ``/`` with no image at all."""
 
-    path: str = attrs.field(converter=lambda p: os.path.abspath(os.fspath(p)),
+    path: str = attrs.field(converter=_abspath,
                             validator=_abs_existing_dir("rootfs"))
     mounts: tuple[Mount, ...] = attrs.field(factory=default_mounts, converter=_mounts)
     readonly: bool = False
     devices: tuple[Device, ...] = DEFAULT_DEVICES
     symlinks: tuple[tuple[str, str], ...] = D.DEFAULT_SYMLINKS
-    masked_paths: tuple[str, ...] = attrs.field(default=D.DEFAULT_MASKED_PATHS, converter=tuple)
-    readonly_paths: tuple[str, ...] = attrs.field(default=D.DEFAULT_READONLY_PATHS, converter=tuple)
+    masked_paths: tuple[str, ...] = attrs.field(default=D.DEFAULT_MASKED_PATHS, converter=_strs)
+    readonly_paths: tuple[str, ...] = attrs.field(default=D.DEFAULT_READONLY_PATHS, converter=_strs)
     propagation: str = "rprivate"  # of the container's own mounts (OCI rootfsPropagation)
     host_root: bool = False
     #: map the container's root to the host's nobody when the caller is root (see :meth:`host`)
     unprivileged: bool = False
     #: host directories beneath hidden ones shown again, read-only (see :meth:`host`)
-    revealed: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    revealed: tuple[str, ...] = attrs.field(default=(), converter=_strs)
 
     mode = P.PC_ROOT_PIVOT
 
@@ -296,7 +304,7 @@ class RootFS:
             staging = next((d for d in ("/tmp", "/mnt", "/run", "/media", "/srv") if os.path.isdir(d)), None)
             if staging is None:
                 raise ConfigError("rootfs", "RootFS.host() needs one of /tmp, /mnt, /run on the host to stage the root")
-        return dict(
+        return dict(  # noqa: C408 - the plan's field names, as keywords
             root_mode=self.mode,
             rootfs=self.path,
             staging=staging,
@@ -339,8 +347,8 @@ class Chroot(RootFS):
     mounts: tuple[Mount, ...] = attrs.field(default=(), converter=_mounts)
     devices: tuple[Device, ...] = ()
     symlinks: tuple[tuple[str, str], ...] = ()
-    masked_paths: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    readonly_paths: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    masked_paths: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    readonly_paths: tuple[str, ...] = attrs.field(default=(), converter=_strs)
 
     mode = P.PC_ROOT_CHROOT
 

@@ -37,7 +37,7 @@ import stat
 import struct
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
 import attrs
 
@@ -93,6 +93,34 @@ def _cpus(v: Any) -> float | None:
     return float(v)
 
 
+def _conv_wall_time(v: Any) -> Any:
+    return _seconds("wall_time")(v)
+
+
+def _conv_cpu_time(v: Any) -> Any:
+    return _seconds("cpu_time")(v)
+
+
+def _conv_memory(v: Any) -> Any:
+    return _size("memory", 4096)(v)
+
+
+def _conv_pids(v: Any) -> Any:
+    return _count("pids")(v)
+
+
+def _conv_output(v: Any) -> Any:
+    return _size("output", 0)(v)
+
+
+def _conv_written(v: Any) -> Any:
+    return _size("written", 4096)(v)
+
+
+def _conv_open_files(v: Any) -> Any:
+    return _count("open_files")(v)
+
+
 @attrs.frozen
 class Limits:
     """The limits of each run of a :class:`Sandbox`; sizes take ``"64M"`` as well as bytes,
@@ -106,14 +134,14 @@ class Limits:
     directory's tmpfs and the largest file the program may write anywhere (RLIMIT_FSIZE);
     ``open_files``: RLIMIT_NOFILE."""
 
-    wall_time: float | None = attrs.field(default=60.0, converter=_seconds("wall_time"))
-    cpu_time: float | None = attrs.field(default=None, converter=_seconds("cpu_time"))
-    memory: int | None = attrs.field(default=512 * MiB, converter=_size("memory", 4096))
-    pids: int | None = attrs.field(default=64, converter=_count("pids"))
+    wall_time: float | None = attrs.field(default=60.0, converter=_conv_wall_time)
+    cpu_time: float | None = attrs.field(default=None, converter=_conv_cpu_time)
+    memory: int | None = attrs.field(default=512 * MiB, converter=_conv_memory)
+    pids: int | None = attrs.field(default=64, converter=_conv_pids)
     cpus: float | None = attrs.field(default=None, converter=_cpus)
-    output: int | None = attrs.field(default=16 * MiB, converter=_size("output", 0))
-    written: int | None = attrs.field(default=64 * MiB, converter=_size("written", 4096))
-    open_files: int | None = attrs.field(default=None, converter=_count("open_files"))
+    output: int | None = attrs.field(default=16 * MiB, converter=_conv_output)
+    written: int | None = attrs.field(default=64 * MiB, converter=_conv_written)
+    open_files: int | None = attrs.field(default=None, converter=_conv_open_files)
 
     def __repr__(self) -> str:
         set_ = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in attrs.fields(Limits)
@@ -283,7 +311,7 @@ class Sandbox:
         """Kill every run still going and clean up; idempotent."""
         self._container.close()
 
-    def __enter__(self) -> Sandbox:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -320,7 +348,7 @@ class Sandbox:
             os.write(w, b"x")
             try:
                 await fut
-            except Exception:  # noqa: BLE001 - cancelled: the run's own error is moot
+            except Exception:  # noqa: BLE001, S110 - cancelled: the run's own error is moot
                 pass
             raise
         finally:
@@ -360,7 +388,7 @@ class Sandbox:
             # the init exits once the socket closes; close() kills what is left and waits
             try:
                 proc.wait(2.0)
-            except Exception:  # noqa: BLE001 - close() below kills it
+            except Exception:  # noqa: BLE001, S110 - close() below kills it
                 pass
             proc.close()
 

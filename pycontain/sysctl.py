@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 from .errors import ConfigError
 
@@ -10,7 +11,7 @@ _IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
                 "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
 
 
-def check_sysctls(sysctl: Mapping[str, str], create: Set[str], join: Mapping[str, str], *,
+def check_sysctls(sysctl: Mapping[str, str], create: AbstractSet[str], join: Mapping[str, str], *,
                   field: str = "linux.sysctl") -> None:
     """Only namespaced sysctls, each with its namespace (runc's rules): anything else
     would change the host.  ``field`` prefixes the error's field name."""

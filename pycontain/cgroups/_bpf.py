@@ -18,7 +18,7 @@ _LOG_SIZE = 1 << 16
 
 
 def _lib() -> tuple[Any, Any]:
-    from pycontain._ffi import ffi, lib  # type: ignore[attr-defined]
+    from pycontain._ffi import ffi, lib
 
     return ffi, lib
 

@@ -95,14 +95,24 @@ def swap_v2(memory_swap: int, memory: int | None) -> int:
     return memory_swap - memory
 
 
-def _size_or_int(field: str) -> Any:
-    """A converter: a size string (``"64M"``) as bytes, an error naming *field*; anything
-    else as given (the validator judges)."""
-    def conv(value: Any) -> Any:
-        if isinstance(value, str):
-            return parse_size(value, field)
-        return value
-    return conv
+def _size_or_int(field: str, value: Any) -> Any:
+    """A size string (``"64M"``) as bytes, an error naming *field*; anything else as given
+    (the validator judges)."""
+    if isinstance(value, str):
+        return parse_size(value, field)
+    return value
+
+
+def _memory_max_size(value: Any) -> Any:
+    return _size_or_int("memory_max", value)
+
+
+def _memory_swap_max_size(value: Any) -> Any:
+    return _size_or_int("memory_swap_max", value)
+
+
+def _memory_low_size(value: Any) -> Any:
+    return _size_or_int("memory_low", value)
 
 
 def _bytes_or_unlimited(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
@@ -277,14 +287,14 @@ class Resources:
     #: Bytes of memory (v1 ``memory.limit_in_bytes``, v2 ``memory.max``). Swap is not used beyond
     #: it unless ``memory_swap_max`` says so, so the OOM killer acts at this limit.
     memory_max: int | None = attrs.field(default=None, validator=_bytes_or_unlimited,
-                                    converter=_size_or_int("memory_max"))
+                                    converter=_memory_max_size)
     #: Memory plus swap, in bytes (OCI semantics; v1 ``memory.memsw.limit_in_bytes``, v2
     #: ``memory.swap.max`` = this minus ``memory_max``).
     memory_swap_max: int | None = attrs.field(default=None, validator=_bytes_or_unlimited,
-                                    converter=_size_or_int("memory_swap_max"))
+                                    converter=_memory_swap_max_size)
     #: Reservation: v1 ``memory.soft_limit_in_bytes``, v2 ``memory.low``.
     memory_low: int | None = attrs.field(default=None, validator=_memory_low,
-                                    converter=_size_or_int("memory_low"))
+                                    converter=_memory_low_size)
     #: ``pids.max``: tasks (processes and threads) allowed at once.
     pids_max: int | None = attrs.field(default=None, validator=_pids)
     #: CFS quota in microseconds per ``cpu_period`` (v1 ``cpu.cfs_quota_us``, v2 ``cpu.max``).

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(mod.main(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except Exception as err:  # one line, no traceback
+    except Exception as err:  # noqa: BLE001 - one line, no traceback
         from pycontain.cli._errors import format_error
 
         print(f"pycontain {args.verb}: {format_error(err)}", file=sys.stderr)

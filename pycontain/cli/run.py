@@ -144,7 +144,8 @@ def main(args: argparse.Namespace) -> int:
 
             print(f"pycontain run: timed out after {args.timeout:g} seconds; container killed", file=sys.stderr)
             return 124
-    return rc if rc >= 0 else 128 - rc
+    code: int = rc if rc >= 0 else 128 - rc
+    return code
 
 
 def _attach_pod(args: argparse.Namespace) -> Any:

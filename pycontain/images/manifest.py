@@ -194,7 +194,7 @@ def _media_type(doc: _Doc, obj: dict[str, Any], allowed: frozenset[str], default
         return default  # OCI makes it optional (it is the descriptor's that counts)
     if mt not in allowed:
         raise doc.fail("mediaType", f"expected one of {sorted(allowed)}, got {mt!r}")
-    return mt
+    return str(mt)
 
 
 def parse_index(data: bytes | dict[str, Any], source: str = "index") -> Index:

@@ -10,7 +10,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._ffi import ffi, lib  # type: ignore[import-not-found]
+    from .._ffi import ffi, lib
 
 __all__ = [
     "check",
@@ -26,7 +26,7 @@ __all__ = [
 
 
 def _core() -> Any:
-    from .. import _ffi  # type: ignore[attr-defined]
+    from .. import _ffi
 
     return _ffi
 

@@ -212,11 +212,13 @@ class Attachment:
 
     @property
     def ip4(self) -> str | None:
-        return self.lease.ip4
+        ip: str | None = self.lease.ip4
+        return ip
 
     @property
     def ip6(self) -> str | None:
-        return self.lease.ip6
+        ip: str | None = self.lease.ip6
+        return ip
 
     def plan_net(self, host_nl: int, *, by_parent: bool = False) -> Any:
         from pycontain.lowlevel.plan import PlanNet
@@ -340,7 +342,8 @@ def _check_host_ports(ports: Sequence[PortMapping]) -> None:
                                        f"{' on ' + p.host_ip if p.host_ip else ''} is already "
                                        "in use on the host") from None
                 if err.errno != 99:  # EADDRNOTAVAIL: not our address; nft decides
-                    raise NetworkError("publishing port", f"{p}: {os.strerror(err.errno)}") from None
+                    raise NetworkError("publishing port",
+                                       f"{p}: {os.strerror(err.errno or 0)}") from None
 
 
 # -- files ------------------------------------------------------------------------------------

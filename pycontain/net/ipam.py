@@ -92,6 +92,10 @@ _NETWORK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 # -- leases ----------------------------------------------------------------------------------
 
 
+def _strs(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(items)
+
+
 @attrs.frozen
 class Lease:
     """The addresses and names one owner holds on one network.  ``extra`` is the caller's
@@ -101,7 +105,7 @@ class Lease:
     ip4: str | None
     ip6: str | None
     name: str | None = None
-    aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    aliases: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     extra: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, hash=False)
 
     def to_json(self) -> dict[str, Any]:

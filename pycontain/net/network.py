@@ -378,7 +378,7 @@ def _write_sysctl(path: str, value: str, optional: bool = False) -> None:
     except OSError as err:
         if optional:
             return
-        raise NetworkError("setting " + path.replace("/", "."), f"{os.strerror(err.errno)}",
+        raise NetworkError("setting " + path.replace("/", "."), f"{os.strerror(err.errno or 0)}",
                            hint=f"write {value} to {full} as root") from None
 
 

@@ -366,7 +366,7 @@ def _check_device_path(spec: S.Spec, bundle: str, rootfs: str, path: str, field:
     top, rel = rootfs, target
     cover = _covering_mount(spec, target)
     if cover is not None:
-        i, m = cover
+        _i, m = cover
         is_bind = m.type == "bind" or any(o in ("bind", "rbind") for o in m.options)
         if not is_bind or not m.source:
             return  # a fresh filesystem (a tmpfs on /dev): nothing there yet
@@ -498,7 +498,7 @@ def build_plan(spec: S.Spec, bundle: str) -> Plan:
         root_mode=PC_ROOT_PIVOT,
         rootfs=rootfs,
         rootfs_id=root_id,
-        rootfs_readonly=spec.root.readonly,
+        rootfs_readonly=spec.root is not None and spec.root.readonly,
         rootfs_propagation=prop,
         mounts=tuple(mts),
         devices=devices(spec, userns=userns, bundle=bundle, rootfs=rootfs),  # runc makes them even without a /dev mount

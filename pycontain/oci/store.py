@@ -34,7 +34,7 @@ def default_root() -> str:
         return DEFAULT_ROOT
     if os.geteuid() != 0:
         return os.path.join(xdg, "pycontain")
-    from ..userns import in_initial_userns
+    from ..lowlevel.proc import in_initial_userns
 
     if not in_initial_userns() and os.environ.get("USER", "") != "root":
         return os.path.join(xdg, "pycontain")

@@ -51,10 +51,11 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
+    from ..defaults import DEFAULT_CAPABILITIES
     from ._libseccomp import SeccompUnavailable
     from .cache import clear_cache, compile_profile
     from .compile import ACTIONS, ARCHITECTURES, FLAGS, OPERATORS
-    from .default import DEFAULT_CAPABILITIES, default_profile, resolve_docker_profile
+    from .default import default_profile, resolve_docker_profile
     from .filter import CompiledFilter
 
 

@@ -28,7 +28,7 @@ def missing(feature: str) -> str | None:
         return None if os.geteuid() == 0 else "not running as root"
     if feature == "containers":
         try:
-            from pycontain.lowlevel import lib  # noqa: F401
+            from pycontain.lowlevel import lib
         except Exception as err:  # noqa: BLE001 - the reason is the answer
             return f"the C core is not built: {err}"
         if os.geteuid() != 0:
@@ -57,13 +57,13 @@ def missing(feature: str) -> str | None:
     if feature == "nftables":
         from pycontain.net import nft
 
-        why = nft.available()
-        return None if why is None else f"nftables: {why}"
+        nft_why: str | None = nft.available()
+        return None if nft_why is None else f"nftables: {nft_why}"
     if feature == "pasta":
         from pycontain.net import pasta
 
-        why = pasta.available()
-        return None if why is None else f"pasta: {why}"
+        pasta_why: str | None = pasta.available()
+        return None if pasta_why is None else f"pasta: {pasta_why}"
     if feature == "clone3":
         from pycontain.lowlevel import lib
 

@@ -56,6 +56,8 @@ def main(opts: Options, args: list[str], log: Log) -> int:
     def watch_oom() -> None:
         from pycontain.errors import CgroupUnsupported
 
+        assert cg is not None
+
         try:
             with cg.oom_events(stop) as events:
                 for _count in events:

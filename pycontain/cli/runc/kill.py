@@ -21,7 +21,7 @@ def parse_signal(text: str) -> int:
     try:
         return int(getattr(signal.Signals, t))
     except AttributeError:
-        if t.startswith("SIGRTMIN") or t.startswith("SIGRTMAX"):
+        if t.startswith(("SIGRTMIN", "SIGRTMAX")):
             base = signal.SIGRTMIN if t.startswith("SIGRTMIN") else signal.SIGRTMAX
             off = t[8:]
             try:

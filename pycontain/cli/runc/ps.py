@@ -22,7 +22,7 @@ def main(opts: Options, args: list[str], log: Log) -> int:
     import subprocess
 
     out = subprocess.run(["ps", *(a.ps_args or ["-ef"])], capture_output=True,
-                         text=True).stdout.splitlines()
+                         text=True, check=False).stdout.splitlines()
     if not out:
         return 0
     header = out[0]

@@ -42,7 +42,11 @@ def main(opts: Options, args: list[str], log: Log) -> int:
     res: dict[str, Any] = {}
     if a.resources:
         try:
-            text = sys.stdin.read() if a.resources == "-" else open(a.resources).read()
+            if a.resources == "-":
+                text = sys.stdin.read()
+            else:
+                with open(a.resources) as fh:
+                    text = fh.read()
             res = json.loads(text) if text.strip() else {}
         except (OSError, ValueError) as err:
             raise ConfigError("--resources", f"unreadable LinuxResources JSON: {err}") from None

@@ -144,8 +144,11 @@ def _make_converter() -> cattrs.Converter:
                 raise err.at(f"[{json.dumps(key)}]") from None
         return out
 
-    conv.register_structure_hook_func(lambda t: get_origin(t) is tuple, structure_tuple)
-    conv.register_structure_hook_func(lambda t: get_origin(t) in (dict, Mapping), structure_mapping)
+    conv.register_structure_hook_func(lambda t: get_origin(t) is tuple,  # type: ignore[comparison-overlap]
+                                      structure_tuple)
+    conv.register_structure_hook_func(
+        lambda t: get_origin(t) in (dict, Mapping),  # type: ignore[comparison-overlap]
+        structure_mapping)
 
     def structure_enum(value: object, t: type[enum.Enum]) -> enum.Enum:
         try:
@@ -263,10 +266,10 @@ def read_json(source: str | os.PathLike[str] | IO[str] | Mapping[str, Any]) -> o
     if isinstance(source, Mapping):
         return dict(source)
     if hasattr(source, "read"):
-        text = source.read()  # type: ignore[union-attr]
+        text = source.read()
         name = getattr(source, "name", "config.json")
     else:
-        name = os.fspath(source)  # type: ignore[arg-type]
+        name = os.fspath(source)
         with open(name, encoding="utf-8") as f:
             text = f.read()
     try:
