@@ -48,6 +48,8 @@ class BuildFront(build_scripts):
 
 setup(
     cffi_modules=["csrc/ffibuild.py:ffibuilder"],
+    # the extension uses the stable ABI (cffi's default): one wheel for CPython 3.11 and later
+    options={"bdist_wheel": {"py_limited_api": "cp311"}},
     scripts=FRONT_SOURCES[:1],  # what makes setuptools run build_scripts and install_scripts
     cmdclass={"build_scripts": BuildFront},
 )
