@@ -51,10 +51,11 @@ CONSTANTS = """
 """
 
 
-def _build_static(name: str) -> None:
+def _build_static(name: str, *, libc: bool = False) -> None:
     """Compile csrc/NAME.c (static, no libc) and embed it as csrc/NAME_bin.h (the bytes
     pc_NAME, pc_NAME_len).  Where it can't be built (another architecture, no compiler), an
-    empty program turns the feature off at run time."""
+    empty program turns the feature off at run time.  With libc: a program linked to the
+    host's libc, for one that runs long and is worth the shared pages (the monitor)."""
     import os
     import shutil
     import subprocess
@@ -64,9 +65,13 @@ def _build_static(name: str) -> None:
     data = b""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, name)
-        cmd = [*cc, "-nostdlib", "-static", "-Os", "-fno-stack-protector",
-               "-fno-asynchronous-unwind-tables", "-fno-pie", "-no-pie",
-               "-Wl,--build-id=none", "-o", out, str(HERE / f"{name}.c")]
+        if libc:
+            flags = ["-O2", "-Wall", "-Wl,-z,now", "-Wl,-z,relro", "-Wl,--build-id=none"]
+        else:
+            flags = ["-nostdlib", "-static", "-Os", "-fno-stack-protector",
+                     "-fno-asynchronous-unwind-tables", "-fno-pie", "-no-pie",
+                     "-Wl,--build-id=none"]
+        cmd = [*cc, *flags, "-o", out, str(HERE / f"{name}.c")]
         try:
             subprocess.run(cmd, check=True, capture_output=True)
             if shutil.which("strip"):
@@ -84,6 +89,7 @@ def _build_static(name: str) -> None:
 
 _build_static("execstub")  # the exec stub (CVE-2019-5736)
 _build_static("pause")     # a pod's infra process
+_build_static("monitor", libc=True)  # a detached container's parent (csrc/monitor.c)
 _build_static("init")      # a container's init (pid 1 that runs the program as its child)
 
 

@@ -290,6 +290,7 @@ int pc_sethostname(const char *name, int len);
 int pc_clone3_supported(void);
 int pc_execstub_fd(void);          /* a read-only fd of the sealed exec stub, or -errno */
 int pc_pause_fd(void);             /* the same for a pod's infra program (csrc/pause.c) */
+int pc_monitor_fd(void);           /* the same for a detached container's monitor (csrc/monitor.c) */
 int pc_init_fd(void);              /* the same for a container's init (csrc/init.c) */
 /* --- device cgroup (bpfdev.c) --- */
 /* One OCI device rule; type 'a' (all), 'b' or 'c'; major/minor -1: any; access: a mask of

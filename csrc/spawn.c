@@ -10,6 +10,7 @@
 
 #include "execstub_bin.h"
 #include "pause_bin.h"
+#include "monitor_bin.h"
 #include "init_bin.h"
 
 void pc_child_main(const struct pc_plan *p) __attribute__((noreturn));
@@ -284,7 +285,7 @@ int pc_sethostname(const char *name, int len)
 #define SYS_memfd_create 319
 #endif
 
-/* A static program in a sealed memfd, reopened read-only (an fd open for writing would make
+/* A program in a sealed memfd, reopened read-only (an fd open for writing would make
  * execveat fail with ETXTBSY).  Parent side: called once per process from Python. */
 static int sealed_program(const char *name, const unsigned char *data, unsigned int len)
 {
@@ -318,6 +319,11 @@ int pc_execstub_fd(void)
 int pc_pause_fd(void)
 {
     return sealed_program("pycontain-pause", pc_pause, pc_pause_len);
+}
+
+int pc_monitor_fd(void)
+{
+    return sealed_program("pycontain-monitor", pc_monitor, pc_monitor_len);
 }
 
 int pc_init_fd(void)

@@ -1,0 +1,2 @@
+"""Detached containers: the C monitor that outlives Python (:mod:`.monitor`) and the logs
+it writes (:mod:`.logs`)."""
