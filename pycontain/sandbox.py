@@ -42,6 +42,7 @@ from typing import Any, Self
 import attrs
 
 from .cgroups import Resources, parse_size
+from .defaults import SANDBOX_ID
 from .errors import ConfigError, PycontainError
 
 __all__ = ["Limits", "Sandbox", "SandboxResult"]
@@ -255,7 +256,8 @@ class Sandbox:
     ``limits`` (or the same fields as keywords: ``Sandbox(memory="64M", cpu_time=2)``),
     ``rootfs`` (default: the host's ``/`` read-only, as an unprivileged user sees it, see
     :meth:`pycontain.RootFS.host`), ``network`` (default ``"none"``: loopback only),
-    ``env``, ``user``, ``seccomp`` (Docker's default profile unless None), ``workdir``
+    ``env``, ``user`` (default, started by root: the host's ``nobody`` with no user
+    namespace and no capabilities; without root: the caller, as root of a user namespace), ``seccomp`` (Docker's default profile unless None), ``workdir``
     (default ``/tmp``: a fresh tmpfs per run, the program's working directory), ``files``
     (name -> bytes or str written into ``workdir`` before each run; a run's own ``files=``
     are added).  One sandbox serves any number of runs, from any number of threads and
@@ -285,6 +287,12 @@ class Sandbox:
             if isinstance(rootfs, (str, os.PathLike)):
                 rootfs = R.RootFS(os.fspath(rootfs), readonly=True)
             root = rootfs.with_mounts(scratch)
+        if user is None and os.geteuid() == 0:
+            # the host's nobody, with no user namespace: a namespace's root would hold
+            # capabilities there (a well-trodden path to kernel bugs), and making one costs
+            # a run ~2 ms; isolate runs its boxes the same way.  Without root the sandbox
+            # needs a user namespace, where root is the caller.
+            user = f"{SANDBOX_ID}:{SANDBOX_ID}"
         rl: dict[str, int | tuple[int, int]] = {"RLIMIT_CORE": 0}
         if limits.cpu_time is not None:
             soft = max(1, math.ceil(limits.cpu_time))

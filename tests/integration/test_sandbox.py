@@ -261,3 +261,13 @@ def test_killed_caller_leaves_nothing(tmp_path: Path) -> None:
     assert not subprocess.run(["pgrep", "-f", "^sleep 60$"], capture_output=True,
                               text=True).stdout.strip()
     assert os.path.exists("/proc/self")
+
+
+def test_started_by_root_it_runs_as_nobody_without_a_user_namespace() -> None:
+    with Sandbox() as sb:
+        r = sb.run(["sh", "-c", "id -u; id -g; cat /proc/self/uid_map; "
+                    "grep CapEff /proc/self/status"], text=True)
+    lines = r.stdout.split("\n")
+    assert lines[:2] == ["65534", "65534"]
+    assert lines[2].split() == ["0", "0", "4294967295"]   # the host's own: no user namespace
+    assert lines[3].split()[1] == "0000000000000000"       # no capability
