@@ -139,3 +139,16 @@ def test_works_under_xdist(pytester: pytest.Pytester) -> None:
             assert r.stdout == f"{i}\\n".encode()
     """)
     _run(pytester, "-n", "2", "--pycontain-leak-check").assert_outcomes(passed=8)
+
+
+def test_docs_testing_examples_run(pytester: pytest.Pytester) -> None:
+    # docs/testing.md's examples are a user's test file: run them as one
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "testing.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks
+    pytester.makepyfile("\n\n".join(blocks))
+    n = sum(b.count("\ndef test_") + b.startswith("def test_") for b in blocks)
+    _run(pytester, "--pycontain-leak-check").assert_outcomes(passed=n)
