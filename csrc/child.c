@@ -693,6 +693,112 @@ static void protect_paths(const struct pc_plan *p, int rootfd, int dn)
         readonly_path(rootfd, p->readonly[i], i);
 }
 
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#define SYS_fsconfig 431
+#define SYS_fsmount 432
+#endif
+#define PC_FSCONFIG_SET_FLAG 0
+#define PC_FSCONFIG_SET_STRING 1
+#define PC_FSCONFIG_CMD_CREATE 6
+
+static int fs_set(int fs, const char *key, const char *value)
+{
+    return (int)syscall(SYS_fsconfig, fs, value ? PC_FSCONFIG_SET_STRING : PC_FSCONFIG_SET_FLAG,
+                        key, value, 0);
+}
+
+/* A filesystem made with the new mount API, detached (no path anywhere yet): its fd */
+static int fs_mount(int fs, const char *what)
+{
+    if (syscall(SYS_fsconfig, fs, PC_FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        FAIL(PC_STEP_OVERLAY, -1, what);
+    int m = (int)syscall(SYS_fsmount, fs, 1 /* FSMOUNT_CLOEXEC */, 0);
+    if (m < 0)
+        FAIL(PC_STEP_OVERLAY, -1, what);
+    close(fs);
+    return m;
+}
+
+/* An image's root: the overlay of p->overlay_lower (top first) with a writable layer, put
+ * where rootfs_fd is (an empty directory) in our own mount namespace; returns an fd of the
+ * overlay's root.  One fsconfig per lower layer ("lowerdir+", Linux 6.8), so no length
+ * limit; older kernels take the classic colon list.  Without overlay_upper the writable
+ * layer is a tmpfs of the container's own, charged to its memory cgroup, gone with it. */
+static int mount_overlay_root(const struct pc_plan *p, int rootfs_fd)
+{
+    char upper[64], work[64];
+    const char *up = p->overlay_upper, *wk = p->overlay_work;
+    int scratch = -1;
+    if (!up) {
+        int fs = (int)syscall(SYS_fsopen, "tmpfs", 1 /* FSOPEN_CLOEXEC */);
+        if (fs < 0 || fs_set(fs, "mode", "0755") < 0)
+            FAIL(PC_STEP_OVERLAY, -1, "tmpfs");
+        scratch = fs_mount(fs, "tmpfs");
+        if (syscall(SYS_move_mount, scratch, "", rootfs_fd, "",
+                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+            FAIL(PC_STEP_OVERLAY, -1, p->rootfs);
+        if (mkdirat(scratch, "upper", 0755) < 0 || mkdirat(scratch, "work", 0700) < 0 ||
+            mkdirat(scratch, "root", 0755) < 0)
+            FAIL(PC_STEP_OVERLAY, -1, "tmpfs");
+        char fdp[48];
+        pc_fdpath(fdp, sizeof(fdp), scratch);
+        if (pc_join(upper, sizeof(upper), fdp, "upper") < 0 ||
+            pc_join(work, sizeof(work), fdp, "work") < 0)
+            FAILE(ENAMETOOLONG, PC_STEP_OVERLAY, -1, fdp);
+        up = upper;
+        wk = work;
+    }
+    int fs = (int)syscall(SYS_fsopen, "overlay", 1 /* FSOPEN_CLOEXEC */);
+    if (fs < 0)
+        FAIL(PC_STEP_OVERLAY, -1, "overlay");
+    int per_layer = 1;
+    for (int i = 0; i < p->n_overlay_lower; i++) {
+        if (fs_set(fs, "lowerdir+", p->overlay_lower[i]) == 0)
+            continue;
+        if (i == 0 && errno == EINVAL) {
+            per_layer = 0; /* before 6.8: one "lowerdir" option */
+            break;
+        }
+        FAIL(PC_STEP_OVERLAY, i, p->overlay_lower[i]);
+    }
+    if (!per_layer) {
+        char list[8192];
+        size_t n = 0;
+        for (int i = 0; i < p->n_overlay_lower; i++) {
+            size_t len = (size_t)pc_strlen(p->overlay_lower[i]);
+            if (n + len + 2 > sizeof(list))
+                FAILE(E2BIG, PC_STEP_OVERLAY, i, p->overlay_lower[i]);
+            if (n)
+                list[n++] = ':';
+            memcpy(list + n, p->overlay_lower[i], len);
+            n += len;
+        }
+        list[n] = 0;
+        if (fs_set(fs, "lowerdir", list) < 0)
+            FAIL(PC_STEP_OVERLAY, -1, "lowerdir");
+    }
+    if (fs_set(fs, "upperdir", up) < 0)
+        FAIL(PC_STEP_OVERLAY, -1, up);
+    if (fs_set(fs, "workdir", wk) < 0)
+        FAIL(PC_STEP_OVERLAY, -1, wk);
+    /* no inode index: layers are shared between containers and never renamed */
+    if (fs_set(fs, "index", "off") < 0 && errno != EINVAL)
+        FAIL(PC_STEP_OVERLAY, -1, "index=off");
+    if (p->overlay_userxattr && fs_set(fs, "userxattr", NULL) < 0)
+        FAIL(PC_STEP_OVERLAY, -1, "userxattr");
+    int ov = fs_mount(fs, "overlay");
+    int r = scratch >= 0
+                ? (int)syscall(SYS_move_mount, ov, "", scratch, "root", MOVE_MOUNT_F_EMPTY_PATH)
+                : (int)syscall(SYS_move_mount, ov, "", rootfs_fd, "",
+                               MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    if (r < 0)
+        FAIL(PC_STEP_OVERLAY, -1, p->rootfs);
+    if (scratch >= 0)
+        close(scratch);
+    return ov;
+}
+
 static void setup_root(const struct pc_plan *p, int rootfs_fd)
 {
     const char *rootfs = p->rootfs;
@@ -1155,6 +1261,11 @@ void pc_child_main(const struct pc_plan *p)
         if (p->joins[i].nstype == CLONE_NEWUSER)
             g_own_userns = 1;
 
+    if (p->n_overlay_lower && rootfs_fd >= 0) {
+        int ov = mount_overlay_root(p, rootfs_fd);
+        close(rootfs_fd);
+        rootfs_fd = ov;
+    }
     if (p->root_mode != PC_ROOT_NONE) {
         setup_root(p, rootfs_fd);
     } else if (g_console_sock >= 0) {

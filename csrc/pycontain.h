@@ -43,7 +43,7 @@ enum pc_step {
     PC_STEP_UNSHARE = 50,
     PC_STEP_NONDUMPABLE = 51, PC_STEP_UNSHARE_TIME = 52, PC_STEP_FORK_PIDNS = 53,
     PC_STEP_NET_VETH = 54, PC_STEP_NET_UP = 55, PC_STEP_NET_ADDR = 56, PC_STEP_NET_ROUTE = 57,
-    PC_STEP_MOUNT_PROC = 58, PC_STEP_ROOT_CHANGED = 59
+    PC_STEP_MOUNT_PROC = 58, PC_STEP_ROOT_CHANGED = 59, PC_STEP_OVERLAY = 60
 };
 
 /* Named stops between clone and execve where the child waits for the parent: only those in
@@ -184,6 +184,16 @@ struct pc_plan {
     unsigned long long rootfs_dev; /* what the caller resolved `rootfs` to (st_dev, st_ino): */
     unsigned long long rootfs_ino; /* the child opens the same directory or fails; ino 0: no check */
     const char *staging;           /* non-NULL: stage rootfs (e.g. the host "/") under a tmpfs here */
+    /* An image's root: an overlay of these layer directories (top first) mounted on rootfs
+     * (an empty directory) in the container's own mount namespace, after the propagation of
+     * "/" is set: nothing is mounted on the host.  overlay_upper/overlay_work: the writable
+     * layer; NULL: a tmpfs of the container's own (its writes vanish with it).
+     * overlay_userxattr: the "userxattr" option (overlay in a user namespace). */
+    const char *const *overlay_lower;
+    int n_overlay_lower;
+    const char *overlay_upper;
+    const char *overlay_work;
+    int overlay_userxattr;
     int rootfs_readonly;
     unsigned long rootfs_propagation; /* propagation of the new root's mounts after setup; 0: leave */
     const struct pc_mount *mounts;

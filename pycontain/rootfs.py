@@ -228,6 +228,14 @@ class RootFS:
     unprivileged: bool = False
     #: host directories beneath hidden ones shown again, read-only (see :meth:`host`)
     revealed: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    #: an image's root (:func:`pycontain.images.image_rootfs`): these layer directories, top
+    #: first, overlaid on ``path`` (an empty directory) inside the container's own mount
+    #: namespace, with ``upper``/``work`` as the writable layer, or without them a tmpfs of
+    #: the container's own (its writes go with it); ``userxattr`` for a user namespace
+    layers: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    upper: str | None = None
+    work: str | None = None
+    userxattr: bool = False
 
     mode = P.PC_ROOT_PIVOT
 
@@ -316,6 +324,10 @@ class RootFS:
             symlinks=self.symlinks if self._has_dev_tmpfs() else (),
             masked=self.masked_paths,
             readonly=self.readonly_paths,
+            overlay_lower=self.layers,
+            overlay_upper=self.upper,
+            overlay_work=self.work,
+            overlay_userxattr=self.userxattr,
         )
 
     def _checked(self, i: int, m: Mount) -> Mount:

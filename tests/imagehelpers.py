@@ -96,7 +96,8 @@ def make_config(diff_ids: Sequence[str], extra: dict[str, Any] | None = None) ->
 
 
 def write_layout(layout: Path, layers: Sequence[bytes], *, compression: str = "gzip",
-                 tag: str = "latest", diff_ids: Sequence[str] | None = None) -> dict[str, Any]:
+                 tag: str = "latest", diff_ids: Sequence[str] | None = None,
+                 config: dict[str, Any] | None = None) -> dict[str, Any]:
     """An OCI image layout at *layout* with one image of the raw tars *layers*, tagged
     *tag* (``org.opencontainers.image.ref.name``).  *diff_ids* replaces the true ones (to
     forge a mismatch).  Returns the manifest's descriptor."""
@@ -107,10 +108,15 @@ def write_layout(layout: Path, layers: Sequence[bytes], *, compression: str = "g
         descs.append({"mediaType": _LAYER_TYPE[compression],
                       **_blob(layout, compress(raw, compression))})
     ids = list(diff_ids) if diff_ids is not None else [sha(raw) for raw in layers]
-    config = {"mediaType": "application/vnd.oci.image.config.v1+json",
-              **_blob(layout, make_config(ids))}
+    raw_config = make_config(ids)
+    if config is not None:   # the image config's "config" object (Entrypoint, Cmd, ...)
+        doc = json.loads(raw_config)
+        doc["config"] = config
+        raw_config = json.dumps(doc).encode()
+    config_desc = {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   **_blob(layout, raw_config)}
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": config, "layers": descs}
+                "config": config_desc, "layers": descs}
     mdesc = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
              **_blob(layout, json.dumps(manifest).encode()),
              "annotations": {"org.opencontainers.image.ref.name": tag}}

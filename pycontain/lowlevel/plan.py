@@ -152,6 +152,13 @@ class Plan:
     #: path leads to another directory by the time it opens it (None: no check)
     rootfs_id: tuple[int, int] | None = None
     staging: str | None = None
+    #: an image's root: these layer directories (top first) overlaid on ``rootfs`` (an
+    #: empty directory) in the container's mount namespace; the writable layer is
+    #: ``overlay_upper``/``overlay_work``, or without them a tmpfs of the container's own
+    overlay_lower: tuple[str, ...] = ()
+    overlay_upper: str | None = None
+    overlay_work: str | None = None
+    overlay_userxattr: bool = False
     rootfs_readonly: bool = False
     rootfs_propagation: int = 0
     mounts: tuple[PlanMount, ...] = ()
@@ -310,6 +317,12 @@ class CompiledPlan:
         if plan.rootfs_id is not None:
             p.rootfs_dev, p.rootfs_ino = plan.rootfs_id
         p.staging = s(plan.staging)
+        if plan.overlay_lower:
+            p.overlay_lower = strv(plan.overlay_lower)
+            p.n_overlay_lower = len(plan.overlay_lower)
+            p.overlay_upper = s(plan.overlay_upper)
+            p.overlay_work = s(plan.overlay_work)
+            p.overlay_userxattr = int(plan.overlay_userxattr)
         p.rootfs_readonly = int(plan.rootfs_readonly)
         p.rootfs_propagation = plan.rootfs_propagation
         if plan.mounts:

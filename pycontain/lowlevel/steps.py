@@ -56,6 +56,7 @@ STEPS: dict[int, str] = {
     lib.PC_STEP_START_WAIT: "waiting for start",
     lib.PC_STEP_PARENT_DEATH: "arming the parent-death signal",
     lib.PC_STEP_EXEC: "executing the command",
+    lib.PC_STEP_OVERLAY: "mounting the image's layers (overlay)",
     lib.PC_STEP_CONSOLE: "setting up the console (a pty in the container's /dev/pts)",
     lib.PC_STEP_KEYRING: "joining a new session keyring",
     lib.PC_STEP_UNSHARE: "creating namespaces inside the joined user namespace",
