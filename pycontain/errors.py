@@ -99,3 +99,22 @@ class LayerError(ImageError):
 class UnsafeLayer(LayerError):
     """A layer's tar would write outside its directory (``..``, a path through a symlink, a
     hard link to a file that is not in the tree)."""
+
+
+class RegistryError(ImageError):
+    """A registry could not be reached, or refused or failed a request; ``status`` is the
+    HTTP status (None when no answer came) and the message carries the registry's own."""
+
+    def __init__(self, message: str, *, status: int | None = None,
+                 hint: str | None = None) -> None:
+        self.status = status
+        super().__init__(message, hint=hint)
+
+
+class RegistryAuthError(RegistryError, PermissionError):
+    """The registry refused the credentials, or asked for some and none were given (401),
+    or denied the access (403)."""
+
+
+class ManifestUnknown(RegistryError, ImageNotFound):
+    """The registry has no manifest (image) by that tag or digest."""

@@ -64,6 +64,13 @@ class Ingest:
         while view:
             view = view[os.write(self._fd, view):]
 
+    def reset(self) -> None:
+        """Start the blob over (a download that must begin again from its first byte)."""
+        os.ftruncate(self._fd, 0)
+        os.lseek(self._fd, 0, os.SEEK_SET)
+        self._hash = hashlib.new(self._algo)
+        self.size = 0
+
     def copy_from(self, f: BinaryIO, limit: int | None = None) -> None:
         """Write what *f* holds up to its end (or *limit* bytes)."""
         left = limit

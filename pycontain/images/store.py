@@ -21,7 +21,7 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import define
 
@@ -40,6 +40,11 @@ from pycontain.images.reference import Reference, check_digest, parse_reference
 from pycontain.storage.layers import LayerStore, chain_ids
 from pycontain.storage.unpack import UnpackOptions, apply_layer, remove_entry
 from pycontain.store import atomic_write
+
+if TYPE_CHECKING:  # the registry client (ssl, http.client, threads) loads on first pull
+    from pycontain.images.auth import Credentials
+    from pycontain.images.progress import Progress
+    from pycontain.images.registry import RegistryClient
 
 __all__ = ["Image", "ImageStore", "default_root"]
 
@@ -198,6 +203,86 @@ class ImageStore:
         found = archive.read_rootfs(os.fspath(path), self.content,
                                     max_size=self.options.max_size, config=config)
         return self._added(found, tag_ref, unpack)
+
+    def pull(self, reference: str | Reference, *, platform: Platform | None = None,
+             auth: Credentials | tuple[str, str] | None = None, tls_verify: bool = True,
+             ca_file: str | None = None, progress: Progress | None = None,
+             unpack: bool = True, jobs: int = 4) -> Image:
+        """Fetch *reference* (``registry/repo:tag`` or ``...@sha256:...``) from its registry;
+        the image, tagged with *reference* (when it names a tag) once its blobs are all
+        stored and verified (and its layers unpacked, with *unpack*).
+
+        *platform* picks from a multi-platform index (default: this machine's); *auth*:
+        credentials (default: those ``podman login``/``docker login`` stored for the
+        registry); *tls_verify*: False allows plain HTTP and unverified certificates;
+        *ca_file*: CAs to trust instead of the system's; *progress*: told of each blob
+        (:func:`pycontain.images.progress.for_terminal` draws it on a terminal); *jobs*:
+        blobs fetched at once."""
+        from pycontain.images import transfer
+
+        r = reference if isinstance(reference, Reference) else parse_reference(reference)
+        with self._client(r, auth, tls_verify, ca_file) as client:
+            digest = transfer.pull(self.content, r, client, platform=platform,
+                                   progress=progress, jobs=jobs)
+        image = self.image(digest)
+        if unpack:
+            self.unpack(image)
+        if r.tag is not None:
+            self.tag(Reference(r.domain, r.path, r.tag), digest)
+        return image
+
+    def push(self, image: Image | str | Reference, dest: str | Reference, *,
+             auth: Credentials | tuple[str, str] | None = None, tls_verify: bool = True,
+             ca_file: str | None = None, progress: Progress | None = None, jobs: int = 4,
+             mount_from: str | None = None, chunk_size: int | None = None) -> str:
+        """Send *image* (an :class:`Image`, a tag, or the digest of a manifest or of an
+        index whose manifests the store holds) to *dest* (``registry/repo:tag``); the
+        digest it is kept under there.
+
+        *mount_from*: a repository of the same registry that may hold the blobs already
+        (mounted instead of uploaded); *chunk_size*: upload blobs larger than this in
+        chunks (``PATCH``) rather than in one ``PUT``.  The other arguments are
+        :meth:`pull`'s."""
+        from pycontain.images import transfer
+
+        digest = self._push_source(image)
+        d = dest if isinstance(dest, Reference) else parse_reference(dest, field="dest")
+        with self._client(d, auth, tls_verify, ca_file) as client:
+            return transfer.push(self.content, digest, d, client, progress=progress,
+                                 jobs=jobs, mount_from=mount_from, chunk_size=chunk_size)
+
+    def _push_source(self, image: Image | str | Reference) -> str:
+        if isinstance(image, Image):
+            return image.digest
+        if isinstance(image, str) and image.startswith(("sha256:", "sha512:")):
+            digest = check_digest(image, "image")
+        else:
+            r = image if isinstance(image, Reference) else parse_reference(image, field="image")
+            digest = r.digest or self.tags().get(str(r)) or ""
+            if not digest:
+                raise ImageNotFound(f"no image {r} in {self.root}")
+        if not self.content.has(digest):
+            raise ImageNotFound(f"no image {digest} in {self.root}")
+        return digest
+
+    @staticmethod
+    def _client(r: Reference, auth: Credentials | tuple[str, str] | None, tls_verify: bool,
+                ca_file: str | None) -> RegistryClient:
+        from pycontain.images.auth import Credentials, find_credentials
+        from pycontain.images.registry import RegistryClient
+
+        if isinstance(auth, tuple):
+            if len(auth) != 2 or not all(isinstance(a, str) for a in auth) or not auth[0]:
+                raise ConfigError("auth", "expected (username, password)")
+            auth = Credentials(*auth)
+        elif auth is not None and not isinstance(auth, Credentials):
+            raise ConfigError("auth", f"expected Credentials or (username, password), got "
+                                      f"{type(auth).__name__}")
+        if ca_file is not None and not os.path.isfile(ca_file):
+            raise ConfigError("ca_file", f"{ca_file}: no such file")
+        creds = auth if auth is not None else find_credentials(r.domain)
+        return RegistryClient(r.domain, credentials=creds, tls_verify=tls_verify,
+                              ca_file=ca_file)
 
     def _added(self, found: archive.Imported, tag: Reference | None, unpack: bool) -> Image:
         image = self.image(found.digest)
