@@ -200,7 +200,7 @@ def parse_mount(value: str, field_: str = "--mount") -> VolumeSpec:
                           tmpfs_size=parse_size(size, f"{field_} tmpfs-size") if size else None,
                           tmpfs_mode=mode_i)
     if kv:
-        raise ConfigError(field_, f"unknown key {sorted(kv)[0]!r} for type={kind}")
+        raise ConfigError(field_, f"unknown key {min(kv)!r} for type={kind}")
     return spec
 
 
@@ -267,7 +267,8 @@ class VolumeStore:
             except PycontainError:
                 return self.get(name)   # made meanwhile by another process
 
-    def list(self) -> list[Volume]:
+    def volumes(self) -> list[Volume]:
+        """Every volume, by name."""
         out = []
         for name in sorted(self._store.ids()):
             try:
@@ -304,7 +305,7 @@ class VolumeStore:
         does); their names."""
         mounted = _mounted_sources()
         gone = []
-        for v in self.list():
+        for v in self.volumes():
             if (v.anonymous or all_) and not self.in_use(v.name, _mounted=mounted):
                 with self._store.locked(v.name):
                     self._store.remove(v.name)

@@ -29,7 +29,7 @@ def test_named_volume_outlives_containers(busybox_rootfs: Path, tmp_path: Path) 
     assert r.stdout == "kept\n" and "Read-only file system" in r.stderr
     info = v.inspect()
     assert (info["Name"], info["Driver"], info["Scope"]) == ("data", "local", "local")
-    assert [x.name for x in vs.list()] == ["data"]
+    assert [x.name for x in vs.volumes()] == ["data"]
 
 
 def test_in_use_volume_is_not_removed(busybox_rootfs: Path, tmp_path: Path) -> None:
@@ -44,7 +44,7 @@ def test_in_use_volume_is_not_removed(busybox_rootfs: Path, tmp_path: Path) -> N
         p.wait()
     assert not vs.in_use("busy")
     vs.remove("busy")
-    assert vs.list() == []
+    assert vs.volumes() == []
 
 
 def test_anonymous_volumes_binds_and_tmpfs(busybox_rootfs: Path, tmp_path: Path) -> None:
@@ -59,9 +59,9 @@ def test_anonymous_volumes_binds_and_tmpfs(busybox_rootfs: Path, tmp_path: Path)
                    "head -c 2000000 /dev/zero > /scratch/big || echo full"],
                   capture_output=True, text=True)
     assert r.stdout == "from the host\nfull\n"
-    anon = [v for v in vs.list() if v.anonymous]
+    anon = [v for v in vs.volumes() if v.anonymous]
     assert len(anon) == 1 and Path(anon[0].mountpoint, "a").exists()
     # prune takes the anonymous ones (all_: the named ones too)
     assert vs.prune() == [anon[0].name]
-    assert [v.name for v in vs.list()] == [keep.name]
+    assert [v.name for v in vs.volumes()] == [keep.name]
     assert vs.prune(all_=True) == ["keep"]
