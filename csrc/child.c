@@ -1358,7 +1358,11 @@ void pc_child_main(const struct pc_plan *p)
         FAIL(PC_STEP_CWD, -1, "/");
     }
 
-    const char *exe = p->pause ? NULL : find_exec(p);
+    /* an init with a control socket may be told the command later (csrc/init.c, "X"): it
+     * looks the program up itself then */
+    const char *exe = p->pause ? NULL
+                      : (p->init && p->init_ctl >= 0 && stub_fd >= 0) ? p->argv[0]
+                                                                        : find_exec(p);
 
     if (start_fd >= 0) {
         /* the index: the fd it waits on (reachable as /proc/PID/fd/N by root) */

@@ -15,8 +15,12 @@
  *
  * With a control socket (a sandbox that reads files out of the container after its program
  * ended, pycontain/sandbox.py):
- *   - before starting the program it waits for one byte "G" (the runtime writes the input
- *     files meanwhile); end of file instead: exit 127 without starting it;
+ *   - before starting the program it waits for a command (the runtime writes the input
+ *     files meanwhile): "G" starts path/argv as given; "X", a 4-byte length (native order)
+ *     and that many bytes starts another command: NUL-terminated strings, the arguments, an
+ *     empty one, the environment, an empty one, the working directory ("" for none); the
+ *     program is looked up in that environment's PATH here (a prepared sandbox learns its
+ *     command only then).  End of file instead: exit 127 without starting anything;
  *   - a byte "K" at any time: SIGKILL every other process of the namespace (a limit was hit);
  *   - when the program has ended and every other process is gone, it writes the program's
  *     raw wait status (4 bytes, native order) and then waits for end of file before it exits,
@@ -72,6 +76,7 @@ static long sys6(long n, long a, long b, long c, long d, long e, long f)
 #define NR_GETPID 39
 #define NR_CLOSE 3
 #define NR_PRCTL 157
+#define NR_CHDIR 80
 #define NR_PPOLL 271
 #define NR_SIGNALFD4 289
 /* clone(flags, stack, parent_tid, child_tid, tls) */
@@ -109,6 +114,7 @@ static long sys6(long n, long a, long b, long c, long d, long e, long f)
 #define NR_GETPID 172
 #define NR_CLOSE 57
 #define NR_PRCTL 167
+#define NR_CHDIR 49
 #define NR_PPOLL 73
 #define NR_SIGNALFD4 74
 #define CLONE_FORK(flags) sys6(NR_CLONE, (flags), 0, 0, 0, 0, 0)
@@ -172,6 +178,121 @@ static int ctl_byte(int ctl)
     }
 }
 
+/* the "X" command: its payload and the vectors pointing into it (static: this program runs
+ * alone in its process, never in a copy of another) */
+static char payload[1 << 17];
+static char *xargv[4097];
+static char *xenvp[4097];
+static const char *xcwd;
+
+static long read_full(int fd, void *buf, unsigned long n)
+{
+    unsigned long got = 0;
+    while (got < n) {
+        long r = sys3(NR_READ, fd, (char *)buf + got, n - got);
+        if (r == -EINTR)
+            continue;
+        if (r <= 0)
+            return (long)got;
+        got += (unsigned long)r;
+    }
+    return (long)got;
+}
+
+/* Read and split an "X" payload; 0 on success. */
+static int read_command(int ctl)
+{
+    unsigned int len = 0;
+    if (read_full(ctl, &len, sizeof(len)) != (long)sizeof(len) || !len ||
+        len >= sizeof(payload))
+        return -1;
+    if (read_full(ctl, payload, len) != (long)len)
+        return -1;
+    payload[len] = 0;
+    char *p = payload, *end = payload + len;
+    int n = 0;
+    while (p < end && *p) { /* arguments, up to an empty string */
+        if (n >= 4096)
+            return -1;
+        xargv[n++] = p;
+        while (p < end && *p)
+            p++;
+        p++;
+    }
+    xargv[n] = 0;
+    if (!n || p >= end)
+        return -1;
+    p++;
+    int m = 0;
+    while (p < end && *p) {
+        if (m >= 4096)
+            return -1;
+        xenvp[m++] = p;
+        while (p < end && *p)
+            p++;
+        p++;
+    }
+    xenvp[m] = 0;
+    p++;
+    xcwd = p < end ? p : "";
+    return 0;
+}
+
+static int starts(const char *s, const char *prefix)
+{
+    while (*prefix && *s == *prefix) {
+        s++;
+        prefix++;
+    }
+    return !*prefix;
+}
+
+/* execve the "X" command, looked up in its PATH as execvp does; returns the exit code */
+static int exec_command(void)
+{
+    const char *file = xargv[0];
+    for (const char *c = file; *c; c++)
+        if (*c == '/') {
+            long e = sys3(NR_EXECVE, file, xargv, xenvp);
+            return e == -ENOENT ? 127 : 126;
+        }
+    const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (int i = 0; xenvp[i]; i++)
+        if (starts(xenvp[i], "PATH="))
+            path = xenvp[i] + 5;
+    int denied = 0;
+    char buf[4096];
+    while (*path) {
+        int n = 0;
+        while (path[n] && path[n] != ':')
+            n++;
+        int k = 0, fits = n + 2 < (int)sizeof(buf);
+        for (int i = 0; fits && i < n; i++)
+            buf[k++] = path[i];
+        if (fits && k)
+            buf[k++] = '/';
+        /* the name, as long as it fits (copied and measured at once: no strlen here) */
+        for (int i = 0; fits; i++) {
+            if (k >= (int)sizeof(buf)) {
+                fits = 0;
+                break;
+            }
+            buf[k++] = file[i];
+            if (!file[i])
+                break;
+        }
+        if (fits) {
+            long e = sys3(NR_EXECVE, buf, xargv, xenvp);
+            if (e == -EACCES)
+                denied = 1;
+        }
+        path += n;
+        if (*path == ':')
+            path++;
+    }
+    return denied ? 126 : 127;
+}
+
 static int code_of(int status)
 {
     int sig = status & 0x7f;
@@ -221,10 +342,17 @@ __attribute__((noreturn, used)) void init_main(long *sp)
     int sfd = (int)sys4(NR_SIGNALFD4, -1, &all, sizeof(all), SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0)
         die(127);
+    int command = 0;
     if (ctl >= 0) {
         sys3(NR_FCNTL, ctl, F_SETFD, FD_CLOEXEC);
-        if (ctl_byte(ctl) != 'G')
+        int b = ctl_byte(ctl);
+        if (b == 'X') {
+            if (read_command(ctl) < 0)
+                die(127);
+            command = 1;
+        } else if (b != 'G') {
             die(127);
+        }
     }
 
     long child = CLONE_FORK(SIGCHLD);
@@ -232,6 +360,11 @@ __attribute__((noreturn, used)) void init_main(long *sp)
         die(127);
     if (child == 0) {
         sys4(NR_RT_SIGPROCMASK, SIG_SETMASK, &old, 0, sizeof(old));
+        if (command) {
+            if (xcwd[0] && sys1(NR_CHDIR, xcwd) < 0)
+                die(127);
+            die(exec_command());
+        }
         long e = sys3(NR_EXECVE, path, argv + 3, envp);
         die(e == -ENOENT ? 127 : 126);
     }

@@ -28,6 +28,7 @@ How a run goes:
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import select
@@ -35,6 +36,7 @@ import signal
 import socket
 import stat
 import struct
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Self
@@ -44,6 +46,8 @@ import attrs
 from .cgroups import Resources, parse_size
 from .defaults import SANDBOX_ID
 from .errors import ConfigError, PycontainError
+
+_log = logging.getLogger("pycontain")
 
 __all__ = ["Limits", "Sandbox", "SandboxResult"]
 
@@ -267,7 +271,8 @@ class Sandbox:
     def __init__(self, limits: Limits | None = None, *, rootfs: Any = None,
                  network: Any = "none", env: Mapping[str, str] | Iterable[str] | None = None,
                  user: Any = None, seccomp: Any = "default", workdir: str = "/tmp",
-                 files: Mapping[str, bytes | str] | None = None, **limit_kw: Any) -> None:
+                 files: Mapping[str, bytes | str] | None = None, pool: int = 0,
+                 **limit_kw: Any) -> None:
         from . import rootfs as R
         from .container import Container
 
@@ -308,6 +313,14 @@ class Sandbox:
             res["pids_max"] = limits.pids + 1   # and the init
         resources = (Resources.from_cpus(limits.cpus, **res) if limits.cpus is not None
                      else Resources(**res))
+        if isinstance(pool, bool) or not isinstance(pool, int) or pool < 0:
+            raise ConfigError("pool", f"expected a number of prepared containers >= 0, got {pool!r}")
+        #: containers kept prepared (started up to the program itself) for the next runs
+        self.pool = pool
+        self._pool: list[tuple[Any, socket.socket]] = []
+        self._pool_lock = threading.Lock()
+        self._refilling = False
+        self._closed = False
         self._container = Container(rootfs=root, cgroup=resources, network=network, env=env,
                                     user=user, seccomp=seccomp, cwd=self.workdir, rlimits=rl,
                                     init=True)
@@ -316,7 +329,13 @@ class Sandbox:
         return f"<pycontain.Sandbox {self.limits!r} workdir={self.workdir}>"
 
     def close(self) -> None:
-        """Kill every run still going and clean up; idempotent."""
+        """Kill every run still going and the prepared containers, and clean up;
+        idempotent."""
+        with self._pool_lock:
+            self._closed = True
+            pool, self._pool = self._pool, []
+        for item in pool:
+            _discard(item)
         self._container.close()
 
     def __enter__(self) -> Self:
@@ -370,27 +389,21 @@ class Sandbox:
              files: Mapping[str, bytes | str] | None, collect: Iterable[str],
              env: Mapping[str, str] | None, text: bool, encoding: str | None,
              errors: str | None, cancel_fd: int | None) -> SandboxResult:
-        from .container import DEVNULL, PIPE
-
         lim = self.limits
         todo = dict(self.files)
         todo.update(_check_files(files or {}, "files"))
         wanted = [_check_relative(p, "collect") for p in collect]
         if isinstance(input, str):
             input = input.encode(encoding or "utf-8")
-        ctl, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        argv = _check_args(args)
+        run_env = dict(e.partition("=")[::2] for e in self._container.env)
+        if env is not None:
+            run_env = {str(k): str(v) for k, v in env.items()}
+        command = _command(argv, run_env, self.workdir)
+        proc, ctl = self._acquire()
         try:
-            proc = self._container.spawn(
-                args, stdin=PIPE if input else DEVNULL, stdout=PIPE, stderr=PIPE,
-                pass_fds=[child_end.fileno()], env=env, _init_ctl=3)
-        except BaseException:
-            ctl.close()
-            raise
-        finally:
-            child_end.close()
-        try:
-            return self._supervise(proc, ctl, args, input, todo, wanted, text, encoding,
-                                   errors, cancel_fd, lim)
+            return self._supervise(proc, ctl, argv, command, input, todo, wanted, text,
+                                   encoding, errors, cancel_fd, lim)
         finally:
             ctl.close()
             # the init exits once the socket closes; close() kills what is left and waits
@@ -400,14 +413,65 @@ class Sandbox:
                 pass
             proc.close()
 
-    def _supervise(self, proc: Any, ctl: socket.socket, args: Sequence[str],
+    # -- prepared containers ---------------------------------------------------------------
+
+    def _prepare(self) -> tuple[Any, socket.socket]:
+        """A container whose init waits for its command: namespaces, mounts, cgroup, the
+        working directory's tmpfs and the pipes all made (the start's cost, paid ahead)."""
+        from .container import PIPE
+
+        ctl, child_end = socket.socketpair(socket.AF_UNIX,
+                                           socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        try:
+            # the init is told the command later ("X", csrc/init.c): "/" holds its place
+            proc = self._container.spawn(["/"], stdin=PIPE, stdout=PIPE, stderr=PIPE,
+                                         pass_fds=[child_end.fileno()], _init_ctl=3)
+        except BaseException:
+            ctl.close()
+            raise
+        finally:
+            child_end.close()
+        return proc, ctl
+
+    def _acquire(self) -> tuple[Any, socket.socket]:
+        with self._pool_lock:
+            item = self._pool.pop() if self._pool else None
+            refill = self.pool > 0 and not self._closed and not self._refilling
+            if refill:
+                self._refilling = True
+        if refill:
+            threading.Thread(target=self._refill, name="pycontain-sandbox-pool",
+                             daemon=True).start()
+        return item if item is not None else self._prepare()
+
+    def _refill(self) -> None:
+        try:
+            while True:
+                with self._pool_lock:
+                    if self._closed or len(self._pool) >= self.pool:
+                        return
+                try:
+                    item = self._prepare()
+                except Exception as err:  # noqa: BLE001 - the next run prepares its own
+                    _log.debug("preparing a sandbox failed: %s", err)
+                    return
+                with self._pool_lock:
+                    if self._closed:
+                        _discard(item)
+                        return
+                    self._pool.append(item)
+        finally:
+            with self._pool_lock:
+                self._refilling = False
+
+    def _supervise(self, proc: Any, ctl: socket.socket, args: Sequence[str], command: bytes,
                    input: bytes | None, todo: Mapping[str, bytes], wanted: list[str],
                    text: bool, encoding: str | None, errors: str | None,
                    cancel_fd: int | None, lim: Limits) -> SandboxResult:
         pid = proc.pid
         if todo:
             _put_files(pid, self.workdir, todo)
-        ctl.sendall(b"G")
+        ctl.sendall(b"X" + struct.pack("=I", len(command)) + command)
         started = time.monotonic()
         deadline = None if lim.wall_time is None else started + lim.wall_time
         cpu_limit_ns = None if lim.cpu_time is None else int(lim.cpu_time * 1e9)
@@ -424,7 +488,9 @@ class Sandbox:
         status_buf = b""
         ended_at: float | None = None
         next_cpu_check = started + 0.02
-        stdin_fd = proc.stdin.fileno() if proc.stdin is not None else -1
+        if not input and proc.stdin is not None:
+            proc.stdin.close()   # no input: the program reads end of file at once
+        stdin_fd = proc.stdin.fileno() if proc.stdin is not None and input else -1
         pending = memoryview(input) if input else None
         if stdin_fd >= 0:
             os.set_blocking(stdin_fd, False)
@@ -562,6 +628,37 @@ class Sandbox:
             cpu_system=sec(usage.get("cpu_system_ns")), memory_peak=usage.get("memory_peak"),
             oom_kills=oom, pids_denied=denied, stdout=decode(out[fds[0]]),
             stderr=decode(out[fds[1]]), output_truncated=truncated, files=collected)
+
+
+def _check_args(args: Sequence[str]) -> list[str]:
+    if isinstance(args, (str, bytes)) or not args:
+        raise ConfigError("args", "expected a non-empty list of strings (the command)")
+    for i, a in enumerate(args):
+        if not isinstance(a, str) or "\0" in a or (i == 0 and not a):
+            raise ConfigError(f"args[{i}]", f"expected a string without NUL, got {a!r}")
+    return list(args)
+
+
+def _command(argv: Sequence[str], env: Mapping[str, str], cwd: str) -> bytes:
+    """The init's "X" payload (csrc/init.c): arguments, "", environment, "", directory."""
+    for k, v in env.items():
+        if "\0" in k or "\0" in v or "=" in k or not k:
+            raise ConfigError("env", f"not a valid variable: {k!r}")
+    parts = [*argv, "", *(f"{k}={v}" for k, v in env.items()), "", cwd]
+    data = "\0".join(parts).encode() + b"\0"
+    if len(data) >= 1 << 17:
+        raise ConfigError("args", "the command line and environment exceed 128 KiB")
+    return data
+
+
+def _discard(item: tuple[Any, socket.socket]) -> None:
+    proc, ctl = item
+    ctl.close()          # the init exits without starting anything
+    try:
+        proc.wait(2.0)
+    except Exception:  # noqa: BLE001, S110 - close() below kills it
+        pass
+    proc.close()
 
 
 # -- files in and out ----------------------------------------------------------------------

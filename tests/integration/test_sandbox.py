@@ -271,3 +271,27 @@ def test_started_by_root_it_runs_as_nobody_without_a_user_namespace() -> None:
     assert lines[:2] == ["65534", "65534"]
     assert lines[2].split() == ["0", "0", "4294967295"]   # the host's own: no user namespace
     assert lines[3].split()[1] == "0000000000000000"       # no capability
+
+
+def test_a_pool_of_prepared_sandboxes() -> None:
+    with Sandbox(pool=2, wall_time=20) as sb:
+        first = sb.run(["sh", "-c", "echo $$; pwd"], files={"f": "x"}, collect=["f"])
+        assert first.stdout == b"2\n/tmp\n" and first.files == {"f": b"x"}
+        deadline = time.monotonic() + 10
+        while len(sb._pool) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(sb._pool) == 2          # prepared in the background, waiting
+        prepared = {p.pid for p, _ in sb._pool}
+        r = sb.run(["cat"], input=b"in", env={"PATH": "/usr/bin:/bin", "V": "1"})
+        assert r.ok and r.stdout == b"in"
+        r = sb.run(["sh", "-c", "echo $V"], env={"V": "2"})
+        assert r.stdout == b"2\n"
+        # each prepared container serves one run: fresh namespaces, tmpfs, cgroup
+        r = sb.run(["ls", "-A"], text=True)
+        assert r.stdout == ""
+        assert r.ok
+        assert not prepared & {p.pid for p, _ in sb._pool}
+        r = sb.run(["no-such-program"])
+        assert r.exit_code == 127
+    # close() ended the prepared ones too (the leak check after the test verifies it)
+    assert sb._pool == []
