@@ -18,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chroot", action="store_true", help="enter --rootfs with chroot instead of pivot_root")
     p.add_argument("--hostname", metavar="H", help=f"hostname inside (default: {DEFAULT_HOSTNAME})")
     p.add_argument("--memory", metavar="SIZE", help="memory limit, e.g. 64M, 1G")
-    p.add_argument("--pids", metavar="N", type=int, help="maximum number of processes (default 2048)")
+    p.add_argument("--pids", "--pids-limit", dest="pids", metavar="N", type=int,
+                   help="maximum number of processes (default 2048)")
     p.add_argument("--cpus", metavar="N", type=float, help="CPU quota in CPUs, e.g. 0.5")
     add_network_options(
         p, net_help="none: a network namespace with only loopback (default); host: the "
@@ -38,6 +39,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="default: Docker's default seccomp profile (the default); unconfined: none")
     p.add_argument("--pod", metavar="NAME",
                    help="run in a pod (pycontain pod create): its network, IPC, hostname and cgroup")
+    p.add_argument("-d", "--detach", action="store_true",
+                   help="run in the background as a managed container: print its id and "
+                   "return (see ps, logs, stop, rm)")
+    p.add_argument("--rm", action="store_true",
+                   help="remove the container when it ends (always so without -d)")
+    p.add_argument("--restart", metavar="POLICY", default="no",
+                   help="with -d: no (default), on-failure[:N], always or unless-stopped")
+    p.add_argument("--log-driver", choices=("json-file", "k8s-file", "none"),
+                   default="json-file", help="with -d: the log's format (default json-file)")
+    p.add_argument("--log-opt", metavar="K=V", action="append", default=[],
+                   help="with -d: max-size=SIZE (default 10m), max-file=N (default 5)")
+    p.add_argument("--init", action="store_true",
+                   help="with -d: a tiny init as pid 1 that forwards signals and reaps")
+    p.add_argument("--stop-signal", metavar="SIG", default="TERM",
+                   help="with -d: the signal that stop sends first (default TERM)")
+    p.add_argument("--stop-timeout", metavar="N", type=int, default=10,
+                   help="with -d: seconds stop waits before SIGKILL (default 10)")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD...", help="the command and its arguments")
 
 
@@ -51,6 +69,17 @@ def main(args: argparse.Namespace) -> int:
         cmd = cmd[1:]
     if not cmd:
         raise ConfigError("CMD", "missing command (usage: pycontain run [OPTIONS] -- CMD...)")
+    if args.detach:
+        from pycontain.cli.detach import run_detached
+
+        return run_detached(args, cmd)
+    for opt, given in (("--restart", args.restart != "no"),
+                       ("--log-driver", args.log_driver != "json-file"),
+                       ("--log-opt", bool(args.log_opt)), ("--init", args.init),
+                       ("--stop-signal", args.stop_signal != "TERM"),
+                       ("--stop-timeout", args.stop_timeout != 10)):
+        if given:
+            raise ConfigError(opt, "goes with -d (a managed container)")
 
     from pycontain.cgroups import Resources, parse_size
     from pycontain.container import Container

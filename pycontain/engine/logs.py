@@ -16,7 +16,6 @@ directory (a 0.25 s poll is the fallback and the check for the end of the contai
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import ctypes
@@ -25,11 +24,14 @@ import os
 import select
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import define
 
 from .logformat import LogEntry, Reassembler, parse_line, parse_tail, parse_time
+
+if TYPE_CHECKING:  # asyncio only where an async reader runs: a CLI start skips its import
+    import asyncio
 
 __all__ = ["Cursor", "LogEntry", "LogReader", "read_logs"]
 
@@ -326,6 +328,8 @@ class LogReader:
                 ino.close()
 
     async def __aiter__(self) -> AsyncIterator[LogEntry]:
+        import asyncio
+
         ino = _Inotify(self._dir) if self.follow else None
         loop = asyncio.get_running_loop()
         try:

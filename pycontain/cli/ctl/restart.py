@@ -1,0 +1,18 @@
+"""``pycontain restart``: stop, then start."""
+
+from __future__ import annotations
+
+import argparse
+
+from . import add_refs, each, engine
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-t", "--time", metavar="N", type=int,
+                   help="seconds to wait before SIGKILL (default: the container's, 10)")
+    add_refs(p)
+
+
+def main(args: argparse.Namespace) -> int:
+    e = engine()
+    return each("restart", args.containers, lambda ref: e.restart(ref, args.time))

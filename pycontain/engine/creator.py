@@ -1,0 +1,64 @@
+"""The creator: run by a container's monitor to make the container, then gone.
+
+``python -m pycontain.engine.creator ENTRY_DIR`` reads the container's record, starts its
+process with the library *unguarded* (the keeper must not kill it when this process exits),
+writes the process's pid on the fd named by ``$PYCONTAIN_MONITOR_SYNC`` and exits at once,
+without Python's exit handlers (they would close what the container now owns).  The
+container's first process is then reparented to the monitor.  Its stdout and stderr are ours:
+the monitor's pipes.  On failure the reason goes to ``run/create-error`` (for the engine's
+``start``) and to stderr (the container's log), and the exit status is 125, Docker's for an
+error of the runtime.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+
+
+def exit_code_of(err: BaseException) -> int:
+    """Docker's codes: 127 when the command is not found, 126 when it cannot be executed,
+    125 for every other failure to make the container."""
+    step = getattr(err, "step", "")
+    if isinstance(err, OSError) and step in ("looking up the executable",
+                                              "executing the command"):
+        return 127 if err.errno == errno.ENOENT else 126
+    return 125
+
+
+def main(entry_dir: str) -> int:
+    from .. import _keeper
+    from ..store import RECORD, read_json_object
+    from .spec import ContainerRecord
+
+    path = os.path.join(entry_dir, RECORD)
+    rec = ContainerRecord.from_json(read_json_object(path), path)
+    cgroup = None
+    if rec.cgroup:
+        from ..cgroups import Cgroup
+
+        cgroup = Cgroup.open(rec.cgroup)
+    with _keeper.unguarded():
+        proc = rec.spec.container(cgroup=cgroup).spawn(
+            list(rec.spec.cmd), stdin=os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+    sync = int(os.environ.get("PYCONTAIN_MONITOR_SYNC", "-1"))
+    if sync >= 0:
+        os.write(sync, f"{proc.pid}\n".encode())
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        rc = main(sys.argv[1])
+    except BaseException as err:  # noqa: BLE001 - one line to the log and to start()
+        from pycontain.cli._errors import format_error
+
+        msg = format_error(err)
+        code = exit_code_of(err)
+        with open(os.path.join(sys.argv[1], "run", "create-error"), "w") as f:
+            f.write(f"{code} {msg}\n")
+        print(f"pycontain: {msg}", file=sys.stderr, flush=True)
+        os._exit(code)
+    sys.stdout.flush()
+    os._exit(rc)

@@ -1,0 +1,520 @@
+"""Managed containers: named, detached, kept in the state store, each watched by its monitor.
+
+:class:`Engine` is what ``pycontain run -d``, ``ps``, ``stop``, ``rm`` and the rest use, and
+a library API of its own.  Nothing of it stays in memory: each container is a store entry
+(``ROOT/containers/ID/``) holding its record (how to make it, :class:`.spec.ContainerRecord`)
+and the monitor's state directory ``run/`` (how it runs now, and its log).  A name is a
+symlink ``ROOT/names/NAME`` -> ID, made with ``symlink(2)``: of two creators of one name the
+second fails, with no lock to hold.
+
+Starting runs the C monitor (:mod:`.monitor`), which runs the *creator*
+(``python -m pycontain.engine.creator``): it makes the container with the library,
+unguarded (the keeper does not kill it when the creator exits), reports the container's pid
+and exits, and the container's first process is reparented to the monitor, a subreaper.  The
+container's cgroup is made here before the monitor starts, outlives every run, and is
+removed by :meth:`Engine.remove`.
+
+A monitor killed with SIGKILL cannot act; its container then runs on with no parent of
+ours.  The engine finds this the next time it looks (``ps``, ``inspect``, ``rm``...): the
+state is ``dead``, and the container's cgroup is killed then and there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from .. import _keeper
+from ..errors import ConfigError, ContainerError, ContainerStateError
+from ..store import NotFound, Store
+from . import monitor as mon
+from .logs import LogReader
+from .names import check_name, new_id, random_name
+from .spec import ContainerRecord, ContainerSpec
+
+__all__ = ["AmbiguousReference", "Engine", "NoSuchContainer", "StartError", "default_root"]
+
+RUN_DIR = "run"
+CREATE_ERROR = "create-error"
+
+
+class NoSuchContainer(NotFound):
+    """No container has this id, id prefix or name."""
+
+
+class StartError(ContainerError):
+    """The container could not be made; *exit_code* is Docker's for it (127: the command
+    was not found, 126: it cannot be executed, 125: anything else)."""
+
+    def __init__(self, message: str, exit_code: int = 125) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class AmbiguousReference(ConfigError):
+    """An id prefix that more than one container's id starts with."""
+
+
+def default_root() -> str:
+    """``$PYCONTAIN_ENGINE_ROOT``, else ``/var/lib/pycontain/engine`` for root (records and
+    logs outlive a reboot, as Docker's do; a log in /run would fill memory), else
+    ``$XDG_DATA_HOME/pycontain/engine``."""
+    env = os.environ.get("PYCONTAIN_ENGINE_ROOT")
+    if env:
+        return env
+    if os.geteuid() == 0:
+        return "/var/lib/pycontain/engine"
+    data = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return os.path.join(data, "pycontain", "engine")
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _signal(value: int | str) -> int:
+    try:
+        return mon._signal_number(value)
+    except ConfigError as err:
+        raise ConfigError("signal", str(err).split(": ", 1)[-1]) from None
+
+
+class Engine:
+    """The managed containers under *root* (default :func:`default_root`)."""
+
+    def __init__(self, root: str | None = None) -> None:
+        self.root = os.path.abspath(root or default_root())
+        # not synced: the monitor's own state is not either, and a start should not wait on
+        # the disk; a record is still replaced atomically
+        self.store: Store[ContainerRecord] = Store(
+            os.path.join(self.root, "containers"), ContainerRecord, kind="container",
+            mode=0o700, durable=False)
+        self.names_dir = os.path.join(self.root, "names")
+        self._validated: dict[ContainerSpec, Any] = {}
+
+    # -- lookup ------------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> str:
+        """The id of the container *ref* names: its id, its name, or a unique prefix of its
+        id.  :class:`NoSuchContainer` or :class:`AmbiguousReference` otherwise."""
+        if not isinstance(ref, str) or not ref or "/" in ref or ref in (".", ".."):
+            raise NoSuchContainer(f"no such container: {ref!r}")
+        with contextlib.suppress(OSError):
+            target = os.readlink(os.path.join(self.names_dir, ref))
+            if self.store.exists(target):
+                return target
+        ids = self.store.ids()
+        if ref in ids:
+            return ref
+        hits = [i for i in ids if i.startswith(ref.lower())] if all(
+            c in "0123456789abcdefABCDEF" for c in ref) else []
+        if not hits:
+            raise NoSuchContainer(f"no such container: {ref}")
+        if len(hits) > 1:
+            raise AmbiguousReference("container", f"{ref!r} is the start of {len(hits)} "
+                                     "containers' ids: give more of the id, or the name")
+        return hits[0]
+
+    def record(self, ref: str) -> ContainerRecord:
+        return self.store.load(self.resolve(ref))
+
+    def _run_dir(self, cid: str) -> str:
+        return os.path.join(self.store.dir(cid), RUN_DIR)
+
+    def monitor(self, ref: str) -> mon.MonitorHandle:
+        """The container's monitor (its state, wait, stop, attach and logs)."""
+        return mon.MonitorHandle(self._run_dir(self.resolve(ref)))
+
+    # -- create, start -----------------------------------------------------------------
+
+    def create(self, spec: ContainerSpec, *, name: str | None = None, restart: str = "no",
+               log: mon.LogConfig | None = None, auto_remove: bool = False,
+               stop_signal: int | str = signal.SIGTERM, stop_timeout: int = 10) -> str:
+        """Record a new container (status ``created``) and return its id.  Everything is
+        checked here, the container included (one error naming the field at fault)."""
+        if not isinstance(spec, ContainerSpec):
+            raise ConfigError("spec", f"expected a ContainerSpec, not {spec!r}")
+        policy = mon.RestartPolicy.parse(restart)
+        if auto_remove and policy.name != "no":
+            raise ConfigError("restart", "a container removed when it exits (--rm) has no "
+                              "restart policy")
+        log = mon.LogConfig() if log is None else log
+        if not isinstance(log, mon.LogConfig):
+            raise ConfigError("log", f"expected a LogConfig, not {log!r}")
+        if log.path is not None:
+            raise ConfigError("log.path", "the engine keeps a container's log in its entry")
+        sig = mon._signal_number(stop_signal)
+        if isinstance(stop_timeout, bool) or not isinstance(stop_timeout, int) \
+                or stop_timeout < 0:
+            raise ConfigError("stop_timeout", f"expected whole seconds >= 0, not "
+                              f"{stop_timeout!r}")
+        if name is not None:
+            check_name(name)
+        # validates every option now, makes nothing; kept for start's cgroup
+        self._validated[spec] = spec.container()
+        cid = new_id()
+        os.makedirs(self.names_dir, mode=0o700, exist_ok=True)
+        taken = self._claim_name(name, cid)
+        try:
+            with self.store.create(cid):
+                self.store.save(cid, ContainerRecord(
+                    id=cid, name=taken, created=_now(), spec=spec, restart=str(policy),
+                    log_driver=log.driver, log_max_size=log.max_size,
+                    log_max_files=log.max_files, auto_remove=auto_remove, stop_signal=sig,
+                    stop_timeout=stop_timeout))
+                os.mkdir(self._run_dir(cid), 0o700)
+        except BaseException:
+            self._release_name(taken, cid)
+            raise
+        return cid
+
+    def _claim_name(self, name: str | None, cid: str) -> str:
+        candidates: Iterator[str]
+        if name is not None:
+            candidates = iter([name])
+        else:
+            candidates = iter([*(random_name() for _ in range(8)),
+                               *(f"{random_name()}_{i}" for i in range(2, 1000))])
+        for cand in candidates:
+            try:
+                os.symlink(cid, os.path.join(self.names_dir, cand))
+                return cand
+            except FileExistsError:
+                if name is None:
+                    continue
+                other = os.readlink(os.path.join(self.names_dir, cand))
+                if not self.store.exists(other):
+                    # left by a creator that died before its record: take it over
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(self.names_dir, cand))
+                    return self._claim_name(name, cid)
+                raise ContainerStateError(
+                    f"name: the name {name!r} is in use by container {other[:12]}: remove "
+                    "it or choose another name") from None
+        raise ContainerError("no free random name left")
+
+    def _release_name(self, name: str, cid: str) -> None:
+        link = os.path.join(self.names_dir, name)
+        with contextlib.suppress(OSError):
+            if os.readlink(link) == cid:
+                os.unlink(link)
+
+    def run(self, spec: ContainerSpec, **kw: Any) -> str:
+        """:meth:`create` and :meth:`start`; returns the id once the container runs (if
+        starting fails, nothing is left, as after ``docker run -d`` with ``--rm``)."""
+        cid = self.create(spec, **kw)
+        try:
+            self.start(cid)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.remove(cid, force=True)
+            raise
+        return cid
+
+    def start(self, ref: str, *, timeout: float = 30) -> None:
+        """Start the container (again) and return once its process runs: its monitor has
+        its pid, or the creator failed (ContainerError with the reason)."""
+        cid = self.resolve(ref)
+        with self.store.locked(cid):
+            rec = self.store.load(cid)
+            run_dir = self._run_dir(cid)
+            handle = mon.MonitorHandle(run_dir)
+            if handle.running():
+                return  # as docker start of a running container: nothing to do
+            self._kill_orphans(rec)
+            cg = self._cgroup(rec)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(run_dir, CREATE_ERROR))
+            rec = _evolve(rec, started=True, cgroup=cg.path if cg is not None else "")
+            self.store.save(cid, rec)
+            handle = mon.start(
+                run_dir, [sys.executable, "-S", "-m", "pycontain.engine.creator",
+                          self.store.dir(cid)],
+                log=mon.LogConfig(rec.log_driver, None, rec.log_max_size, rec.log_max_files),
+                restart=rec.restart, stop_signal=rec.stop_signal, stop_timeout=rec.stop_timeout,
+                oom_file=_oom_file(cg), env=_python_env(), cwd="/")
+        if rec.auto_remove:
+            self._start_reaper(cid)
+        deadline = time.monotonic() + timeout
+        while True:
+            st = handle.status()
+            err = _read_text(os.path.join(run_dir, CREATE_ERROR))
+            if err:
+                code, _, msg = err.partition(" ")
+                raise StartError(f"the container did not start: {msg}",
+                                 int(code) if code.isdigit() else 125)
+            if st.pid != st.creator_pid or st.status not in ("running",):
+                return
+            if time.monotonic() > deadline:
+                raise ContainerError(f"the container {cid[:12]} did not start within "
+                                     f"{timeout:g} s")
+            time.sleep(0.002)
+
+    def _cgroup(self, rec: ContainerRecord) -> Any:
+        """The container's cgroup: the one it had (its limits set again), else a new one."""
+        from ..cgroups import Cgroup
+
+        if rec.cgroup:
+            with contextlib.suppress(FileNotFoundError):
+                return Cgroup.open(rec.cgroup)
+        container = self._validated.pop(rec.spec, None) or rec.spec.container()
+        with _keeper.unguarded():
+            cg, _ = container._cgroup_for_spawn()
+        if cg is not None:
+            cg._close_fds()
+        return cg
+
+    def _start_reaper(self, cid: str) -> None:
+        subprocess.Popen(
+            [sys.executable, "-S", "-m", "pycontain.engine.reaper", self.root, cid],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, cwd="/", env=_python_env())
+
+    # -- stop, kill, restart, remove ---------------------------------------------------
+
+    def stop(self, ref: str, timeout: int | None = None) -> None:
+        """``docker stop``: the stop signal, SIGKILL after *timeout* seconds (default the
+        container's own); no restart policy applies afterwards."""
+        cid = self.resolve(ref)
+        rec = self.store.load(cid)
+        handle = mon.MonitorHandle(self._run_dir(cid))
+        if handle.running():
+            handle.stop(rec.stop_timeout if timeout is None else timeout)
+        self._kill_orphans(rec)
+
+    def kill(self, ref: str, sig: int | str = signal.SIGKILL) -> None:
+        """Send *sig* to the container's main process (ContainerStateError if it does not
+        run).  A kill is a user's stop: no restart policy applies after it."""
+        cid = self.resolve(ref)
+        num = _signal(sig)
+        handle = mon.MonitorHandle(self._run_dir(cid))
+        try:
+            st = handle.status()
+        except FileNotFoundError:
+            st = None
+        if st is None or st.status != "running" or st.pid == st.creator_pid:
+            raise ContainerStateError(f"container {ref} is not running")
+        with open(os.path.join(handle.state_dir, mon.STOPPED_MARKER), "w"):
+            pass
+        try:
+            fd = os.pidfd_open(st.pid)
+        except ProcessLookupError:
+            return
+        try:
+            if handle.running():  # still the monitor's child, not a reused pid
+                signal.pidfd_send_signal(fd, num)
+        except ProcessLookupError:
+            pass
+        finally:
+            os.close(fd)
+
+    def restart(self, ref: str, timeout: int | None = None) -> None:
+        self.stop(ref, timeout)
+        self.start(ref)
+
+    def remove(self, ref: str, *, force: bool = False) -> None:
+        """Remove the container, its log, cgroup and name.  A running one only with
+        *force* (killed first); ContainerStateError otherwise."""
+        cid = self.resolve(ref)
+        with self.store.locked(cid):
+            rec = self.store.load(cid)
+            handle = mon.MonitorHandle(self._run_dir(cid))
+            if handle.running():
+                if not force:
+                    raise ContainerStateError(
+                        f"container {ref} is running: stop it first, or remove it with "
+                        "--force")
+                handle.stop(0)
+            self._kill_orphans(rec)
+            if rec.cgroup:
+                from ..cgroups import Cgroup
+
+                with contextlib.suppress(FileNotFoundError):
+                    Cgroup.open(rec.cgroup, owned=True).remove()
+            self._release_name(rec.name, cid)
+            self.store.remove(cid)
+
+    def _kill_orphans(self, rec: ContainerRecord) -> None:
+        """A container whose monitor is gone without a last word (SIGKILLed) runs on
+        unwatched: kill what is left in its cgroup."""
+        if not rec.cgroup:
+            return
+        handle = mon.MonitorHandle(self._run_dir(rec.id))
+        try:
+            if handle.status().status != "dead":
+                return
+        except FileNotFoundError:
+            return
+        from ..cgroups import Cgroup
+
+        try:
+            cg = Cgroup.open(rec.cgroup)
+        except FileNotFoundError:
+            return
+        try:
+            if cg.pids(recursive=True):
+                cg.kill()
+        finally:
+            cg.close()
+
+    # -- state -------------------------------------------------------------------------
+
+    def state(self, ref: str) -> tuple[ContainerRecord, mon.MonitorStatus | None]:
+        cid = self.resolve(ref)
+        rec = self.store.load(cid)
+        try:
+            st = mon.MonitorHandle(self._run_dir(cid)).status()
+        except FileNotFoundError:
+            st = None
+        if st is not None and st.status == "dead":
+            self._kill_orphans(rec)
+        return rec, st
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        """The container as ``docker inspect`` shows it (the common subset)."""
+        rec, st = self.state(ref)
+        return _inspect(rec, st, os.path.join(self._run_dir(rec.id), "ctr.log"))
+
+    def list(self, all: bool = False) -> list[dict[str, Any]]:
+        """``inspect`` of every container (*all*) or of those that run, oldest first."""
+        out = []
+        for cid in self.store.ids():
+            try:
+                info = self.inspect(cid)
+            except (NotFound, FileNotFoundError):
+                continue  # removed meanwhile, or still being created
+            if all or info["State"]["Running"] or info["State"]["Restarting"]:
+                out.append(info)
+        out.sort(key=lambda i: i["Created"])
+        return out
+
+    def wait(self, ref: str, timeout: float | None = None) -> int:
+        """Wait until the container has ended (and will not restart); its exit code."""
+        cid = self.resolve(ref)
+        handle = mon.MonitorHandle(self._run_dir(cid))
+        try:
+            return handle.wait(timeout).exit_code
+        except FileNotFoundError:
+            if os.path.isdir(handle.state_dir):
+                raise ContainerStateError(f"container {ref} was never started") from None
+            raise NoSuchContainer(f"no such container: {ref} (removed as it ended)") from None
+
+    def logs(self, ref: str, *, follow: bool = False, since: Any = None, until: Any = None,
+             tail: str | int | None = None, timestamps: bool = False) -> LogReader:
+        """The container's log (see :func:`pycontain.engine.logs.read_logs`)."""
+        rec = self.record(ref)
+        if rec.log_driver == "none":
+            raise ConfigError("log-driver", f"container {ref} logs nothing (--log-driver "
+                              "none)")
+        handle = mon.MonitorHandle(self._run_dir(rec.id))
+        return handle.logs(follow=follow, since=since, until=until, tail=tail,
+                           timestamps=timestamps)
+
+
+def _python_env() -> dict[str, str]:
+    """The environment of the creator and the reaper: this package and the directories it
+    imports from, given explicitly, so that they run with ``-S`` (no site: a third of a
+    Python start is site's .pth files) and import what this process imports."""
+    pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = [pkg_root, *(p for p in sys.path if os.path.isabs(p) and os.path.isdir(p))]
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": os.pathsep.join(dict.fromkeys(path))}
+
+
+def _evolve(rec: ContainerRecord, **kw: Any) -> ContainerRecord:
+    import attrs
+
+    return attrs.evolve(rec, **kw)
+
+
+def _oom_file(cg: Any) -> str | None:
+    if cg is None:
+        return None
+    if cg.unified_dir is not None:
+        path = os.path.join(cg.unified_dir, "memory.events")
+    else:
+        mem = cg._v1.get("memory")
+        if mem is None:
+            return None
+        path = os.path.join(mem, "memory.oom_control")
+    return path if os.path.exists(path) else None
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def _inspect(rec: ContainerRecord, st: mon.MonitorStatus | None, log_path: str
+             ) -> dict[str, Any]:
+    policy = mon.RestartPolicy.parse(rec.restart)
+    status = "created" if st is None or not rec.started else st.status
+    if status not in ("created", "running", "restarting", "exited", "dead"):
+        status = "running"
+    spec = rec.spec
+    nano_cpus = int(spec.cpus * 1e9) if spec.cpus else 0
+    from ..cgroups import parse_size
+
+    mem = parse_size(spec.memory) if spec.memory else 0
+    return {
+        "Id": rec.id,
+        "Created": rec.created,
+        "Path": spec.cmd[0],
+        "Args": list(spec.cmd[1:]),
+        "State": {
+            "Status": status,
+            "Running": status == "running",
+            "Paused": False,
+            "Restarting": status == "restarting",
+            "OOMKilled": bool(st and st.oom_killed),
+            "Dead": status == "dead",
+            "Pid": st.pid if st is not None and status == "running" else 0,
+            "ExitCode": st.exit_code if st is not None and status in ("exited", "dead",
+                                                                      "restarting") else 0,
+            "Error": (st.error if st is not None else "") or "",
+            "StartedAt": (st.started_at if st is not None else "") or
+            "0001-01-01T00:00:00Z",
+            "FinishedAt": (st.finished_at if st is not None else None) or
+            "0001-01-01T00:00:00Z",
+        },
+        "Name": "/" + rec.name,
+        "RestartCount": st.restart_count if st is not None else 0,
+        "LogPath": log_path if rec.log_driver != "none" else "",
+        "Config": {
+            "Hostname": spec.hostname or "pycontain",
+            "Env": list(spec.env),
+            "Cmd": list(spec.cmd),
+            "Image": spec.rootfs or "",
+            "WorkingDir": spec.workdir or "",
+            "User": spec.user or "",
+            "StopSignal": signal.Signals(rec.stop_signal).name
+            if rec.stop_signal in signal.Signals._value2member_map_ else str(rec.stop_signal),
+            "StopTimeout": rec.stop_timeout,
+        },
+        "HostConfig": {
+            "RestartPolicy": {"Name": policy.name,
+                              "MaximumRetryCount": policy.max_retries or 0},
+            "AutoRemove": rec.auto_remove,
+            "LogConfig": {"Type": rec.log_driver,
+                          "Config": {"max-size": str(rec.log_max_size),
+                                     "max-file": str(rec.log_max_files)}},
+            "NetworkMode": spec.network,
+            "Memory": mem,
+            "PidsLimit": spec.pids or 0,
+            "NanoCpus": nano_cpus,
+            "ReadonlyRootfs": spec.read_only,
+            "Init": spec.init,
+        },
+        "CgroupPath": rec.cgroup,
+    }
+

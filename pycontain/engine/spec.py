@@ -1,0 +1,147 @@
+"""What the engine keeps about a container: how to make it (:class:`ContainerSpec`) and
+its record in the state store (:class:`ContainerRecord`).
+
+The spec is plain data, so that the creator process (:mod:`.creator`), started later by
+the monitor and again at each restart, builds the same :class:`~pycontain.Container` from
+the record alone, with nothing of the process that ran ``pycontain run -d``.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any, Self
+
+import attrs
+from attrs import define
+
+from ..errors import ConfigError
+from ..store import json_field
+
+__all__ = ["ContainerRecord", "ContainerSpec"]
+
+NETWORKS = ("none", "host")
+
+
+def _strs(v: Any) -> tuple[str, ...]:
+    return tuple(v)
+
+
+@define(frozen=True)
+class ContainerSpec:
+    """The container of a managed entry.  *rootfs*: a directory, or None for the default
+    sandbox over the host's ``/``; *network*: ``none`` (only loopback) or ``host``;
+    *memory*, *pids*, *cpus*: the limits of its cgroup; *init*: a tiny init as pid 1."""
+
+    cmd: tuple[str, ...] = attrs.field(converter=_strs)
+    rootfs: str | None = None
+    read_only: bool = False
+    hostname: str | None = None
+    env: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    workdir: str | None = None
+    user: str | None = None
+    memory: str | None = None
+    pids: int | None = None
+    cpus: float | None = None
+    init: bool = False
+    network: str = "none"
+    cap_add: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    seccomp: str = "default"
+
+    def __attrs_post_init__(self) -> None:
+        if not self.cmd or not all(isinstance(a, str) and "\0" not in a for a in self.cmd):
+            raise ConfigError("cmd", "expected a non-empty list of strings (the command)")
+        if self.network not in NETWORKS:
+            raise ConfigError("net", f"{self.network!r}: a managed container's network is "
+                              f"one of {', '.join(NETWORKS)}")
+        if self.seccomp not in ("default", "unconfined"):
+            raise ConfigError("seccomp", f"expected default or unconfined, not {self.seccomp!r}")
+        for item in self.env:
+            if "=" not in item or item.startswith("="):
+                raise ConfigError("env", f"expected K=V, got {item!r}")
+
+    def container(self, cgroup: Any = True) -> Any:
+        """The :class:`~pycontain.Container` this spec describes, in *cgroup* (True: a
+        fresh one with the spec's limits; a :class:`~pycontain.cgroups.Cgroup`: join it)."""
+        from ..container import Container
+        from ..credentials import Capabilities, User
+        from ..defaults import (
+            DEFAULT_CAPABILITIES,
+            DEFAULT_ENV,
+            DEFAULT_HOSTNAME,
+            LIBRARY_NAMESPACES,
+        )
+        from ..namespaces import Namespaces
+        from ..rootfs import RootFS
+
+        rootfs = (RootFS(self.rootfs, readonly=self.read_only) if self.rootfs
+                  else RootFS.host())
+        names = set(LIBRARY_NAMESPACES)
+        if self.network == "host":
+            names.discard("net")
+        hostname = self.hostname or DEFAULT_HOSTNAME
+        env = dict(e.split("=", 1) for e in DEFAULT_ENV)
+        env["HOSTNAME"] = hostname
+        env.update(e.split("=", 1) for e in self.env)  # type: ignore[misc]
+        caps = (Capabilities.of((*DEFAULT_CAPABILITIES, *self.cap_add)) if self.cap_add
+                else Capabilities.default())
+        limits: dict[str, Any] = {}
+        if cgroup is True:
+            limits = {"memory": self.memory, "pids": self.pids, "cpus": self.cpus}
+        return Container(
+            rootfs=rootfs, namespaces=Namespaces(create=names), hostname=hostname,
+            network=self.network, cgroup=cgroup, env=env, cwd=self.workdir,
+            user=User.parse(self.user) if self.user else None, capabilities=caps,
+            seccomp="default" if self.seccomp == "default" else None, init=self.init,
+            **limits)
+
+    def to_json(self) -> dict[str, Any]:
+        d = attrs.asdict(self)
+        for k in ("cmd", "env", "cap_add"):
+            d[k] = list(d[k])
+        return d
+
+    @classmethod
+    def from_json(cls, data: Any, source: str) -> Self:
+        if not isinstance(data, dict):
+            raise ConfigError(source, "expected a JSON object")
+        names = {a.name for a in attrs.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@define(frozen=True)
+class ContainerRecord:
+    """One managed container in the store (``ROOT/containers/ID/state.json``).  How it runs
+    now is the monitor's to say (``run/state.json``); this holds what does not change while
+    it runs.  *cgroup*: the path of its cgroup while it has one ("" otherwise)."""
+
+    id: str
+    name: str
+    created: str
+    spec: ContainerSpec
+    restart: str = "no"
+    log_driver: str = "json-file"
+    log_max_size: int = 10 * 1024 * 1024
+    log_max_files: int = 5
+    auto_remove: bool = False
+    stop_signal: int = int(signal.SIGTERM)
+    stop_timeout: int = 10
+    cgroup: str = ""
+    started: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        d = attrs.asdict(self, recurse=False)
+        d["spec"] = self.spec.to_json()
+        return d
+
+    @classmethod
+    def from_json(cls, data: Any, source: str) -> Self:
+        if not isinstance(data, dict):
+            raise ConfigError(source, "expected a JSON object")
+        spec = ContainerSpec.from_json(json_field(data, "spec", dict, source), source)
+        kw: dict[str, Any] = {}
+        for f in attrs.fields(cls):
+            if f.name == "spec" or f.name not in data:
+                continue
+            kind = f.type if isinstance(f.type, type) else None
+            kw[f.name] = data[f.name] if kind is None else json_field(data, f.name, kind, source)
+        return cls(spec=spec, **kw)
