@@ -42,7 +42,8 @@ static pid_t do_clone(const struct pc_plan *p, int *pidfd)
         memset(&args, 0, sizeof(args));
         args.flags = flags;
         args.pidfd = (uint64_t)(uintptr_t)pidfd;
-        args.exit_signal = SIGCHLD;
+        /* clone3 takes no exit signal with CLONE_PARENT: the child gets the caller's */
+        args.exit_signal = (p->clone_flags & CLONE_PARENT) ? 0 : SIGCHLD;
         size_t size = offsetof(CLONE_ARGS_T, set_tid);
         if (p->cgroup_fd >= 0) {
             args.flags |= CLONE_INTO_CGROUP;
@@ -152,7 +153,7 @@ int pc_spawn(const struct pc_plan *plan, int *pidfd)
             args.flags = (uint64_t)plan->clone_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD |
                          CLONE_INTO_CGROUP;
             args.pidfd = (uint64_t)(uintptr_t)pidfd;
-            args.exit_signal = SIGCHLD;
+            args.exit_signal = (plan->clone_flags & CLONE_PARENT) ? 0 : SIGCHLD;
             args.stack = (uint64_t)(uintptr_t)stack;
             args.stack_size = VFORK_STACK;
             args.cgroup = (uint64_t)plan->cgroup_fd;

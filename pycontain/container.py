@@ -560,7 +560,8 @@ class Container:
 
     def spawn(self, args: Sequence[str], *, stdin: Any = DEVNULL, stdout: Any = None,
               stderr: Any = None, pass_fds: Sequence[int] = (), env: Mapping[str, str] | None = None,
-              cwd: str | None = None, _init_ctl: int | None = None) -> Process:
+              cwd: str | None = None, _init_ctl: int | None = None,
+              _adopt: bool = False) -> Process:
         """Start ``args`` in a new container process and return its :class:`Process`.
 
         ``stdin``/``stdout``/``stderr`` take what :class:`subprocess.Popen` takes: None
@@ -574,7 +575,8 @@ class Container:
             self._spawning += 1
         try:
             return self._spawn(args, stdin=stdin, stdout=stdout, stderr=stderr,
-                               pass_fds=pass_fds, env=env, cwd=cwd, init_ctl=_init_ctl)
+                               pass_fds=pass_fds, env=env, cwd=cwd, init_ctl=_init_ctl,
+                               adopt=_adopt)
         finally:
             with self._lock:
                 self._spawning -= 1
@@ -582,7 +584,8 @@ class Container:
 
     def _spawn(self, args: Sequence[str], *, stdin: Any, stdout: Any, stderr: Any,
                pass_fds: Sequence[int], env: Mapping[str, str] | None,
-               cwd: str | None, init_ctl: int | None = None) -> Process:
+               cwd: str | None, init_ctl: int | None = None,
+               adopt: bool = False) -> Process:
         base = self._compiled_plan()
         ns = self._eff_ns
         if ns is None:  # the same for every process (default id maps read /etc/subuid)
@@ -660,6 +663,11 @@ class Container:
                     (ns.gid_map or (IdMap(0, os.getgid(), 1),)) if own else None,
                     ns.time_offsets, self.on_stop.get(P.Stop.IDMAP))
             parent_pidfd = _self_pidfd() if self.die_with_parent else None
+            if adopt:
+                # the engine's creator: the process is our parent's (the monitor's) child
+                # and dies with it, as a conmon'd container dies with conmon
+                parent_pidfd = os.pidfd_open(os.getppid())
+                to_close.append(parent_pidfd)
             net_kw: dict[str, Any] = {}
             mode = self._network_mode()
             if mode == "bridge":
@@ -692,7 +700,7 @@ class Container:
                 fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds, at=at,
                 parent_pidfd=parent_pidfd, argv=argv, env=extra_env, cwd=cwd,
                 preserve_fds=len(pass_fds) if pass_fds else None, init_ctl=init_ctl,
-                **net_kw)
+                clone_parent=adopt, **net_kw)
         except BaseException as err:
             for f in parent_files:
                 f.close()

@@ -40,8 +40,11 @@ def main(entry_dir: str) -> int:
 
         cgroup = Cgroup.open(rec.cgroup)
     with _keeper.unguarded():
+        # the monitor's own child (CLONE_PARENT), with a death signal tied to it: a
+        # SIGKILLed monitor takes its container along
         proc = rec.spec.container(cgroup=cgroup).spawn(
-            list(rec.spec.cmd), stdin=os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+            list(rec.spec.cmd), stdin=os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC),
+            _adopt=True)
     sync = int(os.environ.get("PYCONTAIN_MONITOR_SYNC", "-1"))
     if sync >= 0:
         os.write(sync, f"{proc.pid}\n".encode())

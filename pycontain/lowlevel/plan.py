@@ -432,7 +432,8 @@ class CompiledPlan:
               console_sock: int | None = None,
               net: PlanNet | None = None,
               mounts: Sequence[PlanMount] = (),
-              init_ctl: int | None = None) -> tuple[int, int, int | bool]:
+              init_ctl: int | None = None,
+              clone_parent: bool = False) -> tuple[int, int, int | bool]:
         """Clone the child and run the plan.
 
         *at* maps a :class:`Stop` to a function of the child's pid: the child waits at that
@@ -470,6 +471,9 @@ class CompiledPlan:
             p.console_sock = console_sock
         if init_ctl is not None:
             p.init_ctl = init_ctl
+        if clone_parent:
+            # the child is our parent's (CLONE_PARENT): with parent_pidfd, it dies with it
+            p.clone_flags |= _CLONE_PARENT
         if net is not None:
             p.net = _c_net(net, keep, s)
         if mounts:  # after the plan's own
@@ -663,6 +667,7 @@ def make_link(net: PlanNet, pid: int) -> None:
 
 
 REPORT = struct.Struct("iiii512s")
+_CLONE_PARENT = 0x00008000
 
 
 def _read_report(fd: int) -> tuple[int, int, int, int, str] | None:

@@ -189,10 +189,13 @@ def test_sigkill_of_the_monitor_says_dead_and_kills_the_container(cli: Cli) -> N
     st = engine.monitor(cid).status()
     os.kill(st.monitor_pid, signal.SIGKILL)
     _wait_for(lambda: not os.path.exists(f"/proc/{st.monitor_pid}/comm"), what="monitor")
+    # the container is the monitor's own child with a death signal tied to it: it ends
+    # with the monitor, before anyone looks
+    _wait_for(lambda: not os.path.exists(f"/proc/{st.pid}/comm") or
+              open(f"/proc/{st.pid}/stat").read().rpartition(")")[2].split()[0] == "Z",
+              what="the container's end")
     rows = cli.ps("-a")
     assert [(r["Names"], r["State"]) for r in rows] == [("victim", "dead")]
-    # looking found it dead and killed what it watched
-    _wait_for(lambda: not os.path.exists(f"/proc/{st.pid}"), what="the container's end")
     cg = cli.inspect("victim")["CgroupPath"]
     from pycontain.cgroups import Cgroup
 
