@@ -56,7 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with -d: the signal that stop sends first (default TERM)")
     p.add_argument("--stop-timeout", metavar="N", type=int, default=10,
                    help="with -d: seconds stop waits before SIGKILL (default 10)")
-    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD...", help="the command and its arguments")
+    p.add_argument("--image-root", metavar="DIR",
+                   help="the image store of IMAGE (default: /var/lib/pycontain/images for root)")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="IMAGE [CMD...] | -- CMD...",
+                   help="an image and, optionally, a command in place of its own; or, after "
+                   "--, a command on the host's root filesystem (or --rootfs)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -65,10 +69,20 @@ def main(args: argparse.Namespace) -> int:
     from pycontain.errors import ConfigError
 
     cmd = list(args.cmd)
+    image: str | None = None
     if cmd and cmd[0] == "--":
         cmd = cmd[1:]
-    if not cmd:
-        raise ConfigError("CMD", "missing command (usage: pycontain run [OPTIONS] -- CMD...)")
+    elif cmd:
+        image, cmd = cmd[0], cmd[1:]
+    if image is None and not cmd:
+        raise ConfigError("CMD", "missing command (usage: pycontain run [OPTIONS] IMAGE [CMD...] "
+                          "or pycontain run [OPTIONS] -- CMD...)")
+    if image is not None:
+        if args.rootfs or args.chroot:
+            raise ConfigError("--rootfs", "give an image or --rootfs, not both")
+        if args.detach:
+            raise ConfigError("-d", "a managed container of an image is not supported yet: "
+                              "run -d takes -- CMD (with --rootfs DIR)")
     if args.detach:
         from pycontain.cli.detach import run_detached
 
@@ -96,7 +110,26 @@ def main(args: argparse.Namespace) -> int:
 
     pod = _attach_pod(args) if args.pod else None
     hostname = pod.hostname if pod is not None else (args.hostname or DEFAULT_HOSTNAME)
-    if args.rootfs:
+    image_env: dict[str, str] = {}
+    image_user: Any = None
+    image_cwd: str | None = None
+    if image is not None:
+        from pycontain.images import ImageStore
+        from pycontain.images.container import image_defaults, image_rootfs, resolve_user
+
+        store = ImageStore(args.image_root)
+        img = store.resolve(image)
+        d = image_defaults(img)
+        rootfs = image_rootfs(store, img, readonly=args.read_only)
+        cmd = d.argv(cmd or None)
+        image_env = dict(e.partition("=")[::2] for e in d.env)
+        image_cwd = d.workdir
+        if d.user and not args.user:
+            image_user = resolve_user(rootfs.layers, d.user, "image config User")
+        elif args.user and not args.user.replace(":", "").isdigit():
+            image_user = _field("--user", lambda: resolve_user(rootfs.layers, args.user,
+                                                               "--user"))
+    elif args.rootfs:
         import os
 
         if not os.path.isdir(args.rootfs):
@@ -126,6 +159,7 @@ def main(args: argparse.Namespace) -> int:
     resources = _field("--cpus", lambda: Resources.from_cpus(args.cpus, **kw)) if args.cpus is not None \
         else _field("--memory" if "memory_max" in kw else "--pids", lambda: Resources(**kw))
     env = dict(e.split("=", 1) for e in DEFAULT_ENV)
+    env.update(image_env)
     if hostname:
         env["HOSTNAME"] = hostname
     for item in args.env:
@@ -137,9 +171,10 @@ def main(args: argparse.Namespace) -> int:
     ckw: dict[str, Any] = {
         "rootfs": rootfs,
         "cgroup": resources,
-        "user": _field("--user", lambda: User.parse(args.user)) if args.user else None,
+        "user": image_user if image_user is not None else
+        (_field("--user", lambda: User.parse(args.user)) if args.user else None),
         "env": env,
-        "cwd": args.workdir,
+        "cwd": args.workdir or image_cwd,
         "capabilities": caps,
         "seccomp": "default" if args.seccomp == "default" else None,
     }

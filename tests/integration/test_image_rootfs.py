@@ -129,3 +129,22 @@ def test_user_names_come_from_the_image(store: ImageStore) -> None:
     assert resolve_user(lowers, "7:8") == (7, 8)
     with pytest.raises(ConfigError, match=r"^user: 'nobody' is not in the image's /etc/passwd"):
         resolve_user(lowers, "nobody")   # the host has one; the image does not
+
+
+def test_cli_run_image(store: ImageStore) -> None:
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pycontain", "run", "--image-root",
+                               store.root, *args], capture_output=True, text=True, timeout=60)
+
+    r = run("test/bb:1")
+    assert (r.returncode, r.stdout) == (0, "default hello\n/work\n1234\n"), r.stderr
+    r = run("-e", "GREETING=hi", "--user", "root", "-w", "/", "test/bb:1", "echo $GREETING; pwd; id -u")
+    assert (r.returncode, r.stdout) == (0, "hi\n/\n0\n"), r.stderr
+    r = run("--rootfs", "/", "test/bb:1")
+    assert r.returncode == 125 and r.stderr.startswith("pycontain run: --rootfs: ")
+    r = run("no/such:image")
+    assert r.returncode == 125 and "no/such" in r.stderr and "\n" == r.stderr[-1:]
+    assert r.stderr.count("\n") == 1
