@@ -110,15 +110,22 @@ def main(args: argparse.Namespace) -> int:
 
     pod = _attach_pod(args) if args.pod else None
     hostname = pod.hostname if pod is not None else (args.hostname or DEFAULT_HOSTNAME)
+    rootfs: Any
+    held: Any = None   # the image store holding this run's image
     image_env: dict[str, str] = {}
     image_user: Any = None
     image_cwd: str | None = None
     if image is not None:
         from pycontain.images import ImageStore
         from pycontain.images.container import image_defaults, image_rootfs, resolve_user
+        from pycontain.images.gc import process_holder
 
         store = ImageStore(args.image_root)
         img = store.resolve(image)
+        # while it runs, rmi and prune leave the image and its layers alone (a hold named
+        # after this process: dropped by itself if the process dies without releasing it)
+        store.hold(process_holder(), img)
+        held = store
         d = image_defaults(img)
         rootfs = image_rootfs(store, img, readonly=args.read_only)
         cmd = d.argv(cmd or None)
@@ -135,7 +142,7 @@ def main(args: argparse.Namespace) -> int:
         if not os.path.isdir(args.rootfs):
             raise ConfigError("--rootfs", f"{args.rootfs!r} is not an existing directory")
         if args.chroot:
-            rootfs: Any = Chroot(args.rootfs, mounts=[Mount(*PROC_MOUNT)],
+            rootfs = Chroot(args.rootfs, mounts=[Mount(*PROC_MOUNT)],
                                  readonly=args.read_only)
         else:
             rootfs = RootFS(args.rootfs, readonly=args.read_only)
@@ -186,30 +193,36 @@ def main(args: argparse.Namespace) -> int:
                                   **net_kw, **ckw)
         except ConfigError as err:
             raise _net_option(err) from None
-    with pod if pod is not None else container:
-        try:
-            proc = container.spawn(cmd, stdin=None)  # the terminal's, like docker run -i
-        except ConfigError as err:   # a lease refused: the address or name is taken
-            raise _net_option(err) from None
-        forwarded = {"n": 0}
+    try:
+        with pod if pod is not None else container:
+            try:
+                proc = container.spawn(cmd, stdin=None)  # the terminal's, like docker run -i
+            except ConfigError as err:   # a lease refused: the address or name is taken
+                raise _net_option(err) from None
+            forwarded = {"n": 0}
 
-        def forward(signum: int, _frame: object) -> None:
-            # first signal goes to the container; a second one kills it
-            forwarded["n"] += 1
-            proc.send_signal(signum if forwarded["n"] == 1 else signal.SIGKILL)
+            def forward(signum: int, _frame: object) -> None:
+                # first signal goes to the container; a second one kills it
+                forwarded["n"] += 1
+                proc.send_signal(signum if forwarded["n"] == 1 else signal.SIGKILL)
 
-        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-            signal.signal(s, forward)
-        try:
-            rc = proc.wait(args.timeout)
-        except subprocess.TimeoutExpired:
-            proc.close()
-            import sys
+            for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+                signal.signal(s, forward)
+            try:
+                rc = proc.wait(args.timeout)
+            except subprocess.TimeoutExpired:
+                proc.close()
+                import sys
 
-            print(f"pycontain run: timed out after {args.timeout:g} seconds; container killed", file=sys.stderr)
-            return 124
-    code: int = rc if rc >= 0 else 128 - rc
-    return code
+                print(f"pycontain run: timed out after {args.timeout:g} seconds; container killed", file=sys.stderr)
+                return 124
+        code: int = rc if rc >= 0 else 128 - rc
+        return code
+    finally:
+        if held is not None:
+            from pycontain.images.gc import process_holder
+
+            held.release(process_holder())
 
 
 def _attach_pod(args: argparse.Namespace) -> Any:

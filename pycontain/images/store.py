@@ -43,6 +43,7 @@ from pycontain.store import atomic_write
 
 if TYPE_CHECKING:  # the registry client (ssl, http.client, threads) loads on first pull
     from pycontain.images.auth import Credentials
+    from pycontain.images.gc import DiskUsage, Removed
     from pycontain.images.progress import Progress
     from pycontain.images.registry import RegistryClient
 
@@ -146,6 +147,20 @@ class ImageStore:
         data = json.dumps(dict(sorted(tags.items())), indent=1).encode()
         atomic_write(self._tags, data, durable=self.durable)
 
+    @contextlib.contextmanager
+    def gc_lock(self, shared: bool) -> Iterator[None]:
+        """Held shared while content comes in (until its tag names it) and exclusive while
+        garbage is collected, so that a collection never takes what a pull, an import or
+        a commit has written but not yet tagged."""
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        fd = os.open(os.path.join(self.root, "gc.lock"),
+                     os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     # -- images -----------------------------------------------------------------------------
 
     def resolve(self, ref: str | Reference) -> Image:
@@ -190,19 +205,22 @@ class ImageStore:
         (default: this machine's).  *unpack*: unpack the layers too."""
         if tag is not None:
             tag_ref = _tag_ref(tag)
-        found = archive.read_archive(os.fspath(path), self.content, platform)
-        if tag is not None and len(found) != 1:
-            raise ConfigError("tag", f"{path} holds {len(found)} images: a tag names one")
-        return [self._added(f, tag_ref if tag is not None else None, unpack) for f in found]
+        with self.gc_lock(shared=True):
+            found = archive.read_archive(os.fspath(path), self.content, platform)
+            if tag is not None and len(found) != 1:
+                raise ConfigError("tag", f"{path} holds {len(found)} images: a tag names one")
+            return [self._added(f, tag_ref if tag is not None else None, unpack)
+                    for f in found]
 
     def import_rootfs(self, path: str, *, tag: str | None = None,
                       config: dict[str, Any] | None = None, unpack: bool = True) -> Image:
         """A one-layer image of the rootfs tarball at *path* (``podman import``); *config*
         becomes its config's ``config`` section (Cmd, Env, WorkingDir ...)."""
         tag_ref = _tag_ref(tag) if tag is not None else None
-        found = archive.read_rootfs(os.fspath(path), self.content,
-                                    max_size=self.options.max_size, config=config)
-        return self._added(found, tag_ref, unpack)
+        with self.gc_lock(shared=True):
+            found = archive.read_rootfs(os.fspath(path), self.content,
+                                        max_size=self.options.max_size, config=config)
+            return self._added(found, tag_ref, unpack)
 
     def pull(self, reference: str | Reference, *, platform: Platform | None = None,
              auth: Credentials | tuple[str, str] | None = None, tls_verify: bool = True,
@@ -221,15 +239,16 @@ class ImageStore:
         from pycontain.images import transfer
 
         r = reference if isinstance(reference, Reference) else parse_reference(reference)
-        with self._client(r, auth, tls_verify, ca_file) as client:
-            digest = transfer.pull(self.content, r, client, platform=platform,
-                                   progress=progress, jobs=jobs)
-        image = self.image(digest)
-        if unpack:
-            self.unpack(image)
-        if r.tag is not None:
-            self.tag(Reference(r.domain, r.path, r.tag), digest)
-        return image
+        with self.gc_lock(shared=True):  # nothing collected before the tag names it
+            with self._client(r, auth, tls_verify, ca_file) as client:
+                digest = transfer.pull(self.content, r, client, platform=platform,
+                                       progress=progress, jobs=jobs)
+            image = self.image(digest)
+            if unpack:
+                self.unpack(image)
+            if r.tag is not None:
+                self.tag(Reference(r.domain, r.path, r.tag), digest)
+            return image
 
     def push(self, image: Image | str | Reference, dest: str | Reference, *,
              auth: Credentials | tuple[str, str] | None = None, tls_verify: bool = True,
@@ -294,6 +313,41 @@ class ImageStore:
         if tag is not None:
             self.tag(tag, image.digest)
         return image
+
+    # -- garbage ----------------------------------------------------------------------------
+
+    def remove(self, ref: str, *, force: bool = False) -> Removed:
+        """``rmi``: untag *ref* (a digest: the image and all its tags, several only with
+        *force*); an image no tag names any more is deleted with what no other image
+        uses (see :mod:`pycontain.images.gc`)."""
+        from pycontain.images import gc
+
+        return gc.remove(self, ref, force=force)
+
+    def hold(self, holder: str, image: Image | str) -> None:
+        """Keep *image* (and what it uses) from removal while *holder*, a container that
+        runs on it, exists; :meth:`release` ends it."""
+        from pycontain.images import gc
+
+        gc.check_holder(holder)
+        gc.hold(self, holder, (image if isinstance(image, Image) else self.resolve(image)).digest)
+
+    def release(self, holder: str) -> None:
+        from pycontain.images import gc
+
+        gc.release(self, holder)
+
+    def prune(self) -> Removed:
+        """Delete the images no tag names and whatever no tagged image uses."""
+        from pycontain.images import gc
+
+        return gc.prune(self)
+
+    def disk_usage(self) -> DiskUsage:
+        """Images, blobs and layers, their sizes, and what :meth:`prune` would free."""
+        from pycontain.images import gc
+
+        return gc.disk_usage(self)
 
     # -- layers -----------------------------------------------------------------------------
 

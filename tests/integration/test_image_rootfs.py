@@ -148,3 +148,36 @@ def test_cli_run_image(store: ImageStore) -> None:
     r = run("no/such:image")
     assert r.returncode == 125 and "no/such" in r.stderr and "\n" == r.stderr[-1:]
     assert r.stderr.count("\n") == 1
+
+
+def test_cli_run_holds_its_image(store: ImageStore) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from pycontain.errors import PycontainError
+    from pycontain.images import gc
+
+    p = subprocess.Popen([sys.executable, "-m", "pycontain", "run", "--image-root", store.root,
+                          "--user", "root", "test/bb:1", "sleep 2"])
+    try:
+        deadline = time.monotonic() + 10
+        while not gc.holds(store) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert list(gc.holds(store).values()) == [store.resolve("test/bb:1").digest]
+        with pytest.raises(PycontainError):
+            store.remove("test/bb:1")          # in use: refused
+    finally:
+        assert p.wait(30) == 0
+    assert gc.holds(store) == {}
+    # a hold left by a killed run is dropped by itself
+    p = subprocess.Popen([sys.executable, "-m", "pycontain", "run", "--image-root", store.root,
+                          "--user", "root", "test/bb:1", "sleep 30"])
+    deadline = time.monotonic() + 10
+    while not gc.holds(store) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    p.kill()
+    p.wait()
+    time.sleep(0.2)
+    assert gc.holds(store) == {}
+    store.remove("test/bb:1")
