@@ -116,7 +116,19 @@ def test_progress_draws_on_a_terminal_only() -> None:
             p.done(b, "exists")
             p.advance(a, 1_000_000)
             p.done(a, "done")
-        out = os.read(master, 1 << 16).decode()
+        # a pty hands its output over in pieces: read until it has no more
+        import select
+
+        chunks = []
+        while select.select([master], [], [], 0.5)[0]:
+            try:
+                data = os.read(master, 1 << 16)
+            except OSError:   # EIO: the slave side is closed and drained
+                break
+            if not data:
+                break
+            chunks.append(data)
+        out = b"".join(chunks).decode()
     finally:
         os.close(master)
     assert "aaaaaaaaaaaa layer" in out and "already there" in out
