@@ -30,7 +30,34 @@ def _log_config(opts: list[str], driver: str) -> Any:
     return LogConfig(driver, **kw)
 
 
-def run_detached(args: argparse.Namespace, cmd: list[str]) -> int:
+def _image_spec(args: argparse.Namespace, image: str, cmd: list[str]) -> dict[str, Any]:
+    """The spec's fields for a container of *image*: its layers, and its config's defaults
+    under the command line's own options."""
+    import os
+
+    from pycontain.images import ImageStore
+    from pycontain.images.container import image_defaults, resolve_user
+
+    store = ImageStore(args.image_root)
+    img = store.resolve(image)
+    store.unpack(img)
+    layers = store.layers.lowers(img.layers[-1]) if img.layers else []
+    mnt = os.path.join(store.root, "mnt")
+    os.makedirs(mnt, mode=0o700, exist_ok=True)
+    d = image_defaults(img)
+    user = args.user
+    if user and not user.replace(":", "").isdigit():
+        uid, gid = resolve_user(layers, user, "--user")
+        user = f"{uid}:{gid}"
+    elif not user and d.user:
+        uid, gid = resolve_user(layers, d.user, "image config User")
+        user = f"{uid}:{gid}"
+    return {"cmd": d.argv(cmd or None), "env": [*d.env, *args.env],
+            "workdir": args.workdir or d.workdir, "user": user, "image_root": store.root,
+            "image": img.digest, "layers": tuple(layers), "mnt": mnt}
+
+
+def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = None) -> int:
     """Create and start the container, print its id; the container outlives this process."""
     from pycontain.engine.engine import Engine, StartError
     from pycontain.engine.monitor import RestartPolicy
@@ -63,11 +90,14 @@ def run_detached(args: argparse.Namespace, cmd: list[str]) -> int:
               "stop_timeout": "--stop-timeout", "name": "--name", "restart": "--restart",
               "capabilities": "--cap-add", "hostname": "--hostname"}
     try:
+        fields: dict[str, Any] = {"cmd": cmd, "env": args.env, "workdir": args.workdir,
+                                  "user": args.user}
+        if image is not None:
+            fields = _image_spec(args, image, cmd)
         spec = ContainerSpec(
-            cmd=cmd, rootfs=args.rootfs, read_only=args.read_only, hostname=args.hostname,
-            env=args.env, workdir=args.workdir, user=args.user, memory=args.memory,
-            pids=args.pids, cpus=args.cpus, init=args.init, network=args.net,
-            cap_add=args.cap_add, seccomp=args.seccomp)
+            rootfs=args.rootfs, read_only=args.read_only, hostname=args.hostname,
+            memory=args.memory, pids=args.pids, cpus=args.cpus, init=args.init,
+            network=args.net, cap_add=args.cap_add, seccomp=args.seccomp, **fields)
         cid = Engine().run(spec, name=args.name, restart=args.restart, log=log,
                            auto_remove=args.rm, stop_signal=args.stop_signal,
                            stop_timeout=args.stop_timeout)

@@ -19,6 +19,8 @@ VERBS = {
     "rm": ("pycontain.cli.ctl.rm", "remove managed containers"),
     "inspect": ("pycontain.cli.ctl.inspect", "show managed containers as JSON"),
     "wait": ("pycontain.cli.ctl.wait", "wait for managed containers to end"),
+    "commit": ("pycontain.cli.ctl.commit", "a new image from a managed container's changes"),
+    "export": ("pycontain.cli.ctl.export", "a managed container's filesystem as a tar"),
     "pull": ("pycontain.cli.images.pull", "fetch an image from a registry"),
     "push": ("pycontain.cli.images.push", "send an image to a registry"),
     "images": ("pycontain.cli.images.ls", "list the images of the store"),

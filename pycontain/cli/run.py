@@ -77,16 +77,12 @@ def main(args: argparse.Namespace) -> int:
     if image is None and not cmd:
         raise ConfigError("CMD", "missing command (usage: pycontain run [OPTIONS] IMAGE [CMD...] "
                           "or pycontain run [OPTIONS] -- CMD...)")
-    if image is not None:
-        if args.rootfs or args.chroot:
-            raise ConfigError("--rootfs", "give an image or --rootfs, not both")
-        if args.detach:
-            raise ConfigError("-d", "a managed container of an image is not supported yet: "
-                              "run -d takes -- CMD (with --rootfs DIR)")
+    if image is not None and (args.rootfs or args.chroot):
+        raise ConfigError("--rootfs", "give an image or --rootfs, not both")
     if args.detach:
         from pycontain.cli.detach import run_detached
 
-        return run_detached(args, cmd)
+        return run_detached(args, cmd, image)
     for opt, given in (("--restart", args.restart != "no"),
                        ("--log-driver", args.log_driver != "json-file"),
                        ("--log-opt", bool(args.log_opt)), ("--init", args.init),

@@ -42,7 +42,13 @@ def main(entry_dir: str) -> int:
     with _keeper.unguarded():
         # the monitor's own child (CLONE_PARENT), with a death signal tied to it: a
         # SIGKILLed monitor takes its container along
-        proc = rec.spec.container(cgroup=cgroup).spawn(
+        fs_dir = None
+        if rec.spec.layers:
+            # an image container's changes, kept in its entry until rm (commit, export)
+            fs_dir = os.path.join(entry_dir, "fs")
+            os.makedirs(os.path.join(fs_dir, "upper"), mode=0o755, exist_ok=True)
+            os.makedirs(os.path.join(fs_dir, "work"), mode=0o700, exist_ok=True)
+        proc = rec.spec.container(cgroup=cgroup, fs_dir=fs_dir).spawn(
             list(rec.spec.cmd), stdin=os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC),
             _adopt=True)
     sync = int(os.environ.get("PYCONTAIN_MONITOR_SYNC", "-1"))

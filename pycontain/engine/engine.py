@@ -170,10 +170,20 @@ class Engine:
                     log_max_files=log.max_files, auto_remove=auto_remove, stop_signal=sig,
                     stop_timeout=stop_timeout))
                 os.mkdir(self._run_dir(cid), 0o700)
+                if spec.image is not None:
+                    # rmi and prune leave the image alone while this container exists
+                    from ..images import ImageStore
+
+                    ImageStore(spec.image_root).hold(cid, spec.image)
         except BaseException:
             self._release_name(taken, cid)
             raise
         return cid
+
+    def fs_dir(self, ref: str) -> str:
+        """Where an image container keeps its changes (``upper``): ``commit`` and
+        ``export`` read them."""
+        return os.path.join(self.store.dir(self.resolve(ref)), "fs")
 
     def _claim_name(self, name: str | None, cid: str) -> str:
         candidates: Iterator[str]
@@ -339,6 +349,11 @@ class Engine:
                 with contextlib.suppress(FileNotFoundError):
                     Cgroup.open(rec.cgroup, owned=True).remove()
             self._release_name(rec.name, cid)
+            if rec.spec.image is not None:
+                from ..images import ImageStore
+
+                with contextlib.suppress(Exception):
+                    ImageStore(rec.spec.image_root).release(cid)
             self.store.remove(cid)
 
     def _kill_orphans(self, rec: ContainerRecord) -> None:

@@ -46,6 +46,13 @@ class ContainerSpec:
     network: str = "none"
     cap_add: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     seccomp: str = "default"
+    #: an image's root: the image store, the image's digest (held while the container
+    #: exists), its layer directories (top first) and the empty directory the overlay goes
+    #: on; the container's changes are kept in its entry (``fs/upper``)
+    image_root: str | None = None
+    image: str | None = None
+    layers: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    mnt: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if not self.cmd or not all(isinstance(a, str) and "\0" not in a for a in self.cmd):
@@ -59,9 +66,11 @@ class ContainerSpec:
             if "=" not in item or item.startswith("="):
                 raise ConfigError("env", f"expected K=V, got {item!r}")
 
-    def container(self, cgroup: Any = True) -> Any:
+    def container(self, cgroup: Any = True, fs_dir: str | None = None) -> Any:
         """The :class:`~pycontain.Container` this spec describes, in *cgroup* (True: a
-        fresh one with the spec's limits; a :class:`~pycontain.cgroups.Cgroup`: join it)."""
+        fresh one with the spec's limits; a :class:`~pycontain.cgroups.Cgroup`: join it).
+        *fs_dir*: where an image container keeps its changes (``upper`` and ``work``);
+        without it they go to a tmpfs of the container's own."""
         from ..container import Container
         from ..credentials import Capabilities, User
         from ..defaults import (
@@ -73,8 +82,17 @@ class ContainerSpec:
         from ..namespaces import Namespaces
         from ..rootfs import RootFS
 
-        rootfs = (RootFS(self.rootfs, readonly=self.read_only) if self.rootfs
-                  else RootFS.host())
+        if self.layers:
+            import os
+
+            upper = work = None
+            if fs_dir is not None:
+                upper, work = os.path.join(fs_dir, "upper"), os.path.join(fs_dir, "work")
+            rootfs = RootFS(self.mnt or "/", layers=self.layers, upper=upper, work=work,
+                            readonly=self.read_only)
+        else:
+            rootfs = (RootFS(self.rootfs, readonly=self.read_only) if self.rootfs
+                      else RootFS.host())
         names = set(LIBRARY_NAMESPACES)
         if self.network == "host":
             names.discard("net")
@@ -96,7 +114,7 @@ class ContainerSpec:
 
     def to_json(self) -> dict[str, Any]:
         d = attrs.asdict(self)
-        for k in ("cmd", "env", "cap_add"):
+        for k in ("cmd", "env", "cap_add", "layers"):
             d[k] = list(d[k])
         return d
 

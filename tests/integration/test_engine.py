@@ -369,3 +369,54 @@ def test_always_restarts_until_a_users_stop(cli: Cli) -> None:
     assert cli.inspect("phoenix")["RestartCount"] == count  # no restart after the stop
     assert cli.inspect("phoenix")["State"]["Status"] == "exited"
     cli("rm", "phoenix")
+
+
+def test_managed_image_container_commit_export_and_hold(cli: Cli, tmp_path: Path) -> None:
+    import tarfile as tf
+
+    from imagehelpers import entry, make_tar, write_layout
+
+    from pycontain.images import ImageStore
+    from pycontain.images import gc as image_gc
+
+    bb = shutil.which("busybox") or "/bin/busybox"
+    with open(bb, "rb") as f:
+        data = f.read()
+    layer = make_tar([
+        entry("bin/", tf.DIRTYPE, mode=0o755), entry("bin/busybox", data=data, mode=0o755),
+        *[entry(f"bin/{a}", tf.SYMTYPE, linkname="busybox")
+          for a in ("sh", "echo", "cat", "rm", "sleep", "id")],
+        entry("etc/", tf.DIRTYPE, mode=0o755),
+        entry("etc/passwd", data=b"root:x:0:0::/:/bin/sh\nweb:x:70:71::/:/bin/sh\n"),
+        *[entry(f"{d}/", tf.DIRTYPE, mode=0o755) for d in ("proc", "dev", "sys")],
+        entry("tmp/", tf.DIRTYPE, mode=0o1777),
+        entry("tmp/old.txt", data=b"old\n", uid=70, gid=71),
+    ])
+    write_layout(tmp_path / "layout", [layer], tag="1",
+                 config={"Cmd": ["sh", "-c", "echo hi > /tmp/new.txt; rm /tmp/old.txt; id -u; "
+                                         "sleep 60"],
+                         "Env": ["PATH=/bin"], "User": "web"})
+    images = ImageStore(str(tmp_path / "images"))
+    images.import_archive(str(tmp_path / "layout"), tag="app:1")
+    img = images.resolve("app:1")
+    cid = cli("run", "-d", "--image-root", images.root, "--name", "app", "app:1").stdout.strip()
+    _wait_for(lambda: cli("logs", "app").stdout == "70\n", what="the image's command")
+    assert list(image_gc.holds(images).values()) == [img.digest]   # held while it exists
+    new = cli("commit", "app", "app:2").stdout.strip()
+    out = tmp_path / "fs.tar"
+    cli("export", "-o", str(out), "app")
+    with tf.open(out) as t:
+        names = set(t.getnames())
+    assert {"tmp/new.txt", "bin/busybox"} <= {n.lstrip("./") for n in names}
+    assert "tmp/old.txt" not in {n.lstrip("./") for n in names}
+    # the committed image has the change, without the deletion's file
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    images.merge(images.resolve("app:2"), str(merged))
+    assert (merged / "tmp/new.txt").read_text() == "hi\n"
+    assert not (merged / "tmp/old.txt").exists()
+    assert images.resolve("app:2").digest == new
+    cli("rm", "-f", cid)
+    assert image_gc.holds(images) == {}
+    r = cli("commit", "nosuch", check=False)
+    assert r.returncode == 125 and r.stderr.count("\n") == 1
