@@ -94,6 +94,22 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
                                   "user": args.user}
         if image is not None:
             fields = _image_spec(args, image, cmd)
+        if args.volume or args.mount:
+            from pycontain.storage.volumes import VolumeStore, specs
+
+            specs(args.volume, args.mount)   # each bad value: one error naming its flag
+            vs = VolumeStore()
+            # an anonymous volume is made once, now, and named in the spec: each start of
+            # the container (a restart) mounts the same one
+            vols = [v if ":" in v or not v.startswith("/") else f"{vs.create().name}:{v}"
+                    for v in args.volume]
+            mnts = []
+            for m in args.mount:
+                s = specs((), [m])[0]
+                if s.type == "volume" and s.source is None:
+                    m = f"{m},source={vs.create().name}"
+                mnts.append(m)
+            fields.update(volumes=tuple(vols), mounts=tuple(mnts), volume_root=vs.root)
         spec = ContainerSpec(
             rootfs=args.rootfs, read_only=args.read_only, hostname=args.hostname,
             memory=args.memory, pids=args.pids, cpus=args.cpus, init=args.init,

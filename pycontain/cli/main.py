@@ -10,6 +10,7 @@ VERBS = {
     "check": ("pycontain.cli.check", "report what this kernel and host allow"),
     "pod": ("pycontain.cli.pod", "create, list and remove pods (containers sharing net, ipc, uts)"),
     "network": ("pycontain.cli.network", "create, list, inspect and remove bridge networks"),
+    "volume": ("pycontain.cli.volume", "create, list, inspect and remove named volumes"),
     "ps": ("pycontain.cli.ctl.ps", "list managed containers (run -d)"),
     "logs": ("pycontain.cli.ctl.logs", "show a managed container's output"),
     "start": ("pycontain.cli.ctl.start", "start stopped managed containers"),

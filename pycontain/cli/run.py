@@ -56,6 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with -d: the signal that stop sends first (default TERM)")
     p.add_argument("--stop-timeout", metavar="N", type=int, default=10,
                    help="with -d: seconds stop waits before SIGKILL (default 10)")
+    p.add_argument("-v", "--volume", metavar="SRC:DST[:OPTS]", action="append", default=[],
+                   help="a named volume, a host directory or an anonymous volume at DST "
+                   "(Docker's -v)")
+    p.add_argument("--mount", metavar="type=...,target=...", action="append", default=[],
+                   help="a volume, bind or tmpfs mount (Docker's --mount)")
     p.add_argument("--image-root", metavar="DIR",
                    help="the image store of IMAGE (default: /var/lib/pycontain/images for root)")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="IMAGE [CMD...] | -- CMD...",
@@ -146,6 +151,10 @@ def main(args: argparse.Namespace) -> int:
         if args.chroot:
             raise ConfigError("--chroot", "needs --rootfs")
         rootfs = RootFS.host()
+    if args.volume or args.mount:
+        from pycontain.storage.volumes import VolumeStore, specs
+
+        rootfs = rootfs.with_mounts(*VolumeStore().mounts(specs(args.volume, args.mount)))
     names = set(LIBRARY_NAMESPACES)
     if args.net == "host":
         names.discard("net")  # the host's network

@@ -53,6 +53,10 @@ class ContainerSpec:
     image: str | None = None
     layers: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     mnt: str | None = None
+    #: Docker's -v and --mount values, and the volume store they name volumes in
+    volumes: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    mounts: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    volume_root: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if not self.cmd or not all(isinstance(a, str) and "\0" not in a for a in self.cmd):
@@ -93,6 +97,11 @@ class ContainerSpec:
         else:
             rootfs = (RootFS(self.rootfs, readonly=self.read_only) if self.rootfs
                       else RootFS.host())
+        if self.volumes or self.mounts:
+            from ..storage.volumes import VolumeStore, specs
+
+            rootfs = rootfs.with_mounts(
+                *VolumeStore(self.volume_root).mounts(specs(self.volumes, self.mounts)))
         names = set(LIBRARY_NAMESPACES)
         if self.network == "host":
             names.discard("net")
@@ -114,7 +123,7 @@ class ContainerSpec:
 
     def to_json(self) -> dict[str, Any]:
         d = attrs.asdict(self)
-        for k in ("cmd", "env", "cap_add", "layers"):
+        for k in ("cmd", "env", "cap_add", "layers", "volumes", "mounts"):
             d[k] = list(d[k])
         return d
 

@@ -38,8 +38,11 @@ class VolumeInUse(PycontainError):
 
 
 def default_root() -> str:
-    """Where the caller's volumes live: ``/var/lib/pycontain/volumes`` for root, else under
-    ``$XDG_DATA_HOME``."""
+    """Where the caller's volumes live: ``$PYCONTAIN_VOLUME_ROOT``, else
+    ``/var/lib/pycontain/volumes`` for root, else under ``$XDG_DATA_HOME``."""
+    env = os.environ.get("PYCONTAIN_VOLUME_ROOT")
+    if env:
+        return env
     if os.geteuid() == 0:
         return "/var/lib/pycontain/volumes"
     data = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")

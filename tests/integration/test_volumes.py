@@ -65,3 +65,52 @@ def test_anonymous_volumes_binds_and_tmpfs(busybox_rootfs: Path, tmp_path: Path)
     assert vs.prune() == [anon[0].name]
     assert [v.name for v in vs.volumes()] == [keep.name]
     assert vs.prune(all_=True) == ["keep"]
+
+
+def test_cli_volume_verbs_and_run_v(busybox_rootfs: Path, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYCONTAIN_VOLUME_ROOT": str(tmp_path / "vols"),
+           "PYCONTAIN_ENGINE_ROOT": str(tmp_path / "engine")}
+
+    def pyc(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run([sys.executable, "-m", "pycontain", *args], env=env,
+                           capture_output=True, text=True, timeout=60)
+        if check:
+            assert r.returncode == 0, r.stderr
+        return r
+
+    assert pyc("volume", "create", "--label", "a=b", "data").stdout == "data\n"
+    r = pyc("run", "--rootfs", str(busybox_rootfs), "-v", "data:/data", "--", "sh", "-c",
+            "echo one > /data/f")
+    r = pyc("run", "--rootfs", str(busybox_rootfs), "--mount",
+            "type=volume,source=data,target=/d,readonly", "--", "cat", "/d/f")
+    assert r.stdout == "one\n"
+    # a managed container: its anonymous volume is made once, at create
+    cid = pyc("run", "-d", "--rootfs", str(busybox_rootfs), "-v", "data:/data", "-v", "/anon",
+              "--", "sh", "-c", "echo two >> /data/f; echo a > /anon/a; sleep 60").stdout.strip()
+    vols = [json.loads(line) for line in pyc("volume", "ls", "--format", "json").stdout.splitlines()]
+    assert sorted(v["Anonymous"] for v in vols) == [False, True]
+    try:
+        import time
+
+        deadline = time.monotonic() + 10
+        while True:   # the container is up once the volume shows in use
+            r = pyc("volume", "rm", "data", check=False)
+            if "in use" in r.stderr or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert r.returncode == 125 and "in use" in r.stderr
+    finally:
+        pyc("rm", "-f", cid)
+    info = json.loads(pyc("volume", "inspect", "data").stdout)[0]
+    assert info["Labels"] == {"a": "b"}
+    assert Path(info["Mountpoint"], "f").read_text() == "one\ntwo\n"
+    assert len(pyc("volume", "prune").stdout.split()) == 1      # the anonymous one
+    assert pyc("volume", "rm", "data").stdout == "data\n"
+    assert pyc("volume", "ls", "-q").stdout == ""
+    r = pyc("run", "-v", "data:relative", "--", "true", check=False)
+    assert r.returncode == 125 and r.stderr.startswith("pycontain run: -v data:relative: ")
