@@ -20,6 +20,7 @@ VERBS = {
     "rm": ("pycontain.cli.ctl.rm", "remove managed containers"),
     "inspect": ("pycontain.cli.ctl.inspect", "show managed containers as JSON"),
     "wait": ("pycontain.cli.ctl.wait", "wait for managed containers to end"),
+    "exec": ("pycontain.cli.ctl.exec", "run a command in a running managed container"),
     "commit": ("pycontain.cli.ctl.commit", "a new image from a managed container's changes"),
     "export": ("pycontain.cli.ctl.export", "a managed container's filesystem as a tar"),
     "pull": ("pycontain.cli.images.pull", "fetch an image from a registry"),

@@ -28,8 +28,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
+
+import attrs
 
 from .. import _keeper
 from ..errors import ConfigError, ContainerError, ContainerStateError
@@ -391,6 +393,59 @@ class Engine:
         if st is not None and st.status == "dead":
             self._kill_orphans(rec)
         return rec, st
+
+    def exec(self, ref: str, cmd: Sequence[str], *, env: Sequence[str] = (),
+             workdir: str | None = None, user: str | None = None, stdin: bool = False) -> int:
+        """Run *cmd* in the running container *ref* (``docker exec``): in its namespaces and
+        cgroup, with its environment (plus *env*), capabilities, seccomp profile and user
+        (or *user*); its exit status (minus the signal's number for a signal)."""
+        from ..cgroups import Cgroup
+        from ..credentials import User
+        from ..lowlevel.kernel import CLONE_NEWUSER, joins_of
+        from ..lowlevel.plan import CompiledPlan, Plan
+
+        rec, st = self.state(ref)
+        if st is None or st.status != "running" or not st.pid:
+            raise ContainerStateError(f"container {ref} is not running")
+        if not cmd:
+            raise ConfigError("CMD", "missing command")
+        spec = rec.spec
+        if env:
+            spec = attrs.evolve(spec, env=(*spec.env, *env))
+        if user:
+            spec = attrs.evolve(spec, user=user)
+        base = spec.container(cgroup=None).plan(list(cmd))
+        pid = st.pid
+        joins, pidns = joins_of(pid)
+        u = User.parse(spec.user) if spec.user else None
+        plan = Plan(argv=tuple(cmd), env=base.env, search_path=base.search_path, joins=joins,
+                    pidns_join=pidns, nondumpable=True,
+                    become_root=any(n == CLONE_NEWUSER for _, n in joins),
+                    uid=u.uid if u else None, gid=u.gid if u else None,
+                    groups=u.groups if u else None, caps=base.caps,
+                    no_new_privs=base.no_new_privs, seccomp=base.seccomp,
+                    seccomp_flags=base.seccomp_flags, rlimits=base.rlimits,
+                    cwd=workdir or spec.workdir or "/", setsid=False)
+        cg = Cgroup.open(rec.cgroup) if rec.cgroup else None
+        procs_fds, v2fd = cg.join_fds() if cg is not None else ([], None)
+        devnull = -1
+        if not stdin:
+            devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _cpid, pidfd, _ = CompiledPlan(plan).spawn(
+                [(max(devnull, 0), 0), (1, 1), (2, 2)],
+                cgroup_fd=v2fd, cgroup_procs_fds=procs_fds)
+        finally:
+            if devnull >= 0:
+                os.close(devnull)
+            if cg is not None:
+                cg.close()
+        try:
+            info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
+        finally:
+            os.close(pidfd)
+        assert info is not None
+        return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
     def inspect(self, ref: str) -> dict[str, Any]:
         """The container as ``docker inspect`` shows it (the common subset)."""

@@ -420,3 +420,23 @@ def test_managed_image_container_commit_export_and_hold(cli: Cli, tmp_path: Path
     assert image_gc.holds(images) == {}
     r = cli("commit", "nosuch", check=False)
     assert r.returncode == 125 and r.stderr.count("\n") == 1
+
+
+def test_exec_in_a_managed_container(cli: Cli) -> None:
+    cli("run", "-d", "--name", "box", "--hostname", "boxhost", "-e", "A=1", "--",
+        "sh", "-c", "echo $$ > /tmp/init; sleep 60")
+    _wait_for(lambda: cli("exec", "box", "cat", "/tmp/init", check=False).stdout == "1\n",
+              what="the container's init")
+    r = cli("exec", "-e", "B=2", "-w", "/tmp", "box", "sh", "-c",
+            "hostname; echo $A$B; pwd; cat /proc/1/cmdline | tr '\\0' ' '; exit 3", check=False)
+    assert r.returncode == 3, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:3] == ["boxhost", "12", "/tmp"] and lines[3].startswith("sh -c ")
+    r = cli("exec", "box", "sh", "-c", "kill -TERM $$", check=False)
+    assert r.returncode == 128 + 15
+    r = cli("exec", "-t", "box", "true", check=False)
+    assert r.returncode == 125 and r.stderr.startswith("pycontain exec: -t: ")
+    cli("stop", "-t", "0", "box")
+    r = cli("exec", "box", "true", check=False)
+    assert r.returncode == 125 and "not running" in r.stderr
+    cli("rm", "box")
