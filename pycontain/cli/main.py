@@ -21,6 +21,8 @@ VERBS = {
     "inspect": ("pycontain.cli.ctl.inspect", "show managed containers as JSON"),
     "wait": ("pycontain.cli.ctl.wait", "wait for managed containers to end"),
     "exec": ("pycontain.cli.ctl.exec", "run a command in a running managed container"),
+    "top": ("pycontain.cli.ctl.top", "show a managed container's processes"),
+    "stats": ("pycontain.cli.ctl.stats", "show what managed containers use"),
     "commit": ("pycontain.cli.ctl.commit", "a new image from a managed container's changes"),
     "export": ("pycontain.cli.ctl.export", "a managed container's filesystem as a tar"),
     "pull": ("pycontain.cli.images.pull", "fetch an image from a registry"),

@@ -447,6 +447,36 @@ class Engine:
         assert info is not None
         return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
+    def top(self, ref: str) -> list[int]:
+        """The pids (as this host sees them) of every process of the running container."""
+        from ..cgroups import Cgroup
+
+        rec, st = self.state(ref)
+        if st is None or st.status != "running" or not rec.cgroup:
+            raise ContainerStateError(f"container {ref} is not running")
+        with Cgroup.open(rec.cgroup) as cg:
+            return sorted(cg.pids(recursive=True))
+
+    def stats(self, ref: str) -> dict[str, Any]:
+        """What the container uses now, from its cgroup: ``cpu_ns`` (CPU time so far),
+        ``memory`` and ``memory_limit`` (bytes), ``memory_peak``, ``pids`` and
+        ``pids_limit``; None where this host does not count it."""
+        from ..cgroups import Cgroup
+
+        rec, _st = self.state(ref)
+        if not rec.cgroup:
+            raise ContainerStateError(f"container {ref} has no cgroup (never started)")
+        try:
+            with Cgroup.open(rec.cgroup) as cg:
+                s = cg.stats()
+                u = cg.usage()
+        except FileNotFoundError:
+            raise ContainerStateError(f"container {ref} has no cgroup (removed)") from None
+        return {"id": rec.id, "name": rec.name, "cpu_ns": u.get("cpu_ns"),
+                "memory": s.get("memory_usage"), "memory_limit": s.get("memory_limit"),
+                "memory_peak": u.get("memory_peak"), "pids": s.get("pids_current"),
+                "pids_limit": s.get("pids_limit")}
+
     def inspect(self, ref: str) -> dict[str, Any]:
         """The container as ``docker inspect`` shows it (the common subset)."""
         rec, st = self.state(ref)

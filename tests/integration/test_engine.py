@@ -440,3 +440,22 @@ def test_exec_in_a_managed_container(cli: Cli) -> None:
     r = cli("exec", "box", "true", check=False)
     assert r.returncode == 125 and "not running" in r.stderr
     cli("rm", "box")
+
+
+def test_top_and_stats(cli: Cli) -> None:
+    cli("run", "-d", "--name", "busy", "--memory", "64M", "--pids-limit", "30", "--",
+        "sh", "-c", "sleep 60 & sleep 60 & while :; do :; done")
+    _wait_for(lambda: cli("top", "busy", "-o", "comm", check=False).stdout.split().count(
+        "sleep") == 2, what="the container's processes")
+    top = cli("top", "busy", "-o", "pid,comm").stdout.splitlines()
+    assert top[0].split() == ["PID", "COMMAND"]
+    assert sorted(line.split()[1] for line in top[1:]) == ["sh", "sleep", "sleep"]
+    stats = json.loads(cli("stats", "--no-stream", "--format", "json", "busy").stdout)
+    assert stats["name"] == "busy" and stats["pids"] == 3 and stats["pids_limit"] == 30
+    assert stats["memory_limit"] == 64 << 20 and stats["memory"] > 0
+    assert stats["cpu_percent"] is not None and stats["cpu_percent"] > 20   # the busy loop
+    table = cli("stats", "--no-stream").stdout.splitlines()
+    assert table[0].split()[:2] == ["CONTAINER", "ID"] and "busy" in table[1]
+    cli("rm", "-f", "busy")
+    r = cli("stats", "--no-stream", "busy", check=False)
+    assert r.returncode == 125 and r.stderr.count("\n") == 1
