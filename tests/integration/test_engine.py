@@ -459,3 +459,15 @@ def test_top_and_stats(cli: Cli) -> None:
     cli("rm", "-f", "busy")
     r = cli("stats", "--no-stream", "busy", check=False)
     assert r.returncode == 125 and r.stderr.count("\n") == 1
+
+
+def test_attach_follows_live_output(cli: Cli) -> None:
+    cli("run", "-d", "--name", "talker", "--", "sh", "-c",
+        "sleep 1; for i in 1 2 3; do echo out$i; echo err$i >&2; sleep 0.1; done; exit 4")
+    r = cli("attach", "talker", check=False, timeout=30)
+    assert r.returncode == 4
+    assert r.stdout.splitlines() == ["out1", "out2", "out3"]
+    assert r.stderr.splitlines() == ["err1", "err2", "err3"]
+    r = cli("attach", "talker", check=False)
+    assert r.returncode == 125 and "not running" in r.stderr
+    cli("rm", "talker")
