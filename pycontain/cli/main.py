@@ -21,6 +21,7 @@ VERBS = {
     "inspect": ("pycontain.cli.ctl.inspect", "show managed containers as JSON"),
     "wait": ("pycontain.cli.ctl.wait", "wait for managed containers to end"),
     "exec": ("pycontain.cli.ctl.exec", "run a command in a running managed container"),
+    "events": ("pycontain.cli.ctl.events", "what happened to managed containers"),
     "attach": ("pycontain.cli.ctl.attach", "follow a managed container's output live"),
     "top": ("pycontain.cli.ctl.top", "show a managed container's processes"),
     "stats": ("pycontain.cli.ctl.stats", "show what managed containers use"),

@@ -172,6 +172,7 @@ class Engine:
                     log_max_files=log.max_files, auto_remove=auto_remove, stop_signal=sig,
                     stop_timeout=stop_timeout))
                 os.mkdir(self._run_dir(cid), 0o700)
+                self._event("create", cid, taken, spec)
                 if spec.image is not None:
                     # rmi and prune leave the image alone while this container exists
                     from ..images import ImageStore
@@ -252,6 +253,7 @@ class Engine:
                 log=mon.LogConfig(rec.log_driver, None, rec.log_max_size, rec.log_max_files),
                 restart=rec.restart, stop_signal=rec.stop_signal, stop_timeout=rec.stop_timeout,
                 oom_file=_oom_file(cg), env=_python_env(), cwd="/")
+        self._event("start", cid, rec.name, rec.spec)
         if rec.auto_remove:
             self._start_reaper(cid)
         deadline = time.monotonic() + timeout
@@ -298,6 +300,7 @@ class Engine:
         rec = self.store.load(cid)
         handle = mon.MonitorHandle(self._run_dir(cid))
         if handle.running():
+            self._event("stop", cid, rec.name, rec.spec)
             handle.stop(rec.stop_timeout if timeout is None else timeout)
         self._kill_orphans(rec)
 
@@ -315,6 +318,8 @@ class Engine:
             raise ContainerStateError(f"container {ref} is not running")
         with open(os.path.join(handle.state_dir, mon.STOPPED_MARKER), "w"):
             pass
+        rec = self.store.load(cid)
+        self._event("kill", cid, rec.name, rec.spec, signal=str(num))
         try:
             fd = os.pidfd_open(st.pid)
         except ProcessLookupError:
@@ -351,6 +356,12 @@ class Engine:
                 with contextlib.suppress(FileNotFoundError):
                     Cgroup.open(rec.cgroup, owned=True).remove()
             self._release_name(rec.name, cid)
+            # its end, as its monitor recorded it, goes into the journal before its entry
+            # (and the monitor's record with it) does
+            for ev in self._ends(only=cid):
+                self._event(ev["Action"], cid, rec.name, rec.spec, when_ns=ev["timeNano"],
+                            exitCode=ev["Actor"]["Attributes"]["exitCode"])
+            self._event("destroy", cid, rec.name, rec.spec)
             if rec.spec.image is not None:
                 from ..images import ImageStore
 
@@ -446,6 +457,93 @@ class Engine:
             os.close(pidfd)
         assert info is not None
         return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+
+    # -- events ------------------------------------------------------------------------------
+
+    @property
+    def events_path(self) -> str:
+        return os.path.join(self.root, "events.jsonl")
+
+    def _event(self, action: str, cid: str, name: str, spec: ContainerSpec | None,
+               *, when_ns: int | None = None, **attrs_: str) -> None:
+        """Append one event to the journal: one line, one write to an O_APPEND file, so
+        writers in several processes never interleave within a line."""
+        import json
+
+        ns = time.time_ns() if when_ns is None else when_ns
+        attributes = {"name": name, **attrs_}
+        if spec is not None and spec.image:
+            attributes["image"] = spec.image
+        line = json.dumps({"Type": "container", "Action": action, "status": action,
+                           "id": cid, "Actor": {"ID": cid, "Attributes": attributes},
+                           "time": ns // 1_000_000_000, "timeNano": ns},
+                          separators=(",", ":")) + "\n"
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        fd = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                     0o600)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
+    def _ends(self, only: str | None = None) -> list[dict[str, Any]]:
+        """``die`` (and ``oom``) events of the containers whose monitors recorded an end:
+        the monitor writes when its container ended, so they are read from there."""
+        out = []
+        for cid in [only] if only is not None else self.store.ids():
+            try:
+                rec = self.store.load(cid)
+                st = mon.MonitorHandle(self._run_dir(cid)).status()
+            except (NotFound, FileNotFoundError, ConfigError):
+                continue
+            if st.status not in ("exited", "dead") or not st.finished_at:
+                continue
+            ns = _iso_ns(st.finished_at)
+            if ns is None:
+                continue
+            attributes = {"name": rec.name, "exitCode": str(st.exit_code)}
+            for action in (("oom",) if st.oom_kill else ()) + ("die",):
+                out.append({"Type": "container", "Action": action, "status": action,
+                            "id": cid, "Actor": {"ID": cid, "Attributes": attributes},
+                            "time": ns // 1_000_000_000, "timeNano": ns})
+        return out
+
+    def events(self, since_ns: int | None = None, until_ns: int | None = None,
+               follow: bool = False, poll: float = 0.25) -> Iterator[dict[str, Any]]:
+        """Events in time order (Docker's shape): ``create``, ``start``, ``stop``,
+        ``kill``, ``destroy`` from the journal, ``die`` and ``oom`` from the monitors' last
+        words.  With *follow*, new ones as they come, until *until_ns*."""
+        import json
+
+        seen: set[tuple[str, str, int]] = set()
+        offset = 0
+        while True:
+            batch: list[dict[str, Any]] = []
+            try:
+                with open(self.events_path, "rb") as f:
+                    f.seek(offset)
+                    data = f.read()
+                    cut = data.rfind(b"\n") + 1
+                    offset += cut
+                    for line in data[:cut].splitlines():
+                        with contextlib.suppress(ValueError):
+                            batch.append(json.loads(line))
+            except FileNotFoundError:
+                pass
+            batch += self._ends()
+            batch.sort(key=lambda e: e.get("timeNano", 0))
+            now = time.time_ns()
+            for ev in batch:
+                key = (ev.get("id", ""), ev.get("Action", ""), ev.get("timeNano", 0))
+                t = ev.get("timeNano", 0)
+                if key in seen or (since_ns is not None and t < since_ns) or \
+                        (until_ns is not None and t > until_ns):
+                    continue
+                seen.add(key)
+                yield ev
+            if not follow or (until_ns is not None and now > until_ns):
+                return
+            time.sleep(poll)
 
     def top(self, ref: str) -> list[int]:
         """The pids (as this host sees them) of every process of the running container."""
@@ -618,3 +716,12 @@ def _inspect(rec: ContainerRecord, st: mon.MonitorStatus | None, log_path: str
         "CgroupPath": rec.cgroup,
     }
 
+
+def _iso_ns(text: str) -> int | None:
+    """Nanoseconds since the epoch of an RFC 3339 time (the monitor's ``finished_at``)."""
+    from .logformat import parse_timestamp
+
+    try:
+        return parse_timestamp(text.encode())
+    except (ValueError, TypeError):
+        return None

@@ -471,3 +471,24 @@ def test_attach_follows_live_output(cli: Cli) -> None:
     r = cli("attach", "talker", check=False)
     assert r.returncode == 125 and "not running" in r.stderr
     cli("rm", "talker")
+
+
+def test_events(cli: Cli) -> None:
+    t0 = time.time()
+    cli("run", "-d", "--name", "ev", "--memory", "32M", "--", "sh", "-c",
+        "x=$(head -c 100000000 /dev/zero | tr '\\0' a)")   # an OOM kill
+    _wait_for(lambda: cli.inspect("ev")["State"]["Status"] == "exited", what="the end")
+    cli("rm", "ev")
+    r = cli("events", "--since", f"{t0 - 1:.3f}", "--until", f"{time.time() + 1:.3f}",
+            "--format", "json", timeout=30)
+    evs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [e["Action"] for e in evs] == ["create", "start", "oom", "die", "destroy"]
+    assert {e["Actor"]["Attributes"]["name"] for e in evs} == {"ev"}
+    assert evs[3]["Actor"]["Attributes"]["exitCode"] == "137"
+    times = [e["timeNano"] for e in evs]
+    assert times == sorted(times)
+    # a window before all of it is empty; a bad time is one clear error
+    r = cli("events", "--since", f"{t0 - 100:.0f}", "--until", f"{t0 - 50:.0f}")
+    assert r.stdout == ""
+    r = cli("events", "--since", "yesterday-ish", check=False)
+    assert r.returncode == 125 and r.stderr.startswith("pycontain events: --since: ")
