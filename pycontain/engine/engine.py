@@ -545,6 +545,54 @@ class Engine:
                 return
             time.sleep(poll)
 
+    def pause(self, ref: str) -> None:
+        """Freeze every process of the running container (its cgroup's freezer)."""
+        self._frozen(ref, True)
+
+    def unpause(self, ref: str) -> None:
+        """Let a paused container's processes run again."""
+        self._frozen(ref, False)
+
+    def _frozen(self, ref: str, freeze: bool) -> None:
+        from ..cgroups import Cgroup
+
+        rec, st = self.state(ref)
+        if st is None or st.status != "running" or not rec.cgroup:
+            raise ContainerStateError(f"container {ref} is not running")
+        with Cgroup.open(rec.cgroup) as cg:
+            if cg.frozen == freeze:
+                raise ContainerStateError(
+                    f"container {ref} is {'already' if freeze else 'not'} paused")
+            if freeze:
+                cg.freeze()
+            else:
+                cg.thaw()
+        self._event("pause" if freeze else "unpause", rec.id, rec.name, rec.spec)
+
+    def _is_paused(self, rec: ContainerRecord) -> bool:
+        from ..cgroups import Cgroup
+
+        if not rec.cgroup:
+            return False
+        try:
+            with Cgroup.open(rec.cgroup) as cg:
+                return bool(cg.frozen)
+        except (OSError, ContainerError):
+            return False
+
+    def rename(self, ref: str, new: str) -> None:
+        """Give the container another name (unique, as at create)."""
+        check_name(new)
+        cid = self.resolve(ref)
+        with self.store.locked(cid):
+            rec = self.store.load(cid)
+            if new == rec.name:
+                return
+            self._claim_name(new, cid)
+            self.store.save(cid, _evolve(rec, name=new))
+            self._release_name(rec.name, cid)
+        self._event("rename", cid, new, rec.spec, oldName=rec.name)
+
     def top(self, ref: str) -> list[int]:
         """The pids (as this host sees them) of every process of the running container."""
         from ..cgroups import Cgroup
@@ -578,7 +626,11 @@ class Engine:
     def inspect(self, ref: str) -> dict[str, Any]:
         """The container as ``docker inspect`` shows it (the common subset)."""
         rec, st = self.state(ref)
-        return _inspect(rec, st, os.path.join(self._run_dir(rec.id), "ctr.log"))
+        info = _inspect(rec, st, os.path.join(self._run_dir(rec.id), "ctr.log"))
+        if info["State"]["Running"] and self._is_paused(rec):
+            info["State"]["Status"] = "paused"
+            info["State"]["Paused"] = True
+        return info
 
     def list(self, all: bool = False) -> list[dict[str, Any]]:
         """``inspect`` of every container (*all*) or of those that run, oldest first."""

@@ -492,3 +492,25 @@ def test_events(cli: Cli) -> None:
     assert r.stdout == ""
     r = cli("events", "--since", "yesterday-ish", check=False)
     assert r.returncode == 125 and r.stderr.startswith("pycontain events: --since: ")
+
+
+def test_pause_unpause_rename(cli: Cli) -> None:
+    cli("run", "-d", "--name", "counter", "--", "sh", "-c",
+        "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done")
+    _wait_for(lambda: cli("exec", "counter", "cat", "/tmp/n", check=False).stdout.strip()
+              not in ("", "0"), what="the counter")
+    cli("pause", "counter")
+    assert cli.inspect("counter")["State"]["Status"] == "paused"
+    assert cli.inspect("counter")["State"]["Paused"] is True
+    r = cli("pause", "counter", check=False)
+    assert r.returncode == 125 and "already paused" in r.stderr
+    cli("unpause", "counter")
+    assert cli.inspect("counter")["State"]["Status"] == "running"
+    cli("rename", "counter", "renamed")
+    assert cli.inspect("renamed")["Name"] == "/renamed"
+    r = cli("inspect", "counter", check=False)
+    assert r.returncode == 125
+    cli("run", "-d", "--name", "other", "--", "sleep", "60")
+    r = cli("rename", "renamed", "other", check=False)
+    assert r.returncode == 125 and "in use" in r.stderr
+    cli("rm", "-f", "renamed", "other")
