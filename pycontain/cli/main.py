@@ -41,7 +41,7 @@ VERBS = {
     "history": ("pycontain.cli.images.history", "show an image's history"),
     "image": ("pycontain.cli.images.image", "image prune: remove unused images and layers"),
     "bundle": ("pycontain.cli.images.bundle", "write an OCI runtime bundle of an image"),
-    "system": ("pycontain.cli.images.system", "system df: the image store's disk usage"),
+    "system": ("pycontain.cli.images.system", "system df and prune: disk usage, and what nothing uses removed"),
 }
 
 

@@ -18,6 +18,7 @@ import sys
 import textwrap
 import time
 import urllib.request
+from pathlib import Path
 from collections.abc import Iterator
 
 import pytest
@@ -514,3 +515,22 @@ def test_pause_unpause_rename(cli: Cli) -> None:
     r = cli("rename", "renamed", "other", check=False)
     assert r.returncode == 125 and "in use" in r.stderr
     cli("rm", "-f", "renamed", "other")
+
+
+def test_system_prune(cli: Cli, tmp_path: Path, busybox_rootfs: Path) -> None:
+    cli.env["PYCONTAIN_VOLUME_ROOT"] = str(tmp_path / "vols")
+    images = str(tmp_path / "images")
+    # (a volume under pytest's root-only tmp: not with the default sandbox, whose root is
+    # the host's nobody)
+    cli("run", "-d", "--name", "done", "--rootfs", str(busybox_rootfs), "-v", "/anon", "--",
+        "true")
+    _wait_for(lambda: cli.inspect("done")["State"]["Status"] == "exited", what="its end")
+    cli("run", "-d", "--name", "up", "--", "sleep", "60")
+    cli("volume", "create", "named")
+    r = cli("system", "prune", "--root", images)
+    assert r.stdout.splitlines()[:2] == ["Deleted containers: 1", "Deleted volumes: 1"]
+    assert [c["Names"] for c in cli.ps("-a")] == ["up"]
+    assert cli("volume", "ls", "-q").stdout == "named\n"
+    assert cli("system", "prune", "-a", "--root", images).stdout.splitlines()[1] == \
+        "Deleted volumes: 1"
+    cli("rm", "-f", "up")

@@ -1,4 +1,6 @@
-"""``pycontain system df``: what the image store holds, and what a prune would free."""
+"""``pycontain system df``: what the image store holds, and what a prune would free;
+``pycontain system prune``: remove stopped managed containers, then unused anonymous
+volumes, then images no tag, container or hold uses (``-a``: unused named volumes too)."""
 
 from __future__ import annotations
 
@@ -16,9 +18,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_root(df)
     df.add_argument("--format", choices=["table", "json"], default="table",
                     help="table (default) or json")
+    pr = sub.add_parser("prune", help="remove stopped containers, unused volumes and images",
+                        description="Remove the managed containers that do not run, the "
+                        "anonymous volumes no container mounts, and the images no tag or "
+                        "container uses.")
+    add_root(pr)
+    pr.add_argument("-a", "--all", action="store_true",
+                    help="unused named volumes too")
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.system_action == "prune":
+        return _prune(args)
     store = open_store(args)
     u = store.disk_usage()
     if args.format == "json":
@@ -30,4 +41,31 @@ def main(args: argparse.Namespace) -> int:
                  ("Images", str(u.images), human_size(u.blobs_size)),
                  ("Layers", str(u.layers), human_size(u.layers_size)),
                  ("Reclaimable", "", human_size(u.reclaimable))])
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    import sys
+
+    from pycontain.cli._errors import format_error
+    from pycontain.engine.engine import Engine
+    from pycontain.storage.volumes import VolumeStore
+
+    e = Engine()
+    removed = 0
+    for info in e.list(all=True):
+        if info["State"]["Running"] or info["State"]["Restarting"]:
+            continue
+        try:
+            e.remove(info["Id"])
+        except Exception as err:  # noqa: BLE001 - one line each, the others go on
+            print(f"pycontain system prune: {format_error(err)}", file=sys.stderr)
+            continue
+        removed += 1
+    volumes = VolumeStore().prune(all_=args.all)
+    gone = open_store(args).prune()
+    print(f"Deleted containers: {removed}")
+    print(f"Deleted volumes: {len(volumes)}")
+    print(f"Deleted images: {len(gone.deleted)}, blobs: {gone.blobs}, layers: {gone.layers}, "
+          f"freed {human_size(gone.bytes_freed)}")
     return 0
