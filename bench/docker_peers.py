@@ -3,9 +3,10 @@
 against testcontainers-python's start of the same image, and a sandboxed run against a
 Docker-backed runner (the Docker SDK's ``containers.run``, what llm-sandbox and epicbox do).
 
-The script starts a private dockerd of its own (its data, exec root and socket in a
-temporary directory, in a mount namespace of its own so that none of its mounts reach the
-host, no bridge, no iptables, containers' cgroups under a parent it removes), imports a
+The script runs in a mount namespace of its own with a tmpfs over /run (none of dockerd's
+and containerd's mounts and state reach the host) and starts a private dockerd (its data,
+exec root and socket in a temporary directory, no bridge, no iptables, containers' cgroups
+under a parent it removes), imports a
 busybox-static rootfs as an image, times the rows interleaved, and stops and removes
 everything.  The same rootfs is pycontain's root.
 
@@ -49,7 +50,7 @@ def private_dockerd(tmp: str) -> Iterator[str]:
     os.makedirs(data)
     os.makedirs(execroot)
     log = open(os.path.join(tmp, "dockerd.log"), "w")  # noqa: SIM115 - closed below
-    cmd = ["unshare", "--mount", "--propagation", "private", "dockerd",
+    cmd = ["dockerd",
            "--host", f"unix://{sock}", "--data-root", data, "--exec-root", execroot,
            "--pidfile", os.path.join(tmp, "dockerd.pid"), "--bridge", "none",
            "--iptables=false", "--ip6tables=false", "--storage-driver", "vfs",
@@ -69,7 +70,7 @@ def private_dockerd(tmp: str) -> Iterator[str]:
             time.sleep(0.2)
         yield host
     finally:
-        # the session of unshare: dockerd and the containerd it started
+        # dockerd's session: it and the containerd it started
         with contextlib.suppress(ProcessLookupError):
             os.killpg(p.pid, signal.SIGTERM)
         try:
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     rc = startup.preflight("bench/docker_peers.py")
     if rc:
         return rc
+    startup.reexec_in_private_mounts()   # dockerd's and containerd's /run state stays in there
     for tool in ("dockerd", "docker", "unshare"):
         if shutil.which(tool) is None:
             print(f"{tool} is not installed (apt-get install docker.io)", file=sys.stderr)

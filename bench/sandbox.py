@@ -9,11 +9,13 @@ program alone; ``pyc-sandbox-pool`` is the sandbox with ``pool=2`` (containers p
 the background up to the program itself).  Prints medians and p90 per row and the ratios of
 the sandbox to each peer.
 
+The script runs in a mount namespace of its own with a tmpfs over /run: firejail, run as
+root, mounts over /run/firejail and leaves its state there; all of that goes with the
+namespace.
+
 Run as root:  python bench/sandbox.py [--n 40] [--program "/usr/bin/python3 -c pass"]
 
-A Docker-backed runner (a dockerd and an image) is not part of this script: the issue's
-target for it is a ratio of 0.05, which Docker's own start (hundreds of milliseconds, see
-docs/bench.md's network section for podman's) puts far out of reach of the noise here.
+A Docker-backed runner (a dockerd and an image) is bench/docker_peers.py.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     rc = startup.preflight("bench/sandbox.py")
     if rc:
         return rc
+    startup.reexec_in_private_mounts()   # firejail's mounts and state stay in there
     startup.clean_up_on_signals()
     from pycontain import Sandbox
 

@@ -655,6 +655,20 @@ def preflight(script: str) -> int:
     return 0
 
 
+def reexec_in_private_mounts() -> None:
+    """Re-execute this script in a mount namespace of its own with a tmpfs over /run: what
+    peers make there as root and never take back (firejail's mounts and /run/firejail,
+    dockerd's and containerd's state directories) goes with the namespace instead of
+    staying on the machine.  Returns in the re-executed process."""
+    if os.environ.get("PYCONTAIN_BENCH_PRIVATE_MOUNTS") == "1":
+        return
+    env = {**os.environ, "PYCONTAIN_BENCH_PRIVATE_MOUNTS": "1"}
+    unshare = shutil.which("unshare") or "/usr/bin/unshare"
+    os.execve(unshare, [unshare, "--mount", "--propagation", "private", "sh", "-c",
+                        'mount -t tmpfs -o mode=0755 pycontain-bench /run && exec "$@"',
+                        "sh", sys.executable, *sys.argv], env)
+
+
 def clean_up_on_signals() -> None:
     """SIGTERM and SIGHUP clean up as Ctrl-C does (a KeyboardInterrupt)."""
     def stop(signum: int, _frame: Any) -> None:
