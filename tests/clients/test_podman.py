@@ -105,6 +105,9 @@ def podman(
             "/run/netns",
             "/run/containers",
             "/run/libpod",
+            # the OCI runtimes' default state roots, where podman points them
+            "/run/runc",
+            "/run/pycontain",
             "/var/lib/containers",
             "/var/lib/cni",
             "/etc/cni/net.d",

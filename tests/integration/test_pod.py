@@ -411,9 +411,14 @@ def _cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 def pod_name() -> Iterator[str]:
     """A unique pod name; the pod is removed after the test, whatever happened."""
     name = f"t{os.getpid()}-{os.urandom(3).hex()}"
+    had_root = os.path.exists(STATE_DIR)
     yield name
     if name in PodStore().names():
         _cli("pod", "rm", "--force", name, check=False)
+    # the CLI's default store: its root too, where this test made it
+    assert PodStore().names() == [] or had_root, PodStore().names()
+    if not had_root and os.path.exists(STATE_DIR):
+        os.rmdir(STATE_DIR)   # empty, or the assertion above failed
 
 
 def _ls(name: str) -> dict[str, object] | None:
