@@ -4,7 +4,6 @@ the C core runs in each new container process."""
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import socket
 import subprocess
@@ -15,7 +14,7 @@ from typing import IO, Any, Self
 
 import attrs
 
-from . import _keeper, hints, rootless, userns
+from . import _keeper, _log, hints, rootless, userns
 from .credentials import Capabilities, User, parse_rlimits, to_capabilities
 from .defaults import DEFAULT_ENV, DEFAULT_HOSTNAME, DEFAULT_PATH, DEFAULT_PIDS_MAX, SANDBOX_ID
 from .errors import ConfigError, ContainerClosed
@@ -24,8 +23,6 @@ from .lowlevel.kernel import MS_PRIVATE, MS_REC, MS_SLAVE, join_list
 from .namespaces import IdMap, Namespaces
 from .process import Process
 from .rootfs import RootFS
-
-_log = logging.getLogger("pycontain")
 
 PIPE = subprocess.PIPE
 DEVNULL = subprocess.DEVNULL
@@ -746,9 +743,10 @@ class Container:
                     self._forget(p)
         proc = Process(pid, pidfd, argv, stdin=fin, stdout=fout, stderr=ferr, cgroup=cg,
                        owns_cgroup=owns_cg, on_exit=on_exit, tracked=tracked)
-        _log.debug("container process %d started: %s (cgroup %s, network %s)", pid,
-                   " ".join(argv)[:200], cg.path if cg is not None else "none",
-                   self._network_mode())
+        if _log.enabled():   # the arguments cost a spawn something
+            _log.debug("container process %d started: %s (cgroup %s, network %s)", pid,
+                       " ".join(argv)[:200], cg.path if cg is not None else "none",
+                       self._network_mode())
         proc.network = att
         with self._lock:
             self._procs.add(proc)

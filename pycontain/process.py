@@ -3,7 +3,6 @@ no SIGCHLD handler, no interference with other children of this process)."""
 
 from __future__ import annotations
 
-import logging
 import os
 import select
 import selectors
@@ -16,7 +15,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import IO, Any, Self
 
-from . import _keeper
+from . import _keeper, _log
 from .errors import CgroupUnsupported
 
 _PIPE_BUF = select.PIPE_BUF
@@ -93,7 +92,6 @@ def _current_ident() -> int:
 
 
 _remover = _Remover()
-_log = logging.getLogger("pycontain")
 
 
 def flush_cgroups(timeout: float = 10.0) -> None:

@@ -28,7 +28,6 @@ How a run goes:
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import os
 import select
@@ -43,11 +42,10 @@ from typing import Any, Self
 
 import attrs
 
+from . import _log
 from .cgroups import Resources, parse_size
 from .defaults import SANDBOX_ID
 from .errors import ConfigError, PycontainError
-
-_log = logging.getLogger("pycontain")
 
 __all__ = ["Limits", "Sandbox", "SandboxResult"]
 

@@ -38,3 +38,15 @@ def test_names_still_load_on_first_use() -> None:
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["pycontain.container", "True"]
+
+
+def test_the_library_does_not_import_logging_for_its_log() -> None:
+    # the library logs only where the application imported and configured logging
+    probe = ("import json, sys\nbefore = set(sys.modules)\n"
+             "import pycontain.container, pycontain.sandbox\n"
+             "print(json.dumps(sorted(set(sys.modules) - before)))\n")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    loaded = set(json.loads(r.stdout.splitlines()[-1]))
+    assert "pycontain.container" in loaded and "logging" not in loaded, sorted(loaded)
