@@ -1402,22 +1402,8 @@ void pc_child_main(const struct pc_plan *p)
         int n = 0;
         while (p->argv[n])
             n++;
-        char ctl[16];
-        int c = p->init_ctl, k = 0;
-        if (c < 0) {
-            ctl[k++] = '-';
-            ctl[k++] = '1';
-        } else {
-            char rev[12];
-            int m = 0;
-            do {
-                rev[m++] = (char)('0' + c % 10);
-                c /= 10;
-            } while (c && m < 11);
-            while (m)
-                ctl[k++] = rev[--m];
-        }
-        ctl[k] = 0;
+        char ctl[24];
+        itoa_signed(ctl, p->init_ctl < 0 ? -1 : p->init_ctl);
         const char *iargv[n + 4];
         iargv[0] = "pycontain-init";
         iargv[1] = ctl;
@@ -1438,16 +1424,8 @@ void pc_child_main(const struct pc_plan *p)
         _Static_assert(PC_REPORT_ERROR == 1 && PC_STEP_EXEC == 47 &&
                            sizeof(struct pc_report) == 4 * sizeof(int) + 512,
                        "csrc/execstub.c's report must match struct pc_report");
-        char efd[12];
-        int v = err_fd, k = 0;
-        char rev[12];
-        do {
-            rev[k++] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v && k < 11);
-        for (int i = 0; i < k; i++)
-            efd[i] = rev[k - 1 - i];
-        efd[k] = 0;
+        char efd[24];
+        itoa_signed(efd, err_fd);
         const char *sargv[n + 4];
         sargv[0] = "pycontain-execstub";
         sargv[1] = efd;

@@ -17,6 +17,8 @@
  * So a program that cannot be executed (ENOMEM under a tiny memory limit, E2BIG under a
  * tiny stack limit, ENOEXEC) is an error that says why, not an exit code 127. */
 
+#include "nolibc.h"
+
 #define MAGIC "pycontain-execstub"
 
 #if defined(__x86_64__)
@@ -56,15 +58,6 @@ __asm__(".text\n.globl _start\n_start:\n"
 #error "the exec stub supports x86_64 and aarch64"
 #endif
 
-static int same(const char *a, const char *b)
-{
-    while (*a && *a == *b) {
-        a++;
-        b++;
-    }
-    return *a == *b;
-}
-
 /* must match struct pc_report and the constants of pycontain.h (checked in child.c) */
 #define REPORT_ERROR 1
 #define STEP_EXEC 47
@@ -73,26 +66,14 @@ struct report {
     char path[512];
 };
 
-static int parse_fd(const char *s)
-{
-    int v = 0;
-    if (!*s)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > 100000)
-            return -1;
-        v = v * 10 + (*s - '0');
-    }
-    return v;
-}
 
 __attribute__((noreturn, used)) void stub_main(long *sp)
 {
     long argc = sp[0];
     char **argv = (char **)(sp + 1);
     char **envp = argv + argc + 1;
-    if (argc >= 4 && same(argv[0], MAGIC)) {
-        int errfd = parse_fd(argv[1]);
+    if (argc >= 4 && nl_same(argv[0], MAGIC)) {
+        int errfd = nl_parse_fd(argv[1]);
         if (errfd >= 0)
             sys3(NR_FCNTL, errfd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */);
         long r = sys3(NR_EXECVE, (long)argv[2], (long)(argv + 3), (long)envp);

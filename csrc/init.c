@@ -31,6 +31,8 @@
  * Built by csrc/ffibuild.py with -nostdlib -static, like the exec stub, and embedded in the
  * extension; never linked into it. */
 
+#include "nolibc.h"
+
 #define MAGIC "pycontain-init"
 
 #define SIGKILL 9
@@ -142,29 +144,7 @@ static __attribute__((noreturn)) void die(int code)
         sys1(NR_EXIT_GROUP, code);
 }
 
-static int same(const char *a, const char *b)
-{
-    while (*a && *a == *b) {
-        a++;
-        b++;
-    }
-    return *a == *b;
-}
 
-static int parse_fd(const char *s)
-{
-    if (s[0] == '-')
-        return -1;
-    int v = 0;
-    if (!*s)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9' || v > 100000)
-            return -1;
-        v = v * 10 + (*s - '0');
-    }
-    return v;
-}
 
 /* one byte from the control socket: the byte, 0 at end of file (or an error) */
 static int ctl_byte(int ctl)
@@ -331,10 +311,10 @@ __attribute__((noreturn, used)) void init_main(long *sp)
     long argc = sp[0];
     char **argv = (char **)(sp + 1);
     char **envp = argv + argc + 1;
-    if (argc < 4 || !same(argv[0], MAGIC))
+    if (argc < 4 || !nl_same(argv[0], MAGIC))
         die(127);
     is_init = sys1(NR_GETPID, 0) == 1;
-    int ctl = parse_fd(argv[1]);
+    int ctl = nl_parse_fd(argv[1]);
     const char *path = argv[2];
 
     unsigned long all = ~0UL, old = 0;
