@@ -183,10 +183,19 @@ class Engine:
             raise
         return cid
 
-    def fs_dir(self, ref: str) -> str:
-        """Where an image container keeps its changes (``upper``): ``commit`` and
-        ``export`` read them."""
-        return os.path.join(self.store.dir(self.resolve(ref)), "fs")
+    def image_changes(self, ref: str) -> tuple[Any, str, str | None]:
+        """(image store, image digest, the directory of its changes, None before its
+        first start) of an image container: what ``commit`` and ``export`` read.
+        ConfigError for a container whose root is a directory of the host."""
+        from ..images import ImageStore
+
+        rec = self.record(ref)
+        if rec.spec.image is None:
+            raise ConfigError("CONTAINER", f"{ref} does not run on an image: its root is a "
+                              "directory of the host")
+        upper = os.path.join(self.store.dir(rec.id), "fs", "upper")
+        return (ImageStore(rec.spec.image_root), rec.spec.image,
+                upper if os.path.isdir(upper) else None)
 
     def _claim_name(self, name: str | None, cid: str) -> str:
         candidates: Iterator[str]

@@ -17,21 +17,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import os
-
     from pycontain.errors import ConfigError
-    from pycontain.images import ImageStore
     from pycontain.images.out import commit
 
-    e = engine()
-    rec = e.record(args.container)
-    if rec.spec.image is None:
-        raise ConfigError("CONTAINER", f"{args.container} does not run on an image: nothing "
-                          "to commit (its root is a directory of the host)")
-    upper = os.path.join(e.fs_dir(args.container), "upper")
-    if not os.path.isdir(upper):
+    store, image, upper = engine().image_changes(args.container)
+    if upper is None:
         raise ConfigError("CONTAINER", f"{args.container} has not started yet: no changes")
-    img = commit(ImageStore(rec.spec.image_root), rec.spec.image, upper, tag=args.tag,
-                 author=args.author, message=args.message)
+    img = commit(store, image, upper, tag=args.tag, author=args.author, message=args.message)
     print(img.digest, flush=True)
     return 0

@@ -15,27 +15,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import os
     import sys
 
     from pycontain.errors import ConfigError
-    from pycontain.images import ImageStore
     from pycontain.images.out import export
 
-    e = engine()
-    rec = e.record(args.container)
-    if rec.spec.image is None:
-        raise ConfigError("CONTAINER", f"{args.container} does not run on an image: its root "
-                          "is a directory of the host (tar it there)")
-    upper = os.path.join(e.fs_dir(args.container), "upper")
-    store = ImageStore(rec.spec.image_root)
-    where = upper if os.path.isdir(upper) else None
+    store, image, upper = engine().image_changes(args.container)
     if args.output:
-        export(store, rec.spec.image, args.output, upper=where)
-    else:
-        if sys.stdout.isatty():
-            raise ConfigError("-o", "refusing to write a tar to a terminal: give -o FILE or "
-                              "redirect stdout")
-        sys.stdout.flush()
-        export(store, rec.spec.image, sys.stdout.buffer, upper=where)
+        export(store, image, args.output, upper=upper)
+        return 0
+    if sys.stdout.isatty():
+        raise ConfigError("-o", "refusing to write a tar to a terminal: give -o FILE or "
+                          "redirect stdout")
+    sys.stdout.flush()
+    export(store, image, sys.stdout.buffer, upper=upper)
     return 0
