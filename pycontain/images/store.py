@@ -92,15 +92,19 @@ class ImageStore:
     # -- tags -------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _tags_locked(self, shared: bool) -> Iterator[None]:
+    def _file_lock(self, name: str, shared: bool) -> Iterator[None]:
+        """flock on ROOT/*name* for the block (shared or exclusive)."""
         os.makedirs(self.root, mode=0o700, exist_ok=True)
-        fd = os.open(os.path.join(self.root, "tags.lock"),
-                     os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(os.path.join(self.root, name), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                     0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)
+
+    def _tags_locked(self, shared: bool) -> contextlib.AbstractContextManager[None]:
+        return self._file_lock("tags.lock", shared)
 
     def _read_tags(self) -> dict[str, str]:
         try:
@@ -147,19 +151,11 @@ class ImageStore:
         data = json.dumps(dict(sorted(tags.items())), indent=1).encode()
         atomic_write(self._tags, data, durable=self.durable)
 
-    @contextlib.contextmanager
-    def gc_lock(self, shared: bool) -> Iterator[None]:
+    def gc_lock(self, shared: bool) -> contextlib.AbstractContextManager[None]:
         """Held shared while content comes in (until its tag names it) and exclusive while
         garbage is collected, so that a collection never takes what a pull, an import or
         a commit has written but not yet tagged."""
-        os.makedirs(self.root, mode=0o700, exist_ok=True)
-        fd = os.open(os.path.join(self.root, "gc.lock"),
-                     os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        return self._file_lock("gc.lock", shared)
 
     # -- images -----------------------------------------------------------------------------
 
