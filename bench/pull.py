@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import random
 import shutil
@@ -39,7 +38,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 from registryhelpers import Registry
 from startup import base_env_info, clean_up_on_signals, preflight, tool_version
-from unpack import make_layout
+from unpack import make_layout, report_target
 
 ROWS = ("pycontain", "pycontain-nosync", "pycontain-unpack", "skopeo")
 TARGET = ("pycontain", "skopeo", 1.0)  # the target: <= 1.0x skopeo copy
@@ -139,16 +138,7 @@ def main() -> int:
         for r in ROWS:
             print(f"{r:<18}{med[r]:>10.3f}{min(samples[r]):>8.3f}{mb / med[r]:>8.0f}"
                   f"{med[r] / med['skopeo']:>10.2f}x")
-        row, ref_row, limit = TARGET
-        ratio = med[row] / med[ref_row]
-        paired = statistics.median(a / b for a, b in zip(samples[row], samples[ref_row]))
-        print(f"target {row} <= {limit}x {ref_row}: {ratio:.2f}x (median of per-round ratios "
-              f"{paired:.2f}x) {'met' if max(ratio, paired) <= limit else 'NOT met'}")
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump({"env": env, "image": {k: v for k, v in info.items() if k != "blobs"},
-                           "samples": samples, "median": med, "paired_ratio": paired},
-                          f, indent=2)
+        report_target(samples, med, TARGET, args.json, env, info)
     except KeyboardInterrupt:
         print("\ninterrupted; cleaning up", file=sys.stderr)
         return 130

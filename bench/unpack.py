@@ -201,6 +201,23 @@ class Bench:
         return time.perf_counter() - t0
 
 
+def report_target(samples: dict[str, list[float]], med: dict[str, float],
+                  target: tuple[str, str, float], json_path: str | None,
+                  env: dict[str, Any], info: dict[str, Any]) -> None:
+    """The target line (medians' ratio, and the median of per-round ratios: rows of one
+    round ran back to back, so their ratio drifts less with the machine's load) and, with
+    *json_path*, every sample written there.  Shared with bench/pull.py."""
+    row, ref, limit = target
+    ratio = med[row] / med[ref]
+    paired = statistics.median(a / b for a, b in zip(samples[row], samples[ref], strict=True))
+    print(f"target {row} <= {limit}x {ref}: {ratio:.2f}x (median of per-round ratios "
+          f"{paired:.2f}x) {'met' if max(ratio, paired) <= limit else 'NOT met'}")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({"env": env, "image": {k: v for k, v in info.items() if k != "blobs"},
+                       "samples": samples, "median": med, "paired_ratio": paired}, f, indent=2)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=5, help="timed runs per row (default 5)")
@@ -244,17 +261,7 @@ def main() -> int:
         for r in ROWS:
             print(f"{r:<18}{med[r]:>10.3f}{min(samples[r]):>8.3f}"
                   f"{info['uncompressed_tar'] / 1e6 / med[r]:>8.0f}{med[r] / med['umoci']:>9.2f}x")
-        row, ref, limit = TARGET
-        ratio = med[row] / med[ref]
-        # rows of one round ran back to back: their ratio drifts less with the machine's load
-        paired = statistics.median(a / b for a, b in zip(samples[row], samples[ref]))
-        print(f"target {row} <= {limit}x {ref}: {ratio:.2f}x (median of per-round ratios "
-              f"{paired:.2f}x) {'met' if max(ratio, paired) <= limit else 'NOT met'}")
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump({"env": env, "image": {k: v for k, v in info.items() if k != "blobs"},
-                           "samples": samples, "median": med, "paired_ratio": paired},
-                          f, indent=2)
+        report_target(samples, med, TARGET, args.json, env, info)
     except KeyboardInterrupt:
         print("\ninterrupted; cleaning up", file=sys.stderr)
         return 130
