@@ -13,7 +13,8 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +196,17 @@ def gcc(*args: str) -> None:
     """Run gcc with *args*; a failure fails the test with gcc's errors."""
     r = subprocess.run(["gcc", *args], capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 0, f"gcc {' '.join(args)} failed:\n{r.stderr}"
+
+
+@contextlib.contextmanager
+def default_store_root(path: str) -> Iterator[None]:
+    """For a test that drives the command line's default store (``/run/pycontain-pods``):
+    the store's root goes again if the test made it, and must be empty by then."""
+    had = os.path.exists(path)
+    try:
+        yield
+    finally:
+        if not had and os.path.exists(path):
+            left = os.listdir(path)
+            assert not left, f"left in {path}: {left}"
+            os.rmdir(path)

@@ -19,8 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import wait_for
+from helpers import default_store_root, wait_for
 from nethost import HOST_ADDR, OUT_ADDR, NetHost
+
+from pycontain.pod import STATE_DIR
 
 PY = sys.executable
 
@@ -455,6 +457,11 @@ def test_end_to_end_on_the_host_over_loopback(tmp_path: Path) -> None:
 def test_cli_pod_on_a_network_with_a_published_port(nethost: NetHost) -> None:
     """`pod create --net NAME -p`: the pod's one interface, its port answering from outside,
     its /etc/hosts in a `run --pod` container; `pod rm` gives the lease back."""
+    with default_store_root(STATE_DIR):   # the pod CLI's default store
+        _cli_pod_on_a_network(nethost)
+
+
+def _cli_pod_on_a_network(nethost: NetHost) -> None:
     name = f"netpod-{os.getpid()}"
     assert nethost.pycontain("network", "create", "podnet").returncode == 0
     r = nethost.pycontain("pod", "create", "--name", name, "--net", "podnet", "-p", "8086:80")

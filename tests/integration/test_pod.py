@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from helpers import pycontain_cgroups, wait_for
+from helpers import default_store_root, pycontain_cgroups, wait_for
 
 import pycontain
 from pycontain import Pod, RootFS
@@ -411,14 +411,10 @@ def _cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 def pod_name() -> Iterator[str]:
     """A unique pod name; the pod is removed after the test, whatever happened."""
     name = f"t{os.getpid()}-{os.urandom(3).hex()}"
-    had_root = os.path.exists(STATE_DIR)
-    yield name
-    if name in PodStore().names():
-        _cli("pod", "rm", "--force", name, check=False)
-    # the CLI's default store: its root too, where this test made it
-    assert PodStore().names() == [] or had_root, PodStore().names()
-    if not had_root and os.path.exists(STATE_DIR):
-        os.rmdir(STATE_DIR)   # empty, or the assertion above failed
+    with default_store_root(STATE_DIR):   # the CLI's default store: its root too
+        yield name
+        if name in PodStore().names():
+            _cli("pod", "rm", "--force", name, check=False)
 
 
 def _ls(name: str) -> dict[str, object] | None:
