@@ -161,12 +161,19 @@ def _mkdir(
     for _ in range(3):
         try:
             fs.mkdir(d)
-            _share_default_parent(fs, h, d)
-            return made
         except FileNotFoundError:
             pass
         except OSError as err:
             _raise_mkdir(err, d)
+        else:
+            # registered at once: a SIGKILL before the cgroup is complete leaves nothing
+            _keeper.track([d])
+            try:
+                _share_default_parent(fs, h, d)
+            except BaseException:
+                _rollback(fs, [d])
+                raise
+            return made
         # A parent is missing, or another process removed its empty parent at exit just now.
         missing = []
         p = posixpath.dirname(d)
@@ -405,7 +412,6 @@ class Cgroup:
                 created.append(udir)
             if not created:
                 raise ConfigError("controllers", f"selects no cgroup hierarchy: {sorted(wanted)}")
-            _keeper.track(created)
             cg = cls(layout.primary.resolve(rel), layout, v1_dirs, udir, owned=True, fs=fs,
                      parents=tuple(parents))
             cg._apply_v1(r)
@@ -431,7 +437,6 @@ class Cgroup:
         parent = posixpath.dirname(d)
         parents = _mkdir(fs, u, d, partial(v2.enable_all, fs))
         try:
-            _keeper.track([d])
             want = _V2_DEFAULT if wanted is None else wanted
             if "*" in want:
                 want = frozenset(fs.read(parent + "/cgroup.controllers").split())
@@ -922,10 +927,16 @@ def _remove_children(fs: CgroupFS, d: str) -> None:
 
 
 def _rollback(fs: CgroupFS, dirs: list[str]) -> None:
+    """Remove what a failed create made; what cannot be removed now stays registered, so
+    that the keeper still removes it when this process ends."""
+    gone = []
     for d in reversed(dirs):
         try:
             fs.rmdir(d)
-        except OSError:
+        except FileNotFoundError:
             pass
-    if dirs:
-        _keeper.untrack(dirs)
+        except OSError:
+            continue
+        gone.append(d)
+    if gone:
+        _keeper.untrack(gone)
