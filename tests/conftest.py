@@ -54,7 +54,29 @@ def no_leaks() -> Iterator[None]:
         if not any(leaks.values()) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    assert not any(leaks.values()), f"leaked: {leaks}"
+    assert not any(leaks.values()), f"leaked: {leaks}{_owners(leaks['cgroups'])}"
+
+
+def _owners(cgroups: list[str]) -> str:
+    """Who made the leaked cgroups, where their names say (``pc-PID-N-...``) and the process
+    still runs: its command line and parent, for the next time a leak shows up."""
+    seen = []
+    for d in cgroups:
+        parts = os.path.basename(d).split("-")
+        if len(parts) < 3 or parts[0] != "pc" or not parts[1].isdigit() or parts[1] in seen:
+            continue
+        seen.append(parts[1])
+    out = []
+    for pid in seen:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = f.read().rsplit(")", 1)[1].split()[1]
+            out.append(f"pid {pid} (parent {ppid}): {cmd}")
+        except OSError:
+            out.append(f"pid {pid}: gone")
+    return "; made by " + ", ".join(out) if out else ""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -70,7 +92,7 @@ def no_cgroup_left_by_the_session() -> Iterator[None]:
     deadline = time.monotonic() + 10
     while (left := sorted(pycontain_cgroups() - before)) and time.monotonic() < deadline:
         time.sleep(0.1)  # keepers of the tests' own processes may still be leaving
-    assert not left, f"cgroups left behind by the test session: {left}"
+    assert not left, f"cgroups left behind by the test session: {left}{_owners(left)}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
