@@ -256,6 +256,8 @@ class Engine:
                 os.unlink(os.path.join(run_dir, CREATE_ERROR))
             rec = _evolve(rec, started=True, cgroup=cg.path if cg is not None else "")
             self.store.save(cid, rec)
+            if cg is not None:
+                _keeper.untrack(cg.dirs)   # the record holds it now: it outlives us
             handle = mon.start(
                 run_dir, [sys.executable, "-S", "-m", "pycontain.engine.creator",
                           self.store.dir(cid)],
@@ -288,8 +290,9 @@ class Engine:
             with contextlib.suppress(FileNotFoundError):
                 return Cgroup.open(rec.cgroup)
         container = self._validated.pop(rec.spec, None) or rec.spec.container()
-        with _keeper.unguarded():
-            cg, _ = container._cgroup_for_spawn()
+        # guarded until the record names it (start), so a start killed before that leaves
+        # no cgroup that nothing would remove
+        cg, _ = container._cgroup_for_spawn()
         if cg is not None:
             cg._close_fds()
         return cg

@@ -112,3 +112,35 @@ def test_what_a_rollback_cannot_remove_stays_with_the_keeper(
         for d in left:
             os.rmdir(d)
         _keeper.untrack(left)
+
+
+_ENGINE_KILLED_BEFORE_RECORD = textwrap.dedent("""
+    import os, signal, sys
+    from pycontain.engine.engine import Engine
+    from pycontain.engine.spec import ContainerSpec
+    from pycontain.store import Store
+
+    real = Store.save
+
+    def save_or_die(self, key, rec):
+        if getattr(rec, "cgroup", ""):   # the cgroup exists, the record is not written yet
+            print(rec.cgroup, flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(self, key, rec)
+
+    Store.save = save_or_die
+    Engine(sys.argv[1]).run(ContainerSpec(cmd=["sleep", "60"]))
+""")
+
+
+def test_engine_start_killed_before_its_record_names_the_cgroup(tmp_path: Any) -> None:
+    p = subprocess.run([sys.executable, "-c", _ENGINE_KILLED_BEFORE_RECORD, str(tmp_path)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == -9, p.stderr
+    path = p.stdout.strip()
+    assert path.startswith("/pycontain/pc-"), p.stdout
+    name = path.rsplit("/", 1)[1]
+    deadline = time.monotonic() + 10
+    while [d for d in leaked_cgroups() if d.endswith(name)] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [d for d in leaked_cgroups() if d.endswith(name)] == []
