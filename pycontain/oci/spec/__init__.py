@@ -7,14 +7,14 @@ The package is cut along its seams, each module with one job:
 * :mod:`.values`: the value sets the spec enumerates (:data:`NAMESPACE_TYPES`,
   :data:`SECCOMP_ACTIONS` ...) and :data:`OCI_VERSION`;
 * :mod:`.fields`: integer widths and field metadata, how a field maps to JSON;
-* :mod:`.structure`: the strict JSON <-> attrs converter (cattrs), errors with JSON paths;
+* :mod:`.structure`: the strict JSON <-> attrs converter (no cattrs), errors with JSON paths;
 * :mod:`.checks`: the values the spec constrains, and :func:`validate_for_create`;
 * :mod:`.loader`: :func:`load_spec`, :func:`load_process`, :func:`dump_spec`,
   :func:`dump_process`.
 
 Every name is importable from here (``from pycontain.oci.spec import Spec``) and is loaded on
 first use, so that a caller that only wants :data:`OCI_VERSION` or a value set does not pay
-for cattrs and the models.
+for the converter and the models.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The models (:mod:`.models`, :mod:`pycontain.oci.state_models`) annotate integers with the width the
 spec gives them (``Uint32``) and mark fields whose JSON name or dumping differs from the
-rule; :mod:`.structure` reads both.  Nothing here imports cattrs.
+rule; :mod:`.structure` reads both.
 """
 
 from __future__ import annotations
