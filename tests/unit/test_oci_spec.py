@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from pycontain.errors import ConfigError
@@ -931,3 +932,21 @@ def test_validate_for_create_user_namespace_joined_by_path_needs_no_mappings() -
     d = copy.deepcopy(RUNC_SPEC)
     d["linux"]["namespaces"].append({"type": "user", "path": "/proc/42/ns/user"})
     validate_for_create(load_spec(d))
+
+
+def test_models_compare_hash_and_show_by_their_fields() -> None:
+    """Equality, hash and repr are one shared implementation (attrs writes only __init__ per
+    model): they still go field by field and tell classes apart."""
+    from pycontain.oci.spec.models import IDMapping, OciCapabilities, Root
+
+    a = Root(path="rootfs", readonly=True)
+    assert a == Root(path="rootfs", readonly=True) and hash(a) == hash(Root(path="rootfs", readonly=True))
+    assert a != Root(path="rootfs") and not (a == Root(path="rootfs"))
+    assert IDMapping(container_id=0, host_id=1, size=2) != IDMapping(container_id=0, host_id=1, size=3)
+    assert (a == "rootfs") is False and a != object()
+    assert repr(a) == "Root(path='rootfs', readonly=True)"
+    assert len({a, Root(path="rootfs", readonly=True), Root(path="other")}) == 2
+    caps = OciCapabilities(bounding=("CAP_KILL",))
+    assert caps != OciCapabilities() and caps == OciCapabilities(bounding=("CAP_KILL",))
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        a.path = "x"  # type: ignore[misc]

@@ -9,6 +9,7 @@ Go types, which is runc's output order.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -17,16 +18,46 @@ from .fields import meta as _meta
 from .values import OCI_VERSION
 
 
-@attrs.define(frozen=True, kw_only=True)
-class Root:
+class _Model:
+    """What every model shares: equality, hash and repr over the fields, written once here
+    so that attrs generates only ``__init__`` for each class (a one-shot ``pycontain-runc``
+    defines all of them on every call, and each generated method is a ``compile``)."""
+
+    __slots__ = ()
+
+    def _fields(self) -> tuple[attrs.Attribute[Any], ...]:
+        return self.__attrs_attrs__  # type: ignore[attr-defined, no-any-return]
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, a.name) for a in self._fields())
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    def __hash__(self) -> int:
+        return hash((self.__class__, self._values()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{a.name}={getattr(self, a.name)!r}" for a in self._fields())
+        return f"{self.__class__.__name__}({args})"
+
+
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class Root(_Model):
     """``root``: the container's root filesystem, relative to the bundle or absolute."""
 
     path: str
     readonly: bool = False
 
 
-@attrs.define(frozen=True, kw_only=True)
-class IDMapping:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class IDMapping(_Model):
     """One line of a uid/gid map: *size* ids from *container_id* onto *host_id*."""
 
     container_id: Uint32 = attrs.field(metadata=_meta("containerID"))
@@ -34,8 +65,8 @@ class IDMapping:
     size: Uint32
 
 
-@attrs.define(frozen=True, kw_only=True)
-class OciMount:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class OciMount(_Model):
     """An entry of ``mounts``, mounted in order."""
 
     destination: str
@@ -46,14 +77,14 @@ class OciMount:
     gid_mappings: tuple[IDMapping, ...] = ()
 
 
-@attrs.define(frozen=True, kw_only=True)
-class ConsoleSize:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class ConsoleSize(_Model):
     height: Uint
     width: Uint
 
 
-@attrs.define(frozen=True, kw_only=True)
-class OciUser:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class OciUser(_Model):
     uid: Uint32 = attrs.field(default=0, metadata=_meta(always=True))
     gid: Uint32 = attrs.field(default=0, metadata=_meta(always=True))
     umask: Uint32 | None = None
@@ -61,8 +92,8 @@ class OciUser:
     username: str | None = None
 
 
-@attrs.define(frozen=True, kw_only=True)
-class OciCapabilities:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class OciCapabilities(_Model):
     """The five capability sets, by name (``CAP_KILL``)."""
 
     bounding: tuple[str, ...] = ()
@@ -72,21 +103,21 @@ class OciCapabilities:
     ambient: tuple[str, ...] = ()
 
 
-@attrs.define(frozen=True, kw_only=True)
-class Rlimit:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class Rlimit(_Model):
     type: str
     hard: Uint64
     soft: Uint64
 
 
-@attrs.define(frozen=True, kw_only=True)
-class IOPriority:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class IOPriority(_Model):
     class_: str = attrs.field(metadata=_meta("class"))
     priority: Int
 
 
-@attrs.define(frozen=True, kw_only=True)
-class Scheduler:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class Scheduler(_Model):
     policy: str
     nice: Int32 = 0
     priority: Int32 = 0
@@ -96,14 +127,14 @@ class Scheduler:
     period: Uint64 = 0
 
 
-@attrs.define(frozen=True, kw_only=True)
-class CPUAffinity:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class CPUAffinity(_Model):
     initial: str | None = None
     final: str | None = None
 
 
-@attrs.define(frozen=True, kw_only=True)
-class OciProcess:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class OciProcess(_Model):
     """``process``: what runs in the container."""
 
     terminal: bool = False
@@ -126,8 +157,8 @@ class OciProcess:
     )
 
 
-@attrs.define(frozen=True, kw_only=True)
-class Hook:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class Hook(_Model):
     path: str
     args: tuple[str, ...] = ()
     #: None (no "env" key): the runtime's own environment, as runc and crun give it
@@ -135,8 +166,8 @@ class Hook:
     timeout: Int | None = None
 
 
-@attrs.define(frozen=True, kw_only=True)
-class Hooks:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class Hooks(_Model):
     prestart: tuple[Hook, ...] = ()
     create_runtime: tuple[Hook, ...] = ()
     create_container: tuple[Hook, ...] = ()
@@ -145,22 +176,22 @@ class Hooks:
     poststop: tuple[Hook, ...] = ()
 
 
-@attrs.define(frozen=True, kw_only=True)
-class Namespace:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class Namespace(_Model):
     """A namespace to create (no *path*) or to join (*path* of its nsfs file)."""
 
     type: str
     path: str | None = None
 
 
-@attrs.define(frozen=True, kw_only=True)
-class TimeOffset:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class TimeOffset(_Model):
     secs: Int64 = 0
     nanosecs: Uint32 = 0
 
 
-@attrs.define(frozen=True, kw_only=True)
-class OciDevice:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class OciDevice(_Model):
     """A device node to create in the container's ``/dev``."""
 
     path: str
@@ -172,8 +203,8 @@ class OciDevice:
     gid: Uint32 | None = None
 
 
-@attrs.define(frozen=True, kw_only=True)
-class DeviceCgroup:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class DeviceCgroup(_Model):
     """A device cgroup rule of ``linux.resources.devices``."""
 
     allow: bool = attrs.field(metadata=_meta(always=True))
@@ -183,8 +214,8 @@ class DeviceCgroup:
     access: str | None = None
 
 
-@attrs.define(frozen=True, kw_only=True)
-class Memory:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class Memory(_Model):
     """Byte counts; ``-1`` means unlimited."""
 
     limit: Int64 | None = None
@@ -198,8 +229,8 @@ class Memory:
     check_before_update: bool | None = None
 
 
-@attrs.define(frozen=True, kw_only=True)
-class CPU:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class CPU(_Model):
     shares: Uint64 | None = None
     quota: Int64 | None = None
     burst: Uint64 | None = None
@@ -211,28 +242,28 @@ class CPU:
     idle: Int64 | None = None
 
 
-@attrs.define(frozen=True, kw_only=True)
-class Pids:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class Pids(_Model):
     limit: Int64
 
 
-@attrs.define(frozen=True, kw_only=True)
-class WeightDevice:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class WeightDevice(_Model):
     major: Int64
     minor: Int64
     weight: Uint16 | None = None
     leaf_weight: Uint16 | None = None
 
 
-@attrs.define(frozen=True, kw_only=True)
-class ThrottleDevice:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class ThrottleDevice(_Model):
     major: Int64
     minor: Int64
     rate: Uint64
 
 
-@attrs.define(frozen=True, kw_only=True)
-class BlockIO:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class BlockIO(_Model):
     weight: Uint16 | None = None
     leaf_weight: Uint16 | None = None
     weight_device: tuple[WeightDevice, ...] = ()
@@ -246,32 +277,32 @@ class BlockIO:
     )
 
 
-@attrs.define(frozen=True, kw_only=True)
-class HugepageLimit:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class HugepageLimit(_Model):
     page_size: str
     limit: Uint64
 
 
-@attrs.define(frozen=True, kw_only=True)
-class InterfacePriority:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class InterfacePriority(_Model):
     name: str
     priority: Uint32
 
 
-@attrs.define(frozen=True, kw_only=True)
-class Network:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class Network(_Model):
     class_id: Uint32 | None = attrs.field(default=None, metadata=_meta("classID"))
     priorities: tuple[InterfacePriority, ...] = ()
 
 
-@attrs.define(frozen=True, kw_only=True)
-class Rdma:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class Rdma(_Model):
     hca_handles: Uint32 | None = None
     hca_objects: Uint32 | None = None
 
 
-@attrs.define(frozen=True, kw_only=True)
-class OciResources:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class OciResources(_Model):
     """``linux.resources``: cgroup limits."""
 
     devices: tuple[DeviceCgroup, ...] = ()
@@ -285,24 +316,24 @@ class OciResources:
     unified: Mapping[str, str] = attrs.field(factory=dict)
 
 
-@attrs.define(frozen=True, kw_only=True)
-class SeccompArg:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class SeccompArg(_Model):
     index: Uint
     value: Uint64
     value_two: Uint64 = 0
     op: str
 
 
-@attrs.define(frozen=True, kw_only=True)
-class Syscall:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class Syscall(_Model):
     names: tuple[str, ...]
     action: str
     errno_ret: Uint | None = None
     args: tuple[SeccompArg, ...] = ()
 
 
-@attrs.define(frozen=True, kw_only=True)
-class Seccomp:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class Seccomp(_Model):
     default_action: str
     default_errno_ret: Uint | None = None
     architectures: tuple[str, ...] = ()
@@ -312,8 +343,8 @@ class Seccomp:
     syscalls: tuple[Syscall, ...] = ()
 
 
-@attrs.define(frozen=True, kw_only=True)
-class IntelRdt:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class IntelRdt(_Model):
     clos_id: str | None = attrs.field(default=None, metadata=_meta("closID"))
     l3_cache_schema: str | None = attrs.field(default=None, metadata=_meta("l3CacheSchema"))
     mem_bw_schema: str | None = None
@@ -321,14 +352,14 @@ class IntelRdt:
     enable_mbm: bool = attrs.field(default=False, metadata=_meta("enableMBM"))
 
 
-@attrs.define(frozen=True, kw_only=True)
-class Personality:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class Personality(_Model):
     domain: str
     flags: tuple[str, ...] = ()
 
 
-@attrs.define(frozen=True, kw_only=True)
-class Linux:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class Linux(_Model):
     """``linux``: namespaces, id maps, cgroups, devices, seccomp and the rest."""
 
     uid_mappings: tuple[IDMapping, ...] = ()
@@ -348,8 +379,8 @@ class Linux:
     time_offsets: Mapping[str, TimeOffset] = attrs.field(factory=dict)
 
 
-@attrs.define(frozen=True, kw_only=True)
-class Spec:
+@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
+class Spec(_Model):
     """A whole ``config.json``."""
 
     oci_version: str = attrs.field(default=OCI_VERSION, metadata=_meta(always=True, required=True))
