@@ -557,7 +557,8 @@ class Container:
 
     def spawn(self, args: Sequence[str], *, stdin: Any = DEVNULL, stdout: Any = None,
               stderr: Any = None, pass_fds: Sequence[int] = (), env: Mapping[str, str] | None = None,
-              cwd: str | None = None, _init_ctl: int | None = None,
+              cwd: str | None = None, tty: bool = False,
+              tty_size: tuple[int, int] | None = None, _init_ctl: int | None = None,
               _adopt: bool = False) -> Process:
         """Start ``args`` in a new container process and return its :class:`Process`.
 
@@ -565,7 +566,14 @@ class Container:
         (inherit), PIPE, DEVNULL, STDOUT (for stderr), an fd or a file object.  ``stdin``
         is DEVNULL unless given: a container reads the caller's stdin only when asked
         (``stdin=None``).  ``pass_fds`` are passed as fds 3, 4, ... in order.  Raises
-        :class:`~pycontain.errors.ContainerClosed` once :meth:`close` has been called."""
+        :class:`~pycontain.errors.ContainerClosed` once :meth:`close` has been called.
+
+        ``tty``: the process gets a terminal (``docker run -t``) in place of stdin, stdout
+        and stderr: a pty made in the container's own devpts (the host's where the
+        container shares the host's /dev), its controlling terminal in a session of its
+        own, of ``tty_size`` (rows, cols) from the start; the master is the process's
+        :attr:`~Process.master_fd`, and :meth:`Process.resize` changes the size
+        (:func:`pycontain.terminal.proxy` relays it to the caller's terminal)."""
         with self._lock:
             if self._closed:
                 raise ContainerClosed("the container is closed: it starts no new process")
@@ -573,7 +581,7 @@ class Container:
         try:
             return self._spawn(args, stdin=stdin, stdout=stdout, stderr=stderr,
                                pass_fds=pass_fds, env=env, cwd=cwd, init_ctl=_init_ctl,
-                               adopt=_adopt)
+                               adopt=_adopt, tty=tty, tty_size=tty_size)
         finally:
             with self._lock:
                 self._spawning -= 1
@@ -582,7 +590,8 @@ class Container:
     def _spawn(self, args: Sequence[str], *, stdin: Any, stdout: Any, stderr: Any,
                pass_fds: Sequence[int], env: Mapping[str, str] | None,
                cwd: str | None, init_ctl: int | None = None,
-               adopt: bool = False) -> Process:
+               adopt: bool = False, tty: bool = False,
+               tty_size: tuple[int, int] | None = None) -> Process:
         base = self._compiled_plan()
         ns = self._eff_ns
         if ns is None:  # the same for every process (default id maps read /etc/subuid)
@@ -596,6 +605,16 @@ class Container:
         extra_env = _env(env) if env is not None else None
         if cwd is not None and not cwd.startswith("/"):
             raise ConfigError("cwd", f"must be an absolute path inside the container, got {cwd!r}")
+        if tty:
+            if stdin not in (DEVNULL, None) or stdout is not None or stderr is not None:
+                raise ConfigError("tty", "the terminal is the process's stdin, stdout and "
+                                  "stderr: give none of them with it")
+            if tty_size is not None:
+                from .terminal import check_size
+
+                tty_size = check_size(tty_size, "tty_size")
+        elif tty_size is not None:
+            raise ConfigError("tty_size", "goes with tty=True")
 
         to_close: list[int] = []   # child ends, closed after spawn
         parent_files: list[IO[Any]] = []
@@ -641,10 +660,21 @@ class Container:
         att: Any = None
         host_nl: socket.socket | None = None
         pasta_box: list[Any] = []
+        console: socket.socket | None = None   # ours of the pair the child sends its pty on
+        console_fd: int | None = None          # the child's end
+        master: int | None = None
         try:
-            fin = stream(stdin, 0)
-            fout = stream(stdout, 1)
-            ferr = stream(stderr, 2)
+            if tty:
+                from .terminal import pair
+
+                fin = fout = ferr = None
+                console, theirs = pair()
+                console_fd = theirs.detach()
+                to_close.append(console_fd)
+            else:
+                fin = stream(stdin, 0)
+                fout = stream(stdout, 1)
+                ferr = stream(stderr, 2)
             for i, fd in enumerate(pass_fds):
                 fds.append((fd, 3 + i))
             cg, owns_cg = self._cgroup_for_spawn()
@@ -697,7 +727,14 @@ class Container:
                 fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds, at=at,
                 parent_pidfd=parent_pidfd, argv=argv, env=extra_env, cwd=cwd,
                 preserve_fds=len(pass_fds) if pass_fds else None, init_ctl=init_ctl,
-                clone_parent=adopt, **net_kw)
+                clone_parent=adopt, console_sock=console_fd,
+                console_size=tty_size, **net_kw)
+            if console is not None and console_fd is not None:
+                # our copy of the child's end goes first, or a child that sent nothing
+                # would leave the socket open rather than at EOF
+                to_close.remove(console_fd)
+                os.close(console_fd)
+                master = self._receive_master(console, pidfd)
         except BaseException as err:
             for f in parent_files:
                 f.close()
@@ -714,6 +751,8 @@ class Container:
                 os.close(fd)
             if host_nl is not None:
                 host_nl.close()
+            if console is not None:
+                console.close()
         # the keeper kills the container if we die: through its cgroup when we made one,
         # else through its pidfd
         tracked = not (cg is not None and cg.owned)
@@ -742,7 +781,7 @@ class Container:
                 finally:
                     self._forget(p)
         proc = Process(pid, pidfd, argv, stdin=fin, stdout=fout, stderr=ferr, cgroup=cg,
-                       owns_cgroup=owns_cg, on_exit=on_exit, tracked=tracked)
+                       owns_cgroup=owns_cg, on_exit=on_exit, tracked=tracked, master_fd=master)
         if _log.enabled():   # the arguments cost a spawn something
             _log.debug("container process %d started: %s (cgroup %s, network %s)", pid,
                        " ".join(argv)[:200], cg.path if cg is not None else "none",
@@ -751,6 +790,22 @@ class Container:
         with self._lock:
             self._procs.add(proc)
         return proc
+
+    @staticmethod
+    def _receive_master(console: socket.socket, pidfd: int) -> int:
+        """The pty master the child sent before its execve (the plan ran to the end once
+        spawn returned, so it is there or never comes); the child is killed without one."""
+        from .errors import ContainerError
+        from .terminal import receive_master
+
+        try:
+            master = receive_master(console)
+            if master is None:
+                raise ContainerError("the container's process sent no terminal")
+        except BaseException:
+            P.kill_and_reap(pidfd)
+            raise
+        return master
 
     def _pasta_stop(self, then: Callable[[int], None] | None,
                     box: list[Any]) -> Callable[[int], None]:

@@ -143,7 +143,8 @@ class Process:
     def __init__(self, pid: int, pidfd: int, args: Sequence[str], *,
                  stdin: IO[Any] | None = None, stdout: IO[Any] | None = None,
                  stderr: IO[Any] | None = None, cgroup: Any = None, owns_cgroup: bool = False,
-                 on_exit: Callable[[Process], None] | None = None, tracked: bool = False) -> None:
+                 on_exit: Callable[[Process], None] | None = None, tracked: bool = False,
+                 master_fd: int | None = None) -> None:
         self.pid = pid
         self.args = list(args)
         self.stdin = stdin
@@ -155,6 +156,10 @@ class Process:
         #: the :class:`pycontain.net.attach.Attachment` on a bridge network (its ``ip4``,
         #: ``ip6``, ``ports``), else None
         self.network: Any = None
+        #: the master of the process's terminal (``spawn(..., tty=True)``), else None: what
+        #: it writes is read here, what is written here is its input; closed by
+        #: :meth:`close`
+        self.master_fd = master_fd
         self._pidfd = pidfd
         self._owns_cgroup = owns_cgroup
         self._on_exit = on_exit
@@ -362,6 +367,16 @@ class Process:
 
     # -- I/O ----------------------------------------------------------------------------------
 
+    def resize(self, rows: int, cols: int) -> None:
+        """Set the window size of the process's terminal (its programs get SIGWINCH)."""
+        from .errors import ConfigError
+        from .terminal import check_size, set_size
+
+        with self._lock:
+            if self.master_fd is None:
+                raise ConfigError("tty", "the process has no terminal (spawn it with tty=True)")
+            set_size(self.master_fd, *check_size((rows, cols), "resize"))
+
     def communicate(self, input: bytes | None = None,
                     timeout: float | None = None) -> tuple[bytes | None, bytes | None]:
         """Send ``input``, read stdout/stderr to EOF, wait; like Popen.communicate."""
@@ -443,6 +458,9 @@ class Process:
                 self._close_files = True
             else:
                 self._close_pipes()
+            if self.master_fd is not None:
+                os.close(self.master_fd)
+                self.master_fd = None
 
     def _close_pipes(self) -> None:
         for f in (self.stdin, self.stdout, self.stderr):

@@ -430,6 +430,7 @@ class CompiledPlan:
               env: Sequence[str] | None = None, cwd: str | None = None,
               preserve_fds: int | None = None,
               console_sock: int | None = None,
+              console_size: tuple[int, int] | None = None,
               net: PlanNet | None = None,
               mounts: Sequence[PlanMount] = (),
               init_ctl: int | None = None,
@@ -447,7 +448,11 @@ class CompiledPlan:
 
         *cgroup_fd* and *cgroup_procs_fds* are :meth:`Cgroup.join_fds`'s: the child writes
         ``"0"`` to each of the files, but not to the last (*cgroup_fd*'s own
-        ``cgroup.procs``) when the clone put it into *cgroup_fd* already."""
+        ``cgroup.procs``) when the clone put it into *cgroup_fd* already.
+
+        *console_sock*: a connected unix socket; the child opens a pty beneath its root
+        (``/dev/pts/ptmx``), sends the master on it, makes the slave its fds 0-2 and the
+        controlling terminal of a new session, of *console_size* (rows, cols)."""
         at = {Stop(k): fn for k, fn in at.items()} if at else {}
         plan = self.plan
         keep: list[Any] = []
@@ -468,7 +473,12 @@ class CompiledPlan:
         if preserve_fds is not None:
             p.close_from = 3 + preserve_fds
         if console_sock is not None:
+            # a terminal is the controlling one of a session of the process's own
             p.console_sock = console_sock
+            p.setsid = 1
+            p.ctty = 0
+        if console_size is not None:
+            p.console_rows, p.console_cols = console_size
         if init_ctl is not None:
             p.init_ctl = init_ctl
         if clone_parent:
