@@ -3,8 +3,10 @@ filesystem as a tar), ``commit`` (a container's changes as a new image) and ``bu
 OCI runtime bundle that runc or ``pycontain-runc`` runs).
 
 A container's changes are an overlay upper directory (``image_rootfs(..., upper=,
-work=)`` keeps them there); everything here reads such directories from the host, never
-through a mount, so nothing is mounted on the host to leak.
+work=)`` keeps them there), or with the ``vfs`` storage driver its whole root, a plain
+copy (``rootfs=``) whose changes are found by comparing it with the image's layers;
+everything here reads such directories from the host, never through a mount, so nothing
+is mounted on the host to leak.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from pycontain.images.manifest import (
 )
 from pycontain.images.reference import parse_reference
 from pycontain.images.store import Image, ImageStore
-from pycontain.images.treetar import write_layer, write_merged
+from pycontain.images.treetar import write_diff, write_layer, write_merged
 
 __all__ = ["bundle", "commit", "export", "save"]
 
@@ -142,10 +144,19 @@ def _layers_of(store: ImageStore, image: Image, upper: str | None) -> list[str]:
 
 
 def export(store: ImageStore, image: Image | str, dest: str | IO[bytes], *,
-           upper: str | None = None) -> None:
+           upper: str | None = None, rootfs: str | None = None) -> None:
     """Write the filesystem of a container of *image* whose changes are in the overlay
-    directory *upper* (none: the image's own tree) as a plain tar to *dest* (a path or a
-    binary file), as ``docker export`` does."""
+    directory *upper* (none: the image's own tree), or whose root is the copy *rootfs*
+    (the ``vfs`` driver), as a plain tar to *dest* (a path or a binary file), as ``docker
+    export`` does."""
+    if rootfs is not None:
+        if upper is not None:
+            raise ConfigError("rootfs", "a container has an upper directory or a copy")
+        if not os.path.isdir(rootfs):
+            raise ConfigError("rootfs", f"{rootfs}: not a directory")
+        with _output(dest) as tf:
+            write_merged(tf, [rootfs])
+        return
     with store.gc_lock(shared=True):   # no layer is collected while it is read
         img = store.resolve(image) if isinstance(image, str) else image
         layers = _layers_of(store, img, upper)
@@ -169,11 +180,14 @@ class _Layer:
         return len(data)
 
 
-def commit(store: ImageStore, image: Image | str, upper: str, *, tag: str | None = None,
+def commit(store: ImageStore, image: Image | str, upper: str | None = None, *,
+           rootfs: str | None = None, tag: str | None = None,
            changes: Mapping[str, Any] | None = None, author: str | None = None,
            message: str | None = None, unpack: bool = True) -> Image:
     """A new image: *image* plus the overlay directory *upper* (a container's changes) as
-    one more layer, deletions as whiteouts and opaque directories as ``.wh..wh..opq``.
+    one more layer, deletions as whiteouts and opaque directories as ``.wh..wh..opq``; or,
+    for a ``vfs`` container, what its copy *rootfs* changed against *image*'s layers
+    (:func:`~pycontain.images.treetar.write_diff`).
     *changes* replace keys of the config's ``config`` section (``Cmd``, ``Env``,
     ``WorkingDir`` ...); *author* and *message* go into the config and its history.  The
     image is tagged *tag* when given; its new layer is unpacked with *unpack* (else on its
@@ -184,8 +198,12 @@ def commit(store: ImageStore, image: Image | str, upper: str, *, tag: str | None
         tag_ref = parse_reference(tag, field="tag")
         if tag_ref.digest is not None:
             raise ConfigError("tag", f"a tag cannot hold a digest: {tag}")
-    if not os.path.isdir(upper):
-        raise ConfigError("upper", f"{upper}: not a directory")
+    if (upper is None) == (rootfs is None):
+        raise ConfigError("upper", "give the container's upper directory or its copy (rootfs)")
+    changed = upper if upper is not None else rootfs
+    if not os.path.isdir(changed):  # type: ignore[arg-type]
+        raise ConfigError("upper" if upper is not None else "rootfs",
+                          f"{changed}: not a directory")
     if changes is not None and not isinstance(changes, Mapping):
         raise ConfigError("changes", "expected a mapping of config keys to values")
     docker = base.manifest.media_type == DOCKER_MANIFEST
@@ -194,7 +212,10 @@ def commit(store: ImageStore, image: Image | str, upper: str, *, tag: str | None
             layer = _Layer(ing)
             with tarfile.open(fileobj=layer, mode="w|",  # type: ignore[call-overload]
                               format=tarfile.PAX_FORMAT, bufsize=_BUF) as tf:
-                write_layer(tf, upper)
+                if upper is not None:
+                    write_layer(tf, upper)
+                else:
+                    write_diff(tf, rootfs, _layers_of(store, base, None))  # type: ignore[arg-type]
             layer.gz.close()
             size = ing.size
             ldigest = ing.commit()

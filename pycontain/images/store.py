@@ -20,7 +20,7 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from attrs import define
@@ -37,8 +37,10 @@ from pycontain.images.manifest import (
     parse_manifest,
 )
 from pycontain.images.reference import Reference, check_digest, parse_reference
+from pycontain.storage.driver import check_driver, choose_driver
 from pycontain.storage.layers import LayerStore, chain_ids
 from pycontain.storage.unpack import UnpackOptions, apply_layer, remove_entry
+from pycontain.storage.vfs import CopyStats, copy_layers
 from pycontain.store import atomic_write
 
 if TYPE_CHECKING:  # the registry client (ssl, http.client, threads) loads on first pull
@@ -77,10 +79,14 @@ class ImageStore:
     """Images under *root* (default :func:`default_root`).
 
     *layers*: the layer store to unpack into (default ``ROOT/layers``); *options*: how
-    layers are written (rootless, the size cap); *durable*: blobs and tags are synced."""
+    layers are written (rootless, the size cap); *durable*: blobs and tags are synced;
+    *storage_driver*: how containers of its images get their root, ``overlay`` or ``vfs``
+    (default ``$PYCONTAIN_STORAGE_DRIVER``, else overlay; see :meth:`driver`)."""
 
     def __init__(self, root: str | None = None, *, layers: LayerStore | None = None,
-                 options: UnpackOptions | None = None, durable: bool = True) -> None:
+                 options: UnpackOptions | None = None, durable: bool = True,
+                 storage_driver: str | None = None) -> None:
+        self.storage_driver = check_driver(storage_driver)
         self.root = os.path.abspath(root or default_root())
         self.options = options or UnpackOptions()
         self.content = ContentStore(self.root, durable=durable)
@@ -357,9 +363,28 @@ class ImageStore:
                 media_compression=LAYER_TYPES.get(desc.media_type))
         return list(image.layers)
 
+    def driver(self, where: str | None = None, *,
+               on_fallback: Callable[[str], None] | None = None) -> str:
+        """The storage driver a container of this store's images gets when its writable
+        layer goes under *where* (default: the store's root): :attr:`storage_driver`,
+        except that ``overlay`` falls back to ``vfs`` where overlay cannot work there
+        (probed once, the answer cached in that directory; a RuntimeWarning, or
+        *on_fallback*, says why)."""
+        return choose_driver(self.storage_driver, where or self.root, on_fallback=on_fallback)
+
+    def copy(self, image: Image, dest: str) -> CopyStats:
+        """Write the image's whole filesystem into the empty directory *dest* from its
+        unpacked layers (unpacked first where needed): a ``vfs`` container's private root.
+        No file is a hard link to a layer's; data is cloned where the file system can."""
+        self.unpack(image)
+        if not image.layers:
+            raise InvalidImage("rootfs.diff_ids", f"image {image.digest} has no layers")
+        with self.gc_lock(shared=True):   # no layer is collected while it is read
+            return copy_layers(self.layers.lowers(image.layers[-1]), dest)
+
     def merge(self, image: Image, dest: str) -> None:
         """Write the image's whole filesystem into the empty directory *dest* (whiteouts
-        applied by deletion): the copy fallback where overlay is not available."""
+        applied by deletion), from the layers' blobs (the layer store is not used)."""
         try:
             fd = os.open(dest, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as err:

@@ -1,7 +1,8 @@
 """Trees written out as tar: a container's merged filesystem (``export``) and an overlay
 upper directory as an OCI layer (``commit``).
 
-Both walk directories through their fds (``O_NOFOLLOW``, names looked up with ``dir_fd``),
+Both (and ``write_diff``: a plain tree's changes against the layers, for a ``vfs``
+container) walk directories through their fds (``O_NOFOLLOW``, names looked up with ``dir_fd``),
 so a symlink in a tree is written as a symlink and never followed, whatever a container put
 there.  Two ways to read the trees:
 
@@ -25,9 +26,10 @@ import tarfile
 from collections.abc import Iterator, Sequence
 from typing import IO
 
+from pycontain.storage import union
 from pycontain.storage.unpack import OVERRIDE_XATTR
 
-__all__ = ["write_layer", "write_merged"]
+__all__ = ["write_diff", "write_layer", "write_merged"]
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
@@ -159,36 +161,14 @@ def write_merged(tf: tarfile.TarFile, layers: Sequence[str]) -> None:
 def _merged_dir(out: _Out, fds: list[int], prefix: str) -> None:
     """Write the directory whose copies are *fds* (top first, already cut at an opaque
     one) below *prefix*."""
-    seen: set[str] = set()
-    entries: list[tuple[str, int, os.stat_result]] = []
-    for i, fd in enumerate(fds):
-        for name in sorted(os.listdir(fd)):
-            if name in seen:
-                continue
-            seen.add(name)
-            st = _lstat(fd, name)
-            if not _is_whiteout(st):
-                entries.append((name, i, st))
-    for name, i, st in sorted(entries):
+    for name, i, st in union.entries(fds):
         arcname = prefix + name
         xattrs = _xattrs(fds[i], name) if not stat.S_ISLNK(st.st_mode) else {}
         out.add(arcname + ("/" if stat.S_ISDIR(st.st_mode) else ""), fds[i], name, st, xattrs)
         if not stat.S_ISDIR(st.st_mode):
             continue
         with contextlib.ExitStack() as stack:
-            below = [stack.enter_context(_opendir(fds[i], name))]
-            if not _opaque(xattrs):
-                for lower in fds[i + 1:]:   # the same path in the layers below, while a dir
-                    try:
-                        lst = _lstat(lower, name)
-                    except FileNotFoundError:
-                        continue
-                    if not stat.S_ISDIR(lst.st_mode):
-                        break
-                    below.append(stack.enter_context(_opendir(lower, name)))
-                    if _opaque(_xattrs(lower, name)):
-                        break
-            _merged_dir(out, below, arcname + "/")
+            _merged_dir(out, union.below(stack, fds, i, name, _opaque(xattrs)), arcname + "/")
 
 
 def write_layer(tf: tarfile.TarFile, upper: str) -> None:
@@ -217,3 +197,65 @@ def _layer_dir(out: _Out, fd: int, prefix: str) -> None:
                 out.tf.addfile(ti)
             with _opendir(fd, name) as sub:
                 _layer_dir(out, sub, arcname + "/")
+
+
+def write_diff(tf: tarfile.TarFile, tree: str, layers: Sequence[str]) -> None:
+    """Write what the plain directory *tree* (a ``vfs`` container's root) changed against
+    the merged overlay directories *layers* (top first, its image) into *tf*, as an OCI
+    layer changeset: what is new or differs, and a ``.wh.NAME`` for each name gone.
+
+    An entry is unchanged when its type, mode, owner, size, mtime (to the nanosecond),
+    device, link target and xattrs are (Docker's naive diff, as for its vfs driver): a file
+    rewritten with the same size and its mtime set back is not seen.  A directory that
+    replaced one of the image is written with whiteouts for each name it no longer has
+    (no opaque marker: the result is the same tree)."""
+    out = _Out(tf)
+    with contextlib.ExitStack() as stack:
+        fds = [stack.enter_context(_opendir(None, p)) for p in layers]
+        top = stack.enter_context(_opendir(None, tree))
+        _diff_dir(out, top, fds, "")
+
+
+def _diff_dir(out: _Out, fd: int, lower: list[int], prefix: str) -> None:
+    """Changes of the directory *fd* against the union *lower* (empty: all new)."""
+    below = {name: (i, st) for name, i, st in union.entries(lower)} if lower else {}
+    names = sorted(os.listdir(fd))
+    for name in names:
+        st = _lstat(fd, name)
+        arcname = prefix + name
+        xattrs = _xattrs(fd, name) if not stat.S_ISLNK(st.st_mode) else {}
+        low = below.get(name)
+        low_xattrs: dict[str, bytes] = {}
+        if low is not None and not stat.S_ISLNK(low[1].st_mode):
+            low_xattrs = _xattrs(lower[low[0]], name)
+        if low is None or _differs(fd, name, st, xattrs, lower[low[0]], low[1], low_xattrs):
+            out.add(arcname + ("/" if stat.S_ISDIR(st.st_mode) else ""), fd, name, st, xattrs)
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        with contextlib.ExitStack() as stack:
+            sub = stack.enter_context(_opendir(fd, name))
+            was = [] if low is None or not stat.S_ISDIR(low[1].st_mode) else \
+                union.below(stack, lower, low[0], name, _opaque(low_xattrs))
+            _diff_dir(out, sub, was, arcname + "/")
+    for name in sorted(set(below) - set(names)):
+        ti = tarfile.TarInfo(prefix + _WH + name)
+        ti.mode = 0o644
+        out.tf.addfile(ti)
+
+
+def _kept(xattrs: dict[str, bytes]) -> dict[str, bytes]:
+    return {k: v for k, v in xattrs.items() if not k.startswith(_SKIP_XATTRS)}
+
+
+def _differs(fd: int, name: str, st: os.stat_result, xattrs: dict[str, bytes], lfd: int,
+             low: os.stat_result, low_xattrs: dict[str, bytes]) -> bool:
+    if (st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns) != \
+            (low.st_mode, low.st_uid, low.st_gid, low.st_mtime_ns):
+        return True
+    if not stat.S_ISDIR(st.st_mode) and st.st_size != low.st_size:
+        return True
+    if (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) and st.st_rdev != low.st_rdev:
+        return True
+    if stat.S_ISLNK(st.st_mode):
+        return os.readlink(name, dir_fd=fd) != os.readlink(name, dir_fd=lfd)
+    return _kept(xattrs) != _kept(low_xattrs)

@@ -20,9 +20,10 @@ def main(args: argparse.Namespace) -> int:
     from pycontain.errors import ConfigError
     from pycontain.images.out import commit
 
-    store, image, upper = engine().image_changes(args.container)
-    if upper is None:
+    store, image, upper, copy = engine().image_changes(args.container)
+    if upper is None and copy is None:
         raise ConfigError("CONTAINER", f"{args.container} has not started yet: no changes")
-    img = commit(store, image, upper, tag=args.tag, author=args.author, message=args.message)
+    img = commit(store, image, upper, rootfs=copy, tag=args.tag, author=args.author,
+                 message=args.message)
     print(img.digest, flush=True)
     return 0

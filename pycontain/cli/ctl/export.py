@@ -20,13 +20,13 @@ def main(args: argparse.Namespace) -> int:
     from pycontain.errors import ConfigError
     from pycontain.images.out import export
 
-    store, image, upper = engine().image_changes(args.container)
+    store, image, upper, copy = engine().image_changes(args.container)
     if args.output:
-        export(store, image, args.output, upper=upper)
+        export(store, image, args.output, upper=upper, rootfs=copy)
         return 0
     if sys.stdout.isatty():
         raise ConfigError("-o", "refusing to write a tar to a terminal: give -o FILE or "
                           "redirect stdout")
     sys.stdout.flush()
-    export(store, image, sys.stdout.buffer, upper=upper)
+    export(store, image, sys.stdout.buffer, upper=upper, rootfs=copy)
     return 0

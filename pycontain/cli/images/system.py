@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from pycontain.cli.images import add_root, human_size, open_store, print_table
 
@@ -32,16 +33,41 @@ def main(args: argparse.Namespace) -> int:
         return _prune(args)
     store = open_store(args)
     u = store.disk_usage()
+    containers, containers_size = _containers(store)
     if args.format == "json":
         print(json.dumps({"Images": u.images, "Blobs": u.blobs, "BlobsSize": u.blobs_size,
                           "Layers": u.layers, "LayersSize": u.layers_size,
+                          "Containers": containers, "ContainersSize": containers_size,
                           "Reclaimable": u.reclaimable}, indent=2))
         return 0
     print_table([("TYPE", "TOTAL", "SIZE"),
                  ("Images", str(u.images), human_size(u.blobs_size)),
                  ("Layers", str(u.layers), human_size(u.layers_size)),
+                 ("Containers", str(containers), human_size(containers_size)),
                  ("Reclaimable", "", human_size(u.reclaimable))])
     return 0
+
+
+def _containers(store: Any) -> tuple[int, int]:
+    """The managed containers and the bytes their own files take (an overlay upper
+    directory, or a vfs copy), with the copies of foreground vfs runs (those of runs that
+    are gone removed first)."""
+    import os
+
+    from pycontain.engine.engine import Engine
+    from pycontain.storage import vfs
+
+    e = Engine()
+    n = size = 0
+    for cid in e.store.ids():
+        n += 1
+        size += vfs.tree_size(os.path.join(e.store.dir(cid), "fs"))
+    copies = os.path.join(store.root, "copies")
+    vfs.sweep_copies(copies)
+    for name in os.listdir(copies) if os.path.isdir(copies) else ():
+        n += 1
+        size += vfs.tree_size(os.path.join(copies, name))
+    return n, size
 
 
 def _prune(args: argparse.Namespace) -> int:
@@ -63,7 +89,13 @@ def _prune(args: argparse.Namespace) -> int:
             continue
         removed += 1
     volumes = VolumeStore().prune(all_=args.all)
-    gone = open_store(args).prune()
+    store = open_store(args)
+    import os
+
+    from pycontain.storage import vfs
+
+    vfs.sweep_copies(os.path.join(store.root, "copies"))   # of vfs runs killed outright
+    gone = store.prune()
     print(f"Deleted containers: {removed}")
     print(f"Deleted volumes: {len(volumes)}")
     print(f"Deleted images: {len(gone.deleted)}, blobs: {gone.blobs}, layers: {gone.layers}, "
