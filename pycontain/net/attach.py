@@ -47,8 +47,8 @@ from . import network as N
 from .owner import owner_alive, owner_of
 from .ports import PortMapping
 
-__all__ = ["Attachment", "attach", "cleanup_lease", "inspect", "leases_of", "prune", "reclaim",
-           "remove"]
+__all__ = ["Attachment", "attach", "cleanup_lease", "drop_pool", "inspect", "leases_of", "prune",
+           "reclaim", "release_ended", "remove"]
 
 #: The host end of a container's veth: this and the lease id (the owner's mark on the link).
 VETH_PREFIX = "pcv"
@@ -166,6 +166,12 @@ _POOL = _FilePool()
 atexit.register(_POOL.remove_all)
 
 
+def drop_pool() -> None:
+    """Remove the file sets this process keeps for reuse: for a process that leaves by
+    ``os._exit`` (the engine's creator), which runs no exit handler."""
+    _POOL.remove_all()
+
+
 def _ports_of(lease: Any) -> list[PortMapping]:
     out = []
     for p in lease.extra.get("ports", ()):
@@ -274,6 +280,26 @@ class Attachment:
         cleanup_lease(net, lease or self.lease, link=False)
         if net.dns:
             _rewrite_hosts(net, leases.leases())
+
+
+def release_ended(net: N.Network, lease_id: str) -> Any:
+    """Release the lease *lease_id* on *net* if its owner has ended: its published ports
+    and files go, and the network's other ``/etc/hosts`` files are rewritten, now rather
+    than at the next attach (a managed container's end, told by its monitor).  The released
+    lease, or None: no such lease, its owner still runs, or another process took it first."""
+    leases = _leases(net)
+    for lease in leases.leases():
+        if lease.extra.get("id") != lease_id or owner_alive(lease.owner):
+            continue
+        got = leases.release(lease.owner)
+        if got is None:
+            return None
+        # the veth went with the namespace, as in close()
+        cleanup_lease(net, got, link=False)
+        if net.dns:
+            _rewrite_hosts(net, leases.leases())
+        return got
+    return None
 
 
 _TOKEN: tuple[int, str] | None = None

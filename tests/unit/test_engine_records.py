@@ -46,7 +46,8 @@ def test_record_round_trips_through_json() -> None:
 
 @pytest.mark.parametrize(("kw", "field"), [
     ({"cmd": []}, "cmd"),
-    ({"cmd": ["x"], "network": "bridge"}, "net"),
+    ({"cmd": ["x"], "network": "pasta"}, "net"),
+    ({"cmd": ["x"], "network": "app", "ports": ["x:80"]}, "ports"),
     ({"cmd": ["x"], "env": ["NOEQUALS"]}, "env"),
     ({"cmd": ["x"], "seccomp": "strict"}, "seccomp"),
 ])
