@@ -9,7 +9,9 @@
  *   pycontain-monitor --state DIR [--log-driver json-file|k8s-file|none] [--log-path FILE]
  *       [--log-size BYTES] [--log-files N] [--restart no|on-failure[:N]|always|unless-stopped]
  *       [--stop-signal N] [--stop-timeout SECONDS] [--oom-file FILE] [--stdin]
- *       -- CREATOR ARGV...
+ *       [--health-interval MS --health-timeout MS --health-command PROGRAM
+ *        [--health-command-arg ARG]...]
+ *       [--exit-command PROGRAM [--exit-command-arg ARG]...] -- CREATOR ARGV...
  *
  * Start: the program forks; the first process waits on a pipe and exits 0 once the monitor
  * runs (state.json written, the creator started), or 1 with one line on stderr.  The monitor
@@ -42,6 +44,21 @@
  * without limit); always and unless-stopped rerun it after any exit.  The delay doubles from
  * 100 ms up to 60 s and starts over once a run lasted 10 s.
  *
+ * Exit command: after each end of the main process, --exit-command runs (as conmon's does)
+ * with its --exit-command-arg arguments, the creator's environment and /dev/null as stdio,
+ * to release what the container held outside itself (its network lease, published ports).
+ * The monitor reaps it; a restart waits for it, and the monitor exits only once it has
+ * ended (at most 30 s), so that whoever waits for the monitor finds it done.
+ *
+ * Health checks: while the main process runs, --health-command runs every --health-interval
+ * ms, one at a time: the first an interval after the main process started, each next one an
+ * interval after the one before ended.  It gets the creator's environment, /dev/null as stdio,
+ * a process group of its own and SIGKILL as its parent-death signal; after --health-timeout
+ * ms (0: never) its whole group is killed.  The program itself runs the check in the
+ * container and records the result (pycontain/engine/prober.py): the monitor only keeps
+ * time, and no check is started once the container is being stopped.  When the main
+ * process ends, a running check's group is killed; a restart starts the interval over.
+ *
  * Attach: clients of the SOCK_SEQPACKET socket "attach" in DIR get the output as it is read
  * and send input for the container's stdin (see attach_open).
  *
@@ -66,6 +83,7 @@
 #include <stdio.h> /* rename(2) and renameat(2) only */
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -107,8 +125,18 @@ static long stop_timeout = 10;
 static const char *oom_file;
 static int want_stdin;
 static char **creator_argv;
+#define EXIT_ARGS 32
+static char *exit_argv[EXIT_ARGS + 2];
+static int exit_argc;
+static pid_t exit_pid; /* the exit command while it runs */
 static char *creator_env[MAX_ENV + 2];
 static char sync_env[] = "PYCONTAIN_MONITOR_SYNC=3";
+#define HEALTH_ARGS 32
+static char *health_argv[HEALTH_ARGS + 2];
+static int health_argc;
+static long health_interval_ms, health_timeout_ms;
+static pid_t health_pid; /* the health command while it runs (its process group too) */
+static long long health_next_ns, health_kill_ns;
 
 /* run state */
 static int state_dir = -1, cwd_fd = -1, epfd = -1, sigfd = -1;
@@ -735,6 +763,66 @@ static void set_exit(int status)
     }
 }
 
+/* ---- health checks (see the header) ---- */
+
+static void health_schedule(void)
+{
+    health_next_ns = health_argc ? now_ns(CLOCK_MONOTONIC) + health_interval_ms * 1000000LL : 0;
+}
+
+static void health_start(void)
+{
+    health_next_ns = 0;
+    if (health_pid > 0 || main_done || stopping)
+        return; /* one at a time; none for a container that ends or is being stopped */
+    if (!main_known) {
+        health_schedule(); /* the creator still makes it: try again an interval later */
+        return;
+    }
+    pid_t self = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        health_schedule();
+        return;
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != self)
+            _exit(127); /* the monitor died before the line above */
+        if (cwd_fd >= 0 && fchdir(cwd_fd) < 0)
+            _exit(127);
+        syscall(SYS_close_range, 3, ~0U, 0); /* fds 0-2 are the monitor's /dev/null */
+        execvpe(health_argv[0], health_argv, creator_env);
+        _exit(127);
+    }
+    setpgid(pid, pid); /* both sides: the group exists before either goes on */
+    health_pid = pid;
+    health_kill_ns = health_timeout_ms > 0 ?
+        now_ns(CLOCK_MONOTONIC) + health_timeout_ms * 1000000LL : 0;
+}
+
+/* The container ended: no more checks, and a running one is of no more use. */
+static void health_stop(void)
+{
+    health_next_ns = health_kill_ns = 0;
+    if (health_pid > 0)
+        kill(-health_pid, SIGKILL);
+}
+
+static void health_reaped(void)
+{
+    health_pid = 0;
+    health_kill_ns = 0;
+    if (main_known && !main_done && !stopping)
+        health_schedule();
+}
+
 static int stop_marked(void)
 {
     return faccessat(state_dir, "stopped", F_OK, 0) == 0;
@@ -754,9 +842,46 @@ static int should_restart(void)
     }
 }
 
+static void on_signal(void);
+
+static void run_exit_command(void)
+{
+    if (!exit_argc || exit_pid > 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        int nul = open("/dev/null", O_RDWR);
+        if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0)
+            _exit(127);
+        syscall(SYS_close_range, 3, ~0U, 0);
+        execvpe(exit_argv[0], exit_argv, creator_env);
+        _exit(127);
+    }
+    exit_pid = pid > 0 ? pid : 0;
+}
+
+/* Wait (at most 30 s) for the exit command, reaping what comes meanwhile. */
+static void wait_exit_command(void)
+{
+    long long deadline = now_ns(CLOCK_MONOTONIC) + 30000000000LL;
+    while (exit_pid > 0) {
+        long long left = deadline - now_ns(CLOCK_MONOTONIC);
+        if (left <= 0)
+            return;
+        struct pollfd p = {.fd = sigfd, .events = POLLIN};
+        poll(&p, 1, (int)(left / 1000000) + 1);
+        on_signal();
+    }
+}
+
 static void main_ended(int status)
 {
     main_done = 1;
+    health_stop();
     set_exit(status);
     finished_ns = now_ns(CLOCK_REALTIME);
     /* what the container wrote before it ended belongs to this run's log */
@@ -779,6 +904,7 @@ static void main_ended(int status)
     }
     stop_deadline_ns = 0;
     write_state();
+    run_exit_command();
 }
 
 static void read_report(int final)
@@ -912,6 +1038,7 @@ static int start_creator(void)
     finished_ns = 0;
     restart_at_ns = 0;
     started_ns = now_ns(CLOCK_REALTIME);
+    health_schedule();
     write_state();
     return 0;
 }
@@ -921,7 +1048,9 @@ static void reap(void)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG | __WALL)) > 0) {
-        if (pid == creator_pid && !creator_done) {
+        if (exit_pid > 0 && pid == exit_pid) {
+            exit_pid = 0;
+        } else if (pid == creator_pid && !creator_done) {
             creator_done = 1;
             if (!main_known)
                 read_report(1);
@@ -933,6 +1062,8 @@ static void reap(void)
                 main_ended(status);
         } else if (main_known && pid == main_pid && !main_done) {
             main_ended(status);
+        } else if (health_pid > 0 && pid == health_pid) {
+            health_reaped();
         } else {
             recent[recent_next % RECENT].pid = pid;
             recent[recent_next % RECENT].status = status;
@@ -1074,6 +1205,22 @@ static void parse_args(int argc, char **argv)
             stop_timeout = parse_num(v, "--stop-timeout");
         } else if (strcmp(a, "--oom-file") == 0) {
             oom_file = v;
+        } else if (strcmp(a, "--exit-command") == 0 || strcmp(a, "--exit-command-arg") == 0) {
+            if ((a[14] == 0) != (exit_argc == 0) || exit_argc >= EXIT_ARGS) {
+                errno = 0;
+                fail(-1, "--exit-command: one program, then at most 31 --exit-command-arg");
+            }
+            exit_argv[exit_argc++] = (char *)v;
+        } else if (strcmp(a, "--health-interval") == 0) {
+            health_interval_ms = parse_num(v, "--health-interval");
+        } else if (strcmp(a, "--health-timeout") == 0) {
+            health_timeout_ms = parse_num(v, "--health-timeout");
+        } else if (strcmp(a, "--health-command") == 0 || strcmp(a, "--health-command-arg") == 0) {
+            if ((a[16] == 0) != (health_argc == 0) || health_argc >= HEALTH_ARGS) {
+                errno = 0;
+                fail(-1, "--health-command: one program, then at most 31 --health-command-arg");
+            }
+            health_argv[health_argc++] = (char *)v;
         } else {
             errno = 0;
             fail(-1, "unknown option");
@@ -1086,6 +1233,10 @@ static void parse_args(int argc, char **argv)
         fail(-1, "--log-path: an absolute file is needed");
     if (log_path && strlen(log_path) > PATH_MAX - 16)
         fail(-1, "--log-path: too long");
+    if (health_argc && (health_interval_ms <= 0 || health_interval_ms > 365L * 86400000))
+        fail(-1, "--health-interval: 1 ms to a year, with --health-command");
+    if (health_timeout_ms > 365L * 86400000)
+        fail(-1, "--health-timeout: at most a year");
     if (i >= argc)
         fail(-1, "no creator command after --");
     creator_argv = argv + i;
@@ -1176,7 +1327,13 @@ int main(int argc, char **argv)
             break;
         int timeout = -1;
         long long now = now_ns(CLOCK_MONOTONIC);
-        long long next = restart_at_ns ? restart_at_ns : stop_deadline_ns;
+        /* a restart waits for the exit command of the run before it */
+        long long next = restart_at_ns && !exit_pid ? restart_at_ns : stop_deadline_ns;
+        for (int k = 0; k < 2; k++) { /* the health check's next start or its kill */
+            long long h = k ? health_kill_ns : health_next_ns;
+            if (h && (!next || h < next))
+                next = h;
+        }
         if (next)
             timeout = next > now ? (int)((next - now) / 1000000 + 1) : 0;
         int n = epoll_wait(epfd, evs, 8, timeout);
@@ -1205,7 +1362,13 @@ int main(int argc, char **argv)
             stop_deadline_ns = 0;
             signal_main(SIGKILL);
         }
-        if (main_done && restart_at_ns && now >= restart_at_ns) {
+        if (health_kill_ns && now >= health_kill_ns) {
+            health_kill_ns = 0;
+            kill(-health_pid, SIGKILL); /* reaped as any child, then the next is scheduled */
+        }
+        if (health_next_ns && now >= health_next_ns)
+            health_start();
+        if (main_done && restart_at_ns && now >= restart_at_ns && !exit_pid) {
             close_stream(&s_out);
             close_stream(&s_err);
             if (sync_fd >= 0) {
@@ -1223,6 +1386,7 @@ int main(int argc, char **argv)
             }
         }
     }
+    health_stop();
     /* a creator that outlived the container it made is of no more use */
     if (!creator_done && creator_pid > 0 && creator_pid != main_pid)
         kill(creator_pid, SIGKILL);
@@ -1231,5 +1395,6 @@ int main(int argc, char **argv)
     flush_out();
     attach_close();
     write_state();
+    wait_exit_command();
     return 0;
 }

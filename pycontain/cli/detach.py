@@ -52,26 +52,77 @@ def _image_spec(args: argparse.Namespace, image: str, cmd: list[str]) -> dict[st
     elif not user and d.user:
         uid, gid = resolve_user(layers, d.user, "image config User")
         user = f"{uid}:{gid}"
+    from pycontain.engine.healthcheck import from_image
+
     return {"cmd": d.argv(cmd or None), "env": [*d.env, *args.env],
             "workdir": args.workdir or d.workdir, "user": user, "image_root": store.root,
-            "image": img.digest, "layers": tuple(layers), "mnt": mnt}
+            "image": img.digest, "layers": tuple(layers), "mnt": mnt,
+            "storage_driver": _storage_driver(args),
+            "healthcheck": from_image(img.config.raw.get("config") or {})}
+
+
+def _storage_driver(args: argparse.Namespace) -> str:
+    """The driver the container gets, chosen where its writable layer goes (the engine's
+    root): a fallback to vfs is told here, as one line."""
+    from pycontain.cli import _driver
+    from pycontain.engine.engine import default_root
+    from pycontain.storage.driver import choose_driver
+
+    return choose_driver(_driver.requested(args), default_root(),
+                         on_fallback=_driver.warner("run"))
+
+
+def _health_flags(args: argparse.Namespace) -> Any:
+    from pycontain.engine.healthcheck import from_flags
+
+    return from_flags(args.health_cmd, args.health_interval, args.health_timeout,
+                      args.health_start_period, args.health_retries, args.no_healthcheck)
+
+
+def _healthcheck(mine: Any, image_check: Any) -> Any:
+    """The container's health check: the --health-* options over the image's
+    HEALTHCHECK (Docker's merge); None without either."""
+    from pycontain.engine.healthcheck import merge
+    from pycontain.errors import ConfigError
+
+    merged = merge(mine, image_check)
+    if merged is not None and not merged.test:
+        raise ConfigError("--health-cmd", "no health check to apply the --health-* options "
+                          "to: give --health-cmd (there is no image HEALTHCHECK)")
+    return merged
+
+
+def _network_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The spec's fields of a bridge network: the ports as one normal form each."""
+    from pycontain.net.ports import parse_ports
+
+    return {"ports": tuple(str(p) for p in parse_ports(args.publish)), "ip": args.ip,
+            "ip6": args.ip6, "network_aliases": tuple(args.network_alias)}
+
+
+def _start_error(text: str) -> str:
+    """A failed start's message with the option at fault where the creator named a field
+    (a static address or a name taken on the network, a host port in use)."""
+    from pycontain.cli.network import OPTION_OF
+
+    head, sep, rest = text.partition(": ")
+    field, sep2, msg = rest.partition(": ")
+    opt = {**OPTION_OF, "publishing port": "--publish"}.get(field)
+    return f"{head}: {opt}: {msg}" if sep and sep2 and opt else text
 
 
 def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = None) -> int:
     """Create and start the container, print its id; the container outlives this process."""
+    from pycontain.cli.network import OPTION_OF
     from pycontain.engine.engine import Engine, StartError
     from pycontain.engine.monitor import RestartPolicy
     from pycontain.engine.spec import ContainerSpec
     from pycontain.errors import ConfigError
 
     for opt, given in (("--pod", args.pod), ("--chroot", args.chroot),
-                       ("--timeout", args.timeout is not None), ("--publish", args.publish),
-                       ("--ip", args.ip), ("--ip6", args.ip6),
-                       ("--network-alias", args.network_alias)):
+                       ("--timeout", args.timeout is not None)):
         if given:
             raise ConfigError(opt, "not with -d yet")
-    if args.net not in ("none", "host"):
-        raise ConfigError("--net", f"{args.net!r}: with -d, none or host")
     try:
         RestartPolicy.parse(args.restart)
     except ConfigError as err:
@@ -88,12 +139,14 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
               "pids": "--pids", "cpus": "--cpus", "user": "--user", "cwd": "--workdir",
               "rootfs": "--rootfs", "stop_signal": "--stop-signal",
               "stop_timeout": "--stop-timeout", "name": "--name", "restart": "--restart",
-              "capabilities": "--cap-add", "hostname": "--hostname"}
+              "capabilities": "--cap-add", "hostname": "--hostname", **OPTION_OF}
     try:
         fields: dict[str, Any] = {"cmd": cmd, "env": args.env, "workdir": args.workdir,
                                   "user": args.user}
+        health = _health_flags(args)   # checked before anything is made
         if image is not None:
             fields = _image_spec(args, image, cmd)
+        fields["healthcheck"] = _healthcheck(health, fields.get("healthcheck"))
         if args.volume or args.mount:
             from pycontain.storage.volumes import VolumeStore, specs
 
@@ -110,6 +163,7 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
                     m = f"{m},source={vs.create().name}"
                 mnts.append(m)
             fields.update(volumes=tuple(vols), mounts=tuple(mnts), volume_root=vs.root)
+        fields.update(_network_fields(args))
         spec = ContainerSpec(
             rootfs=args.rootfs, read_only=args.read_only, hostname=args.hostname,
             memory=args.memory, pids=args.pids, cpus=args.cpus, init=args.init,
@@ -120,7 +174,7 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
     except StartError as err:
         import sys
 
-        print(f"pycontain run: {err}", file=sys.stderr)
+        print(f"pycontain run: {_start_error(str(err))}", file=sys.stderr)
         return err.exit_code
     except ConfigError as err:
         label = opt_of.get(err.field or "")

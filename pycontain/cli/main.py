@@ -30,6 +30,8 @@ VERBS = {
     "stats": ("pycontain.cli.ctl.stats", "show what managed containers use"),
     "commit": ("pycontain.cli.ctl.commit", "a new image from a managed container's changes"),
     "export": ("pycontain.cli.ctl.export", "a managed container's filesystem as a tar"),
+    "healthcheck": ("pycontain.cli.ctl.healthcheck",
+                    "run a managed container's health check now"),
     "pull": ("pycontain.cli.images.pull", "fetch an image from a registry"),
     "push": ("pycontain.cli.images.push", "send an image to a registry"),
     "images": ("pycontain.cli.images.ls", "list the images of the store"),
@@ -56,6 +58,9 @@ def _parser(verb: str | None = None) -> argparse.ArgumentParser:
                    help="log what the library does (the 'pycontain' logger) at debug level")
     p.add_argument("--log", metavar="FILE",
                    help="write the library's log to FILE instead of stderr")
+    from pycontain.cli import _driver
+
+    _driver.add_option(p, "storage_driver")
     sub = p.add_subparsers(dest="verb", metavar="VERB")
     import importlib
 
@@ -84,9 +89,24 @@ def _version() -> str:
     return __version__
 
 
+#: the global options that take a value as the next argument (not the verb)
+_VALUED = ("--log", "--storage-driver")
+
+
+def _verb_of(args: list[str]) -> str | None:
+    """The first argument that is neither a global option nor such an option's value."""
+    it = iter(args)
+    for a in it:
+        if a in _VALUED:
+            next(it, None)
+        elif not a.startswith("-"):
+            return a
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args_in = sys.argv[1:] if argv is None else argv
-    verb = next((a for a in args_in if not a.startswith("-")), None)
+    verb = _verb_of(args_in)
     parser = _parser(verb if verb in VERBS else None)
     args = parser.parse_args(args_in)
     if not args.verb:

@@ -42,6 +42,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-d", "--detach", action="store_true",
                    help="run in the background as a managed container: print its id and "
                    "return (see ps, logs, stop, rm)")
+    p.add_argument("-t", "--tty", action="store_true",
+                   help="give the command a terminal (a pty in the container), relayed to "
+                   "this one")
+    p.add_argument("-i", "--interactive", action="store_true",
+                   help="with -t: copy this terminal's input to the container's (without "
+                   "-t the container always reads this stdin)")
     p.add_argument("--rm", action="store_true",
                    help="remove the container when it ends (always so without -d)")
     p.add_argument("--restart", metavar="POLICY", default="no",
@@ -56,6 +62,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with -d: the signal that stop sends first (default TERM)")
     p.add_argument("--stop-timeout", metavar="N", type=int, default=10,
                    help="with -d: seconds stop waits before SIGKILL (default 10)")
+    p.add_argument("--health-cmd", metavar="CMD",
+                   help="with -d: a command line (run by /bin/sh -c in the container) that "
+                   "exits 0 while the container is healthy")
+    p.add_argument("--health-interval", metavar="DURATION",
+                   help="with -d: time between health checks (default 30s)")
+    p.add_argument("--health-timeout", metavar="DURATION",
+                   help="with -d: a health check still running after this fails (default 30s)")
+    p.add_argument("--health-retries", metavar="N", type=int,
+                   help="with -d: failures in a row that make it unhealthy (default 3)")
+    p.add_argument("--health-start-period", metavar="DURATION",
+                   help="with -d: failures in this time after the start do not count until "
+                   "a check passed (default 0s)")
+    p.add_argument("--no-healthcheck", action="store_true",
+                   help="with -d: no health check, not even the image's HEALTHCHECK")
     p.add_argument("-v", "--volume", metavar="SRC:DST[:OPTS]", action="append", default=[],
                    help="a named volume, a host directory or an anonymous volume at DST "
                    "(Docker's -v)")
@@ -63,6 +83,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a volume, bind or tmpfs mount (Docker's --mount)")
     p.add_argument("--image-root", metavar="DIR",
                    help="the image store of IMAGE (default: /var/lib/pycontain/images for root)")
+    from pycontain.cli import _driver
+
+    _driver.add_option(p, "run_storage_driver")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="IMAGE [CMD...] | -- CMD...",
                    help="an image and, optionally, a command in place of its own; or, after "
                    "--, a command on the host's root filesystem (or --rootfs)")
@@ -84,6 +107,10 @@ def main(args: argparse.Namespace) -> int:
                           "or pycontain run [OPTIONS] -- CMD...)")
     if image is not None and (args.rootfs or args.chroot):
         raise ConfigError("--rootfs", "give an image or --rootfs, not both")
+    if args.tty:
+        _check_tty(args)
+    if args.detach and args.interactive:
+        raise ConfigError("-i", "a detached container (-d) reads no input yet")
     if args.detach:
         from pycontain.cli.detach import run_detached
 
@@ -92,7 +119,13 @@ def main(args: argparse.Namespace) -> int:
                        ("--log-driver", args.log_driver != "json-file"),
                        ("--log-opt", bool(args.log_opt)), ("--init", args.init),
                        ("--stop-signal", args.stop_signal != "TERM"),
-                       ("--stop-timeout", args.stop_timeout != 10)):
+                       ("--stop-timeout", args.stop_timeout != 10),
+                       ("--health-cmd", args.health_cmd is not None),
+                       ("--health-interval", args.health_interval is not None),
+                       ("--health-timeout", args.health_timeout is not None),
+                       ("--health-retries", args.health_retries is not None),
+                       ("--health-start-period", args.health_start_period is not None),
+                       ("--no-healthcheck", args.no_healthcheck)):
         if given:
             raise ConfigError(opt, "goes with -d (a managed container)")
 
@@ -117,26 +150,30 @@ def main(args: argparse.Namespace) -> int:
     image_user: Any = None
     image_cwd: str | None = None
     if image is not None:
+        from pycontain.cli import _driver
         from pycontain.images import ImageStore
         from pycontain.images.container import image_defaults, image_rootfs, resolve_user
         from pycontain.images.gc import process_holder
 
-        store = ImageStore(args.image_root)
+        store = ImageStore(args.image_root, storage_driver=_driver.requested(args))
         img = store.resolve(image)
         # while it runs, rmi and prune leave the image and its layers alone (a hold named
         # after this process: dropped by itself if the process dies without releasing it)
         store.hold(process_holder(), img)
         held = store
         d = image_defaults(img)
-        rootfs = image_rootfs(store, img, readonly=args.read_only)
+        if store.driver(on_fallback=_driver.warner("run")) == "vfs":
+            rootfs = _vfs_root(store, img, args.read_only)
+        else:
+            rootfs = image_rootfs(store, img, readonly=args.read_only)
+        lowers = store.layers.lowers(img.layers[-1])
         cmd = d.argv(cmd or None)
         image_env = dict(e.partition("=")[::2] for e in d.env)
         image_cwd = d.workdir
         if d.user and not args.user:
-            image_user = resolve_user(rootfs.layers, d.user, "image config User")
+            image_user = resolve_user(lowers, d.user, "image config User")
         elif args.user and not args.user.replace(":", "").isdigit():
-            image_user = _field("--user", lambda: resolve_user(rootfs.layers, args.user,
-                                                               "--user"))
+            image_user = _field("--user", lambda: resolve_user(lowers, args.user, "--user"))
     elif args.rootfs:
         import os
 
@@ -201,20 +238,17 @@ def main(args: argparse.Namespace) -> int:
     try:
         with pod if pod is not None else container:
             try:
-                proc = container.spawn(cmd, stdin=None)  # the terminal's, like docker run -i
+                if args.tty:
+                    from pycontain import terminal
+
+                    proc = container.spawn(cmd, tty=True, tty_size=terminal.host_size())
+                else:
+                    # the terminal's, like docker run -i
+                    proc = container.spawn(cmd, stdin=None)
             except ConfigError as err:   # a lease refused: the address or name is taken
                 raise _net_option(err) from None
-            forwarded = {"n": 0}
-
-            def forward(signum: int, _frame: object) -> None:
-                # first signal goes to the container; a second one kills it
-                forwarded["n"] += 1
-                proc.send_signal(signum if forwarded["n"] == 1 else signal.SIGKILL)
-
-            for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-                signal.signal(s, forward)
             try:
-                rc = proc.wait(args.timeout)
+                rc = _relay_terminal(proc, args) if args.tty else _wait(proc, args.timeout)
             except subprocess.TimeoutExpired:
                 proc.close()
                 import sys
@@ -228,6 +262,65 @@ def main(args: argparse.Namespace) -> int:
             from pycontain.images.gc import process_holder
 
             held.release(process_holder())
+
+
+#: what a foreground run passes on to its container: the first one, then SIGKILL
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+def _check_tty(args: argparse.Namespace) -> None:
+    """Docker's refusals of ``-t``: detached (not yet here), or ``-it`` on an input that is
+    no terminal."""
+    import os
+
+    from pycontain.errors import ConfigError
+
+    if args.detach:
+        raise ConfigError("-t", "a terminal for a detached container (-d) is not supported yet")
+    if args.interactive and not os.isatty(0):
+        raise ConfigError("-t", "the input device is not a TTY")
+
+
+def _wait(proc: Any, timeout: float | None) -> int:
+    """Wait for *proc*, passing on the signals we get."""
+    forwarded = {"n": 0}
+
+    def forward(signum: int, _frame: object) -> None:
+        # first signal goes to the container; a second one kills it
+        forwarded["n"] += 1
+        proc.send_signal(signum if forwarded["n"] == 1 else signal.SIGKILL)
+
+    for s in _FORWARDED:
+        signal.signal(s, forward)
+    return int(proc.wait(timeout))
+
+
+def _relay_terminal(proc: Any, args: argparse.Namespace) -> int:
+    """Relay *proc*'s terminal to ours until it exits (``docker run -t``); its status."""
+    import subprocess
+
+    from pycontain import terminal
+
+    if not terminal.proxy(proc.pidfd, proc.master_fd, stdin=args.interactive,
+                          forwarded=_FORWARDED, escalate=True, timeout=args.timeout):
+        raise subprocess.TimeoutExpired(proc.args, args.timeout or 0)
+    return int(proc.wait())
+
+
+def _vfs_root(store: Any, image: Any, readonly: bool) -> Any:
+    """The vfs driver's root: a private copy of the image for this run, in the store's
+    ``copies/`` (named after this process), removed when this process exits; one left by a
+    run killed outright is removed by the next run or ``system df``/``prune``."""
+    import atexit
+    import os
+
+    from pycontain.rootfs import RootFS
+    from pycontain.storage import vfs
+
+    path = vfs.process_copy(os.path.join(store.root, "copies"))
+    atexit.register(vfs.remove_tree, path)   # every way out of the command but SIGKILL
+    store.copy(image, path)
+    return RootFS(path, readonly=readonly)
 
 
 def _attach_pod(args: argparse.Namespace) -> Any:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import errno
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 
 def exit_code_of(err: BaseException) -> int:
@@ -44,17 +46,50 @@ def main(entry_dir: str) -> int:
         # SIGKILLed monitor takes its container along
         fs_dir = None
         if rec.spec.layers:
-            # an image container's changes, kept in its entry until rm (commit, export)
+            # an image container's changes, kept in its entry until rm (commit, export);
+            # a vfs container's copy (fs/rootfs) was made at create
             fs_dir = os.path.join(entry_dir, "fs")
-            os.makedirs(os.path.join(fs_dir, "upper"), mode=0o755, exist_ok=True)
-            os.makedirs(os.path.join(fs_dir, "work"), mode=0o700, exist_ok=True)
-        proc = rec.spec.container(cgroup=cgroup, fs_dir=fs_dir).spawn(
-            list(rec.spec.cmd), stdin=os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC),
-            _adopt=True)
+            if rec.spec.storage_driver != "vfs":
+                os.makedirs(os.path.join(fs_dir, "upper"), mode=0o755, exist_ok=True)
+                os.makedirs(os.path.join(fs_dir, "work"), mode=0o700, exist_ok=True)
+
+        def spawn(spec: Any) -> Any:
+            return spec.container(cgroup=cgroup, fs_dir=fs_dir, name=rec.name).spawn(
+                list(spec.cmd), stdin=os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC),
+                _adopt=True)
+        proc = _spawn_bridged(rec, entry_dir, spawn) if rec.spec.bridged else spawn(rec.spec)
     sync = int(os.environ.get("PYCONTAIN_MONITOR_SYNC", "-1"))
     if sync >= 0:
         os.write(sync, f"{proc.pid}\n".encode())
     return 0
+
+
+def _spawn_bridged(rec: Any, entry_dir: str, spawn: Callable[[Any], Any]) -> Any:
+    """Start a container on a bridge network with *spawn* (see :mod:`.netstate`): at the
+    address of its last run where that is still free, its lease then handed to it."""
+    from ..errors import ConfigError
+    from . import netstate
+
+    run_dir = os.path.join(entry_dir, "run")
+    if rec.spec.net_dir:   # the network state the container was made with
+        os.environ["PYCONTAIN_NETWORK_DIR"] = rec.spec.net_dir
+    spec = netstate.wanted(rec.spec, run_dir)
+    try:
+        proc = spawn(spec)
+    except ConfigError as err:
+        if spec is rec.spec or err.field not in ("ip", "ip6"):
+            raise
+        proc = spawn(rec.spec)   # its last address is taken (or no longer on the network)
+    netstate.record(run_dir, proc)
+    return proc
+
+
+def _drop_files() -> None:
+    """Files that an attach made and a failed start left for reuse: this process leaves by
+    ``os._exit``, without the exit handler that would remove them."""
+    attach = sys.modules.get("pycontain.net.attach")
+    if attach is not None:
+        attach.drop_pool()
 
 
 if __name__ == "__main__":
@@ -68,6 +103,7 @@ if __name__ == "__main__":
         with open(os.path.join(sys.argv[1], "run", "create-error"), "w") as f:
             f.write(f"{code} {msg}\n")
         print(f"pycontain: {msg}", file=sys.stderr, flush=True)
+        _drop_files()
         os._exit(code)
     sys.stdout.flush()
     os._exit(rc)

@@ -36,6 +36,7 @@ import attrs
 from .. import _keeper
 from ..errors import ConfigError, ContainerError, ContainerStateError
 from ..store import NotFound, Store
+from . import health
 from . import monitor as mon
 from .logs import LogReader
 from .names import check_name, new_id, random_name
@@ -159,6 +160,16 @@ class Engine:
                               f"{stop_timeout!r}")
         if name is not None:
             check_name(name)
+        if spec.bridged and spec.net_dir is None:
+            from ..net.network import state_dir
+
+            spec = attrs.evolve(spec, net_dir=state_dir())
+        if spec.layers:
+            # overlay where it works under our root (the writable layer's home), else a copy
+            from ..storage.driver import choose_driver
+
+            spec = attrs.evolve(spec, storage_driver=choose_driver(spec.storage_driver,
+                                                                   self.root))
         # validates every option now, makes nothing; kept for start's cgroup
         self._validated[spec] = spec.container()
         cid = new_id()
@@ -178,15 +189,35 @@ class Engine:
                     from ..images import ImageStore
 
                     ImageStore(spec.image_root).hold(cid, spec.image)
+                if spec.storage_driver == "vfs":
+                    self._copy_root(cid, spec)
         except BaseException:
             self._release_name(taken, cid)
             raise
         return cid
 
-    def image_changes(self, ref: str) -> tuple[Any, str, str | None]:
-        """(image store, image digest, the directory of its changes, None before its
-        first start) of an image container: what ``commit`` and ``export`` read.
-        ConfigError for a container whose root is a directory of the host."""
+    def _copy_root(self, cid: str, spec: ContainerSpec) -> None:
+        """A vfs container's private root (``fs/rootfs``), copied from its layers now: it
+        writes to it directly, from its first start to its removal."""
+        from ..storage.vfs import copy_layers
+
+        dest = os.path.join(self.store.dir(cid), "fs", "rootfs")
+        try:
+            os.makedirs(dest, mode=0o700)
+            copy_layers(spec.layers, dest)
+        except BaseException:
+            if spec.image is not None:
+                from ..images import ImageStore
+
+                with contextlib.suppress(Exception):
+                    ImageStore(spec.image_root).release(cid)
+            raise
+
+    def image_changes(self, ref: str) -> tuple[Any, str, str | None, str | None]:
+        """(image store, image digest, the overlay directory of its changes (None before
+        its first start), its copy (the vfs driver; else None)) of an image container:
+        what ``commit`` and ``export`` read.  ConfigError for a container whose root is a
+        directory of the host."""
         from ..images import ImageStore
 
         rec = self.record(ref)
@@ -194,8 +225,11 @@ class Engine:
             raise ConfigError("CONTAINER", f"{ref} does not run on an image: its root is a "
                               "directory of the host")
         upper = os.path.join(self.store.dir(rec.id), "fs", "upper")
+        copy = os.path.join(self.store.dir(rec.id), "fs", "rootfs")
+        if rec.spec.storage_driver == "vfs":
+            return ImageStore(rec.spec.image_root), rec.spec.image, None, copy
         return (ImageStore(rec.spec.image_root), rec.spec.image,
-                upper if os.path.isdir(upper) else None)
+                upper if os.path.isdir(upper) else None, None)
 
     def _claim_name(self, name: str | None, cid: str) -> str:
         candidates: Iterator[str]
@@ -263,7 +297,9 @@ class Engine:
                           self.store.dir(cid)],
                 log=mon.LogConfig(rec.log_driver, None, rec.log_max_size, rec.log_max_files),
                 restart=rec.restart, stop_signal=rec.stop_signal, stop_timeout=rec.stop_timeout,
-                oom_file=_oom_file(cg), env=_python_env(), cwd="/")
+                oom_file=_oom_file(cg), env=_python_env(), cwd="/",
+                health=health.probe_for(self.root, rec),
+                exit_command=self._exit_command(rec))
         self._event("start", cid, rec.name, rec.spec)
         if rec.auto_remove:
             self._start_reaper(cid)
@@ -296,6 +332,22 @@ class Engine:
         if cg is not None:
             cg._close_fds()
         return cg
+
+    def _exit_command(self, rec: ContainerRecord) -> list[str] | None:
+        """What the monitor runs after each end of the container: the release of its
+        network lease (:mod:`.netstate`); nothing for a container without one."""
+        if not rec.spec.bridged:
+            return None
+        return [sys.executable, "-S", "-m", "pycontain.engine.cleanup", self.root, rec.id]
+
+    def _release_network(self, rec: ContainerRecord) -> None:
+        """Release the lease, ports and files of the container's last run if it has ended
+        with no exit command run (its monitor was killed); idempotent."""
+        from . import netstate
+
+        if rec.spec.bridged:
+            with contextlib.suppress(OSError):
+                netstate.release(rec.spec, self._run_dir(rec.id))
 
     def _start_reaper(self, cid: str) -> None:
         subprocess.Popen(
@@ -362,6 +414,7 @@ class Engine:
                         "--force")
                 handle.stop(0)
             self._kill_orphans(rec)
+            self._release_network(rec)
             if rec.cgroup:
                 from ..cgroups import Cgroup
 
@@ -403,6 +456,7 @@ class Engine:
                 cg.kill()
         finally:
             cg.close()
+            self._release_network(rec)
 
     # -- state -------------------------------------------------------------------------
 
@@ -417,19 +471,16 @@ class Engine:
             self._kill_orphans(rec)
         return rec, st
 
-    def exec(self, ref: str, cmd: Sequence[str], *, env: Sequence[str] = (),
-             workdir: str | None = None, user: str | None = None, stdin: bool = False) -> int:
-        """Run *cmd* in the running container *ref* (``docker exec``): in its namespaces and
-        cgroup, with its environment (plus *env*), capabilities, seccomp profile and user
-        (or *user*); its exit status (minus the signal's number for a signal)."""
-        from ..cgroups import Cgroup
+    def exec_plan(self, rec: ContainerRecord, st: mon.MonitorStatus, cmd: Sequence[str], *,
+                  env: Sequence[str] = (), workdir: str | None = None,
+                  user: str | None = None, setsid: bool = False) -> Any:
+        """The plan of a process that joins the running container (:meth:`exec`, health
+        checks): its namespaces, environment (plus *env*), capabilities, seccomp profile,
+        limits and user (or *user*)."""
         from ..credentials import User
         from ..lowlevel.kernel import CLONE_NEWUSER, joins_of
-        from ..lowlevel.plan import CompiledPlan, Plan
+        from ..lowlevel.plan import Plan
 
-        rec, st = self.state(ref)
-        if st is None or st.status != "running" or not st.pid:
-            raise ContainerStateError(f"container {ref} is not running")
         if not cmd:
             raise ConfigError("CMD", "missing command")
         spec = rec.spec
@@ -437,36 +488,67 @@ class Engine:
             spec = attrs.evolve(spec, env=(*spec.env, *env))
         if user:
             spec = attrs.evolve(spec, user=user)
-        base = spec.container(cgroup=None).plan(list(cmd))
-        pid = st.pid
-        joins, pidns = joins_of(pid)
+        base = spec.offline().container(cgroup=None).plan(list(cmd))
+        joins, pidns = joins_of(st.pid)
         u = User.parse(spec.user) if spec.user else None
-        plan = Plan(argv=tuple(cmd), env=base.env, search_path=base.search_path, joins=joins,
+        return Plan(argv=tuple(cmd), env=base.env, search_path=base.search_path, joins=joins,
                     pidns_join=pidns, nondumpable=True,
                     become_root=any(n == CLONE_NEWUSER for _, n in joins),
                     uid=u.uid if u else None, gid=u.gid if u else None,
                     groups=u.groups if u else None, caps=base.caps,
                     no_new_privs=base.no_new_privs, seccomp=base.seccomp,
                     seccomp_flags=base.seccomp_flags, rlimits=base.rlimits,
-                    cwd=workdir or spec.workdir or "/", setsid=False)
+                    cwd=workdir or spec.workdir or "/", setsid=setsid)
+
+    def exec(self, ref: str, cmd: Sequence[str], *, env: Sequence[str] = (),
+             workdir: str | None = None, user: str | None = None, stdin: bool = False,
+             tty: bool = False) -> int:
+        """Run *cmd* in the running container *ref* (``docker exec``): in its namespaces and
+        cgroup, with its environment (plus *env*), capabilities, seccomp profile and user
+        (or *user*); its exit status (minus the signal's number for a signal).  *tty*: on
+        a terminal made in the container's devpts, relayed to ours (``docker exec -t``;
+        *stdin* copies our input to it)."""
+        from .. import terminal
+        from ..cgroups import Cgroup
+        from ..lowlevel.plan import CompiledPlan
+
+        rec, st = self.state(ref)
+        if st is None or st.status != "running" or not st.pid:
+            raise ContainerStateError(f"container {ref} is not running")
+        plan = self.exec_plan(rec, st, cmd, env=env, workdir=workdir, user=user)
         cg = Cgroup.open(rec.cgroup) if rec.cgroup else None
         procs_fds, v2fd = cg.join_fds() if cg is not None else ([], None)
         devnull = -1
-        if not stdin:
+        if not stdin and not tty:
             devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        console, theirs = terminal.pair() if tty else (None, None)
         try:
             _cpid, pidfd, _ = CompiledPlan(plan).spawn(
-                [(max(devnull, 0), 0), (1, 1), (2, 2)],
-                cgroup_fd=v2fd, cgroup_procs_fds=procs_fds)
+                [] if tty else [(max(devnull, 0), 0), (1, 1), (2, 2)],
+                cgroup_fd=v2fd, cgroup_procs_fds=procs_fds,
+                console_sock=theirs.fileno() if theirs else None,
+                console_size=terminal.host_size() if tty else None)
+        except BaseException:
+            if console is not None:
+                console.close()
+            raise
         finally:
             if devnull >= 0:
                 os.close(devnull)
+            if theirs is not None:
+                theirs.close()
             if cg is not None:
                 cg.close()
         try:
+            if console is not None:
+                # a hangup or a kill of ours reaches the program
+                terminal.attach(pidfd, console, stdin=stdin, forwarded=(
+                    signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT))
             info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
         finally:
             os.close(pidfd)
+            if console is not None:
+                console.close()
         assert info is not None
         return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
@@ -639,10 +721,35 @@ class Engine:
         """The container as ``docker inspect`` shows it (the common subset)."""
         rec, st = self.state(ref)
         info = _inspect(rec, st, os.path.join(self._run_dir(rec.id), "ctr.log"))
+        from . import netstate
+
+        info["NetworkSettings"] = netstate.settings(rec.spec, self._run_dir(rec.id),
+                                                    info["State"]["Running"])
+        info["HostConfig"]["PortBindings"] = netstate.bindings(rec.spec)
         if info["State"]["Running"] and self._is_paused(rec):
             info["State"]["Status"] = "paused"
             info["State"]["Paused"] = True
+        if rec.spec.healthcheck is not None:
+            info["Config"]["Healthcheck"] = rec.spec.healthcheck.to_docker()
+            state = self.health(rec.id, (rec, st))
+            if state is not None:
+                info["State"]["Health"] = state
         return info
+
+    def health(self, ref: str, _state: Any = None) -> dict[str, Any] | None:
+        """Docker's ``State.Health`` of the container: ``Status`` (``starting``,
+        ``healthy`` or ``unhealthy``), ``FailingStreak`` and the last five checks in
+        ``Log`` (``Start``, ``End``, ``ExitCode``, ``Output``); None for a container
+        without a health check, or never started."""
+        rec, st = _state or self.state(ref)
+        if rec.spec.healthcheck is None or not rec.spec.healthcheck.active or not rec.started:
+            return None
+        return health.health_of(self._run_dir(rec.id), st)
+
+    def healthcheck_run(self, ref: str) -> dict[str, Any]:
+        """Run the container's health check once now (``podman healthcheck run``), record
+        it as the monitor's checks are, and return the health afterwards."""
+        return health.run_check(self, ref)
 
     def list(self, all: bool = False) -> list[dict[str, Any]]:
         """``inspect`` of every container (*all*) or of those that run, oldest first."""

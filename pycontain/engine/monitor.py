@@ -20,13 +20,15 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
+import attrs
 from attrs import define, evolve
 
 from ..errors import ConfigError, ContainerError, ContainerStateError
 from ..store import read_json_object
 from .logs import LogReader, read_logs
 
-__all__ = ["Attachment", "LogConfig", "MonitorHandle", "MonitorStatus", "RestartPolicy", "start"]
+__all__ = ["Attachment", "HealthProbe", "LogConfig", "MonitorHandle", "MonitorStatus",
+           "RestartPolicy", "start"]
 
 DRIVERS = ("json-file", "k8s-file", "none")
 DEFAULT_MAX_SIZE = 10 * 1024 * 1024  # kubelet's containerLogMaxSize (10Mi) ...
@@ -94,6 +96,36 @@ class RestartPolicy:
         if self.max_retries is not None:
             return f"{self.name}:{self.max_retries}"
         return self.name
+
+
+def _str_tuple(v: Sequence[str]) -> tuple[str, ...]:
+    return tuple(v)
+
+
+@define(frozen=True)
+class HealthProbe:
+    """A program the monitor runs every *interval_ms* while the container runs, one at a
+    time (the next an interval after the one before ended), killed with its process group
+    after *timeout_ms* (0: never).  The program does the check and records it: the monitor
+    only keeps time, so that no Python stays in it."""
+
+    argv: tuple[str, ...] = attrs.field(converter=_str_tuple)
+    interval_ms: int
+    timeout_ms: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if not self.argv or len(self.argv) > 32 or not all(
+                isinstance(a, str) and "\0" not in a for a in self.argv):
+            raise ConfigError("health.argv", "expected 1 to 32 strings")
+        for name in ("interval_ms", "timeout_ms"):
+            v = getattr(self, name)
+            low = 1 if name == "interval_ms" else 0
+            if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= _YEAR_MS:
+                raise ConfigError(f"health.{name}", f"expected {low} to {_YEAR_MS} ms, not "
+                                  f"{v!r}")
+
+
+_YEAR_MS = 365 * 86400 * 1000
 
 
 @define(frozen=True)
@@ -286,14 +318,18 @@ def start(state_dir: str, creator_argv: Sequence[str], *, log: LogConfig | None 
           restart: str | RestartPolicy = "no", stop_signal: int | str = signal.SIGTERM,
           stop_timeout: int = 10, oom_file: str | None = None,
           env: Mapping[str, str] | None = None, cwd: str | None = None,
-          stdin: bool = False) -> MonitorHandle:
+          stdin: bool = False, health: HealthProbe | None = None,
+          exit_command: Sequence[str] | None = None) -> MonitorHandle:
     """Start a monitor for one container whose state lives in *state_dir* (an existing
     directory, one monitor at a time) and return once it runs.  *creator_argv* runs as the
     monitor's child with *env* and *cwd*; it reports the main process's pid on the fd named
     by ``$PYCONTAIN_MONITOR_SYNC``, or is the main process itself.  *oom_file*: the cgroup's
     ``memory.events`` (v2) or ``memory.oom_control`` (v1), whose ``oom_kill`` count is
     recorded when the container ends.  *stdin*: give it a pipe that stays open rather than
-    /dev/null."""
+    /dev/null.  *health*: a program to run now and then while the container runs.
+    *exit_command*: a program run after each end of the main process, before a restart
+    (what the container held outside itself is released there); the monitor waits for it
+    before it exits."""
     from ..lowlevel.monitor import monitor_fd
 
     log = LogConfig() if log is None else log
@@ -329,6 +365,20 @@ def start(state_dir: str, creator_argv: Sequence[str], *, log: LogConfig | None 
         argv += ["--oom-file", oom_file]
     if stdin:
         argv.append("--stdin")
+    if health is not None:
+        if not isinstance(health, HealthProbe):
+            raise ConfigError("health", f"expected a HealthProbe, not {health!r}")
+        argv += ["--health-interval", str(health.interval_ms), "--health-timeout",
+                 str(health.timeout_ms), "--health-command", health.argv[0]]
+        for arg in health.argv[1:]:
+            argv += ["--health-command-arg", arg]
+    if exit_command:
+        if isinstance(exit_command, (str, bytes)) or len(exit_command) > 32 or not all(
+                isinstance(a, str) and "\0" not in a for a in exit_command):
+            raise ConfigError("exit_command", "expected 1 to 32 strings")
+        argv += ["--exit-command", exit_command[0]]
+        for arg in exit_command[1:]:
+            argv += ["--exit-command-arg", arg]
     argv += ["--", *creator_argv]
     proc = subprocess.run(argv, executable=exe, pass_fds=(fd,), stdin=subprocess.DEVNULL,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -16,9 +16,12 @@ from attrs import define
 
 from ..errors import ConfigError
 from ..store import json_field
+from .healthcheck import Healthcheck
+from .healthcheck import coerce as coerce_healthcheck
 
 __all__ = ["ContainerRecord", "ContainerSpec"]
 
+#: the modes of a container that has no bridge network (any other name is one)
 NETWORKS = ("none", "host")
 
 
@@ -29,8 +32,12 @@ def _strs(v: Any) -> tuple[str, ...]:
 @define(frozen=True)
 class ContainerSpec:
     """The container of a managed entry.  *rootfs*: a directory, or None for the default
-    sandbox over the host's ``/``; *network*: ``none`` (only loopback) or ``host``;
-    *memory*, *pids*, *cpus*: the limits of its cgroup; *init*: a tiny init as pid 1."""
+    sandbox over the host's ``/``; *network*: ``none`` (only loopback), ``host``, or a
+    bridge network (``bridge``, the default one, or a name from :func:`pycontain.net.create`)
+    with its *ports* (Docker's ``-p`` values), static *ip* and *ip6* and *network_aliases*,
+    whose state lives in *net_dir* (:func:`pycontain.net.network.state_dir` when the
+    container was made); *memory*, *pids*, *cpus*: the limits of its cgroup; *init*: a tiny
+    init as pid 1."""
 
     cmd: tuple[str, ...] = attrs.field(converter=_strs)
     rootfs: str | None = None
@@ -53,28 +60,65 @@ class ContainerSpec:
     image: str | None = None
     layers: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     mnt: str | None = None
+    #: how an image's root is made: ``overlay`` (its changes in ``fs/upper``) or ``vfs`` (a
+    #: private copy made at create, ``fs/rootfs``); None: :meth:`Engine.create` chooses
+    storage_driver: str | None = None
     #: Docker's -v and --mount values, and the volume store they name volumes in
     volumes: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     mounts: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     volume_root: str | None = None
+    ports: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    ip: str | None = None
+    ip6: str | None = None
+    network_aliases: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    net_dir: str | None = None
+    #: Docker's health check (image HEALTHCHECK merged with --health-*); None: none
+    healthcheck: Healthcheck | None = attrs.field(default=None, converter=coerce_healthcheck)
+
+    @property
+    def bridged(self) -> bool:
+        """Whether the container is on a bridge network (a lease, a veth, maybe ports)."""
+        return self.network not in NETWORKS
 
     def __attrs_post_init__(self) -> None:
         if not self.cmd or not all(isinstance(a, str) and "\0" not in a for a in self.cmd):
             raise ConfigError("cmd", "expected a non-empty list of strings (the command)")
-        if self.network not in NETWORKS:
+        if not isinstance(self.network, str) or self.network == "pasta":
             raise ConfigError("net", f"{self.network!r}: a managed container's network is "
-                              f"one of {', '.join(NETWORKS)}")
+                              "none, host, bridge or a network's name")
+        if not self.bridged:
+            for field in ("ports", "ip", "ip6", "network_aliases"):
+                if getattr(self, field):
+                    raise ConfigError(field, f"needs a bridge network (network="
+                                      f"{self.network!r})")
+        if self.ports:
+            from ..net.ports import parse_ports
+
+            parse_ports(self.ports)   # each bad value: one error (field "ports")
         if self.seccomp not in ("default", "unconfined"):
             raise ConfigError("seccomp", f"expected default or unconfined, not {self.seccomp!r}")
+        from ..storage.driver import check_driver
+
+        check_driver(self.storage_driver)
         for item in self.env:
             if "=" not in item or item.startswith("="):
                 raise ConfigError("env", f"expected K=V, got {item!r}")
 
-    def container(self, cgroup: Any = True, fs_dir: str | None = None) -> Any:
+    def offline(self) -> ContainerSpec:
+        """This spec without its bridge network: what a process that joins the running
+        container's namespaces (exec) is made from, whatever became of the network."""
+        if not self.bridged:
+            return self
+        return attrs.evolve(self, network="none", ports=(), ip=None, ip6=None,
+                            network_aliases=())
+
+    def container(self, cgroup: Any = True, fs_dir: str | None = None,
+                  name: str | None = None) -> Any:
         """The :class:`~pycontain.Container` this spec describes, in *cgroup* (True: a
         fresh one with the spec's limits; a :class:`~pycontain.cgroups.Cgroup`: join it).
         *fs_dir*: where an image container keeps its changes (``upper`` and ``work``);
-        without it they go to a tmpfs of the container's own."""
+        without it they go to a tmpfs of the container's own.  *name*: the container's, by
+        which the others on its network find it."""
         from ..container import Container
         from ..credentials import Capabilities, User
         from ..defaults import (
@@ -90,10 +134,16 @@ class ContainerSpec:
             import os
 
             upper = work = None
-            if fs_dir is not None:
-                upper, work = os.path.join(fs_dir, "upper"), os.path.join(fs_dir, "work")
-            rootfs = RootFS(self.mnt or "/", layers=self.layers, upper=upper, work=work,
-                            readonly=self.read_only)
+            if self.storage_driver == "vfs":
+                # the copy; before it is made (create checks the spec) the empty mount
+                # point stands in for it
+                rootfs = RootFS(os.path.join(fs_dir, "rootfs") if fs_dir else
+                                self.mnt or "/", readonly=self.read_only)
+            else:
+                if fs_dir is not None:
+                    upper, work = os.path.join(fs_dir, "upper"), os.path.join(fs_dir, "work")
+                rootfs = RootFS(self.mnt or "/", layers=self.layers, upper=upper, work=work,
+                                readonly=self.read_only)
         else:
             rootfs = (RootFS(self.rootfs, readonly=self.read_only) if self.rootfs
                       else RootFS.host())
@@ -114,6 +164,9 @@ class ContainerSpec:
         limits: dict[str, Any] = {}
         if cgroup is True:
             limits = {"memory": self.memory, "pids": self.pids, "cpus": self.cpus}
+        if self.bridged:
+            limits.update(ports=self.ports, ip=self.ip, ip6=self.ip6,
+                          network_aliases=self.network_aliases, name=name)
         return Container(
             rootfs=rootfs, namespaces=Namespaces(create=names), hostname=hostname,
             network=self.network, cgroup=cgroup, env=env, cwd=self.workdir,
@@ -123,7 +176,8 @@ class ContainerSpec:
 
     def to_json(self) -> dict[str, Any]:
         d = attrs.asdict(self)
-        for k in ("cmd", "env", "cap_add", "layers", "volumes", "mounts"):
+        for k in ("cmd", "env", "cap_add", "layers", "volumes", "mounts", "ports",
+                  "network_aliases"):
             d[k] = list(d[k])
         return d
 

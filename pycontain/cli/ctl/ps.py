@@ -7,6 +7,8 @@ import datetime
 import json
 from typing import Any
 
+from pycontain.engine.netstate import ports_text
+
 from . import engine
 
 
@@ -52,7 +54,11 @@ def human(seconds: float) -> str:
 def status_text(info: dict[str, Any]) -> str:
     st = info["State"]
     if st["Status"] == "running":
-        return f"Up {human(_since(st['StartedAt']))}"
+        up = f"Up {human(_since(st['StartedAt']))}"
+        health = (st.get("Health") or {}).get("Status")
+        if health == "starting":
+            return f"{up} (health: starting)"   # Docker's words
+        return f"{up} ({health})" if health else up
     if st["Status"] == "restarting":
         return f"Restarting ({st['ExitCode']}) {human(_since(st['FinishedAt']))} ago"
     if st["Status"] == "exited":
@@ -74,6 +80,7 @@ def row(info: dict[str, Any], trunc: bool = True) -> dict[str, Any]:
         "Status": status_text(info),
         "RestartCount": info["RestartCount"],
         "Image": info["Config"]["Image"] or "(host)",
+        "Ports": ports_text(info.get("NetworkSettings", {}).get("Ports", {})),
     }
 
 
@@ -89,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
             print(json.dumps(r))
         return 0
     cols = [("CONTAINER ID", "ID"), ("COMMAND", "Command"), ("CREATED", "RunningFor"),
-            ("STATUS", "Status"), ("NAMES", "Names")]
+            ("STATUS", "Status"), ("PORTS", "Ports"), ("NAMES", "Names")]
     widths = [max([len(h)] + [len(str(r[k])) for r in rows]) for h, k in cols]
     print("   ".join(h.ljust(w) for (h, _), w in zip(cols, widths, strict=True)).rstrip())
     for r in rows:
