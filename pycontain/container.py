@@ -14,6 +14,8 @@ from typing import IO, Any, Self
 
 import attrs
 
+from pycontain._conv import to_tuple
+
 from . import _keeper, _log, hints, rootless, userns
 from .credentials import Capabilities, User, parse_rlimits, to_capabilities
 from .defaults import DEFAULT_ENV, DEFAULT_HOSTNAME, DEFAULT_PATH, DEFAULT_PIDS_MAX, SANDBOX_ID
@@ -198,7 +200,7 @@ class Container:
     ports: tuple[Any, ...] = attrs.field(default=(), converter=_ports)
     ip: str | None = None
     ip6: str | None = None
-    network_aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    network_aliases: tuple[str, ...] = attrs.field(default=(), converter=to_tuple)
     name: str | None = None
     init: bool = False
     #: shortcuts for a fresh cgroup's limits, as :func:`pycontain.run` and :class:`Sandbox`

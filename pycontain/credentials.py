@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
+from pycontain._conv import to_tuple
+
 from .defaults import DEFAULT_CAPABILITIES
 from .errors import ConfigError
 from .lowlevel.kernel import CAPABILITIES, RLIM_INFINITY, RLIMITS
@@ -87,7 +89,7 @@ class User:
 
     uid: int = 0
     gid: int = 0
-    groups: tuple[int, ...] = attrs.field(default=(), converter=tuple)
+    groups: tuple[int, ...] = attrs.field(default=(), converter=to_tuple)
 
     def __attrs_post_init__(self) -> None:
         for f in ("uid", "gid"):

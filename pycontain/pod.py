@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
+from pycontain._conv import to_tuple
+
 from . import _keeper, hints, rootless, userns
 from .defaults import CGROUP_PARENT, DEFAULT_NAMESPACES
 from .errors import ConfigError, ContainerError
@@ -134,7 +136,7 @@ class Pod:
     ports: tuple[Any, ...] = attrs.field(default=(), kw_only=True, converter=_ports)
     ip: str | None = attrs.field(default=None, kw_only=True)
     ip6: str | None = attrs.field(default=None, kw_only=True)
-    network_aliases: tuple[str, ...] = attrs.field(default=(), kw_only=True, converter=tuple)
+    network_aliases: tuple[str, ...] = attrs.field(default=(), kw_only=True, converter=to_tuple)
 
     _infra_pid: int | None = attrs.field(default=None, init=False, repr=False)
     _infra_started: int = attrs.field(default=0, init=False, repr=False)

@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 
+from pycontain._conv import to_tuple
 from pycontain.cgroups._limits import (
     DeviceRule,
     HugepageLimit,
@@ -328,23 +329,23 @@ class Resources:
     blkio_weight: int | None = attrs.field(default=None, validator=_uint(1000, 10))
     #: v1 ``blkio.leaf_weight`` (CFQ only), 10..1000.
     blkio_leaf_weight: int | None = attrs.field(default=None, validator=_uint(1000, 10))
-    blkio_weight_device: tuple[WeightDevice, ...] = attrs.field(default=(), converter=tuple)
+    blkio_weight_device: tuple[WeightDevice, ...] = attrs.field(default=(), converter=to_tuple)
     #: Throttles: v1 ``blkio.throttle.*_device``, v2 ``io.max`` (``rbps wbps riops wiops``).
-    blkio_throttle_read_bps: tuple[ThrottleDevice, ...] = attrs.field(default=(), converter=tuple)
-    blkio_throttle_write_bps: tuple[ThrottleDevice, ...] = attrs.field(default=(), converter=tuple)
-    blkio_throttle_read_iops: tuple[ThrottleDevice, ...] = attrs.field(default=(), converter=tuple)
-    blkio_throttle_write_iops: tuple[ThrottleDevice, ...] = attrs.field(default=(), converter=tuple)
+    blkio_throttle_read_bps: tuple[ThrottleDevice, ...] = attrs.field(default=(), converter=to_tuple)
+    blkio_throttle_write_bps: tuple[ThrottleDevice, ...] = attrs.field(default=(), converter=to_tuple)
+    blkio_throttle_read_iops: tuple[ThrottleDevice, ...] = attrs.field(default=(), converter=to_tuple)
+    blkio_throttle_write_iops: tuple[ThrottleDevice, ...] = attrs.field(default=(), converter=to_tuple)
     #: v1 ``hugetlb.<size>.limit_in_bytes``, v2 ``hugetlb.<size>.max``.
-    hugepage_limits: tuple[HugepageLimit, ...] = attrs.field(default=(), converter=tuple)
+    hugepage_limits: tuple[HugepageLimit, ...] = attrs.field(default=(), converter=to_tuple)
     #: v1 ``net_cls.classid`` (cgroup v2 has no net_cls).
     net_cls_classid: int | None = attrs.field(default=None, validator=_uint((1 << 32) - 1))
     #: v1 ``net_prio.ifpriomap`` (cgroup v2 has no net_prio).
-    net_prio_ifpriomap: tuple[InterfacePriority, ...] = attrs.field(default=(), converter=tuple)
+    net_prio_ifpriomap: tuple[InterfacePriority, ...] = attrs.field(default=(), converter=to_tuple)
     #: Device rules (v1 ``devices.allow``/``devices.deny``, v2 an eBPF program); None leaves
     #: them as they are, a tuple replaces them all (everything not allowed is denied).
     devices: tuple[DeviceRule, ...] | None = attrs.field(default=None, converter=_device_rules)
     #: ``rdma.max`` per RDMA device.
-    rdma: tuple[RdmaLimit, ...] = attrs.field(default=(), converter=tuple)
+    rdma: tuple[RdmaLimit, ...] = attrs.field(default=(), converter=to_tuple)
     #: Raw cgroup v2 files and values (``{"memory.high": "1G"}``), written last.
     unified: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_pairs)
     #: Messages name fields by their OCI JSON path (set by :meth:`from_oci`).

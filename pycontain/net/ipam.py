@@ -53,6 +53,7 @@ from typing import Any, Self
 
 import attrs
 
+from pycontain._conv import to_dict
 from pycontain.errors import ConfigError, NetworkError
 from pycontain.net.owner import owner_alive
 from pycontain.store import json_field
@@ -106,7 +107,7 @@ class Lease:
     ip6: str | None
     name: str | None = None
     aliases: tuple[str, ...] = attrs.field(default=(), converter=_strs)
-    extra: Mapping[str, Any] = attrs.field(factory=dict, converter=dict, hash=False)
+    extra: Mapping[str, Any] = attrs.field(factory=dict, converter=to_dict, hash=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"owner": self.owner, "ip4": self.ip4, "ip6": self.ip6, "name": self.name,

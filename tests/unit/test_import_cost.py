@@ -50,3 +50,17 @@ def test_the_library_does_not_import_logging_for_its_log() -> None:
     assert r.returncode == 0, r.stderr
     loaded = set(json.loads(r.stdout.splitlines()[-1]))
     assert "pycontain.container" in loaded and "logging" not in loaded, sorted(loaded)
+
+
+def test_value_objects_parse_no_builtin_signature() -> None:
+    """attrs reads each converter's signature; for a builtin (``converter=tuple``) that
+    means parsing its text signature, whose tokenizer compiles its regexes first: about
+    8 ms of every process that defines the classes (pycontain._conv has the converters)."""
+    code = (f"import sys; sys.path.insert(0, {WHERE!r})\n"
+            "import pycontain.container, pycontain.pod, pycontain.cgroups, pycontain.net.ipam\n"
+            "import pycontain.credentials, pycontain.oci.convert, pycontain.engine.spec\n"
+            "import tokenize; print(tokenize._compile.cache_info().misses)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["0"]
