@@ -18,10 +18,12 @@ import contextlib
 import contextvars
 import mmap
 import os
-import socket
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import socket
 
 _lock = threading.Lock()
 _sock: socket.socket | None = None
@@ -91,6 +93,8 @@ def _channel() -> socket.socket:
         mem = mmap.mmap(-1, NSLOTS * ffi.sizeof("struct pc_keeper_slot"),
                         flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
         table = ffi.cast("struct pc_keeper_slot *", ffi.from_buffer(mem))
+        import socket
+
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             _pid = check(lib.pc_keeper_start(theirs.fileno(), table, NSLOTS))
@@ -123,6 +127,8 @@ def _send(msg: str, fds: Iterable[int] = ()) -> None:
     sock = _channel()
     fdl = list(fds)
     if fdl:
+        import socket
+
         socket.send_fds(sock, [data], fdl)
     else:
         sock.send(data)

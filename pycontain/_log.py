@@ -6,6 +6,7 @@ so there is nothing to write.  Keeps logging's import (a few milliseconds) off
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 
 def enabled() -> bool:
@@ -17,3 +18,28 @@ def enabled() -> bool:
 def debug(msg: str, *args: object) -> None:
     if enabled():
         sys.modules["logging"].getLogger("pycontain").debug(msg, *args)
+
+
+# What wants logging's handlers in place before a record is written (the command line's
+# --log file): run at the first warning, or at once where logging is imported already.
+_setup: list[Callable[[], None]] = []
+
+
+def when_logging(fn: Callable[[], None]) -> None:
+    """Call *fn* (which sets up handlers) when logging is first needed here: now, if some
+    code imported it already, else before the first :func:`warning`."""
+    if "logging" in sys.modules:
+        fn()
+    else:
+        _setup.append(fn)
+
+
+def warning(name: str, msg: str, *args: object) -> None:
+    """A warning of logger *name*.  Warnings are rare (cleanup after failures), so logging
+    is imported only now; with no handler configured, logging's last resort still prints
+    it on stderr, as before."""
+    import logging
+
+    while _setup:
+        _setup.pop(0)()
+    logging.getLogger(name).warning(msg, *args)

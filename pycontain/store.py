@@ -328,6 +328,8 @@ def _reclaim_abandoned(d: str) -> bool:
 
 
 def _rmtree(d: str) -> None:
+    if not os.path.lexists(d):
+        return  # the common case (create's renamed temporary name): no shutil import
     import shutil
 
     with contextlib.suppress(FileNotFoundError):

@@ -5,7 +5,6 @@ namespaces join them there (no Python runs in the child)."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import select
 import signal
@@ -13,6 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from .. import _log
 from ..errors import PycontainError
 from . import spec as S
 
@@ -26,7 +26,6 @@ TAIL = 4096
 _LINE_MAX = 512        # the longest last line quoted in a message
 _DRAIN_MAX = 1 << 20   # after the hook exits: at most what a pipe can hold
 
-_log = logging.getLogger("pycontain.oci")
 
 
 def state_json(cid: str, status: str, pid: int, bundle: str, annotations: dict[str, str]) -> bytes:
@@ -49,7 +48,10 @@ def run_hooks(hooks: Sequence[S.Hook], kind: str, state: bytes, *, in_pid: int |
         except HookError as err:
             msg = f"{kind} hook #{i} ({h.path}): {err}"
             if warn_only:
-                (log or _log).warning(msg)
+                if log is not None:
+                    log.warning(msg)
+                else:
+                    _log.warning("pycontain.oci", msg)
                 continue
             raise HookError(msg) from None
 

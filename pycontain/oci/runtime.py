@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import logging
 import os
 import signal
-import socket
 from typing import TYPE_CHECKING, Any
 
-from .. import _keeper, userns
+from .. import _keeper, _log, userns
 from ..errors import CgroupNotDelegated, ConfigError, ContainerStateError, PycontainError
 from .state import ContainerState, Status
 from .store import (
@@ -33,6 +31,7 @@ from .store import (
 )
 
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Callable, Collection
 
     from ..cgroups import Cgroup, Resources
@@ -44,7 +43,18 @@ if TYPE_CHECKING:
 # stay at the interpreter's own start-up cost, but for the cgroup package (attrs) where
 # the container has a cgroup (its freezer state, a kill of every process, its removal).
 
-log = logging.getLogger("pycontain.oci")
+
+
+class _Log:
+    """The ``pycontain.oci`` logger's warnings, without importing logging up front (see
+    :mod:`pycontain._log`): each verb of the command line would pay for it."""
+
+    @staticmethod
+    def warning(msg: str, *args: object) -> None:
+        _log.warning("pycontain.oci", msg, *args)
+
+
+log = _Log()
 
 
 # -- process facts ----------------------------------------------------------------------------
@@ -907,6 +917,8 @@ def _home_in_container(pid: int, uid: int) -> str:
 
 def _connect_console(path: str) -> int:
     """A connected socket to ``--console-socket`` (an fd for the C child to send on)."""
+    import socket
+
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.connect(path)

@@ -4,6 +4,7 @@ or two, ``=`` or a space; a mistake is one line, never a usage dump."""
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,21 @@ from ._common import PROG, UsageError
 REMAINDER = argparse.REMAINDER
 Namespace = argparse.Namespace
 ArgumentParser = argparse.ArgumentParser
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse makes a formatter for each flag it adds, and the default width comes from
+    ``shutil.get_terminal_size``: importing shutil (and with it bz2, lzma and zlib) cost
+    each verb a few milliseconds.  The width is read here without it."""
+
+    def __init__(self, prog: str, **kw: Any) -> None:
+        if kw.get("width") is None:
+            try:
+                columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(1).columns
+            except (ValueError, OSError):
+                columns = 80
+            kw["width"] = max(columns, 20) - 2
+        super().__init__(prog, **kw)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,7 +61,8 @@ def count(text: str) -> int:
 
 def parse(verb: str, args: list[str], build: Callable[[argparse.ArgumentParser], Any]) -> Namespace:
     """The arguments of *verb*, whose flags *build* adds to a parser."""
-    p = _Parser(prog=f"{PROG} {verb}", add_help=True, allow_abbrev=False)
+    p = _Parser(prog=f"{PROG} {verb}", add_help=True, allow_abbrev=False,
+                formatter_class=_Formatter)
     build(p)
     longs = {o.lstrip("-") for act in p._actions for o in act.option_strings if o.startswith("--")}
     return p.parse_args(_dashdash(args, longs))

@@ -77,7 +77,22 @@ class Log:
 
 def attach_logging(log: Log) -> None:
     """Send the library's log records (logger ``pycontain``: a poststart or poststop hook
-    that failed ...) to *log*, as runc writes its own warnings to ``--log``."""
+    that failed ...) to *log*, as runc writes its own warnings to ``--log``.  Without
+    ``--debug`` the handler is put in place only when the library first warns (see
+    :func:`pycontain._log.when_logging`): most verbs never import logging."""
+    global _attached
+    if _attached:
+        return
+    _attached = True
+    if log.debug_on:
+        _install(log)
+    else:
+        from pycontain import _log
+
+        _log.when_logging(lambda: _install(log))
+
+
+def _install(log: Log) -> None:
     import logging
 
     class ToLog(logging.Handler):
@@ -95,10 +110,6 @@ def attach_logging(log: Log) -> None:
             else:
                 log.debug(msg)
 
-    global _attached
-    if _attached:
-        return
-    _attached = True
     logger = logging.getLogger("pycontain")
     logger.addHandler(ToLog())
     logger.setLevel(logging.DEBUG if log.debug_on else logging.INFO)
