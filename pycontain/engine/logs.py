@@ -1,7 +1,9 @@
 """Reading and following a container's log files, as ``docker logs [-f]`` does.
 
 The monitor writes ``ctr.log`` and rotates it by rename (``ctr.log`` -> ``ctr.log.1`` ->
-``ctr.log.2`` ...).  A reader knows a file by its identity (device, inode), not its name, and
+``ctr.log.2`` ...), rotated files perhaps gzipped (``ctr.log.1.gz``: read as the plain file
+they were, whose identity their header keeps).  A reader knows a file by its identity
+(device, inode), not its name, and
 its place by a :class:`Cursor` (identity + offset): a rotation, even several while the reader
 slept, moves it to the next file in rotation order once its own file is read to the end; a
 truncation (copytruncate) starts it over at offset 0; a restarted monitor appends to the
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import define
 
+from .compress import origin_of
 from .logformat import LogEntry, Reassembler, parse_line, parse_tail, parse_time
 
 if TYPE_CHECKING:  # asyncio only where an async reader runs: a CLI start skips its import
@@ -90,6 +93,92 @@ class _Inotify:
             self.fd = None
 
 
+class _Plain:
+    """A log file as it is written: offsets are the file's."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def read(self, n: int) -> bytes:
+        return os.read(self.fd, n)
+
+    def seek(self, offset: int) -> None:
+        os.lseek(self.fd, offset, os.SEEK_SET)
+
+    def size(self) -> int | None:
+        return os.fstat(self.fd).st_size
+
+    def head(self, n: int = _HEAD) -> bytes:
+        return os.pread(self.fd, n, 0)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class _Gzipped:
+    """A rotated file kept gzipped, read as the plain file it was: offsets (a cursor's
+    among them) count the plain bytes, so a reader moves from one form to the other at the
+    same place.  It never changes: size() is None (no truncation to look for).  A damaged
+    file ends where it can no longer be read."""
+
+    def __init__(self, fd: int) -> None:
+        import gzip  # only where a compressed file is read
+
+        self.fd = fd
+        self._raw = open(fd, "rb", closefd=False)  # noqa: SIM115 (closed in close())
+        self._gz = gzip.GzipFile(fileobj=self._raw, mode="rb")
+        self._head: bytes | None = None
+
+    def read(self, n: int) -> bytes:
+        import zlib
+
+        try:
+            return self._gz.read(n)
+        except (OSError, EOFError, zlib.error):
+            return b""
+
+    def seek(self, offset: int) -> None:
+        import zlib
+
+        with contextlib.suppress(OSError, EOFError, zlib.error):
+            self._gz.seek(offset)
+
+    def size(self) -> int | None:
+        return None
+
+    def head(self, n: int = _HEAD) -> bytes:
+        if self._head is None or len(self._head) < n:
+            import zlib
+
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            try:
+                self._head = d.decompress(os.pread(self.fd, 1 << 16, 0), max(n, _HEAD))
+            except zlib.error:
+                self._head = b""
+        return self._head[:n]
+
+    def close(self) -> None:
+        self._gz.close()
+        self._raw.close()
+        os.close(self.fd)
+
+
+_Source = _Plain | _Gzipped
+
+
+def _rotated_index(name: str, base: str) -> tuple[int, bool] | None:
+    """``base.K`` -> (K, False), ``base.K.gz`` -> (K, True); None for any other name."""
+    if not name.startswith(base + "."):
+        return None
+    rest = name[len(base) + 1:]
+    gz = rest.endswith(".gz")
+    if gz:
+        rest = rest[:-3]
+    if not (rest.isascii() and rest.isdigit()):
+        return None
+    return int(rest), gz
+
+
 class LogReader:
     """Iterate (``for`` or ``async for``) over the lines of a log, whole lines rebuilt from
     their pieces.  Made by :func:`read_logs`; :attr:`cursor` is where the next read starts
@@ -126,9 +215,14 @@ class LogReader:
             entries = os.listdir(self._dir)
         except FileNotFoundError:
             return []
-        rotated = sorted((int(n[len(base) + 1:]), n) for n in entries
-                         if n.startswith(base + ".") and n[len(base) + 1:].isdigit())
-        names = [n for _, n in reversed(rotated)] + [base]
+        rotated: dict[int, str] = {}
+        for n in entries:
+            k = _rotated_index(n, base)
+            # both forms at once, between the .gz's rename and the plain file's removal: the
+            # same lines, read once, from the plain one
+            if k is not None and (k[0] not in rotated or not k[1]):
+                rotated[k[0]] = n
+        names = [rotated[k] for k in sorted(rotated, reverse=True)] + [base]
         out = []
         for n in names:
             try:
@@ -138,28 +232,34 @@ class LogReader:
             out.append((n, (st.st_dev, st.st_ino)))
         return out
 
-    def _listing(self) -> list[tuple[int, tuple[int, int]]]:
-        """The log's files, oldest first, each opened: (fd, (dev, ino)).  Two listings that
-        agree, and files that are still what was listed once open: never a rotation seen
-        half done."""
+    def _listing(self) -> list[tuple[_Source, tuple[int, int]]]:
+        """The log's files, oldest first, each opened: (file, (dev, ino)).  Two listings
+        that agree, and files that are still what was listed once open: never a rotation
+        seen half done.  A gzipped file has the identity of the plain file it was made from
+        (its header says which)."""
         while True:
             names = self._names()
             if names != self._names():
                 continue  # a rotation is under way
-            out: list[tuple[int, tuple[int, int]]] = []
+            out: list[tuple[_Source, tuple[int, int]]] = []
             for n, ident in names:
                 try:
                     fd = os.open(os.path.join(self._dir, n), os.O_RDONLY | os.O_CLOEXEC)
                 except FileNotFoundError:
                     break
-                out.append((fd, ident))
                 st = os.fstat(fd)
                 if (st.st_dev, st.st_ino) != ident:
+                    os.close(fd)
                     break
+                if n.endswith(".gz"):
+                    ident = origin_of(os.pread(fd, 512, 0)) or ident
+                    out.append((_Gzipped(fd), ident))
+                else:
+                    out.append((_Plain(fd), ident))
             else:
                 return out
-            for fd, _ in out:
-                os.close(fd)
+            for f, _ in out:
+                f.close()
 
     def _ident_of_name(self) -> tuple[int, int] | None:
         try:
@@ -175,14 +275,16 @@ class LogReader:
         tail_buf: collections.deque[LogEntry] | None = (
             collections.deque(maxlen=self.tail) if self.tail is not None else None)
         initial = True  # reading what is on disk already (--tail applies to it)
-        fd, ident, offset, buf, head = -1, (0, 0), 0, b"", b""
+        src: _Source | None = None
+        ident, offset, buf, head = (0, 0), 0, b"", b""
 
         def read_to_end() -> Iterator[LogEntry]:
             """The entries from *offset* to the end of the file *fd*; the cursor moves past
             each entry before it is handed out (never into the middle of a long line)."""
             nonlocal offset, buf, head
+            assert src is not None
             while True:
-                chunk = os.read(fd, _CHUNK)
+                chunk = src.read(_CHUNK)
                 if not chunk:
                     return
                 data = buf + chunk
@@ -203,7 +305,7 @@ class LogReader:
                     if whole is None:
                         continue
                     if len(head) < _HEAD:
-                        head = os.pread(fd, _HEAD, 0)
+                        head = src.head()
                     self._pos = (ident[0], ident[1], pos + start, head)
                     yield whole
 
@@ -226,15 +328,15 @@ class LogReader:
                 # resume: the file the cursor names, wherever rotation has put it
                 c = self._start
                 idx = next((i for i, (f, idn) in enumerate(pending) if idn == (c.dev, c.ino)
-                            and os.pread(f, len(c.head), 0) == c.head), None)
+                            and f.head(len(c.head)) == c.head), None)
                 # not there: rotated out, so every file listed is newer than the cursor's
                 if idx is not None:
                     for f, _ in pending[:idx]:
-                        os.close(f)
+                        f.close()
                     pending = pending[idx:]
                     offset = c.offset
             while True:
-                if fd < 0:
+                if src is None:
                     if not pending:
                         if not self.follow or self._stopping():
                             break
@@ -242,32 +344,38 @@ class LogReader:
                         pending = self._listing()
                         offset = 0
                         continue
-                    (fd, ident), pending = pending[0], pending[1:]
-                    os.lseek(fd, offset, os.SEEK_SET)
+                    (src, ident), pending = pending[0], pending[1:]
+                    src.seek(offset)
                     buf, head = b"", b""
                 yield from emit(read_to_end())
-                if os.fstat(fd).st_size < offset:  # truncated under us: start it over
+                size = src.size()
+                if size is not None and size < offset:  # truncated under us: start it over
                     offset, buf = 0, b""
-                    os.lseek(fd, 0, os.SEEK_SET)
+                    src.seek(0)
                     continue
                 if pending:  # an older file of the listing: on to the next
-                    os.close(fd)
-                    fd, offset = -1, 0
+                    src.close()
+                    src, offset = None, 0
                     continue
-                if self._ident_of_name() != ident:
+                # a gzipped file is never the current one: the inode its header names may
+                # have been given to a newer file since
+                if isinstance(src, _Gzipped) or self._ident_of_name() != ident:
                     # rotated: all of our file was written before the rename, so one more
                     # read finishes it; then the next file in rotation order
                     yield from emit(read_to_end())
                     listing = self._listing()
-                    idents = [idn for _, idn in listing]
-                    # not listed: rotated out, so everything listed is newer
-                    k = idents.index(ident) + 1 if ident in idents else 0
+                    # not listed: rotated out, so everything listed is newer.  The last
+                    # match whose first bytes are ours: an older gzipped file may name an
+                    # inode since given to ours
+                    own = src.head()
+                    k = max((i for i, (f, idn) in enumerate(listing)
+                             if idn == ident and f.head(len(own)) == own), default=-1) + 1
                     for f, _ in listing[:k]:
-                        os.close(f)
+                        f.close()
                     if listing[k:]:
                         pending = listing[k:]
-                        os.close(fd)
-                        fd, offset = -1, 0
+                        src.close()
+                        src, offset = None, 0
                         continue
                     # the name is gone and nothing newer exists yet: wait on our file
                     if not self.follow or self._stopping():
@@ -284,18 +392,18 @@ class LogReader:
                     break
                 if self._stopping():
                     # one last look: what the container wrote just before it ended
-                    if self._ident_of_name() == ident and os.fstat(fd).st_size <= offset:
+                    if self._ident_of_name() == ident and (src.size() or 0) <= offset:
                         break
                     continue
                 yield _WAIT
         except _Done:
             pass
         finally:
-            if fd >= 0:
-                os.close(fd)
+            if src is not None:
+                src.close()
             for f, _ in pending:
                 with contextlib.suppress(OSError):
-                    os.close(f)
+                    f.close()
         if initial and tail_buf is not None:
             yield from tail_buf
         for e in reasm.flush():

@@ -504,7 +504,8 @@ def test_a_full_disk_drops_and_counts_never_blocks(mons: Monitors, tmp_path) -> 
 def test_log_driver_none_writes_nothing(mons: Monitors) -> None:
     h = mons.start(sh("echo hidden", mons.marker), log=monitor.LogConfig(driver="none"))
     assert h.wait(10).exit_code == 0
-    assert sorted(os.listdir(h.state_dir)) == ["state.json"]  # the attach socket is gone
+    # the attach socket is gone; the journal of ends is no log
+    assert sorted(os.listdir(h.state_dir)) == ["events.jsonl", "state.json"]
 
 
 def test_oom_kill_count_from_the_cgroup(mons: Monitors) -> None:

@@ -1,5 +1,5 @@
 """``pycontain events [--since T] [--until T] [--format json]``: what happened to managed
-containers (create, start, stop, kill, die, oom, destroy), oldest first; without
+containers (create, start, stop, kill, die, oom, restart, destroy), oldest first; without
 ``--until`` it goes on with new events until interrupted, as ``docker events`` does."""
 
 from __future__ import annotations
