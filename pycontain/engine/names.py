@@ -7,8 +7,8 @@ adjective and a noun (``brave_turing``), which people remember more easily than 
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 
 from ..errors import ConfigError
 
@@ -32,13 +32,19 @@ _NOUNS = (
 
 
 def new_id() -> str:
-    """A fresh container id: 64 lowercase hex digits."""
-    return secrets.token_hex(32)
+    """A fresh container id: 64 lowercase hex digits (os.urandom, as secrets.token_hex,
+    whose import, hashlib's and hmac's, a ``run -d`` would wait for)."""
+    return os.urandom(32).hex()
 
 
 def random_name() -> str:
     """``adjective_noun``; the caller retries with a number appended when it is taken."""
-    return f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}"
+    return f"{_choice(_ADJECTIVES)}_{_choice(_NOUNS)}"
+
+
+def _choice(words: tuple[str, ...]) -> str:
+    # a name needs no more than an even draw: 8 random bytes make the modulo's bias nil
+    return words[int.from_bytes(os.urandom(8), "little") % len(words)]
 
 
 def check_name(name: str, field: str = "name") -> str:
