@@ -8,13 +8,17 @@
  * Command line (every path absolute):
  *   pycontain-monitor --state DIR [--log-driver json-file|k8s-file|none] [--log-path FILE]
  *       [--log-size BYTES] [--log-files N] [--restart no|on-failure[:N]|always|unless-stopped]
- *       [--stop-signal N] [--stop-timeout SECONDS] [--oom-file FILE] [--stdin]
+ *       [--stop-signal N] [--stop-timeout SECONDS] [--oom-file FILE] [--stdin] [--tty]
  *       [--health-interval MS --health-timeout MS --health-command PROGRAM
  *        [--health-command-arg ARG]...]
- *       [--exit-command PROGRAM [--exit-command-arg ARG]...] -- CREATOR ARGV...
+ *       [--exit-command PROGRAM [--exit-command-arg ARG]...]
+ *       [--compress-command PROGRAM [--compress-command-arg ARG]...] -- CREATOR ARGV...
  *
  * Start: the program forks; the first process waits on a pipe and exits 0 once the monitor
- * runs (state.json written, the creator started), or 1 with one line on stderr.  The monitor
+ * runs (state.json written, the creator started), or 1 with one line on stderr.
+ * --adopt-creator PID (before --): the first creator is already our child, forked by a caller
+ * that detached us itself; it made the pipes: fd 3 reads the creator's stdout, 4 its stderr,
+ * 5 its report, and fd 2 is the ready pipe, which gets the byte 0 or the one line.  The monitor
  * itself calls setsid(), becomes a child subreaper and points its own stdio at /dev/null, so
  * nothing ties it to the caller.
  *
@@ -24,6 +28,15 @@
  * starts the real main process writes its pid there in decimal, then may exit; one that
  * reports nothing is the main process itself.  Orphans reparent to the monitor (subreaper),
  * which reaps every child.
+ *
+ * Terminal (--tty): the container's process has a pty for its stdio, made in the container
+ * by the creator, which sends the master here with its report: fd 3 is then one end of a
+ * unix stream socket pair, and the report's pid comes with the master as SCM_RIGHTS.  The
+ * monitor reads the master as it reads the stdout pipe (logged as stdout), writes attach
+ * input to it (with --stdin; without, input is dropped) and sets its window size when a
+ * client asks (the last size given is set on the next run's pty too).  Each run has a pty
+ * of its own: the master is closed when the run ends.  The creator's own stdout and stderr
+ * (its error messages) are still the pipes, and its stdin is /dev/null.
  *
  * state.json (in DIR, replaced by rename, never half written) is one JSON object:
  *   monitor_pid, pid (the main process: the creator's until it reports another),
@@ -60,13 +73,18 @@
  * process ends, a running check's group is killed; a restart starts the interval over.
  *
  * Attach: clients of the SOCK_SEQPACKET socket "attach" in DIR get the output as it is read
- * and send input for the container's stdin (see attach_open).
+ * and send input for the container's stdin or a window size for its terminal (see
+ * attach_open); they are let go when the main process ends, so an attach lasts one run.
+ *
+ * Ends: one line per end of the main process and per restart in DIR/events.jsonl (see
+ * journal_end).
  *
  * Logs: see docs/logs.md.  Lines are cut at 16 KiB (marked partial), rotated by rename when
- * the file would pass --log-size (0: never) keeping --log-files files in all.  Readers take
- * no lock the monitor would wait for: they know files by identity and list them until two
- * listings agree (pycontain/engine/logs.py), so a reader, even a stopped one, never holds the
- * writer up nor lets a file grow past its bound.
+ * the file would pass --log-size (0: never) keeping --log-files files in all; with
+ * --compress-command, rotated files are gzipped by that program (see compress_next).
+ * Readers take no lock the monitor would wait for: they know files by identity and list them
+ * until two listings agree (pycontain/engine/logs.py), so a reader, even a stopped one, never
+ * holds the writer up nor lets a file grow past its bound.
  *
  * The steady state never allocates: every buffer is static, and events come from epoll over
  * the pipes, the attach socket, the main process's pidfd and a signalfd.  Linked dynamically
@@ -85,6 +103,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -123,7 +142,9 @@ static long restart_max = -1; /* -1: no limit */
 static int stop_signal = SIGTERM;
 static long stop_timeout = 10;
 static const char *oom_file;
-static int want_stdin;
+static int want_stdin, want_tty;
+static pid_t adopt_pid; /* --adopt-creator: the first creator is already our child */
+static unsigned short win_rows, win_cols; /* the size attach clients asked for last */
 static char **creator_argv;
 #define EXIT_ARGS 32
 static char *exit_argv[EXIT_ARGS + 2];
@@ -161,6 +182,9 @@ struct stream {
 /* the line buffers apart from the initialized structs, so that they stay in .bss */
 static char out_line[LINE_MAX_BYTES], err_line[LINE_MAX_BYTES];
 static struct stream s_out = {-1, "stdout", 0, out_line}, s_err = {-1, "stderr", 0, err_line};
+/* --tty: the pty master of the current run, logged as stdout */
+static char tty_line[LINE_MAX_BYTES];
+static struct stream s_tty = {-1, "stdout", 0, tty_line};
 
 /* reaped pids whose report may still be on its way (a main process can end and be reaped
  * before the creator's report of its pid is read) */
@@ -323,6 +347,77 @@ static void write_state(void)
         renameat(state_dir, "state.json.tmp", state_dir, "state.json");
 }
 
+/* ---- the journal of ends: events.jsonl in DIR ----
+ * One line per end of the main process ("die") and per rerun by the restart policy
+ * ("restart"), each one write() of a whole line to an O_APPEND file, so that a reader never
+ * sees half a line; `pycontain events` reads it (state.json only holds the last end).
+ * Bounded: a journal that has reached JOURNAL_CAP bytes becomes events.jsonl.1 (replacing the
+ * one before) and a new one starts, so at most 2 x 128 KiB (more than 1000 ends) are kept. */
+#define JOURNAL_CAP (128 * 1024)
+static long oom_prev; /* the oom_kill count at the end before (or at the start) */
+static char journalbuf[512];
+
+static void read_oom(void);
+
+static void journal_append(size_t len)
+{
+    int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+    int fd = openat(state_dir, "events.jsonl", flags, 0644);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= JOURNAL_CAP) {
+        close(fd);
+        renameat(state_dir, "events.jsonl", state_dir, "events.jsonl.1");
+        fd = openat(state_dir, "events.jsonl", flags, 0644);
+    }
+    if (fd < 0)
+        return;
+    ssize_t w = write(fd, journalbuf, len);
+    (void)w; /* a journal that can't be written loses the line, never the container */
+    close(fd);
+}
+
+/* The oom_kill count before the first run: an oom is an end after which the count grew. */
+static void journal_init(void)
+{
+    read_oom();
+    oom_prev = oom_kill < 0 ? 0 : oom_kill;
+    oom_kill = -1; /* state.json's count stays the one at an end */
+}
+
+static void journal_end(void)
+{
+    size_t at = put_str(journalbuf, 0, "{\"action\":\"die\",\"time_ns\":");
+    at = put_ll(journalbuf, at, finished_ns);
+    at = put_str(journalbuf, at, ",\"exit_code\":");
+    at = put_ll(journalbuf, at, exit_code);
+    at = put_str(journalbuf, at, ",\"signal\":");
+    at = put_ll(journalbuf, at, exit_signal);
+    at = put_str(journalbuf, at, ",\"oom_kill\":");
+    at = put_ll(journalbuf, at, oom_kill);
+    at = put_str(journalbuf, at, ",\"oom\":");
+    at = put_str(journalbuf, at, oom_kill > oom_prev ? "true" : "false");
+    at = put_str(journalbuf, at, ",\"restart_count\":");
+    at = put_ll(journalbuf, at, restart_count);
+    at = put_str(journalbuf, at, ",\"stopped_by_user\":");
+    at = put_str(journalbuf, at, stopped_by_user ? "true" : "false");
+    at = put_str(journalbuf, at, ",\"restarting\":");
+    at = put_str(journalbuf, at, restart_at_ns ? "true" : "false");
+    at = put_str(journalbuf, at, "}\n");
+    if (oom_kill > oom_prev)
+        oom_prev = oom_kill;
+    journal_append(at);
+}
+
+static void journal_restart(void)
+{
+    size_t at = put_str(journalbuf, 0, "{\"action\":\"restart\",\"time_ns\":");
+    at = put_ll(journalbuf, at, started_ns);
+    at = put_str(journalbuf, at, ",\"restart_count\":");
+    at = put_ll(journalbuf, at, restart_count);
+    at = put_str(journalbuf, at, "}\n");
+    journal_append(at);
+}
+
 /* ---- logs ---- */
 
 static void open_log(void)
@@ -334,6 +429,156 @@ static void open_log(void)
     log_cur = (log_fd >= 0 && fstat(log_fd, &st) == 0) ? st.st_size : 0;
 }
 
+/* ---- compression of rotated log files (--compress-command) ----
+ * Rotated files still plain (NAME.1 ...) are compressed one at a time by a program of their
+ * own, never here: the writer must not wait, and the steady state must not allocate.  It
+ * gets the plain file on its stdin and NAME.gz.tmp on its stdout.  Once it has exited 0 the
+ * monitor, the only one that renames log files, moves the result to NAME.K.gz, K being
+ * where rotations since have moved the file, then removes NAME.K: a reader always finds one
+ * of the two, and a follower holding the plain file reads on from its fd.  A file rotated out
+ * meanwhile goes with its temporary file.  A failure waits for the next rotation. */
+#define COMPRESS_ARGS 32
+static char *compress_argv[COMPRESS_ARGS + 2];
+static int compress_argc;
+static pid_t compress_pid;
+static long compress_idx; /* the file being compressed is NAME.<compress_idx> now */
+static dev_t compress_dev;
+static ino_t compress_ino;
+static int compress_failed;
+static char gzbuf[PATH_MAX + 32];
+
+static void on_signal(void);
+
+static const char *gz_name(char *dst, const char *suffix, long n)
+{
+    size_t at = put_str(dst, 0, log_path);
+    if (n >= 0) {
+        dst[at++] = '.';
+        at = put_ll(dst, at, n);
+    }
+    at = put_str(dst, at, suffix);
+    dst[at] = 0;
+    return dst;
+}
+
+/* Start the compressor on the newest rotated file that is still plain, if none runs. */
+static void compress_next(void)
+{
+    if (!compress_argc || compress_pid > 0 || compress_failed || log_driver == DRV_NONE)
+        return;
+    for (long i = 1; i < log_files; i++) {
+        int src = open(path_join(pathbuf, log_path, ".", i), O_RDONLY | O_CLOEXEC);
+        if (src < 0)
+            continue;
+        struct stat st;
+        int out = open(gz_name(gzbuf, ".gz.tmp", -1), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                       0640);
+        pid_t self = getpid(), pid = -1;
+        if (out >= 0 && fstat(src, &st) == 0)
+            pid = fork();
+        if (pid == 0) {
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            signal(SIGPIPE, SIG_DFL);
+            signal(SIGHUP, SIG_DFL);
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != self || dup2(src, 0) < 0 || dup2(out, 1) < 0)
+                _exit(127);
+            syscall(SYS_close_range, 3, ~0U, 0); /* fd 2 is the monitor's /dev/null */
+            execvpe(compress_argv[0], compress_argv, creator_env);
+            _exit(127);
+        }
+        close(src);
+        if (out >= 0)
+            close(out);
+        if (pid < 0) {
+            unlink(gzbuf);
+            compress_failed = 1;
+            return;
+        }
+        compress_pid = pid;
+        compress_idx = i;
+        compress_dev = st.st_dev;
+        compress_ino = st.st_ino;
+        return;
+    }
+}
+
+static void compress_reaped(int status)
+{
+    compress_pid = 0;
+    struct stat st;
+    path_join(pathbuf, log_path, ".", compress_idx);
+    gz_name(pathbuf2, ".gz.tmp", -1);
+    int moved = compress_idx < log_files && stat(pathbuf, &st) == 0 &&
+                st.st_dev == compress_dev && st.st_ino == compress_ino;
+    if (moved && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        /* the .gz first: a reader lists one of the two at any time */
+        if (rename(pathbuf2, gz_name(gzbuf, ".gz", compress_idx)) == 0)
+            unlink(pathbuf);
+        else
+            compress_failed = 1;
+    } else if (moved) {
+        compress_failed = 1;
+    }
+    unlink(pathbuf2);
+    compress_next();
+}
+
+/* After a rotation: the file being compressed moved up one; the new NAME.1 is next. */
+static void compress_rotated(void)
+{
+    if (!compress_argc)
+        return;
+    if (compress_pid > 0)
+        compress_idx++;
+    compress_failed = 0;
+    compress_next();
+}
+
+/* At the start: a temporary file left by a killed monitor goes, plain rotated files left
+ * uncompressed are compressed. */
+static void compress_init(void)
+{
+    if (!compress_argc || log_driver == DRV_NONE)
+        return;
+    unlink(gz_name(gzbuf, ".gz.tmp", -1));
+    compress_next();
+}
+
+/* At the end: let the compressor finish (at most 10 s), then stop it; what it leaves plain
+ * the next monitor compresses. */
+static void compress_wait(void)
+{
+    long long deadline = now_ns(CLOCK_MONOTONIC) + 10000000000LL;
+    while (compress_pid > 0) {
+        long long left = deadline - now_ns(CLOCK_MONOTONIC);
+        if (left <= 0) {
+            kill(compress_pid, SIGKILL);
+            waitpid(compress_pid, NULL, 0);
+            compress_pid = 0;
+            unlink(gz_name(gzbuf, ".gz.tmp", -1));
+            return;
+        }
+        struct pollfd p = {.fd = sigfd, .events = POLLIN};
+        poll(&p, 1, (int)(left / 1000000) + 1);
+        on_signal();
+    }
+}
+
+/* Rotation of the compressed files, step by step with the plain ones: NAME.<i>.gz moves up
+ * one, the one at the last place goes. */
+static void compress_shift(long i)
+{
+    if (!compress_argc)
+        return;
+    if (i >= log_files - 1)
+        unlink(gz_name(pathbuf, ".gz", i));
+    else
+        rename(gz_name(pathbuf, ".gz", i), gz_name(pathbuf2, ".gz", i + 1));
+}
+
 /* Rotate by rename: the oldest goes, each moves up one, a new file takes the name. */
 static void rotate(void)
 {
@@ -342,12 +587,16 @@ static void rotate(void)
             log_cur = 0;
     } else {
         unlink(path_join(pathbuf, log_path, ".", log_files - 1));
-        for (long i = log_files - 2; i >= 1; i--)
+        compress_shift(log_files - 1);
+        for (long i = log_files - 2; i >= 1; i--) {
             rename(path_join(pathbuf, log_path, ".", i), path_join(pathbuf2, log_path, ".", i + 1));
+            compress_shift(i);
+        }
         rename(log_path, path_join(pathbuf, log_path, ".", 1));
         if (log_fd >= 0)
             close(log_fd);
         open_log();
+        compress_rotated();
     }
 }
 
@@ -606,12 +855,25 @@ static void close_stream(struct stream *st)
 }
 
 /* ---- attach: a SOCK_SEQPACKET socket "attach" in the state directory ----
- * Each message to a client is one read of the container's output: a byte 1 (stdout) or 2
- * (stderr), then the bytes.  Each message from a client goes to the container's stdin
- * (--stdin).  Nothing here may block the monitor: output a client has no room for is not
- * sent to it (the log has it), input the stdin pipe has no room for is dropped. */
+ * Each message to a client is one read of the container's output: a byte 1 (stdout, the
+ * terminal's output too) or 2 (stderr), then the bytes.  Each message from a client starts
+ * with a byte of its kind: 0, then input for the container's stdin (--stdin: the pipe, or
+ * with --tty the pty master); 1, then the window size as two 16-bit numbers in the host's
+ * order, rows and columns (--tty: TIOCSWINSZ on the master, which signals the terminal's
+ * foreground process group).  Nothing here may block the monitor: output a client has no
+ * room for is not sent to it (the log has it), input the pipe or pty has no room for is
+ * dropped. */
 
 #define MAX_CLIENTS 16
+
+/* The size attach clients asked for, on the current run's pty (none before one asked). */
+static void tty_size(void)
+{
+    struct winsize ws = {.ws_row = win_rows, .ws_col = win_cols};
+    if (s_tty.fd >= 0 && win_rows && win_cols)
+        ioctl(s_tty.fd, TIOCSWINSZ, &ws);
+}
+
 static int attach_fd = -1;
 static int clients[MAX_CLIENTS];
 static int nclients;
@@ -674,12 +936,25 @@ static int attach_input(int fd)
         client_drop(i);
         return 1;
     }
-    if (stdin_w >= 0) {
-        /* no room in the pipe (dropped) or the container closed its stdin: never wait */
-        ssize_t w = write(stdin_w, attach_in, (size_t)n);
+    if (attach_in[0] == 1 && n == 5) {
+        memcpy(&win_rows, attach_in + 1, 2);
+        memcpy(&win_cols, attach_in + 3, 2);
+        tty_size();
+        return 1;
+    }
+    int to = want_tty ? (want_stdin ? s_tty.fd : -1) : stdin_w;
+    if (attach_in[0] == 0 && n > 1 && to >= 0) {
+        /* no room in the pipe or pty (dropped) or the container closed it: never wait */
+        ssize_t w = write(to, attach_in + 1, (size_t)n - 1);
         (void)w;
     }
     return 1;
+}
+
+static void attach_drop_all(void)
+{
+    while (nclients)
+        client_drop(nclients - 1);
 }
 
 static void attach_output(struct stream *st, const char *data, size_t n)
@@ -696,8 +971,7 @@ static void attach_output(struct stream *st, const char *data, size_t n)
 
 static void attach_close(void)
 {
-    while (nclients)
-        client_drop(nclients - 1);
+    attach_drop_all();
     if (attach_fd >= 0) {
         close(attach_fd);
         unlinkat(state_dir, "attach", 0);
@@ -887,8 +1161,10 @@ static void main_ended(int status)
     /* what the container wrote before it ended belongs to this run's log */
     drain(&s_out, 64);
     drain(&s_err, 64);
+    drain(&s_tty, 64);
     stream_end(&s_out, finished_ns);
     stream_end(&s_err, finished_ns);
+    stream_end(&s_tty, finished_ns);
     flush_out();
     read_oom();
     if (stopping || stop_marked())
@@ -904,7 +1180,55 @@ static void main_ended(int status)
     }
     stop_deadline_ns = 0;
     write_state();
+    journal_end();
+    attach_drop_all(); /* an attach ends with the run, as Docker's: its state is written */
     run_exit_command();
+}
+
+/* The pty master the creator sent (--tty): read like the stdout pipe until the run ends. */
+static void tty_take(int fd)
+{
+    if (s_tty.fd >= 0) {
+        close(fd);
+        return;
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    s_tty.fd = fd;
+    s_tty.len = 0;
+    tty_size();
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* A read of the report; with --tty a receive that takes the fds that come with it. */
+static ssize_t report_read(char *buf, size_t n)
+{
+    if (!want_tty)
+        return read(sync_fd, buf, n);
+    static union {
+        struct cmsghdr h;
+        char b[CMSG_SPACE(4 * sizeof(int))];
+    } cm;
+    struct iovec iov = {buf, n};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
+                        .msg_controllen = sizeof(cm.b)};
+    ssize_t r = recvmsg(sync_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (r < 0)
+        return r;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t k = 0; k < nfd; k++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+            if (k == 0)
+                tty_take(fd);
+            else
+                close(fd);
+        }
+    }
+    return r;
 }
 
 static void read_report(int final)
@@ -912,7 +1236,7 @@ static void read_report(int final)
     static char rep[32];
     static size_t replen;
     while (sync_fd >= 0) {
-        ssize_t r = read(sync_fd, rep + replen, sizeof(rep) - 1 - replen);
+        ssize_t r = report_read(rep + replen, sizeof(rep) - 1 - replen);
         if (r < 0 && errno == EINTR)
             continue;
         if (r > 0) {
@@ -977,13 +1301,15 @@ static void main_pidfd_ready(void)
 static int start_creator(void)
 {
     int out[2], err[2], rep[2], in[2] = {-1, -1};
+    int pipe_in = want_stdin && !want_tty; /* with a terminal, input goes to its master */
     if (pipe2(out, O_CLOEXEC) < 0)
         return -1;
     if (pipe2(err, O_CLOEXEC) < 0)
         return -1;
-    if (pipe2(rep, O_CLOEXEC) < 0)
+    if (want_tty ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, rep) < 0
+                 : pipe2(rep, O_CLOEXEC) < 0)
         return -1;
-    if (want_stdin && pipe2(in, O_CLOEXEC) < 0)
+    if (pipe_in && pipe2(in, O_CLOEXEC) < 0)
         return -1;
     pid_t pid = fork();
     if (pid < 0)
@@ -996,7 +1322,7 @@ static int start_creator(void)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
         /* each source moved above 3 first, so that no dup2 clobbers another */
-        int src[4] = {want_stdin ? in[0] : nul, out[1], err[1], rep[1]};
+        int src[4] = {pipe_in ? in[0] : nul, out[1], err[1], rep[1]};
         for (int i = 0; i < 4; i++)
             src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 10);
         for (int i = 0; i < 4; i++)
@@ -1011,7 +1337,7 @@ static int start_creator(void)
     close(out[1]);
     close(err[1]);
     close(rep[1]);
-    if (want_stdin) {
+    if (pipe_in) {
         close(in[0]);
         if (stdin_w >= 0)
             close(stdin_w);
@@ -1050,6 +1376,8 @@ static void reap(void)
     while ((pid = waitpid(-1, &status, WNOHANG | __WALL)) > 0) {
         if (exit_pid > 0 && pid == exit_pid) {
             exit_pid = 0;
+        } else if (compress_pid > 0 && pid == compress_pid) {
+            compress_reaped(status);
         } else if (pid == creator_pid && !creator_done) {
             creator_done = 1;
             if (!main_known)
@@ -1076,6 +1404,35 @@ static void reap(void)
         last_error = "the main process was reaped by its creator: exit status unknown";
         main_ended(255 << 8);
     }
+}
+
+/* --adopt-creator: the caller forked the first creator (a copy of itself, with pycontain
+ * imported: no interpreter to start) before it exec'd us, and made its pipes: our fd 3 reads
+ * its stdout, 4 its stderr, 5 its report; fd 2 is the ready pipe (see main).  From here on
+ * it is watched as one start_creator made; a restart runs CREATOR ARGV as ever. */
+#define ADOPT_FDS 6
+static int adopt_creator(void)
+{
+    siginfo_t si;
+    if (waitid(P_PID, (id_t)adopt_pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+        return -1; /* ECHILD: not ours to watch */
+    int fds[3] = {3, 4, 5};
+    for (int i = 0; i < 3; i++) {
+        if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) < 0 || fcntl(fds[i], F_SETFL, O_NONBLOCK) < 0)
+            return -1;
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = fds[i]};
+        epoll_ctl(epfd, EPOLL_CTL_ADD, fds[i], &ev);
+    }
+    s_out.fd = 3;
+    s_err.fd = 4;
+    sync_fd = 5;
+    creator_pid = adopt_pid;
+    started_ns = now_ns(CLOCK_REALTIME);
+    health_schedule();
+    write_state();
+    /* whatever ended before the signalfd was there sent a SIGCHLD that nobody saw */
+    reap();
+    return 0;
 }
 
 static void signal_main(int sig)
@@ -1159,6 +1516,10 @@ static void parse_args(int argc, char **argv)
             want_stdin = 1;
             continue;
         }
+        if (strcmp(a, "--tty") == 0) {
+            want_tty = 1;
+            continue;
+        }
         if (i + 1 >= argc) {
             errno = 0;
             fail(-1, "an option needs a value");
@@ -1205,12 +1566,21 @@ static void parse_args(int argc, char **argv)
             stop_timeout = parse_num(v, "--stop-timeout");
         } else if (strcmp(a, "--oom-file") == 0) {
             oom_file = v;
+        } else if (strcmp(a, "--adopt-creator") == 0) {
+            adopt_pid = (pid_t)parse_num(v, "--adopt-creator");
         } else if (strcmp(a, "--exit-command") == 0 || strcmp(a, "--exit-command-arg") == 0) {
             if ((a[14] == 0) != (exit_argc == 0) || exit_argc >= EXIT_ARGS) {
                 errno = 0;
                 fail(-1, "--exit-command: one program, then at most 31 --exit-command-arg");
             }
             exit_argv[exit_argc++] = (char *)v;
+        } else if (strcmp(a, "--compress-command") == 0 ||
+                   strcmp(a, "--compress-command-arg") == 0) {
+            if ((a[18] == 0) != (compress_argc == 0) || compress_argc >= COMPRESS_ARGS) {
+                errno = 0;
+                fail(-1, "--compress-command: one program, then at most 31 --compress-command-arg");
+            }
+            compress_argv[compress_argc++] = (char *)v;
         } else if (strcmp(a, "--health-interval") == 0) {
             health_interval_ms = parse_num(v, "--health-interval");
         } else if (strcmp(a, "--health-timeout") == 0) {
@@ -1239,23 +1609,15 @@ static void parse_args(int argc, char **argv)
         fail(-1, "--health-timeout: at most a year");
     if (i >= argc)
         fail(-1, "no creator command after --");
+    if (adopt_pid && (adopt_pid == 1 || want_stdin || want_tty))
+        fail(-1, "--adopt-creator: a pid, and not with --stdin or --tty");
     creator_argv = argv + i;
 }
 
-int main(int argc, char **argv)
+/* The first process waits on a pipe and exits 0 once the monitor, its child, runs, or 1
+ * with the monitor's one line; the monitor gets the pipe's write end. */
+static int detach(void)
 {
-    extern char **environ;
-    parse_args(argc, argv);
-    syscall(SYS_close_range, 3, ~0U, 0); /* nothing of the caller's stays open here */
-    init_plain();
-
-    size_t ne = 0;
-    for (char **e = environ; *e && ne < MAX_ENV; e++)
-        if (strncmp(*e, "PYCONTAIN_MONITOR_SYNC=", 23) != 0)
-            creator_env[ne++] = *e;
-    creator_env[ne++] = sync_env;
-    creator_env[ne] = NULL;
-
     int ready[2];
     if (pipe2(ready, O_CLOEXEC) < 0)
         fail(-1, "pipe");
@@ -1272,8 +1634,29 @@ int main(int argc, char **argv)
         _exit(1);
     }
     close(ready[0]);
-    int rfd = ready[1];
-    if (setsid() < 0)
+    return ready[1];
+}
+
+int main(int argc, char **argv)
+{
+    extern char **environ;
+    parse_args(argc, argv);
+    /* nothing of the caller's stays open here (but an adopted creator's pipes) */
+    syscall(SYS_close_range, adopt_pid ? ADOPT_FDS : 3, ~0U, 0);
+    init_plain();
+
+    size_t ne = 0;
+    for (char **e = environ; *e && ne < MAX_ENV; e++)
+        if (strncmp(*e, "PYCONTAIN_MONITOR_SYNC=", 23) != 0)
+            creator_env[ne++] = *e;
+    creator_env[ne++] = sync_env;
+    creator_env[ne] = NULL;
+
+    /* adopting, the caller detached us (a session of our own) and reads fd 2 */
+    int rfd = adopt_pid ? fcntl(2, F_DUPFD_CLOEXEC, ADOPT_FDS) : detach();
+    if (rfd < 0)
+        fail(-1, "the ready pipe");
+    if (!adopt_pid && setsid() < 0)
         fail(rfd, "setsid");
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         fail(rfd, "PR_SET_CHILD_SUBREAPER");
@@ -1305,7 +1688,8 @@ int main(int argc, char **argv)
     struct epoll_event sev = {.events = EPOLLIN, .data.fd = sigfd};
     epoll_ctl(epfd, EPOLL_CTL_ADD, sigfd, &sev);
     attach_open();
-    if (start_creator() < 0)
+    journal_init();
+    if ((adopt_pid ? adopt_creator() : start_creator()) < 0)
         fail(rfd, "starting the creator");
     run_started = now_ns(CLOCK_MONOTONIC);
 
@@ -1320,6 +1704,7 @@ int main(int argc, char **argv)
     if (write(rfd, &ok, 1) < 0)
         _exit(1);
     close(rfd);
+    compress_init(); /* only now: its program gets the monitor's /dev/null as stderr */
 
     struct epoll_event evs[8];
     for (;;) {
@@ -1347,6 +1732,8 @@ int main(int argc, char **argv)
                 drain(&s_out, 4);
             else if (fd == s_err.fd)
                 drain(&s_err, 4);
+            else if (fd == s_tty.fd)
+                drain(&s_tty, 4);
             else if (fd == sync_fd)
                 read_report(0);
             else if (fd == main_pidfd)
@@ -1371,6 +1758,7 @@ int main(int argc, char **argv)
         if (main_done && restart_at_ns && now >= restart_at_ns && !exit_pid) {
             close_stream(&s_out);
             close_stream(&s_err);
+            close_stream(&s_tty); /* the next run gets a pty of its own */
             if (sync_fd >= 0) {
                 epoll_ctl(epfd, EPOLL_CTL_DEL, sync_fd, NULL);
                 close(sync_fd);
@@ -1384,6 +1772,7 @@ int main(int argc, char **argv)
                 write_state();
                 break;
             }
+            journal_restart();
         }
     }
     health_stop();
@@ -1392,9 +1781,11 @@ int main(int argc, char **argv)
         kill(creator_pid, SIGKILL);
     close_stream(&s_out);
     close_stream(&s_err);
+    close_stream(&s_tty);
     flush_out();
     attach_close();
     write_state();
     wait_exit_command();
+    compress_wait();
     return 0;
 }

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+_BOOLS = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+          **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}
+
 
 def _log_config(opts: list[str], driver: str) -> Any:
     from pycontain.cgroups import parse_size
@@ -25,8 +28,14 @@ def _log_config(opts: list[str], driver: str) -> Any:
             if not value.isdigit() or not 1 <= int(value) <= 1000:
                 raise ConfigError("--log-opt", f"max-file: expected 1 to 1000, not {value!r}")
             kw["max_files"] = int(value)
+        elif key == "compress":
+            # Go's strconv.ParseBool, as Docker reads it
+            if value not in _BOOLS:
+                raise ConfigError("--log-opt", f"compress: expected true or false, not {value!r}")
+            kw["compress"] = _BOOLS[value]
         else:
-            raise ConfigError("--log-opt", f"unknown option {key!r} (max-size, max-file)")
+            raise ConfigError("--log-opt",
+                              f"unknown option {key!r} (max-size, max-file, compress)")
     return LogConfig(driver, **kw)
 
 
@@ -139,7 +148,8 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
               "pids": "--pids", "cpus": "--cpus", "user": "--user", "cwd": "--workdir",
               "rootfs": "--rootfs", "stop_signal": "--stop-signal",
               "stop_timeout": "--stop-timeout", "name": "--name", "restart": "--restart",
-              "capabilities": "--cap-add", "hostname": "--hostname", **OPTION_OF}
+              "capabilities": "--cap-add", "hostname": "--hostname", "tty": "-t",
+              "open_stdin": "-i", **OPTION_OF}
     try:
         fields: dict[str, Any] = {"cmd": cmd, "env": args.env, "workdir": args.workdir,
                                   "user": args.user}
@@ -167,7 +177,8 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
         spec = ContainerSpec(
             rootfs=args.rootfs, read_only=args.read_only, hostname=args.hostname,
             memory=args.memory, pids=args.pids, cpus=args.cpus, init=args.init,
-            network=args.net, cap_add=args.cap_add, seccomp=args.seccomp, **fields)
+            network=args.net, cap_add=args.cap_add, seccomp=args.seccomp, tty=args.tty,
+            open_stdin=args.interactive, **fields)
         cid = Engine().run(spec, name=args.name, restart=args.restart, log=log,
                            auto_remove=args.rm, stop_signal=args.stop_signal,
                            stop_timeout=args.stop_timeout)

@@ -65,9 +65,10 @@ def _parser(verb: str | None = None) -> argparse.ArgumentParser:
     import importlib
 
     for name, (mod, help_) in VERBS.items():
+        if verb is not None and verb != name:
+            continue   # a parser per verb is a start's cost: only the one asked for is made
         sp = sub.add_parser(name, help=help_, description=help_)
-        if verb is None or verb == name:
-            importlib.import_module(mod).add_arguments(sp)
+        importlib.import_module(mod).add_arguments(sp)
     return p
 
 

@@ -55,7 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-driver", choices=("json-file", "k8s-file", "none"),
                    default="json-file", help="with -d: the log's format (default json-file)")
     p.add_argument("--log-opt", metavar="K=V", action="append", default=[],
-                   help="with -d: max-size=SIZE (default 10m), max-file=N (default 5)")
+                   help="with -d: max-size=SIZE (default 10m), max-file=N (default 5), "
+                   "compress=true (gzip rotated files)")
     p.add_argument("--init", action="store_true",
                    help="with -d: a tiny init as pid 1 that forwards signals and reaps")
     p.add_argument("--stop-signal", metavar="SIG", default="TERM",
@@ -109,8 +110,9 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("--rootfs", "give an image or --rootfs, not both")
     if args.tty:
         _check_tty(args)
-    if args.detach and args.interactive:
-        raise ConfigError("-i", "a detached container (-d) reads no input yet")
+    if args.detach and args.interactive and not args.tty:
+        raise ConfigError("-i", "a detached container (-d) reads input only on a terminal "
+                          "(-dit)")
     if args.detach:
         from pycontain.cli.detach import run_detached
 
@@ -269,15 +271,13 @@ _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 def _check_tty(args: argparse.Namespace) -> None:
-    """Docker's refusals of ``-t``: detached (not yet here), or ``-it`` on an input that is
-    no terminal."""
+    """Docker's refusal of ``-it`` on an input that is no terminal (a detached container's
+    terminal is its monitor's: ours need not be one)."""
     import os
 
     from pycontain.errors import ConfigError
 
-    if args.detach:
-        raise ConfigError("-t", "a terminal for a detached container (-d) is not supported yet")
-    if args.interactive and not os.isatty(0):
+    if args.interactive and not args.detach and not os.isatty(0):
         raise ConfigError("-t", "the input device is not a TTY")
 
 

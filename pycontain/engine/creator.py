@@ -5,7 +5,9 @@ process with the library *unguarded* (the keeper must not kill it when this proc
 writes the process's pid on the fd named by ``$PYCONTAIN_MONITOR_SYNC`` and exits at once,
 without Python's exit handlers (they would close what the container now owns).  The
 container's first process is then reparented to the monitor.  Its stdout and stderr are ours:
-the monitor's pipes.  On failure the reason goes to ``run/create-error`` (for the engine's
+the monitor's pipes; or, for a container with a terminal, a pty made in the container, whose
+master goes to the monitor with the pid (``$PYCONTAIN_MONITOR_SYNC`` is a unix socket then,
+the monitor's ``--tty``).  On failure the reason goes to ``run/create-error`` (for the engine's
 ``start``) and to stderr (the container's log), and the exit status is 125, Docker's for an
 error of the runtime.
 """
@@ -16,7 +18,7 @@ import errno
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 
 def exit_code_of(err: BaseException) -> int:
@@ -54,13 +56,25 @@ def main(entry_dir: str) -> int:
                 os.makedirs(os.path.join(fs_dir, "work"), mode=0o700, exist_ok=True)
 
         def spawn(spec: Any) -> Any:
-            return spec.container(cgroup=cgroup, fs_dir=fs_dir, name=rec.name).spawn(
+            ctr = spec.container(cgroup=cgroup, fs_dir=fs_dir, name=rec.name)
+            if spec.tty:
+                return ctr.spawn(list(spec.cmd), tty=True, _adopt=True)
+            return ctr.spawn(
                 list(spec.cmd), stdin=os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC),
                 _adopt=True)
         proc = _spawn_bridged(rec, entry_dir, spawn) if rec.spec.bridged else spawn(rec.spec)
     sync = int(os.environ.get("PYCONTAIN_MONITOR_SYNC", "-1"))
     if sync >= 0:
-        os.write(sync, f"{proc.pid}\n".encode())
+        report = f"{proc.pid}\n".encode()
+        if proc.master_fd is not None:
+            import socket
+
+            # the pid and the master in one message: the monitor has the terminal as soon
+            # as it knows the process
+            with socket.socket(fileno=sync) as s:
+                socket.send_fds(s, [report], [proc.master_fd])
+        else:
+            os.write(sync, report)
     return 0
 
 
@@ -92,18 +106,24 @@ def _drop_files() -> None:
         attach.drop_pool()
 
 
-if __name__ == "__main__":
+def run(entry_dir: str) -> NoReturn:
+    """The creator's whole life: :func:`main`, its failure told, then gone.  Also run in a
+    fork of a caller that has pycontain imported already (see :mod:`.adopt`)."""
     try:
-        rc = main(sys.argv[1])
+        rc = main(entry_dir)
     except BaseException as err:  # noqa: BLE001 - one line to the log and to start()
         from pycontain.cli._errors import format_error
 
         msg = format_error(err)
         code = exit_code_of(err)
-        with open(os.path.join(sys.argv[1], "run", "create-error"), "w") as f:
+        with open(os.path.join(entry_dir, "run", "create-error"), "w") as f:
             f.write(f"{code} {msg}\n")
         print(f"pycontain: {msg}", file=sys.stderr, flush=True)
         _drop_files()
         os._exit(code)
     sys.stdout.flush()
     os._exit(rc)
+
+
+if __name__ == "__main__":
+    run(sys.argv[1])

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -38,9 +38,11 @@ from ..errors import ConfigError, ContainerError, ContainerStateError
 from ..store import NotFound, Store
 from . import health
 from . import monitor as mon
-from .logs import LogReader
 from .names import check_name, new_id, random_name
 from .spec import ContainerRecord, ContainerSpec
+
+if TYPE_CHECKING:
+    from .logs import LogReader  # not at import: a start does without the log's reader
 
 __all__ = ["AmbiguousReference", "Engine", "NoSuchContainer", "StartError", "default_root"]
 
@@ -180,7 +182,8 @@ class Engine:
                 self.store.save(cid, ContainerRecord(
                     id=cid, name=taken, created=_now(), spec=spec, restart=str(policy),
                     log_driver=log.driver, log_max_size=log.max_size,
-                    log_max_files=log.max_files, auto_remove=auto_remove, stop_signal=sig,
+                    log_max_files=log.max_files, log_compress=log.compress,
+                    auto_remove=auto_remove, stop_signal=sig,
                     stop_timeout=stop_timeout))
                 os.mkdir(self._run_dir(cid), 0o700)
                 self._event("create", cid, taken, spec)
@@ -295,11 +298,13 @@ class Engine:
             handle = mon.start(
                 run_dir, [sys.executable, "-S", "-m", "pycontain.engine.creator",
                           self.store.dir(cid)],
-                log=mon.LogConfig(rec.log_driver, None, rec.log_max_size, rec.log_max_files),
+                log=mon.LogConfig(rec.log_driver, None, rec.log_max_size, rec.log_max_files,
+                                  bool(rec.log_compress)),
                 restart=rec.restart, stop_signal=rec.stop_signal, stop_timeout=rec.stop_timeout,
                 oom_file=_oom_file(cg), env=_python_env(), cwd="/",
                 health=health.probe_for(self.root, rec),
-                exit_command=self._exit_command(rec))
+                exit_command=self._exit_command(rec), tty=rec.spec.tty,
+                stdin=rec.spec.open_stdin, fork_creator=self._fork_creator(rec))
         self._event("start", cid, rec.name, rec.spec)
         if rec.auto_remove:
             self._start_reaper(cid)
@@ -317,6 +322,16 @@ class Engine:
                 raise ContainerError(f"the container {cid[:12]} did not start within "
                                      f"{timeout:g} s")
             time.sleep(0.002)
+
+    def _fork_creator(self, rec: ContainerRecord) -> Any:
+        """The creator as a function for a fork of this process (see :mod:`.adopt`): not for
+        a bridged container, whose start would share this process's pooled network files."""
+        if rec.spec.bridged:
+            return None
+        from . import creator
+
+        entry = self.store.dir(rec.id)
+        return lambda: creator.run(entry)
 
     def _cgroup(self, rec: ContainerRecord) -> Any:
         """The container's cgroup: the one it had (its limits set again), else a new one."""
@@ -425,7 +440,8 @@ class Engine:
             # (and the monitor's record with it) does
             for ev in self._ends(only=cid):
                 self._event(ev["Action"], cid, rec.name, rec.spec, when_ns=ev["timeNano"],
-                            exitCode=ev["Actor"]["Attributes"]["exitCode"])
+                            **{k: v for k, v in ev["Actor"]["Attributes"].items()
+                               if k not in ("name", "image")})
             self._event("destroy", cid, rec.name, rec.spec)
             if rec.spec.image is not None:
                 from ..images import ImageStore
@@ -581,12 +597,19 @@ class Engine:
             os.close(fd)
 
     def _ends(self, only: str | None = None) -> list[dict[str, Any]]:
-        """``die`` (and ``oom``) events of the containers whose monitors recorded an end:
-        the monitor writes when its container ended, so they are read from there."""
+        """``die``, ``oom`` and ``restart`` events of the containers, from the journals
+        their monitors keep of every end and rerun (see :mod:`.ends`); from the last end
+        in ``state.json`` where a monitor kept none."""
+        from .ends import end_events, read_journal
+
         out = []
         for cid in [only] if only is not None else self.store.ids():
             try:
                 rec = self.store.load(cid)
+                journal = read_journal(self._run_dir(cid))
+                if journal is not None:
+                    out += end_events(cid, rec.name, journal, rec.spec.image)
+                    continue
                 st = mon.MonitorHandle(self._run_dir(cid)).status()
             except (NotFound, FileNotFoundError, ConfigError):
                 continue
@@ -596,7 +619,7 @@ class Engine:
             if ns is None:
                 continue
             attributes = {"name": rec.name, "exitCode": str(st.exit_code)}
-            for action in (("oom",) if st.oom_kill else ()) + ("die",):
+            for action in (("oom",) if st.oom_kill > 0 else ()) + ("die",):
                 out.append({"Type": "container", "Action": action, "status": action,
                             "id": cid, "Actor": {"ID": cid, "Attributes": attributes},
                             "time": ns // 1_000_000_000, "timeNano": ns})
@@ -605,8 +628,8 @@ class Engine:
     def events(self, since_ns: int | None = None, until_ns: int | None = None,
                follow: bool = False, poll: float = 0.25) -> Iterator[dict[str, Any]]:
         """Events in time order (Docker's shape): ``create``, ``start``, ``stop``,
-        ``kill``, ``destroy`` from the journal, ``die`` and ``oom`` from the monitors' last
-        words.  With *follow*, new ones as they come, until *until_ns*."""
+        ``kill``, ``destroy`` from the journal, ``die``, ``oom`` and ``restart`` from the
+        monitors' journals.  With *follow*, new ones as they come, until *until_ns*."""
         import json
 
         seen: set[tuple[str, str, int]] = set()
@@ -806,14 +829,11 @@ def _evolve(rec: ContainerRecord, **kw: Any) -> ContainerRecord:
 def _oom_file(cg: Any) -> str | None:
     if cg is None:
         return None
-    if cg.unified_dir is not None:
-        path = os.path.join(cg.unified_dir, "memory.events")
-    else:
-        mem = cg._v1.get("memory")
-        if mem is None:
-            return None
-        path = os.path.join(mem, "memory.oom_control")
-    return path if os.path.exists(path) else None
+    # a hybrid host has a unified dir without the memory controller: v1's file then
+    paths = [os.path.join(cg.unified_dir, "memory.events")] if cg.unified_dir else []
+    if cg._v1.get("memory"):
+        paths.append(os.path.join(cg._v1["memory"], "memory.oom_control"))
+    return next((p for p in paths if os.path.exists(p)), None)
 
 
 def _read_text(path: str) -> str:
@@ -869,6 +889,12 @@ def _inspect(rec: ContainerRecord, st: mon.MonitorStatus | None, log_path: str
             "StopSignal": signal.Signals(rec.stop_signal).name
             if rec.stop_signal in signal.Signals._value2member_map_ else str(rec.stop_signal),
             "StopTimeout": rec.stop_timeout,
+            "Tty": spec.tty,
+            "OpenStdin": spec.open_stdin,
+            "AttachStdin": False,
+            "AttachStdout": False,
+            "AttachStderr": False,
+            "StdinOnce": False,
         },
         "HostConfig": {
             "RestartPolicy": {"Name": policy.name,
@@ -876,7 +902,8 @@ def _inspect(rec: ContainerRecord, st: mon.MonitorStatus | None, log_path: str
             "AutoRemove": rec.auto_remove,
             "LogConfig": {"Type": rec.log_driver,
                           "Config": {"max-size": str(rec.log_max_size),
-                                     "max-file": str(rec.log_max_files)}},
+                                     "max-file": str(rec.log_max_files),
+                                     "compress": str(bool(rec.log_compress)).lower()}},
             "NetworkMode": spec.network,
             "Memory": mem,
             "PidsLimit": spec.pids or 0,

@@ -15,17 +15,21 @@ import os
 import select
 import signal
 import socket
+import struct
 import subprocess
+import sys
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 import attrs
 from attrs import define, evolve
 
 from ..errors import ConfigError, ContainerError, ContainerStateError
 from ..store import read_json_object
-from .logs import LogReader, read_logs
+
+if TYPE_CHECKING:
+    from .logs import LogReader
 
 __all__ = ["Attachment", "HealthProbe", "LogConfig", "MonitorHandle", "MonitorStatus",
            "RestartPolicy", "start"]
@@ -42,12 +46,14 @@ class LogConfig:
     """Where and how the monitor writes the container's output.  *path* defaults to
     ``ctr.log`` in the state directory; *max_size* in bytes (0: no limit, the file is never
     rotated); *max_files* counts the current file (1: it is truncated when full, as Docker
-    does)."""
+    does).  *compress*: rotated files are kept gzipped (``NAME.1.gz`` ...), the current one
+    never; a program of their own compresses them (:mod:`.compress`), never the monitor."""
 
     driver: str = "json-file"
     path: str | None = None
     max_size: int = DEFAULT_MAX_SIZE
     max_files: int = DEFAULT_MAX_FILES
+    compress: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.driver not in DRIVERS:
@@ -60,6 +66,8 @@ class LogConfig:
             raise ConfigError("log.max_files", f"expected 1 to 1000, not {self.max_files!r}")
         if self.path is not None and not os.path.isabs(self.path):
             raise ConfigError("log.path", f"expected an absolute path, not {self.path!r}")
+        if not isinstance(self.compress, bool):
+            raise ConfigError("log.compress", f"expected true or false, not {self.compress!r}")
 
 
 @define(frozen=True)
@@ -260,16 +268,23 @@ class MonitorHandle:
             return self.wait(10)
 
     def attach(self) -> Attachment:
-        """Connect to the monitor's attach socket: the container's output as it comes, and
-        input for its stdin (started with ``stdin=True``)."""
+        """Connect to the monitor's attach socket: the container's output as it comes (until
+        the main process ends), input for its stdin (started with ``stdin=True``) and, with
+        ``tty=True``, its terminal's window size."""
         return Attachment(self.state_dir)
 
     def logs(self, follow: bool = False, since: Any = None, until: Any = None,
              tail: str | int | None = None, timestamps: bool = False) -> LogReader:
         """The container's log (see :func:`~pycontain.engine.logs.read_logs`); a follower
         ends once the monitor has."""
+        from .logs import read_logs  # not at import: a start does without it
+
         return read_logs(self.log_path, follow=follow, since=since, until=until, tail=tail,
                          timestamps=timestamps, alive=self.running)
+
+
+#: the monitor reads a client's message into 64 KiB: its kind's byte, then the input
+_INPUT_MAX = 65535
 
 
 class Attachment:
@@ -301,8 +316,19 @@ class Attachment:
         return ("stderr" if msg[0] == 2 else "stdout", msg[1:])
 
     def send(self, data: bytes) -> None:
-        """Input for the container's stdin (dropped where its pipe is full)."""
-        self.sock.sendall(data)
+        """Input for the container's stdin or terminal (dropped where its pipe or pty is
+        full; a message of its own each, so at most 64 KiB at a time)."""
+        view = memoryview(data)
+        for at in range(0, len(view), _INPUT_MAX):
+            self.sock.sendall(b"\0" + view[at:at + _INPUT_MAX])
+
+    def resize(self, rows: int, cols: int) -> None:
+        """The window size of the container's terminal (``tty=True``; its foreground
+        process group gets SIGWINCH)."""
+        from ..terminal import check_size
+
+        rows, cols = check_size((rows, cols), "resize")
+        self.sock.sendall(b"\1" + struct.pack("=HH", rows, cols))
 
     def close(self) -> None:
         self.sock.close()
@@ -319,7 +345,8 @@ def start(state_dir: str, creator_argv: Sequence[str], *, log: LogConfig | None 
           stop_timeout: int = 10, oom_file: str | None = None,
           env: Mapping[str, str] | None = None, cwd: str | None = None,
           stdin: bool = False, health: HealthProbe | None = None,
-          exit_command: Sequence[str] | None = None) -> MonitorHandle:
+          exit_command: Sequence[str] | None = None, tty: bool = False,
+          fork_creator: Callable[[], NoReturn] | None = None) -> MonitorHandle:
     """Start a monitor for one container whose state lives in *state_dir* (an existing
     directory, one monitor at a time) and return once it runs.  *creator_argv* runs as the
     monitor's child with *env* and *cwd*; it reports the main process's pid on the fd named
@@ -329,7 +356,12 @@ def start(state_dir: str, creator_argv: Sequence[str], *, log: LogConfig | None 
     /dev/null.  *health*: a program to run now and then while the container runs.
     *exit_command*: a program run after each end of the main process, before a restart
     (what the container held outside itself is released there); the monitor waits for it
-    before it exits."""
+    before it exits.  *tty*: the creator sends the master of the container's pty with its
+    report (fd 3 is a unix socket then), which the monitor reads and logs as stdout, writes
+    attach input to (with *stdin*) and resizes; a restart's creator sends a new one.
+    *fork_creator*: what *creator_argv* does, as a function: the first creator is then a fork
+    of this process that calls it (no interpreter to start; see :mod:`.adopt`), where this
+    process runs one thread and neither *stdin* nor *tty* is asked for."""
     from ..lowlevel.monitor import monitor_fd
 
     log = LogConfig() if log is None else log
@@ -361,10 +393,18 @@ def start(state_dir: str, creator_argv: Sequence[str], *, log: LogConfig | None 
     if log.driver != "none":
         argv += ["--log-path", handle.log_path, "--log-size", str(log.max_size),
                  "--log-files", str(log.max_files)]
+        if log.compress and log.max_files > 1:
+            argv += ["--compress-command", sys.executable]
+            # by its path: it needs only the standard library, whatever the environment
+            for arg in ("-S", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                           "compress.py")):
+                argv += ["--compress-command-arg", arg]
     if oom_file:
         argv += ["--oom-file", oom_file]
     if stdin:
         argv.append("--stdin")
+    if tty:
+        argv.append("--tty")
     if health is not None:
         if not isinstance(health, HealthProbe):
             raise ConfigError("health", f"expected a HealthProbe, not {health!r}")
@@ -380,6 +420,13 @@ def start(state_dir: str, creator_argv: Sequence[str], *, log: LogConfig | None 
         for arg in exit_command[1:]:
             argv += ["--exit-command-arg", arg]
     argv += ["--", *creator_argv]
+    if fork_creator is not None and not stdin and not tty:
+        from . import adopt
+
+        if adopt.possible():
+            adopt.start(fd, argv, fork_creator, cwd=cwd or os.getcwd(),
+                        env=os.environ if env is None else env)
+            return handle
     proc = subprocess.run(argv, executable=exe, pass_fds=(fd,), stdin=subprocess.DEVNULL,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           env=dict(env) if env is not None else None, cwd=cwd,

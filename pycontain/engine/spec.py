@@ -74,6 +74,10 @@ class ContainerSpec:
     net_dir: str | None = None
     #: Docker's health check (image HEALTHCHECK merged with --health-*); None: none
     healthcheck: Healthcheck | None = attrs.field(default=None, converter=coerce_healthcheck)
+    #: Docker's -t: the process's stdio is a pty whose master its monitor holds (logged,
+    #: attached to); *open_stdin* (-i): attach input goes to it, else it reads nothing
+    tty: bool = False
+    open_stdin: bool = False
 
     @property
     def bridged(self) -> bool:
@@ -95,11 +99,19 @@ class ContainerSpec:
             from ..net.ports import parse_ports
 
             parse_ports(self.ports)   # each bad value: one error (field "ports")
+        for field in ("tty", "open_stdin"):
+            if not isinstance(getattr(self, field), bool):
+                raise ConfigError(field, f"expected True or False, not "
+                                  f"{getattr(self, field)!r}")
+        if self.open_stdin and not self.tty:
+            raise ConfigError("open_stdin", "a managed container's stdin is kept open only "
+                              "on a terminal (tty=True)")
         if self.seccomp not in ("default", "unconfined"):
             raise ConfigError("seccomp", f"expected default or unconfined, not {self.seccomp!r}")
-        from ..storage.driver import check_driver
+        if self.storage_driver is not None:   # not chosen: no import of the storage package
+            from ..storage.driver import check_driver
 
-        check_driver(self.storage_driver)
+            check_driver(self.storage_driver)
         for item in self.env:
             if "=" not in item or item.startswith("="):
                 raise ConfigError("env", f"expected K=V, got {item!r}")
@@ -203,6 +215,7 @@ class ContainerRecord:
     log_driver: str = "json-file"
     log_max_size: int = 10 * 1024 * 1024
     log_max_files: int = 5
+    log_compress: bool = False
     auto_remove: bool = False
     stop_signal: int = int(signal.SIGTERM)
     stop_timeout: int = 10
