@@ -433,7 +433,8 @@ class Sandbox:
 
     def _acquire(self) -> tuple[Any, socket.socket]:
         with self._pool_lock:
-            item = self._pool.pop() if self._pool else None
+            # the oldest first: none waits at the bottom while newer ones serve
+            item = self._pool.pop(0) if self._pool else None
             refill = self.pool > 0 and not self._closed and not self._refilling
             if refill:
                 self._refilling = True
