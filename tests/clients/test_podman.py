@@ -137,10 +137,34 @@ def podman(
         pm(None, "pod", "rm", "--all", "--force", "--time", "0", check=False, timeout=120)
         pm(None, "rm", "--all", "--force", "--time", "0", check=False, timeout=120)
         pm(None, "rmi", "--all", "--force", check=False, timeout=60)
+        _wait_for_exit_commands(tmp)
         left = host.cleanup()
         print("podman cleanup:", *host.cleaned, sep="\n  ")
         shutil.rmtree(tmp, ignore_errors=True)
         assert not left, f"podman left on the host: {left}"
+
+
+def _wait_for_exit_commands(tmp: Path, timeout: float = 30) -> None:
+    """conmon runs podman's exit command (``podman ... container cleanup``, which calls the
+    OCI runtime's delete) in the background after a container ends; one still running after
+    the fixture's snapshot cleanup would make a runtime's state root again.  They carry our
+    --root (under *tmp*) on their command lines."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = False
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if str(tmp).encode() in f.read():
+                        busy = True
+                        break
+            except OSError:
+                continue
+        if not busy:
+            return
+        time.sleep(0.05)
 
 
 def _name(runtime: str, what: str) -> str:
