@@ -67,6 +67,35 @@ class Capabilities:
     def all(cls) -> Capabilities:
         return cls.of(CAPABILITIES)
 
+    @classmethod
+    def docker(cls, add: Iterable[str] = (), drop: Iterable[str] = (), *,
+               add_field: str = "cap_add", drop_field: str = "cap_drop") -> Capabilities:
+        """Docker's ``--cap-add``/``--cap-drop`` over the default set: drops first (``ALL``
+        empties it), then adds (``ALL`` gives every capability); names as :func:`cap_mask`
+        takes them, errors naming *add_field* or *drop_field*."""
+        def keys(names: Iterable[str], field: str) -> list[str]:
+            out = []
+            for i, n in enumerate(names):
+                if isinstance(n, str) and n.upper() == "ALL":
+                    out.append("ALL")
+                    continue
+                try:
+                    cap_mask([n], field)
+                except ConfigError as err:
+                    # a command-line flag is named as given, a library field with its index
+                    where = field if field.startswith("-") else f"{field}[{i}]"
+                    raise ConfigError(where, str(err).split(": ", 1)[-1]) from None
+                key = n.upper()
+                out.append(key if key.startswith("CAP_") else "CAP_" + key)
+            return out
+
+        dropped, added = keys(drop, drop_field), keys(add, add_field)
+        if "ALL" in added:
+            return cls.all()
+        base = () if "ALL" in dropped else tuple(c for c in DEFAULT_CAPABILITIES
+                                                 if c not in dropped)
+        return cls.of(dict.fromkeys((*base, *added)))
+
     def masks(self) -> tuple[int, int, int, int, int]:
         return (cap_mask(self.bounding, "capabilities.bounding"),
                 cap_mask(self.effective, "capabilities.effective"),

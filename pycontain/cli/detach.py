@@ -63,7 +63,7 @@ def _image_spec(args: argparse.Namespace, image: str, cmd: list[str]) -> dict[st
         user = f"{uid}:{gid}"
     from pycontain.engine.healthcheck import from_image
 
-    return {"cmd": d.argv(cmd or None), "env": [*d.env, *args.env],
+    return {"cmd": d.argv(cmd or None, entrypoint=args.entrypoint), "env": [*d.env, *args.env],
             "workdir": args.workdir or d.workdir, "user": user, "image_root": store.root,
             "image": img.digest, "layers": tuple(layers), "mnt": mnt,
             "storage_driver": _storage_driver(args),
@@ -138,6 +138,10 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
         raise ConfigError("--restart", str(err).split(": ", 1)[-1]) from None
     if args.rm and args.restart != "no":
         raise ConfigError("--rm", "a container removed when it ends has no --restart policy")
+    from pycontain.credentials import Capabilities
+
+    Capabilities.docker(args.cap_add, args.cap_drop, add_field="--cap-add",
+                        drop_field="--cap-drop")   # one error naming the flag, before anything
     log = _log_config(args.log_opt, args.log_driver)
     if args.rootfs:
         import os
@@ -148,7 +152,7 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
               "pids": "--pids", "cpus": "--cpus", "user": "--user", "cwd": "--workdir",
               "rootfs": "--rootfs", "stop_signal": "--stop-signal",
               "stop_timeout": "--stop-timeout", "name": "--name", "restart": "--restart",
-              "capabilities": "--cap-add", "hostname": "--hostname", "tty": "-t",
+              "capabilities": "--cap-add", "cap_add": "--cap-add", "cap_drop": "--cap-drop", "hostname": "--hostname", "tty": "-t",
               "open_stdin": "-i", **OPTION_OF}
     try:
         fields: dict[str, Any] = {"cmd": cmd, "env": args.env, "workdir": args.workdir,
@@ -177,7 +181,7 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
         spec = ContainerSpec(
             rootfs=args.rootfs, read_only=args.read_only, hostname=args.hostname,
             memory=args.memory, pids=args.pids, cpus=args.cpus, init=args.init,
-            network=args.net, cap_add=args.cap_add, seccomp=args.seccomp, tty=args.tty,
+            network=args.net, cap_add=args.cap_add, cap_drop=args.cap_drop, seccomp=args.seccomp, tty=args.tty,
             open_stdin=args.interactive, **fields)
         cid = Engine().run(spec, name=args.name, restart=args.restart, log=log,
                            auto_remove=args.rm, stop_signal=args.stop_signal,

@@ -33,7 +33,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-e", "--env", metavar="K=V", action="append", default=[], help="set an environment variable")
     p.add_argument("-w", "--workdir", metavar="DIR", help="working directory inside the container")
     p.add_argument("--timeout", metavar="S", type=float, help="kill the container after S seconds (exit 124)")
-    p.add_argument("--cap-add", metavar="CAP", action="append", default=[], help="add a capability")
+    p.add_argument("--cap-add", metavar="CAP", action="append", default=[],
+                   help="add a capability (ALL: every one)")
+    p.add_argument("--cap-drop", metavar="CAP", action="append", default=[],
+                   help="drop a capability of the default set (ALL: every one; drops go "
+                   "before adds, as in Docker)")
+    p.add_argument("--entrypoint", metavar="PROG",
+                   help="run PROG with CMD as its arguments instead of the image's entrypoint "
+                   "and command (\"\": no entrypoint)")
     p.add_argument("--read-only", action="store_true", help="mount the root filesystem read-only")
     p.add_argument("--seccomp", choices=("default", "unconfined"), default="default",
                    help="default: Docker's default seccomp profile (the default); unconfined: none")
@@ -103,6 +110,8 @@ def main(args: argparse.Namespace) -> int:
         cmd = cmd[1:]
     elif cmd:
         image, cmd = cmd[0], cmd[1:]
+    if image is None and args.entrypoint:
+        cmd = [args.entrypoint, *cmd]
     if image is None and not cmd:
         raise ConfigError("CMD", "missing command (usage: pycontain run [OPTIONS] IMAGE [CMD...] "
                           "or pycontain run [OPTIONS] -- CMD...)")
@@ -135,7 +144,6 @@ def main(args: argparse.Namespace) -> int:
     from pycontain.container import Container
     from pycontain.credentials import Capabilities, User
     from pycontain.defaults import (
-        DEFAULT_CAPABILITIES,
         DEFAULT_ENV,
         DEFAULT_HOSTNAME,
         LIBRARY_NAMESPACES,
@@ -169,7 +177,7 @@ def main(args: argparse.Namespace) -> int:
         else:
             rootfs = image_rootfs(store, img, readonly=args.read_only)
         lowers = store.layers.lowers(img.layers[-1])
-        cmd = d.argv(cmd or None)
+        cmd = d.argv(cmd or None, entrypoint=args.entrypoint)
         image_env = dict(e.partition("=")[::2] for e in d.env)
         image_cwd = d.workdir
         if d.user and not args.user:
@@ -218,7 +226,8 @@ def main(args: argparse.Namespace) -> int:
             raise ConfigError("--env", f"expected K=V, got {item!r}")
         k, v = item.split("=", 1)
         env[k] = v
-    caps = Capabilities.of((*DEFAULT_CAPABILITIES, *args.cap_add)) if args.cap_add else Capabilities.default()
+    caps = Capabilities.docker(args.cap_add, args.cap_drop, add_field="--cap-add",
+                               drop_field="--cap-drop")
     ckw: dict[str, Any] = {
         "rootfs": rootfs,
         "cgroup": resources,

@@ -52,6 +52,7 @@ class ContainerSpec:
     init: bool = False
     network: str = "none"
     cap_add: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    cap_drop: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     seccomp: str = "default"
     #: an image's root: the image store, the image's digest (held while the container
     #: exists), its layer directories (top first) and the empty directory the overlay goes
@@ -134,7 +135,6 @@ class ContainerSpec:
         from ..container import Container
         from ..credentials import Capabilities, User
         from ..defaults import (
-            DEFAULT_CAPABILITIES,
             DEFAULT_ENV,
             DEFAULT_HOSTNAME,
             LIBRARY_NAMESPACES,
@@ -171,8 +171,7 @@ class ContainerSpec:
         env = dict(e.split("=", 1) for e in DEFAULT_ENV)
         env["HOSTNAME"] = hostname
         env.update(e.split("=", 1) for e in self.env)  # type: ignore[misc]
-        caps = (Capabilities.of((*DEFAULT_CAPABILITIES, *self.cap_add)) if self.cap_add
-                else Capabilities.default())
+        caps = Capabilities.docker(self.cap_add, self.cap_drop)
         limits: dict[str, Any] = {}
         if cgroup is True:
             limits = {"memory": self.memory, "pids": self.pids, "cpus": self.cpus}
@@ -188,7 +187,7 @@ class ContainerSpec:
 
     def to_json(self) -> dict[str, Any]:
         d = attrs.asdict(self)
-        for k in ("cmd", "env", "cap_add", "layers", "volumes", "mounts", "ports",
+        for k in ("cmd", "env", "cap_add", "cap_drop", "layers", "volumes", "mounts", "ports",
                   "network_aliases"):
             d[k] = list(d[k])
         return d

@@ -37,9 +37,15 @@ class ImageDefaults:
     exposed_ports: tuple[str, ...]
     labels: Mapping[str, str]
 
-    def argv(self, command: Sequence[str] | None = None) -> list[str]:
-        """The command line: the entrypoint, then *command* or the image's ``Cmd``."""
-        args = [*self.entrypoint, *(self.cmd if command is None else command)]
+    def argv(self, command: Sequence[str] | None = None, *,
+             entrypoint: str | None = None) -> list[str]:
+        """The command line: the entrypoint, then *command* or the image's ``Cmd``.  An
+        *entrypoint* (``--entrypoint``) replaces the image's and drops its ``Cmd``, as in
+        Docker; ``""`` leaves *command* alone."""
+        if entrypoint is not None:
+            args = [*([entrypoint] if entrypoint else []), *(command or ())]
+        else:
+            args = [*self.entrypoint, *(self.cmd if command is None else command)]
         if not args:
             raise ConfigError("command", "the image has no Entrypoint or Cmd: give a command")
         return args
