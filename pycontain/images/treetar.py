@@ -33,31 +33,9 @@ __all__ = ["write_diff", "write_layer", "write_merged"]
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-_OPAQUE_KEYS = ("trusted.overlay.opaque", "user.overlay.opaque")
 _SKIP_XATTRS = ("trusted.overlay.", "user.overlay.", "user.pycontain.")
 _WH = ".wh."
 _OPAQUE = ".wh..wh..opq"
-
-
-def _is_whiteout(st: os.stat_result) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
-def _xattrs(dfd: int, name: str) -> dict[str, bytes]:
-    path = f"/proc/self/fd/{dfd}/{name}" if name else f"/proc/self/fd/{dfd}"
-    out = {}
-    try:
-        keys = os.listxattr(path, follow_symlinks=False)
-    except OSError:
-        return {}
-    for key in keys:
-        with contextlib.suppress(OSError):
-            out[key] = os.getxattr(path, key, follow_symlinks=False)
-    return out
-
-
-def _opaque(xattrs: dict[str, bytes]) -> bool:
-    return any(xattrs.get(k) == b"y" for k in _OPAQUE_KEYS)
 
 
 class _Out:
@@ -163,12 +141,12 @@ def _merged_dir(out: _Out, fds: list[int], prefix: str) -> None:
     one) below *prefix*."""
     for name, i, st in union.entries(fds):
         arcname = prefix + name
-        xattrs = _xattrs(fds[i], name) if not stat.S_ISLNK(st.st_mode) else {}
+        xattrs = union.xattrs(fds[i], name) if not stat.S_ISLNK(st.st_mode) else {}
         out.add(arcname + ("/" if stat.S_ISDIR(st.st_mode) else ""), fds[i], name, st, xattrs)
         if not stat.S_ISDIR(st.st_mode):
             continue
         with contextlib.ExitStack() as stack:
-            _merged_dir(out, union.below(stack, fds, i, name, _opaque(xattrs)), arcname + "/")
+            _merged_dir(out, union.below(stack, fds, i, name, union.is_opaque(xattrs)), arcname + "/")
 
 
 def write_layer(tf: tarfile.TarFile, upper: str) -> None:
@@ -182,16 +160,16 @@ def _layer_dir(out: _Out, fd: int, prefix: str) -> None:
     for name in sorted(os.listdir(fd)):
         st = _lstat(fd, name)
         arcname = prefix + name
-        if _is_whiteout(st):
+        if union.is_whiteout(st):
             ti = tarfile.TarInfo(prefix + _WH + name)
             ti.mtime = st.st_mtime_ns // 10**9
             ti.mode = 0o644
             out.tf.addfile(ti)
             continue
-        xattrs = _xattrs(fd, name) if not stat.S_ISLNK(st.st_mode) else {}
+        xattrs = union.xattrs(fd, name) if not stat.S_ISLNK(st.st_mode) else {}
         out.add(arcname + ("/" if stat.S_ISDIR(st.st_mode) else ""), fd, name, st, xattrs)
         if stat.S_ISDIR(st.st_mode):
-            if _opaque(xattrs):
+            if union.is_opaque(xattrs):
                 ti = tarfile.TarInfo(arcname + "/" + _OPAQUE)
                 ti.mtime = st.st_mtime_ns // 10**9
                 out.tf.addfile(ti)
@@ -223,11 +201,11 @@ def _diff_dir(out: _Out, fd: int, lower: list[int], prefix: str) -> None:
     for name in names:
         st = _lstat(fd, name)
         arcname = prefix + name
-        xattrs = _xattrs(fd, name) if not stat.S_ISLNK(st.st_mode) else {}
+        xattrs = union.xattrs(fd, name) if not stat.S_ISLNK(st.st_mode) else {}
         low = below.get(name)
         low_xattrs: dict[str, bytes] = {}
         if low is not None and not stat.S_ISLNK(low[1].st_mode):
-            low_xattrs = _xattrs(lower[low[0]], name)
+            low_xattrs = union.xattrs(lower[low[0]], name)
         if low is None or _differs(fd, name, st, xattrs, lower[low[0]], low[1], low_xattrs):
             out.add(arcname + ("/" if stat.S_ISDIR(st.st_mode) else ""), fd, name, st, xattrs)
         if not stat.S_ISDIR(st.st_mode):
@@ -235,7 +213,7 @@ def _diff_dir(out: _Out, fd: int, lower: list[int], prefix: str) -> None:
         with contextlib.ExitStack() as stack:
             sub = stack.enter_context(_opendir(fd, name))
             was = [] if low is None or not stat.S_ISDIR(low[1].st_mode) else \
-                union.below(stack, lower, low[0], name, _opaque(low_xattrs))
+                union.below(stack, lower, low[0], name, union.is_opaque(low_xattrs))
             _diff_dir(out, sub, was, arcname + "/")
     for name in sorted(set(below) - set(names)):
         ti = tarfile.TarInfo(prefix + _WH + name)
