@@ -169,21 +169,9 @@ def hold(store: ImageStore, holder: str, digest: str) -> None:
 def process_holder() -> str:
     """A hold's name for this process (``run-PID-STARTTIME``): one that
     :func:`holds` drops by itself once the process is gone, however it ended."""
-    from pycontain.lowlevel.proc import start_time
+    from pycontain.lowlevel.proc import run_name
 
-    return f"run-{os.getpid()}-{start_time(os.getpid())}"
-
-
-def _process_hold_gone(name: str) -> bool:
-    parts = name.split("-")
-    if len(parts) != 3 or parts[0] != "run" or not parts[1].isdigit():
-        return False
-    from pycontain.lowlevel.proc import start_time
-
-    try:
-        return str(start_time(int(parts[1]))) != parts[2]
-    except (OSError, ValueError):
-        return True
+    return run_name(os.getpid())
 
 
 def release(store: ImageStore, holder: str) -> None:
@@ -200,10 +188,12 @@ def holds(store: ImageStore) -> dict[str, str]:
         names = os.listdir(_holds_dir(store))
     except FileNotFoundError:
         return {}
+    from pycontain.lowlevel.proc import run_name_gone
+
     for name in names:
         if not _HOLDER.fullmatch(name):
             continue   # atomic_write's temporary files
-        if _process_hold_gone(name):
+        if run_name_gone(name):
             # a foreground `pycontain run IMAGE` (run-PID-START) killed before its release
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(_holds_dir(store), name))

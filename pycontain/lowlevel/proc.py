@@ -48,6 +48,23 @@ def start_time(pid: int) -> int:
     return int(fields[19])
 
 
+def run_name(pid: int) -> str:
+    """``run-PID-STARTTIME``: a name for what process *pid* leaves behind (an image hold, a
+    root copy) that tells, after its end however it came, that the process is gone."""
+    return f"run-{pid}-{start_time(pid)}"
+
+
+def run_name_gone(name: str) -> bool:
+    """Whether the process a :func:`run_name` names has ended (False for other names)."""
+    parts = name.split("-")
+    if len(parts) != 3 or parts[0] != "run" or not parts[1].isdigit():
+        return False
+    try:
+        return str(start_time(int(parts[1]))) != parts[2]
+    except (OSError, ValueError):
+        return True
+
+
 def pidfd_exited(pidfd: int) -> bool:
     """Whether the process of *pidfd* has exited (a pidfd polls readable then)."""
     return bool(select.select([pidfd], [], [], 0)[0])

@@ -221,33 +221,18 @@ def copy_layers(lowers: Sequence[str], dest: str) -> CopyStats:
 # hold): the run removes it when it ends, and a run killed before that (SIGKILL leaves no
 # time to) leaves one that the next run, ``system df`` or ``system prune`` removes.
 
-def _process_name(pid: int) -> str:
-    from pycontain.lowlevel.proc import start_time
-
-    return f"run-{pid}-{start_time(pid)}"
-
-
-def _gone(name: str) -> bool:
-    from pycontain.lowlevel.proc import start_time
-
-    parts = name.split("-")
-    if len(parts) != 3 or parts[0] != "run" or not parts[1].isdigit():
-        return False
-    try:
-        return str(start_time(int(parts[1]))) != parts[2]
-    except (OSError, ValueError):
-        return True
-
 
 def sweep_copies(parent: str) -> int:
     """Remove the copies under *parent* whose run is gone; how many."""
+    from pycontain.lowlevel.proc import run_name_gone
+
     try:
         names = os.listdir(parent)
     except FileNotFoundError:
         return 0
     n = 0
     for name in names:
-        if _gone(name):
+        if run_name_gone(name):
             remove_tree(os.path.join(parent, name))
             n += 1
     return n
@@ -255,9 +240,11 @@ def sweep_copies(parent: str) -> int:
 
 def process_copy(parent: str) -> str:
     """A new empty directory under *parent* for this process's copy (stale ones swept)."""
+    from pycontain.lowlevel.proc import run_name
+
     os.makedirs(parent, mode=0o700, exist_ok=True)
     sweep_copies(parent)
-    path = os.path.join(parent, _process_name(os.getpid()))
+    path = os.path.join(parent, run_name(os.getpid()))
     os.mkdir(path, 0o700)
     return path
 
