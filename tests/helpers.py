@@ -7,13 +7,13 @@ by name): tests/ is on sys.path once tests/conftest.py is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
 import subprocess
 import sys
 import time
-import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,22 @@ def children_of(pid: int) -> set[int]:
             if st and st[0] == pid:
                 kids.add(int(entry))
     return kids
+
+
+def procs_naming(text: str) -> list[int]:
+    """The processes (but this one) whose command line holds *text*: an engine root, a
+    test's temporary directory."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if text.encode() in f.read():
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
 
 
 def pid_alive(pid: int) -> bool:

@@ -18,30 +18,17 @@ import sys
 import textwrap
 import time
 import urllib.request
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from helpers import procs_naming as _procs_naming
 
 from pycontain.engine.engine import Engine
 from pycontain.engine.spec import ContainerSpec
 
 PY = sys.executable
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _procs_naming(text: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if text.encode() in f.read():
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
 
 
 def _wait_for(cond, timeout: float = 15, what: str = "condition"):  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from helpers import procs_naming as _procs_naming
 
 from pycontain import _keeper
 from pycontain.engine.engine import Engine, StartError
@@ -27,17 +28,6 @@ from pycontain.engine.spec import ContainerSpec
 
 PY = sys.executable
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _procs_naming(text: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        with contextlib.suppress(OSError), open(f"/proc/{entry}/cmdline", "rb") as f:
-            if text.encode() in f.read():
-                found.append(int(entry))
-    return found
 
 
 def _wait_for(cond, timeout: float = 15, what: str = "condition"):  # type: ignore[no-untyped-def]
@@ -81,6 +71,14 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     root = str(tmp_path_factory.mktemp("engine"))
     kids = set(_children(os.getpid()))
     e = Engine(root)
+    # the fast start needs a single-threaded caller: earlier tests' containers leave the
+    # library's cgroup remover thread running for a few seconds after their last cgroup
+    import threading
+
+    import pycontain
+
+    pycontain.flush_cgroups()
+    _wait_for(lambda: threading.active_count() == 1, what="this process to be single-threaded")
     yield e
     for cid in e.store.ids():
         with contextlib.suppress(Exception):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import procs_naming as _procs_naming
 from helpers import wait_for
 from nethost import HOST_ADDR, NetHost
 
@@ -42,20 +43,6 @@ while True:
             print('ERROR', e); sys.exit(1)
         time.sleep(0.05)
 """
-
-
-def _procs_naming(text: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if text.encode() in f.read():
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
 
 
 class Env:

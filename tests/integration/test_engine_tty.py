@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import procs_naming as _procs_naming
 from helpers import wait_for
 
 from pycontain.cgroups import Cgroup
@@ -40,17 +41,6 @@ DETACH = b"\x10\x11"   # ctrl-p ctrl-q
 
 def _winsize(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-
-
-def _procs_naming(text: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        with contextlib.suppress(OSError), open(f"/proc/{entry}/cmdline", "rb") as f:
-            if text.encode() in f.read():
-                found.append(int(entry))
-    return found
 
 
 def _mounts() -> set[str]:

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import procs_naming as _procs_naming
 
 from pycontain.engine import monitor as mon
 from pycontain.engine.engine import Engine
@@ -30,20 +31,6 @@ from pycontain.engine.spec import ContainerSpec
 PY = sys.executable
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAST = ("--health-interval", "200ms")
-
-
-def _procs_naming(text: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if text.encode() in f.read():
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
 
 
 def _sleepers(path: str) -> list[int]:

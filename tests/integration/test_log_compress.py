@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from helpers import procs_naming as _procs_naming
 
 from pycontain.engine import monitor
 from pycontain.engine.compress import origin_of
@@ -32,20 +33,6 @@ from pycontain.engine.logs import read_logs
 PY = sys.executable
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMPRESSOR = "pycontain/engine/compress.py"
-
-
-def _procs_naming(text: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if text.encode() in f.read():
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
 
 
 def _wait_for(cond, timeout: float = 15, what: str = "condition"):  # type: ignore[no-untyped-def]

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import procs_naming as _procs_naming
 from helpers import wait_for
 
 from pycontain import Container, terminal
@@ -254,17 +255,6 @@ def test_spawn_tty_bad_arguments(busybox_rootfs: Path) -> None:
 
 
 # -- managed containers: exec -it --------------------------------------------------------------
-
-
-def _procs_naming(text: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        with contextlib.suppress(OSError), open(f"/proc/{entry}/cmdline", "rb") as f:
-            if text.encode() in f.read():
-                found.append(int(entry))
-    return found
 
 
 @pytest.fixture
