@@ -31,7 +31,6 @@ from pycontain.storage.unpack import OVERRIDE_XATTR
 
 __all__ = ["write_diff", "write_layer", "write_merged"]
 
-_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _SKIP_XATTRS = ("trusted.overlay.", "user.overlay.", "user.pycontain.")
 _WH = ".wh."
@@ -116,15 +115,11 @@ class _Exact:
 
 @contextlib.contextmanager
 def _opendir(dfd: int | None, name: str) -> Iterator[int]:
-    fd = os.open(name, _DIR) if dfd is None else os.open(name, _DIR, dir_fd=dfd)
+    fd = union.opendir(dfd, name)
     try:
         yield fd
     finally:
         os.close(fd)
-
-
-def _lstat(dfd: int, name: str) -> os.stat_result:
-    return os.stat(name, dir_fd=dfd, follow_symlinks=False)
 
 
 def write_merged(tf: tarfile.TarFile, layers: Sequence[str]) -> None:
@@ -158,7 +153,7 @@ def write_layer(tf: tarfile.TarFile, upper: str) -> None:
 
 def _layer_dir(out: _Out, fd: int, prefix: str) -> None:
     for name in sorted(os.listdir(fd)):
-        st = _lstat(fd, name)
+        st = union.lstat(fd, name)
         arcname = prefix + name
         if union.is_whiteout(st):
             ti = tarfile.TarInfo(prefix + _WH + name)
@@ -199,7 +194,7 @@ def _diff_dir(out: _Out, fd: int, lower: list[int], prefix: str) -> None:
     below = {name: (i, st) for name, i, st in union.entries(lower)} if lower else {}
     names = sorted(os.listdir(fd))
     for name in names:
-        st = _lstat(fd, name)
+        st = union.lstat(fd, name)
         arcname = prefix + name
         xattrs = union.xattrs(fd, name) if not stat.S_ISLNK(st.st_mode) else {}
         low = below.get(name)
