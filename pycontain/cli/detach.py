@@ -152,8 +152,11 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
               "pids": "--pids", "cpus": "--cpus", "user": "--user", "cwd": "--workdir",
               "rootfs": "--rootfs", "stop_signal": "--stop-signal",
               "stop_timeout": "--stop-timeout", "name": "--name", "restart": "--restart",
-              "capabilities": "--cap-add", "cap_add": "--cap-add", "cap_drop": "--cap-drop", "hostname": "--hostname", "tty": "-t",
+              "capabilities": "--cap-add", "cap_add": "--cap-add", "cap_drop": "--cap-drop",
+              "hostname": "--hostname", "tty": "-t",
               "open_stdin": "-i", **OPTION_OF}
+    made: list[str] = []   # anonymous volumes made here: removed again if nothing runs
+    vs: Any = None
     try:
         fields: dict[str, Any] = {"cmd": cmd, "env": args.env, "workdir": args.workdir,
                                   "user": args.user}
@@ -166,35 +169,47 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
 
             specs(args.volume, args.mount)   # each bad value: one error naming its flag
             vs = VolumeStore()
+
+            def anonymous() -> str:
+                made.append(vs.create().name)
+                return made[-1]
+
             # an anonymous volume is made once, now, and named in the spec: each start of
             # the container (a restart) mounts the same one
-            vols = [v if ":" in v or not v.startswith("/") else f"{vs.create().name}:{v}"
+            vols = [v if ":" in v or not v.startswith("/") else f"{anonymous()}:{v}"
                     for v in args.volume]
             mnts = []
             for m in args.mount:
                 s = specs((), [m])[0]
                 if s.type == "volume" and s.source is None:
-                    m = f"{m},source={vs.create().name}"
+                    m = f"{m},source={anonymous()}"
                 mnts.append(m)
             fields.update(volumes=tuple(vols), mounts=tuple(mnts), volume_root=vs.root)
         fields.update(_network_fields(args))
         spec = ContainerSpec(
             rootfs=args.rootfs, read_only=args.read_only, hostname=args.hostname,
             memory=args.memory, pids=args.pids, cpus=args.cpus, init=args.init,
-            network=args.net, cap_add=args.cap_add, cap_drop=args.cap_drop, seccomp=args.seccomp, tty=args.tty,
+            network=args.net, cap_add=args.cap_add, cap_drop=args.cap_drop,
+            seccomp=args.seccomp, tty=args.tty,
             open_stdin=args.interactive, **fields)
         cid = Engine().run(spec, name=args.name, restart=args.restart, log=log,
                            auto_remove=args.rm, stop_signal=args.stop_signal,
                            stop_timeout=args.stop_timeout)
-    except StartError as err:
-        import sys
+    except BaseException as err:
+        import contextlib
 
-        print(f"pycontain run: {_start_error(str(err))}", file=sys.stderr)
-        return err.exit_code
-    except ConfigError as err:
-        label = opt_of.get(err.field or "")
-        if label is None:
-            raise
-        raise ConfigError(label, str(err).split(": ", 1)[-1]) from None
+        for name in made:   # a bad flag after them, or a failed start: nothing left behind
+            with contextlib.suppress(Exception):
+                vs.remove(name, force=True)
+        if isinstance(err, StartError):
+            import sys
+
+            print(f"pycontain run: {_start_error(str(err))}", file=sys.stderr)
+            return err.exit_code
+        if isinstance(err, ConfigError):
+            label = opt_of.get(err.field or "")
+            if label is not None:
+                raise ConfigError(label, str(err).split(": ", 1)[-1]) from None
+        raise
     print(cid, flush=True)
     return 0

@@ -79,3 +79,22 @@ def test_detached_keeps_its_drops_across_a_restart(busybox_rootfs: Path, cli: Cl
     assert cli("wait", cid).stdout.strip() == "0"
     lines = [x for x in cli("logs", cid).stdout.splitlines() if x.startswith("CapEff")]
     assert len(lines) == 2 and {_cap_eff(x) for x in lines} == {_bit("CAP_CHOWN")}
+
+
+def test_a_bad_flag_after_anonymous_volumes_leaves_none(busybox_rootfs: Path, tmp_path: Path,
+                                                       cli: Cli) -> None:  # noqa: F811
+    """run -d makes anonymous volumes before it checks the network flags and the spec: a bad
+    --publish, or a start that fails, removes them again."""
+    vols = tmp_path / "vols"
+    env = {**cli.env, "PYCONTAIN_VOLUME_ROOT": str(vols)}
+    for bad in (["-p", "notaport"], ["--", "/no/such/program"]):
+        extra = bad if bad[0] != "--" else []
+        cmd = ["--", "true"] if bad[0] != "--" else bad
+        r = subprocess.run([sys.executable, "-m", "pycontain", "run", "-d", "--rootfs",
+                            str(busybox_rootfs), "-v", "/data", "--mount",
+                            "type=volume,target=/more", *extra, *cmd],
+                           env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode in (125, 127) and r.stderr.count("\n") == 1, r.stderr
+        assert not vols.exists() or not [p for p in vols.iterdir()
+                                         if not p.name.startswith(".")], list(vols.iterdir())
+    assert cli("ps", "-a", "-q").stdout == ""
