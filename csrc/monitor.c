@@ -1567,7 +1567,10 @@ static void parse_args(int argc, char **argv)
         } else if (strcmp(a, "--oom-file") == 0) {
             oom_file = v;
         } else if (strcmp(a, "--adopt-creator") == 0) {
-            adopt_pid = (pid_t)parse_num(v, "--adopt-creator");
+            long pid = parse_num(v, "--adopt-creator");
+            if (pid <= 1 || pid > INT_MAX) /* 0 would mean "start a creator": a second one */
+                fail(-1, "--adopt-creator: a pid above 1");
+            adopt_pid = (pid_t)pid;
         } else if (strcmp(a, "--exit-command") == 0 || strcmp(a, "--exit-command-arg") == 0) {
             if ((a[14] == 0) != (exit_argc == 0) || exit_argc >= EXIT_ARGS) {
                 errno = 0;

@@ -190,7 +190,9 @@ def test_the_monitor_adopts_only_its_own_child(tmp_path) -> None:  # type: ignor
     from pycontain.lowlevel.monitor import monitor_fd
 
     fd = monitor_fd()
-    for pid, why in ((str(os.getpid()), "starting the creator"), ("1", "--adopt-creator")):
+    for pid, why in ((str(os.getpid()), "starting the creator"), ("1", "--adopt-creator"),
+                     ("0", "--adopt-creator: a pid above 1"),
+                     ("4294967297", "--adopt-creator: a pid above 1")):
         p = subprocess.run(
             ["pycontain-monitor", "--state", str(tmp_path), "--log-driver", "none",
              "--adopt-creator", pid, "--", "true"],
