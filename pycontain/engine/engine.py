@@ -177,6 +177,7 @@ class Engine:
         cid = new_id()
         os.makedirs(self.names_dir, mode=0o700, exist_ok=True)
         taken = self._claim_name(name, cid)
+        held = False
         try:
             with self.store.create(cid):
                 self.store.save(cid, ContainerRecord(
@@ -186,15 +187,21 @@ class Engine:
                     auto_remove=auto_remove, stop_signal=sig,
                     stop_timeout=stop_timeout))
                 os.mkdir(self._run_dir(cid), 0o700)
-                self._event("create", cid, taken, spec)
                 if spec.image is not None:
                     # rmi and prune leave the image alone while this container exists
                     from ..images import ImageStore
 
                     ImageStore(spec.image_root).hold(cid, spec.image)
+                    held = True
                 if spec.storage_driver == "vfs":
                     self._copy_root(cid, spec)
+                self._event("create", cid, taken, spec)   # once it exists: no lone create
         except BaseException:
+            if held:
+                from ..images import ImageStore
+
+                with contextlib.suppress(Exception):
+                    ImageStore(spec.image_root).release(cid)
             self._release_name(taken, cid)
             raise
         return cid
@@ -205,16 +212,8 @@ class Engine:
         from ..storage.vfs import copy_layers
 
         dest = os.path.join(self.store.dir(cid), "fs", "rootfs")
-        try:
-            os.makedirs(dest, mode=0o700)
-            copy_layers(spec.layers, dest)
-        except BaseException:
-            if spec.image is not None:
-                from ..images import ImageStore
-
-                with contextlib.suppress(Exception):
-                    ImageStore(spec.image_root).release(cid)
-            raise
+        os.makedirs(dest, mode=0o700)
+        copy_layers(spec.layers, dest)
 
     def image_changes(self, ref: str) -> tuple[Any, str, str | None, str | None]:
         """(image store, image digest, the overlay directory of its changes (None before

@@ -338,3 +338,25 @@ def test_bad_driver_names_are_refused(store: ImageStore, tmp_path: Path) -> None
     r = _pc("--storage-driver", "aufs", "run", "--image-root", store.root, "test/vfs:1")
     assert r.returncode == 2 and "--storage-driver" in r.stderr
     assert _copies(store) == []
+
+
+def test_a_failed_copy_leaves_no_container_hold_or_create_event(
+        store: ImageStore, engine_root: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pycontain.images import gc
+    from pycontain.storage import vfs
+
+    def broken(layers: object, dest: str) -> None:
+        raise OSError(28, "No space left on device", dest)
+
+    monkeypatch.setattr(vfs, "copy_layers", broken)
+    img = store.resolve("test/vfs:1")
+    store.unpack(img)
+    (Path(store.root) / "mnt").mkdir(exist_ok=True)
+    e = Engine(engine_root)
+    with pytest.raises(OSError, match="No space left"):
+        e.create(ContainerSpec(cmd=["true"], image_root=store.root, image=img.digest,
+                               layers=store.layers.lowers(img.layers[-1]),
+                               mnt=str(Path(store.root) / "mnt"), storage_driver="vfs"),
+                 name="broken")
+    assert e.store.ids() == [] and gc.holds(store) == {}
+    assert not [ev for ev in e.events(until_ns=time.time_ns()) if ev.get("Action") == "create"]
