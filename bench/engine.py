@@ -6,7 +6,8 @@ Rows (interleaved: each round runs every row once, in a shuffled order):
 
 - ``pyc-cli``: ``pycontain run -d --rootfs ROOTFS -- /bin/sleep 1000`` (a new Python
   process, as podman's is a new Go process); it returns once the monitor has the
-  container's pid
+  container's pid.  The command is the installed C front end beside this Python, as users
+  run it (``--pycontain CMD`` times another, e.g. ``"python3 -m pycontain"``)
 - ``pyc-lib``: ``Engine.run(...)`` of the same, in this process (no interpreter start)
 - ``podman``: ``podman run -d --network none IMAGE /bin/sleep 1000`` (``--podman``; vfs
   storage and state in a temporary directory, as bench/network.py sets it up); it returns
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import random
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -49,6 +51,9 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--podman", action="store_true")
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--pycontain", metavar="CMD",
+                    help="the pycontain command line to time (default: the installed C front "
+                    "end beside this Python, else `python -m pycontain`)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("run as root", file=sys.stderr)
@@ -66,10 +71,15 @@ def main() -> int:
         engine = Engine(root)
         env = {**os.environ, "PYCONTAIN_ENGINE_ROOT": root, "PYTHONPATH": str(ROOT)}
         cmd = ["/bin/sleep", "1000"]
+        from verbs import describe, resolve
+
+        cli = (shlex.split(args.pycontain) if args.pycontain
+               else resolve("pycontain") or [sys.executable, "-m", "pycontain"])
+        print(f"# pyc-cli: {describe(cli)}")
 
         def pyc_cli() -> float:
             t0 = time.perf_counter()
-            r = subprocess.run([sys.executable, "-m", "pycontain", "run", "-d", "--rootfs",
+            r = subprocess.run([*cli, "run", "-d", "--rootfs",
                                 str(rootfs), "--", *cmd], env=env, capture_output=True,
                                text=True, check=False)
             dt = time.perf_counter() - t0

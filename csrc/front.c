@@ -57,7 +57,8 @@ static const char BOOT[] =
     "except ImportError:\n"
     " site.main()\n"
     " mod=importlib.import_module(m)\n"
-    "sys.exit(mod.main())\n";
+    "import pycontain.cli._exit as x\n"
+    "x.leave(mod.main())\n";
 
 static int executable(const char *path)
 {

@@ -1,7 +1,6 @@
 """``python -m pycontain``: the human command line."""
 
-import sys
-
+from pycontain.cli._exit import leave
 from pycontain.cli.main import main
 
-sys.exit(main())
+leave(main())

@@ -14,9 +14,7 @@ import contextlib
 import os
 import select
 import signal
-import socket
 import struct
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -292,6 +290,8 @@ class Attachment:
     slow to take it is not sent to it (the log has every line); the monitor never waits."""
 
     def __init__(self, state_dir: str) -> None:
+        import socket  # attach only: not an import of every engine command
+
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
         # by the directory's fd: a state dir's path may be longer than a socket address
         dfd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -427,6 +427,8 @@ def start(state_dir: str, creator_argv: Sequence[str], *, log: LogConfig | None 
             adopt.start(fd, argv, fork_creator, cwd=cwd or os.getcwd(),
                         env=os.environ if env is None else env)
             return handle
+    import subprocess  # not on the fast path above
+
     proc = subprocess.run(argv, executable=exe, pass_fds=(fd,), stdin=subprocess.DEVNULL,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           env=dict(env) if env is not None else None, cwd=cwd,

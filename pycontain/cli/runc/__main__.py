@@ -1,7 +1,6 @@
 """``python -m pycontain.cli.runc``: the same as the ``pycontain-runc`` script."""
 
-import sys
-
+from .._exit import leave
 from . import main
 
-sys.exit(main())
+leave(main())

@@ -1,0 +1,43 @@
+"""Leaving a one-shot command line without the interpreter's finalization.
+
+A ``pycontain`` or ``pycontain-runc`` process has nothing to tear down once its verb has
+returned, yet the interpreter's finalization (clearing a hundred-odd modules, their classes
+and the cffi objects, a last garbage collection) took about 18 ms of a 110 ms ``run -d``
+here.  :func:`leave` does what an exit must still do, in the interpreter's order, and then
+ends the process at once: non-daemon threads are joined, the ``atexit`` functions run (the
+keeper's hand-over, logging's flush, ``weakref.finalize`` callbacks), and stdout and stderr
+are flushed.  Anything that cannot be done so (an exit status that is not an int, a flush
+that fails on a closed pipe) goes through :func:`sys.exit`, which reports it as Python
+always has.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+
+def leave(code: str | int | None) -> NoReturn:
+    """Exit with *code* as :func:`sys.exit` would, less the interpreter's finalization."""
+    if code is None:
+        code = 0
+    if not isinstance(code, int):
+        sys.exit(code)
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._shutdown()   # what finalization calls first
+    import atexit
+
+    atexit._run_exitfuncs()
+    atexit._clear()   # a fall back to sys.exit below must not run them twice
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        sys.exit(code)   # the interpreter's own report of a broken stdout, and its status
+    os._exit(code & 0xFF)
