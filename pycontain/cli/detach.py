@@ -67,7 +67,8 @@ def _image_spec(args: argparse.Namespace, image: str, cmd: list[str]) -> dict[st
             "workdir": args.workdir or d.workdir, "user": user, "image_root": store.root,
             "image": img.digest, "layers": tuple(layers), "mnt": mnt,
             "storage_driver": _storage_driver(args),
-            "healthcheck": from_image(img.config.raw.get("config") or {})}
+            "healthcheck": from_image(img.config.raw.get("config") or {}),
+            "expose": d.exposed_ports}
 
 
 def _storage_driver(args: argparse.Namespace) -> str:
@@ -101,12 +102,14 @@ def _healthcheck(mine: Any, image_check: Any) -> Any:
     return merged
 
 
-def _network_fields(args: argparse.Namespace) -> dict[str, Any]:
+def _network_fields(args: argparse.Namespace, image_expose: Any = ()) -> dict[str, Any]:
     """The spec's fields of a bridge network: the ports as one normal form each."""
     from pycontain.net.ports import parse_ports
+    from pycontain.net.publishall import combine
 
     return {"ports": tuple(str(p) for p in parse_ports(args.publish)), "ip": args.ip,
-            "ip6": args.ip6, "network_aliases": tuple(args.network_alias)}
+            "ip6": args.ip6, "network_aliases": tuple(args.network_alias),
+            "expose": combine(image_expose, args.expose), "publish_all": args.publish_all}
 
 
 def _start_error(text: str) -> str:
@@ -138,10 +141,16 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
         raise ConfigError("--restart", str(err).split(": ", 1)[-1]) from None
     if args.rm and args.restart != "no":
         raise ConfigError("--rm", "a container removed when it ends has no --restart policy")
+    from pycontain.cli.securityopt import parse as security_opts
     from pycontain.credentials import Capabilities
 
-    Capabilities.docker(args.cap_add, args.cap_drop, add_field="--cap-add",
-                        drop_field="--cap-drop")   # one error naming the flag, before anything
+    # each bad value: one error naming its flag, before anything is made
+    caps = Capabilities.docker(args.cap_add, args.cap_drop, add_field="--cap-add",
+                               drop_field="--cap-drop")
+    # Docker reads a profile file at create, resolved for the container's capabilities: the
+    # record keeps the result, so a restart does not depend on the file
+    security = security_opts(args.security_opt, args.seccomp)
+    seccomp_profile = security.resolved(caps)
     log = _log_config(args.log_opt, args.log_driver)
     if args.rootfs:
         import os
@@ -154,7 +163,8 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
               "stop_timeout": "--stop-timeout", "name": "--name", "restart": "--restart",
               "capabilities": "--cap-add", "cap_add": "--cap-add", "cap_drop": "--cap-drop",
               "hostname": "--hostname", "tty": "-t",
-              "open_stdin": "-i", **OPTION_OF}
+              "open_stdin": "-i", "expose": "--expose", "publish_all": "--publish-all",
+              **OPTION_OF}
     made: list[str] = []   # anonymous volumes made here: removed again if nothing runs
     vs: Any = None
     try:
@@ -185,12 +195,14 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
                     m = f"{m},source={anonymous()}"
                 mnts.append(m)
             fields.update(volumes=tuple(vols), mounts=tuple(mnts), volume_root=vs.root)
-        fields.update(_network_fields(args))
+        fields.update(_network_fields(args, fields.get("expose", ())))
         spec = ContainerSpec(
             rootfs=args.rootfs, read_only=args.read_only, hostname=args.hostname,
             memory=args.memory, pids=args.pids, cpus=args.cpus, init=args.init,
             network=args.net, cap_add=args.cap_add, cap_drop=args.cap_drop,
-            seccomp=args.seccomp, tty=args.tty,
+            seccomp=security.seccomp, seccomp_profile=seccomp_profile,
+            no_new_privileges=security.no_new_privileges is not False,
+            security_opt=security.strings, tty=args.tty,
             open_stdin=args.interactive, **fields)
         cid = Engine().run(spec, name=args.name, restart=args.restart, log=log,
                            auto_remove=args.rm, stop_signal=args.stop_signal,

@@ -13,7 +13,7 @@ VERBS = {
     "volume": ("pycontain.cli.volume", "create, list, inspect and remove named volumes"),
     "ps": ("pycontain.cli.ctl.ps", "list managed containers (run -d)"),
     "logs": ("pycontain.cli.ctl.logs", "show a managed container's output"),
-    "start": ("pycontain.cli.ctl.start", "start stopped managed containers"),
+    "start": ("pycontain.cli.ctl.start", "start stopped managed containers (-a: attached)"),
     "stop": ("pycontain.cli.ctl.stop", "stop managed containers (signal, then SIGKILL)"),
     "restart": ("pycontain.cli.ctl.restart", "restart managed containers"),
     "kill": ("pycontain.cli.ctl.kill", "send a signal to managed containers"),
@@ -27,6 +27,7 @@ VERBS = {
     "events": ("pycontain.cli.ctl.events", "what happened to managed containers"),
     "attach": ("pycontain.cli.ctl.attach", "follow a managed container's output live"),
     "top": ("pycontain.cli.ctl.top", "show a managed container's processes"),
+    "port": ("pycontain.cli.ctl.port", "show where a managed container's ports are published"),
     "stats": ("pycontain.cli.ctl.stats", "show what managed containers use"),
     "commit": ("pycontain.cli.ctl.commit", "a new image from a managed container's changes"),
     "export": ("pycontain.cli.ctl.export", "a managed container's filesystem as a tar"),
@@ -49,8 +50,10 @@ VERBS = {
 
 def _parser(verb: str | None = None) -> argparse.ArgumentParser:
     """The parser; with *verb*, only that verb's arguments are built (its module imported)."""
+    from pycontain.cli._help import Formatter
+
     p = argparse.ArgumentParser(
-        prog="pycontain",
+        prog="pycontain", formatter_class=Formatter,
         description="Run isolated processes (containers) built from namespaces, cgroups and a root filesystem.",
     )
     p.add_argument("--version", action="version", version=f"pycontain {_version()}")
@@ -67,7 +70,7 @@ def _parser(verb: str | None = None) -> argparse.ArgumentParser:
     for name, (mod, help_) in VERBS.items():
         if verb is not None and verb != name:
             continue   # a parser per verb is a start's cost: only the one asked for is made
-        sp = sub.add_parser(name, help=help_, description=help_)
+        sp = sub.add_parser(name, help=help_, description=help_, formatter_class=Formatter)
         importlib.import_module(mod).add_arguments(sp)
     return p
 

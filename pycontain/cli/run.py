@@ -27,6 +27,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "root); pasta; or the name of a network (pycontain network create)",
         publish_help="publish a container port on the host (bridge networks, pasta)",
         alias_help="another name the container has on a user-defined network")
+    p.add_argument("-P", "--publish-all", action="store_true",
+                   help="publish every exposed port (the image's EXPOSE, --expose) that no -p "
+                   "publishes on a free host port of the ephemeral range, on every address "
+                   "(bridge networks; see pycontain port)")
+    p.add_argument("--expose", metavar="PORT[/PROTO]", action="append", default=[],
+                   help="expose a port or a range of ports (8000-8010/udp) without publishing "
+                   "it (-P publishes it)")
     p.add_argument("--name", metavar="NAME",
                    help="the container's name (how others on a user-defined network find it)")
     p.add_argument("--user", metavar="UID[:GID]", help="numeric user and group to run as")
@@ -42,8 +49,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run PROG with CMD as its arguments instead of the image's entrypoint "
                    "and command (\"\": no entrypoint)")
     p.add_argument("--read-only", action="store_true", help="mount the root filesystem read-only")
-    p.add_argument("--seccomp", choices=("default", "unconfined"), default="default",
-                   help="default: Docker's default seccomp profile (the default); unconfined: none")
+    p.add_argument("--seccomp", choices=("default", "unconfined"),
+                   help="default: Docker's default seccomp profile (the default); unconfined: "
+                   "none (as --security-opt seccomp=builtin|unconfined)")
+    p.add_argument("--security-opt", metavar="OPT", action="append", default=[],
+                   help="Docker's security options: seccomp=unconfined, seccomp=builtin, "
+                   "seccomp=FILE (a Docker or OCI seccomp profile, read now), "
+                   "no-new-privileges[=true|false] (true is pycontain's default), "
+                   "apparmor=unconfined, label=disable")
     p.add_argument("--pod", metavar="NAME",
                    help="run in a pod (pycontain pod create): its network, IPC, hostname and cgroup")
     p.add_argument("-d", "--detach", action="store_true",
@@ -100,8 +113,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import subprocess
-
     from pycontain.errors import ConfigError
 
     cmd = list(args.cmd)
@@ -119,6 +130,15 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("--rootfs", "give an image or --rootfs, not both")
     if args.tty:
         _check_tty(args)
+    from pycontain.net.publishall import parse_expose
+
+    parse_expose(args.expose)   # one error naming --expose, before anything is made
+    if args.publish_all and args.net in ("none", "host") and not args.pod:
+        import sys
+
+        # Docker's word for it: -P without a bridge network publishes nothing
+        print(f"WARNING: Published ports are discarded when using {args.net} network mode",
+              file=sys.stderr)
     if args.detach and args.interactive and not args.tty:
         raise ConfigError("-i", "a detached container (-d) reads input only on a terminal "
                           "(-dit)")
@@ -126,6 +146,8 @@ def main(args: argparse.Namespace) -> int:
         from pycontain.cli.detach import run_detached
 
         return run_detached(args, cmd, image)
+    import subprocess  # the foreground's timeout only: run -d does not pay its import
+
     for opt, given in (("--restart", args.restart != "no"),
                        ("--log-driver", args.log_driver != "json-file"),
                        ("--log-opt", bool(args.log_opt)), ("--init", args.init),
@@ -141,6 +163,7 @@ def main(args: argparse.Namespace) -> int:
             raise ConfigError(opt, "goes with -d (a managed container)")
 
     from pycontain.cgroups import Resources, parse_size
+    from pycontain.cli.securityopt import parse as security_opts
     from pycontain.container import Container
     from pycontain.credentials import Capabilities, User
     from pycontain.defaults import (
@@ -152,11 +175,16 @@ def main(args: argparse.Namespace) -> int:
     from pycontain.namespaces import Namespaces
     from pycontain.rootfs import Chroot, Mount, RootFS
 
+    # before anything is made: a bad option or profile leaves nothing behind
+    caps = Capabilities.docker(args.cap_add, args.cap_drop, add_field="--cap-add",
+                               drop_field="--cap-drop")
+    security = security_opts(args.security_opt, args.seccomp).container_kw(caps)
     pod = _attach_pod(args) if args.pod else None
     hostname = pod.hostname if pod is not None else (args.hostname or DEFAULT_HOSTNAME)
     rootfs: Any
     held: Any = None   # the image store holding this run's image
     image_env: dict[str, str] = {}
+    image_expose: tuple[str, ...] = ()
     image_user: Any = None
     image_cwd: str | None = None
     if image is not None:
@@ -180,6 +208,7 @@ def main(args: argparse.Namespace) -> int:
         cmd = d.argv(cmd or None, entrypoint=args.entrypoint)
         image_env = dict(e.partition("=")[::2] for e in d.env)
         image_cwd = d.workdir
+        image_expose = d.exposed_ports
         if d.user and not args.user:
             image_user = resolve_user(lowers, d.user, "image config User")
         elif args.user and not args.user.replace(":", "").isdigit():
@@ -207,7 +236,13 @@ def main(args: argparse.Namespace) -> int:
         names.discard("net")  # the host's network
     net_kw: dict[str, Any] = {}
     if pod is None:
-        net_kw = {"network": args.net, "ports": _field("--publish", lambda: _ports(args.publish)),
+        ports = _field("--publish", lambda: _ports(args.publish))
+        if args.publish_all and args.net not in ("none", "host"):
+            from pycontain.net.publishall import assign, combine
+
+            ports = _ports(_field("--publish-all", lambda: assign(
+                args.publish, combine(image_expose, args.expose))))
+        net_kw = {"network": args.net, "ports": ports,
                   "ip": args.ip, "ip6": args.ip6, "network_aliases": tuple(args.network_alias),
                   "name": args.name}
     kw: dict[str, Any] = {}
@@ -226,8 +261,6 @@ def main(args: argparse.Namespace) -> int:
             raise ConfigError("--env", f"expected K=V, got {item!r}")
         k, v = item.split("=", 1)
         env[k] = v
-    caps = Capabilities.docker(args.cap_add, args.cap_drop, add_field="--cap-add",
-                               drop_field="--cap-drop")
     ckw: dict[str, Any] = {
         "rootfs": rootfs,
         "cgroup": resources,
@@ -236,7 +269,8 @@ def main(args: argparse.Namespace) -> int:
         "env": env,
         "cwd": args.workdir or image_cwd,
         "capabilities": caps,
-        "seccomp": "default" if args.seccomp == "default" else None,
+        "seccomp": "default",
+        **security,
     }
     if pod is not None:
         container = pod.container(**ckw)  # closed with the pod, which stays up
@@ -339,7 +373,8 @@ def _attach_pod(args: argparse.Namespace) -> Any:
 
     if args.net != "none":
         raise ConfigError("--net", "a pod's containers use the pod's network")
-    for opt, value in (("--publish", args.publish), ("--ip", args.ip), ("--ip6", args.ip6),
+    for opt, value in (("--publish", args.publish), ("--publish-all", args.publish_all),
+                       ("--ip", args.ip), ("--ip6", args.ip6),
                        ("--network-alias", args.network_alias)):
         if value:
             raise ConfigError(opt, "a pod's containers use the pod's network: set it on "

@@ -43,6 +43,9 @@ def main(entry_dir: str) -> int:
         from ..cgroups import Cgroup
 
         cgroup = Cgroup.open(rec.cgroup)
+    from .startgate import wait
+
+    wait(os.path.join(entry_dir, "run"))   # start -a: until its caller has attached
     with _keeper.unguarded():
         # the monitor's own child (CLONE_PARENT), with a death signal tied to it: a
         # SIGKILLed monitor takes its container along
@@ -81,21 +84,48 @@ def main(entry_dir: str) -> int:
 def _spawn_bridged(rec: Any, entry_dir: str, spawn: Callable[[Any], Any]) -> Any:
     """Start a container on a bridge network with *spawn* (see :mod:`.netstate`): at the
     address of its last run where that is still free, its lease then handed to it."""
-    from ..errors import ConfigError
+    from ..errors import ConfigError, NetworkError
     from . import netstate
 
     run_dir = os.path.join(entry_dir, "run")
     if rec.spec.net_dir:   # the network state the container was made with
         os.environ["PYCONTAIN_NETWORK_DIR"] = rec.spec.net_dir
-    spec = netstate.wanted(rec.spec, run_dir)
-    try:
-        proc = spawn(spec)
-    except ConfigError as err:
-        if spec is rec.spec or err.field not in ("ip", "ip6"):
-            raise
-        proc = spawn(rec.spec)   # its last address is taken (or no longer on the network)
+    tries = 1
+    if rec.spec.publish_all:
+        from ..net import publishall
+
+        tries = publishall.TRIES
+    for attempt in range(tries):
+        base = _published_all(rec.spec, run_dir)
+        spec = netstate.wanted(base, run_dir)
+        try:
+            try:
+                proc = spawn(spec)
+            except ConfigError as err:
+                if spec is base or err.field not in ("ip", "ip6"):
+                    raise
+                proc = spawn(base)   # its last address is taken (or no longer on the network)
+            break
+        except NetworkError:
+            # another start took a port chosen here first: choose again
+            if base.ports == rec.spec.ports or attempt == tries - 1:
+                raise
     netstate.record(run_dir, proc)
     return proc
+
+
+def _published_all(spec: Any, run_dir: str) -> Any:
+    """*spec* with a host port for each exposed port that no -p publishes (-P): the one of
+    its last run while that is free (see :mod:`pycontain.net.publishall`)."""
+    if not spec.publish_all:
+        return spec
+    import attrs
+
+    from ..net.publishall import assign
+    from . import netstate
+
+    return attrs.evolve(spec, ports=assign(spec.ports, spec.expose,
+                                           netstate.last_ports(run_dir)))
 
 
 def _drop_files() -> None:

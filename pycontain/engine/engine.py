@@ -25,7 +25,6 @@ import contextlib
 import datetime
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -276,16 +275,20 @@ class Engine:
             raise
         return cid
 
-    def start(self, ref: str, *, timeout: float = 30) -> None:
+    def start(self, ref: str, *, timeout: float = 30,
+              attach: bool = False) -> mon.Attachment | None:
         """Start the container (again) and return once its process runs: its monitor has
-        its pid, or the creator failed (ContainerError with the reason)."""
+        its pid, or the creator failed (ContainerError with the reason).  *attach*
+        (``start -a``): return an attachment made before the container's process started
+        (none of its output is missed; see :mod:`.startgate`), or to the running one."""
         cid = self.resolve(ref)
         with self.store.locked(cid):
             rec = self.store.load(cid)
             run_dir = self._run_dir(cid)
             handle = mon.MonitorHandle(run_dir)
             if handle.running():
-                return  # as docker start of a running container: nothing to do
+                # as docker start of a running container: nothing to do
+                return handle.attach() if attach else None
             self._kill_orphans(rec)
             cg = self._cgroup(rec)
             with contextlib.suppress(FileNotFoundError):
@@ -294,16 +297,28 @@ class Engine:
             self.store.save(cid, rec)
             if cg is not None:
                 _keeper.untrack(cg.dirs)   # the record holds it now: it outlives us
-            handle = mon.start(
-                run_dir, [sys.executable, "-S", "-m", "pycontain.engine.creator",
-                          self.store.dir(cid)],
-                log=mon.LogConfig(rec.log_driver, None, rec.log_max_size, rec.log_max_files,
-                                  bool(rec.log_compress)),
-                restart=rec.restart, stop_signal=rec.stop_signal, stop_timeout=rec.stop_timeout,
-                oom_file=_oom_file(cg), env=_python_env(), cwd="/",
-                health=health.probe_for(self.root, rec),
-                exit_command=self._exit_command(rec), tty=rec.spec.tty,
-                stdin=rec.spec.open_stdin, fork_creator=self._fork_creator(rec))
+            gate = None
+            if attach:
+                from .startgate import Gate
+
+                gate = Gate(run_dir)
+            try:
+                handle = mon.start(
+                    run_dir, [sys.executable, "-S", "-m", "pycontain.engine.creator",
+                              self.store.dir(cid)],
+                    log=mon.LogConfig(rec.log_driver, None, rec.log_max_size,
+                                      rec.log_max_files, bool(rec.log_compress)),
+                    restart=rec.restart, stop_signal=rec.stop_signal,
+                    stop_timeout=rec.stop_timeout, oom_file=_oom_file(cg),
+                    env=_python_env(), cwd="/", health=health.probe_for(self.root, rec),
+                    exit_command=self._exit_command(rec), tty=rec.spec.tty,
+                    stdin=rec.spec.open_stdin,
+                    # a forked creator would hold the gate's lock itself
+                    fork_creator=None if attach else self._fork_creator(rec))
+                attached = handle.attach() if attach else None
+            finally:
+                if gate is not None:
+                    gate.open()
         self._event("start", cid, rec.name, rec.spec)
         if rec.auto_remove:
             self._start_reaper(cid)
@@ -312,12 +327,16 @@ class Engine:
             st = handle.status()
             err = _read_text(os.path.join(run_dir, CREATE_ERROR))
             if err:
+                if attached is not None:
+                    attached.close()
                 code, _, msg = err.partition(" ")
                 raise StartError(f"the container did not start: {msg}",
                                  int(code) if code.isdigit() else 125)
             if st.pid != st.creator_pid or st.status not in ("running",):
-                return
+                return attached
             if time.monotonic() > deadline:
+                if attached is not None:
+                    attached.close()
                 raise ContainerError(f"the container {cid[:12]} did not start within "
                                      f"{timeout:g} s")
             time.sleep(0.002)
@@ -364,6 +383,8 @@ class Engine:
                 netstate.release(rec.spec, self._run_dir(rec.id))
 
     def _start_reaper(self, cid: str) -> None:
+        import subprocess  # --rm only: not on every engine command's import
+
         subprocess.Popen(
             [sys.executable, "-S", "-m", "pycontain.engine.reaper", self.root, cid],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -748,6 +769,12 @@ class Engine:
         info["NetworkSettings"] = netstate.settings(rec.spec, self._run_dir(rec.id),
                                                     info["State"]["Running"])
         info["HostConfig"]["PortBindings"] = netstate.bindings(rec.spec)
+        info["HostConfig"]["PublishAllPorts"] = rec.spec.publish_all
+        if rec.spec.expose or rec.spec.ports:
+            from ..net.publishall import exposed
+
+            info["Config"]["ExposedPorts"] = {
+                k: {} for k in exposed(rec.spec.expose, rec.spec.ports)}
         if info["State"]["Running"] and self._is_paused(rec):
             info["State"]["Status"] = "paused"
             info["State"]["Paused"] = True
@@ -909,6 +936,7 @@ def _inspect(rec: ContainerRecord, st: mon.MonitorStatus | None, log_path: str
             "NanoCpus": nano_cpus,
             "ReadonlyRootfs": spec.read_only,
             "Init": spec.init,
+            "SecurityOpt": list(spec.security_opt) or None,   # Docker's null when none
         },
         "CgroupPath": rec.cgroup,
     }

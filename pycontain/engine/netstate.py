@@ -28,7 +28,8 @@ from typing import Any
 from ..errors import ConfigError, NetworkError
 from .spec import ContainerSpec
 
-__all__ = ["FILE", "bindings", "ports_text", "record", "release", "settings", "state_dir", "wanted"]
+__all__ = ["FILE", "bindings", "last_ports", "ports_text", "record", "release", "settings",
+           "state_dir", "wanted"]
 
 FILE = "network.json"
 _ENV = "PYCONTAIN_NETWORK_DIR"
@@ -86,7 +87,7 @@ def record(run_dir: str, proc: Any) -> None:
             "gateway4": net.gateway4 or "", "gateway6": net.gateway6 or "",
             "prefix4": int(net.subnet4.split("/")[1]) if net.subnet4 else 0,
             "prefix6": int(net.subnet6.split("/")[1]) if net.subnet6 else 0,
-            "owner": att.lease.owner}
+            "owner": att.lease.owner, "ports": [str(p) for p in att.ports]}
     tmp = os.path.join(run_dir, FILE + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f)
@@ -118,13 +119,17 @@ def settings(spec: ContainerSpec, run_dir: str, running: bool) -> dict[str, Any]
     with the run's addresses."""
     last = _read(run_dir) if running and spec.bridged else None
     last = last or {}
-    ports: dict[str, list[dict[str, str]]] = {}
-    if running and spec.ports:
+    ports: dict[str, list[dict[str, str]] | None] = {}
+    if running and spec.bridged:
         from ..net.ports import parse_ports
+        from ..net.publishall import exposed
 
-        for p in parse_ports(spec.ports):
-            ports.setdefault(f"{p.container_port}/{p.protocol}", []).append(
-                {"HostIp": p.host_ip or "0.0.0.0", "HostPort": str(p.host_port)})
+        # an exposed port that nothing publishes is null, as in Docker
+        ports.update(dict.fromkeys(exposed(spec.expose, spec.ports)))
+        for p in parse_ports(_run_ports(last, spec.ports)):
+            binds = ports.get(f"{p.container_port}/{p.protocol}") or []
+            binds.append({"HostIp": p.host_ip or "0.0.0.0", "HostPort": str(p.host_port)})
+            ports[f"{p.container_port}/{p.protocol}"] = binds
     entry = {"Aliases": list(spec.network_aliases), "NetworkID": last.get("network", ""),
              "IPAddress": last.get("ip4", ""), "IPPrefixLen": last.get("prefix4", 0),
              "Gateway": last.get("gateway4", "") if last.get("ip4") else "",
@@ -143,6 +148,32 @@ def settings(spec: ContainerSpec, run_dir: str, running: bool) -> dict[str, Any]
     }
 
 
+def _run_ports(last: dict[str, Any], fallback: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The ports the run *last* published (with the host ports -P chose), else
+    *fallback* (a run recorded before the ports were)."""
+    got = last.get("ports")
+    if isinstance(got, list) and all(isinstance(p, str) for p in got):
+        from ..net.ports import parse_ports
+
+        with contextlib.suppress(ConfigError):
+            parse_ports(got)
+            return tuple(got)
+    return fallback
+
+
+def last_ports(run_dir: str) -> dict[str, int]:
+    """The host port of each container port (``{"80/tcp": 32768}``) that the last run
+    published on every address: what a restart asks for again for its -P ports."""
+    last = _read(run_dir) or {}
+    from ..net.ports import parse_ports
+
+    out = {}
+    for p in parse_ports(_run_ports(last)):
+        if p.host_ip is None:
+            out[f"{p.container_port}/{p.protocol}"] = p.host_port
+    return out
+
+
 def bindings(spec: ContainerSpec) -> dict[str, list[dict[str, str]]]:
     """``HostConfig.PortBindings``: the ports as asked for, running or not."""
     out: dict[str, list[dict[str, str]]] = {}
@@ -157,10 +188,14 @@ def bindings(spec: ContainerSpec) -> dict[str, list[dict[str, str]]]:
 
 def ports_text(ports: dict[str, Any]) -> str:
     """``docker ps``'s PORTS column of a ``NetworkSettings.Ports``: ``0.0.0.0:8080->80/tcp``,
-    runs of consecutive ports as ranges (``0.0.0.0:8000-8002->80-82/tcp``)."""
+    runs of consecutive ports as ranges (``0.0.0.0:8000-8002->80-82/tcp``), an exposed
+    port that nothing publishes as ``80/tcp``."""
     rows = []
     for key, binds in (ports or {}).items():
         port, _, proto = key.partition("/")
+        if not binds:
+            with contextlib.suppress(ValueError):
+                rows.append((proto, "", int(port), 0))   # host port 0: not published
         for b in binds or ():
             with contextlib.suppress(KeyError, ValueError):
                 rows.append((proto, b["HostIp"], int(port), int(b["HostPort"])))
@@ -169,7 +204,7 @@ def ports_text(ports: dict[str, Any]) -> str:
     for proto, ip, cport, hport in rows:
         last = runs[-1] if runs else None
         if last and last[:2] == [proto, ip] and cport == last[2] + last[4] \
-                and hport == last[3] + last[4]:
+                and (hport == last[3] + last[4] or hport == last[3] == 0):
             last[4] += 1
         else:
             runs.append([proto, ip, cport, hport, 1])
@@ -178,6 +213,9 @@ def ports_text(ports: dict[str, Any]) -> str:
 
     out = []
     for proto, ip, cport, hport, n in runs:
+        if not hport:
+            out.append(f"{span(cport, n)}/{proto}")
+            continue
         host = f"[{ip}]" if ":" in ip else ip
         out.append(f"{host}:{span(hport, n)}->{span(cport, n)}/{proto}")
     return ", ".join(out)

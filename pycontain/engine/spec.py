@@ -29,6 +29,22 @@ def _strs(v: Any) -> tuple[str, ...]:
     return tuple(v)
 
 
+def _json_text(v: Any) -> str | None:
+    """A JSON object (or its text) as canonical text: hashable, as a spec must be."""
+    import json
+
+    if v is None:
+        return None
+    try:
+        data = json.loads(v) if isinstance(v, str) else v
+        if not isinstance(data, dict):
+            raise TypeError
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        raise ConfigError("seccomp_profile", "expected a JSON object (an OCI linux.seccomp "
+                          "object)") from None
+
+
 @define(frozen=True)
 class ContainerSpec:
     """The container of a managed entry.  *rootfs*: a directory, or None for the default
@@ -54,6 +70,13 @@ class ContainerSpec:
     cap_add: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     cap_drop: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     seccomp: str = "default"
+    #: with seccomp="profile": the OCI ``linux.seccomp`` object, resolved for the container's
+    #: capabilities when it was made (Docker's --security-opt seccomp=FILE), so that a
+    #: restart needs no file; held as canonical JSON text (the spec stays hashable)
+    seccomp_profile: str | None = attrs.field(default=None, converter=_json_text)
+    no_new_privileges: bool = True
+    #: Docker's --security-opt values, as inspect shows them
+    security_opt: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     #: an image's root: the image store, the image's digest (held while the container
     #: exists), its layer directories (top first) and the empty directory the overlay goes
     #: on; the container's changes are kept in its entry (``fs/upper``)
@@ -79,6 +102,11 @@ class ContainerSpec:
     #: attached to); *open_stdin* (-i): attach input goes to it, else it reads nothing
     tty: bool = False
     open_stdin: bool = False
+    #: Docker's --expose and the image's ExposedPorts (``80/tcp`` each), and -P: each of
+    #: them (and of the ports) that no -p publishes gets a free host port at each start
+    #: (see :mod:`pycontain.net.publishall`); only a bridge network publishes
+    expose: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    publish_all: bool = False
 
     @property
     def bridged(self) -> bool:
@@ -100,15 +128,25 @@ class ContainerSpec:
             from ..net.ports import parse_ports
 
             parse_ports(self.ports)   # each bad value: one error (field "ports")
-        for field in ("tty", "open_stdin"):
+        if self.expose:
+            from ..net.publishall import parse_expose
+
+            parse_expose(self.expose, "expose")   # a bad value: one error (field "expose")
+        for field in ("tty", "open_stdin", "publish_all"):
             if not isinstance(getattr(self, field), bool):
                 raise ConfigError(field, f"expected True or False, not "
                                   f"{getattr(self, field)!r}")
         if self.open_stdin and not self.tty:
             raise ConfigError("open_stdin", "a managed container's stdin is kept open only "
                               "on a terminal (tty=True)")
-        if self.seccomp not in ("default", "unconfined"):
-            raise ConfigError("seccomp", f"expected default or unconfined, not {self.seccomp!r}")
+        if self.seccomp not in ("default", "unconfined", "profile"):
+            raise ConfigError("seccomp", f"expected default, unconfined or profile, not "
+                              f"{self.seccomp!r}")
+        if (self.seccomp == "profile") != (self.seccomp_profile is not None):
+            raise ConfigError("seccomp_profile", "goes with seccomp='profile', and only with it")
+        if not isinstance(self.no_new_privileges, bool):
+            raise ConfigError("no_new_privileges", f"expected True or False, not "
+                              f"{self.no_new_privileges!r}")
         if self.storage_driver is not None:   # not chosen: no import of the storage package
             from ..storage.driver import check_driver
 
@@ -123,7 +161,7 @@ class ContainerSpec:
         if not self.bridged:
             return self
         return attrs.evolve(self, network="none", ports=(), ip=None, ip6=None,
-                            network_aliases=())
+                            network_aliases=(), publish_all=False)
 
     def container(self, cgroup: Any = True, fs_dir: str | None = None,
                   name: str | None = None) -> Any:
@@ -178,18 +216,29 @@ class ContainerSpec:
         if self.bridged:
             limits.update(ports=self.ports, ip=self.ip, ip6=self.ip6,
                           network_aliases=self.network_aliases, name=name)
+        seccomp: dict[str, Any] = {"seccomp": "default" if self.seccomp == "default" else None}
+        if self.seccomp_profile is not None:
+            import json
+
+            from ..seccomp import compile_profile
+
+            f = compile_profile(json.loads(self.seccomp_profile), path="seccomp_profile")
+            seccomp = {"seccomp": f.bpf, "seccomp_flags": f.flags}
         return Container(
             rootfs=rootfs, namespaces=Namespaces(create=names), hostname=hostname,
             network=self.network, cgroup=cgroup, env=env, cwd=self.workdir,
             user=User.parse(self.user) if self.user else None, capabilities=caps,
-            seccomp="default" if self.seccomp == "default" else None, init=self.init,
-            **limits)
+            no_new_privileges=self.no_new_privileges, init=self.init, **seccomp, **limits)
 
     def to_json(self) -> dict[str, Any]:
         d = attrs.asdict(self)
         for k in ("cmd", "env", "cap_add", "cap_drop", "layers", "volumes", "mounts", "ports",
-                  "network_aliases"):
+                  "network_aliases", "security_opt", "expose"):
             d[k] = list(d[k])
+        if self.seccomp_profile is not None:
+            import json
+
+            d["seccomp_profile"] = json.loads(self.seccomp_profile)
         return d
 
     @classmethod

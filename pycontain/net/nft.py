@@ -846,3 +846,16 @@ def remove_owner(owner: str) -> int:
         with _lock:
             _addresses.pop(owner, None)
         return len(gone)
+
+
+def claimed_ports() -> set[tuple[str, int]]:
+    """(protocol, host port) of every port that a container publishes in this network
+    namespace, on any address: what a port chosen for ``-P`` must not be."""
+    out: set[tuple[str, int]] = set()
+    sets = _sets(_list("table") or [])
+    for name in (_OWN_ANY, *_OWN_IP.values()):
+        for key, _ in _elements(sets.get(name, {})):
+            parts = key.get("concat", []) if isinstance(key, dict) else []
+            if len(parts) >= 2:
+                out.add((str(parts[-2]), int(parts[-1])))
+    return out

@@ -53,23 +53,29 @@ def main(args: argparse.Namespace) -> int:
         if detached:
             print("read escape sequence", file=sys.stderr, flush=True)
             return 1
-        return _exit_code(e, rec.id)
+        return exit_code(e, rec.id)
     with e.monitor(rec.id).attach() as a:
         try:
-            while True:
-                got = a.recv()
-                if got is None:
-                    break
-                stream, data = got
-                out = sys.stderr.buffer if stream == "stderr" else sys.stdout.buffer
-                out.write(data)
-                out.flush()
+            relay_output(a)
         except KeyboardInterrupt:
             return 0   # detached: the container goes on
-    return _exit_code(e, rec.id)
+    return exit_code(e, rec.id)
 
 
-def _exit_code(e: Any, cid: str) -> int:
+def relay_output(a: Any) -> None:
+    """Copy the output of a container without a terminal to ours (stdout to stdout, stderr
+    to stderr) until its run ends."""
+    while True:
+        got = a.recv()
+        if got is None:
+            return
+        stream, data = got
+        out = sys.stderr.buffer if stream == "stderr" else sys.stdout.buffer
+        out.write(data)
+        out.flush()
+
+
+def exit_code(e: Any, cid: str) -> int:
     """The code of the run that just ended (the socket closes when it does)."""
     from pycontain.engine.engine import NoSuchContainer
 
@@ -84,26 +90,34 @@ def _exit_code(e: Any, cid: str) -> int:
 def _attach_terminal(e: Any, rec: Any, keys: bytes, stdin: bool) -> bool:
     """Relay the container's terminal until its run ends (False) or the detach keys are
     typed (True)."""
-    from pycontain import terminal
-    from pycontain.cli.detachkeys import EscapeFilter
     from pycontain.errors import ConfigError
 
     if stdin and not os.isatty(0):
         raise ConfigError("stdin", "the input device is not a TTY (give one, or --no-stdin)")
     with e.monitor(rec.id).attach() as a:
-        def resize(_sig: int = 0, _frame: object = None) -> None:
-            size = terminal.host_size()
-            if size is not None:
-                with contextlib.suppress(OSError):
-                    a.resize(*size)
+        return relay_terminal(a, keys, stdin)
 
-        old = signal.signal(signal.SIGWINCH, resize)
-        try:
-            resize()
-            with terminal.raw(0) if stdin else contextlib.nullcontext():
-                return _pump(a, EscapeFilter(keys), stdin)
-        finally:
-            signal.signal(signal.SIGWINCH, old)
+
+def relay_terminal(a: Any, keys: bytes, stdin: bool) -> bool:
+    """Relay the terminal of the attachment *a* to ours until the run ends (False) or the
+    detach keys are typed (True): its output, our window size, and our keys with *stdin*
+    (our terminal raw meanwhile)."""
+    from pycontain import terminal
+    from pycontain.cli.detachkeys import EscapeFilter
+
+    def resize(_sig: int = 0, _frame: object = None) -> None:
+        size = terminal.host_size()
+        if size is not None:
+            with contextlib.suppress(OSError):
+                a.resize(*size)
+
+    old = signal.signal(signal.SIGWINCH, resize)
+    try:
+        resize()
+        with terminal.raw(0) if stdin else contextlib.nullcontext():
+            return _pump(a, EscapeFilter(keys), stdin)
+    finally:
+        signal.signal(signal.SIGWINCH, old)
 
 
 def _pump(a: Any, keys: Any, stdin: bool) -> bool:
