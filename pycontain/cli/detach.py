@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-_BOOLS = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
-          **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}
+from ._gobool import GO_BOOLS
 
 
 def _log_config(opts: list[str], driver: str) -> Any:
@@ -30,9 +29,9 @@ def _log_config(opts: list[str], driver: str) -> Any:
             kw["max_files"] = int(value)
         elif key == "compress":
             # Go's strconv.ParseBool, as Docker reads it
-            if value not in _BOOLS:
+            if value not in GO_BOOLS:
                 raise ConfigError("--log-opt", f"compress: expected true or false, not {value!r}")
-            kw["compress"] = _BOOLS[value]
+            kw["compress"] = GO_BOOLS[value]
         else:
             raise ConfigError("--log-opt",
                               f"unknown option {key!r} (max-size, max-file, compress)")

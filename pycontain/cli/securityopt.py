@@ -24,10 +24,9 @@ from attrs import define
 
 from pycontain.errors import ConfigError
 
+from ._gobool import GO_BOOLS
+
 FLAG = "--security-opt"
-#: Go's strconv.ParseBool, as dockerd reads no-new-privileges=VALUE
-_BOOLS = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
-          **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}
 #: Docker's special seccomp values; any other is a file
 BUILTIN, UNCONFINED = "builtin", "unconfined"
 
@@ -98,9 +97,9 @@ def parse(values: Sequence[str], seccomp_flag: str | None = None) -> SecurityOpt
                 # Docker's client sends the file's content, and inspect shows that
                 shown = "seccomp=" + json.dumps(profile, separators=(",", ":"))
         elif key == "no-new-privileges":
-            if value not in _BOOLS:
+            if value not in GO_BOOLS:
                 raise ConfigError(FLAG, f"{opt!r}: no-new-privileges is true or false")
-            nnp.add(_BOOLS[value])
+            nnp.add(GO_BOOLS[value])
         elif key == "apparmor":
             if value != "unconfined":
                 raise ConfigError(FLAG, f"{opt!r}: pycontain does not confine with AppArmor "

@@ -6,9 +6,13 @@ Kept light: ``--version``, ``--help`` and a usage error import nothing but this 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
+from .._gobool import GO_BOOLS
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from pycontain.oci.runtime import Runtime
 
 __all__ = [
@@ -27,7 +31,10 @@ __all__ = [
 PROG = "pycontain-runc"
 
 #: the global options, by flag name (``opts["log-format"]``)
-Options = dict[str, Any]
+if TYPE_CHECKING:
+    Options = dict[str, Any]
+else:
+    Options = dict
 
 
 class UsageError(Exception):
@@ -163,18 +170,13 @@ def split_global(argv: list[str]) -> tuple[Options, list[str]]:
                 val = argv[i]
             opts[name] = val
         elif name in GLOBAL_BOOL:
-            if eq and val not in _TRUE | _FALSE:
+            if eq and val not in GO_BOOLS:
                 raise UsageError(f"invalid boolean value {val!r} for --{name}")
-            opts[name] = not eq or val in _TRUE
+            opts[name] = not eq or GO_BOOLS[val]
         else:
             raise UsageError(f"flag provided but not defined: {a}")
         i += 1
     return opts, argv[i:]
-
-
-# Go's strconv.ParseBool, which runc's --rootless reads (besides "auto")
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 
 def check_rootless(value: str | None) -> None:
@@ -185,10 +187,8 @@ def check_rootless(value: str | None) -> None:
     other mode is refused rather than ignored."""
     if value is None or value == "" or value.lower() == "auto":
         return
-    if value in _TRUE:
-        wanted = True
-    elif value in _FALSE:
-        wanted = False
+    if value in GO_BOOLS:   # besides "auto"
+        wanted = GO_BOOLS[value]
     else:
         raise UsageError(f"invalid --rootless value {value!r} (true, false or auto)")
     from pycontain.userns import privileged
