@@ -8,9 +8,13 @@ whose import and regex compilation cost every process about 8 ms.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
 
-T = TypeVar("T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+
 
 
 def to_tuple(value: Iterable[T]) -> tuple[T, ...]:

@@ -20,10 +20,11 @@ import mmap
 import os
 import threading
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
+    from typing import Any
 
 _lock = threading.Lock()
 _sock: socket.socket | None = None

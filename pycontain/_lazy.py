@@ -7,7 +7,10 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def loader(package: str, exports: Mapping[str, str | tuple[str, str]]) -> Callable[[str], Any]:

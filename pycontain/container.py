@@ -983,7 +983,7 @@ def _by_fd(mounts: Iterable[Any], to_close: list[int]) -> list[Any]:
             out.append(m)
             continue
         to_close.append(fd)
-        out.append(attrs.evolve(m, source_fd=fd))
+        out.append(P.evolve(m, source_fd=fd))
     return out
 
 

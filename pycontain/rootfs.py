@@ -4,7 +4,6 @@ original), with their mounts, device nodes, masked and read-only paths."""
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable, Iterable
 
 import attrs
@@ -12,35 +11,9 @@ import attrs
 from . import defaults as D
 from .errors import ConfigError
 from .lowlevel import plan as P
-from .lowlevel.kernel import MOUNT_FLAG_OPTIONS, MS_BIND, MS_RDONLY, PROPAGATION
+from .lowlevel.kernel import MS_BIND, MS_RDONLY, PROPAGATION
+from .mountopts import DEVICE_KINDS, parse_options
 from .mountpaths import container_path, proc_mount_refusal, resolve_in_root
-
-# options for the kernel's mount API we don't pass as data
-_IGNORED = {"tmpcopyup", "idmap", "ridmap", "rro", "rrw", "copy-symlink", "z", "Z"}
-
-
-def parse_options(options: Iterable[str], field: str = "options") -> tuple[int, int, str | None, bool]:
-    """OCI/mount(8) options -> (flags, propagation, data, recursive_ro)."""
-    flags = 0
-    prop = 0
-    data: list[str] = []
-    rro = False
-    for opt in options:
-        if not isinstance(opt, str):
-            raise ConfigError(field, f"mount options must be strings, got {opt!r}")
-        if opt in MOUNT_FLAG_OPTIONS:
-            clear, set_ = MOUNT_FLAG_OPTIONS[opt]
-            flags = (flags & ~clear) | set_
-        elif opt in PROPAGATION:
-            prop = PROPAGATION[opt]
-        elif opt == "rro":
-            flags |= MS_RDONLY
-            rro = True
-        elif opt in _IGNORED:
-            continue
-        else:
-            data.append(opt)
-    return flags, prop, (",".join(data) or None), rro
 
 
 def _strs(items: Iterable[str]) -> tuple[str, ...]:
@@ -115,10 +88,6 @@ class Mount:
         )
 
 
-#: A device's OCI type -> its file type (``u``, unbuffered, is a character device too).
-DEVICE_KINDS: dict[str, int] = {
-    "c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO,
-}
 
 
 @attrs.frozen

@@ -29,7 +29,10 @@ import termios
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["attach", "check_size", "copy_size", "get_size", "host_size", "pair", "proxy", "raw",
            "receive_master", "set_size"]

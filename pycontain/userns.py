@@ -12,11 +12,11 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from .errors import ConfigError
 from .lowlevel.proc import in_initial_userns  # a kernel fact; also offered from here
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .namespaces import IdMap
 

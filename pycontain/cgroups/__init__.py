@@ -1,11 +1,14 @@
 """Control groups: limits, stats, freeze and kill for a group of processes.
 
 One facade, :class:`Cgroup`, over the host's layout (:func:`detect`): cgroup v2, v1, or
-hybrid (v1 controllers plus a cgroup2 mount used for kill/freeze/events).
+hybrid (v1 controllers plus a cgroup2 mount used for kill/freeze/events).  :class:`Resources`
+(attrs) is imported on first use: the OCI runtime gives its cgroups the same limits as the
+plain record :class:`~pycontain.cgroups._values.LimitValues`, without attrs.
 """
 
 from __future__ import annotations
 
+from pycontain._lazy import loader
 from pycontain.cgroups._cgroup import ALL_CONTROLLERS, Cgroup, CgroupStats, remove_empty_parents
 from pycontain.cgroups._events import OomEvents
 from pycontain.cgroups._host import describe_host
@@ -18,24 +21,30 @@ from pycontain.cgroups._layout import (
     parse_proc_cgroup,
     resolve_path,
 )
-from pycontain.cgroups._resources import (
-    OCI_DEFAULT_DEVICE_RULES,
-    OCI_NAMES,
-    UNLIMITED,
+from pycontain.cgroups._limits import (
     DeviceRule,
     HugepageLimit,
     IgnoredResourceWarning,
     InterfacePriority,
     RdmaLimit,
-    Resources,
     ThrottleDevice,
     WeightDevice,
+)
+from pycontain.cgroups._values import (
+    OCI_DEFAULT_DEVICE_RULES,
+    OCI_NAMES,
+    UNLIMITED,
+    LimitValues,
     blkio_weight_to_io_weight,
     parse_size,
     shares_to_weight,
     swap_v2,
     with_default_devices,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pycontain.cgroups._resources import Resources
 
 __all__ = [
     "ALL_CONTROLLERS",
@@ -51,6 +60,7 @@ __all__ = [
     "HugepageLimit",
     "IgnoredResourceWarning",
     "InterfacePriority",
+    "LimitValues",
     "OomEvents",
     "RdmaLimit",
     "Resources",
@@ -68,3 +78,5 @@ __all__ = [
     "swap_v2",
     "with_default_devices",
 ]
+
+__getattr__ = loader(__name__, {"Resources": "_resources"})

@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from pycontain.cgroups._resources import DeviceRule
+from pycontain.cgroups._limits import DeviceRule
 from pycontain.errors import CgroupUnsupported
 
 __all__ = ["attached_programs", "compile_rules", "devices_supported", "set_device_rules"]

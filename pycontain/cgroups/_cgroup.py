@@ -11,9 +11,6 @@ import signal
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any, Self, TypedDict
-
-import attrs
 
 from pycontain import _keeper
 from pycontain.cgroups import _events, _stats, v1, v2
@@ -33,9 +30,18 @@ from pycontain.cgroups._layout import (
     Hierarchy,
     detect,
 )
-from pycontain.cgroups._resources import UNLIMITED, Resources
+from pycontain.cgroups._values import UNLIMITED, LimitValues
 from pycontain.defaults import CGROUP_PARENT
 from pycontain.errors import CgroupError, CgroupNotDelegated, CgroupUnsupported, ConfigError
+from pycontain.lowlevel.record import evolve
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Self, TypedDict
+
+    from pycontain.cgroups._resources import Resources
+else:
+    from pycontain._typing import TypedDict
 
 __all__ = ["ALL_CONTROLLERS", "Cgroup", "CgroupStats", "remove_empty_parents"]
 
@@ -46,7 +52,7 @@ ALL_CONTROLLERS: frozenset[str] = frozenset({"*"})
 _V1_DEFAULT = frozenset({"memory", "pids", "cpuacct"})
 _V2_DEFAULT = frozenset({"memory", "pids"})
 
-_EMPTY = Resources()
+_EMPTY = LimitValues()
 _counter = itertools.count(1)
 _O_PROCS = os.O_WRONLY | os.O_CLOEXEC
 _O_DIR = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
@@ -79,7 +85,7 @@ def _check_path(path: str) -> str:
     return path.rstrip("/")
 
 
-def _v1_required(layout: CgroupLayout, r: Resources) -> dict[str, str]:
+def _v1_required(layout: CgroupLayout, r: LimitValues) -> dict[str, str]:
     """v1 controller -> label of the field needing it; on hybrid hosts device rules and raw
     v2 files go to the cgroup2 directory when no v1 hierarchy takes them."""
     out = {c: r.label(f) for c, f in r.required().items()}
@@ -213,7 +219,7 @@ def _init_cpuset(fs: CgroupFS, d: str) -> None:
     _cpuset_cloning.add(d)
 
 
-def _cpuset_child(fs: CgroupFS, d: str, r: Resources) -> None:
+def _cpuset_child(fs: CgroupFS, d: str, r: LimitValues) -> None:
     """Give the new cpuset *d* CPUs and memory nodes: the kernel copies them when the
     parent has cgroup.clone_children; else we copy the parent's (cached: they rarely change,
     and a write the kernel refuses makes us read them again).
@@ -326,7 +332,7 @@ class Cgroup:
         *,
         parent: str = CGROUP_PARENT,
         path: str | None = None,
-        resources: Resources | None = None,
+        resources: Resources | LimitValues | None = None,
         controllers: Iterable[str] | None = None,
         root: str = DEFAULT_ROOT,
         fs: CgroupFS | None = None,
@@ -345,7 +351,7 @@ class Cgroup:
         """
         fs = REAL_FS if fs is None else fs
         layout = detect(root)
-        r = _EMPTY if resources is None else resources
+        r = _EMPTY if resources is None else resources.values()
         if path is None and name is not None and "/" in name:
             path, name = name, None
         if path is not None:
@@ -370,7 +376,7 @@ class Cgroup:
         fs: CgroupFS,
         layout: CgroupLayout,
         rel: str,
-        r: Resources,
+        r: LimitValues,
         required: dict[str, str],
         wanted: frozenset[str] | None,
     ) -> Cgroup:
@@ -426,7 +432,7 @@ class Cgroup:
         fs: CgroupFS,
         layout: CgroupLayout,
         rel: str,
-        r: Resources,
+        r: LimitValues,
         required: dict[str, str],
         wanted: frozenset[str] | None,
     ) -> Cgroup:
@@ -572,13 +578,13 @@ class Cgroup:
             assert self.unified_dir is not None
             v2.enable_all(self._fs, self.unified_dir)
 
-    def set(self, resources: Resources) -> None:
+    def set(self, resources: Resources | LimitValues) -> None:
         """Apply the limits that *resources* sets (the others stay as they are): a live
         update. With ``memory_check_before_update``, a memory limit below the current usage is
         refused (:class:`~pycontain.errors.CgroupError`) before anything is written.
         """
         self._check_open()
-        r = resources
+        r = resources.values()
         if r.memory_check_before_update:
             self._check_memory_usage(r)
         if self.mode is CgroupMode.V2:
@@ -591,7 +597,7 @@ class Cgroup:
         else:
             self._apply_v1(r)
 
-    def _apply_v1(self, r: Resources) -> None:
+    def _apply_v1(self, r: LimitValues) -> None:
         # Hybrid: device rules without a v1 devices hierarchy, and raw v2 files, go to the
         # cgroup2 directory.
         extra: dict[str, Any] = {}
@@ -601,14 +607,14 @@ class Cgroup:
             if r.unified:
                 extra["unified"] = r.unified
         if extra:
-            v1.apply(self._fs, self._v1, attrs.evolve(r, devices=None, unified=()))
+            v1.apply(self._fs, self._v1, evolve(r, devices=None, unified=()))
             assert self.unified_dir is not None
-            only = Resources(**extra, oci_names=r.oci_names)
+            only = LimitValues(**extra, oci_names=r.oci_names)
             v2.apply(self._fs, self.unified_dir, only)
         else:
             v1.apply(self._fs, self._v1, r)
 
-    def _check_memory_usage(self, r: Resources) -> None:
+    def _check_memory_usage(self, r: LimitValues) -> None:
         limit = r.memory_max
         if limit is None or limit == UNLIMITED:
             return

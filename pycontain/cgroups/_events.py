@@ -14,9 +14,12 @@ from __future__ import annotations
 import os
 import select
 import threading
-from typing import Self
 
 from pycontain.cgroups._fs import CgroupFS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Self
 
 __all__ = ["OomEvents", "oom_events_v1", "oom_events_v2"]
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from pycontain.cgroups._layout import DEFAULT_ROOT, detect
 from pycontain.errors import CgroupError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["describe_host"]
 

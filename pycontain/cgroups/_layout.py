@@ -12,9 +12,8 @@ import os
 import posixpath
 import threading
 
-import attrs
-
 from pycontain.errors import CgroupUnsupported
+from pycontain.lowlevel.record import record
 
 __all__ = [
     "CgroupLayout",
@@ -50,7 +49,7 @@ class CgroupMode(enum.Enum):
     HYBRID = "hybrid"
 
 
-@attrs.define(frozen=True)
+@record
 class Hierarchy:
     """One mounted cgroup hierarchy."""
 
@@ -90,7 +89,7 @@ class Hierarchy:
         return self.mount if path == "/" else self.mount + path
 
 
-@attrs.define(frozen=True)
+@record
 class CgroupLayout:
     """The result of :func:`detect`."""
 
@@ -145,7 +144,7 @@ def _unescape(field: str) -> str:
     return "".join(out)
 
 
-@attrs.define(frozen=True)
+@record
 class _Mount:
     mount_root: str
     mount_point: str

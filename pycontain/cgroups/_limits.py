@@ -1,19 +1,19 @@
 """The small values a :class:`~pycontain.cgroups.Resources` holds: per-device weights and
-throttles, hugepage, ``net_prio`` and RDMA limits, device rules; and the attrs validators
-they share with it.
+throttles, hugepage, ``net_prio`` and RDMA limits, device rules; and the checks they share
+with it.
 
-Apart from ``_resources.py`` so that the OCI reader (``_oci.py``) can build them without
-importing :class:`Resources`, which imports the reader for ``Resources.from_oci``.
+Records (:mod:`pycontain.lowlevel.record`), not attrs classes: the OCI runtime's ``create``
+builds them from ``linux.resources`` (device rules, always) and must not pay for attrs.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
-import attrs
-
 from pycontain.errors import ConfigError
+from pycontain.lowlevel.record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "DEV_MKNOD",
@@ -26,6 +26,8 @@ __all__ = [
     "RdmaLimit",
     "ThrottleDevice",
     "WeightDevice",
+    "check_bool",
+    "check_uint",
 ]
 
 
@@ -35,75 +37,98 @@ def _int(field: str, value: Any) -> int:
     return value
 
 
-def _uint(limit: int | None = None, low: int = 0) -> Any:
-    def check(_: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
-        if value is None:
-            return
-        if not low <= _int(attribute.name, value) or (limit is not None and value > limit):
-            upper = "" if limit is None else f" and {limit}"
-            what = f"between {low}{upper}" if upper else f"at least {low}"
-            raise ConfigError(attribute.name, f"must be {what}, got {value}")
+def check_uint(name: str, value: int | None, limit: int | None = None, low: int = 0) -> None:
+    """*value* (None: unset) is an integer from *low* up to *limit*, or an error naming
+    the field *name*."""
+    if value is None:
+        return
+    if not low <= _int(name, value) or (limit is not None and value > limit):
+        upper = "" if limit is None else f" and {limit}"
+        what = f"between {low}{upper}" if upper else f"at least {low}"
+        raise ConfigError(name, f"must be {what}, got {value}")
 
-    return check
 
-
-def _bool(_: Any, attribute: attrs.Attribute[Any], value: bool | None) -> None:
+def check_bool(name: str, value: bool | None) -> None:
     if value is not None and not isinstance(value, bool):
-        raise ConfigError(attribute.name, f"must be true or false, got {value!r}")
+        raise ConfigError(name, f"must be true or false, got {value!r}")
 
 
-def _major_minor(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-    if _int(attribute.name, value) < 0:
-        raise ConfigError(attribute.name, f"must not be negative, got {value}")
+def _major_minor(name: str, value: int) -> None:
+    if _int(name, value) < 0:
+        raise ConfigError(name, f"must not be negative, got {value}")
 
 
-@attrs.define(frozen=True)
+@record
 class WeightDevice:
     """A per-device block I/O weight (``blockIO.weightDevice``)."""
 
-    major: int = attrs.field(validator=_major_minor)
-    minor: int = attrs.field(validator=_major_minor)
-    weight: int | None = attrs.field(default=None, validator=_uint(1000, 10))
-    leaf_weight: int | None = attrs.field(default=None, validator=_uint(1000, 10))
+    major: int
+    minor: int
+    weight: int | None = None
+    leaf_weight: int | None = None
+
+    def __post_init__(self) -> None:
+        _major_minor("major", self.major)
+        _major_minor("minor", self.minor)
+        check_uint("weight", self.weight, 1000, 10)
+        check_uint("leaf_weight", self.leaf_weight, 1000, 10)
 
 
-@attrs.define(frozen=True)
+@record
 class ThrottleDevice:
     """A per-device rate limit (bytes or I/O operations per second)."""
 
-    major: int = attrs.field(validator=_major_minor)
-    minor: int = attrs.field(validator=_major_minor)
-    rate: int = attrs.field(validator=_uint())
+    major: int
+    minor: int
+    rate: int
+
+    def __post_init__(self) -> None:
+        _major_minor("major", self.major)
+        _major_minor("minor", self.minor)
+        check_uint("rate", self.rate)
 
 
-@attrs.define(frozen=True)
+@record
 class HugepageLimit:
     """``hugetlb.<page_size>`` limit in bytes; *page_size* as the kernel names it (``"2MB"``)."""
 
-    page_size: str = attrs.field()
-    limit: int = attrs.field(validator=_uint())
+    page_size: str
+    limit: int
 
-    @page_size.validator
-    def _check(self, attribute: attrs.Attribute[Any], value: str) -> None:
-        if not isinstance(value, str) or not re.fullmatch(r"\d+[KMGTP]B", value):
-            raise ConfigError("page_size", f"expected a size like '2MB', got {value!r}")
+    def __post_init__(self) -> None:
+        if not isinstance(self.page_size, str) or not _page_size(self.page_size):
+            raise ConfigError("page_size", f"expected a size like '2MB', got {self.page_size!r}")
+        check_uint("limit", self.limit)
 
 
-@attrs.define(frozen=True)
+def _page_size(value: str) -> bool:
+    """The regex ``\\d+[KMGTP]B``, without compiling one in each process that loads this."""
+    return len(value) >= 3 and value[-1] == "B" and value[-2] in "KMGTP" \
+        and value[:-2].isdecimal()
+
+
+@record
 class InterfacePriority:
     """A ``net_prio.ifpriomap`` entry."""
 
     name: str
-    priority: int = attrs.field(validator=_uint())
+    priority: int
+
+    def __post_init__(self) -> None:
+        check_uint("priority", self.priority)
 
 
-@attrs.define(frozen=True)
+@record
 class RdmaLimit:
     """``rdma.max`` for one RDMA device; None leaves a count unlimited."""
 
     device: str
-    hca_handles: int | None = attrs.field(default=None, validator=_uint())
-    hca_objects: int | None = attrs.field(default=None, validator=_uint())
+    hca_handles: int | None = None
+    hca_objects: int | None = None
+
+    def __post_init__(self) -> None:
+        check_uint("hca_handles", self.hca_handles)
+        check_uint("hca_objects", self.hca_objects)
 
 
 #: Access bits of a device rule, as the kernel's BPF_DEVCG_ACC_* (and ``rwm`` on v1).
@@ -111,33 +136,28 @@ DEV_MKNOD, DEV_READ, DEV_WRITE = 1, 2, 4
 _ACCESS_BITS = {"m": DEV_MKNOD, "r": DEV_READ, "w": DEV_WRITE}
 
 
-@attrs.define(frozen=True)
+@record
 class DeviceRule:
     """One device cgroup rule (``linux.resources.devices[]``); later rules override earlier
     ones. ``type`` ``"a"`` matches every device; ``major``/``minor`` None match any.
     """
 
-    allow: bool = attrs.field(validator=_bool)
-    type: str = attrs.field(default="a")
-    major: int | None = attrs.field(default=None)
-    minor: int | None = attrs.field(default=None)
-    access: str = attrs.field(default="rwm")
+    allow: bool
+    type: str = "a"
+    major: int | None = None
+    minor: int | None = None
+    access: str = "rwm"
 
-    @type.validator
-    def _check_type(self, attribute: attrs.Attribute[Any], value: str) -> None:
-        if value not in ("a", "b", "c"):
-            raise ConfigError("type", f"must be 'a', 'b' or 'c', got {value!r}")
-
-    @access.validator
-    def _check_access(self, attribute: attrs.Attribute[Any], value: str) -> None:
-        if not isinstance(value, str) or not value or set(value) - set("rwm"):
-            raise ConfigError("access", f"expected letters of 'rwm', got {value!r}")
-
-    @major.validator
-    @minor.validator
-    def _check_number(self, attribute: attrs.Attribute[Any], value: int | None) -> None:
-        if value is not None and _int(attribute.name, value) < 0:
-            raise ConfigError(attribute.name, f"must not be negative (None: any), got {value}")
+    def __post_init__(self) -> None:
+        check_bool("allow", self.allow)
+        if self.type not in ("a", "b", "c"):
+            raise ConfigError("type", f"must be 'a', 'b' or 'c', got {self.type!r}")
+        for name, value in (("major", self.major), ("minor", self.minor)):
+            if value is not None and _int(name, value) < 0:
+                raise ConfigError(name, f"must not be negative (None: any), got {value}")
+        access = self.access
+        if not isinstance(access, str) or not access or set(access) - set("rwm"):
+            raise ConfigError("access", f"expected letters of 'rwm', got {access!r}")
 
     @property
     def access_mask(self) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
 
 from pycontain.cgroups._limits import (
     DeviceRule,
@@ -23,10 +22,15 @@ from pycontain.cgroups._limits import (
 )
 from pycontain.errors import ConfigError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+
 __all__ = ["resources_kwargs"]
 
 BASE = "linux.resources"
-T = TypeVar("T")
 
 
 def _obj(path: str, value: Any) -> Mapping[str, Any]:

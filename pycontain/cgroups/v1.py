@@ -19,13 +19,8 @@ from pycontain.cgroups._fs import (
     write_value,
     write_values,
 )
-from pycontain.cgroups._resources import (
-    CONTROLLER_FIELDS,
-    UNLIMITED,
-    DeviceRule,
-    RdmaLimit,
-    Resources,
-)
+from pycontain.cgroups._limits import DeviceRule, RdmaLimit
+from pycontain.cgroups._values import CONTROLLER_FIELDS, UNLIMITED, LimitValues
 from pycontain.errors import CgroupUnsupported
 
 __all__ = [
@@ -60,7 +55,7 @@ def _num(value: int) -> str:
     return "-1" if value == UNLIMITED else str(value)
 
 
-def apply(fs: CgroupFS, dirs: Mapping[str, str], r: Resources) -> None:
+def apply(fs: CgroupFS, dirs: Mapping[str, str], r: LimitValues) -> None:
     """Write the limits *r* sets into the v1 directories *dirs* (controller -> directory)."""
     if r.memory_max is not None or r.memory_swap_max is not None:
         field = "memory_max" if r.memory_max is not None else "memory_swap_max"
@@ -142,7 +137,7 @@ def _v1_line(rule: DeviceRule) -> str:
     return rule.v1_line()   # the same few rules for every container: format them once
 
 
-def set_devices(fs: CgroupFS, d: str, r: Resources) -> None:
+def set_devices(fs: CgroupFS, d: str, r: LimitValues) -> None:
     """Replace the device rules of *d*: deny everything, then each rule in order (a later
     rule overrides an earlier one, as in the kernel's own list), like runc.
     """
@@ -161,7 +156,7 @@ def set_devices(fs: CgroupFS, d: str, r: Resources) -> None:
         i = j
 
 
-def _memory(fs: CgroupFS, d: str, r: Resources) -> None:
+def _memory(fs: CgroupFS, d: str, r: LimitValues) -> None:
     mem = r.memory_max
     swap = r.memory_swap_max
     if swap is None:
@@ -183,7 +178,7 @@ def _memory(fs: CgroupFS, d: str, r: Resources) -> None:
         _memsw(fs, memsw_file, swap, r)
 
 
-def _memsw(fs: CgroupFS, path: str, value: int, r: Resources) -> None:
+def _memsw(fs: CgroupFS, path: str, value: int, r: LimitValues) -> None:
     explicit = r.memory_swap_max is not None
     field = r.label("memory_swap_max")
     try:
@@ -199,7 +194,7 @@ def _memsw(fs: CgroupFS, path: str, value: int, r: Resources) -> None:
             ) from err
 
 
-def _cpu(fs: CgroupFS, dirs: Mapping[str, str], r: Resources) -> None:
+def _cpu(fs: CgroupFS, dirs: Mapping[str, str], r: LimitValues) -> None:
     field = next(f for f in CONTROLLER_FIELDS["cpu"] if r.is_set(f))
     d = _need(dirs, "cpu", r.label(field))
     if r.cpu_shares is not None:
@@ -229,12 +224,12 @@ def _cpu(fs: CgroupFS, dirs: Mapping[str, str], r: Resources) -> None:
         write_value(fs, d + "/cpu.idle", str(r.cpu_idle), r.label("cpu_idle"), "cpu")
 
 
-def _write_shares(fs: CgroupFS, d: str, r: Resources) -> None:
+def _write_shares(fs: CgroupFS, d: str, r: LimitValues) -> None:
     assert r.cpu_shares is not None
     write_value(fs, d + "/cpu.shares", str(r.cpu_shares), r.label("cpu_shares"), "cpu")
 
 
-def _rt(fs: CgroupFS, d: str, r: Resources) -> None:
+def _rt(fs: CgroupFS, d: str, r: LimitValues) -> None:
     # The kernel checks runtime <= period and the parent's budget at each write; runc writes
     # the period first and retries in the other order when that is refused.
     writes = []
@@ -258,7 +253,7 @@ def _rt(fs: CgroupFS, d: str, r: Resources) -> None:
             write_value(fs, f"{d}/{name}", value, r.label(field), "cpu")
 
 
-def _blkio(fs: CgroupFS, dirs: Mapping[str, str], r: Resources) -> None:
+def _blkio(fs: CgroupFS, dirs: Mapping[str, str], r: LimitValues) -> None:
     field = next(f for f in CONTROLLER_FIELDS["blkio"] if r.is_set(f))
     d = _need(dirs, "blkio", r.label(field))
     # CFQ (gone since 5.0) had blkio.weight; BFQ offers blkio.bfq.weight with the same range.
@@ -311,7 +306,7 @@ def _blkio_write(fs: CgroupFS, path: str, value: str, field: str) -> None:
         ) from err
 
 
-def init_cpuset(fs: CgroupFS, d: str, parent: str, r: Resources | None = None) -> None:
+def init_cpuset(fs: CgroupFS, d: str, parent: str, r: LimitValues | None = None) -> None:
     """Copy ``cpuset.cpus``/``cpuset.mems`` from *parent* into the new directory *d* where they
     are empty and *r* does not set them: a v1 cpuset with no CPUs cannot take processes.
     """

@@ -18,9 +18,9 @@ from pycontain.cgroups._fs import (
     subtree_pids,
     write_value,
 )
-from pycontain.cgroups._resources import (
+from pycontain.cgroups._values import (
     UNLIMITED,
-    Resources,
+    LimitValues,
     blkio_weight_to_io_weight,
     shares_to_weight,
     swap_v2,
@@ -51,7 +51,7 @@ V2_CONTROLLER = {
 }  # fmt: skip
 
 
-def required(r: Resources) -> dict[str, str]:
+def required(r: LimitValues) -> dict[str, str]:
     """v2 controller -> the label of the first field of *r* that needs it; fields cgroup v2
     cannot do at all raise :class:`CgroupUnsupported` here, before anything is created.
     """
@@ -71,7 +71,7 @@ _NO_NET_CLS = (
 _NO_NET_PRIO = "net_prio is a cgroup v1 controller; cgroup v2 has no per-interface priorities"
 
 
-def unsupported(r: Resources) -> None:
+def unsupported(r: LimitValues) -> None:
     """Raise for the first field of *r* that cgroup v2 has no file for."""
     reasons = (
         ("net_cls_classid", _NO_NET_CLS),
@@ -107,7 +107,7 @@ def _max(value: int) -> str:
     return "max" if value == UNLIMITED else str(value)
 
 
-def apply(fs: CgroupFS, d: str, r: Resources) -> None:
+def apply(fs: CgroupFS, d: str, r: LimitValues) -> None:
     """Write the limits *r* sets into the v2 directory *d* (v1 values converted as runc does)."""
     unsupported(r)
     label = r.label
@@ -182,7 +182,7 @@ def _unified(fs: CgroupFS, d: str, key: str, value: str, field: str) -> None:
         raise
 
 
-def _io(fs: CgroupFS, d: str, r: Resources) -> None:
+def _io(fs: CgroupFS, d: str, r: LimitValues) -> None:
     label = r.label
     # BFQ takes v1's weights as they are; io.weight (1..10000) needs runc's conversion.
     bfq = fs.exists(d + "/io.bfq.weight")

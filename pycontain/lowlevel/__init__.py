@@ -7,9 +7,11 @@ their own sandboxes from the primitives.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .._ffi import ffi, lib
 
 __all__ = [

@@ -1,8 +1,9 @@
 """The flat plan: plain data that the C core executes in the child.
 
-:class:`Plan` is a pure-Python value (easy to inspect and unit-test); :func:`compile_plan`
-turns it into C structs once, and :func:`spawn` clones a child that runs it.  Nothing here
-runs in the child: the child is C only, from clone() to execve().
+:class:`Plan` is a pure-Python value (easy to inspect and unit-test; a :func:`~.record.record`,
+so that defining it costs a command line nothing: change one with :func:`evolve`);
+:class:`CompiledPlan` turns it into C structs once, and its ``spawn`` clones a child that
+runs it.  Nothing here runs in the child: the child is C only, from clone() to execve().
 """
 
 from __future__ import annotations
@@ -12,14 +13,40 @@ import errno
 import os
 import signal
 import struct
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
-
-import attrs
 
 from . import ffi, lib, steps
 from .kernel import CAP_LAST_CAP, CLONE_NEWCGROUP, CLONE_NEWUSER, rlimit_name
 from .proc import in_initial_userns
+from .record import evolve, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from typing import Any
+
+__all__ = [
+    "PC_CREATE_DIR",
+    "PC_CREATE_FILE",
+    "PC_CREATE_NONE",
+    "PC_ROOT_CHROOT",
+    "PC_ROOT_NONE",
+    "PC_ROOT_PIVOT",
+    "REPORT",
+    "CompiledPlan",
+    "Plan",
+    "PlanDevice",
+    "PlanMount",
+    "PlanNet",
+    "Stop",
+    "child_error",
+    "evolve",
+    "exec_stub_fd",
+    "init_fd",
+    "kill_and_reap",
+    "make_link",
+    "pause_fd",
+    "stop_mask",
+]
 
 
 class Stop(enum.IntEnum):
@@ -63,7 +90,7 @@ PC_ROOT_PIVOT: int = lib.PC_ROOT_PIVOT
 PC_ROOT_CHROOT: int = lib.PC_ROOT_CHROOT
 
 
-@attrs.frozen
+@record
 class PlanMount:
     target: str
     source: str | None = None
@@ -83,7 +110,7 @@ class PlanMount:
         return f"bind mount {self.source} on {self.target}"
 
 
-@attrs.frozen
+@record
 class PlanDevice:
     path: str
     mode: int
@@ -96,7 +123,7 @@ class PlanDevice:
     source_fd: int = -1
 
 
-@attrs.frozen
+@record
 class PlanNet:
     """A veth pair the child makes from its new network namespace (no Python runs there):
     the host end ``host_ifname`` comes up on the bridge ``master`` (an ifindex), the peer
@@ -119,7 +146,7 @@ class PlanNet:
     gw6: str | None = None
 
 
-@attrs.frozen
+@record
 class Plan:
     """Everything the child does, as flat data.  Built by the Python classes."""
 

@@ -8,8 +8,6 @@ kernel tables are :mod:`pycontain.lowlevel.kernel`'s).  The names below are impo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pycontain._lazy import loader
 
 _EXPORTS = {
@@ -52,6 +50,7 @@ __all__ = [
     "validate_for_create",
 ]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pycontain.oci.defaults import default_spec
     from pycontain.oci.spec import (

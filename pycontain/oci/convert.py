@@ -11,9 +11,8 @@ import os
 import posixpath
 import stat
 from collections.abc import Iterable
-from typing import Any
 
-from ..credentials import cap_mask
+from ..capnames import cap_mask
 from ..defaults import DEFAULT_DEVICES, DEFAULT_PATH, DEFAULT_SYMLINKS
 from ..errors import ConfigError
 from ..lowlevel.inroot import read_in_root
@@ -44,11 +43,16 @@ from ..lowlevel.plan import (
     Plan,
     PlanDevice,
     PlanMount,
+    evolve,
 )
+from ..mountopts import DEVICE_KINDS, parse_options
 from ..mountpaths import container_path, proc_mount_refusal, resolve_in_root
-from ..rootfs import DEVICE_KINDS, parse_options
 from ..sysctl import check_sysctls
 from . import spec as S
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def rootfs_path(spec: S.Spec, bundle: str) -> str:
@@ -243,8 +247,6 @@ def expand_cgroup_mounts(plan: Plan, cgroup: Any) -> Plan:
     directory (v2)."""
     if not any(m.fstype == CGROUP_VIEW for m in plan.mounts):
         return plan
-    import attrs
-
     layout = cgroup.layout
     hierarchies = [*layout.v1, *([layout.unified] if layout.unified else [])]
     dirs = list(cgroup.dirs)
@@ -268,7 +270,7 @@ def expand_cgroup_mounts(plan: Plan, cgroup: Any) -> Plan:
             name = posixpath.basename(h.mount)
             out.append(PlanMount(target=posixpath.join(m.target, name), source=d,
                                  flags=MS_BIND | ro | safe, create=PC_CREATE_DIR))
-    return attrs.evolve(plan, mounts=tuple(out))
+    return evolve(plan, mounts=tuple(out))
 
 
 def _abs(path: str) -> str:
@@ -413,19 +415,18 @@ def dev_symlinks(mounts: tuple[PlanMount, ...] | list[PlanMount]) -> tuple[tuple
 
 
 def cgroup_devices(resources: Any, spec: S.Spec) -> Any:
-    """*resources* (a :class:`pycontain.cgroups.Resources` or None) with the device rules
-    runc gives: the spec's own rules, then the default allowlist, so that a spec without
-    rules still gets no device beyond it (runc's rules deny by default).  pycontain also
+    """*resources* (a :class:`pycontain.cgroups.LimitValues` or ``Resources``, or None) as
+    limits with the device rules runc gives: the spec's own rules, then the default
+    allowlist, so that a spec without rules still gets no device beyond it (runc's rules
+    deny by default).  pycontain also
     allows each ``linux.devices`` node, as the library does for its rootfs's nodes: the
     runtime spec says those devices must be usable, where runc leaves that to the caller."""
-    import attrs
+    from ..cgroups import LimitValues, with_default_devices
 
-    from ..cgroups import Resources, with_default_devices
-
-    r = resources if resources is not None else Resources()
+    r = resources.values() if resources is not None else LimitValues()
     linux = spec.linux or S.Linux()
     nodes = [(d.type, d.major, d.minor) for d in linux.devices]
-    return attrs.evolve(r, devices=with_default_devices(r.devices or (), nodes))
+    return evolve(r, devices=with_default_devices(r.devices or (), nodes))
 
 
 def build_plan(spec: S.Spec, bundle: str) -> Plan:

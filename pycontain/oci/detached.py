@@ -8,17 +8,16 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-import attrs
 
 from ..errors import ConfigError
 from ..lowlevel import lib
 from ..lowlevel.kernel import MS_BIND, MS_REC, MS_SHARED
-from ..lowlevel.plan import Plan, PlanDevice
+from ..lowlevel.plan import Plan, PlanDevice, evolve
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from . import spec as S
 
 _AT_FDCWD = -100
@@ -48,9 +47,9 @@ def open_sources(plan: Plan, *, userns: bool, fds: list[int]) -> Plan:
                 raise OSError(-fd, f"opening the bind mount source: {os.strerror(-fd)}",
                               m.source)
             fds.append(fd)
-            m = attrs.evolve(m, source_fd=fd)
+            m = evolve(m, source_fd=fd)
         out.append(m)
-    return attrs.evolve(plan, mounts=tuple(out))
+    return evolve(plan, mounts=tuple(out))
 
 
 def _to_host(cid: int, maps: Sequence[S.IDMapping], field: str, map_field: str) -> int:
@@ -109,10 +108,10 @@ def make_devices(plan: Plan, spec: S.Spec, fds: list[int]) -> Plan:
                     return plan  # EINVAL: an older kernel clones no detached mount
                 raise OSError(-fd, f"opening the device node: {os.strerror(-fd)}", d.path)
             opened.append(fd)
-            devices.append(attrs.evolve(d, source_fd=fd))
+            devices.append(evolve(d, source_fd=fd))
         fds += opened
         opened = []
-        return attrs.evolve(plan, devices=tuple(devices))
+        return evolve(plan, devices=tuple(devices))
     finally:
         close_all(opened)
         os.close(tmp)

@@ -10,11 +10,14 @@ import select
 import signal
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from .. import _log
 from ..errors import PycontainError
 from . import spec as S
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class HookError(PycontainError):

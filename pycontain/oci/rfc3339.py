@@ -4,19 +4,33 @@ of the OCI state, and any other time a runc-compatible document carries."""
 from __future__ import annotations
 
 import datetime
-import re
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 __all__ = ["format_rfc3339", "parse_rfc3339"]
 
-_RFC3339_RE = re.compile(
+_RFC3339 = (
     r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d\d):(\d\d))"
 )
+_compiled: re.Pattern[str] | None = None
+
+
+def _pattern() -> re.Pattern[str]:
+    """Compiled at the first parse: ``create`` only formats (about 1 ms saved)."""
+    global _compiled
+    if _compiled is None:
+        import re
+
+        _compiled = re.compile(_RFC3339)
+    return _compiled
 
 
 def parse_rfc3339(text: str) -> datetime.datetime:
     """An aware :class:`~datetime.datetime` from RFC 3339 text as Go writes it (nanoseconds
     are cut to microseconds).  Raises :class:`ValueError`."""
-    m = _RFC3339_RE.fullmatch(text)
+    m = _pattern().fullmatch(text)
     if m is None:
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])

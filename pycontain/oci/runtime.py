@@ -14,7 +14,6 @@ import contextlib
 import datetime
 import os
 import signal
-from typing import TYPE_CHECKING, Any
 
 from .. import _keeper, _log, userns
 from ..errors import CgroupNotDelegated, ConfigError, ContainerStateError, PycontainError
@@ -30,11 +29,13 @@ from .store import (
     save_kept,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
     from collections.abc import Callable, Collection
+    from typing import Any
 
-    from ..cgroups import Cgroup, Resources
+    from ..cgroups import Cgroup, LimitValues
     from ..lowlevel.plan import Plan
     from . import spec as S
 
@@ -850,9 +851,9 @@ class Runtime:
 # -- helpers -------------------------------------------------------------------------------
 
 def _evolve(plan: Plan, **kw: Any) -> Plan:
-    import attrs
+    from ..lowlevel.record import evolve
 
-    return attrs.evolve(plan, **kw)
+    return evolve(plan, **kw)
 
 
 def _with_seccomp(plan: Plan, profile: dict[str, Any] | None) -> Plan:
@@ -864,10 +865,10 @@ def _with_seccomp(plan: Plan, profile: dict[str, Any] | None) -> Plan:
     return _evolve(plan, seccomp=compiled.bpf, seccomp_flags=compiled.flags)
 
 
-def _resources(raw: dict[str, Any]) -> Resources | None:
-    from ..cgroups import Resources
+def _resources(raw: dict[str, Any]) -> LimitValues | None:
+    from ..cgroups import LimitValues  # the plain record: no attrs for a create
 
-    return Resources.from_oci(raw) if raw else None
+    return LimitValues.from_oci(raw) if raw else None
 
 
 def _merge(dst: dict[str, Any], src: dict[str, Any]) -> None:

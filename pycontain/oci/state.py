@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from pycontain._lazy import loader
 from pycontain.errors import ConfigError
@@ -29,6 +28,12 @@ from pycontain.oci.rfc3339 import format_rfc3339, parse_rfc3339
 from pycontain.store import json_field
 
 from .status import Status, runc_document
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple, Self
+else:
+    from pycontain._typing import NamedTuple
 
 __all__ = [
     "ContainerState",

@@ -8,9 +8,12 @@ import datetime
 import enum
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from pycontain.oci.rfc3339 import format_rfc3339
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Status", "oci_document", "runc_document", "runc_json_text"]
 

@@ -18,9 +18,9 @@ neither libseccomp's bindings nor the compiler.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pycontain._lazy import loader
+
+TYPE_CHECKING = False
 
 __all__ = [
     "ACTIONS",

@@ -8,11 +8,13 @@ The declarations below are the few that the compiler uses, copied from ``seccomp
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
 
 from ..errors import PycontainError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     import cffi
 
 CDEF = """

@@ -24,14 +24,17 @@ and one that does not match is compiled again.  A hit costs one ``open``.
 from __future__ import annotations
 
 import collections
-import hashlib
+import contextlib
 import json
 import os
 import threading
 from collections.abc import Mapping
-from typing import Any
 
 from .filter import CompiledFilter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["MEMORY_SIZE", "clear_cache", "compile_profile", "default_filter", "directory",
            "profile_json"]
@@ -71,7 +74,7 @@ def compile_profile(profile: Mapping[str, Any] | Any, *, path: str = "linux.secc
     except (TypeError, ValueError):
         text = None  # not JSON data: the compiler names the bad value
     if text is not None:
-        digest = hashlib.sha256(text.encode()).hexdigest()
+        digest = _sha256(text.encode())
         hit = _lookup(digest)
         # a filter that needs a listener is only handed to a caller that serves one; the
         # others get the compiler's error
@@ -100,13 +103,13 @@ def default_filter(capabilities: tuple[str, ...]) -> CompiledFilter:
         origin = f"{st.st_size}:{st.st_mtime_ns}"
     except OSError:
         origin = "installed"  # no sources: pycontain's version (in the environment) stands
-    alias = hashlib.sha256(f"default-profile|{origin}|{','.join(sorted(key))}".encode())
-    compiled = _lookup(alias.hexdigest())
+    alias = _sha256(f"default-profile|{origin}|{','.join(sorted(key))}".encode())
+    compiled = _lookup(alias)
     if compiled is None:
         from .default import default_profile
 
         compiled = compile_profile(default_profile(capabilities))
-        _store(alias.hexdigest(), compiled)
+        _store(alias, compiled)
     with _lock:
         _defaults[key] = compiled
     return compiled
@@ -201,7 +204,7 @@ def _disk_path(digest: str) -> str | None:
     env = _environment()
     if not d or env is None:
         return None
-    key = hashlib.sha256(f"{digest}|{env}".encode()).hexdigest()[:40]
+    key = _sha256(f"{digest}|{env}".encode())[:40]
     return os.path.join(d, key + _SUFFIX)
 
 
@@ -286,10 +289,32 @@ def _read(path: str) -> CompiledFilter | None:
     return _decode(data)
 
 
+def _sha256(data: bytes) -> str:
+    """The SHA-256 hex digest of *data*, from CPython's own module where it has one:
+    ``hashlib`` loads OpenSSL's bindings first, about 2.5 ms of every ``create``."""
+    global _SHA256
+    if _SHA256 is None:
+        import importlib
+
+        for name in ("_sha256", "_sha2"):  # Python 3.11; 3.12 and later
+            with contextlib.suppress(ImportError):
+                _SHA256 = importlib.import_module(name).sha256
+                break
+        else:
+            import hashlib
+
+            _SHA256 = hashlib.sha256
+    digest: str = _SHA256(data).hexdigest()
+    return digest
+
+
+_SHA256: Any = None
+
+
 def _encode(compiled: CompiledFilter) -> bytes:
     head = {"flags": compiled.flags, "notify": compiled.notify,
             "unknown": list(compiled.unknown_syscalls), "size": len(compiled.bpf),
-            "sha256": hashlib.sha256(compiled.bpf).hexdigest()}
+            "sha256": _sha256(compiled.bpf)}
     return _MAGIC + json.dumps(head).encode() + b"\n" + compiled.bpf
 
 
@@ -302,7 +327,7 @@ def _decode(data: bytes) -> CompiledFilter | None:
         if not isinstance(head, dict):
             return None
         if (len(program) != head["size"] or len(program) % 8
-                or hashlib.sha256(program).hexdigest() != head["sha256"]):
+                or _sha256(program) != head["sha256"]):
             return None
         return CompiledFilter(bpf=program, flags=int(head["flags"]), notify=bool(head["notify"]),
                               unknown_syscalls=tuple(str(n) for n in head["unknown"]))

@@ -1,14 +1,15 @@
 """What compiling a seccomp profile gives: :class:`CompiledFilter` (light to import: the disk
-cache builds one without loading libseccomp)."""
+cache builds one without loading libseccomp, and a record costs a create nothing to define,
+where attrs would cost more than runc's whole ``create``)."""
 
 from __future__ import annotations
 
-import attrs
+from pycontain.lowlevel.record import record
 
 __all__ = ["CompiledFilter"]
 
 
-@attrs.frozen
+@record
 class CompiledFilter:
     """A seccomp filter ready for ``seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)``.
 
@@ -18,10 +19,14 @@ class CompiledFilter:
     that someone must serve.  ``unknown_syscalls``: names libseccomp did not know, skipped.
     """
 
-    bpf: bytes = attrs.field(repr=lambda b: f"<{len(b) // 8} instructions>")
+    bpf: bytes
     flags: int = 0
     notify: bool = False
     unknown_syscalls: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return (f"CompiledFilter(bpf=<{len(self.bpf) // 8} instructions>, flags={self.flags!r}, "
+                f"notify={self.notify!r}, unknown_syscalls={self.unknown_syscalls!r})")
 
     @property
     def instructions(self) -> int:

@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import attrs
 import pytest
 from cgrouptree import assert_no_cgroup_leak
 from helpers import gated_python, go
@@ -32,6 +31,7 @@ from pycontain.cgroups import (
 )
 from pycontain.cgroups._fs import REAL_FS
 from pycontain.errors import CgroupUnsupported
+from pycontain.lowlevel.record import evolve
 
 pytestmark = [
     pytest.mark.root,
@@ -345,7 +345,7 @@ def pure_v1(monkeypatch: pytest.MonkeyPatch) -> str:
     """
     layout = detect()
     key = layout.root + "#v1"
-    monkeypatch.setitem(_layout._cache, key, attrs.evolve(layout, mode=CgroupMode.V1, unified=None))
+    monkeypatch.setitem(_layout._cache, key, evolve(layout, mode=CgroupMode.V1, unified=None))
     return key
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import sys
 
-import attrs
-
 from pycontain.lowlevel import plan as P
 from pycontain.lowlevel.plan import CompiledPlan
 from pycontain.oci import runtime as R
@@ -28,7 +26,7 @@ class HeldBeforeExecve(CompiledPlan):
     def __init__(self, plan):  # type: ignore[no-untyped-def]
         seen.append(plan.nondumpable)
         if mode == "dumpable":
-            plan = attrs.evolve(plan, nondumpable=False)
+            plan = P.evolve(plan, nondumpable=False)
         super().__init__(plan)
 
     def spawn(self, fds, **kw):  # type: ignore[no-untyped-def]

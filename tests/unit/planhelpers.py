@@ -12,9 +12,8 @@ import os
 import pprint
 import stat
 
-import attrs
-
 from pycontain.lowlevel.plan import Plan, PlanDevice
+from pycontain.lowlevel.record import fields
 
 # linux/sched.h
 CLONE_NEWTIME = 0x00000080
@@ -91,8 +90,8 @@ FD_SYMLINKS = (
 
 def plan_diff(actual: Plan, expected: Plan) -> dict[str, tuple[object, object]]:
     """{field: (actual, expected)} for every field of the two plans that differs."""
-    return {f.name: (getattr(actual, f.name), getattr(expected, f.name))
-            for f in attrs.fields(Plan) if getattr(actual, f.name) != getattr(expected, f.name)}
+    return {f: (getattr(actual, f), getattr(expected, f))
+            for f in fields(Plan) if getattr(actual, f) != getattr(expected, f)}
 
 
 def assert_same_plan(actual: Plan, expected: Plan) -> None:

@@ -390,3 +390,60 @@ def test_device_program_compiles() -> None:
     # a rule matching everything ends the program: earlier rules are never tested
     assert len(compile_rules([DeviceRule(True, "c", 1, 3), DeviceRule(True)])) == 6 + 2
     assert len(compile_rules(OCI_DEFAULT_DEVICE_RULES)) > 20
+
+
+# -- Resources (attrs) and LimitValues (the OCI runtime's record) -------------------------
+
+
+def test_resources_and_limit_values_share_fields_and_rules() -> None:
+    """One set of fields, defaults and rules: the attrs value object's converters and
+    validators are the record's (cgroups/_values.py), so the two cannot drift apart."""
+    import attrs
+
+    from pycontain.cgroups import LimitValues, Resources
+    from pycontain.cgroups._values import CHECKS, CONVERTERS, FIELDS
+    from pycontain.lowlevel.record import fields
+
+    attrs_fields = attrs.fields(Resources)
+    assert tuple(f.name for f in attrs_fields) == fields(LimitValues)
+    assert FIELDS == fields(LimitValues)[:-1]
+    plain = LimitValues()
+    for f in attrs_fields:
+        assert f.default == getattr(plain, f.name), f.name
+        assert (f.validator is not None) == (f.name in CHECKS), f.name
+        assert f.converter is CONVERTERS.get(f.name), f.name
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"memory_max": "64M", "pids_max": 100, "devices": [DeviceRule(False)]},
+    {"cpu_shares": 1},
+    {"memory_swap_max": 10, "memory_max": 20},
+    {"unified": {"memory.high": "1G", "bad/key": "1"}},
+    {"blkio_weight": 5},
+    {"cpuset_cpus": "0-x"},
+    {"memory_disable_oom_killer": 1},
+])
+def test_resources_and_limit_values_agree(kwargs: dict[str, Any]) -> None:
+    """The same values are converted alike, or refused with the same error."""
+    from pycontain.cgroups import LimitValues, Resources
+
+    def outcome(cls: type) -> object:
+        try:
+            r = cls(**kwargs)
+        except ConfigError as err:
+            return ("error", err.field, str(err))
+        return ("ok", r.values())
+
+    assert outcome(Resources) == outcome(LimitValues)
+
+
+def test_oci_limits_are_records_with_oci_names() -> None:
+    from pycontain.cgroups import LimitValues, Resources
+
+    raw = {"memory": {"limit": 64 << 20}, "pids": {"limit": 10},
+           "devices": [{"allow": False, "access": "rwm"}]}
+    plain = LimitValues.from_oci(raw)
+    assert plain == Resources.from_oci(raw).values()
+    assert plain.label("pids_max") == "linux.resources.pids.limit"
+    with pytest.raises(ConfigError, match="linux.resources.cpu.shares: must be between 2"):
+        LimitValues.from_oci({"cpu": {"shares": 1}})

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 from planhelpers import (
     CAP_CHOWN,
@@ -67,7 +66,7 @@ from pycontain import (
     RootFS,
     User,
 )
-from pycontain.lowlevel.plan import CompiledPlan, Plan, PlanDevice, PlanMount
+from pycontain.lowlevel.plan import CompiledPlan, Plan, PlanDevice, PlanMount, evolve
 
 ROOT_CALLER = os.geteuid() == 0
 RLIM_INFINITY = 0xFFFFFFFFFFFFFFFF
@@ -203,12 +202,12 @@ CONTAINER_ROWS = [
 
 @pytest.mark.parametrize(("kw", "fields"), CONTAINER_ROWS)
 def test_container_to_plan(rootfs: str, kw: dict[str, Any], fields: dict[str, Any]) -> None:
-    assert_same_plan(plan_of(rootfs, **kw), attrs.evolve(expected_base(rootfs), **fields))
+    assert_same_plan(plan_of(rootfs, **kw), evolve(expected_base(rootfs), **fields))
 
 
 def test_args_are_the_argv(rootfs: str) -> None:
     plan = plan_of(rootfs, ("/bin/sh", "-c", "echo hi"))
-    assert_same_plan(plan, attrs.evolve(expected_base(rootfs), argv=("/bin/sh", "-c", "echo hi")))
+    assert_same_plan(plan, evolve(expected_base(rootfs), argv=("/bin/sh", "-c", "echo hi")))
 
 
 # -- root filesystems -----------------------------------------------------------------------
@@ -256,13 +255,13 @@ ROOTFS_ROWS = [
 @pytest.mark.parametrize(("make", "fields"), ROOTFS_ROWS)
 def test_rootfs_to_plan(rootfs: str, make: Any, fields: dict[str, Any]) -> None:
     plan = plan_of(rootfs, rootfs=make(rootfs))
-    assert_same_plan(plan, attrs.evolve(expected_base(rootfs), **fields))
+    assert_same_plan(plan, evolve(expected_base(rootfs), **fields))
 
 
 def test_chroot_without_mount_namespace(rootfs: str) -> None:
     # nothing to mount: no mount namespace is added, and no propagation is set
     plan = plan_of(rootfs, rootfs=Chroot(rootfs), namespaces=own_userns("pid"))
-    assert_same_plan(plan, attrs.evolve(
+    assert_same_plan(plan, evolve(
         expected_base(rootfs), clone_flags=CLONE_NEWPID | CLONE_NEWUSER, loopback_up=False,
         hostname=None, root_propagation=0, root_mode=PC_ROOT_CHROOT, rootfs_propagation=0, mounts=(),
         devices=(), symlinks=(), masked=(), readonly=()))
@@ -281,7 +280,7 @@ def test_host_root(rootfs: str, rootfs_arg: str | None) -> None:
     staging = next(d for d in ("/tmp", "/mnt", "/run", "/media", "/srv") if os.path.isdir(d))
     plan = plan_of(rootfs, rootfs=RootFS.host() if rootfs_arg else None)
     holder_dirs, holders = _interpreter_holders()
-    assert_same_plan(plan, attrs.evolve(
+    assert_same_plan(plan, evolve(
         expected_base(rootfs), rootfs="/", staging=staging, rootfs_readonly=True,
         # host mounts and unmounts still reach the container: slave, not private
         root_propagation=MS_REC | MS_SLAVE,
@@ -425,7 +424,7 @@ def test_default_namespaces_and_user_namespace_by_caller(rootfs: str) -> None:
     else:
         fields = {"clone_flags": FIVE | CLONE_NEWCGROUP | CLONE_NEWUSER, "become_root": True}
     docker = default_filter(("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"))
-    assert_same_plan(plan, attrs.evolve(expected_base(rootfs), seccomp=docker.bpf,
+    assert_same_plan(plan, evolve(expected_base(rootfs), seccomp=docker.bpf,
                                         seccomp_flags=docker.flags, **fields))
 
 
@@ -451,9 +450,9 @@ def test_groups_with_a_one_gid_map_by_caller(rootfs: str) -> None:
     ns = Namespaces(create={"mnt", "user"}, uid_map=[IdMap(0, os.geteuid())],
                     gid_map=[IdMap(0, os.getegid())])
     plan = plan_of(rootfs, namespaces=ns, user=User(0, 0))
-    base = attrs.evolve(expected_base(rootfs), clone_flags=CLONE_NEWNS | CLONE_NEWUSER,
+    base = evolve(expected_base(rootfs), clone_flags=CLONE_NEWNS | CLONE_NEWUSER,
                         loopback_up=False, uid=0, gid=0, hostname=None)
-    assert_same_plan(plan, attrs.evolve(base, groups=() if ROOT_CALLER else None))
+    assert_same_plan(plan, evolve(base, groups=() if ROOT_CALLER else None))
     if ROOT_CALLER:
         assert plan_of(rootfs, namespaces=ns, user=User(0, 0, (0,))).groups == (0,)
     else:
@@ -479,7 +478,7 @@ def expected_infra(**fields: Any) -> Plan:
     )
     if "clone_flags" in fields and not ROOT_CALLER:
         fields["clone_flags"] |= CLONE_NEWUSER
-    return attrs.evolve(base, **fields)
+    return evolve(base, **fields)
 
 
 @pytest.mark.parametrize(("kw", "fields"), [

@@ -15,7 +15,6 @@ import stat
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 from planhelpers import (
     CAP_AUDIT_WRITE,
@@ -59,7 +58,7 @@ from planhelpers import (
 )
 
 from pycontain.errors import ConfigError
-from pycontain.lowlevel.plan import CompiledPlan, Plan, PlanDevice, PlanMount
+from pycontain.lowlevel.plan import CompiledPlan, Plan, PlanDevice, PlanMount, evolve
 from pycontain.oci import convert
 from pycontain.oci.spec import (
     Namespace,
@@ -70,6 +69,7 @@ from pycontain.oci.spec import (
     SpecWarning,
     load_process,
     load_spec,
+    replace,
     validate_for_create,
 )
 
@@ -332,7 +332,7 @@ PLAN_ROWS = [
 
 @pytest.mark.parametrize(("patch", "fields"), PLAN_ROWS)
 def test_config_to_plan(bundle: Path, patch: dict[str, Any], fields: dict[str, Any]) -> None:
-    expected = attrs.evolve(expected_base(rootfs_of(bundle)), **fields)
+    expected = evolve(expected_base(rootfs_of(bundle)), **fields)
     assert_same_plan(build(bundle, patch), expected)
 
 
@@ -409,7 +409,7 @@ MOUNT_ROWS = [
 @pytest.mark.parametrize(("mount", "expected"), MOUNT_ROWS)
 def test_mount_to_plan(bundle: Path, mount: dict[str, Any], expected: PlanMount) -> None:
     assert_same_plan(build(bundle, {"mounts": [mount]}),
-                     attrs.evolve(expected_base(rootfs_of(bundle)), mounts=(expected,)))
+                     evolve(expected_base(rootfs_of(bundle)), mounts=(expected,)))
 
 
 def test_bind_source_relative_to_the_bundle(bundle: Path) -> None:
@@ -540,7 +540,7 @@ def test_apparmor_profile_refused_where_apparmor_is_on(
 
 # Specs built in code skip load_spec's checks: convert checks again what it looks up.
 SPEC_ERROR_ROWS = [
-    pytest.param(lambda s: attrs.evolve(s, process=None), "process", id="no-process"),
+    pytest.param(lambda s: replace(s, process=None), "process", id="no-process"),
     pytest.param(lambda s: _process(s, capabilities=OciCapabilities(permitted=("CAP_KILL", 5))),
                  "process.capabilities.permitted[1]", id="capability"),
     pytest.param(lambda s: _process(s, rlimits=(Rlimit(type="RLIMIT_X", soft=1, hard=1),)),
@@ -557,11 +557,11 @@ SPEC_ERROR_ROWS = [
 
 
 def _process(spec: Any, **changes: Any) -> Any:
-    return attrs.evolve(spec, process=attrs.evolve(spec.process, **changes))
+    return replace(spec, process=replace(spec.process, **changes))
 
 
 def _linux(spec: Any, **changes: Any) -> Any:
-    return attrs.evolve(spec, linux=attrs.evolve(spec.linux, **changes))
+    return replace(spec, linux=replace(spec.linux, **changes))
 
 
 @pytest.mark.parametrize(("change", "field"), SPEC_ERROR_ROWS)

@@ -5,6 +5,7 @@ config models, the spec converter or the C plan layer; none loads cattrs."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,86 @@ def test_create_loads_no_cattrs(tmp_path: Path) -> None:
     # (shutil, which argparse's width no longer needs, is loaded here only to remove the
     # failed create's entry)
     assert not {"logging", "socket"} & mods, sorted({"logging", "socket"} & mods)
+
+
+# -- create, exec and run as the C front end runs them ------------------------------------
+
+LEAN_PROBE = """
+import json, sys
+sys.path[:0] = json.loads(sys.argv.pop(1))
+from pycontain.cli.runc import main
+rc = main(sys.argv[1:])
+print(json.dumps({"rc": rc, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+#: what create, exec and run must not import: each costs more than runc's whole create
+NOT_ON_THE_PATH = {"attrs", "attr", "typing", "inspect", "dataclasses"}
+
+
+def _loaded_lean(*argv: str) -> tuple[int, set[str], str]:
+    """As the front end runs the verbs: ``python -I -S``, the package and site-packages on
+    ``sys.path`` (with ``site``, a .pth file may import typing before any verb runs)."""
+    import sysconfig
+
+    paths = [str(Path(__file__).resolve().parents[2]), sysconfig.get_paths()["purelib"],
+             sysconfig.get_paths()["platlib"]]
+    r = subprocess.run([sys.executable, "-I", "-S", "-c", LEAN_PROBE, json.dumps(paths), *argv],
+                       check=False, capture_output=True, text=True, timeout=60)
+    lines = r.stderr.strip().splitlines()
+    doc = json.loads(lines[-1])
+    return doc["rc"], set(doc["modules"]), "\n".join(lines[:-1])
+
+
+@pytest.mark.parametrize("verb", ["create", "run"])
+def test_create_and_run_convert_the_whole_config_without_attrs(tmp_path: Path, verb: str) -> None:
+    """The config read, checked and converted to the plan, the limits read: the create stops
+    at a limit out of range (nothing is made; the whole path is the integration test's,
+    tests/integration/test_oci_lean_path.py)."""
+    bundle = tmp_path / "bundle"
+    (bundle / "rootfs").mkdir(parents=True)
+    (bundle / "config.json").write_text(json.dumps({
+        "ociVersion": "1.0.2", "root": {"path": "rootfs"},
+        "process": {"args": ["true"], "cwd": "/"},
+        "linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}],
+                  "resources": {"pids": {"limit": 10}, "cpu": {"shares": 1}}}}))
+    state = tmp_path / "state"
+    code, mods, err = _loaded_lean("--root", str(state), verb, "-b", str(bundle), "c1")
+    assert code == 1
+    assert err == "pycontain-runc: linux.resources.cpu.shares: must be between 2 and 262144, got 1"
+    assert {"pycontain.oci.convert", "pycontain.lowlevel.plan", "pycontain.cgroups._cgroup",
+            "pycontain.cgroups._values"} <= mods
+    assert not NOT_ON_THE_PATH & mods, sorted(NOT_ON_THE_PATH & mods)
+    assert os.listdir(state) == []
+
+
+EXEC_PROBE = """
+import json, sys
+sys.path[:0] = json.loads(sys.argv[1])
+from pycontain.cli.runc._args import Namespace
+from pycontain.cli.runc.exec import _process
+from pycontain.oci.spec import OciProcess
+flags = dict(command=["ls"], env=["A=1"], user="1:2", additional_gids=["3"], cap=[], cwd="/x",
+             tty=False, no_new_privs=True)
+from_file = _process(Namespace(process=sys.argv[2], **flags), None)
+from_flags = _process(Namespace(process=None, **flags), OciProcess(cwd="/", args=("sh",)))
+print(json.dumps({"file": from_file.args, "flags": [from_flags.args, from_flags.user.uid,
+                  from_flags.user.additional_gids], "modules": sorted(sys.modules)}))
+"""
+
+
+def test_exec_builds_its_process_without_attrs(tmp_path: Path) -> None:
+    """exec's process, from ``--process FILE`` or from the container's process and the
+    flags (the models' replace()), as the front end runs it: no attrs, typing or inspect."""
+    import sysconfig
+
+    proc = tmp_path / "process.json"
+    proc.write_text(json.dumps({"args": ["true"], "cwd": "/"}))
+    paths = [str(Path(__file__).resolve().parents[2]), sysconfig.get_paths()["purelib"],
+             sysconfig.get_paths()["platlib"]]
+    r = subprocess.run([sys.executable, "-I", "-S", "-c", EXEC_PROBE, json.dumps(paths),
+                        str(proc)], check=False, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout.splitlines()[-1])
+    assert doc["file"] == ["true"] and doc["flags"] == [["ls"], 1, [3]]
+    mods = set(doc["modules"])
+    assert not NOT_ON_THE_PATH & mods, sorted(NOT_ON_THE_PATH & mods)

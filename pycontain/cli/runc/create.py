@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ._args import ArgumentParser, Namespace, count, parse
 from ._common import Log, Options, UsageError, runtime
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pycontain.oci.runtime import Runtime
 

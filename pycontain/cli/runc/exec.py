@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ._args import REMAINDER, ArgumentParser, Namespace, count, parse
 from ._common import Log, Options, UsageError, runtime
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pycontain.oci import spec as S
 
@@ -74,8 +73,6 @@ def _refuse_unsupported(a: Namespace) -> None:
 def _process(a: Namespace, base: S.OciProcess | None) -> S.OciProcess:
     """The process to run: ``--process`` FILE, or the container's process with the command
     and the flags applied."""
-    import attrs
-
     from pycontain.errors import ConfigError
     from pycontain.oci import spec as S
 
@@ -98,7 +95,7 @@ def _process(a: Namespace, base: S.OciProcess | None) -> S.OciProcess:
             raise ConfigError("--user", f"expected UID[:GID], got {a.user!r}") from None
     if a.additional_gids:
         try:
-            user = attrs.evolve(user, additional_gids=tuple(int(x) for x in a.additional_gids))
+            user = S.replace(user, additional_gids=tuple(int(x) for x in a.additional_gids))
         except ValueError:
             raise ConfigError("--additional-gids", "expected numeric gids") from None
     caps = base.capabilities
@@ -111,8 +108,8 @@ def _process(a: Namespace, base: S.OciProcess | None) -> S.OciProcess:
         # like runc: ambient only when the spec gives inheritable caps (an ambient cap
         # must be inheritable too)
         sets = ["bounding", "effective", "permitted"] + (["ambient"] if caps.inheritable else [])
-        caps = attrs.evolve(caps, **{k: tuple(dict.fromkeys((*getattr(caps, k), *added)))
-                                     for k in sets})
-    return attrs.evolve(base, args=tuple(cmd), env=tuple(env), cwd=a.cwd or base.cwd,
-                        user=user, capabilities=caps, terminal=a.tty,
-                        no_new_privileges=base.no_new_privileges or a.no_new_privs)
+        caps = S.replace(caps, **{k: tuple(dict.fromkeys((*getattr(caps, k), *added)))
+                                  for k in sets})
+    return S.replace(base, args=tuple(cmd), env=tuple(env), cwd=a.cwd or base.cwd,
+                     user=user, capabilities=caps, terminal=a.tty,
+                     no_new_privileges=base.no_new_privileges or a.no_new_privs)

@@ -2,12 +2,14 @@
 
 The package is cut along its seams, each module with one job:
 
-* :mod:`.models`: one frozen, keyword-only attrs class per JSON object (:class:`Spec`,
-  :class:`Linux`, :class:`OciProcess` ...);
+* :mod:`.models`: one frozen, keyword-only class per JSON object (:class:`Spec`,
+  :class:`Linux`, :class:`OciProcess` ...), changed with :func:`replace`;
+* :mod:`.base`: what the models share (construction, immutability, equality, the field
+  table), with no attrs or ``typing`` to import;
 * :mod:`.values`: the value sets the spec enumerates (:data:`NAMESPACE_TYPES`,
   :data:`SECCOMP_ACTIONS` ...) and :data:`OCI_VERSION`;
-* :mod:`.fields`: integer widths and field metadata, how a field maps to JSON;
-* :mod:`.structure`: the strict JSON <-> attrs converter (no cattrs), errors with JSON paths;
+* :mod:`.fields`: integer widths and field declarations, how a field maps to JSON;
+* :mod:`.structure`: the strict JSON <-> model converter (no cattrs), errors with JSON paths;
 * :mod:`.checks`: the values the spec constrains, and :func:`validate_for_create`;
 * :mod:`.loader`: :func:`load_spec`, :func:`load_process`, :func:`dump_spec`,
   :func:`dump_process`.
@@ -19,9 +21,10 @@ for the converter and the models.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pycontain._lazy import loader
+
+# not `from typing import TYPE_CHECKING`: typing is what a create saves by these models
+TYPE_CHECKING = False
 
 __all__ = [
     "CPU",
@@ -37,6 +40,7 @@ __all__ = [
     "CPUAffinity",
     "ConsoleSize",
     "DeviceCgroup",
+    "FrozenError",
     "Hook",
     "Hooks",
     "HugepageLimit",
@@ -72,6 +76,7 @@ __all__ = [
     "dump_spec",
     "load_process",
     "load_spec",
+    "replace",
     "validate_for_create",
 ]
 
@@ -82,6 +87,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "CPUAffinity": ("models", "CPUAffinity"),
     "ConsoleSize": ("models", "ConsoleSize"),
     "DeviceCgroup": ("models", "DeviceCgroup"),
+    "FrozenError": ("base", "FrozenError"),
     "Hook": ("models", "Hook"),
     "Hooks": ("models", "Hooks"),
     "HugepageLimit": ("models", "HugepageLimit"),
@@ -125,12 +131,14 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "dump_spec": ("loader", "dump_spec"),
     "load_process": ("loader", "load_process"),
     "load_spec": ("loader", "load_spec"),
+    "replace": ("base", "replace"),
     "validate_for_create": ("checks", "validate_for_create"),
 }
 
 if TYPE_CHECKING:
     from pycontain.lowlevel.kernel import RLIMITS
 
+    from .base import FrozenError, replace
     from .checks import SpecWarning, validate_for_create
     from .loader import dump_process, dump_spec, load_process, load_spec
     from .models import (

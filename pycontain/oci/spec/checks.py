@@ -13,15 +13,12 @@ import json
 import posixpath
 import re
 import warnings
-from typing import Final
-
-import attrs
 
 from pycontain.errors import ConfigError
 from pycontain.lowlevel.kernel import RLIMITS
 from pycontain.mountpaths import proc_mount_refusal
 
-from .fields import json_name
+from .base import fields
 from .models import (
     Hooks,
     IDMapping,
@@ -49,6 +46,10 @@ from .values import (
     SECCOMP_OPERATORS,
     TIME_CLOCKS,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["SpecWarning", "check_cgroups_path", "check_process", "check_spec",
            "validate_for_create"]
@@ -156,9 +157,9 @@ def check_spec(spec: Spec) -> None:
     if spec.process is not None:
         check_process(spec.process, "process.")
     if spec.hooks is not None:
-        for stage in attrs.fields(Hooks):
+        for stage in fields(Hooks):
             for i, hook in enumerate(getattr(spec.hooks, stage.name)):
-                path = f"hooks.{json_name(stage)}[{i}]"
+                path = f"hooks.{stage.json}[{i}]"
                 _check_abs(f"{path}.path", hook.path)
                 if hook.timeout is not None and hook.timeout <= 0:
                     raise _err(f"{path}.timeout", f"must be greater than zero, got {hook.timeout}")
@@ -324,11 +325,11 @@ def _check_resources(r: OciResources) -> None:
         if rule.access is not None and set(rule.access) - set("rwm"):
             raise _err(f"{path}.access", f'expected letters of "rwm", got {rule.access!r}')
     if r.memory is not None:
-        for a in attrs.fields(Memory):
+        for a in fields(Memory):
             value = getattr(r.memory, a.name)
             if a.name in _MEMORY_BYTES and value is not None and value < -1:
                 raise _err(
-                    f"{base}.memory.{json_name(a)}",
+                    f"{base}.memory.{a.json}",
                     f"must be -1 (unlimited) or a number of bytes, got {value}",
                 )
     if r.cpu is not None:

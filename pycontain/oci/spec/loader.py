@@ -3,13 +3,15 @@ models (:mod:`.models`), then the value checks (:mod:`.checks`)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from typing import IO, Any
-
 from .checks import check_process, check_spec
 from .models import OciProcess, Spec
 from .structure import read_json, structure, unstructure
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping
+    from typing import IO, Any
 
 __all__ = ["dump_process", "dump_spec", "load_process", "load_spec"]
 

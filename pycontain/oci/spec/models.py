@@ -1,72 +1,43 @@
-"""The models of ``config.json``: one frozen, keyword-only attrs class per JSON object.
+"""The models of ``config.json``: one frozen, keyword-only class per JSON object.
 
 Python names are the JSON names in snake_case (``oomScoreAdj`` -> ``oom_score_adj``);
-:func:`~.fields.meta` names the exceptions.  Optional fields that Go writes as pointers are
+:func:`~.fields.field` names the exceptions.  Optional fields that Go writes as pointers are
 ``None`` when absent; lists are tuples and default to ``()``.  Field order follows the spec's
 Go types, which is runc's output order.
+
+The classes are :class:`~.base.Model` subclasses, not attrs classes: defining all of them costs a
+``pycontain-runc create`` well under a millisecond and imports neither attrs nor ``typing``.
+Change one with :func:`~.base.replace`.  The annotations are the fields' types for the type
+checker and for the JSON reader alike (:mod:`.structure` reads their text).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-import attrs
-
-from .fields import Int, Int32, Int64, Uint, Uint16, Uint32, Uint64
-from .fields import meta as _meta
+from .base import Model
+from .fields import Int, Int32, Int64, Uint, Uint16, Uint32, Uint64, field
 from .values import OCI_VERSION
 
-
-class _Model:
-    """What every model shares: equality, hash and repr over the fields, written once here
-    so that attrs generates only ``__init__`` for each class (a one-shot ``pycontain-runc``
-    defines all of them on every call, and each generated method is a ``compile``)."""
-
-    __slots__ = ()
-
-    def _fields(self) -> tuple[attrs.Attribute[Any], ...]:
-        return self.__attrs_attrs__  # type: ignore[attr-defined, no-any-return]
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, a.name) for a in self._fields())
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __ne__(self, other: object) -> bool:
-        eq = self.__eq__(other)
-        return eq if eq is NotImplemented else not eq
-
-    def __hash__(self) -> int:
-        return hash((self.__class__, self._values()))
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{a.name}={getattr(self, a.name)!r}" for a in self._fields())
-        return f"{self.__class__.__name__}({args})"
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class Root(_Model):
+class Root(Model):
     """``root``: the container's root filesystem, relative to the bundle or absolute."""
 
     path: str
     readonly: bool = False
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class IDMapping(_Model):
+class IDMapping(Model):
     """One line of a uid/gid map: *size* ids from *container_id* onto *host_id*."""
 
-    container_id: Uint32 = attrs.field(metadata=_meta("containerID"))
-    host_id: Uint32 = attrs.field(metadata=_meta("hostID"))
+    container_id: Uint32 = field(json="containerID")
+    host_id: Uint32 = field(json="hostID")
     size: Uint32
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class OciMount(_Model):
+class OciMount(Model):
     """An entry of ``mounts``, mounted in order."""
 
     destination: str
@@ -77,23 +48,20 @@ class OciMount(_Model):
     gid_mappings: tuple[IDMapping, ...] = ()
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class ConsoleSize(_Model):
+class ConsoleSize(Model):
     height: Uint
     width: Uint
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class OciUser(_Model):
-    uid: Uint32 = attrs.field(default=0, metadata=_meta(always=True))
-    gid: Uint32 = attrs.field(default=0, metadata=_meta(always=True))
+class OciUser(Model):
+    uid: Uint32 = field(default=0, always=True)
+    gid: Uint32 = field(default=0, always=True)
     umask: Uint32 | None = None
     additional_gids: tuple[Uint32, ...] = ()
     username: str | None = None
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class OciCapabilities(_Model):
+class OciCapabilities(Model):
     """The five capability sets, by name (``CAP_KILL``)."""
 
     bounding: tuple[str, ...] = ()
@@ -103,21 +71,18 @@ class OciCapabilities(_Model):
     ambient: tuple[str, ...] = ()
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class Rlimit(_Model):
+class Rlimit(Model):
     type: str
     hard: Uint64
     soft: Uint64
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class IOPriority(_Model):
-    class_: str = attrs.field(metadata=_meta("class"))
+class IOPriority(Model):
+    class_: str = field(json="class")
     priority: Int
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class Scheduler(_Model):
+class Scheduler(Model):
     policy: str
     nice: Int32 = 0
     priority: Int32 = 0
@@ -127,19 +92,17 @@ class Scheduler(_Model):
     period: Uint64 = 0
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class CPUAffinity(_Model):
+class CPUAffinity(Model):
     initial: str | None = None
     final: str | None = None
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class OciProcess(_Model):
+class OciProcess(Model):
     """``process``: what runs in the container."""
 
     terminal: bool = False
     console_size: ConsoleSize | None = None
-    user: OciUser = attrs.field(factory=OciUser, metadata=_meta(always=True))
+    user: OciUser = field(factory=OciUser, always=True)
     args: tuple[str, ...] = ()
     command_line: str | None = None
     env: tuple[str, ...] = ()
@@ -152,13 +115,10 @@ class OciProcess(_Model):
     scheduler: Scheduler | None = None
     selinux_label: str | None = None
     io_priority: IOPriority | None = None
-    exec_cpu_affinity: CPUAffinity | None = attrs.field(
-        default=None, metadata=_meta("execCPUAffinity")
-    )
+    exec_cpu_affinity: CPUAffinity | None = field(default=None, json="execCPUAffinity")
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class Hook(_Model):
+class Hook(Model):
     path: str
     args: tuple[str, ...] = ()
     #: None (no "env" key): the runtime's own environment, as runc and crun give it
@@ -166,8 +126,7 @@ class Hook(_Model):
     timeout: Int | None = None
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class Hooks(_Model):
+class Hooks(Model):
     prestart: tuple[Hook, ...] = ()
     create_runtime: tuple[Hook, ...] = ()
     create_container: tuple[Hook, ...] = ()
@@ -176,22 +135,19 @@ class Hooks(_Model):
     poststop: tuple[Hook, ...] = ()
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class Namespace(_Model):
+class Namespace(Model):
     """A namespace to create (no *path*) or to join (*path* of its nsfs file)."""
 
     type: str
     path: str | None = None
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class TimeOffset(_Model):
+class TimeOffset(Model):
     secs: Int64 = 0
     nanosecs: Uint32 = 0
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class OciDevice(_Model):
+class OciDevice(Model):
     """A device node to create in the container's ``/dev``."""
 
     path: str
@@ -203,34 +159,31 @@ class OciDevice(_Model):
     gid: Uint32 | None = None
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class DeviceCgroup(_Model):
+class DeviceCgroup(Model):
     """A device cgroup rule of ``linux.resources.devices``."""
 
-    allow: bool = attrs.field(metadata=_meta(always=True))
+    allow: bool = field(always=True)
     type: str | None = None
     major: Int64 | None = None
     minor: Int64 | None = None
     access: str | None = None
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class Memory(_Model):
+class Memory(Model):
     """Byte counts; ``-1`` means unlimited."""
 
     limit: Int64 | None = None
     reservation: Int64 | None = None
     swap: Int64 | None = None
     kernel: Int64 | None = None
-    kernel_tcp: Int64 | None = attrs.field(default=None, metadata=_meta("kernelTCP"))
+    kernel_tcp: Int64 | None = field(default=None, json="kernelTCP")
     swappiness: Uint64 | None = None
-    disable_oom_killer: bool | None = attrs.field(default=None, metadata=_meta("disableOOMKiller"))
+    disable_oom_killer: bool | None = field(default=None, json="disableOOMKiller")
     use_hierarchy: bool | None = None
     check_before_update: bool | None = None
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class CPU(_Model):
+class CPU(Model):
     shares: Uint64 | None = None
     quota: Int64 | None = None
     burst: Uint64 | None = None
@@ -242,98 +195,86 @@ class CPU(_Model):
     idle: Int64 | None = None
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class Pids(_Model):
+class Pids(Model):
     limit: Int64
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class WeightDevice(_Model):
+class WeightDevice(Model):
     major: Int64
     minor: Int64
     weight: Uint16 | None = None
     leaf_weight: Uint16 | None = None
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class ThrottleDevice(_Model):
+class ThrottleDevice(Model):
     major: Int64
     minor: Int64
     rate: Uint64
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class BlockIO(_Model):
+class BlockIO(Model):
     weight: Uint16 | None = None
     leaf_weight: Uint16 | None = None
     weight_device: tuple[WeightDevice, ...] = ()
     throttle_read_bps_device: tuple[ThrottleDevice, ...] = ()
     throttle_write_bps_device: tuple[ThrottleDevice, ...] = ()
-    throttle_read_iops_device: tuple[ThrottleDevice, ...] = attrs.field(
-        default=(), metadata=_meta("throttleReadIOPSDevice")
+    throttle_read_iops_device: tuple[ThrottleDevice, ...] = field(
+        default=(), json="throttleReadIOPSDevice"
     )
-    throttle_write_iops_device: tuple[ThrottleDevice, ...] = attrs.field(
-        default=(), metadata=_meta("throttleWriteIOPSDevice")
+    throttle_write_iops_device: tuple[ThrottleDevice, ...] = field(
+        default=(), json="throttleWriteIOPSDevice"
     )
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class HugepageLimit(_Model):
+class HugepageLimit(Model):
     page_size: str
     limit: Uint64
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class InterfacePriority(_Model):
+class InterfacePriority(Model):
     name: str
     priority: Uint32
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class Network(_Model):
-    class_id: Uint32 | None = attrs.field(default=None, metadata=_meta("classID"))
+class Network(Model):
+    class_id: Uint32 | None = field(default=None, json="classID")
     priorities: tuple[InterfacePriority, ...] = ()
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class Rdma(_Model):
+class Rdma(Model):
     hca_handles: Uint32 | None = None
     hca_objects: Uint32 | None = None
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class OciResources(_Model):
+class OciResources(Model):
     """``linux.resources``: cgroup limits."""
 
     devices: tuple[DeviceCgroup, ...] = ()
     memory: Memory | None = None
     cpu: CPU | None = None
     pids: Pids | None = None
-    block_io: BlockIO | None = attrs.field(default=None, metadata=_meta("blockIO"))
+    block_io: BlockIO | None = field(default=None, json="blockIO")
     hugepage_limits: tuple[HugepageLimit, ...] = ()
     network: Network | None = None
-    rdma: Mapping[str, Rdma] = attrs.field(factory=dict)
-    unified: Mapping[str, str] = attrs.field(factory=dict)
+    rdma: Mapping[str, Rdma] = field(factory=dict)
+    unified: Mapping[str, str] = field(factory=dict)
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class SeccompArg(_Model):
+class SeccompArg(Model):
     index: Uint
     value: Uint64
     value_two: Uint64 = 0
     op: str
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class Syscall(_Model):
+class Syscall(Model):
     names: tuple[str, ...]
     action: str
     errno_ret: Uint | None = None
     args: tuple[SeccompArg, ...] = ()
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class Seccomp(_Model):
+class Seccomp(Model):
     default_action: str
     default_errno_ret: Uint | None = None
     architectures: tuple[str, ...] = ()
@@ -343,28 +284,25 @@ class Seccomp(_Model):
     syscalls: tuple[Syscall, ...] = ()
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class IntelRdt(_Model):
-    clos_id: str | None = attrs.field(default=None, metadata=_meta("closID"))
-    l3_cache_schema: str | None = attrs.field(default=None, metadata=_meta("l3CacheSchema"))
+class IntelRdt(Model):
+    clos_id: str | None = field(default=None, json="closID")
+    l3_cache_schema: str | None = field(default=None, json="l3CacheSchema")
     mem_bw_schema: str | None = None
-    enable_cmt: bool = attrs.field(default=False, metadata=_meta("enableCMT"))
-    enable_mbm: bool = attrs.field(default=False, metadata=_meta("enableMBM"))
+    enable_cmt: bool = field(default=False, json="enableCMT")
+    enable_mbm: bool = field(default=False, json="enableMBM")
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class Personality(_Model):
+class Personality(Model):
     domain: str
     flags: tuple[str, ...] = ()
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class Linux(_Model):
+class Linux(Model):
     """``linux``: namespaces, id maps, cgroups, devices, seccomp and the rest."""
 
     uid_mappings: tuple[IDMapping, ...] = ()
     gid_mappings: tuple[IDMapping, ...] = ()
-    sysctl: Mapping[str, str] = attrs.field(factory=dict)
+    sysctl: Mapping[str, str] = field(factory=dict)
     resources: OciResources | None = None
     cgroups_path: str | None = None
     namespaces: tuple[Namespace, ...] = ()
@@ -376,20 +314,19 @@ class Linux(_Model):
     mount_label: str | None = None
     intel_rdt: IntelRdt | None = None
     personality: Personality | None = None
-    time_offsets: Mapping[str, TimeOffset] = attrs.field(factory=dict)
+    time_offsets: Mapping[str, TimeOffset] = field(factory=dict)
 
 
-@attrs.define(frozen=True, kw_only=True, eq=False, repr=False)
-class Spec(_Model):
+class Spec(Model):
     """A whole ``config.json``."""
 
-    oci_version: str = attrs.field(default=OCI_VERSION, metadata=_meta(always=True, required=True))
+    oci_version: str = field(default=OCI_VERSION, always=True, required=True)
     process: OciProcess | None = None
     root: Root | None = None
     hostname: str | None = None
     domainname: str | None = None
     mounts: tuple[OciMount, ...] = ()
     hooks: Hooks | None = None
-    annotations: Mapping[str, str] = attrs.field(factory=dict)
+    annotations: Mapping[str, str] = field(factory=dict)
     linux: Linux | None = None
 

@@ -1,4 +1,4 @@
-"""JSON in and out of attrs models, strictly.
+"""JSON in and out of the models, strictly.
 
 A bool must be ``true``/``false``, an integer must fit the width its field declares
 (:mod:`.fields`), a string must be a string; JSON ``null`` counts as absent, as in Go.  The
@@ -7,11 +7,12 @@ path (``linux.namespaces[1].type``).  Unknown fields are ignored, as runc does. 
 leaves out unset (``None``), empty and ``false``-by-default fields, as Go's ``omitempty``
 does, and keeps the models' field order.
 
-The converter knows no model: it serves the config models (:mod:`.models`, through
-:mod:`.loader`) and the state document (:mod:`pycontain.oci.state_models`) alike.  It is
-written out here rather than built on cattrs: the few field types need one small function
-each, and a one-shot ``pycontain-runc`` process saves cattrs' import and its generated code
-(about 10 ms of each ``create``).
+The converter knows no model: it serves the config models (:class:`~.base.Model`, through
+:mod:`.loader`) and the state documents (attrs classes, :mod:`pycontain.oci.state_models`)
+alike.  A field's type is its annotation's text (``"tuple[IDMapping, ...] | None"``), read
+once per class on first use by :func:`_resolve`; the few forms the models use are all it
+knows.  Nothing here imports ``typing`` or attrs (but for an attrs class, which has already
+loaded it): a one-shot ``pycontain-runc create`` pays for neither, nor for cattrs.
 """
 
 from __future__ import annotations
@@ -20,19 +21,22 @@ import datetime
 import enum
 import json
 import os
-import types
-from collections.abc import Callable, Mapping
-from typing import IO, Any, Union, get_args, get_origin
-
-import attrs
+import sys
 
 from pycontain.errors import ConfigError
 from pycontain.oci.rfc3339 import format_rfc3339, parse_rfc3339
 
-from .fields import ALWAYS, REQUIRED, IntRange, json_name
+from .base import Model
+from .fields import MISSING, IntRange
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import IO, Any, TypeAlias
+
+    _Hook: TypeAlias = Callable[[object, Any], Any]
 
 __all__ = ["read_json", "structure", "unstructure"]
-
 
 
 class _Invalid(Exception):
@@ -84,15 +88,127 @@ def _expected(what: str, value: object) -> _Invalid:
     return _Invalid(f"expected {what}, got {shown}")
 
 
-def _int_range(t: Any) -> IntRange | None:
-    for meta in getattr(t, "__metadata__", ()):
-        if isinstance(meta, IntRange):
-            return meta
-    return None
+# --- field types ------------------------------------------------------------------------
+#
+# A resolved type is a class (str, bool, int, datetime, an enum, a model), an IntRange, the
+# _ANY marker, or a pair (_OPTIONAL / _TUPLE / _MAPPING, item type).
+
+_ANY = "Any"
+_OPTIONAL = "optional"
+_TUPLE = "tuple"
+_MAPPING = "mapping"
+_NAMES: dict[str, Any] = {"str": str, "bool": bool, "int": int, "Any": _ANY}
 
 
-def _is_optional(t: Any) -> bool:
-    return get_origin(t) in (Union, types.UnionType) and type(None) in get_args(t)
+def _split(text: str, sep: str) -> list[str]:
+    """*text* cut at each *sep* outside brackets, the parts stripped."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return parts
+
+
+def _resolve(note: str, where: Mapping[str, Any]) -> Any:
+    """The type an annotation's text names, its names looked up in *where* (the defining
+    module's globals): ``X``, ``a.X``, ``X | None``, ``tuple[X, ...]``, ``Mapping[str, X]``
+    (or ``dict``).  Anything else is a ``TypeError``: a model was given a type the JSON
+    reader does not know."""
+    alts = _split(note, "|")
+    if len(alts) > 1:
+        rest = [a for a in alts if a != "None"]
+        if len(rest) != 1 or len(alts) != 2:
+            raise TypeError(f"no JSON structuring for {note!r}")
+        return (_OPTIONAL, _resolve(rest[0], where))
+    head, bracket, inner = note.partition("[")
+    if bracket:
+        args = _split(inner[:-1], ",") if inner.endswith("]") else []
+        if head == "tuple" and len(args) == 2 and args[1] == "...":
+            return (_TUPLE, _resolve(args[0], where))
+        if head in ("Mapping", "dict") and len(args) == 2 and args[0] == "str":
+            return (_MAPPING, _resolve(args[1], where))
+        raise TypeError(f"no JSON structuring for {note!r}")
+    if note in _NAMES:
+        return _NAMES[note]
+    first, *attrs_path = note.split(".")
+    try:
+        found = where[first]
+        for name in attrs_path:
+            found = getattr(found, name)
+    except (KeyError, AttributeError):
+        raise TypeError(f"no JSON structuring for {note!r}: not a name there") from None
+    return found
+
+
+class _Slot:
+    """What the converter needs of one field of a class, read once per class."""
+
+    __slots__ = ("default", "key", "name", "optional", "required", "type")
+
+    def __init__(self, name: str, key: str, note: str, where: Mapping[str, Any],
+                 default: Any, required: bool) -> None:
+        self.name = name
+        self.key = key
+        self.type = _resolve(note, where)
+        self.optional = isinstance(self.type, tuple) and self.type[0] == _OPTIONAL
+        #: the value that is not dumped, or MISSING where the field is always written
+        self.default = default
+        self.required = required
+
+
+_slots: dict[type, tuple[_Slot, ...]] = {}
+
+
+def _slots_of(cl: type) -> tuple[_Slot, ...]:
+    """The fields of model (or attrs) class *cl*, with their types resolved."""
+    found = _slots.get(cl)
+    if found is not None:
+        return found
+    where = vars(sys.modules[cl.__module__])
+    if issubclass(cl, Model):
+        found = tuple(
+            _Slot(f.name, f.json, f.annotation, where,
+                  MISSING if f.always or not f.has_default else f.make_default(),
+                  f.required or not f.has_default)
+            for f in cl.__model_fields__)
+    else:
+        found = _attrs_slots(cl, where)
+    _slots[cl] = found
+    return found
+
+
+def _attrs_slots(cl: type, where: Mapping[str, Any]) -> tuple[_Slot, ...]:
+    # only the state documents are attrs classes, and their module has loaded attrs already
+    import attrs
+
+    from .fields import json_name
+
+    out = []
+    for a in attrs.fields(cl):
+        # the annotation's text: a.type may have been resolved by attrs.resolve_types
+        note = cl.__annotations__[a.name]
+        default = a.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = default.factory()
+        required = a.default is attrs.NOTHING
+        out.append(_Slot(a.name, json_name(a.name), note, where,
+                         MISSING if required else default, required))
+    return tuple(out)
+
+
+def _is_class(t: Any) -> bool:
+    return isinstance(t, type) and (issubclass(t, Model) or hasattr(t, "__attrs_attrs__"))
+
+
+# --- structuring ------------------------------------------------------------------------
+
+_hooks: dict[Any, _Hook] = {}
 
 
 def _structure_str(value: object, _t: Any) -> str:
@@ -110,16 +226,13 @@ def _structure_bool(value: object, _t: Any) -> bool:
 def _structure_int(value: object, t: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _expected("an integer", value)
-    rng = _int_range(t)
-    if rng is not None and not rng.lo <= value <= rng.hi:
-        raise _Invalid(f"out of range for {rng.name} ({rng.lo}..{rng.hi}), got {value}")
+    if isinstance(t, IntRange) and not t.lo <= value <= t.hi:
+        raise _Invalid(f"out of range for {t.name} ({t.lo}..{t.hi}), got {value}")
     return value
 
 
-_NONE = type(None)
-_Hook = Callable[[object, Any], Any]
-_hooks: dict[Any, _Hook] = {}
-_unhooks: dict[type, Callable[[Any], dict[str, Any]]] = {}
+def _structure_any(value: object, _t: Any) -> object:
+    return value
 
 
 def _structure(value: object, t: Any) -> Any:
@@ -130,39 +243,35 @@ def _structure(value: object, t: Any) -> Any:
 
 
 def _hook_for(t: Any) -> _Hook:
-    """The structuring function of type *t*, chosen once per type: the models' field types
-    are few (bool, sized ints, str, str enums, timestamps, tuples, string-keyed mappings,
-    Optional and nested models)."""
+    """The structuring function of resolved type *t*, chosen once per type."""
     if t is bool:
         return _structure_bool
-    if t is int or _int_range(t) is not None:
+    if t is int or isinstance(t, IntRange):
         return _structure_int
     if t is str:
         return _structure_str
     if t is datetime.datetime:
         return _structure_datetime
-    if t is Any:
-        return lambda value, _t: value
+    if t is _ANY:
+        return _structure_any
     if isinstance(t, type) and issubclass(t, enum.Enum):
         return _structure_enum
-    if isinstance(t, type) and attrs.has(t):
-        return _class_hook(t)
-    origin = get_origin(t)
-    if origin is tuple:
-        return _structure_tuple
-    if origin in (dict, Mapping):
-        return _structure_mapping
-    if _is_optional(t):
-        rest = [a for a in get_args(t) if a is not _NONE]
-        inner: Any = rest[0] if len(rest) == 1 else Union[tuple(rest)]  # noqa: UP007
-        return lambda value, _t: None if value is None else _structure(value, inner)
+    if _is_class(t):
+        return _structure_class
+    if isinstance(t, tuple):
+        return {_OPTIONAL: _structure_optional, _TUPLE: _structure_tuple,
+                _MAPPING: _structure_mapping}[t[0]]
     raise TypeError(f"no JSON structuring for {t!r}")
+
+
+def _structure_optional(value: object, t: Any) -> Any:
+    return None if value is None else _structure(value, t[1])
 
 
 def _structure_tuple(value: object, t: Any) -> tuple[Any, ...]:
     if not isinstance(value, list):
         raise _expected("an array", value)
-    (item_type, _) = get_args(t)
+    item_type = t[1]
     out = []
     for i, item in enumerate(value):
         try:
@@ -175,7 +284,7 @@ def _structure_tuple(value: object, t: Any) -> tuple[Any, ...]:
 def _structure_mapping(value: object, t: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _expected("an object", value)
-    (_, value_type) = get_args(t)
+    value_type = t[1]
     out = {}
     for key, item in value.items():
         try:
@@ -202,37 +311,26 @@ def _structure_datetime(value: object, _t: Any) -> datetime.datetime:
         raise _expected("an RFC 3339 timestamp", value) from None
 
 
-def _class_hook(cl: type) -> _Hook:
-    attrs.resolve_types(cl)
-    fields = [
-        (
-            a.name,
-            json_name(a),
-            a.type,
-            a.default is attrs.NOTHING or a.metadata.get(REQUIRED, False),
-            _is_optional(a.type),
-        )
-        for a in attrs.fields(cl)
-    ]
+def _structure_class(value: object, cl: Any) -> Any:
+    if not isinstance(value, dict):
+        raise _expected("an object", value)
+    kwargs = {}
+    for slot in _slots_of(cl):
+        key = slot.key
+        item = value.get(key)
+        # JSON null counts as absent, as in Go, unless the field itself is optional
+        if item is None and not (slot.optional and key in value):
+            if slot.required:
+                raise _Invalid("is required").at(key)
+            continue
+        try:
+            kwargs[slot.name] = _structure(item, slot.type)
+        except _Invalid as err:
+            raise err.at(key) from None
+    return cl(**kwargs)
 
-    def structure(value: object, _t: Any) -> Any:
-        if not isinstance(value, dict):
-            raise _expected("an object", value)
-        kwargs = {}
-        for name, key, typ, required, optional in fields:
-            item = value.get(key)
-            # JSON null counts as absent, as in Go, unless the field itself is optional
-            if item is None and not (optional and key in value):
-                if required:
-                    raise _Invalid("is required").at(key)
-                continue
-            try:
-                kwargs[name] = _structure(item, typ)
-            except _Invalid as err:
-                raise err.at(key) from None
-        return cl(**kwargs)
 
-    return structure
+# --- unstructuring ----------------------------------------------------------------------
 
 
 def _unstructure(value: Any) -> Any:
@@ -243,43 +341,41 @@ def _unstructure(value: Any) -> Any:
         return value.value
     if isinstance(value, (tuple, list)):
         return [_unstructure(v) for v in value]
-    if isinstance(value, Mapping):
+    if isinstance(value, dict) or _is_mapping(value):
         return {k: _unstructure(v) for k, v in value.items()}
     if isinstance(value, datetime.datetime):
         return format_rfc3339(value)
-    if attrs.has(cl):
-        hook = _unhooks.get(cl)
-        if hook is None:
-            hook = _unhooks[cl] = _class_unstructure_hook(cl)
-        return hook(value)
+    if _is_class(cl):
+        return _unstructure_class(value, _slots_of(cl))
     return value
 
 
-def _class_unstructure_hook(cl: type) -> Callable[[Any], dict[str, Any]]:
-    _keep = object()  # never equal to a value: the field is always written
-    fields = []
-    for a in attrs.fields(cl):
-        default = a.default
-        if a.metadata.get(ALWAYS) or default is attrs.NOTHING:
-            default = _keep
-        elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = default.factory()
-        fields.append((a.name, json_name(a), default))
+def _is_mapping(value: object) -> bool:
+    # a Mapping that is not a dict (MappingProxyType ...): only then is collections.abc worth
+    # its import
+    if isinstance(value, (str, bytes, tuple, list)) or not hasattr(value, "items"):
+        return False
+    from collections.abc import Mapping
 
+    return isinstance(value, Mapping)
+
+
+def _unstructure_class(obj: Any, slots: tuple[_Slot, ...]) -> dict[str, Any]:
     # field by field, so the output keeps the spec's order (runc's too)
-    def unstructure(obj: Any) -> dict[str, Any]:
-        out = {}
-        for name, key, default in fields:
-            value = getattr(obj, name)
-            if default is _keep or value != default:
-                out[key] = _unstructure(value)
-        return out
+    out = {}
+    for slot in slots:
+        value = getattr(obj, slot.name)
+        default = slot.default
+        if default is MISSING or value != default:
+            out[slot.key] = _unstructure(value)
+    return out
 
-    return unstructure
+
+# --- entry points -----------------------------------------------------------------------
 
 
 def structure(data: object, cl: type[Any]) -> Any:
-    """An instance of the attrs class *cl* from JSON *data*; raises
+    """An instance of the model (or attrs) class *cl* from JSON *data*; raises
     :class:`~pycontain.errors.ConfigError` naming the JSON path of the first wrong value."""
     try:
         return _structure(data, cl)
@@ -288,20 +384,21 @@ def structure(data: object, cl: type[Any]) -> Any:
 
 
 def unstructure(obj: Any) -> dict[str, Any]:
-    """The JSON-ready ``dict`` of the attrs instance *obj*, in its fields' order."""
+    """The JSON-ready ``dict`` of the model (or attrs) instance *obj*, in its fields'
+    order."""
     out: dict[str, Any] = _unstructure(obj)
     return out
 
 
 def read_json(source: str | os.PathLike[str] | IO[str] | Mapping[str, Any]) -> object:
     """The parsed JSON of a path, an open text file or an already parsed mapping."""
-    if isinstance(source, Mapping):
-        return dict(source)
+    if isinstance(source, dict) or _is_mapping(source):
+        return dict(source)  # type: ignore[arg-type]
     if hasattr(source, "read"):
         text = source.read()
         name = getattr(source, "name", "config.json")
     else:
-        name = os.fspath(source)
+        name = os.fspath(source)  # type: ignore[arg-type]
         with open(name, encoding="utf-8") as f:
             text = f.read()
     try:

@@ -7,7 +7,10 @@ them without loading the models.
 
 from __future__ import annotations
 
-from typing import Final
+# not `from typing import Final`: this module is on every create's path, typing is not
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 #: The runtime-spec version pycontain writes (``runc spec``, state).  It reads any 1.x.
 OCI_VERSION: Final = "1.2.1"
