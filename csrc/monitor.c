@@ -9,8 +9,8 @@
  *   pycontain-monitor --state DIR [--log-driver json-file|k8s-file|none] [--log-path FILE]
  *       [--log-size BYTES] [--log-files N] [--restart no|on-failure[:N]|always|unless-stopped]
  *       [--stop-signal N] [--stop-timeout SECONDS] [--oom-file FILE] [--stdin] [--tty]
- *       [--health-interval MS --health-timeout MS --health-command PROGRAM
- *        [--health-command-arg ARG]...]
+ *       [--health-interval MS [--health-timeout MS] --health-command PROGRAM
+ *        [--health-command-arg ARG]...]  (the first two only with the third)
  *       [--exit-command PROGRAM [--exit-command-arg ARG]...]
  *       [--compress-command PROGRAM [--compress-command-arg ARG]...] -- CREATOR ARGV...
  *
@@ -18,9 +18,10 @@
  * runs (state.json written, the creator started), or 1 with one line on stderr.
  * --adopt-creator PID (before --): the first creator is already our child, forked by a caller
  * that detached us itself; it made the pipes: fd 3 reads the creator's stdout, 4 its stderr,
- * 5 its report, and fd 2 is the ready pipe, which gets the byte 0 or the one line.  The monitor
- * itself calls setsid(), becomes a child subreaper and points its own stdio at /dev/null, so
- * nothing ties it to the caller.
+ * 5 its report (with --tty one end of a unix socket pair, as below), and fd 2 is the ready
+ * pipe, which gets the byte 0 or the one line.  Not with --stdin but with --tty: no pipe for
+ * the creator's stdin is passed.  The monitor itself calls setsid(), becomes a child
+ * subreaper and points its own stdio at /dev/null, so nothing ties it to the caller.
  *
  * The creator runs as the monitor's child with the stdout and stderr pipes as fds 1 and 2,
  * /dev/null (or, with --stdin, a pipe the monitor keeps open) as fd 0, and fd 3 the write end
@@ -146,16 +147,16 @@ static int want_stdin, want_tty;
 static pid_t adopt_pid; /* --adopt-creator: the first creator is already our child */
 static unsigned short win_rows, win_cols; /* the size attach clients asked for last */
 static char **creator_argv;
-#define EXIT_ARGS 32
-static char *exit_argv[EXIT_ARGS + 2];
+#define CMD_ARGS 32 /* a command's program and its arguments (exit, health, compress) */
+static char *exit_argv[CMD_ARGS + 2];
 static int exit_argc;
 static pid_t exit_pid; /* the exit command while it runs */
 static char *creator_env[MAX_ENV + 2];
 static char sync_env[] = "PYCONTAIN_MONITOR_SYNC=3";
-#define HEALTH_ARGS 32
-static char *health_argv[HEALTH_ARGS + 2];
+static char *health_argv[CMD_ARGS + 2];
 static int health_argc;
 static long health_interval_ms, health_timeout_ms;
+static int health_opts; /* --health-interval or --health-timeout was given */
 static pid_t health_pid; /* the health command while it runs (its process group too) */
 static long long health_next_ns, health_kill_ns;
 
@@ -429,6 +430,59 @@ static void open_log(void)
     log_cur = (log_fd >= 0 && fstat(log_fd, &st) == 0) ? st.st_size : 0;
 }
 
+/* ---- the monitor's children: creator, health check, exit command, compressor ---- */
+
+enum {
+    CHILD_KEEP_SIGHUP = 1, /* SIGHUP stays ignored as the monitor has it (else the default) */
+    CHILD_PDEATHSIG = 2,   /* SIGKILLed when the monitor dies (never before it runs) */
+    CHILD_OWN_GROUP = 4,   /* a process group of its own, so that it is killed as one */
+    CHILD_IN_CWD = 8,      /* in the directory the monitor was started in, not in / */
+};
+
+/* Fork a child that runs argv with the creator's environment: no signal blocked, SIGPIPE
+ * at its default, fds[i] as its fd i (-1: /dev/null) and the monitor's own fds 0-2 where
+ * nfds leaves them, nothing else open.  The pid, or -1 (fork failed).  One function for
+ * every child, so that none of them differs from the others by accident; the differences
+ * are the flags. */
+static pid_t spawn_child(char **argv, const int *fds, int nfds, int flags)
+{
+    pid_t self = getpid();
+    pid_t pid = fork();
+    if (pid != 0) {
+        if (pid > 0 && (flags & CHILD_OWN_GROUP))
+            setpgid(pid, pid); /* both sides: the group exists before either goes on */
+        return pid;
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    if (!(flags & CHILD_KEEP_SIGHUP))
+        signal(SIGHUP, SIG_DFL);
+    if (flags & CHILD_OWN_GROUP)
+        setpgid(0, 0);
+    if (flags & CHILD_PDEATHSIG) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != self)
+            _exit(127); /* the monitor died before the line above */
+    }
+    int src[4], nul = -1;
+    for (int i = 0; i < nfds; i++) {
+        if (fds[i] < 0 && nul < 0)
+            nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+        /* each source moved above them all first, so that no dup2 clobbers another */
+        src[i] = fcntl(fds[i] >= 0 ? fds[i] : nul, F_DUPFD_CLOEXEC, 10);
+    }
+    for (int i = 0; i < nfds; i++)
+        if (src[i] < 0 || dup2(src[i], i) < 0)
+            _exit(127);
+    if ((flags & CHILD_IN_CWD) && cwd_fd >= 0 && fchdir(cwd_fd) < 0)
+        _exit(127);
+    syscall(SYS_close_range, nfds > 3 ? nfds : 3, ~0U, 0);
+    execvpe(argv[0], argv, creator_env);
+    _exit(127);
+}
+
 /* ---- compression of rotated log files (--compress-command) ----
  * Rotated files still plain (NAME.1 ...) are compressed one at a time by a program of their
  * own, never here: the writer must not wait, and the steady state must not allocate.  It
@@ -437,8 +491,7 @@ static void open_log(void)
  * where rotations since have moved the file, then removes NAME.K: a reader always finds one
  * of the two, and a follower holding the plain file reads on from its fd.  A file rotated out
  * meanwhile goes with its temporary file.  A failure waits for the next rotation. */
-#define COMPRESS_ARGS 32
-static char *compress_argv[COMPRESS_ARGS + 2];
+static char *compress_argv[CMD_ARGS + 2];
 static int compress_argc;
 static pid_t compress_pid;
 static long compress_idx; /* the file being compressed is NAME.<compress_idx> now */
@@ -473,22 +526,10 @@ static void compress_next(void)
         struct stat st;
         int out = open(gz_name(gzbuf, ".gz.tmp", -1), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
                        0640);
-        pid_t self = getpid(), pid = -1;
+        pid_t pid = -1;
+        int fds[2] = {src, out}; /* its stderr is the monitor's /dev/null */
         if (out >= 0 && fstat(src, &st) == 0)
-            pid = fork();
-        if (pid == 0) {
-            sigset_t none;
-            sigemptyset(&none);
-            sigprocmask(SIG_SETMASK, &none, NULL);
-            signal(SIGPIPE, SIG_DFL);
-            signal(SIGHUP, SIG_DFL);
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (getppid() != self || dup2(src, 0) < 0 || dup2(out, 1) < 0)
-                _exit(127);
-            syscall(SYS_close_range, 3, ~0U, 0); /* fd 2 is the monitor's /dev/null */
-            execvpe(compress_argv[0], compress_argv, creator_env);
-            _exit(127);
-        }
+            pid = spawn_child(compress_argv, fds, 2, CHILD_PDEATHSIG);
         close(src);
         if (out >= 0)
             close(out);
@@ -545,26 +586,6 @@ static void compress_init(void)
         return;
     unlink(gz_name(gzbuf, ".gz.tmp", -1));
     compress_next();
-}
-
-/* At the end: let the compressor finish (at most 10 s), then stop it; what it leaves plain
- * the next monitor compresses. */
-static void compress_wait(void)
-{
-    long long deadline = now_ns(CLOCK_MONOTONIC) + 10000000000LL;
-    while (compress_pid > 0) {
-        long long left = deadline - now_ns(CLOCK_MONOTONIC);
-        if (left <= 0) {
-            kill(compress_pid, SIGKILL);
-            waitpid(compress_pid, NULL, 0);
-            compress_pid = 0;
-            unlink(gz_name(gzbuf, ".gz.tmp", -1));
-            return;
-        }
-        struct pollfd p = {.fd = sigfd, .events = POLLIN};
-        poll(&p, 1, (int)(left / 1000000) + 1);
-        on_signal();
-    }
 }
 
 /* Rotation of the compressed files, step by step with the plain ones: NAME.<i>.gz moves up
@@ -1053,29 +1074,13 @@ static void health_start(void)
         health_schedule(); /* the creator still makes it: try again an interval later */
         return;
     }
-    pid_t self = getpid();
-    pid_t pid = fork();
+    /* its stdio: the monitor's /dev/null */
+    pid_t pid = spawn_child(health_argv, NULL, 0,
+                            CHILD_PDEATHSIG | CHILD_OWN_GROUP | CHILD_IN_CWD);
     if (pid < 0) {
         health_schedule();
         return;
     }
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != self)
-            _exit(127); /* the monitor died before the line above */
-        if (cwd_fd >= 0 && fchdir(cwd_fd) < 0)
-            _exit(127);
-        syscall(SYS_close_range, 3, ~0U, 0); /* fds 0-2 are the monitor's /dev/null */
-        execvpe(health_argv[0], health_argv, creator_env);
-        _exit(127);
-    }
-    setpgid(pid, pid); /* both sides: the group exists before either goes on */
     health_pid = pid;
     health_kill_ns = health_timeout_ms > 0 ?
         now_ns(CLOCK_MONOTONIC) + health_timeout_ms * 1000000LL : 0;
@@ -1122,32 +1127,40 @@ static void run_exit_command(void)
 {
     if (!exit_argc || exit_pid > 0)
         return;
-    pid_t pid = fork();
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        int nul = open("/dev/null", O_RDWR);
-        if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0)
-            _exit(127);
-        syscall(SYS_close_range, 3, ~0U, 0);
-        execvpe(exit_argv[0], exit_argv, creator_env);
-        _exit(127);
-    }
+    /* it releases what the container held even if the monitor is killed meanwhile (no
+     * death signal), and SIGHUP stays ignored for it as for the monitor: a hangup of the
+     * caller's session must not cut the release short */
+    static const int nul3[3] = {-1, -1, -1};
+    pid_t pid = spawn_child(exit_argv, nul3, 3, CHILD_KEEP_SIGHUP);
     exit_pid = pid > 0 ? pid : 0;
 }
 
-/* Wait (at most 30 s) for the exit command, reaping what comes meanwhile. */
-static void wait_exit_command(void)
+/* At the end, reaping what comes meanwhile: first the exit command (at most 30 s, then it
+ * is left to run), then the compressor, given 10 s from there to finish before it is
+ * stopped (what it leaves plain the next monitor compresses). */
+static void wait_helpers(void)
 {
-    long long deadline = now_ns(CLOCK_MONOTONIC) + 30000000000LL;
-    while (exit_pid > 0) {
-        long long left = deadline - now_ns(CLOCK_MONOTONIC);
-        if (left <= 0)
+    long long exit_deadline = now_ns(CLOCK_MONOTONIC) + 30000000000LL, compress_deadline = 0;
+    for (;;) {
+        long long now = now_ns(CLOCK_MONOTONIC), until;
+        if (exit_pid > 0 && now < exit_deadline) {
+            until = exit_deadline;
+        } else if (compress_pid > 0) {
+            if (!compress_deadline)
+                compress_deadline = now + 10000000000LL;
+            if (now >= compress_deadline) {
+                kill(compress_pid, SIGKILL);
+                waitpid(compress_pid, NULL, 0);
+                compress_pid = 0;
+                unlink(gz_name(gzbuf, ".gz.tmp", -1));
+                return;
+            }
+            until = compress_deadline;
+        } else {
             return;
+        }
         struct pollfd p = {.fd = sigfd, .events = POLLIN};
-        poll(&p, 1, (int)(left / 1000000) + 1);
+        poll(&p, 1, (int)((until - now) / 1000000) + 1);
         on_signal();
     }
 }
@@ -1311,29 +1324,13 @@ static int start_creator(void)
         return -1;
     if (pipe_in && pipe2(in, O_CLOEXEC) < 0)
         return -1;
-    pid_t pid = fork();
+    /* killed with the monitor (a SIGKILLed monitor takes its container along); SIGHUP
+     * stays ignored for it as for the monitor */
+    int stdio[4] = {pipe_in ? in[0] : -1, out[1], err[1], rep[1]};
+    pid_t pid = spawn_child(creator_argv, stdio, 4,
+                            CHILD_KEEP_SIGHUP | CHILD_PDEATHSIG | CHILD_IN_CWD);
     if (pid < 0)
         return -1;
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-        /* each source moved above 3 first, so that no dup2 clobbers another */
-        int src[4] = {pipe_in ? in[0] : nul, out[1], err[1], rep[1]};
-        for (int i = 0; i < 4; i++)
-            src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 10);
-        for (int i = 0; i < 4; i++)
-            if (src[i] < 0 || dup2(src[i], i) < 0)
-                _exit(127);
-        if (cwd_fd >= 0 && fchdir(cwd_fd) < 0)
-            _exit(127);
-        syscall(SYS_close_range, 4, ~0U, 0);
-        execvpe(creator_argv[0], creator_argv, creator_env);
-        _exit(127);
-    }
     close(out[1]);
     close(err[1]);
     close(rep[1]);
@@ -1408,8 +1405,9 @@ static void reap(void)
 
 /* --adopt-creator: the caller forked the first creator (a copy of itself, with pycontain
  * imported: no interpreter to start) before it exec'd us, and made its pipes: our fd 3 reads
- * its stdout, 4 its stderr, 5 its report; fd 2 is the ready pipe (see main).  From here on
- * it is watched as one start_creator made; a restart runs CREATOR ARGV as ever. */
+ * its stdout, 4 its stderr, 5 its report (a socket with --tty); fd 2 is the ready pipe (see
+ * main).  From here on it is watched as one start_creator made; a restart runs CREATOR ARGV
+ * as ever. */
 #define ADOPT_FDS 6
 static int adopt_creator(void)
 {
@@ -1503,6 +1501,26 @@ static long parse_num(const char *s, const char *opt)
     return (long)v;
 }
 
+/* NAME PROGRAM, then NAME-arg ARG for each argument (conmon's --exit-command shape):
+ * whether option a is one of these, its value v then taken into argv. */
+static int command_opt(const char *a, const char *v, const char *name, char **argv, int *argc)
+{
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0 || (a[n] && strcmp(a + n, "-arg") != 0))
+        return 0;
+    if ((a[n] == 0) != (*argc == 0) || *argc >= CMD_ARGS) {
+        size_t at = put_str(pathbuf, 0, name);
+        at = put_str(pathbuf, at, ": one program, then at most 31 ");
+        at = put_str(pathbuf, at, name);
+        at = put_str(pathbuf, at, "-arg");
+        pathbuf[at] = 0;
+        errno = 0;
+        fail(-1, pathbuf);
+    }
+    argv[(*argc)++] = (char *)v;
+    return 1;
+}
+
 static void parse_args(int argc, char **argv)
 {
     int i = 1;
@@ -1571,29 +1589,16 @@ static void parse_args(int argc, char **argv)
             if (pid <= 1 || pid > INT_MAX) /* 0 would mean "start a creator": a second one */
                 fail(-1, "--adopt-creator: a pid above 1");
             adopt_pid = (pid_t)pid;
-        } else if (strcmp(a, "--exit-command") == 0 || strcmp(a, "--exit-command-arg") == 0) {
-            if ((a[14] == 0) != (exit_argc == 0) || exit_argc >= EXIT_ARGS) {
-                errno = 0;
-                fail(-1, "--exit-command: one program, then at most 31 --exit-command-arg");
-            }
-            exit_argv[exit_argc++] = (char *)v;
-        } else if (strcmp(a, "--compress-command") == 0 ||
-                   strcmp(a, "--compress-command-arg") == 0) {
-            if ((a[18] == 0) != (compress_argc == 0) || compress_argc >= COMPRESS_ARGS) {
-                errno = 0;
-                fail(-1, "--compress-command: one program, then at most 31 --compress-command-arg");
-            }
-            compress_argv[compress_argc++] = (char *)v;
+        } else if (command_opt(a, v, "--exit-command", exit_argv, &exit_argc) ||
+                   command_opt(a, v, "--compress-command", compress_argv, &compress_argc) ||
+                   command_opt(a, v, "--health-command", health_argv, &health_argc)) {
+            continue;
         } else if (strcmp(a, "--health-interval") == 0) {
             health_interval_ms = parse_num(v, "--health-interval");
+            health_opts = 1;
         } else if (strcmp(a, "--health-timeout") == 0) {
             health_timeout_ms = parse_num(v, "--health-timeout");
-        } else if (strcmp(a, "--health-command") == 0 || strcmp(a, "--health-command-arg") == 0) {
-            if ((a[16] == 0) != (health_argc == 0) || health_argc >= HEALTH_ARGS) {
-                errno = 0;
-                fail(-1, "--health-command: one program, then at most 31 --health-command-arg");
-            }
-            health_argv[health_argc++] = (char *)v;
+            health_opts = 1;
         } else {
             errno = 0;
             fail(-1, "unknown option");
@@ -1606,14 +1611,18 @@ static void parse_args(int argc, char **argv)
         fail(-1, "--log-path: an absolute file is needed");
     if (log_path && strlen(log_path) > PATH_MAX - 16)
         fail(-1, "--log-path: too long");
+    if (health_opts && !health_argc) /* a check asked for would never run */
+        fail(-1, "--health-interval, --health-timeout: only with --health-command");
     if (health_argc && (health_interval_ms <= 0 || health_interval_ms > 365L * 86400000))
         fail(-1, "--health-interval: 1 ms to a year, with --health-command");
     if (health_timeout_ms > 365L * 86400000)
         fail(-1, "--health-timeout: at most a year");
     if (i >= argc)
         fail(-1, "no creator command after --");
-    if (adopt_pid && (adopt_pid == 1 || want_stdin || want_tty))
-        fail(-1, "--adopt-creator: a pid, and not with --stdin or --tty");
+    /* the caller made the creator's pipes: none for stdin (with --tty input goes to the
+     * terminal, whose master comes with the report, a unix socket then) */
+    if (adopt_pid && want_stdin && !want_tty)
+        fail(-1, "--adopt-creator: not with --stdin without --tty");
     creator_argv = argv + i;
 }
 
@@ -1788,7 +1797,6 @@ int main(int argc, char **argv)
     flush_out();
     attach_close();
     write_state();
-    wait_exit_command();
-    compress_wait();
+    wait_helpers();
     return 0;
 }

@@ -34,10 +34,13 @@ def possible() -> bool:
 
 
 def start(exe_fd: int, argv: Sequence[str], creator: Callable[[], NoReturn], *,
-          env: Mapping[str, str], cwd: str) -> None:
+          env: Mapping[str, str], cwd: str, tty: bool = False) -> None:
     """Start the monitor of *argv* (its options; ``--adopt-creator`` is added here) from the
     program *exe_fd*, with a fork of this process that calls *creator* as its first creator;
-    return once the monitor runs, ContainerError with its one line if it did not start."""
+    return once the monitor runs, ContainerError with its one line if it did not start.
+    *tty* (the monitor's ``--tty``): the report is a unix socket, as the monitor makes it for
+    its own creators, for the pty master that the container's child sends the creator and
+    the creator passes on with the pid."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)   # prctl, in the children: loaded before
@@ -47,7 +50,13 @@ def start(exe_fd: int, argv: Sequence[str], creator: Callable[[], NoReturn], *,
     ready_r, ready_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    rep_r, rep_w = os.pipe()
+    if tty:
+        import socket
+
+        rep_r, rep_w = (s.detach() for s in socket.socketpair(socket.AF_UNIX,
+                                                               socket.SOCK_STREAM))
+    else:
+        rep_r, rep_w = os.pipe()
     mine: tuple[int, ...] = (ready_w, out_r, err_r, rep_r, out_w, err_w, rep_w)
     try:
         pid = os.fork()

@@ -342,10 +342,12 @@ class Engine:
             time.sleep(0.002)
 
     def _fork_creator(self, rec: ContainerRecord) -> Any:
-        """The creator as a function for a fork of this process (see :mod:`.adopt`): not for
-        a bridged container, whose start would share this process's pooled network files."""
-        if rec.spec.bridged:
-            return None
+        """The creator as a function for a fork of this process (see :mod:`.adopt`).  A
+        bridged container's too: what this process keeps of the network is the fork's own
+        from its first use there (the pooled hosts/resolv.conf/hostname files and the lease
+        owner's token go by pid, the nftables contexts and the keeper's channel are dropped
+        at fork, netlink sockets are opened per call), and the fork leaves by ``os._exit``:
+        the pool's exit handler never removes this process's files from there."""
         from . import creator
 
         entry = self.store.dir(rec.id)

@@ -361,7 +361,8 @@ def start(state_dir: str, creator_argv: Sequence[str], *, log: LogConfig | None 
     attach input to (with *stdin*) and resizes; a restart's creator sends a new one.
     *fork_creator*: what *creator_argv* does, as a function: the first creator is then a fork
     of this process that calls it (no interpreter to start; see :mod:`.adopt`), where this
-    process runs one thread and neither *stdin* nor *tty* is asked for."""
+    process runs one thread and *stdin* comes only with *tty* (a stdin pipe of its own is
+    not made for a forked creator; a terminal's input goes to its master)."""
     from ..lowlevel.monitor import monitor_fd
 
     log = LogConfig() if log is None else log
@@ -420,12 +421,12 @@ def start(state_dir: str, creator_argv: Sequence[str], *, log: LogConfig | None 
         for arg in exit_command[1:]:
             argv += ["--exit-command-arg", arg]
     argv += ["--", *creator_argv]
-    if fork_creator is not None and not stdin and not tty:
+    if fork_creator is not None and (tty or not stdin):
         from . import adopt
 
         if adopt.possible():
             adopt.start(fd, argv, fork_creator, cwd=cwd or os.getcwd(),
-                        env=os.environ if env is None else env)
+                        env=os.environ if env is None else env, tty=tty)
             return handle
     import subprocess  # not on the fast path above
 
