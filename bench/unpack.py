@@ -18,6 +18,10 @@ Rows:
 * ``pycontain-merged``: ``ImageStore.merge``: one merged tree (whiteouts applied), the copy
   fallback.
 * ``umoci``: ``umoci raw unpack --image LAYOUT:bench DIR`` (one merged tree).
+* ``umoci-spread``: the same into a directory whose parent has ext4's "top of directory
+  hierarchies" attribute, as pycontain's layer store root has (its tree lands in a block
+  group of its own, away from the temp dir's; on a file system without the attribute it
+  is the ``umoci`` row again): what placement alone is worth.
 * ``tarfile``: ``tarfile.open(blob, "r:gz").extractall(DIR)`` per layer into one tree, no
   whiteouts, no checks (the floor of pure-Python extraction).
 """
@@ -45,7 +49,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from startup import base_env_info, clean_up_on_signals, preflight, tool_version
 
-ROWS = ("pycontain", "pycontain-merged", "umoci", "tarfile")
+ROWS = ("pycontain", "pycontain-merged", "umoci", "umoci-spread", "tarfile")
 TARGET = ("pycontain", "umoci", 0.5)  # the issue's target: <= 0.5x umoci
 
 
@@ -184,8 +188,15 @@ class Bench:
         self.store.merge(self.image, dest)
         return time.perf_counter() - t0
 
-    def umoci(self) -> float:
+    def umoci(self, spread: bool = False) -> float:
         dest = self.fresh("umoci")
+        if spread:
+            from pycontain.storage.layers import _mark_top_dir
+
+            dest = f"{self.tmp}/out-spread/{os.path.basename(dest)}"
+        os.makedirs(os.path.dirname(dest), exist_ok=True)  # umoci makes only the last part
+        if spread:
+            _mark_top_dir(os.path.dirname(dest))
         t0 = time.perf_counter()
         subprocess.run(["umoci", "raw", "unpack", "--image", f"{self.layout}:bench", dest],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -245,7 +256,8 @@ def main() -> int:
         bench = Bench(tmp, f"{tmp}/layout", info)
         fns: dict[str, Callable[[], float]] = {
             "pycontain": bench.pycontain, "pycontain-merged": bench.pycontain_merged,
-            "umoci": bench.umoci, "tarfile": bench.tarfile}
+            "umoci": bench.umoci, "umoci-spread": lambda: bench.umoci(spread=True),
+            "tarfile": bench.tarfile}
         samples: dict[str, list[float]] = {r: [] for r in ROWS}
         rng = random.Random(args.seed)
         for rnd in range(args.warmup + args.n):

@@ -38,7 +38,7 @@ from pycontain.images.manifest import (
 )
 from pycontain.images.reference import Reference, check_digest, parse_reference
 from pycontain.storage.driver import check_driver, choose_driver
-from pycontain.storage.layers import LayerStore, chain_ids
+from pycontain.storage.layers import LayerSource, LayerStore, chain_ids
 from pycontain.storage.unpack import UnpackOptions, apply_layer, remove_entry
 from pycontain.storage.vfs import CopyStats, copy_layers
 from pycontain.store import atomic_write
@@ -356,11 +356,10 @@ class ImageStore:
     def unpack(self, image: Image) -> list[str]:
         """Unpack the image's layers into the layer store (those not there yet); their
         chain IDs, bottom first."""
-        parent = None
-        for desc, diff_id in zip(image.manifest.layers, image.config.diff_ids, strict=True):
-            parent = self.layers.unpack(
-                parent, diff_id, lambda d=desc.digest: self.content.open(d),  # type: ignore[misc]
-                media_compression=LAYER_TYPES.get(desc.media_type))
+        self.layers.unpack_all([
+            LayerSource(diff_id, lambda d=desc.digest: self.content.open(d),  # type: ignore[misc]
+                        LAYER_TYPES.get(desc.media_type))
+            for desc, diff_id in zip(image.manifest.layers, image.config.diff_ids, strict=True)])
         return list(image.layers)
 
     def driver(self, where: str | None = None, *,

@@ -203,6 +203,20 @@ class LayerStream:
         self._pos += got
         return b"".join(parts)
 
+    def peek_block(self) -> bytes | None:
+        """The next 512 bytes, not consumed, where one chunk holds them all (nearly always:
+        chunks are megabytes); None otherwise, or at the end."""
+        if self._off == len(self._chunk) and not self._virtual and not self._next():
+            return None
+        if self._virtual or self._off + 512 > len(self._chunk):
+            return None
+        return self._chunk[self._off:self._off + 512]
+
+    def skip_block(self) -> None:
+        """Consume the block :meth:`peek_block` gave."""
+        self._off += 512
+        self._pos += 512
+
     def readinto(self, b: bytearray | memoryview) -> int:
         data = self.read(len(b))
         b[:len(data)] = data

@@ -17,8 +17,9 @@ through it" attack); one left by a layer below is replaced by a directory, as ov
 shows it (an upper directory hides a lower non-directory).  Files are created with
 ``O_EXCL | O_NOFOLLOW`` after the old entry is unlinked; hard links are made with
 ``linkat`` without ``AT_SYMLINK_FOLLOW`` to a target found by the same walk, so a link
-never reaches a file outside the tree.  ``tarfile`` only parses headers and serves member
-data here; its extraction code is never used.
+never reaches a file outside the tree.  ``tarfile`` only parses headers (plain ones are
+parsed by :mod:`~pycontain.storage.tarheader`) and serves sparse files' data here; its
+extraction code is never used.
 
 Rootless: an owner the caller cannot give (``EPERM``/``EINVAL`` from chown) and a device
 node it cannot make are recorded in the ``user.pycontain.override_stat`` xattr as
@@ -41,6 +42,7 @@ from attrs import define
 
 from pycontain.errors import DigestMismatch, LayerError, UnsafeLayer
 from pycontain.storage.decompress import LayerStream
+from pycontain.storage.tarheader import next_member
 
 __all__ = ["OVERRIDE_XATTR", "UnpackOptions", "Unpacked", "apply_layer", "remove_entry"]
 
@@ -116,17 +118,24 @@ def _clean(name: str, what: str = "path") -> str:
 class _Tree:
     """The directory fds of one tree being written, cached by relative path."""
 
-    def __init__(self, root_fd: int, merge: bool, lowers: list[int]) -> None:
+    def __init__(self, root_fd: int, merge: bool, lowers: Sequence[str]) -> None:
         self.fds: dict[str, int] = {"": root_fd}
         self.merge = merge
-        self.lowers = lowers               # diff mode: the layers below, top first
+        self.lower_paths = lowers          # diff mode: the layers below, top first
+        self.lowers: list[int] = []        # their fds, opened by open_lowers
         self.written: set[str] = set()     # paths this layer made (merge mode's rules)
         self.symlinks: set[str] = set()    # symlinks this layer made
-        # directories made for a member's path without an entry of their own, with the
-        # metadata a layer below gives them (overlayfs shows the upper directory's)
-        self.implicit: dict[str, os.stat_result] = {}
+        # directories made for a member's path without an entry of their own: they take
+        # the metadata a layer below gives them (overlayfs shows the upper directory's),
+        # read once the layer is written (the layers below may still be unpacking until then)
+        self.implicit: set[str] = set()
 
-    def _lower_dir(self, path: str) -> os.stat_result | None:
+    def open_lowers(self) -> None:
+        """Open the layers below (not before: they may be unpacking until then)."""
+        for lower in self.lower_paths:
+            self.lowers.append(os.open(lower, _DIR))
+
+    def lower_dir(self, path: str) -> os.stat_result | None:
         """The directory *path* as the layers below show it, if they have one."""
         parts = path.split("/")
         for lfd in self.lowers:
@@ -155,6 +164,9 @@ class _Tree:
             if path:
                 os.close(fd)
         self.fds = {}
+        for fd in self.lowers:
+            os.close(fd)
+        self.lowers = []
 
     def forget(self, path: str) -> None:
         """Drop cached fds at and below *path* (it is being removed or replaced)."""
@@ -178,10 +190,8 @@ class _Tree:
                 raise
             os.mkdir(name, 0o755, dir_fd=pfd)
             fd = os.open(name, _DIR, dir_fd=pfd)
-            if self.lowers:
-                st = self._lower_dir(path)
-                if st is not None:
-                    self.implicit[path] = st
+            if self.lower_paths:
+                self.implicit.add(path)
         except (NotADirectoryError, OSError) as err:
             if err.errno not in (errno.ENOTDIR, errno.ELOOP):
                 raise
@@ -518,11 +528,16 @@ class _Writer:
     def finish_dirs(self) -> None:
         """Directories' metadata last, deepest first: writing into a directory changes its
         mtime, and a read-only mode would stop the writes."""
-        paths = set(self.dirs) | set(self.tree.implicit)
+        implicit = {}
+        for path in self.tree.implicit - self.dirs.keys():
+            st = self.tree.lower_dir(path)
+            if st is not None:
+                implicit[path] = st
+        paths = self.dirs.keys() | implicit.keys()
         for path in sorted(paths, key=lambda p: p.count("/") + bool(p), reverse=True):
             m = self.dirs.get(path)
             if m is None:
-                self._implicit_metadata(path, self.tree.implicit[path])
+                self._implicit_metadata(path, implicit[path])
             elif path:
                 dfd, name = self.tree.parent(path)
                 self.metadata(dfd, name, m, stat.S_IFDIR)
@@ -554,7 +569,8 @@ class _Writer:
 def apply_layer(blob: BinaryIO, dest: str | int, *, merge: bool = False,
                 lowers: Sequence[str] = (), diff_id: str | None = None,
                 options: UnpackOptions | None = None,
-                media_compression: str | None = None, name: str = "layer") -> Unpacked:
+                media_compression: str | None = None, name: str = "layer",
+                before_finish: Callable[[], None] | None = None) -> Unpacked:
     """Write the layer in the (compressed) tar *blob* into the directory *dest* (a path or
     an fd), in ``diff`` or *merge* mode (see the module's docstring).
 
@@ -565,20 +581,14 @@ def apply_layer(blob: BinaryIO, dest: str | int, *, merge: bool = False,
 
     *lowers* (diff mode): the diff directories of the layers below, top first; a
     directory this layer makes only as a parent of its entries takes its owner, mode and
-    mtime from them (an overlay shows the upper directory's metadata)."""
+    mtime from them (an overlay shows the upper directory's metadata).  They are read only
+    after every member is written and *before_finish* has returned: a layer unpacked
+    alongside those below it waits for them there (an error it raises fails this layer)."""
     opts = options or UnpackOptions()
     root_fd = dest if isinstance(dest, int) else os.open(dest, _DIR)
     stream = LayerStream(blob, max_size=opts.max_size, media_compression=media_compression,
                          name=name)
-    lower_fds: list[int] = []
-    try:
-        for lower in lowers:
-            lower_fds.append(os.open(lower, _DIR))
-    except BaseException:
-        for fd in lower_fds:
-            os.close(fd)
-        raise
-    tree = _Tree(os.dup(root_fd), merge, lower_fds)
+    tree = _Tree(os.dup(root_fd), merge, lowers)
     try:
         writer = _Writer(tree, opts, stream)
         try:
@@ -588,9 +598,12 @@ def apply_layer(blob: BinaryIO, dest: str | int, *, merge: bool = False,
             stream.raise_pending()
             raise LayerError(f"{name}: not a tar archive: {err}") from None
         try:
-            while (m := tf.next()) is not None:
+            while (m := next_member(tf, stream)) is not None:
                 writer.member(tf, m)
                 tf.members.clear()  # no index of members kept: layers can be huge
+            if before_finish is not None:
+                before_finish()
+            tree.open_lowers()
             writer.finish_dirs()
         except tarfile.TarError as err:
             stream.raise_pending()
@@ -601,8 +614,6 @@ def apply_layer(blob: BinaryIO, dest: str | int, *, merge: bool = False,
         raise
     finally:
         tree.close()
-        for fd in lower_fds:
-            os.close(fd)
         if not isinstance(dest, int):
             os.close(root_fd)
     if diff_id is not None and got != diff_id:
