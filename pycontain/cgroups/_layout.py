@@ -7,13 +7,13 @@ support, and re-reading costs more than creating a cgroup.
 
 from __future__ import annotations
 
+import _thread
 import enum
 import os
 import posixpath
-import threading
 
 from pycontain.errors import CgroupUnsupported
-from pycontain.lowlevel.record import record
+from pycontain.lowlevel.record import Record
 
 __all__ = [
     "CgroupLayout",
@@ -49,8 +49,7 @@ class CgroupMode(enum.Enum):
     HYBRID = "hybrid"
 
 
-@record
-class Hierarchy:
+class Hierarchy(Record):
     """One mounted cgroup hierarchy."""
 
     #: Absolute mount point, e.g. ``/sys/fs/cgroup/memory``.
@@ -89,8 +88,7 @@ class Hierarchy:
         return self.mount if path == "/" else self.mount + path
 
 
-@record
-class CgroupLayout:
+class CgroupLayout(Record):
     """The result of :func:`detect`."""
 
     mode: CgroupMode
@@ -144,8 +142,7 @@ def _unescape(field: str) -> str:
     return "".join(out)
 
 
-@record
-class _Mount:
+class _Mount(Record):
     mount_root: str
     mount_point: str
     fstype: str
@@ -289,7 +286,7 @@ def _probe(root: str, own: dict[str, str]) -> CgroupLayout:
 
 
 _cache: dict[str, CgroupLayout] = {}
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()   # threading.Lock, without threading's import
 
 
 def detect(root: str = DEFAULT_ROOT, *, refresh: bool = False) -> CgroupLayout:

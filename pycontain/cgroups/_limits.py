@@ -9,7 +9,7 @@ builds them from ``linux.resources`` (device rules, always) and must not pay for
 from __future__ import annotations
 
 from pycontain.errors import ConfigError
-from pycontain.lowlevel.record import record
+from pycontain.lowlevel.record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -58,8 +58,7 @@ def _major_minor(name: str, value: int) -> None:
         raise ConfigError(name, f"must not be negative, got {value}")
 
 
-@record
-class WeightDevice:
+class WeightDevice(Record):
     """A per-device block I/O weight (``blockIO.weightDevice``)."""
 
     major: int
@@ -74,8 +73,7 @@ class WeightDevice:
         check_uint("leaf_weight", self.leaf_weight, 1000, 10)
 
 
-@record
-class ThrottleDevice:
+class ThrottleDevice(Record):
     """A per-device rate limit (bytes or I/O operations per second)."""
 
     major: int
@@ -88,8 +86,7 @@ class ThrottleDevice:
         check_uint("rate", self.rate)
 
 
-@record
-class HugepageLimit:
+class HugepageLimit(Record):
     """``hugetlb.<page_size>`` limit in bytes; *page_size* as the kernel names it (``"2MB"``)."""
 
     page_size: str
@@ -107,8 +104,7 @@ def _page_size(value: str) -> bool:
         and value[:-2].isdecimal()
 
 
-@record
-class InterfacePriority:
+class InterfacePriority(Record):
     """A ``net_prio.ifpriomap`` entry."""
 
     name: str
@@ -118,8 +114,7 @@ class InterfacePriority:
         check_uint("priority", self.priority)
 
 
-@record
-class RdmaLimit:
+class RdmaLimit(Record):
     """``rdma.max`` for one RDMA device; None leaves a count unlimited."""
 
     device: str
@@ -136,8 +131,7 @@ DEV_MKNOD, DEV_READ, DEV_WRITE = 1, 2, 4
 _ACCESS_BITS = {"m": DEV_MKNOD, "r": DEV_READ, "w": DEV_WRITE}
 
 
-@record
-class DeviceRule:
+class DeviceRule(Record):
     """One device cgroup rule (``linux.resources.devices[]``); later rules override earlier
     ones. ``type`` ``"a"`` matches every device; ``major``/``minor`` None match any.
     """

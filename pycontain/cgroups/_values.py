@@ -30,7 +30,7 @@ from pycontain.cgroups._limits import (
 )
 from pycontain.defaults import DEFAULT_DEVICE_RULES
 from pycontain.errors import ConfigError
-from pycontain.lowlevel.record import evolve, record
+from pycontain.lowlevel.record import Record, evolve, fields
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -463,8 +463,8 @@ class LimitMethods:
     def required(self) -> dict[str, str]:
         """v1 controller -> the first field of these limits that needs it."""
         out = {}
-        for controller, fields in CONTROLLER_FIELDS.items():
-            for f in fields:
+        for controller, names in CONTROLLER_FIELDS.items():
+            for f in names:
                 if self.is_set(f):
                     out[controller] = f
                     break
@@ -480,8 +480,7 @@ class LimitMethods:
                            oci_names=self.oci_names)
 
 
-@record
-class LimitValues(LimitMethods):
+class LimitValues(Record, LimitMethods):
     """The fields of :class:`~pycontain.cgroups.Resources` (see there), as a plain record."""
 
     memory_max: int | None = None
@@ -532,7 +531,7 @@ class LimitValues(LimitMethods):
 
 
 #: The limit fields, in order (``oci_names`` aside).
-FIELDS: tuple[str, ...] = LimitValues.__record_fields__[:-1]  # type: ignore[attr-defined]
+FIELDS: tuple[str, ...] = tuple(f.name for f in fields(LimitValues))[:-1]
 
 
 def values_of(r: LimitMethods | None) -> LimitValues | None:

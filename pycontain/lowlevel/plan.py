@@ -1,6 +1,6 @@
 """The flat plan: plain data that the C core executes in the child.
 
-:class:`Plan` is a pure-Python value (easy to inspect and unit-test; a :func:`~.record.record`,
+:class:`Plan` is a pure-Python value (easy to inspect and unit-test; a :class:`~.record.Record`,
 so that defining it costs a command line nothing: change one with :func:`evolve`);
 :class:`CompiledPlan` turns it into C structs once, and its ``spawn`` clones a child that
 runs it.  Nothing here runs in the child: the child is C only, from clone() to execve().
@@ -17,7 +17,7 @@ import struct
 from . import ffi, lib, steps
 from .kernel import CAP_LAST_CAP, CLONE_NEWCGROUP, CLONE_NEWUSER, rlimit_name
 from .proc import in_initial_userns
-from .record import evolve, record
+from .record import Record, evolve
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -90,8 +90,7 @@ PC_ROOT_PIVOT: int = lib.PC_ROOT_PIVOT
 PC_ROOT_CHROOT: int = lib.PC_ROOT_CHROOT
 
 
-@record
-class PlanMount:
+class PlanMount(Record):
     target: str
     source: str | None = None
     fstype: str | None = None
@@ -110,8 +109,7 @@ class PlanMount:
         return f"bind mount {self.source} on {self.target}"
 
 
-@record
-class PlanDevice:
+class PlanDevice(Record):
     path: str
     mode: int
     dev: int
@@ -123,8 +121,7 @@ class PlanDevice:
     source_fd: int = -1
 
 
-@record
-class PlanNet:
+class PlanNet(Record):
     """A veth pair the child makes from its new network namespace (no Python runs there):
     the host end ``host_ifname`` comes up on the bridge ``master`` (an ifindex), the peer
     ``ifname`` is ours, with the addresses (``"10.0.0.2/24"``) and default gateways given.
@@ -146,8 +143,7 @@ class PlanNet:
     gw6: str | None = None
 
 
-@record
-class Plan:
+class Plan(Record):
     """Everything the child does, as flat data.  Built by the Python classes."""
 
     argv: tuple[str, ...]

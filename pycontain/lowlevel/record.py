@@ -1,90 +1,134 @@
-"""Frozen records that cost nothing to define: the plan's plain data, the cgroup limits and
-the seccomp filter that ``pycontain-runc create`` builds.
+"""Frozen, slotted value classes that cost nothing to define: the plan, the cgroup layout and
+limits, the seccomp cache's filter and the ``config.json`` models.
 
-A command line that creates one container pays for every class it defines before it
-starts.  attrs writes and compiles the methods of each class it decorates, and importing it
-loads ``typing`` and ``inspect`` as well: together more than runc needs for its whole
-``create``.  :func:`record` makes a slotted class from the annotations alone, with methods
-shared by every record (keyword or positional construction with defaults, frozen, ``==``
-by type and fields, a hash, a repr, pickling, a signature for ``help()`` built when asked
-for), and :func:`evolve` makes a changed copy.  A method of the class's own (a ``__repr__``)
-is kept.  A ``__post_init__(self)`` method runs after the fields are set: it checks them,
-and may store a converted value with ``object.__setattr__``.  Type checkers see a frozen
-dataclass (``dataclass_transform``).
+A command line that creates one container pays for every class it defines before it starts.
+attrs writes and compiles the methods of each class it decorates, and importing it loads
+``typing`` and ``inspect`` as well: together more than runc needs for its whole ``create``.
+Here a class statement that derives from :class:`Record` only records a table of
+:class:`Field` (name, annotation text, default or factory, metadata), and one set of methods
+shared by every record walks that table: construction with defaults (positional or by
+keyword; ``class X(Record, kw_only=True)`` for keywords only), frozen, ``==`` by class and
+fields, a hash, a repr, copies and pickles, a signature for ``help()`` built when asked for.
+:func:`evolve` makes a changed copy.  A ``__post_init__(self)`` method runs after the fields
+are set: it checks them, and may store a converted value with ``object.__setattr__``.
+
+:func:`field` declares a field with a factory default or with metadata: keywords that mean
+nothing here and are kept for whoever reads the table (the JSON names of the config models,
+:mod:`pycontain.oci.spec.fields`).  Type checkers see frozen dataclasses
+(``dataclass_transform``).
 """
 
 from __future__ import annotations
 
+# not `from typing import ...` at run time: that import is what this module avoids
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, TypeVar, dataclass_transform
+    from collections.abc import Callable
+    from typing import Any, ClassVar, Self, TypeVar, dataclass_transform
 
     T = TypeVar("T")
+else:
+    def dataclass_transform(**_kw: object) -> object:
+        return lambda cls: cls
 
-__all__ = ["FrozenError", "evolve", "fields", "record"]
+__all__ = ["MISSING", "Field", "FrozenError", "Record", "evolve", "field", "fields"]
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+#: The default of a field that has none: the argument is required.
+MISSING: Any = _Missing()
 
 
 class FrozenError(AttributeError):
-    """An attribute of a record was set or deleted: records are values."""
+    """A field of a record was assigned or deleted: records are values, build a changed copy
+    with :func:`evolve`."""
 
 
-def _init(self: Any, *args: Any, **kw: Any) -> None:
-    cls = type(self)
-    names: tuple[str, ...] = cls.__record_fields__
-    if len(args) > len(names):
-        raise TypeError(f"{cls.__name__}() takes at most {len(names)} positional arguments "
-                        f"({len(args)} given)")
-    for name, value in zip(names, args, strict=False):
-        if name in kw:
-            raise TypeError(f"{cls.__name__}() got multiple values for argument {name!r}")
-        kw[name] = value
-    defaults: dict[str, Any] = cls.__record_defaults__
-    put = object.__setattr__
-    for name in names:
-        if name in kw:
-            put(self, name, kw.pop(name))
-        elif name in defaults:
-            put(self, name, defaults[name])
-        else:
-            raise TypeError(f"{cls.__name__}() missing required argument: {name!r}")
-    if kw:
-        raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {next(iter(kw))!r}")
-    if cls.__record_post__ is not None:
-        cls.__record_post__(self)
+class Field:
+    """One field of a record: its name, its annotation as written (text: nothing is resolved
+    when a class is defined), its default or default factory, and the metadata its
+    declaration gave."""
+
+    __slots__ = ("annotation", "default", "factory", "metadata", "name")
+
+    def __init__(self, default: Any = MISSING, factory: Callable[[], Any] | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
+        self.name = ""
+        self.annotation = ""
+        self.default = default
+        self.factory = factory
+        self.metadata: dict[str, Any] = metadata if metadata is not None else {}
+
+    def __repr__(self) -> str:
+        return f"Field({self.name!r}, annotation={self.annotation!r}, metadata={self.metadata!r})"
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not MISSING or self.factory is not None
+
+    def make_default(self) -> Any:
+        """The field's default value, a fresh one where it comes from a factory."""
+        return self.factory() if self.factory is not None else self.default
 
 
-def _values(self: Any) -> tuple[Any, ...]:
-    return tuple([getattr(self, n) for n in type(self).__record_fields__])
+def field(*, default: Any = MISSING, factory: Callable[[], Any] | None = None,
+          **metadata: Any) -> Any:
+    """Declare a field whose default is *default* or comes from *factory* (a fresh ``dict``
+    per instance); any other keyword is *metadata*, kept in :attr:`Field.metadata` for the
+    layer that defines it."""
+    if default is not MISSING and factory is not None:
+        raise TypeError("field() takes a default or a factory, not both")
+    return Field(default, factory, metadata)
 
 
-def _eq(self: Any, other: object) -> object:
-    if type(other) is not type(self):
-        return NotImplemented
-    return _values(self) == _values(other)
+class _RecordMeta(type):
+    """Turns a class body's annotated names into the class's field table and its
+    ``__slots__`` (a default left in the body would clash with the slot of its name)."""
+
+    def __new__(mcls, name: str, bases: tuple[type, ...], ns: dict[str, Any],
+                kw_only: bool = False) -> _RecordMeta:
+        own: list[Field] = []
+        for fname, note in ns.get("__annotations__", {}).items():
+            if isinstance(note, str) and note.startswith(("ClassVar", "typing.ClassVar")):
+                continue
+            value = ns.pop(fname, MISSING)
+            f = value if isinstance(value, Field) else Field(value)
+            f.name = fname
+            f.annotation = note
+            own.append(f)
+        ns["__slots__"] = tuple(f.name for f in own)
+        cls = super().__new__(mcls, name, bases, ns)
+        inherited = tuple(f for b in reversed(cls.__mro__[1:])
+                          for f in b.__dict__.get("__record_fields__", ()))
+        table = (*inherited, *own)
+        if not kw_only:
+            # positional construction needs the required fields first (as dataclasses do)
+            seen_default = ""
+            for f in table:
+                if f.has_default:
+                    seen_default = seen_default or f.name
+                elif seen_default:
+                    raise TypeError(f"{name}: field {f.name!r} has no default but follows "
+                                    f"{seen_default!r}, which has one")
+        cls.__record_fields__ = table  # type: ignore[attr-defined]
+        cls.__record_kw_only__ = kw_only  # type: ignore[attr-defined]
+        cls.__record_post__ = getattr(cls, "__post_init__", None)  # type: ignore[attr-defined]
+        match_args = () if kw_only else tuple(f.name for f in table)
+        cls.__match_args__ = match_args  # type: ignore[attr-defined,misc]
+        return cls
 
 
-def _ne(self: Any, other: object) -> object:
-    if type(other) is not type(self):
-        return NotImplemented
-    return _values(self) != _values(other)
+class _FactoryDefault:
+    """What :func:`inspect.signature` shows for a default made by a factory."""
 
-
-def _hash(self: Any) -> int:
-    return hash((type(self).__qualname__, *_values(self)))
-
-
-def _repr(self: Any) -> str:
-    shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in type(self).__record_fields__)
-    return f"{type(self).__qualname__}({shown})"
-
-
-def _frozen(self: Any, name: str, value: Any = None) -> None:
-    raise FrozenError(f"cannot assign to field {name!r} of {type(self).__name__}: "
-                      "it is frozen (use evolve())")
-
-
-def _reduce(self: Any) -> tuple[Any, ...]:
-    return (type(self), _values(self))
+    def __repr__(self) -> str:
+        return "<factory>"
 
 
 class _Signature:
@@ -95,54 +139,119 @@ class _Signature:
     def __get__(self, inst: object, cls: type) -> Any:
         import inspect
 
-        defaults = cls.__record_defaults__  # type: ignore[attr-defined]
         empty = inspect.Parameter.empty
+        kind = (inspect.Parameter.KEYWORD_ONLY if cls.__record_kw_only__  # type: ignore[attr-defined]
+                else inspect.Parameter.POSITIONAL_OR_KEYWORD)
         return inspect.Signature([
-            inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                              default=defaults.get(n, empty),
-                              annotation=cls.__annotations__.get(n, empty))
-            for n in cls.__record_fields__])  # type: ignore[attr-defined]
+            inspect.Parameter(
+                f.name, kind, annotation=f.annotation,
+                default=_FactoryDefault() if f.factory is not None
+                else empty if f.default is MISSING else f.default)
+            for f in fields(cls)])
 
 
-_METHODS = {"__init__": _init, "__eq__": _eq, "__ne__": _ne, "__hash__": _hash,
-            "__repr__": _repr, "__setattr__": _frozen, "__delattr__": _frozen,
-            "__reduce__": _reduce}
+def _values(rec: Any) -> tuple[Any, ...]:
+    return tuple([getattr(rec, f.name) for f in type(rec).__record_fields__])
 
 
-def _record(cls: type) -> type:
-    # its own annotations only (inspect.get_annotations would import inspect, ~5 ms)
-    names = tuple(cls.__dict__.get("__annotations__", {}))  # noqa: RUF063
-    ns = {k: v for k, v in cls.__dict__.items()
-          if k not in names and k not in ("__dict__", "__weakref__")}
-    for name, method in _METHODS.items():
-        ns.setdefault(name, method)  # the class's own (a __repr__ of its own) comes first
-    ns["__slots__"] = names
-    ns["__match_args__"] = names
-    ns["__record_fields__"] = names
-    ns["__record_defaults__"] = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
-    ns["__record_post__"] = getattr(cls, "__post_init__", None)
-    ns["__signature__"] = _Signature()
-    return type(cls)(cls.__name__, cls.__bases__, ns)
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+class Record(metaclass=_RecordMeta):
+    """The base of records: a subclass's annotated names are its fields, in order (a base
+    record's first)."""
+
+    __slots__ = ()
+    if TYPE_CHECKING:
+        __record_fields__: ClassVar[tuple[Field, ...]]
+        __record_kw_only__: ClassVar[bool]
+        __record_post__: ClassVar[Callable[[Any], None] | None]
+
+    __signature__ = _Signature()
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        cls = type(self)
+        table = cls.__record_fields__
+        if args:
+            if cls.__record_kw_only__:
+                raise TypeError(f"{cls.__name__}() takes keyword arguments only "
+                                f"({len(args)} positional given)")
+            if len(args) > len(table):
+                raise TypeError(f"{cls.__name__}() takes at most {len(table)} positional "
+                                f"arguments ({len(args)} given)")
+            for f, value in zip(table, args, strict=False):
+                if f.name in kw:
+                    raise TypeError(f"{cls.__name__}() got multiple values for argument "
+                                    f"{f.name!r}")
+                kw[f.name] = value
+        put = object.__setattr__
+        for f in table:
+            value = kw.pop(f.name, MISSING)
+            if value is MISSING:
+                if f.factory is not None:
+                    value = f.factory()
+                elif f.default is MISSING:
+                    raise TypeError(f"{cls.__name__}() missing required argument: {f.name!r}")
+                else:
+                    value = f.default
+            put(self, f.name, value)
+        if kw:
+            raise TypeError(f"{cls.__name__}() got an unexpected keyword argument "
+                            f"{next(iter(kw))!r}")
+        post = cls.__record_post__
+        if post is not None:
+            post(self)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return _values(self) == _values(other)
+
+    def __ne__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return _values(self) != _values(other)
+
+    def __hash__(self) -> int:
+        return hash((self.__class__, _values(self)))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in self.__record_fields__)
+        return f"{self.__class__.__qualname__}({shown})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenError(f"cannot assign to {type(self).__name__}.{name}: a record is frozen "
+                          "(make a changed copy with evolve())")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenError(f"cannot delete {type(self).__name__}.{name}: a record is frozen")
+
+    # copy, deepcopy and pickle set the fields as __init__ does, past the guard, and without
+    # running __post_init__ again (the values were checked and converted when first made)
+    def __getstate__(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in self.__record_fields__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
+    def __replace__(self, **changes: Any) -> Self:
+        # copy.replace() (Python 3.13) calls this
+        return evolve(self, **changes)
 
 
-if TYPE_CHECKING:
-    @dataclass_transform(frozen_default=True)
-    def record(cls: type[T]) -> type[T]:
-        """A frozen, slotted record of the annotated fields of *cls*."""
-else:
-    record = _record
-
-
-def fields(cls: type) -> tuple[str, ...]:
-    """The field names of the record class *cls*, in order."""
-    names: tuple[str, ...] = cls.__record_fields__  # type: ignore[attr-defined]
-    return names
+def fields(cls: type) -> tuple[Field, ...]:
+    """The field table of record class *cls*, in order."""
+    table: tuple[Field, ...] = cls.__record_fields__  # type: ignore[attr-defined]
+    return table
 
 
 def evolve(inst: T, **changes: Any) -> T:
-    """A copy of the record *inst* with *changes* (an unknown name is a TypeError)."""
+    """A copy of the record *inst* with *changes* (an unknown name is a ``TypeError``); the
+    copy is checked (``__post_init__``) as a new record is."""
     cls = type(inst)
-    kw = {n: changes.pop(n) if n in changes else getattr(inst, n) for n in fields(cls)}
+    kw = {}
+    for f in fields(cls):
+        name = f.name
+        kw[name] = changes.pop(name) if name in changes else getattr(inst, name)
     if changes:
         raise TypeError(f"{cls.__name__} has no field {next(iter(changes))!r}")
     return cls(**kw)

@@ -4,13 +4,12 @@ where attrs would cost more than runc's whole ``create``)."""
 
 from __future__ import annotations
 
-from pycontain.lowlevel.record import record
+from pycontain.lowlevel.record import Record
 
 __all__ = ["CompiledFilter"]
 
 
-@record
-class CompiledFilter:
+class CompiledFilter(Record):
     """A seccomp filter ready for ``seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)``.
 
     ``bpf``: the ``struct sock_filter[]`` bytes, 8 per instruction, host byte order.

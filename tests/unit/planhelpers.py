@@ -90,8 +90,9 @@ FD_SYMLINKS = (
 
 def plan_diff(actual: Plan, expected: Plan) -> dict[str, tuple[object, object]]:
     """{field: (actual, expected)} for every field of the two plans that differs."""
-    return {f: (getattr(actual, f), getattr(expected, f))
-            for f in fields(Plan) if getattr(actual, f) != getattr(expected, f)}
+    names = [f.name for f in fields(Plan)]
+    return {n: (getattr(actual, n), getattr(expected, n))
+            for n in names if getattr(actual, n) != getattr(expected, n)}
 
 
 def assert_same_plan(actual: Plan, expected: Plan) -> None:

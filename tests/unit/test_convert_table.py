@@ -69,7 +69,6 @@ from pycontain.oci.spec import (
     SpecWarning,
     load_process,
     load_spec,
-    replace,
     validate_for_create,
 )
 
@@ -540,7 +539,7 @@ def test_apparmor_profile_refused_where_apparmor_is_on(
 
 # Specs built in code skip load_spec's checks: convert checks again what it looks up.
 SPEC_ERROR_ROWS = [
-    pytest.param(lambda s: replace(s, process=None), "process", id="no-process"),
+    pytest.param(lambda s: evolve(s, process=None), "process", id="no-process"),
     pytest.param(lambda s: _process(s, capabilities=OciCapabilities(permitted=("CAP_KILL", 5))),
                  "process.capabilities.permitted[1]", id="capability"),
     pytest.param(lambda s: _process(s, rlimits=(Rlimit(type="RLIMIT_X", soft=1, hard=1),)),
@@ -557,11 +556,11 @@ SPEC_ERROR_ROWS = [
 
 
 def _process(spec: Any, **changes: Any) -> Any:
-    return replace(spec, process=replace(spec.process, **changes))
+    return evolve(spec, process=evolve(spec.process, **changes))
 
 
 def _linux(spec: Any, **changes: Any) -> Any:
-    return replace(spec, linux=replace(spec.linux, **changes))
+    return evolve(spec, linux=evolve(spec.linux, **changes))
 
 
 @pytest.mark.parametrize(("change", "field"), SPEC_ERROR_ROWS)

@@ -1,5 +1,6 @@
-"""Records (pycontain.lowlevel.record): the plan's, the limits' and the seccomp filter's
-plain data, defined without attrs."""
+"""Records (pycontain.lowlevel.record): the one base of the plan, the limits, the seccomp
+filter and the config models, defined without attrs: construction (positional or keyword-only),
+defaults and factories, field metadata, frozen, value semantics, evolve()."""
 
 from __future__ import annotations
 
@@ -14,11 +15,10 @@ from pathlib import Path
 import pytest
 
 from pycontain.lowlevel.plan import Plan, PlanMount
-from pycontain.lowlevel.record import FrozenError, evolve, fields, record
+from pycontain.lowlevel.record import MISSING, FrozenError, Record, evolve, field, fields
 
 
-@record
-class Point:
+class Point(Record):
     x: int
     y: int = 0
     tags: tuple[str, ...] = ()
@@ -35,7 +35,8 @@ def test_construction_defaults_and_value_semantics() -> None:
     assert p == Point(x=1, y=0, tags=("a",)) and hash(p) == hash(Point(1, 0, ("a",)))
     assert p != Point(2) and p != (1, 0, ("a",))
     assert repr(p) == "Point(x=1, y=0, tags=('a',))"
-    assert fields(Point) == ("x", "y", "tags")
+    assert [f.name for f in fields(Point)] == ["x", "y", "tags"]
+    assert Point.__match_args__ == ("x", "y", "tags")
     assert not hasattr(p, "__dict__")
     assert pickle.loads(pickle.dumps(p)) == p and copy.deepcopy(p) == p
 
@@ -92,3 +93,74 @@ def test_defining_records_imports_nothing_heavy() -> None:
     r = subprocess.run([sys.executable, "-I", "-S", "-c", code, *paths], capture_output=True,
                        text=True, check=True, timeout=60)
     assert r.stdout.strip() == "[]"
+
+
+class Shape(Record, kw_only=True):
+    """Keyword-only, with a required field after defaulted ones, a factory and metadata."""
+
+    name: str = "shape"
+    sides: int
+    labels: dict[str, str] = field(factory=dict)
+    colour: str = field(default="red", json="colourName", always=True)
+
+
+class Square(Shape, kw_only=True):
+    side: float = 1.0
+
+
+def test_keyword_only_records() -> None:
+    s = Shape(sides=3)
+    assert (s.name, s.sides, s.labels, s.colour) == ("shape", 3, {}, "red")
+    # a factory default is made per instance
+    assert s.labels is not Shape(sides=3).labels
+    assert Shape.__match_args__ == ()
+    with pytest.raises(TypeError, match=r"Shape\(\) takes keyword arguments only"):
+        Shape("s", 3)  # type: ignore[misc]
+    with pytest.raises(TypeError, match=r"Shape\(\) missing required argument: 'sides'"):
+        Shape()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'corners'"):
+        Shape(sides=3, corners=4)  # type: ignore[call-arg]
+
+
+def test_field_table_keeps_metadata_and_inherits() -> None:
+    table = fields(Shape)
+    assert [f.name for f in table] == ["name", "sides", "labels", "colour"]
+    assert [f.annotation for f in table] == ["str", "int", "dict[str, str]", "str"]
+    assert table[1].default is MISSING and not table[1].has_default
+    assert table[2].factory is dict and table[2].make_default() == {}
+    assert table[3].metadata == {"json": "colourName", "always": True}
+    assert table[0].metadata == {}
+    # a derived record has its base's fields first; it is not equal to a base record
+    assert [f.name for f in fields(Square)] == ["name", "sides", "labels", "colour", "side"]
+    sq = Square(sides=4, side=2.0)
+    assert sq.side == 2.0 and sq != Shape(sides=4) and not hasattr(sq, "__dict__")
+
+
+def test_bad_declarations_are_refused() -> None:
+    with pytest.raises(TypeError, match="a default or a factory, not both"):
+        field(default=1, factory=int)
+    with pytest.raises(TypeError, match="'b' has no default but follows 'a'"):
+        class Bad(Record):  # defining it is what fails
+            a: int = 0
+            b: int
+
+
+def test_copies_pickles_and_replace_keep_the_class() -> None:
+    s = Shape(sides=3, labels={"k": "v"})
+    for other in (copy.copy(s), copy.deepcopy(s), pickle.loads(pickle.dumps(s))):
+        assert other == s and type(other) is Shape
+    assert copy.deepcopy(s).labels is not s.labels
+    # copy.replace() of Python 3.13 calls __replace__
+    assert s.__replace__(sides=4) == evolve(s, sides=4) == Shape(sides=4, labels={"k": "v"})
+    with pytest.raises(FrozenError, match=r"cannot assign to Shape.sides: a record is frozen"):
+        s.sides = 5  # type: ignore[misc]
+    with pytest.raises(FrozenError, match="cannot delete Shape.name"):
+        del s.name  # type: ignore[misc]
+    with pytest.raises(AttributeError):  # slotted: no new attributes either
+        s.extra = 1  # type: ignore[attr-defined]
+
+
+def test_keyword_only_signature() -> None:
+    assert str(inspect.signature(Shape)) == (
+        "(*, name: 'str' = 'shape', sides: 'int', labels: 'dict[str, str]' = <factory>, "
+        "colour: 'str' = 'red')")

@@ -1,6 +1,7 @@
-"""The config models' base (pycontain/oci/spec/base.py): keyword construction with defaults,
-frozen, equality, hash and repr by field, replace(), copies; the JSON reader resolves every
-field's annotation; and the models cost a one-shot command line neither attrs nor typing."""
+"""The config models, keyword-only records (pycontain/lowlevel/record.py): keyword
+construction with defaults, frozen, equality, hash and repr by field, evolve(), copies; their
+JSON names are field metadata (oci/spec/fields.py); the JSON reader resolves every field's
+annotation; and the models cost a one-shot command line neither attrs nor typing."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from pycontain.errors import ConfigError
+from pycontain.lowlevel.record import Record, fields
 from pycontain.oci.spec import (
     OCI_VERSION,
     FrozenError,
@@ -26,16 +28,15 @@ from pycontain.oci.spec import (
     Root,
     Spec,
     dump_spec,
+    evolve,
     load_spec,
     models,
-    replace,
 )
-from pycontain.oci.spec.base import Model, fields
-from pycontain.oci.spec.fields import Uint32
+from pycontain.oci.spec.fields import Uint32, json_key
 from pycontain.oci.spec.structure import structure, unstructure
 
 MODELS = [v for v in vars(models).values()
-          if isinstance(v, type) and issubclass(v, Model) and v is not Model]
+          if isinstance(v, type) and issubclass(v, Record) and v is not Record]
 ROOT = str(Path(__file__).resolve().parents[2])
 
 
@@ -53,10 +54,11 @@ def test_keywords_defaults_and_factories() -> None:
 
 
 @pytest.mark.parametrize(("call", "message"), [
-    (lambda: Root(), "Root() missing the required keyword argument 'path'"),  # type: ignore[call-arg]
+    (lambda: Root(), "Root() missing required argument: 'path'"),  # type: ignore[call-arg]
     (lambda: Root(path="r", read_only=True),  # type: ignore[call-arg]
-     "Root() got unexpected keyword arguments: 'read_only'"),
-    (lambda: Root("r"), "takes 1 positional argument but 2 were given"),  # type: ignore[call-arg]
+     "Root() got an unexpected keyword argument 'read_only'"),
+    (lambda: Root("r"),  # type: ignore[misc]
+     "Root() takes keyword arguments only (1 positional given)"),
 ])
 def test_bad_construction_names_the_argument(call: Any, message: str) -> None:
     with pytest.raises(TypeError) as err:
@@ -85,16 +87,16 @@ def test_equality_hash_and_repr_go_by_field_and_class() -> None:
         "IOPriority(class_='IOPRIO_CLASS_BE', priority=1)")
 
 
-def test_replace_makes_a_changed_copy() -> None:
+def test_evolve_makes_a_changed_copy() -> None:
     p = OciProcess(cwd="/", args=("sh",))
-    q = replace(p, args=("true",), terminal=True)
+    q = evolve(p, args=("true",), terminal=True)
     assert (q.args, q.terminal, q.cwd) == (("true",), True, "/")
     assert (p.args, p.terminal) == (("sh",), False)  # the original is unchanged
-    assert replace(p) == p and replace(p) is not p
+    assert evolve(p) == p and evolve(p) is not p
     # copy.replace (Python 3.13) calls __replace__
-    assert p.__replace__(cwd="/tmp") == replace(p, cwd="/tmp")
+    assert p.__replace__(cwd="/tmp") == evolve(p, cwd="/tmp")
     with pytest.raises(TypeError) as err:
-        replace(p, argv=("x",))
+        evolve(p, argv=("x",))
     assert "OciProcess has no field 'argv'" in str(err.value)
 
 
@@ -110,14 +112,28 @@ def test_copies_and_pickles_round_trip() -> None:
 
 
 def test_field_table_keeps_json_names_and_order() -> None:
-    assert [f.json for f in fields(Memory)] == [
+    assert [json_key(f) for f in fields(Memory)] == [
         "limit", "reservation", "swap", "kernel", "kernelTCP", "swappiness",
         "disableOOMKiller", "useHierarchy", "checkBeforeUpdate"]
     assert [f.name for f in fields(Spec)][:3] == ["oci_version", "process", "root"]
-    assert [f.json for f in fields(models.IDMapping)] == ["containerID", "hostID", "size"]
+    assert [json_key(f) for f in fields(models.IDMapping)] == ["containerID", "hostID", "size"]
+    assert fields(models.IDMapping)[0].metadata == {"json": "containerID"}
+    assert fields(models.Spec)[0].metadata == {"always": True, "required": True}
 
 
-def _sample(cl: type[Model]) -> dict[str, Any]:
+def test_unknown_field_metadata_is_refused() -> None:
+    """A misspelt metadata keyword on a model field is an error at its first load, not a
+    field silently dumped by the rule."""
+    from pycontain.lowlevel.record import field
+
+    class Odd(Record, kw_only=True):
+        name: str = field(default="", jsn="Name")
+
+    with pytest.raises(TypeError, match="Odd.name: unknown field metadata jsn"):
+        structure({"name": "x"}, Odd)
+
+
+def _sample(cl: type[Record]) -> dict[str, Any]:
     """A JSON object with every field of *cl* set to a value of its type (nested models too)."""
     where = vars(models)
 
@@ -134,11 +150,11 @@ def _sample(cl: type[Model]) -> dict[str, Any]:
         found = where[note]
         return _sample(found) if isinstance(found, type) else 1
 
-    return {f.json: value(f.annotation) for f in fields(cl)}
+    return {json_key(f): value(f.annotation) for f in fields(cl)}
 
 
 @pytest.mark.parametrize("cl", MODELS, ids=lambda c: c.__name__)
-def test_every_annotation_resolves_and_round_trips(cl: type[Model]) -> None:
+def test_every_annotation_resolves_and_round_trips(cl: type[Record]) -> None:
     doc = _sample(cl)
     obj = structure(doc, cl)
     assert unstructure(obj) == doc
@@ -216,9 +232,9 @@ def test_models_load_and_dump_without_attrs_or_typing() -> None:
     assert not loaded, sorted(loaded)
 
 
-def test_exec_flags_change_the_process_by_replace() -> None:
-    """``pycontain-runc exec``'s flags applied to the container's process (replace, not
-    attrs.evolve)."""
+def test_exec_flags_change_the_process_by_evolve() -> None:
+    """``pycontain-runc exec``'s flags applied to the container's process (the records'
+    evolve, not attrs')."""
     from pycontain.cli.runc._args import Namespace
     from pycontain.cli.runc.exec import _process
 
@@ -227,6 +243,6 @@ def test_exec_flags_change_the_process_by_replace() -> None:
     a = Namespace(process=None, command=["--", "ls", "-l"], env=["B=3"], user="7:8",
                   additional_gids=["9"], cap=[], cwd=None, tty=True, no_new_privs=False)
     p = _process(a, base)
-    assert p == replace(base, args=("ls", "-l"), env=("A=1", "B=3"), terminal=True,
-                        user=OciUser(uid=7, gid=8, additional_gids=(9,)))
+    assert p == evolve(base, args=("ls", "-l"), env=("A=1", "B=3"), terminal=True,
+                       user=OciUser(uid=7, gid=8, additional_gids=(9,)))
     assert base.args == ("sh",)

@@ -3,12 +3,12 @@
 The package is cut along its seams, each module with one job:
 
 * :mod:`.models`: one frozen, keyword-only class per JSON object (:class:`Spec`,
-  :class:`Linux`, :class:`OciProcess` ...), changed with :func:`replace`;
-* :mod:`.base`: what the models share (construction, immutability, equality, the field
-  table), with no attrs or ``typing`` to import;
+  :class:`Linux`, :class:`OciProcess` ...), records
+  (:class:`pycontain.lowlevel.record.Record`: no attrs or ``typing`` to import) changed with
+  :func:`evolve`;
 * :mod:`.values`: the value sets the spec enumerates (:data:`NAMESPACE_TYPES`,
   :data:`SECCOMP_ACTIONS` ...) and :data:`OCI_VERSION`;
-* :mod:`.fields`: integer widths and field declarations, how a field maps to JSON;
+* :mod:`.fields`: integer widths and the fields' JSON metadata, how a field maps to JSON;
 * :mod:`.structure`: the strict JSON <-> model converter (no cattrs), errors with JSON paths;
 * :mod:`.checks`: the values the spec constrains, and :func:`validate_for_create`;
 * :mod:`.loader`: :func:`load_spec`, :func:`load_process`, :func:`dump_spec`,
@@ -74,9 +74,9 @@ __all__ = [
     "WeightDevice",
     "dump_process",
     "dump_spec",
+    "evolve",
     "load_process",
     "load_spec",
-    "replace",
     "validate_for_create",
 ]
 
@@ -87,7 +87,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "CPUAffinity": ("models", "CPUAffinity"),
     "ConsoleSize": ("models", "ConsoleSize"),
     "DeviceCgroup": ("models", "DeviceCgroup"),
-    "FrozenError": ("base", "FrozenError"),
+    "FrozenError": ("pycontain.lowlevel.record", "FrozenError"),
     "Hook": ("models", "Hook"),
     "Hooks": ("models", "Hooks"),
     "HugepageLimit": ("models", "HugepageLimit"),
@@ -129,16 +129,16 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "WeightDevice": ("models", "WeightDevice"),
     "dump_process": ("loader", "dump_process"),
     "dump_spec": ("loader", "dump_spec"),
+    "evolve": ("pycontain.lowlevel.record", "evolve"),
     "load_process": ("loader", "load_process"),
     "load_spec": ("loader", "load_spec"),
-    "replace": ("base", "replace"),
     "validate_for_create": ("checks", "validate_for_create"),
 }
 
 if TYPE_CHECKING:
     from pycontain.lowlevel.kernel import RLIMITS
+    from pycontain.lowlevel.record import FrozenError, evolve
 
-    from .base import FrozenError, replace
     from .checks import SpecWarning, validate_for_create
     from .loader import dump_process, dump_spec, load_process, load_spec
     from .models import (

@@ -16,9 +16,10 @@ import warnings
 
 from pycontain.errors import ConfigError
 from pycontain.lowlevel.kernel import RLIMITS
+from pycontain.lowlevel.record import fields
 from pycontain.mountpaths import proc_mount_refusal
 
-from .base import fields
+from .fields import json_key
 from .models import (
     Hooks,
     IDMapping,
@@ -159,7 +160,7 @@ def check_spec(spec: Spec) -> None:
     if spec.hooks is not None:
         for stage in fields(Hooks):
             for i, hook in enumerate(getattr(spec.hooks, stage.name)):
-                path = f"hooks.{stage.json}[{i}]"
+                path = f"hooks.{json_key(stage)}[{i}]"
                 _check_abs(f"{path}.path", hook.path)
                 if hook.timeout is not None and hook.timeout <= 0:
                     raise _err(f"{path}.timeout", f"must be greater than zero, got {hook.timeout}")
@@ -329,7 +330,7 @@ def _check_resources(r: OciResources) -> None:
             value = getattr(r.memory, a.name)
             if a.name in _MEMORY_BYTES and value is not None and value < -1:
                 raise _err(
-                    f"{base}.memory.{a.json}",
+                    f"{base}.memory.{json_key(a)}",
                     f"must be -1 (unlimited) or a number of bytes, got {value}",
                 )
     if r.cpu is not None:

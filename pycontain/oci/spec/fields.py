@@ -1,9 +1,10 @@
-"""How a model field maps to JSON: integer widths, field declarations and the key rule.
+"""How a model field maps to JSON: integer widths, field metadata and the key rule.
 
 The models (:mod:`.models`) annotate integers with the width the spec gives them
-(``Uint32``) and declare with :func:`field` the fields whose JSON name or dumping differs
-from the rule; :mod:`.base` turns each class body into a table of :class:`Field` and
-:mod:`.structure` reads the same table.  Nothing here imports ``typing``: a one-shot
+(``Uint32``) and declare with :func:`pycontain.lowlevel.record.field` and the metadata
+keywords below the fields whose JSON name or dumping differs from the rule; a model is a
+record, whose class statement makes the table of fields that :mod:`.structure` and
+:mod:`.checks` read.  Nothing here imports ``typing``: a one-shot
 ``pycontain-runc create`` loads this module and ``typing`` alone costs it about 8 ms.
 """
 
@@ -12,11 +13,12 @@ from __future__ import annotations
 # not `from typing import TYPE_CHECKING`: that import is what this module avoids
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, TypeAlias
+    from typing import TypeAlias
+
+    from pycontain.lowlevel.record import Field
 
 __all__ = [
-    "MISSING",
-    "Field",
+    "METADATA",
     "Int",
     "Int32",
     "Int64",
@@ -25,7 +27,7 @@ __all__ = [
     "Uint16",
     "Uint32",
     "Uint64",
-    "field",
+    "json_key",
     "json_name",
 ]
 
@@ -67,56 +69,22 @@ else:
     Uint = Uint64
     Int = Int64
 
-# --- field declarations -----------------------------------------------------------------
+# --- field metadata ---------------------------------------------------------------------
+#
+# A model is a keyword-only record (pycontain.lowlevel.record); a field whose JSON differs
+# from the rule is declared with record.field and these metadata keywords:
+#   json="containerID"  the JSON key, where camelCase of the Python name is not it
+#   always=True         dumped even when it equals its default (Go's fields without omitempty)
+#   required=True       required in JSON although the Python class has a default
+
+#: The metadata keywords a model field may carry; the JSON reader refuses any other.
+METADATA = frozenset({"json", "always", "required"})
 
 
-class _Missing:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-#: The default of a field that has none: the keyword is required.
-MISSING: Any = _Missing()
-
-
-class Field:
-    """One field of a model: its Python name, JSON key, default and dumping rule, and its
-    annotation as written (resolved to a type only when a JSON reader first needs it)."""
-
-    __slots__ = ("always", "annotation", "default", "factory", "json", "name", "required")
-
-    def __init__(self, default: Any = MISSING, factory: Any = None, json: str | None = None,
-                 always: bool = False, required: bool = False) -> None:
-        self.name = ""
-        self.annotation = ""
-        self.default = default
-        self.factory = factory
-        self.json = json or ""
-        self.always = always
-        self.required = required
-
-    def __repr__(self) -> str:
-        return f"Field({self.name!r}, json={self.json!r}, annotation={self.annotation!r})"
-
-    @property
-    def has_default(self) -> bool:
-        return self.default is not MISSING or self.factory is not None
-
-    def make_default(self) -> Any:
-        """The field's default value, a fresh one where it comes from a factory."""
-        return self.factory() if self.factory is not None else self.default
-
-
-def field(*, default: Any = MISSING, factory: Any = None, json: str | None = None,
-          always: bool = False, required: bool = False) -> Any:
-    """Declare a model field whose default comes from *factory* (a fresh ``dict`` per
-    instance) or whose JSON differs from the rule: *json* names the key where camelCase of
-    the Python name is not it, *always* dumps the field even when it equals its default
-    (Go's fields without ``omitempty``), *required* makes a field with a Python default
-    required in JSON."""
-    return Field(default, factory, json, always, required)
+def json_key(f: Field) -> str:
+    """The JSON key of model field *f*: its ``json`` metadata, else the rule."""
+    key: str = f.metadata.get("json") or json_name(f.name)
+    return key
 
 
 def json_name(name: str) -> str:

@@ -1,20 +1,22 @@
 """The models of ``config.json``: one frozen, keyword-only class per JSON object.
 
 Python names are the JSON names in snake_case (``oomScoreAdj`` -> ``oom_score_adj``);
-:func:`~.fields.field` names the exceptions.  Optional fields that Go writes as pointers are
-``None`` when absent; lists are tuples and default to ``()``.  Field order follows the spec's
-Go types, which is runc's output order.
+``field(json=...)`` names the exceptions (the metadata of :mod:`.fields`).  Optional fields
+that Go writes as pointers are ``None`` when absent; lists are tuples and default to ``()``.
+Field order follows the spec's Go types, which is runc's output order.
 
-The classes are :class:`~.base.Model` subclasses, not attrs classes: defining all of them costs a
-``pycontain-runc create`` well under a millisecond and imports neither attrs nor ``typing``.
-Change one with :func:`~.base.replace`.  The annotations are the fields' types for the type
+The classes are keyword-only records (:class:`~pycontain.lowlevel.record.Record`), not attrs
+classes: defining all of them costs a ``pycontain-runc create`` well under a millisecond and
+imports neither attrs nor ``typing``.  Change one with
+:func:`~pycontain.lowlevel.record.evolve`.  The annotations are the fields' types for the type
 checker and for the JSON reader alike (:mod:`.structure` reads their text).
 """
 
 from __future__ import annotations
 
-from .base import Model
-from .fields import Int, Int32, Int64, Uint, Uint16, Uint32, Uint64, field
+from pycontain.lowlevel.record import Record, field
+
+from .fields import Int, Int32, Int64, Uint, Uint16, Uint32, Uint64
 from .values import OCI_VERSION
 
 TYPE_CHECKING = False
@@ -22,14 +24,14 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 
-class Root(Model):
+class Root(Record, kw_only=True):
     """``root``: the container's root filesystem, relative to the bundle or absolute."""
 
     path: str
     readonly: bool = False
 
 
-class IDMapping(Model):
+class IDMapping(Record, kw_only=True):
     """One line of a uid/gid map: *size* ids from *container_id* onto *host_id*."""
 
     container_id: Uint32 = field(json="containerID")
@@ -37,7 +39,7 @@ class IDMapping(Model):
     size: Uint32
 
 
-class OciMount(Model):
+class OciMount(Record, kw_only=True):
     """An entry of ``mounts``, mounted in order."""
 
     destination: str
@@ -48,12 +50,12 @@ class OciMount(Model):
     gid_mappings: tuple[IDMapping, ...] = ()
 
 
-class ConsoleSize(Model):
+class ConsoleSize(Record, kw_only=True):
     height: Uint
     width: Uint
 
 
-class OciUser(Model):
+class OciUser(Record, kw_only=True):
     uid: Uint32 = field(default=0, always=True)
     gid: Uint32 = field(default=0, always=True)
     umask: Uint32 | None = None
@@ -61,7 +63,7 @@ class OciUser(Model):
     username: str | None = None
 
 
-class OciCapabilities(Model):
+class OciCapabilities(Record, kw_only=True):
     """The five capability sets, by name (``CAP_KILL``)."""
 
     bounding: tuple[str, ...] = ()
@@ -71,18 +73,18 @@ class OciCapabilities(Model):
     ambient: tuple[str, ...] = ()
 
 
-class Rlimit(Model):
+class Rlimit(Record, kw_only=True):
     type: str
     hard: Uint64
     soft: Uint64
 
 
-class IOPriority(Model):
+class IOPriority(Record, kw_only=True):
     class_: str = field(json="class")
     priority: Int
 
 
-class Scheduler(Model):
+class Scheduler(Record, kw_only=True):
     policy: str
     nice: Int32 = 0
     priority: Int32 = 0
@@ -92,12 +94,12 @@ class Scheduler(Model):
     period: Uint64 = 0
 
 
-class CPUAffinity(Model):
+class CPUAffinity(Record, kw_only=True):
     initial: str | None = None
     final: str | None = None
 
 
-class OciProcess(Model):
+class OciProcess(Record, kw_only=True):
     """``process``: what runs in the container."""
 
     terminal: bool = False
@@ -118,7 +120,7 @@ class OciProcess(Model):
     exec_cpu_affinity: CPUAffinity | None = field(default=None, json="execCPUAffinity")
 
 
-class Hook(Model):
+class Hook(Record, kw_only=True):
     path: str
     args: tuple[str, ...] = ()
     #: None (no "env" key): the runtime's own environment, as runc and crun give it
@@ -126,7 +128,7 @@ class Hook(Model):
     timeout: Int | None = None
 
 
-class Hooks(Model):
+class Hooks(Record, kw_only=True):
     prestart: tuple[Hook, ...] = ()
     create_runtime: tuple[Hook, ...] = ()
     create_container: tuple[Hook, ...] = ()
@@ -135,19 +137,19 @@ class Hooks(Model):
     poststop: tuple[Hook, ...] = ()
 
 
-class Namespace(Model):
+class Namespace(Record, kw_only=True):
     """A namespace to create (no *path*) or to join (*path* of its nsfs file)."""
 
     type: str
     path: str | None = None
 
 
-class TimeOffset(Model):
+class TimeOffset(Record, kw_only=True):
     secs: Int64 = 0
     nanosecs: Uint32 = 0
 
 
-class OciDevice(Model):
+class OciDevice(Record, kw_only=True):
     """A device node to create in the container's ``/dev``."""
 
     path: str
@@ -159,7 +161,7 @@ class OciDevice(Model):
     gid: Uint32 | None = None
 
 
-class DeviceCgroup(Model):
+class DeviceCgroup(Record, kw_only=True):
     """A device cgroup rule of ``linux.resources.devices``."""
 
     allow: bool = field(always=True)
@@ -169,7 +171,7 @@ class DeviceCgroup(Model):
     access: str | None = None
 
 
-class Memory(Model):
+class Memory(Record, kw_only=True):
     """Byte counts; ``-1`` means unlimited."""
 
     limit: Int64 | None = None
@@ -183,7 +185,7 @@ class Memory(Model):
     check_before_update: bool | None = None
 
 
-class CPU(Model):
+class CPU(Record, kw_only=True):
     shares: Uint64 | None = None
     quota: Int64 | None = None
     burst: Uint64 | None = None
@@ -195,24 +197,24 @@ class CPU(Model):
     idle: Int64 | None = None
 
 
-class Pids(Model):
+class Pids(Record, kw_only=True):
     limit: Int64
 
 
-class WeightDevice(Model):
+class WeightDevice(Record, kw_only=True):
     major: Int64
     minor: Int64
     weight: Uint16 | None = None
     leaf_weight: Uint16 | None = None
 
 
-class ThrottleDevice(Model):
+class ThrottleDevice(Record, kw_only=True):
     major: Int64
     minor: Int64
     rate: Uint64
 
 
-class BlockIO(Model):
+class BlockIO(Record, kw_only=True):
     weight: Uint16 | None = None
     leaf_weight: Uint16 | None = None
     weight_device: tuple[WeightDevice, ...] = ()
@@ -226,27 +228,27 @@ class BlockIO(Model):
     )
 
 
-class HugepageLimit(Model):
+class HugepageLimit(Record, kw_only=True):
     page_size: str
     limit: Uint64
 
 
-class InterfacePriority(Model):
+class InterfacePriority(Record, kw_only=True):
     name: str
     priority: Uint32
 
 
-class Network(Model):
+class Network(Record, kw_only=True):
     class_id: Uint32 | None = field(default=None, json="classID")
     priorities: tuple[InterfacePriority, ...] = ()
 
 
-class Rdma(Model):
+class Rdma(Record, kw_only=True):
     hca_handles: Uint32 | None = None
     hca_objects: Uint32 | None = None
 
 
-class OciResources(Model):
+class OciResources(Record, kw_only=True):
     """``linux.resources``: cgroup limits."""
 
     devices: tuple[DeviceCgroup, ...] = ()
@@ -260,21 +262,21 @@ class OciResources(Model):
     unified: Mapping[str, str] = field(factory=dict)
 
 
-class SeccompArg(Model):
+class SeccompArg(Record, kw_only=True):
     index: Uint
     value: Uint64
     value_two: Uint64 = 0
     op: str
 
 
-class Syscall(Model):
+class Syscall(Record, kw_only=True):
     names: tuple[str, ...]
     action: str
     errno_ret: Uint | None = None
     args: tuple[SeccompArg, ...] = ()
 
 
-class Seccomp(Model):
+class Seccomp(Record, kw_only=True):
     default_action: str
     default_errno_ret: Uint | None = None
     architectures: tuple[str, ...] = ()
@@ -284,7 +286,7 @@ class Seccomp(Model):
     syscalls: tuple[Syscall, ...] = ()
 
 
-class IntelRdt(Model):
+class IntelRdt(Record, kw_only=True):
     clos_id: str | None = field(default=None, json="closID")
     l3_cache_schema: str | None = field(default=None, json="l3CacheSchema")
     mem_bw_schema: str | None = None
@@ -292,12 +294,12 @@ class IntelRdt(Model):
     enable_mbm: bool = field(default=False, json="enableMBM")
 
 
-class Personality(Model):
+class Personality(Record, kw_only=True):
     domain: str
     flags: tuple[str, ...] = ()
 
 
-class Linux(Model):
+class Linux(Record, kw_only=True):
     """``linux``: namespaces, id maps, cgroups, devices, seccomp and the rest."""
 
     uid_mappings: tuple[IDMapping, ...] = ()
@@ -317,7 +319,7 @@ class Linux(Model):
     time_offsets: Mapping[str, TimeOffset] = field(factory=dict)
 
 
-class Spec(Model):
+class Spec(Record, kw_only=True):
     """A whole ``config.json``."""
 
     oci_version: str = field(default=OCI_VERSION, always=True, required=True)

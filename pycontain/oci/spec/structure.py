@@ -7,9 +7,10 @@ path (``linux.namespaces[1].type``).  Unknown fields are ignored, as runc does. 
 leaves out unset (``None``), empty and ``false``-by-default fields, as Go's ``omitempty``
 does, and keeps the models' field order.
 
-The converter knows no model: it serves the config models (:class:`~.base.Model`, through
-:mod:`.loader`) and the state documents (attrs classes, :mod:`pycontain.oci.state_models`)
-alike.  A field's type is its annotation's text (``"tuple[IDMapping, ...] | None"``), read
+The converter knows no model: it serves the config models (records,
+:mod:`pycontain.lowlevel.record`, through :mod:`.loader`; their JSON names are field
+metadata, :mod:`.fields`) and the state documents (attrs classes,
+:mod:`pycontain.oci.state_models`) alike.  A field's type is its annotation's text (``"tuple[IDMapping, ...] | None"``), read
 once per class on first use by :func:`_resolve`; the few forms the models use are all it
 knows.  Nothing here imports ``typing`` or attrs (but for an attrs class, which has already
 loaded it): a one-shot ``pycontain-runc create`` pays for neither, nor for cattrs.
@@ -24,15 +25,17 @@ import os
 import sys
 
 from pycontain.errors import ConfigError
+from pycontain.lowlevel.record import MISSING, Record
 from pycontain.oci.rfc3339 import format_rfc3339, parse_rfc3339
 
-from .base import Model
-from .fields import MISSING, IntRange
+from .fields import METADATA, IntRange, json_key
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import IO, Any, TypeAlias
+
+    from pycontain.lowlevel.record import Field
 
     _Hook: TypeAlias = Callable[[object, Any], Any]
 
@@ -171,16 +174,23 @@ def _slots_of(cl: type) -> tuple[_Slot, ...]:
     if found is not None:
         return found
     where = vars(sys.modules[cl.__module__])
-    if issubclass(cl, Model):
-        found = tuple(
-            _Slot(f.name, f.json, f.annotation, where,
-                  MISSING if f.always or not f.has_default else f.make_default(),
-                  f.required or not f.has_default)
-            for f in cl.__model_fields__)
+    if issubclass(cl, Record):
+        found = tuple(_record_slot(cl, f, where) for f in cl.__record_fields__)
     else:
         found = _attrs_slots(cl, where)
     _slots[cl] = found
     return found
+
+
+def _record_slot(cl: type, f: Field, where: Mapping[str, Any]) -> _Slot:
+    """A model's field, by its metadata (:mod:`.fields`)."""
+    meta = f.metadata
+    if meta.keys() - METADATA:
+        raise TypeError(f"{cl.__name__}.{f.name}: unknown field metadata "
+                        + ", ".join(sorted(meta.keys() - METADATA)))
+    return _Slot(f.name, json_key(f), f.annotation, where,
+                 MISSING if meta.get("always") or not f.has_default else f.make_default(),
+                 meta.get("required", False) or not f.has_default)
 
 
 def _attrs_slots(cl: type, where: Mapping[str, Any]) -> tuple[_Slot, ...]:
@@ -203,7 +213,7 @@ def _attrs_slots(cl: type, where: Mapping[str, Any]) -> tuple[_Slot, ...]:
 
 
 def _is_class(t: Any) -> bool:
-    return isinstance(t, type) and (issubclass(t, Model) or hasattr(t, "__attrs_attrs__"))
+    return isinstance(t, type) and (issubclass(t, Record) or hasattr(t, "__attrs_attrs__"))
 
 
 # --- structuring ------------------------------------------------------------------------
