@@ -13,12 +13,12 @@ process (the OCI runtime's).  Everything else the process makes stays guarded.
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import contextlib
 import contextvars
 import mmap
 import os
-import threading
 from collections.abc import Iterable, Iterator
 
 TYPE_CHECKING = False
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     import socket
     from typing import Any
 
-_lock = threading.Lock()
+# threading.Lock is this very lock; the threading module itself (about 1 ms) is not needed
+# by a one-shot create
+_lock = _thread.allocate_lock()
 _sock: socket.socket | None = None
 _pid: int | None = None
 _owner_pid: int | None = None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import errno
 import itertools
 import os
 import posixpath
 import signal
-import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 
@@ -37,6 +37,7 @@ from pycontain.lowlevel.record import evolve
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from threading import Event
     from typing import Any, Self, TypedDict
 
     from pycontain.cgroups._resources import Resources
@@ -103,7 +104,7 @@ def _check_name(name: str) -> None:
 # left in place while we run: removing and re-creating them around every cgroup would double
 # the cost of a short-lived one. They go at exit, if empty by then.
 _our_parents: set[str] = set()
-_parents_lock = threading.Lock()
+_parents_lock = _thread.allocate_lock()   # threading.Lock, without threading's import
 
 
 def remove_empty_parents(
@@ -641,7 +642,7 @@ class Cgroup:
             return _stats.v2_stats(self._fs, self.unified_dir)
         return _stats.v1_stats(self._fs, self._v1, self.unified_dir)
 
-    def oom_events(self, stop: threading.Event | None = None) -> _events.OomEvents:
+    def oom_events(self, stop: Event | None = None) -> _events.OomEvents:
         """Yield the OOM kill count each time the kernel's OOM killer acts in this cgroup
         (v1: an eventfd on ``memory.oom_control``; v2: ``memory.events`` watched with inotify).
         The stream is registered before this returns; it ends when *stop* is set (checked at

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import select
-import threading
 
 from pycontain.cgroups._fs import CgroupFS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import threading
     from typing import Self
 
 __all__ = ["OomEvents", "oom_events_v1", "oom_events_v2"]
@@ -37,6 +37,8 @@ class OomEvents:
         version: int,
         stop: threading.Event | None = None,
     ) -> None:
+        import threading  # here: a create, which never watches for OOM kills, skips it
+
         self._fs = fs
         self._dir = d
         self._version = version

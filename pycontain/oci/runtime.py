@@ -249,10 +249,12 @@ class Runtime:
     def create(self, cid: str, bundle: str, *, pid_file: str | None = None,
                console_socket: str | None = None, preserve_fds: int = 0,
                new_keyring: bool = True, inherited_fds: Collection[int] | None = None,
-               console_fd: int | None = None) -> int:
+               console_fd: int | Callable[[], int] | None = None) -> int:
         """Create container *cid* from *bundle*; its init's pid.  *console_fd*: a connected
         unix socket that takes the pty master instead of ``--console-socket`` (a foreground
-        ``run`` relays the terminal itself, :mod:`.console`); unused without a terminal."""
+        ``run`` relays the terminal itself, :mod:`.console`), or a function called for one
+        only when the process has a terminal (the socket pair is not made without one);
+        unused without a terminal."""
         bundle = os.path.abspath(bundle)
         cfg_path = os.path.join(bundle, "config.json")
         if not os.path.exists(cfg_path):
@@ -286,7 +288,7 @@ class Runtime:
                 pid_file: str | None, console_socket: str | None, preserve_fds: int,
                 new_keyring: bool = True,
                 inherited_fds: Collection[int] | None = None,
-                console_fd: int | None = None) -> int:
+                console_fd: int | Callable[[], int] | None = None) -> int:
         from ..cgroups import ALL_CONTROLLERS, Cgroup
         from ..hints import add_hint
         from ..lowlevel.plan import CompiledPlan, Stop, kill_and_reap
@@ -310,7 +312,7 @@ class Runtime:
                     csock = _connect_console(console_socket)
                 else:
                     assert console_fd is not None
-                    csock = os.dup(console_fd)
+                    csock = os.dup(console_fd() if callable(console_fd) else console_fd)
             if linux.seccomp is not None:
                 plan = _with_seccomp(plan, raw.get("linux", {}).get("seccomp"))
             if new_keyring:

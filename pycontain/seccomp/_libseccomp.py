@@ -7,7 +7,7 @@ The declarations below are the few that the compiler uses, copied from ``seccomp
 
 from __future__ import annotations
 
-import threading
+import _thread
 
 from ..errors import PycontainError
 
@@ -87,7 +87,7 @@ class SeccompUnavailable(PycontainError):
     """libseccomp cannot be loaded, so seccomp profiles cannot be compiled."""
 
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()   # threading.Lock, without threading's import
 _lib: Any = None
 _ffi: cffi.FFI | None = None  # cffi is imported on first load: the disk cache needs none
 

@@ -23,11 +23,11 @@ and one that does not match is compiled again.  A hit costs one ``open``.
 
 from __future__ import annotations
 
+import _thread
 import collections
 import contextlib
 import json
 import os
-import threading
 from collections.abc import Mapping
 
 from .filter import CompiledFilter
@@ -45,7 +45,7 @@ _MAGIC = b"pycontain-seccomp 1\n"
 _SUFFIX = ".bpf"
 
 _memory: collections.OrderedDict[str, CompiledFilter] = collections.OrderedDict()
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()   # threading.Lock, without threading's import
 #: bounding set -> the default profile's filter (see default_filter)
 _defaults: dict[frozenset[str], CompiledFilter] = {}
 _env: str | None = None  # what besides the profile an entry on disk depends on

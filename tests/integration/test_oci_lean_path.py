@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: what the verbs must not import (the library's value objects and typing's machinery)
 HEAVY = {"attrs", "attr", "typing", "inspect", "dataclasses"}
+#: nor argparse (with gettext and locale: runc's flags are read by a table) or threading
+ALSO_NOT = {"argparse", "gettext", "locale", "threading"}
 
 PROBE = """
 import json, sys
@@ -81,12 +83,14 @@ def test_create_exec_run_load_no_attrs_or_typing(busybox_rootfs: Path, tmp_path:
         assert {"pycontain.lowlevel.plan", "pycontain.oci.convert", "pycontain.cgroups._cgroup",
                 "pycontain.seccomp.cache"} <= mods
         assert not HEAVY & mods, sorted(HEAVY & mods)
+        assert not ALSO_NOT & mods, sorted(ALSO_NOT & mods)
         assert _verb(tmp_path, "--root", root, "start", "c1")[0] == 0
 
         code, mods, out = _verb(tmp_path, "--root", root, "exec", "c1", "/bin/true")
         assert code == 0, out
         assert "pycontain.lowlevel.plan" in mods
         assert not HEAVY & mods, sorted(HEAVY & mods)
+        assert not ALSO_NOT & mods, sorted(ALSO_NOT & mods)
     finally:
         for cid in ("warm", "c1"):
             _verb(tmp_path, "--root", root, "delete", "--force", cid)
@@ -96,4 +100,6 @@ def test_create_exec_run_load_no_attrs_or_typing(busybox_rootfs: Path, tmp_path:
     assert code == 0, out
     assert "pycontain.lowlevel.plan" in mods
     assert not HEAVY & mods, sorted(HEAVY & mods)
+    # without process.terminal, no console socket pair (and no socket module)
+    assert not (ALSO_NOT | {"socket"}) & mods, sorted((ALSO_NOT | {"socket"}) & mods)
     assert os.listdir(root) == []

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
-from ._args import ArgumentParser, Namespace, count, parse
+from ._args import COUNT, SWITCH, Flag, Namespace, parse_flags
 from ._common import Log, Options, UsageError, runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from argparse import ArgumentParser
+    from collections.abc import Callable
+
     from pycontain.oci.runtime import Runtime
+
+#: the flags ``create`` and ``run`` share
+FLAGS = (
+    Flag(("--bundle", "-b"), default="."),
+    Flag(("--pid-file",)),
+    Flag(("--console-socket",)),
+    Flag(("--preserve-fds",), COUNT),
+    Flag(("--no-pivot",), SWITCH),
+    Flag(("--no-new-keyring",), SWITCH),
+)
 
 
 def add_flags(p: ArgumentParser) -> None:
-    """The flags ``create`` and ``run`` share."""
-    p.add_argument("--bundle", "-b", default=".")
-    p.add_argument("--pid-file")
-    p.add_argument("--console-socket")
-    p.add_argument("--preserve-fds", type=count, default=0)
-    p.add_argument("--no-pivot", action="store_true")
-    p.add_argument("--no-new-keyring", action="store_true")
+    """The flags ``create`` and ``run`` share, on an argparse parser."""
+    for f in FLAGS:
+        f.add_to(p)
 
 
-def create(rt: Runtime, a: Namespace, console_fd: int | None = None) -> int:
+def create(rt: Runtime, a: Namespace,
+           console_fd: int | Callable[[], int] | None = None) -> int:
     """Create the container *a* describes; its init's pid.  *console_fd*: see
     :meth:`~pycontain.oci.runtime.Runtime.create`."""
     if a.no_pivot:
@@ -41,10 +51,6 @@ def _inherited() -> frozenset[int]:
 
 
 def main(opts: Options, args: list[str], log: Log) -> int:
-    def build(p: ArgumentParser) -> None:
-        add_flags(p)
-        p.add_argument("id")
-
-    a = parse("create", args, build)
+    a = parse_flags("create", args, FLAGS)
     create(runtime(opts, log), a)
     return 0

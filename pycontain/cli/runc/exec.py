@@ -2,36 +2,35 @@
 
 from __future__ import annotations
 
-from ._args import REMAINDER, ArgumentParser, Namespace, count, parse
+from ._args import APPEND, COUNT, SWITCH, Flag, Namespace, parse_flags
 from ._common import Log, Options, UsageError, runtime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pycontain.oci import spec as S
 
+FLAGS = (
+    Flag(("--process", "-p")),
+    Flag(("--tty", "-t"), SWITCH),
+    Flag(("--console-socket",)),
+    Flag(("--detach", "-d"), SWITCH),
+    Flag(("--pid-file",)),
+    Flag(("--cwd",)),
+    Flag(("--env", "-e"), APPEND),
+    Flag(("--user", "-u")),
+    Flag(("--additional-gids", "-g"), APPEND),
+    Flag(("--cap", "-c"), APPEND),
+    Flag(("--no-new-privs",), SWITCH),
+    Flag(("--preserve-fds",), COUNT),
+    Flag(("--apparmor",), default=""),
+    Flag(("--process-label",), default=""),
+    Flag(("--cgroup",), APPEND),
+    Flag(("--ignore-paused",), SWITCH),
+)
+
 
 def main(opts: Options, args: list[str], log: Log) -> int:
-    def build(p: ArgumentParser) -> None:
-        p.add_argument("--process", "-p")
-        p.add_argument("--tty", "-t", action="store_true")
-        p.add_argument("--console-socket")
-        p.add_argument("--detach", "-d", action="store_true")
-        p.add_argument("--pid-file")
-        p.add_argument("--cwd")
-        p.add_argument("--env", "-e", action="append", default=[])
-        p.add_argument("--user", "-u")
-        p.add_argument("--additional-gids", "-g", action="append", default=[])
-        p.add_argument("--cap", "-c", action="append", default=[])
-        p.add_argument("--no-new-privs", action="store_true")
-        p.add_argument("--preserve-fds", type=count, default=0)
-        p.add_argument("--apparmor", default="")
-        p.add_argument("--process-label", default="")
-        p.add_argument("--cgroup", action="append", default=[])
-        p.add_argument("--ignore-paused", action="store_true")
-        p.add_argument("id")
-        p.add_argument("command", nargs=REMAINDER)
-
-    a = parse("exec", args, build)
+    a = parse_flags("exec", args, FLAGS, command=True)
     _refuse_unsupported(a)
     rt = runtime(opts, log)
     st = rt.load(a.id)
@@ -95,7 +94,7 @@ def _process(a: Namespace, base: S.OciProcess | None) -> S.OciProcess:
             raise ConfigError("--user", f"expected UID[:GID], got {a.user!r}") from None
     if a.additional_gids:
         try:
-            user = S.replace(user, additional_gids=tuple(int(x) for x in a.additional_gids))
+            user = S.evolve(user, additional_gids=tuple(int(x) for x in a.additional_gids))
         except ValueError:
             raise ConfigError("--additional-gids", "expected numeric gids") from None
     caps = base.capabilities
@@ -108,8 +107,8 @@ def _process(a: Namespace, base: S.OciProcess | None) -> S.OciProcess:
         # like runc: ambient only when the spec gives inheritable caps (an ambient cap
         # must be inheritable too)
         sets = ["bounding", "effective", "permitted"] + (["ambient"] if caps.inheritable else [])
-        caps = S.replace(caps, **{k: tuple(dict.fromkeys((*getattr(caps, k), *added)))
-                                  for k in sets})
-    return S.replace(base, args=tuple(cmd), env=tuple(env), cwd=a.cwd or base.cwd,
-                     user=user, capabilities=caps, terminal=a.tty,
-                     no_new_privileges=base.no_new_privileges or a.no_new_privs)
+        caps = S.evolve(caps, **{k: tuple(dict.fromkeys((*getattr(caps, k), *added)))
+                                 for k in sets})
+    return S.evolve(base, args=tuple(cmd), env=tuple(env), cwd=a.cwd or base.cwd,
+                    user=user, capabilities=caps, terminal=a.tty,
+                    no_new_privileges=base.no_new_privileges or a.no_new_privs)

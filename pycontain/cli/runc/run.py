@@ -7,34 +7,47 @@ from __future__ import annotations
 
 import os
 
-from ._args import ArgumentParser, parse
+from ._args import SWITCH, Flag, parse_flags
 from ._common import Log, Options, runtime
-from .create import add_flags, create
+from .create import FLAGS as CREATE_FLAGS
+from .create import create
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+
+FLAGS = (*CREATE_FLAGS, Flag(("--detach", "-d"), SWITCH), Flag(("--keep",), SWITCH))
 
 
 def main(opts: Options, args: list[str], log: Log) -> int:
-    def build(p: ArgumentParser) -> None:
-        add_flags(p)
-        p.add_argument("--detach", "-d", action="store_true")
-        p.add_argument("--keep", action="store_true")
-        p.add_argument("id")
-
-    a = parse("run", args, build)
+    a = parse_flags("run", args, FLAGS)
     rt = runtime(opts, log)
-    ours = None
+    pair: list[socket.socket] = []
     master = None
+
+    def console_fd() -> int:
+        # called by the create only for a process with a terminal: without one, no socket
+        # pair (and no socket module) at all
+        from pycontain.oci import console
+
+        pair.extend(console.pair())
+        return pair[1].fileno()
+
     try:
         if not a.detach and not a.console_socket:
-            from pycontain.oci import console
+            try:
+                pid = create(rt, a, console_fd=console_fd)
+            finally:
+                if pair:
+                    pair[1].close()
+            if pair:
+                from pycontain.oci import console
 
-            ours, theirs = console.pair()
-            with theirs:
-                pid = create(rt, a, console_fd=theirs.fileno())
-            # sent before the init stopped to wait for `start`; none without a terminal
-            master = console.receive_master(ours)
-            if master is not None:
-                # the size is ours before the process runs (it may ask at once)
-                console.set_size(master)
+                # sent before the init stopped to wait for `start`
+                master = console.receive_master(pair[0])
+                if master is not None:
+                    # the size is ours before the process runs (it may ask at once)
+                    console.set_size(master)
         else:
             pid = create(rt, a)
         try:
@@ -48,13 +61,15 @@ def main(opts: Options, args: list[str], log: Log) -> int:
 
         pidfd = os.pidfd_open(pid)
         if master is not None:
+            from pycontain.oci import console
+
             m, master = master, None
             rc = console.relay(pidfd, m, FORWARDED_SIGNALS)
         else:
             rc = _wait_forwarding(pidfd)
     finally:
-        if ours is not None:
-            ours.close()
+        if pair:
+            pair[0].close()
         if master is not None:
             os.close(master)
     if not a.keep:
