@@ -155,7 +155,9 @@ class Container:
     :func:`pycontain.net.create` (containers on it find each other by ``name`` and
     ``network_aliases``), or a running :class:`Process` or :class:`Pod` whose network to
     join.  ``ports``: published ports, Docker's ``-p`` syntax (``"8080:80"``,
-    ``"127.0.0.1:5353:53/udp"``, ranges) or :class:`pycontain.net.PortMapping`;
+    ``"127.0.0.1:5353:53/udp"``, ranges) or :class:`pycontain.net.PortMapping`; without
+    HOSTPORT (``"80"``) the host port is the container port, predictable for a program,
+    where the command line (``pycontain run -p 80``) picks a free one as Docker does;
     ``ip``/``ip6``: a static address on the network.
 
     ``on_stop``: :class:`~pycontain.Stop` -> a function of the container process's pid, run

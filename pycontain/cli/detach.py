@@ -102,11 +102,12 @@ def _healthcheck(mine: Any, image_check: Any) -> Any:
 
 
 def _network_fields(args: argparse.Namespace, image_expose: Any = ()) -> dict[str, Any]:
-    """The spec's fields of a bridge network: the ports as one normal form each."""
-    from pycontain.net.ports import parse_ports
+    """The spec's fields of a bridge network: the ports as one normal form each (one
+    without HOSTPORT stays so, and each start chooses its host port)."""
+    from pycontain.net.ports import parse_publish
     from pycontain.net.publishall import combine
 
-    return {"ports": tuple(str(p) for p in parse_ports(args.publish)), "ip": args.ip,
+    return {"ports": tuple(str(p) for p in parse_publish(args.publish)), "ip": args.ip,
             "ip6": args.ip6, "network_aliases": tuple(args.network_alias),
             "expose": combine(image_expose, args.expose), "publish_all": args.publish_all}
 

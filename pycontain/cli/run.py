@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         p, net_help="none: a network namespace with only loopback (default); host: the "
         "host's; bridge: the default bridge network pycontain0 (pasta without "
         "root); pasta; or the name of a network (pycontain network create)",
-        publish_help="publish a container port on the host (bridge networks, pasta)",
+        publish_help="publish a container port on the host (bridge networks, pasta); "
+        "without HOSTPORT on a free one of the ephemeral range, as Docker does",
         alias_help="another name the container has on a user-defined network")
     p.add_argument("-P", "--publish-all", action="store_true",
                    help="publish every exposed port (the image's EXPOSE, --expose) that no -p "
@@ -236,12 +237,22 @@ def main(args: argparse.Namespace) -> int:
         names.discard("net")  # the host's network
     net_kw: dict[str, Any] = {}
     if pod is None:
-        ports = _field("--publish", lambda: _ports(args.publish))
-        if args.publish_all and args.net not in ("none", "host"):
+        from pycontain.net.ports import HostlessPort, parse_publish
+
+        given = _field("--publish", lambda: parse_publish(args.publish))
+        hostless = any(isinstance(p, HostlessPort) for p in given)
+        if (args.publish_all or hostless) and args.net not in ("none", "host"):
             from pycontain.net.publishall import assign, combine
 
-            ports = _ports(_field("--publish-all", lambda: assign(
-                args.publish, combine(image_expose, args.expose))))
+            # -P and a -p without HOSTPORT: a free host port each, as Docker chooses it
+            expose = combine(image_expose, args.expose) if args.publish_all else ()
+            try:
+                ports = _ports(list(assign(args.publish, expose)))
+            except ConfigError as err:
+                opt = "--publish" if err.field == "ports" else "--publish-all"
+                raise ConfigError(opt, str(err).split(": ", 1)[-1]) from None
+        else:
+            ports = _field("--publish", lambda: _ports(args.publish))
         net_kw = {"network": args.net, "ports": ports,
                   "ip": args.ip, "ip6": args.ip6, "network_aliases": tuple(args.network_alias),
                   "name": args.name}

@@ -91,7 +91,7 @@ def _spawn_bridged(rec: Any, entry_dir: str, spawn: Callable[[Any], Any]) -> Any
     if rec.spec.net_dir:   # the network state the container was made with
         os.environ["PYCONTAIN_NETWORK_DIR"] = rec.spec.net_dir
     tries = 1
-    if rec.spec.publish_all:
+    if _chooses(rec.spec):
         from ..net import publishall
 
         tries = publishall.TRIES
@@ -114,17 +114,26 @@ def _spawn_bridged(rec: Any, entry_dir: str, spawn: Callable[[Any], Any]) -> Any
     return proc
 
 
+def _chooses(spec: Any) -> bool:
+    """Whether a start chooses host ports: -P, or a -p without HOSTPORT."""
+    from ..net.ports import HostlessPort, parse_publish
+
+    return bool(spec.publish_all) or any(isinstance(p, HostlessPort)
+                                         for p in parse_publish(spec.ports))
+
+
 def _published_all(spec: Any, run_dir: str) -> Any:
-    """*spec* with a host port for each exposed port that no -p publishes (-P): the one of
-    its last run while that is free (see :mod:`pycontain.net.publishall`)."""
-    if not spec.publish_all:
+    """*spec* with a host port for each -p without one and each exposed port that no -p
+    publishes (-P): the one of its last run while that is free (see
+    :mod:`pycontain.net.publishall`)."""
+    if not _chooses(spec):
         return spec
     import attrs
 
     from ..net.publishall import assign
     from . import netstate
 
-    return attrs.evolve(spec, ports=assign(spec.ports, spec.expose,
+    return attrs.evolve(spec, ports=assign(spec.ports, spec.expose if spec.publish_all else (),
                                            netstate.last_ports(run_dir)))
 
 

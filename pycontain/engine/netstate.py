@@ -121,12 +121,13 @@ def settings(spec: ContainerSpec, run_dir: str, running: bool) -> dict[str, Any]
     last = last or {}
     ports: dict[str, list[dict[str, str]] | None] = {}
     if running and spec.bridged:
-        from ..net.ports import parse_ports
+        from ..net.ports import PortMapping, parse_ports, parse_publish
         from ..net.publishall import exposed
 
         # an exposed port that nothing publishes is null, as in Docker
         ports.update(dict.fromkeys(exposed(spec.expose, spec.ports)))
-        for p in parse_ports(_run_ports(last, spec.ports)):
+        given = tuple(str(p) for p in parse_publish(spec.ports) if isinstance(p, PortMapping))
+        for p in parse_ports(_run_ports(last, given)):
             binds = ports.get(f"{p.container_port}/{p.protocol}") or []
             binds.append({"HostIp": p.host_ip or "0.0.0.0", "HostPort": str(p.host_port)})
             ports[f"{p.container_port}/{p.protocol}"] = binds
@@ -149,7 +150,7 @@ def settings(spec: ContainerSpec, run_dir: str, running: bool) -> dict[str, Any]
 
 
 def _run_ports(last: dict[str, Any], fallback: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """The ports the run *last* published (with the host ports -P chose), else
+    """The ports the run *last* published (with the host ports chosen at start), else
     *fallback* (a run recorded before the ports were)."""
     got = last.get("ports")
     if isinstance(got, list) and all(isinstance(p, str) for p in got):
@@ -163,26 +164,25 @@ def _run_ports(last: dict[str, Any], fallback: tuple[str, ...] = ()) -> tuple[st
 
 def last_ports(run_dir: str) -> dict[str, int]:
     """The host port of each container port (``{"80/tcp": 32768}``) that the last run
-    published on every address: what a restart asks for again for its -P ports."""
+    published, by its hostless text (``127.0.0.1::80/tcp`` on one address): what a
+    restart asks for again for its -P ports and its -p ports without HOSTPORT."""
     last = _read(run_dir) or {}
-    from ..net.ports import parse_ports
+    from ..net.ports import HostlessPort, parse_ports
 
-    out = {}
-    for p in parse_ports(_run_ports(last)):
-        if p.host_ip is None:
-            out[f"{p.container_port}/{p.protocol}"] = p.host_port
-    return out
+    return {str(HostlessPort(p.container_port, p.protocol, p.host_ip)): p.host_port
+            for p in parse_ports(_run_ports(last))}
 
 
 def bindings(spec: ContainerSpec) -> dict[str, list[dict[str, str]]]:
     """``HostConfig.PortBindings``: the ports as asked for, running or not."""
     out: dict[str, list[dict[str, str]]] = {}
     if spec.ports:
-        from ..net.ports import parse_ports
+        from ..net.ports import PortMapping, parse_publish
 
-        for p in parse_ports(spec.ports):
+        for p in parse_publish(spec.ports):
+            host = str(p.host_port) if isinstance(p, PortMapping) else ""   # chosen at start
             out.setdefault(f"{p.container_port}/{p.protocol}", []).append(
-                {"HostIp": p.host_ip or "", "HostPort": str(p.host_port)})
+                {"HostIp": p.host_ip or "", "HostPort": host})
     return out
 
 

@@ -91,6 +91,8 @@ class ContainerSpec:
     volumes: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     mounts: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     volume_root: str | None = None
+    #: Docker's -p values; one without HOSTPORT (``80/tcp``, ``127.0.0.1::80/tcp``) gets a
+    #: free host port at each start, its last one first (see :mod:`pycontain.net.publishall`)
     ports: tuple[str, ...] = attrs.field(default=(), converter=_strs)
     ip: str | None = None
     ip6: str | None = None
@@ -125,9 +127,9 @@ class ContainerSpec:
                     raise ConfigError(field, f"needs a bridge network (network="
                                       f"{self.network!r})")
         if self.ports:
-            from ..net.ports import parse_ports
+            from ..net.ports import parse_publish
 
-            parse_ports(self.ports)   # each bad value: one error (field "ports")
+            parse_publish(self.ports)   # each bad value: one error (field "ports")
         if self.expose:
             from ..net.publishall import parse_expose
 
@@ -214,7 +216,11 @@ class ContainerSpec:
         if cgroup is True:
             limits = {"memory": self.memory, "pids": self.pids, "cpus": self.cpus}
         if self.bridged:
-            limits.update(ports=self.ports, ip=self.ip, ip6=self.ip6,
+            from ..net.ports import PortMapping, parse_publish
+
+            # a port without HOSTPORT is published once its start has chosen one (creator)
+            ports = [p for p in parse_publish(self.ports) if isinstance(p, PortMapping)]
+            limits.update(ports=ports, ip=self.ip, ip6=self.ip6,
                           network_aliases=self.network_aliases, name=name)
         seccomp: dict[str, Any] = {"seccomp": "default" if self.seccomp == "default" else None}
         if self.seccomp_profile is not None:

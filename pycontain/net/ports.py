@@ -10,7 +10,7 @@ import attrs
 
 from pycontain.errors import ConfigError
 
-__all__ = ["PortMapping", "parse_port", "parse_ports"]
+__all__ = ["HostlessPort", "PortMapping", "parse_port", "parse_ports", "parse_publish"]
 
 PROTOCOLS = ("tcp", "udp")
 
@@ -50,6 +50,24 @@ class PortMapping:
         return f"{ip + ':' if ip else ''}{self.host_port}:{self.container_port}/{self.protocol}"
 
 
+@attrs.frozen
+class HostlessPort:
+    """A ``-p`` value of the command line without HOSTPORT (``80``, ``127.0.0.1::80``): a
+    host port is chosen for it at each start (see :mod:`pycontain.net.publishall`), on
+    ``host_ip`` or on every address.  Its text (``127.0.0.1::80/tcp``) is what a stored
+    spec keeps, so that every start chooses again."""
+
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str | None = None
+
+    def __str__(self) -> str:
+        ip = self.host_ip or ""
+        if ":" in ip:
+            ip = f"[{ip}]"
+        return f"{ip + '::' if ip else ''}{self.container_port}/{self.protocol}"
+
+
 def _range(text: str, spec: str, what: str) -> tuple[int, int]:
     lo, sep, hi = text.partition("-")
     try:
@@ -64,9 +82,14 @@ def _range(text: str, spec: str, what: str) -> tuple[int, int]:
 
 def parse_port(spec: str) -> list[PortMapping]:
     """Parse one ``-p`` value: ``[HOSTIP:][HOSTPORT:]CONTAINERPORT[/PROTO]``; a range
-    (``8000-8009:80-89``) gives one mapping per port.  Without HOSTPORT the host port is
-    the container port (Docker picks a random one; we keep it predictable).  An IPv6
-    HOSTIP is written in brackets: ``[::1]:8080:80``."""
+    (``8000-8009:80-89``) gives one mapping per port.  Without HOSTPORT the library takes
+    the container port as the host port, so that a program's ports are predictable; the
+    command line instead chooses a free one as Docker does (:func:`parse_publish`).  An
+    IPv6 HOSTIP is written in brackets: ``[::1]:8080:80``."""
+    return [m for m in _parse(spec, hostless=False) if isinstance(m, PortMapping)]
+
+
+def _parse(spec: str, hostless: bool) -> list[PortMapping | HostlessPort]:
     if not isinstance(spec, str) or not spec:
         raise ConfigError("ports", f"expected [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|udp], got {spec!r}")
     body, _, proto = spec.partition("/")
@@ -100,6 +123,8 @@ def parse_port(spec: str) -> list[PortMapping]:
         except ValueError:
             raise ConfigError("ports", f"{spec!r}: {host_ip!r} is not an IP address") from None
     c0, c1 = _range(cont, spec, "container port")
+    if hostless and not host:
+        return [HostlessPort(c, proto, host_ip) for c in range(c0, c1 + 1)]
     h0, h1 = _range(host, spec, "host port") if host else (c0, c1)
     if h1 - h0 != c1 - c0:
         raise ConfigError("ports", f"{spec!r}: the host range and the container range differ in size")
@@ -114,10 +139,29 @@ def parse_ports(specs: Iterable[str | PortMapping]) -> tuple[PortMapping, ...]:
     out: list[PortMapping] = []
     for s in specs:
         out.extend([s] if isinstance(s, PortMapping) else parse_port(s))
+    _once(out)
+    return tuple(out)
+
+
+def parse_publish(specs: Iterable[str | PortMapping | HostlessPort],
+                  ) -> tuple[PortMapping | HostlessPort, ...]:
+    """Parse the command line's ``-p`` values as Docker does: one without HOSTPORT is a
+    :class:`HostlessPort` (a host port chosen at start), the others as :func:`parse_ports`
+    parses them; only the given host ports can be published twice."""
+    if isinstance(specs, (str, PortMapping, HostlessPort)):
+        specs = [specs]
+    out: list[PortMapping | HostlessPort] = []
+    for s in specs:
+        out.extend([s] if isinstance(s, (PortMapping, HostlessPort)) else _parse(s, True))
+    _once([m for m in out if isinstance(m, PortMapping)])
+    return tuple(out)
+
+
+def _once(mappings: Iterable[PortMapping]) -> None:
+    """Refuse a host port given twice for one protocol and address."""
     seen: dict[tuple[str, int], list[str | None]] = {}
-    for m in out:
+    for m in mappings:
         ips = seen.setdefault((m.protocol, m.host_port), [])
         if any(ip is None or m.host_ip is None or ip == m.host_ip for ip in ips):
             raise ConfigError("ports", f"host port {m.host_port}/{m.protocol} is published twice")
         ips.append(m.host_ip)
-    return tuple(out)

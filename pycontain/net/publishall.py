@@ -1,5 +1,5 @@
 """Docker's ``--expose`` and ``-P`` (``--publish-all``): a container's exposed ports, and
-host ports chosen for those that no ``-p`` publishes.
+host ports chosen for those that no ``-p`` publishes and for a ``-p`` without HOSTPORT.
 
 A chosen port comes from the host's ephemeral range (``ip_local_port_range``, as Docker's
 port allocator reads it), lowest first, skipping every port that a program of the host is
@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 
 from pycontain.errors import ConfigError, NetworkError
 
-from .ports import PROTOCOLS, PortMapping, parse_ports
+from .ports import PROTOCOLS, HostlessPort, PortMapping, parse_publish
 
 __all__ = ["TRIES", "assign", "combine", "exposed", "parse_expose", "port_range"]
 
@@ -62,11 +62,12 @@ def combine(image_ports: Iterable[str], given: Iterable[str]) -> tuple[str, ...]
     return tuple(dict.fromkeys((*theirs, *mine)))
 
 
-def exposed(expose: Iterable[str], ports: Iterable[str | PortMapping]) -> tuple[str, ...]:
+def exposed(expose: Iterable[str], ports: Iterable[str | PortMapping | HostlessPort],
+            ) -> tuple[str, ...]:
     """Docker's ``ExposedPorts``: the exposed ports and every port that ``-p`` publishes,
     sorted by number then protocol."""
     keys = set(parse_expose(expose, "expose"))
-    keys.update(f"{p.container_port}/{p.protocol}" for p in parse_ports(ports))
+    keys.update(f"{p.container_port}/{p.protocol}" for p in parse_publish(ports))
     return tuple(sorted(keys, key=lambda k: (int(k.split("/")[0]), k)))
 
 
@@ -95,39 +96,47 @@ def _bindable(port: int, proto: str) -> bool:
     return True
 
 
-def assign(ports: Iterable[str], expose: Iterable[str],
+def assign(ports: Iterable[str | PortMapping | HostlessPort], expose: Iterable[str],
            last: Mapping[str, int] | None = None) -> tuple[str, ...]:
-    """*ports* (``-p`` values) and, for each port of *expose* that none of them publishes, a
-    mapping from a free host port on every address (``32768:80/tcp``): the port it had in
-    *last* (``{"80/tcp": 32768}``) where that is still free, else the lowest free one of the
-    ephemeral range."""
+    """*ports* (``-p`` values) with a free host port for each that has none (``80``,
+    ``127.0.0.1::80``), and a mapping on every address (``32768:80/tcp``) for each port of
+    *expose* that none of them publishes: the port it had in *last* (keyed by the hostless
+    text, ``{"80/tcp": 32768, "127.0.0.1::80/tcp": 32769}``) where that is still free, else
+    the lowest free one of the ephemeral range."""
     from . import nft
 
-    given = parse_ports(tuple(ports))
+    given = parse_publish(tuple(ports))
+    fixed = [p for p in given if isinstance(p, PortMapping)]
     done = {f"{p.container_port}/{p.protocol}" for p in given}
-    todo = [k for k in parse_expose(expose, "expose") if k not in done]
+    todo: list[tuple[HostlessPort, str]] = [(p, "ports") for p in given
+                                             if isinstance(p, HostlessPort)]
+    todo += [(HostlessPort(int(k.split("/")[0]), k.split("/")[1]), "publish_all")
+             for k in parse_expose(expose, "expose") if k not in done]
     if not todo:
         return tuple(str(p) for p in given)
-    taken = {(p.protocol, p.host_port) for p in given}
+    taken = {(p.protocol, p.host_port) for p in fixed}
     with contextlib.suppress(NetworkError):   # no nftables (pasta): no claims to avoid
         taken |= nft.claimed_ports()
     lo, hi = port_range()
-    out = [str(p) for p in given]
+    chosen: dict[HostlessPort, list[PortMapping]] = {}
     next_free = {proto: lo for proto in PROTOCOLS}
-    for key in todo:
-        cport, proto = key.split("/")
-        want = (last or {}).get(key)
+    for want, field in todo:
+        proto, key = want.protocol, str(want)
+        old = (last or {}).get(key)
         host = None
-        if isinstance(want, int) and (proto, want) not in taken and _bindable(want, proto):
-            host = want
+        if isinstance(old, int) and (proto, old) not in taken and _bindable(old, proto):
+            host = old
         while host is None:
             cand = next_free[proto]
             if cand > hi:
-                raise ConfigError("publish_all", f"no free host port left for {key} in "
+                raise ConfigError(field, f"no free host port left for {key} in "
                                   f"{lo}-{hi} (net.ipv4.ip_local_port_range)")
             next_free[proto] = cand + 1
             if (proto, cand) not in taken and _bindable(cand, proto):
                 host = cand
         taken.add((proto, host))
-        out.append(f"{host}:{cport}/{proto}")
-    return tuple(out)
+        chosen.setdefault(want, []).append(
+            PortMapping(host, want.container_port, proto, want.host_ip))
+    # in the order given (-p values first, -P's after), each chosen mapping in its place
+    out = [str(chosen[p].pop(0)) if isinstance(p, HostlessPort) else str(p) for p in given]
+    return tuple(out + [str(m) for ms in chosen.values() for m in ms])
