@@ -11,12 +11,12 @@ not dumpable until execve, so a caller without root could not open its fds).
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 import signal
 
 from .. import _keeper, _log, userns
 from ..errors import CgroupNotDelegated, ConfigError, ContainerStateError, PycontainError
+from .rfc3339 import now_rfc3339
 from .state import ContainerState, Status
 from .store import (
     Exists,
@@ -436,7 +436,9 @@ class Runtime:
             st = ContainerState(
                 id=cid, oci_version=spec.oci_version, pid=pid, start_time=_start_time(pid),
                 bundle=bundle, rootfs=plan.rootfs or "",
-                created=datetime.datetime.now(datetime.UTC), annotations=annotations,
+                # the text the state file holds: create never needs the datetime object
+                created=now_rfc3339(),  # type: ignore[arg-type]
+                annotations=annotations,
                 cgroup_path=cg_path, cgroup_created=created_cg,
                 # parents made for this container (relative paths like a/b/c) go with it
                 cgroup_parents=cg.created_parents if created_cg and cg is not None else (),

@@ -18,19 +18,24 @@ and how they are locked is :mod:`pycontain.store`'s business.
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
 from types import MappingProxyType
 
 from pycontain._lazy import loader
 from pycontain.errors import ConfigError
-from pycontain.oci.rfc3339 import format_rfc3339, parse_rfc3339
+from pycontain.oci.rfc3339 import (
+    canonical_rfc3339,
+    format_rfc3339,
+    parse_rfc3339,
+    valid_rfc3339,
+)
 from pycontain.store import json_field
 
 from .status import Status, runc_document
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import datetime
     from typing import Any, NamedTuple, Self
 else:
     from pycontain._typing import NamedTuple
@@ -52,7 +57,12 @@ __all__ = [
 
 class ContainerState(NamedTuple):
     """What the OCI runtime keeps of one container, from ``create`` to ``delete`` (its
-    ``state.json``, through :class:`pycontain.store.Store`)."""
+    ``state.json``, through :class:`pycontain.store.Store`).
+
+    ``created`` may be given as the RFC 3339 text of the state file: it is read as a
+    :class:`~datetime.datetime` when asked for, so that the verbs that only pass the time on
+    (``create``, ``exec``, ``state``) never import :mod:`datetime`.
+    """
 
     id: str
     #: the ``ociVersion`` of the container's config
@@ -99,7 +109,7 @@ class ContainerState(NamedTuple):
         return runc_document(
             oci_version=self.oci_version, id=self.id,
             pid=0 if status is Status.STOPPED else self.pid, status=status,
-            bundle=self.bundle, rootfs=self.rootfs, created=self.created,
+            bundle=self.bundle, rootfs=self.rootfs, created=_created_text(_held(self)),
             annotations=self.annotations, owner=owner,
         )
 
@@ -111,7 +121,7 @@ class ContainerState(NamedTuple):
         return {
             "id": self.id, "oci_version": self.oci_version, "pid": self.pid,
             "start_time": self.start_time, "bundle": self.bundle, "rootfs": self.rootfs,
-            "created": format_rfc3339(self.created), "started": self.started,
+            "created": _created_text(_held(self)), "started": self.started,
             "annotations": dict(self.annotations), "cgroup_path": self.cgroup_path,
             "cgroup_created": self.cgroup_created, "cgroup_parents": list(self.cgroup_parents),
             "keyring": self.keyring, "config": dict(self.config),
@@ -125,11 +135,9 @@ class ContainerState(NamedTuple):
             return json_field(data, key, kind, source, default)
 
         created = get("created", str)
-        try:
-            when = parse_rfc3339(created)
-        except ValueError:
+        if not valid_rfc3339(created):
             raise ConfigError(f"{source}: created", f"expected an RFC 3339 timestamp, got "
-                              f"{created!r}") from None
+                              f"{created!r}")
         annotations = get("annotations", dict, {})
         parents = get("cgroup_parents", list, [])
         if not all(isinstance(v, str) for v in (*annotations.values(), *parents)):
@@ -137,11 +145,58 @@ class ContainerState(NamedTuple):
         return cls(
             id=get("id", str), oci_version=get("oci_version", str), pid=get("pid", int),
             start_time=get("start_time", (int, type(None))), bundle=get("bundle", str),
-            rootfs=get("rootfs", str), created=when, started=get("started", bool, False),
+            rootfs=get("rootfs", str), created=created, started=get("started", bool, False),
             annotations=annotations, cgroup_path=get("cgroup_path", str, ""),
             cgroup_created=get("cgroup_created", bool, False), cgroup_parents=tuple(parents),
             keyring=get("keyring", bool, True), config=get("config", dict, {}),
         )
+
+    def __eq__(self, other: object) -> bool:
+        # the same time, whether held as text or as a datetime
+        if not isinstance(other, ContainerState):
+            return tuple.__eq__(self, other)
+        return _comparable(self) == _comparable(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(_comparable(self))
+
+
+#: where ``created`` sits in the tuple: its value as held (text or datetime)
+_CREATED = ContainerState._fields.index("created")
+
+
+def _created_text(value: str | datetime.datetime) -> str:
+    """What :func:`format_rfc3339` writes for *value*: text already in that form (what
+    ``create`` writes) as it is, without making a datetime."""
+    if isinstance(value, str) and canonical_rfc3339(value):
+        return value
+    return format_rfc3339(_created_value(value))
+
+
+def _held(st: ContainerState) -> str | datetime.datetime:
+    """``created`` as held: the state file's text, or the datetime it was made with."""
+    # the tuple's item, typed as every field's union: this one holds one of the two
+    return tuple.__getitem__(st, _CREATED)  # type: ignore[return-value]
+
+
+def _created(self: ContainerState) -> datetime.datetime:
+    """``created`` as a datetime (the text of the state file is read on first need)."""
+    return _created_value(_held(self))
+
+
+def _created_value(value: str | datetime.datetime) -> datetime.datetime:
+    return parse_rfc3339(value) if isinstance(value, str) else value
+
+
+def _comparable(st: ContainerState) -> tuple[Any, ...]:
+    return (*st[:_CREATED], st.created, *st[_CREATED + 1:])
+
+
+# a NamedTuple's field: mypy refuses an assignment to it
+setattr(ContainerState, "created", property(_created, doc="when the container was created"))  # noqa: B010
 
 
 # the typed documents (attrs): loaded on first use

@@ -4,7 +4,6 @@ light record (:mod:`pycontain.oci.state`) and the typed models
 
 from __future__ import annotations
 
-import datetime
 import enum
 import json
 from collections.abc import Mapping
@@ -13,6 +12,7 @@ from pycontain.oci.rfc3339 import format_rfc3339
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import datetime
     from typing import Any
 
 __all__ = ["Status", "oci_document", "runc_document", "runc_json_text"]
@@ -42,13 +42,13 @@ def oci_document(*, oci_version: str, id: str, status: str, pid: int | None, bun
 
 
 def runc_document(*, oci_version: str, id: str, pid: int, status: Status, bundle: str,
-                  rootfs: str, created: datetime.datetime, annotations: Mapping[str, str],
+                  rootfs: str, created: datetime.datetime | str, annotations: Mapping[str, str],
                   owner: str) -> dict[str, Any]:
     """The JSON object ``runc state`` prints, in runc's order (``annotations`` only when there
     are some): the one writer of that document."""
     out: dict[str, Any] = {
         "ociVersion": oci_version, "id": id, "pid": pid, "status": str(status),
-        "bundle": bundle, "rootfs": rootfs, "created": format_rfc3339(created),
+        "bundle": bundle, "rootfs": rootfs, "created": created if isinstance(created, str) else format_rfc3339(created),
     }
     if annotations:
         out["annotations"] = dict(annotations)

@@ -18,7 +18,6 @@ loaded it): a one-shot ``pycontain-runc create`` pays for neither, nor for cattr
 
 from __future__ import annotations
 
-import datetime
 import enum
 import json
 import os
@@ -32,6 +31,7 @@ from .fields import METADATA, IntRange, json_key
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import datetime
     from collections.abc import Callable, Mapping
     from typing import IO, Any, TypeAlias
 
@@ -252,6 +252,17 @@ def _structure(value: object, t: Any) -> Any:
     return hook(value, t)
 
 
+def _datetime_class() -> Any:
+    """:class:`datetime.datetime` where :mod:`datetime` is loaded: a type or a value of it
+    exists only then, and the config models (``create``, ``exec``) have no such field."""
+    mod = sys.modules.get("datetime")
+    return mod.datetime if mod is not None else _NoDatetime
+
+
+class _NoDatetime:
+    """Stands for the datetime class while :mod:`datetime` is not loaded (no value is one)."""
+
+
 def _hook_for(t: Any) -> _Hook:
     """The structuring function of resolved type *t*, chosen once per type."""
     if t is bool:
@@ -260,7 +271,7 @@ def _hook_for(t: Any) -> _Hook:
         return _structure_int
     if t is str:
         return _structure_str
-    if t is datetime.datetime:
+    if t is _datetime_class():
         return _structure_datetime
     if t is _ANY:
         return _structure_any
@@ -353,7 +364,7 @@ def _unstructure(value: Any) -> Any:
         return [_unstructure(v) for v in value]
     if isinstance(value, dict) or _is_mapping(value):
         return {k: _unstructure(v) for k, v in value.items()}
-    if isinstance(value, datetime.datetime):
+    if isinstance(value, _datetime_class()):
         return format_rfc3339(value)
     if _is_class(cl):
         return _unstructure_class(value, _slots_of(cl))
