@@ -317,7 +317,10 @@ def containerd(tmp_path_factory: pytest.TempPathFactory, client_images: dict[str
         tmp,
         cgroups=("pctest", "pctest-cri"),
         # the shims' sockets are always under /run/containerd/s; CNI's default dirs too
-        paths=("/run/containerd", "/var/lib/cni", "/run/netns"),
+        # and the runtimes' and podman's /run dirs: a client run in another module must
+        # not leave them for a later module's snapshot to take as the host's own
+        paths=("/run/containerd", "/var/lib/cni", "/run/netns", "/run/runc", "/run/libpod",
+               "/run/containers"),
         links=("pctest-cni0",),
         chains=("CNI-",),
     )
