@@ -30,6 +30,33 @@ OUT_ADDR = "198.51.100.2"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# a busybox web server whose page says who it is ($0: the name it is started with)
+HTTPD = ("mkdir -p /tmp/www-$0 && echo \"hello from $0\" > /tmp/www-$0/index.html && "
+         "exec httpd -f -p 80 -h /tmp/www-$0")
+
+# a client (python -c GET URL): GET the URL, retrying while the server comes up; print it
+GET = r"""
+import sys, time, urllib.request
+deadline = time.monotonic() + 15
+while True:
+    try:
+        print(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode().strip()); break
+    except OSError as e:
+        if time.monotonic() > deadline:
+            print('ERROR', e); sys.exit(1)
+        time.sleep(0.05)
+"""
+
+# python -c CONNECTS HOST PORT: whether a TCP connection is accepted (once, no retry)
+CONNECTS = r"""
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close(); print('open')
+except OSError:
+    print('closed')
+"""
+
+
 def sh(cmd: str, *, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, shell=True, check=check, capture_output=True, text=True,
                           timeout=60)

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from helpers import procs_naming as _procs_naming
 from helpers import wait_for
-from nethost import HOST_ADDR, NetHost
+from nethost import GET, HOST_ADDR, HTTPD, NetHost
 
 from pycontain.engine.engine import Engine
 from pycontain.engine.monitor import Attachment
@@ -215,20 +215,7 @@ def test_cli_run_dit_takes_the_fast_path(tmp_path: Path, busybox_rootfs: Path) -
         wait_for(lambda: not _procs_naming(root), timeout=15, what="the processes to end")
 
 
-HTTPD = ("mkdir -p /tmp/www && echo \"hello from $0\" > /tmp/www/index.html && "
-         "exec httpd -f -p 80 -h /tmp/www")
 
-GET = r"""
-import sys, time, urllib.request
-deadline = time.monotonic() + 15
-while True:
-    try:
-        print(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode().strip()); break
-    except OSError as e:
-        if time.monotonic() > deadline:
-            print('ERROR', e); sys.exit(1)
-        time.sleep(0.05)
-"""
 
 
 class Net:

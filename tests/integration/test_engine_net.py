@@ -23,26 +23,11 @@ from typing import Any
 import pytest
 from helpers import procs_naming as _procs_naming
 from helpers import wait_for
-from nethost import HOST_ADDR, NetHost
+from nethost import GET, HOST_ADDR, HTTPD, NetHost
 
 PY = sys.executable
 
-# a busybox web server whose page says who it is
-HTTPD = ("mkdir -p /tmp/www-$0 && echo \"hello from $0\" > /tmp/www-$0/index.html && "
-         "exec httpd -f -p 80 -h /tmp/www-$0")
 
-# a client in the "outside" namespace: GET the URL (retrying while it comes up), print it
-GET = r"""
-import sys, time, urllib.request
-deadline = time.monotonic() + 15
-while True:
-    try:
-        print(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode().strip()); break
-    except OSError as e:
-        if time.monotonic() > deadline:
-            print('ERROR', e); sys.exit(1)
-        time.sleep(0.05)
-"""
 
 
 class Env:

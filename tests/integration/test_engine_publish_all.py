@@ -21,23 +21,9 @@ import pytest
 from helpers import make_busybox_rootfs, wait_for
 from helpers import procs_naming as _procs_naming
 from imagehelpers import tar_dir
-from nethost import HOST_ADDR, NetHost
+from nethost import GET, HOST_ADDR, HTTPD, NetHost
 
 PY = sys.executable
-HTTPD = ("mkdir -p /tmp/www && echo \"hello from $0\" > /tmp/www/index.html && "
-         "exec httpd -f -p 80 -h /tmp/www")
-# GET a URL, retrying while the server comes up
-GET = r"""
-import sys, time, urllib.request
-deadline = time.monotonic() + 15
-while True:
-    try:
-        print(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode().strip()); break
-    except OSError as e:
-        if time.monotonic() > deadline:
-            print('ERROR', e); sys.exit(1)
-        time.sleep(0.05)
-"""
 
 
 def _ephemeral() -> tuple[int, int]:

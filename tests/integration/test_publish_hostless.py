@@ -21,31 +21,9 @@ from typing import Any
 import pytest
 from helpers import procs_naming as _procs_naming
 from helpers import wait_for
-from nethost import HOST_ADDR, NetHost
+from nethost import CONNECTS, GET, HOST_ADDR, HTTPD, NetHost
 
 PY = sys.executable
-HTTPD = ("mkdir -p /tmp/www && echo \"hello from $0\" > /tmp/www/index.html && "
-         "exec httpd -f -p 80 -h /tmp/www")
-# GET a URL, retrying while the server comes up
-GET = r"""
-import sys, time, urllib.request
-deadline = time.monotonic() + 15
-while True:
-    try:
-        print(urllib.request.urlopen(sys.argv[1], timeout=2).read().decode().strip()); break
-    except OSError as e:
-        if time.monotonic() > deadline:
-            print('ERROR', e); sys.exit(1)
-        time.sleep(0.05)
-"""
-# whether a TCP connection to HOST PORT is accepted (once, no retry)
-CONNECTS = r"""
-import socket, sys
-try:
-    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close(); print('open')
-except OSError:
-    print('closed')
-"""
 
 
 def _ephemeral() -> tuple[int, int]:
