@@ -24,8 +24,11 @@
 /* Runs in the Python that this program execs: argv[1] is the program's name, argv[2] the
  * module whose main() runs the command line.  An editable install (setuptools' meta path
  * finder, whose import alone costs more than the interpreter's start) is read for the package
- * directory instead of imported: its parent goes on sys.path after site-packages. */
+ * directory instead of imported: its parent goes on sys.path after site-packages.  The
+ * collector's threshold is raised first, as pycontain.cli._exit.one_shot() does. */
 static const char BOOT[] =
+    "import gc\n"
+    "gc.set_threshold(100000)\n"     /* pycontain.cli._exit.one_shot(), before any import */
     "import sys,site,os\n"
     "p,m=sys.argv[1:3]\n"
     "del sys.argv[1:3]\n"

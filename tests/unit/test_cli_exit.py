@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,3 +64,21 @@ def test_a_closed_stdout_is_reported_as_python_does() -> None:
         os.close(wr)
     assert r.returncode == 120            # the interpreter's status for a failed last flush
     assert b"BrokenPipeError" in r.stderr
+
+
+@pytest.mark.parametrize("module", ["pycontain", "pycontain.cli.runc"])
+def test_python_m_entry_points_raise_the_collectors_threshold(module: str) -> None:
+    """``python -m pycontain`` and ``python -m pycontain.cli.runc`` run as one-shot command
+    lines: the collector's first threshold is GC_THRESHOLD when the verb runs."""
+    from pycontain.cli._exit import GC_THRESHOLD
+
+    verb = "pycontain.cli.main" if module == "pycontain" else module
+    code = ("import gc, importlib, runpy, sys; import pycontain.cli._exit as e; "
+            "e.leave = lambda c: print(gc.get_threshold()[0]) or sys.exit(c); "
+            f"importlib.import_module({verb!r}).main = lambda: 0; "
+            f"runpy.run_module({module!r}, run_name='__main__')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=60, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[-1] == str(GC_THRESHOLD)
+    assert gc.get_threshold()[0] != GC_THRESHOLD   # the library (this process) is untouched

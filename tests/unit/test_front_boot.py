@@ -95,3 +95,18 @@ def test_unknown_verb_gets_pythons_error() -> None:
     assert r.returncode == 1
     assert r.stderr.strip() == "pycontain-runc: unknown command 'frobnicate' (see " \
         "pycontain-runc --help)"
+
+
+@pytest.mark.parametrize("name", ["pycontain-runc", "pycontain"])
+def test_boot_code_raises_the_collectors_threshold_first(tmp_path: Path, name: str) -> None:
+    """The Python the front end starts raises the collector's threshold before it imports
+    anything else, as ``python -m pycontain`` does (:func:`pycontain.cli._exit.one_shot`)."""
+    from pycontain.cli._exit import GC_THRESHOLD
+
+    wrapper, log = _recording_python(tmp_path)
+    env = dict(os.environ, PYCONTAIN_PYTHON=str(wrapper))
+    r = subprocess.run([str(_front(name)), "--version"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    boot = log.read_text().split("\n")[2:4]
+    assert boot == ["import gc", f"gc.set_threshold({GC_THRESHOLD})"]
