@@ -297,6 +297,7 @@ int pc_open_tree(int dirfd, const char *path, int recursive);
 int pc_fsmount_tmpfs(void);
 int pc_net_make_link(const struct pc_net *n, int netns_fd);  /* the child's veth, by the parent */
 int pc_sethostname(const char *name, int len);
+int pc_prctl(int option, unsigned long arg);   /* prctl(option, arg, 0, 0, 0): 0 or -errno */
 int pc_clone3_supported(void);
 int pc_execstub_fd(void);          /* a read-only fd of the sealed exec stub, or -errno */
 int pc_pause_fd(void);             /* the same for a pod's infra program (csrc/pause.c) */

@@ -5,6 +5,7 @@
 
 #include <linux/sched.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -269,6 +270,11 @@ int pc_pivot_root(const char *new_root, const char *put_old)
 int pc_sethostname(const char *name, int len)
 {
     return sethostname(name, (size_t)len) < 0 ? -errno : 0;
+}
+
+int pc_prctl(int option, unsigned long arg)
+{
+    return prctl(option, arg, 0UL, 0UL, 0UL) < 0 ? -errno : 0;
 }
 
 #ifndef MFD_CLOEXEC

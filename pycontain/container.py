@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import IO, Any, Self
+from typing import IO, TYPE_CHECKING, Any, Self
 
 import attrs
 
@@ -25,6 +24,9 @@ from .lowlevel.kernel import MS_PRIVATE, MS_REC, MS_SLAVE, join_list
 from .namespaces import IdMap, Namespaces
 from .process import Process
 from .rootfs import RootFS
+
+if TYPE_CHECKING:
+    import socket
 
 PIPE = subprocess.PIPE
 DEVNULL = subprocess.DEVNULL
@@ -707,6 +709,8 @@ class Container:
                 att = attach(self._network_name(), ports=self.ports, ip=self.ip, ip6=self.ip6,
                              name=self.name, aliases=self.network_aliases,
                              hostname=self.hostname)
+                import socket
+
                 host_nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
                                         socket.NETLINK_ROUTE)
                 own_userns = "user" in ns.create

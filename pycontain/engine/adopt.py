@@ -18,8 +18,9 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import NoReturn
 
+from .._ffi import lib  # prctl: loaded here, the forked children only call it
 from ..errors import ContainerError
 
 _PR_SET_PDEATHSIG = 1
@@ -41,10 +42,7 @@ def start(exe_fd: int, argv: Sequence[str], creator: Callable[[], NoReturn], *,
     *tty* (the monitor's ``--tty``): the report is a unix socket, as the monitor makes it for
     its own creators, for the pty master that the container's child sends the creator and
     the creator passes on with the pid."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)   # prctl, in the children: loaded before
-    for f in (sys.stdout, sys.stderr):         # what is buffered would be written thrice
+    for f in (sys.stdout, sys.stderr):   # what is buffered would be written thrice
         if f is not None:
             f.flush()
     ready_r, ready_w = os.pipe()
@@ -62,7 +60,7 @@ def start(exe_fd: int, argv: Sequence[str], creator: Callable[[], NoReturn], *,
         pid = os.fork()
         if pid == 0:
             # the first child only makes the monitor an orphan, not this process's child
-            _exit_after(lambda: _monitor(libc, exe_fd, argv, creator, env, cwd, ready_w,
+            _exit_after(lambda: _monitor(exe_fd, argv, creator, env, cwd, ready_w,
                                          (out_r, err_r, rep_r), (out_w, err_w, rep_w)))
         for fd in mine:
             os.close(fd)
@@ -77,7 +75,7 @@ def start(exe_fd: int, argv: Sequence[str], creator: Callable[[], NoReturn], *,
         raise ContainerError(f"the monitor did not start: {text}")
 
 
-def _monitor(libc: object, exe_fd: int, argv: Sequence[str], creator: Callable[[], NoReturn],
+def _monitor(exe_fd: int, argv: Sequence[str], creator: Callable[[], NoReturn],
              env: Mapping[str, str], cwd: str, ready_w: int, reads: tuple[int, int, int],
              writes: tuple[int, int, int]) -> None:
     """The monitor-to-be: detach, fork the creator, exec the monitor.  Any failure goes to
@@ -87,11 +85,11 @@ def _monitor(libc: object, exe_fd: int, argv: Sequence[str], creator: Callable[[
         if os.fork():
             return
         os.setsid()
-        _prctl(libc, _PR_SET_CHILD_SUBREAPER, 1)
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
         os.chdir(cwd)
         pid = os.fork()
         if pid == 0:
-            _exit_after(lambda: _creator(libc, creator, env, ready_w, reads, writes))
+            _exit_after(lambda: _creator(creator, env, ready_w, reads, writes))
         nul = os.open(os.devnull, os.O_RDWR)
         _place([nul, nul, ready_w, *reads, exe_fd])
         placed = True
@@ -105,13 +103,13 @@ def _monitor(libc: object, exe_fd: int, argv: Sequence[str], creator: Callable[[
         os._exit(1)
 
 
-def _creator(libc: object, creator: Callable[[], NoReturn], env: Mapping[str, str],
+def _creator(creator: Callable[[], NoReturn], env: Mapping[str, str],
              ready_w: int, reads: tuple[int, int, int], writes: tuple[int, int, int]
              ) -> NoReturn:
     """The creator: set up as the monitor sets up its regular one (stdio on the pipes, the
     report on fd 3, the creator's environment, killed with the monitor), then *creator*."""
     parent = os.getppid()
-    _prctl(libc, _PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:
         os._exit(1)   # the monitor-to-be is gone already
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
@@ -141,12 +139,10 @@ def _place(fds: list[int]) -> None:
         os.close(fd)
 
 
-def _prctl(libc: Any, option: int, arg: int) -> None:
-    import ctypes
-
-    if libc.prctl(option, arg, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"prctl {option}: {os.strerror(err)}")
+def _prctl(option: int, arg: int) -> None:
+    rc = lib.pc_prctl(option, arg)
+    if rc < 0:
+        raise OSError(-rc, f"prctl {option}: {os.strerror(-rc)}")
 
 
 def _exit_after(fn: Callable[[], object]) -> NoReturn:

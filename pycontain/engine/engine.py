@@ -22,7 +22,6 @@ state is ``dead``, and the container's cgroup is killed then and there.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 import signal
 import sys
@@ -80,7 +79,12 @@ def default_root() -> str:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+    """The time now in UTC as ``datetime.now(UTC).isoformat()`` writes it, with ``Z``
+    (microseconds when there are any), without importing :mod:`datetime` on every start."""
+    ns = time.time_ns()
+    micro = ns // 1000 % 1_000_000
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000))
+    return f"{text}.{micro:06d}Z" if micro else f"{text}Z"
 
 
 def _signal(value: int | str) -> int:

@@ -18,11 +18,9 @@ again with no failing streak, as Docker resets it.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import fcntl
 import json
 import os
-import select
 import signal
 import sys
 import time
@@ -60,9 +58,9 @@ def probe_for(root: str, rec: ContainerRecord, env_python: str = sys.executable
 
 
 def _rfc3339(ns: int) -> str:
-    t = datetime.datetime.fromtimestamp(ns // 1_000_000_000, datetime.UTC)
     frac = f"{ns % 1_000_000_000:09d}".rstrip("0")
-    return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + "Z"
+    return (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000))
+            + (f".{frac}" if frac else "") + "Z")
 
 
 def _read(run_dir: str) -> dict[str, Any]:
@@ -103,6 +101,8 @@ def _exec_check(engine: Engine, rec: ContainerRecord, st: mon.MonitorStatus,
     """Run the check in the container: (exit code, output).  A check still running at
     *timeout_s* is killed with its process group (-1, Docker's words); one that could not be
     started is -1 with the reason."""
+    import select
+
     from ..cgroups import Cgroup
     from ..lowlevel.plan import CompiledPlan
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
 import struct
 import sys
@@ -230,6 +229,8 @@ class MonitorHandle:
     def wait(self, timeout: float | None = None) -> MonitorStatus:
         """Wait until the monitor has ended (the container exited and won't restart);
         TimeoutError after *timeout* seconds."""
+        import select  # here: a start does not pay its import
+
         deadline = None if timeout is None else time.monotonic() + timeout
         pid = int(self._raw().get("monitor_pid", 0))
         pidfd = -1

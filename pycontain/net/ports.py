@@ -3,16 +3,26 @@ port ranges included, parsed into one :class:`PortMapping` per port."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 import attrs
 
 from pycontain.errors import ConfigError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ipaddress
+
 __all__ = ["HostlessPort", "PortMapping", "parse_port", "parse_ports", "parse_publish"]
 
 PROTOCOLS = ("tcp", "udp")
+
+
+def _ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """:func:`ipaddress.ip_address`, imported only where a port names an address."""
+    import ipaddress
+
+    return ipaddress.ip_address(text)
 
 
 @attrs.frozen
@@ -34,14 +44,14 @@ class PortMapping:
             raise ConfigError("ports.protocol", f"must be tcp or udp, got {self.protocol!r}")
         if self.host_ip is not None:
             try:
-                ipaddress.ip_address(self.host_ip)
+                _ip_address(self.host_ip)
             except ValueError:
                 raise ConfigError("ports.host_ip", f"not an IP address: {self.host_ip!r}") from None
 
     @property
     def family(self) -> int | None:
         """4 or 6 for a mapping on one host address, None for every address."""
-        return None if self.host_ip is None else ipaddress.ip_address(self.host_ip).version
+        return None if self.host_ip is None else _ip_address(self.host_ip).version
 
     def __str__(self) -> str:
         ip = self.host_ip or ""
@@ -119,7 +129,7 @@ def _parse(spec: str, hostless: bool) -> list[PortMapping | HostlessPort]:
             raise ConfigError("ports", f"{spec!r}: expected [HOSTIP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]")
     if host_ip is not None:
         try:
-            host_ip = str(ipaddress.ip_address(host_ip))
+            host_ip = str(_ip_address(host_ip))
         except ValueError:
             raise ConfigError("ports", f"{spec!r}: {host_ip!r} is not an IP address") from None
     c0, c1 = _range(cont, spec, "container port")

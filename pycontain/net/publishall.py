@@ -12,7 +12,6 @@ asked for first, so a restarted container keeps its ports while they are free.
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import Iterable, Mapping
 
 from pycontain.errors import ConfigError, NetworkError
@@ -83,6 +82,8 @@ def port_range(path: str = _RANGE_FILE) -> tuple[int, int]:
 
 def _bindable(port: int, proto: str) -> bool:
     """Whether no program of the host holds *port* (on every address, both families)."""
+    import socket  # here: a start without -P or a hostless -p does not pay its import
+
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     for family, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
         try:

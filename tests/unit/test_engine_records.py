@@ -77,3 +77,20 @@ def test_log_opts() -> None:
         with pytest.raises(ConfigError) as e:
             _log_config(bad, "json-file")
         assert e.value.field == "--log-opt"
+
+
+@pytest.mark.parametrize("ns", [0, 1_700_000_000_000_000_000, 1_796_386_074_689_841_123,
+                                1_796_386_074_000_000_999, 1_796_386_074_000_001_000,
+                                4_102_444_799_999_999_999])
+def test_created_time_is_what_datetime_isoformat_writes(monkeypatch: pytest.MonkeyPatch,
+                                                        ns: int) -> None:
+    """The engine writes a record's time without importing datetime, in its exact text."""
+    import datetime
+    import time
+
+    from pycontain.engine import engine
+
+    monkeypatch.setattr(time, "time_ns", lambda: ns)
+    want = datetime.datetime.fromtimestamp(ns // 1000 / 1e6, datetime.UTC)
+    want = want.replace(microsecond=ns // 1000 % 1_000_000)
+    assert engine._now() == want.isoformat().replace("+00:00", "Z")
