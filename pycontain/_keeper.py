@@ -23,13 +23,13 @@ from collections.abc import Iterable, Iterator
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import socket
+    import _socket
     from typing import Any
 
 # threading.Lock is this very lock; the threading module itself (about 1 ms) is not needed
 # by a one-shot create
 _lock = _thread.allocate_lock()
-_sock: socket.socket | None = None
+_sock: _socket.socket | None = None
 _pid: int | None = None
 _owner_pid: int | None = None
 
@@ -82,7 +82,7 @@ def _forget_table() -> None:
 os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-def _channel() -> socket.socket:
+def _channel() -> _socket.socket:
     global _sock, _pid, _owner_pid
     if _sock is not None and _owner_pid == os.getpid():
         return _sock
@@ -96,9 +96,11 @@ def _channel() -> socket.socket:
         mem = mmap.mmap(-1, NSLOTS * ffi.sizeof("struct pc_keeper_slot"),
                         flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
         table = ffi.cast("struct pc_keeper_slot *", ffi.from_buffer(mem))
-        import socket
+        # the socket module's C part: socket.py's import turns its constants into enums,
+        # about 5 ms of the first cgroup a command line makes here
+        import _socket
 
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         try:
             _pid = check(lib.pc_keeper_start(theirs.fileno(), table, NSLOTS))
         finally:
@@ -130,9 +132,11 @@ def _send(msg: str, fds: Iterable[int] = ()) -> None:
     sock = _channel()
     fdl = list(fds)
     if fdl:
-        import socket
+        import _socket
+        import array
 
-        socket.send_fds(sock, [data], fdl)
+        # socket.send_fds without its module (see _channel)
+        sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fdl))])
     else:
         sock.send(data)
 
