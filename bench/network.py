@@ -26,6 +26,7 @@ Run as root:  python bench/network.py [--n 200] [--podman] [--podman-n 15]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -67,10 +68,19 @@ class PodmanRows:
     in our mount namespace)."""
 
     def __init__(self, tmp: Path, rootfs: Path) -> None:
+        # the mount points this bench makes on the host's disk: removed again at cleanup
+        # (our mount namespace hides only what is mounted on them)
+        self.made: list[str] = []
+        self.mounted: list[str] = []
         for d in ("/run/netns", "/run/containers", "/run/libpod", "/var/lib/containers",
                   "/var/lib/cni", "/etc/cni/net.d"):
+            parent = d
+            while not os.path.exists(parent):
+                self.made.append(parent)
+                parent = os.path.dirname(parent)
             os.makedirs(d, exist_ok=True)
             subprocess.run(["mount", "-t", "tmpfs", "tmpfs", d], check=True)
+            self.mounted.append(d)
         self.tmp = tmp
         for d in ("tmp", "net", "root", "runroot"):
             (tmp / d).mkdir(parents=True, exist_ok=True)
@@ -131,6 +141,11 @@ runtime = "{shutil.which("crun") or shutil.which("runc") or "runc"}"
                     if d.is_dir():
                         d.rmdir()
                 lp.rmdir()
+        for d in reversed(self.mounted):
+            subprocess.run(["umount", "-l", d], capture_output=True)
+        for d in sorted(self.made, key=len, reverse=True):
+            with contextlib.suppress(OSError):
+                os.rmdir(d)
 
 
 def main() -> int:
