@@ -70,10 +70,13 @@ class PodmanRows:
     def __init__(self, tmp: Path, rootfs: Path) -> None:
         # the mount points this bench makes on the host's disk: removed again at cleanup
         # (our mount namespace hides only what is mounted on them)
-        self.made: list[str] = []
         self.mounted: list[str] = []
-        for d in ("/run/netns", "/run/containers", "/run/libpod", "/var/lib/containers",
-                  "/var/lib/cni", "/etc/cni/net.d"):
+        # podman's OCI runtime keeps its state under /run/runc or /run/crun: left on the
+        # host's /run (a tmpfs there slowed podman's starts twofold here), removed at cleanup
+        # when this bench made it and it is empty again
+        self.made = [d for d in ("/run/runc", "/run/crun") if not os.path.exists(d)]
+        for d in ("/run/netns", "/run/containers", "/run/libpod",
+                  "/var/lib/containers", "/var/lib/cni", "/etc/cni/net.d"):
             parent = d
             while not os.path.exists(parent):
                 self.made.append(parent)
