@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import collections
 import errno as _errno
-import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -38,6 +37,7 @@ import attrs
 from ..errors import ConfigError
 from . import _libseccomp as L
 from . import bpf
+from ._fields import check_keys, objects, quote
 from .filter import CompiledFilter
 
 ACTIONS: Mapping[str, int | None] = {
@@ -84,7 +84,11 @@ _KEYS = frozenset({"defaultAction", "defaultErrnoRet", "architectures", "flags",
                    "listenerMetadata", "syscalls"})
 _SYSCALL_KEYS = frozenset({"names", "action", "errnoRet", "args"})
 _ARG_KEYS = frozenset({"index", "value", "valueTwo", "op"})
-_DOCKER_KEYS = frozenset({"archMap", "includes", "excludes", "name", "comment", "defaultErrno"})
+#: the fields of Docker's profile format: met here, the profile was not resolved first
+_DOCKER_HINTS = dict.fromkeys(
+    ("archMap", "includes", "excludes", "name", "comment", "defaultErrno"),
+    "this is Docker's profile format; resolve it first with "
+    "pycontain.seccomp.resolve_docker_profile()")
 _ERRNO_ACTIONS = frozenset({"SCMP_ACT_ERRNO", "SCMP_ACT_TRACE"})
 _ALLOWING = frozenset({"SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"})
 MAX_ERRNO_RET = 0xFFFF  # SCMP_ACT_ERRNO keeps 16 bits (the kernel caps it at 4095)
@@ -121,10 +125,7 @@ class _Profile:
 
 
 def _q(value: object) -> str:
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
+    return quote(value)
 
 
 def _uint(path: str, value: object, limit: int) -> int:
@@ -145,13 +146,7 @@ def _str_list(path: str, value: object) -> tuple[str, ...]:
 
 
 def _keys(path: str, obj: Mapping[str, Any], allowed: frozenset[str]) -> None:
-    for key in obj:
-        if key not in allowed:
-            hint = None
-            if key in _DOCKER_KEYS:
-                hint = ("this is Docker's profile format; resolve it first with "
-                        "pycontain.seccomp.resolve_docker_profile()")
-            raise ConfigError(f"{path}.{key}", "unknown field", hint=hint)
+    check_keys(path, obj, allowed, _DOCKER_HINTS)
 
 
 def _action(path: str, value: object) -> str:
@@ -170,16 +165,7 @@ def _errno_ret(path: str, obj: Mapping[str, Any], key: str, action: str) -> int 
 
 def _objects(path: str, value: Any, allowed: frozenset[str]) -> list[tuple[str, Mapping[str, Any]]]:
     """The objects of the list at *path*, each with its own path; unknown keys refused."""
-    if not isinstance(value, (list, tuple)):
-        raise ConfigError(path, f"expected a list, got {_q(value)}")
-    out = []
-    for i, obj in enumerate(value):
-        p = f"{path}[{i}]"
-        if not isinstance(obj, Mapping):
-            raise ConfigError(p, f"expected an object, got {_q(obj)}")
-        _keys(p, obj, allowed)
-        out.append((p, obj))
-    return out
+    return objects(path, value, allowed, hints=_DOCKER_HINTS)
 
 
 def _list_or_empty(obj: Mapping[str, Any], key: str) -> Any:

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..lowlevel.kernel import CAPABILITIES
+from ._fields import check_keys, objects, quote
 
 __all__ = ["check", "load", "resolve"]
 
@@ -57,7 +58,7 @@ def check(profile: Any) -> None:
     first bad field."""
     if not isinstance(profile, Mapping):
         raise ConfigError("", f"expected a JSON object, got {_q(profile)}")
-    _keys("", profile, _TOP)
+    check_keys("", profile, _TOP)
     if "defaultAction" not in profile:
         raise ConfigError("defaultAction", "missing (seccomp=unconfined runs without a "
                           "profile)")
@@ -145,7 +146,7 @@ def _filter(path: str, value: Any) -> None:
     a kernel version."""
     if not isinstance(value, Mapping):
         raise ConfigError(path, f"expected an object, got {_q(value)}")
-    _keys(path, value, _FILTER)
+    check_keys(path, value, _FILTER)
     for key in ("caps", "arches"):
         items = value.get(key)
         if items is None:
@@ -167,31 +168,14 @@ def _filter(path: str, value: Any) -> None:
                           f"expected a kernel version like \"4.8\", got {_q(kernel)}")
 
 
-def _keys(path: str, obj: Mapping[str, Any], allowed: frozenset[str]) -> None:
-    for key in obj:
-        if key not in allowed:
-            raise ConfigError(f"{path}.{key}" if path else str(key), "unknown field")
+#: a value quoted in an error is cut to this many characters (a file's value can be long)
+_QUOTE_LIMIT = 60
 
 
 def _objects(path: str, value: Any, allowed: frozenset[str]
              ) -> list[tuple[str, Mapping[str, Any]]]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ConfigError(path, f"expected a list, got {_q(value)}")
-    out = []
-    for i, obj in enumerate(value):
-        p = f"{path}[{i}]"
-        if not isinstance(obj, Mapping):
-            raise ConfigError(p, f"expected an object, got {_q(obj)}")
-        _keys(p, obj, allowed)
-        out.append((p, obj))
-    return out
+    return objects(path, value, allowed, limit=_QUOTE_LIMIT)
 
 
 def _q(value: object) -> str:
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return quote(value, _QUOTE_LIMIT)
