@@ -10,23 +10,20 @@ Each test has an engine root of its own; afterwards no container, process naming
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-import select
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import termios
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import procs_naming as _procs_naming
 from helpers import wait_for
+from ptyterm import Term, winsize
 
 from pycontain.cgroups import Cgroup
 from pycontain.engine import monitor
@@ -35,75 +32,12 @@ from pycontain.errors import ConfigError
 
 PY = sys.executable
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SETSID = shutil.which("setsid") or "/usr/bin/setsid"
 DETACH = b"\x10\x11"   # ctrl-p ctrl-q
-
-
-def _winsize(fd: int, rows: int, cols: int) -> None:
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
 
 def _mounts() -> set[str]:
     with open("/proc/self/mountinfo") as f:
         return {" ".join(line.split()[3:5]) for line in f}
-
-
-class Term:
-    """A pty whose slave is a command line's terminal; the test types on the master."""
-
-    def __init__(self, env: dict[str, str], rows: int = 33, cols: int = 99) -> None:
-        self.env = env
-        self.master, self.slave = os.openpty()
-        _winsize(self.master, rows, cols)
-        self.mode = termios.tcgetattr(self.slave)   # cooked, echoing: a shell's terminal
-        self.out = b""
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, *args: str) -> subprocess.Popen[bytes]:
-        self.out = b""
-        self.proc = subprocess.Popen(
-            [SETSID, "-c", PY, "-m", "pycontain", *args],
-            stdin=self.slave, stdout=self.slave, stderr=self.slave, env=self.env)
-        return self.proc
-
-    def expect(self, pattern: bytes, timeout: float = 15) -> bytes:
-        """Read the master until *pattern* has been seen; all that was read so far."""
-        deadline = time.monotonic() + timeout
-        while pattern not in self.out:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"{pattern!r} not seen; got {self.out!r}")
-            if select.select([self.master], [], [], left)[0]:
-                try:
-                    self.out += os.read(self.master, 65536)
-                except OSError:
-                    raise AssertionError(f"{pattern!r} not seen; got {self.out!r}") from None
-        return self.out
-
-    def type(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-    def finish(self, timeout: float = 20) -> int:
-        """The command line's exit status, once it ended; what it wrote last is read."""
-        assert self.proc is not None
-        rc = self.proc.wait(timeout)
-        while select.select([self.master], [], [], 0.1)[0]:
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            self.out += data
-        self.proc = None
-        return rc
-
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        os.close(self.master)
-        os.close(self.slave)
 
 
 class Box:
@@ -182,7 +116,7 @@ def test_run_dit_attach_type_resize_detach_logs(box: Box) -> None:
     t.type(b"echo $((6*7)); tty; stty size\r")
     t.expect(b"\r\n42\r\n/dev/pts/0\r\n33 99\r\n")
     assert termios.tcgetattr(t.slave)[3] & termios.ICANON == 0   # raw mode on our side
-    _winsize(t.master, 40, 120)   # SIGWINCH to attach, a resize through the monitor
+    winsize(t.master, 40, 120)   # SIGWINCH to attach, a resize through the monitor
     t.type(b"stty size\r")
     t.expect(b"\r\n40 120\r\n")
     t.type(b"\x03")   # ^C is the container's: the shell gets a new line, attach goes on

@@ -11,24 +11,22 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import procs_naming as _procs_naming
 from helpers import wait_for
+from ptyterm import Term
 
 from pycontain.engine.engine import Engine
 
 PY = sys.executable
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SETSID = shutil.which("setsid") or "/usr/bin/setsid"
 
 
 class Box:
@@ -132,48 +130,6 @@ def test_bad_input_one_line_each(box: Box, tmp_path: Path) -> None:
     r = box.pc("start", "-a", "gone")
     assert r.returncode == 127, (r.returncode, r.stderr)
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("pycontain start:"), r.stderr
-
-
-class Term:
-    """A pty whose slave is the command line's terminal; the test types on the master."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.master, self.slave = os.openpty()
-        self.out = b""
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, *args: str) -> None:
-        self.out = b""
-        self.proc = subprocess.Popen([SETSID, "-c", PY, "-m", "pycontain", *args],
-                                     stdin=self.slave, stdout=self.slave, stderr=self.slave,
-                                     env=self.env)
-
-    def expect(self, pattern: bytes, timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
-        while pattern not in self.out:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"{pattern!r} not seen; got {self.out!r}")
-            if select.select([self.master], [], [], left)[0]:
-                with contextlib.suppress(OSError):
-                    self.out += os.read(self.master, 65536)
-
-    def type(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-    def finish(self, timeout: float = 20) -> int:
-        assert self.proc is not None
-        rc = self.proc.wait(timeout)
-        self.proc = None
-        return rc
-
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        os.close(self.master)
-        os.close(self.slave)
 
 
 def test_start_interactive_feeds_a_terminal_container(box: Box) -> None:

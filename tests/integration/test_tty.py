@@ -9,13 +9,11 @@ a byte in its raw-mode input; the test reads what the user would see from the ma
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import select
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import termios
@@ -26,6 +24,7 @@ from pathlib import Path
 import pytest
 from helpers import procs_naming as _procs_naming
 from helpers import wait_for
+from ptyterm import Term, winsize
 
 from pycontain import Container, terminal
 from pycontain.cgroups import Cgroup
@@ -34,67 +33,6 @@ from pycontain.errors import ConfigError
 
 PY = sys.executable
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SETSID = shutil.which("setsid") or "/usr/bin/setsid"
-
-
-def _winsize(fd: int, rows: int, cols: int) -> None:
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-
-
-class Term:
-    """A pty whose slave is a command line's terminal; the test types on the master."""
-
-    def __init__(self, rows: int = 33, cols: int = 99) -> None:
-        self.master, self.slave = os.openpty()
-        _winsize(self.master, rows, cols)
-        self.mode = termios.tcgetattr(self.slave)   # cooked, echoing: a shell's terminal
-        self.out = b""
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        self.proc = subprocess.Popen(
-            [SETSID, "-c", PY, "-m", "pycontain", *args],
-            stdin=self.slave, stdout=self.slave, stderr=self.slave,
-            env={**os.environ, "PYTHONPATH": REPO, **(env or {})})
-        return self.proc
-
-    def expect(self, pattern: bytes, timeout: float = 15) -> bytes:
-        """Read the master until *pattern* has been seen; all that was read so far."""
-        deadline = time.monotonic() + timeout
-        while pattern not in self.out:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"{pattern!r} not seen; got {self.out!r}")
-            if select.select([self.master], [], [], left)[0]:
-                try:
-                    self.out += os.read(self.master, 65536)
-                except OSError:   # EIO: nobody holds the slave any more
-                    raise AssertionError(f"{pattern!r} not seen; got {self.out!r}") from None
-        return self.out
-
-    def type(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-    def finish(self, timeout: float = 20) -> int:
-        """The command line's exit status, once it ended; what it wrote last is read."""
-        assert self.proc is not None
-        rc = self.proc.wait(timeout)
-        while select.select([self.master], [], [], 0.1)[0]:
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            self.out += data
-        return rc
-
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        os.close(self.master)
-        os.close(self.slave)
 
 
 @pytest.fixture
@@ -137,7 +75,7 @@ def test_run_it_copies_input_resizes_and_passes_ctrl_c(term: Term,
     term.expect(b"ready\r\n")
     # raw mode on our side: the container's pty echoes and edits the line
     assert termios.tcgetattr(term.slave)[3] & termios.ICANON == 0
-    _winsize(term.master, 40, 120)   # SIGWINCH to the command line, copied to the container
+    winsize(term.master, 40, 120)   # SIGWINCH to the command line, copied to the container
     term.type(b"hello\r")
     term.expect(b"got hello\r\n40 120\r\narmed\r\n")
     term.type(b"\x03")               # a byte here; SIGINT from the container's pty there
@@ -278,7 +216,7 @@ def test_exec_it_into_a_managed_container(term: Term, engine_root: str,
     assert r.returncode == 0, r.stderr
     term.start("exec", "-it", "box", "sh", env=env)
     term.expect(b"# ")
-    _winsize(term.master, 30, 70)
+    winsize(term.master, 30, 70)
     term.type(b"tty; stty size; ls -1 /dev/pts; echo $((6*7)); exit 3\r")
     assert term.finish() == 3
     text = term.out.decode()
