@@ -150,7 +150,13 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
     # Docker reads a profile file at create, resolved for the container's capabilities: the
     # record keeps the result, so a restart does not depend on the file
     security = security_opts(args.security_opt, args.seccomp)
-    seccomp_profile = security.resolved(caps)
+    resolved = security.resolved(caps)
+    if resolved is None:
+        seccomp_profile = None
+    else:
+        import json
+
+        seccomp_profile = json.dumps(resolved)   # the spec holds a profile as its text
     log = _log_config(args.log_opt, args.log_driver)
     if args.rootfs:
         import os

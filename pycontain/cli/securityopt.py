@@ -20,9 +20,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from attrs import define
-
 from pycontain.errors import ConfigError
+from pycontain.lowlevel.record import Record
 
 from ._gobool import GO_BOOLS
 
@@ -31,8 +30,7 @@ FLAG = "--security-opt"
 BUILTIN, UNCONFINED = "builtin", "unconfined"
 
 
-@define(frozen=True)
-class SecurityOpts:
+class SecurityOpts(Record):
     """What the options ask for.  *seccomp*: ``default``, ``unconfined`` or ``profile``
     (then *profile* is the file's profile as read, from *source*); *no_new_privileges*: None
     when not given; *strings*: the values as ``inspect`` shows them."""

@@ -128,12 +128,11 @@ def _published_all(spec: Any, run_dir: str) -> Any:
     :mod:`pycontain.net.publishall`)."""
     if not _chooses(spec):
         return spec
-    import attrs
-
+    from ..lowlevel.record import evolve
     from ..net.publishall import assign
     from . import netstate
 
-    return attrs.evolve(spec, ports=assign(spec.ports, spec.expose if spec.publish_all else (),
+    return evolve(spec, ports=assign(spec.ports, spec.expose if spec.publish_all else (),
                                            netstate.last_ports(run_dir)))
 
 

@@ -29,10 +29,9 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from .. import _keeper
 from ..errors import ConfigError, ContainerError, ContainerStateError
+from ..lowlevel.record import evolve
 from ..store import NotFound, Store
 from . import health
 from . import monitor as mon
@@ -168,12 +167,12 @@ class Engine:
         if spec.bridged and spec.net_dir is None:
             from ..net.network import state_dir
 
-            spec = attrs.evolve(spec, net_dir=state_dir())
+            spec = evolve(spec, net_dir=state_dir())
         if spec.layers:
             # overlay where it works under our root (the writable layer's home), else a copy
             from ..storage.driver import choose_driver
 
-            spec = attrs.evolve(spec, storage_driver=choose_driver(spec.storage_driver,
+            spec = evolve(spec, storage_driver=choose_driver(spec.storage_driver,
                                                                    self.root))
         # validates every option now, makes nothing; kept for start's cgroup
         self._validated[spec] = spec.container()
@@ -527,9 +526,9 @@ class Engine:
             raise ConfigError("CMD", "missing command")
         spec = rec.spec
         if env:
-            spec = attrs.evolve(spec, env=(*spec.env, *env))
+            spec = evolve(spec, env=(*spec.env, *env))
         if user:
-            spec = attrs.evolve(spec, user=user)
+            spec = evolve(spec, user=user)
         base = spec.offline().container(cgroup=None).plan(list(cmd))
         joins, pidns = joins_of(st.pid)
         u = User.parse(spec.user) if spec.user else None
@@ -853,9 +852,7 @@ def _python_env() -> dict[str, str]:
 
 
 def _evolve(rec: ContainerRecord, **kw: Any) -> ContainerRecord:
-    import attrs
-
-    return attrs.evolve(rec, **kw)
+    return evolve(rec, **kw)
 
 
 def _oom_file(cg: Any) -> str | None:

@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
-from attrs import define
-
 from ..errors import ConfigError
+from ..lowlevel.record import Record, fields
 
 __all__ = ["Healthcheck", "from_flags", "from_image", "merge", "parse_duration"]
 
@@ -32,20 +30,20 @@ def _strs(v: Any) -> tuple[str, ...]:
     return tuple(v)
 
 
-@define(frozen=True)
-class Healthcheck:
+class Healthcheck(Record):
     """Docker's ``Healthcheck``: *test* is ``("CMD", prog, args...)`` (run as it is),
     ``("CMD-SHELL", "command line")`` (run by ``/bin/sh -c``), ``("NONE",)`` (checks
     disabled, an image's included), or empty (take the image's); *interval*, *timeout* and
     *start_period* in ns and *retries*, each 0 for the default."""
 
-    test: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    test: tuple[str, ...] = ()
     interval: int = 0
     timeout: int = 0
     start_period: int = 0
     retries: int = 0
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "test", _strs(self.test))
         t = self.test
         if t and t[0] not in _KINDS:
             raise ConfigError("healthcheck.test", f"{t[0]!r}: expected CMD, CMD-SHELL or NONE "
@@ -100,6 +98,12 @@ class Healthcheck:
     def retries_count(self) -> int:
         return self.retries or DEFAULT_RETRIES
 
+    def to_json(self) -> dict[str, Any]:
+        """Its fields as a container's record keeps them (read back by :func:`coerce`)."""
+        d = {f.name: getattr(self, f.name) for f in fields(Healthcheck)}
+        d["test"] = list(self.test)
+        return d
+
     def to_docker(self) -> dict[str, Any]:
         """Docker's shape (``Config.Healthcheck`` of ``inspect``): zero fields left out."""
         out: dict[str, Any] = {"Test": list(self.test)}
@@ -115,7 +119,7 @@ def coerce(value: Any) -> Healthcheck | None:
     if value is None or isinstance(value, Healthcheck):
         return value
     if isinstance(value, Mapping):
-        names = {a.name for a in attrs.fields(Healthcheck)}
+        names = {a.name for a in fields(Healthcheck)}
         unknown = set(value) - names
         if unknown:
             raise ConfigError("healthcheck", f"unknown fields {sorted(unknown)}")

@@ -19,10 +19,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, Self
 
-import attrs
-from attrs import define, evolve
-
 from ..errors import ConfigError, ContainerError, ContainerStateError
+from ..lowlevel.record import Record, evolve
 from ..store import read_json_object
 
 if TYPE_CHECKING:
@@ -38,8 +36,7 @@ STOPPED_MARKER = "stopped"
 _COMM = "pycontain-mon"
 
 
-@define(frozen=True)
-class LogConfig:
+class LogConfig(Record):
     """Where and how the monitor writes the container's output.  *path* defaults to
     ``ctr.log`` in the state directory; *max_size* in bytes (0: no limit, the file is never
     rotated); *max_files* counts the current file (1: it is truncated when full, as Docker
@@ -52,7 +49,7 @@ class LogConfig:
     max_files: int = DEFAULT_MAX_FILES
     compress: bool = False
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if self.driver not in DRIVERS:
             raise ConfigError("log.driver", f"{self.driver!r} is not one of {', '.join(DRIVERS)}")
         if not isinstance(self.max_size, int) or isinstance(self.max_size, bool) \
@@ -67,14 +64,13 @@ class LogConfig:
             raise ConfigError("log.compress", f"expected true or false, not {self.compress!r}")
 
 
-@define(frozen=True)
-class RestartPolicy:
+class RestartPolicy(Record):
     """Docker's restart policies; *max_retries* only for ``on-failure`` (None: no limit)."""
 
     name: str = "no"
     max_retries: int | None = None
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if self.name not in ("no", "on-failure", "always", "unless-stopped"):
             raise ConfigError("restart", f"{self.name!r} is not one of no, on-failure[:N], "
                               "always, unless-stopped")
@@ -107,18 +103,18 @@ def _str_tuple(v: Sequence[str]) -> tuple[str, ...]:
     return tuple(v)
 
 
-@define(frozen=True)
-class HealthProbe:
+class HealthProbe(Record):
     """A program the monitor runs every *interval_ms* while the container runs, one at a
     time (the next an interval after the one before ended), killed with its process group
     after *timeout_ms* (0: never).  The program does the check and records it: the monitor
     only keeps time, so that no Python stays in it."""
 
-    argv: tuple[str, ...] = attrs.field(converter=_str_tuple)
+    argv: tuple[str, ...]
     interval_ms: int
     timeout_ms: int = 0
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "argv", _str_tuple(self.argv))
         if not self.argv or len(self.argv) > 32 or not all(
                 isinstance(a, str) and "\0" not in a for a in self.argv):
             raise ConfigError("health.argv", "expected 1 to 32 strings")
@@ -133,8 +129,7 @@ class HealthProbe:
 _YEAR_MS = 365 * 86400 * 1000
 
 
-@define(frozen=True)
-class MonitorStatus:
+class MonitorStatus(Record):
     """state.json as the monitor last wrote it.  *status*: ``running``, ``restarting``,
     ``exited``, or ``dead`` when the monitor is gone without having written that the
     container ended (it was killed).  *exit_code* is 128+N for a death by signal N."""

@@ -66,9 +66,9 @@ def wanted(spec: ContainerSpec, run_dir: str) -> ContainerSpec:
     last = _read(run_dir)
     if not spec.bridged or last is None or spec.ip or spec.ip6:
         return spec
-    import attrs
+    from ..lowlevel.record import evolve
 
-    return attrs.evolve(spec, ip=last.get("ip4") or None, ip6=last.get("ip6") or None)
+    return evolve(spec, ip=last.get("ip4") or None, ip6=last.get("ip6") or None)
 
 
 def record(run_dir: str, proc: Any) -> None:

@@ -9,12 +9,11 @@ the record alone, with nothing of the process that ran ``pycontain run -d``.
 from __future__ import annotations
 
 import signal
+from collections.abc import Sequence
 from typing import Any, Self
 
-import attrs
-from attrs import define
-
 from ..errors import ConfigError
+from ..lowlevel.record import Record, evolve, fields
 from ..store import json_field
 from .healthcheck import Healthcheck
 from .healthcheck import coerce as coerce_healthcheck
@@ -23,6 +22,9 @@ __all__ = ["ContainerRecord", "ContainerSpec"]
 
 #: the modes of a container that has no bridge network (any other name is one)
 NETWORKS = ("none", "host")
+#: the spec's fields that hold strings in order: tuples, lists in JSON
+_SEQUENCES = ("cmd", "env", "cap_add", "cap_drop", "security_opt", "layers", "volumes",
+              "mounts", "ports", "network_aliases", "expose")
 
 
 def _strs(v: Any) -> tuple[str, ...]:
@@ -45,8 +47,7 @@ def _json_text(v: Any) -> str | None:
                           "object)") from None
 
 
-@define(frozen=True)
-class ContainerSpec:
+class ContainerSpec(Record):
     """The container of a managed entry.  *rootfs*: a directory, or None for the default
     sandbox over the host's ``/``; *network*: ``none`` (only loopback), ``host``, or a
     bridge network (``bridge``, the default one, or a name from :func:`pycontain.net.create`)
@@ -55,11 +56,11 @@ class ContainerSpec:
     container was made); *memory*, *pids*, *cpus*: the limits of its cgroup; *init*: a tiny
     init as pid 1."""
 
-    cmd: tuple[str, ...] = attrs.field(converter=_strs)
+    cmd: Sequence[str]
     rootfs: str | None = None
     read_only: bool = False
     hostname: str | None = None
-    env: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    env: Sequence[str] = ()
     workdir: str | None = None
     user: str | None = None
     memory: str | None = None
@@ -67,39 +68,39 @@ class ContainerSpec:
     cpus: float | None = None
     init: bool = False
     network: str = "none"
-    cap_add: tuple[str, ...] = attrs.field(default=(), converter=_strs)
-    cap_drop: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    cap_add: Sequence[str] = ()
+    cap_drop: Sequence[str] = ()
     seccomp: str = "default"
     #: with seccomp="profile": the OCI ``linux.seccomp`` object, resolved for the container's
     #: capabilities when it was made (Docker's --security-opt seccomp=FILE), so that a
     #: restart needs no file; held as canonical JSON text (the spec stays hashable)
-    seccomp_profile: str | None = attrs.field(default=None, converter=_json_text)
+    seccomp_profile: str | None = None
     no_new_privileges: bool = True
     #: Docker's --security-opt values, as inspect shows them
-    security_opt: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    security_opt: Sequence[str] = ()
     #: an image's root: the image store, the image's digest (held while the container
     #: exists), its layer directories (top first) and the empty directory the overlay goes
     #: on; the container's changes are kept in its entry (``fs/upper``)
     image_root: str | None = None
     image: str | None = None
-    layers: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    layers: Sequence[str] = ()
     mnt: str | None = None
     #: how an image's root is made: ``overlay`` (its changes in ``fs/upper``) or ``vfs`` (a
     #: private copy made at create, ``fs/rootfs``); None: :meth:`Engine.create` chooses
     storage_driver: str | None = None
     #: Docker's -v and --mount values, and the volume store they name volumes in
-    volumes: tuple[str, ...] = attrs.field(default=(), converter=_strs)
-    mounts: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    volumes: Sequence[str] = ()
+    mounts: Sequence[str] = ()
     volume_root: str | None = None
     #: Docker's -p values; one without HOSTPORT (``80/tcp``, ``127.0.0.1::80/tcp``) gets a
     #: free host port at each start, its last one first (see :mod:`pycontain.net.publishall`)
-    ports: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    ports: Sequence[str] = ()
     ip: str | None = None
     ip6: str | None = None
-    network_aliases: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    network_aliases: Sequence[str] = ()
     net_dir: str | None = None
     #: Docker's health check (image HEALTHCHECK merged with --health-*); None: none
-    healthcheck: Healthcheck | None = attrs.field(default=None, converter=coerce_healthcheck)
+    healthcheck: Healthcheck | None = None
     #: Docker's -t: the process's stdio is a pty whose master its monitor holds (logged,
     #: attached to); *open_stdin* (-i): attach input goes to it, else it reads nothing
     tty: bool = False
@@ -107,7 +108,7 @@ class ContainerSpec:
     #: Docker's --expose and the image's ExposedPorts (``80/tcp`` each), and -P: each of
     #: them (and of the ports) that no -p publishes gets a free host port at each start
     #: (see :mod:`pycontain.net.publishall`); only a bridge network publishes
-    expose: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    expose: Sequence[str] = ()
     publish_all: bool = False
 
     @property
@@ -115,7 +116,12 @@ class ContainerSpec:
         """Whether the container is on a bridge network (a lease, a veth, maybe ports)."""
         return self.network not in NETWORKS
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
+        put = object.__setattr__   # the converted values, before they are checked
+        for name in _SEQUENCES:
+            put(self, name, _strs(getattr(self, name)))
+        put(self, "seccomp_profile", _json_text(self.seccomp_profile))
+        put(self, "healthcheck", coerce_healthcheck(self.healthcheck))
         if not self.cmd or not all(isinstance(a, str) and "\0" not in a for a in self.cmd):
             raise ConfigError("cmd", "expected a non-empty list of strings (the command)")
         if not isinstance(self.network, str) or self.network == "pasta":
@@ -162,8 +168,8 @@ class ContainerSpec:
         container's namespaces (exec) is made from, whatever became of the network."""
         if not self.bridged:
             return self
-        return attrs.evolve(self, network="none", ports=(), ip=None, ip6=None,
-                            network_aliases=(), publish_all=False)
+        return evolve(self, network="none", ports=(), ip=None, ip6=None,
+                      network_aliases=(), publish_all=False)
 
     def container(self, cgroup: Any = True, fs_dir: str | None = None,
                   name: str | None = None) -> Any:
@@ -237,10 +243,11 @@ class ContainerSpec:
             no_new_privileges=self.no_new_privileges, init=self.init, **seccomp, **limits)
 
     def to_json(self) -> dict[str, Any]:
-        d = attrs.asdict(self)
-        for k in ("cmd", "env", "cap_add", "cap_drop", "layers", "volumes", "mounts", "ports",
-                  "network_aliases", "security_opt", "expose"):
+        d = {f.name: getattr(self, f.name) for f in fields(ContainerSpec)}
+        for k in _SEQUENCES:
             d[k] = list(d[k])
+        if self.healthcheck is not None:
+            d["healthcheck"] = self.healthcheck.to_json()
         if self.seccomp_profile is not None:
             import json
 
@@ -251,12 +258,11 @@ class ContainerSpec:
     def from_json(cls, data: Any, source: str) -> Self:
         if not isinstance(data, dict):
             raise ConfigError(source, "expected a JSON object")
-        names = {a.name for a in attrs.fields(cls)}
+        names = {a.name for a in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-@define(frozen=True)
-class ContainerRecord:
+class ContainerRecord(Record):
     """One managed container in the store (``ROOT/containers/ID/state.json``).  How it runs
     now is the monitor's to say (``run/state.json``); this holds what does not change while
     it runs.  *cgroup*: the path of its cgroup while it has one ("" otherwise)."""
@@ -277,7 +283,7 @@ class ContainerRecord:
     started: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        d = attrs.asdict(self, recurse=False)
+        d = {f.name: getattr(self, f.name) for f in fields(ContainerRecord)}
         d["spec"] = self.spec.to_json()
         return d
 
@@ -287,9 +293,8 @@ class ContainerRecord:
             raise ConfigError(source, "expected a JSON object")
         spec = ContainerSpec.from_json(json_field(data, "spec", dict, source), source)
         kw: dict[str, Any] = {}
-        for f in attrs.fields(cls):
+        for f in fields(cls):
             if f.name == "spec" or f.name not in data:
                 continue
-            kind = f.type if isinstance(f.type, type) else None
-            kw[f.name] = data[f.name] if kind is None else json_field(data, f.name, kind, source)
+            kw[f.name] = data[f.name]
         return cls(spec=spec, **kw)
