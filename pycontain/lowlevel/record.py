@@ -1,5 +1,6 @@
 """Frozen, slotted value classes that cost nothing to define: the plan, the cgroup layout and
-limits, the seccomp cache's filter and the ``config.json`` models.
+limits, the seccomp cache's filter, the ``config.json`` models and the engine's own settings
+(a managed container's spec and record, its log, restart and health settings).
 
 A command line that creates one container pays for every class it defines before it starts.
 attrs writes and compiles the methods of each class it decorates, and importing it loads
