@@ -8,7 +8,6 @@ import errno
 import itertools
 import os
 import posixpath
-import signal
 from collections.abc import Callable, Iterable
 from functools import partial
 
@@ -787,7 +786,7 @@ class Cgroup:
             )
         return d
 
-    def kill(self, sig: int = signal.SIGKILL, wait: float | None = 5.0) -> None:
+    def kill(self, sig: int = v1.SIGKILL, wait: float | None = 5.0) -> None:
         """Send *sig* to every process in the cgroup (and its children); with *wait*, wait
         that many seconds until the cgroup is empty (TimeoutError if it is not).
         """
@@ -827,7 +826,7 @@ class Cgroup:
         pending = self._rmdirs(pending)
         if pending:
             try:
-                self._kill_in(pending, signal.SIGKILL, timeout)
+                self._kill_in(pending, v1.SIGKILL, timeout)
             except (TimeoutError, OSError):
                 pass  # rmdir below reports what is left
             for _ in backoff(timeout):

@@ -12,7 +12,6 @@ would look like a cgroup without OOM kills).
 from __future__ import annotations
 
 import os
-import select
 
 from pycontain.cgroups._fs import CgroupFS
 
@@ -37,7 +36,8 @@ class OomEvents:
         version: int,
         stop: threading.Event | None = None,
     ) -> None:
-        import threading  # here: a create, which never watches for OOM kills, skips it
+        import select  # here, as threading: a create never watches for OOM kills
+        import threading
 
         self._fs = fs
         self._dir = d

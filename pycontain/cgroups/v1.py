@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import functools
 import os
-import signal
 from collections.abc import Mapping
 
 from pycontain.cgroups._fs import (
@@ -38,6 +37,10 @@ __all__ = [
 
 # The kernel reports "no limit" as PAGE_COUNTER_MAX pages, a number near 2**63.
 _UNLIMITED_THRESHOLD = 1 << 62
+
+#: SIGKILL on Linux, as a number: importing :mod:`signal` (its enums) is not a create's
+#: to pay
+SIGKILL = 9
 
 
 def _need(dirs: Mapping[str, str], controller: str, field: str) -> str:
@@ -364,7 +367,7 @@ def kill(
     fs: CgroupFS,
     procs_dir: str,
     freezer_dir: str | None,
-    sig: int = signal.SIGKILL,
+    sig: int = SIGKILL,
     wait: float | None = 5.0,
 ) -> None:
     """Signal every process in *procs_dir* (and below) while the cgroup is frozen, so none can
@@ -378,10 +381,10 @@ def kill(
         pids = subtree_pids(fs, procs_dir)
         if not pids:
             return
-        if not sent or sig == signal.SIGKILL:
+        if not sent or sig == SIGKILL:
             _signal_all(fs, procs_dir, freezer_dir, sig)
             sent = True
-            if wait is None and (sig != signal.SIGKILL or freezer_dir is not None):
+            if wait is None and (sig != SIGKILL or freezer_dir is not None):
                 return
     if wait is not None:
         raise TimeoutError(f"processes are still in {procs_dir} after {wait} s")

@@ -5,8 +5,6 @@
 from __future__ import annotations
 
 import os
-import select
-import signal
 import time
 
 from pycontain.cgroups._fs import (
@@ -25,7 +23,7 @@ from pycontain.cgroups._values import (
     shares_to_weight,
     swap_v2,
 )
-from pycontain.cgroups.v1 import rdma_line
+from pycontain.cgroups.v1 import SIGKILL, rdma_line
 from pycontain.errors import CgroupNotDelegated, CgroupUnsupported
 
 __all__ = [
@@ -309,6 +307,8 @@ def wait_event(fs: CgroupFS, d: str, key: str, value: int, timeout: float) -> bo
     The kernel flags the file with POLLPRI on every change; we poll it, re-reading after
     each wake-up, with a short cap on each sleep in case a notification is missed.
     """
+    import select
+
     path = d + "/cgroup.events"
     want = f"{key} {value}"
     fd = fs.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -339,12 +339,12 @@ def thaw(fs: CgroupFS, d: str) -> None:
     fs.write(d + "/cgroup.freeze", b"0")
 
 
-def kill(fs: CgroupFS, d: str, sig: int = signal.SIGKILL, wait: float | None = 5.0) -> None:
+def kill(fs: CgroupFS, d: str, sig: int = SIGKILL, wait: float | None = 5.0) -> None:
     """Kill everything in *d* and below: ``cgroup.kill`` for SIGKILL (Linux 5.14+), else
     freeze, signal each process, thaw. Then wait for ``populated 0`` if *wait* is set.
     """
     done = False
-    if sig == signal.SIGKILL:
+    if sig == SIGKILL:
         try:
             fs.write(d + "/cgroup.kill", b"1")
             done = True
@@ -354,7 +354,7 @@ def kill(fs: CgroupFS, d: str, sig: int = signal.SIGKILL, wait: float | None = 5
         _signal_all(fs, d, sig)
     if wait is None:
         return
-    if sig == signal.SIGKILL and not done:
+    if sig == SIGKILL and not done:
         # No cgroup.kill: a process may have forked between our reading and signalling.
         for _ in backoff(wait):
             if not subtree_pids(fs, d):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import enum
 import errno
 import os
-import signal
 import struct
 
 from . import ffi, lib, steps
@@ -608,6 +607,8 @@ class CompiledPlan:
                         new_pidfd = os.pidfd_open(report[3])
                     except OSError:
                         # our child (CLONE_PARENT), not reaped: its pid can't be reused yet
+                        import signal
+
                         os.kill(report[3], signal.SIGKILL)
                         os.waitpid(report[3], 0)
                         raise
@@ -720,6 +721,8 @@ def _read_report(fd: int) -> tuple[int, int, int, int, str] | None:
 
 def kill_and_reap(pidfd: int) -> None:
     """SIGKILL our child on *pidfd*, reap it and close the pidfd."""
+    import signal  # here: a start that goes well never loads it (its enums cost ~1 ms)
+
     try:
         signal.pidfd_send_signal(pidfd, signal.SIGKILL)
     except ProcessLookupError:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-import select
 
 __all__ = ["in_initial_userns", "open_verified", "pidfd_exited", "start_time", "stat_fields"]
 
@@ -67,6 +66,8 @@ def run_name_gone(name: str) -> bool:
 
 def pidfd_exited(pidfd: int) -> bool:
     """Whether the process of *pidfd* has exited (a pidfd polls readable then)."""
+    import select
+
     return bool(select.select([pidfd], [], [], 0)[0])
 
 

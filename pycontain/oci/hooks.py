@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
-import signal
 import time
 from collections.abc import Sequence
 
@@ -93,6 +91,8 @@ def _run_one(h: S.Hook, state: bytes, in_pid: int | None) -> None:
         fd_in, w_in = w_in, -1  # _talk closes it (the hook's EOF)
         tail = _talk(pidfd, fd_in, r_err, state, h.timeout)
         if tail is None:
+            import signal
+
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
             os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
             raise HookError(f"timed out after {h.timeout} s")
@@ -120,6 +120,7 @@ def _talk(pidfd: int, w_in: int, r_err: int, state: bytes, timeout: int | None) 
 
     Without a timeout we wait for the hook as long as it runs (runc does the same): the
     spec leaves it to the config to say how long a hook may take."""
+    import select  # here: a create without hooks does not load it
     os.set_blocking(w_in, False)
     os.set_blocking(r_err, False)
     tail = bytearray()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 
 from .. import _keeper, _log, userns
 from ..errors import CgroupNotDelegated, ConfigError, ContainerStateError, PycontainError
@@ -31,6 +30,7 @@ from .store import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal
     import socket
     from collections.abc import Callable, Collection
     from typing import Any
@@ -165,6 +165,8 @@ def _cgroup_all_ours(st: ContainerState) -> bool:
 def _signal_own(st: ContainerState, cg: Cgroup, sig: int) -> None:
     """*sig* to the processes of *cg* in the pid namespace of the container's init (none
     once the init is gone: the namespace died with it)."""
+    import signal
+
     try:
         init_ns = os.stat(f"/proc/{st.pid}/ns/pid").st_ino
     except OSError:
@@ -479,6 +481,8 @@ class Runtime:
                 os.close(csock)
 
     def start(self, cid: str) -> None:
+        import signal
+
         with self.store.locked(cid):
             st = self.load(cid)
             stat = status(st)
@@ -545,6 +549,8 @@ class Runtime:
     # -- signals, delete -----------------------------------------------------------------
 
     def kill(self, cid: str, sig: int, *, all_: bool = False) -> None:
+        import signal
+
         with self.store.locked(cid, shared=True):
             st = self.load(cid)
             if not _alive(st):
@@ -571,6 +577,8 @@ class Runtime:
                 os.close(pidfd)
 
     def _kill_all(self, st: ContainerState, sig: int) -> None:
+        import signal
+
         cg = _cgroup(st)
         if cg is not None and not _cgroup_all_ours(st):
             _signal_own(st, cg, sig)
@@ -646,6 +654,8 @@ class Runtime:
         return st
 
     def _delete(self, cid: str, st: ContainerState, force: bool) -> None:
+        import signal
+
         stat = status(st)
         if stat != "stopped":
             if not force:
@@ -792,7 +802,7 @@ class Runtime:
 
                     kill_and_reap(pidfd)
                     raise
-                return console.relay(pidfd, master, FORWARDED_SIGNALS)
+                return console.relay(pidfd, master, forwarded_signals())
             return _wait_forwarding(pidfd)
         finally:
             os.close(pidfd_init)
@@ -1000,20 +1010,26 @@ def _wait_gone(st: ContainerState, timeout: float = 5.0) -> None:
         time.sleep(0.005)
 
 
-#: what a foreground ``run`` or ``exec`` passes on to its process
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
-                     signal.SIGUSR1, signal.SIGUSR2)
+def forwarded_signals() -> tuple[signal.Signals, ...]:
+    """What a foreground ``run`` or ``exec`` passes on to its process (a function: the
+    :mod:`signal` module's import, its enums, is not a ``create``'s to pay)."""
+    import signal
+
+    return (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+            signal.SIGUSR2)
 
 
 def _wait_forwarding(pidfd: int) -> int:
     """Wait for a child, forwarding the usual termination signals to it."""
+    import signal
+
     def forward(signum: int, _frame: object) -> None:
         try:
             signal.pidfd_send_signal(pidfd, signum)
         except ProcessLookupError:
             pass
 
-    for s in FORWARDED_SIGNALS:
+    for s in forwarded_signals():
         signal.signal(s, forward)
     info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
     os.close(pidfd)

@@ -57,14 +57,14 @@ def main(opts: Options, args: list[str], log: Log) -> int:
             raise
         if a.detach:
             return 0
-        from pycontain.oci.runtime import FORWARDED_SIGNALS, _wait_forwarding
+        from pycontain.oci.runtime import _wait_forwarding, forwarded_signals
 
         pidfd = os.pidfd_open(pid)
         if master is not None:
             from pycontain.oci import console
 
             m, master = master, None
-            rc = console.relay(pidfd, m, FORWARDED_SIGNALS)
+            rc = console.relay(pidfd, m, forwarded_signals())
         else:
             rc = _wait_forwarding(pidfd)
     finally:
