@@ -16,14 +16,18 @@ namespaces.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from helpers import procs_naming, wait_for
 
 HOST_ADDR = "198.51.100.1"
 OUT_ADDR = "198.51.100.2"
@@ -182,3 +186,87 @@ def _wait_own_netns(pid: int) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("unshare --net did not make a namespace")
         time.sleep(0.01)
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """This machine's ephemeral port range, where a published port without HOSTPORT goes."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        lo, hi = f.read().split()
+    return int(lo), int(hi)
+
+
+class EngineEnv:
+    """An engine root of the test's own on the stand-in host: :meth:`pc` runs the command
+    line there, the other methods check what its containers serve and leave."""
+
+    def __init__(self, host: NetHost, root: str, rootfs: Path, tmp: Path) -> None:
+        self.host, self.root, self.rootfs, self.tmp = host, root, str(rootfs), tmp
+
+    def pc(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return self.host.run(["env", f"PYCONTAIN_ENGINE_ROOT={self.root}", sys.executable,
+                              "-m", "pycontain", *args], timeout=timeout)
+
+    def ok(self, *args: str) -> str:
+        r = self.pc(*args)
+        assert r.returncode == 0, f"pycontain {' '.join(args)}: rc {r.returncode}\n{r.stderr}"
+        return r.stdout
+
+    def refused(self, *args: str, rc: int, message: str) -> None:
+        """One line on stderr naming what is wrong, no traceback, exit status *rc*."""
+        r = self.pc(*args)
+        assert r.returncode == rc, (args, r.returncode, r.stderr)
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+        assert message in r.stderr, r.stderr
+
+    def run_d(self, name: str, *args: str, cmd: str = HTTPD) -> str:
+        """``run -d`` of *cmd* (the web server) on the rootfs, named *name*; its id."""
+        return self.ok("run", "-d", "--name", name, "--rootfs", self.rootfs, *args, "--",
+                       "sh", "-c", cmd, name).strip()
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        return dict(json.loads(self.ok("inspect", ref))[0])
+
+    def get(self, url: str, ns: str | None = None) -> str:
+        r = self.host.run([sys.executable, "-c", GET, url], ns=ns, timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout.strip()
+
+    def connects(self, addr: str, port: int, ns: str | None = None) -> bool:
+        r = self.host.run([sys.executable, "-c", CONNECTS, addr, str(port)], ns=ns, timeout=30)
+        return r.stdout.strip() == "open"
+
+    def port_of(self, name: str, port: str, ip: str = "0.0.0.0") -> int:
+        """The host port ``pycontain port`` shows for *port* of *name*, on *ip*."""
+        out = self.ok("port", name, port).strip()
+        got_ip, _, host_port = out.rpartition(":")
+        assert got_ip == ip, out
+        return int(host_port)
+
+    def left(self) -> dict[str, Any]:
+        """What containers left: veths, published ports, leases, files."""
+        return self.host.leftovers()
+
+    def nothing_left(self) -> None:
+        # a namespace (and its veth) ends asynchronously after its last process
+        wait_for(lambda: not any(self.left().values()), timeout=10,
+                 what="no veth, lease, port or file left")
+
+
+@contextlib.contextmanager
+def engine_env(tmp: Path, rootfs: Path) -> Iterator[EngineEnv]:
+    """A stand-in host with an engine root in *tmp*; at the end every container is removed,
+    its processes gone, and the host checked for leftovers and closed."""
+    host = NetHost(tmp)
+    root = str(tmp / "engine")
+    e = EngineEnv(host, root, rootfs, tmp)
+    try:
+        yield e
+    finally:
+        try:
+            for cid in e.pc("ps", "-a", "-q", "--no-trunc").stdout.split():
+                e.pc("rm", "-f", cid)
+            wait_for(lambda: not procs_naming(root), timeout=15,
+                     what=f"the processes of {root} to end")
+            assert e.pc("ps", "-a", "-q").stdout.strip() == ""
+        finally:
+            host.close()

@@ -18,82 +18,28 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from helpers import procs_naming as _procs_naming
 from helpers import wait_for
-from nethost import GET, HOST_ADDR, HTTPD, NetHost
+from nethost import HOST_ADDR, HTTPD, EngineEnv, engine_env
 
 PY = sys.executable
 
 
 
 
-class Env:
-    """The stand-in host and an engine root; ``pc`` runs the CLI there."""
-
-    def __init__(self, host: NetHost, root: str, rootfs: Path) -> None:
-        self.host = host
-        self.root = root
-        self.rootfs = str(rootfs)
-
-    def pc(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return self.host.run(["env", f"PYCONTAIN_ENGINE_ROOT={self.root}", PY, "-m",
-                              "pycontain", *args], timeout=timeout)
-
-    def ok(self, *args: str) -> str:
-        r = self.pc(*args)
-        assert r.returncode == 0, f"pycontain {' '.join(args)}: rc {r.returncode}\n{r.stderr}"
-        return r.stdout
-
-    def run_d(self, name: str, *args: str, cmd: str = HTTPD) -> str:
-        return self.ok("run", "-d", "--name", name, "--rootfs", self.rootfs, *args, "--",
-                       "sh", "-c", cmd, name).strip()
-
-    def inspect(self, ref: str) -> dict[str, Any]:
-        return dict(json.loads(self.ok("inspect", ref))[0])
-
-    def get(self, url: str) -> str:
-        r = self.host.run([PY, "-c", GET, url], ns=self.host.out, timeout=30)
-        assert r.returncode == 0, r.stdout + r.stderr
-        return r.stdout.strip()
-
-    def left(self) -> dict[str, Any]:
-        """What containers left: veths, published ports, leases, files."""
-        return self.host.leftovers()
-
-    def nothing_left(self) -> None:
-        # a namespace (and its veth) ends asynchronously after its last process
-        wait_for(lambda: not any(self.left().values()), timeout=10,
-                 what="no veth, lease, port or file left")
-
-
 @pytest.fixture
-def env(tmp_path: Path, busybox_rootfs: Path, no_leaks: None) -> Iterator[Env]:
-    host = NetHost(tmp_path)
-    root = str(tmp_path / "engine")
-    e = Env(host, root, busybox_rootfs)
-    try:
+def env(tmp_path: Path, busybox_rootfs: Path, no_leaks: None) -> Iterator[EngineEnv]:
+    with engine_env(tmp_path, busybox_rootfs) as e:
         yield e
-    finally:
-        try:
-            ids = e.pc("ps", "-a", "-q", "--no-trunc").stdout.split()
-            for cid in ids:
-                e.pc("rm", "-f", cid)
-            wait_for(lambda: not _procs_naming(root), timeout=15,
-                     what=f"the processes of {root} to end")
-            assert e.pc("ps", "-a", "-q").stdout.strip() == ""
-        finally:
-            host.close()
 
 
-def test_published_port_answers_after_the_cli_exited(env: Env) -> None:
+def test_published_port_answers_after_the_cli_exited(env: EngineEnv) -> None:
     env.ok("network", "create", "app")
     cid = env.run_d("web", "--net", "app", "-p", "8080:80")
     assert len(cid) == 64
     # the CLI is gone; the server answers from the outside through the host's port
-    assert env.get(f"http://{HOST_ADDR}:8080/") == "hello from web"
+    assert env.get(f"http://{HOST_ADDR}:8080/", env.host.out) == "hello from web"
     info = env.inspect("web")
     ns = info["NetworkSettings"]
     assert ns["Ports"] == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}
@@ -116,7 +62,7 @@ def test_published_port_answers_after_the_cli_exited(env: Env) -> None:
     env.ok("rm", "web")
 
 
-def test_two_managed_containers_resolve_each_other_by_name(env: Env) -> None:
+def test_two_managed_containers_resolve_each_other_by_name(env: EngineEnv) -> None:
     env.ok("network", "create", "app")
     env.run_d("db", "--net", "app", "--network-alias", "database")
     env.run_d("web", "--net", "app")
@@ -135,17 +81,17 @@ def test_two_managed_containers_resolve_each_other_by_name(env: Env) -> None:
     assert "\tweb" not in env.ok("exec", "db", "cat", "/etc/hosts")
 
 
-def test_restart_keeps_the_address_and_the_published_port(env: Env) -> None:
+def test_restart_keeps_the_address_and_the_published_port(env: EngineEnv) -> None:
     env.ok("network", "create", "app")
     env.run_d("web", "--net", "app", "-p", "8081:80")
-    assert env.get(f"http://{HOST_ADDR}:8081/") == "hello from web"
+    assert env.get(f"http://{HOST_ADDR}:8081/", env.host.out) == "hello from web"
     before = env.inspect("web")
     ip = before["NetworkSettings"]["Networks"]["app"]["IPAddress"]
     env.ok("restart", "-t", "1", "web")
     after = env.inspect("web")
     assert after["State"]["Pid"] != before["State"]["Pid"]
     assert after["NetworkSettings"]["Networks"]["app"]["IPAddress"] == ip
-    assert env.get(f"http://{HOST_ADDR}:8081/") == "hello from web"
+    assert env.get(f"http://{HOST_ADDR}:8081/", env.host.out) == "hello from web"
     webs = env.left()
     assert len(webs["leases"]) == 1 and len(webs["links"]) == 1, webs
     # a restart by its policy: each run releases, the next attaches again at the address
@@ -165,7 +111,7 @@ def test_restart_keeps_the_address_and_the_published_port(env: Env) -> None:
 
 @pytest.mark.parametrize("how", ["stop", "rm -f", "exit", "kill -9 of the monitor",
                                  "kill -9 of the monitor, then network prune"])
-def test_nothing_is_left_when_the_container_ends(env: Env, how: str) -> None:
+def test_nothing_is_left_when_the_container_ends(env: EngineEnv, how: str) -> None:
     env.ok("network", "create", "app")
     before = env.left()
     cmd = "sleep 1; exit 0" if how == "exit" else HTTPD
@@ -218,7 +164,7 @@ def test_nothing_is_left_when_the_container_ends(env: Env, how: str) -> None:
     (["--net", "app", "--ip", "10.95.0.9", "--name", "second"], "--ip", "in use"),
     (["--net", "app", "--name", "second", "-p", "8085:80"], "--publish", "in use"),
 ])
-def test_bad_network_options_are_one_line_naming_the_flag(env: Env, args: list[str],
+def test_bad_network_options_are_one_line_naming_the_flag(env: EngineEnv, args: list[str],
                                                           flag: str, words: str) -> None:
     env.ok("network", "create", "--subnet", "10.95.0.0/24", "app")
     env.run_d("first", "--net", "app", "--ip", "10.95.0.9")

@@ -11,98 +11,37 @@ lease, published port or file is left.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from helpers import make_busybox_rootfs, wait_for
-from helpers import procs_naming as _procs_naming
+from helpers import make_busybox_rootfs
 from imagehelpers import tar_dir
-from nethost import GET, HOST_ADDR, HTTPD, NetHost
+from nethost import HOST_ADDR, HTTPD, EngineEnv, engine_env, ephemeral_range
 
 PY = sys.executable
 
 
-def _ephemeral() -> tuple[int, int]:
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        lo, hi = f.read().split()
-    return int(lo), int(hi)
-
-
-class Env:
-    def __init__(self, host: NetHost, root: str, rootfs: Path, tmp: Path) -> None:
-        self.host, self.root, self.rootfs, self.tmp = host, root, str(rootfs), tmp
-
-    def pc(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return self.host.run(["env", f"PYCONTAIN_ENGINE_ROOT={self.root}", PY, "-m",
-                              "pycontain", *args], timeout=timeout)
-
-    def ok(self, *args: str) -> str:
-        r = self.pc(*args)
-        assert r.returncode == 0, f"pycontain {' '.join(args)}: rc {r.returncode}\n{r.stderr}"
-        return r.stdout
-
-    def refused(self, *args: str, rc: int, message: str) -> None:
-        """One line on stderr naming what is wrong, no traceback, exit status *rc*."""
-        r = self.pc(*args)
-        assert r.returncode == rc, (args, r.returncode, r.stderr)
-        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
-        assert message in r.stderr, r.stderr
-
-    def inspect(self, ref: str) -> dict[str, Any]:
-        return dict(json.loads(self.ok("inspect", ref))[0])
-
-    def get(self, url: str, ns: str | None = None) -> str:
-        r = self.host.run([PY, "-c", GET, url], ns=ns, timeout=30)
-        assert r.returncode == 0, r.stdout + r.stderr
-        return r.stdout.strip()
-
-    def nothing_left(self) -> None:
-        wait_for(lambda: not any(self.host.leftovers().values()), timeout=10,
-                 what="no veth, lease, port or file left")
-
-
 @pytest.fixture
-def env(tmp_path: Path, busybox_rootfs: Path, no_leaks: None) -> Iterator[Env]:
-    host = NetHost(tmp_path)
-    root = str(tmp_path / "engine")
-    e = Env(host, root, busybox_rootfs, tmp_path)
-    try:
+def env(tmp_path: Path, busybox_rootfs: Path, no_leaks: None) -> Iterator[EngineEnv]:
+    with engine_env(tmp_path, busybox_rootfs) as e:
         yield e
-    finally:
-        try:
-            for cid in e.pc("ps", "-a", "-q", "--no-trunc").stdout.split():
-                e.pc("rm", "-f", cid)
-            wait_for(lambda: not _procs_naming(root), timeout=15,
-                     what=f"the processes of {root} to end")
-            assert e.pc("ps", "-a", "-q").stdout.strip() == ""
-        finally:
-            host.close()
 
 
-def _port_of(env: Env, name: str, port: str) -> int:
-    out = env.ok("port", name, port).strip()
-    ip, _, host_port = out.rpartition(":")
-    assert ip == "0.0.0.0", out
-    return int(host_port)
-
-
-def test_expose_and_publish_all_reachable_through_the_port_that_port_prints(env: Env) -> None:
+def test_expose_and_publish_all_reachable_through_the_port_that_port_prints(env: EngineEnv) -> None:
     env.ok("network", "create", "app")
     env.ok("run", "-d", "--name", "web", "--net", "app", "--expose", "80", "--expose",
            "9000-9001/udp", "-P", "-p", "8080:81", "--rootfs", env.rootfs, "--",
            "sh", "-c", HTTPD, "web")
-    hp = _port_of(env, "web", "80")
-    lo, hi = _ephemeral()
+    hp = env.port_of("web", "80")
+    lo, hi = ephemeral_range()
     assert lo <= hp <= hi
     # reachable on the host's address, from the host itself and from outside it
     assert env.get(f"http://{HOST_ADDR}:{hp}/") == "hello from web"
     assert env.get(f"http://{HOST_ADDR}:{hp}/", ns=env.host.out) == "hello from web"
     lines = env.ok("port", "web").splitlines()
-    udp = [_port_of(env, "web", p) for p in ("9000/udp", "9001/udp")]
+    udp = [env.port_of("web", p) for p in ("9000/udp", "9001/udp")]
     assert lines == [f"80/tcp -> 0.0.0.0:{hp}", "81/tcp -> 0.0.0.0:8080",
                      f"9000/udp -> 0.0.0.0:{udp[0]}", f"9001/udp -> 0.0.0.0:{udp[1]}"]
     assert all(lo <= p <= hi for p in udp) and udp[0] != udp[1]
@@ -124,7 +63,7 @@ def test_expose_and_publish_all_reachable_through_the_port_that_port_prints(env:
     # a second container gets other ports: the first one's are taken
     env.ok("run", "-d", "--name", "web2", "--net", "app", "--expose", "80", "-P",
            "--rootfs", env.rootfs, "--", "sh", "-c", HTTPD, "web2")
-    hp2 = _port_of(env, "web2", "80")
+    hp2 = env.port_of("web2", "80")
     assert hp2 != hp and lo <= hp2 <= hi
     assert env.get(f"http://{HOST_ADDR}:{hp2}/") == "hello from web2"
     # a restart keeps the ports, free again by then
@@ -141,7 +80,7 @@ def test_expose_and_publish_all_reachable_through_the_port_that_port_prints(env:
     env.nothing_left()   # no nft element, veth, lease or file
 
 
-def test_bad_input_one_line_each(env: Env) -> None:
+def test_bad_input_one_line_each(env: EngineEnv) -> None:
     env.ok("network", "create", "app")
     env.ok("run", "-d", "--name", "web", "--net", "app", "-p", "8080:80", "--rootfs",
            env.rootfs, "--", "sh", "-c", HTTPD, "web")
@@ -167,7 +106,7 @@ def test_bad_input_one_line_each(env: Env) -> None:
     assert info["NetworkSettings"]["Ports"] == {} and env.ok("port", "h") == ""
 
 
-def test_image_exposed_ports_and_the_foreground_run(env: Env) -> None:
+def test_image_exposed_ports_and_the_foreground_run(env: EngineEnv) -> None:
     rootfs = make_busybox_rootfs(env.tmp / "img-rootfs")
     (env.tmp / "rootfs.tar").write_bytes(tar_dir(rootfs))
     images = str(env.tmp / "images")
@@ -178,14 +117,14 @@ def test_image_exposed_ports_and_the_foreground_run(env: Env) -> None:
            "--image-root", images, "test/web:1", "sh", "-c", HTTPD, "img")
     info = env.inspect("img")
     assert info["Config"]["ExposedPorts"] == {"7/udp": {}, "80/tcp": {}}
-    hp = _port_of(env, "img", "80")
-    assert _port_of(env, "img", "7/udp") >= _ephemeral()[0]
+    hp = env.port_of("img", "80")
+    assert env.port_of("img", "7/udp") >= ephemeral_range()[0]
     assert env.get(f"http://{HOST_ADDR}:{hp}/") == "hello from img"
     env.ok("rm", "-f", "img")
     env.nothing_left()
     # a foreground run publishes too: the container fetches its own page through the host
     # port it was given (hairpin); not told which, it tries the first ones of the range
-    lo = _ephemeral()[0]
+    lo = ephemeral_range()[0]
     r = env.pc("run", "--net", "app", "--expose", "80", "-P", "--rootfs", env.rootfs, "--",
                "sh", "-c", "httpd -p 80 -h /etc && sleep 0.2 && "
                f"for p in $(seq {lo} {lo + 40}); do "

@@ -12,82 +12,24 @@ veth, lease, published port or file is left.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from helpers import procs_naming as _procs_naming
-from helpers import wait_for
-from nethost import CONNECTS, GET, HOST_ADDR, HTTPD, NetHost
+from nethost import HOST_ADDR, HTTPD, EngineEnv, engine_env, ephemeral_range
 
 PY = sys.executable
 
 
-def _ephemeral() -> tuple[int, int]:
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        lo, hi = f.read().split()
-    return int(lo), int(hi)
-
-
-class Env:
-    def __init__(self, host: NetHost, root: str, rootfs: Path) -> None:
-        self.host, self.root, self.rootfs = host, root, str(rootfs)
-
-    def pc(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return self.host.run(["env", f"PYCONTAIN_ENGINE_ROOT={self.root}", PY, "-m",
-                              "pycontain", *args], timeout=timeout)
-
-    def ok(self, *args: str) -> str:
-        r = self.pc(*args)
-        assert r.returncode == 0, f"pycontain {' '.join(args)}: rc {r.returncode}\n{r.stderr}"
-        return r.stdout
-
-    def inspect(self, ref: str) -> dict[str, Any]:
-        return dict(json.loads(self.ok("inspect", ref))[0])
-
-    def get(self, url: str, ns: str | None = None) -> str:
-        r = self.host.run([PY, "-c", GET, url], ns=ns, timeout=30)
-        assert r.returncode == 0, r.stdout + r.stderr
-        return r.stdout.strip()
-
-    def connects(self, addr: str, port: int, ns: str | None = None) -> bool:
-        r = self.host.run([PY, "-c", CONNECTS, addr, str(port)], ns=ns, timeout=30)
-        return r.stdout.strip() == "open"
-
-    def port_of(self, name: str, port: str, ip: str = "0.0.0.0") -> int:
-        out = self.ok("port", name, port).strip()
-        got_ip, _, host_port = out.rpartition(":")
-        assert got_ip == ip, out
-        return int(host_port)
-
-    def nothing_left(self) -> None:
-        wait_for(lambda: not any(self.host.leftovers().values()), timeout=10,
-                 what="no veth, lease, port or file left")
-
-
 @pytest.fixture
-def env(tmp_path: Path, busybox_rootfs: Path, no_leaks: None) -> Iterator[Env]:
-    host = NetHost(tmp_path)
-    root = str(tmp_path / "engine")
-    e = Env(host, root, busybox_rootfs)
-    try:
+def env(tmp_path: Path, busybox_rootfs: Path, no_leaks: None) -> Iterator[EngineEnv]:
+    with engine_env(tmp_path, busybox_rootfs) as e:
         yield e
-    finally:
-        try:
-            for cid in e.pc("ps", "-a", "-q", "--no-trunc").stdout.split():
-                e.pc("rm", "-f", cid)
-            wait_for(lambda: not _procs_naming(root), timeout=15,
-                     what=f"the processes of {root} to end")
-            assert e.pc("ps", "-a", "-q").stdout.strip() == ""
-        finally:
-            host.close()
 
 
-def test_detached_hostless_port_gets_a_free_one_kept_across_restart(env: Env) -> None:
-    lo, hi = _ephemeral()
+def test_detached_hostless_port_gets_a_free_one_kept_across_restart(env: EngineEnv) -> None:
+    lo, hi = ephemeral_range()
     env.ok("network", "create", "app")
     # 8080 given for 81 and 8080 as a container port without a host port: not the same
     # host port twice, as Docker sees it
@@ -132,8 +74,8 @@ def test_detached_hostless_port_gets_a_free_one_kept_across_restart(env: Env) ->
     env.nothing_left()
 
 
-def test_hostless_port_on_one_address_binds_only_there(env: Env) -> None:
-    lo, hi = _ephemeral()
+def test_hostless_port_on_one_address_binds_only_there(env: EngineEnv) -> None:
+    lo, hi = ephemeral_range()
     env.ok("network", "create", "app")
     env.ok("run", "-d", "--name", "lo", "--net", "app", "-p", "127.0.0.1::80",
            "--rootfs", env.rootfs, "--", "sh", "-c", HTTPD, "lo")
@@ -152,11 +94,11 @@ def test_hostless_port_on_one_address_binds_only_there(env: Env) -> None:
     env.nothing_left()
 
 
-def test_foreground_run_publishes_a_hostless_port(env: Env) -> None:
+def test_foreground_run_publishes_a_hostless_port(env: EngineEnv) -> None:
     env.ok("network", "create", "app")
     # the container fetches its own page through the host port it was given (hairpin);
     # not told which, it tries the first ones of the range, and never port 80 itself
-    lo = _ephemeral()[0]
+    lo = ephemeral_range()[0]
     r = env.pc("run", "--net", "app", "-p", "80", "--rootfs", env.rootfs, "--",
                "sh", "-c", "httpd -p 80 -h /etc && sleep 0.2 && "
                f"wget -qO- http://{HOST_ADDR}:80/passwd >/dev/null 2>&1 && exit 2; "
