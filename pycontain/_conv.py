@@ -7,10 +7,9 @@ whose import and regex compilation cost every process about 8 ms.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
     from typing import Any, TypeVar
 
     T = TypeVar("T")

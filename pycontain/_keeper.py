@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import _thread
 import atexit
-import contextlib
 import contextvars
 import mmap
 import os
-from collections.abc import Iterable, Iterator
+
+from .lowlevel.genctx import contextmanager
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import _socket
+    from collections.abc import Iterable, Iterator
     from typing import Any
 
 # threading.Lock is this very lock; the threading module itself (about 1 ms) is not needed
@@ -45,7 +46,7 @@ _unguarded: contextvars.ContextVar[bool] = contextvars.ContextVar("pycontain_ung
                                                                   default=False)
 
 
-@contextlib.contextmanager
+@contextmanager
 def unguarded() -> Iterator[None]:
     """Cgroups and processes made in this block (in this thread or task) are not registered:
     they outlive this process, even a SIGKILLed one.  Starts no keeper."""

@@ -6,7 +6,11 @@ so there is nothing to write.  Keeps logging's import (a few milliseconds) off
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+
+# not `from typing import TYPE_CHECKING`: typing stays off the command lines' path
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def enabled() -> bool:

@@ -13,8 +13,9 @@ checker and from here when it runs::
         from pycontain._typing import Generic, TypeVar
 
 The classes they make behave as the ``typing`` ones do where pycontain relies on it: a
-``NamedTuple`` is a :func:`collections.namedtuple` with the class's methods, a ``TypedDict``
-makes plain dicts, ``Generic[T]`` and ``Store[Record]`` subscript to the class itself.
+``NamedTuple`` is a tuple class as :func:`collections.namedtuple` makes (without importing
+:mod:`collections`), with the class's methods, a ``TypedDict`` makes plain dicts,
+``Generic[T]`` and ``Store[Record]`` subscript to the class itself.
 """
 
 from __future__ import annotations
@@ -52,21 +53,92 @@ class _NamedTupleMeta(type):
     def __new__(mcls, name: str, bases: tuple[type, ...], ns: dict[str, Any]) -> type:
         if not bases:  # NamedTuple itself
             return super().__new__(mcls, name, bases, ns)
-        import collections
-
         annotations = dict(ns.get("__annotations__", {}))
-        fields = list(annotations)
-        make: Any = collections.namedtuple  # built from a class body: no literals for mypy
-        cls: type = make(name, fields, defaults=[ns[f] for f in fields if f in ns],
-                         module=ns["__module__"])
-        for key, value in ns.items():
-            if key not in _SPECIAL and key not in fields:
-                setattr(cls, key, value)
+        fields = tuple(annotations)
+        defaults = {f: ns[f] for f in fields if f in ns}
+        body: dict[str, Any] = {k: v for k, v in ns.items()
+                                if k not in _SPECIAL and k not in fields}
+        cls = _tuple_class(name, fields, defaults, body)
+        cls.__module__ = ns["__module__"]
         cls.__annotations__ = annotations
         if ns.get("__doc__"):
             cls.__doc__ = ns["__doc__"]
         cls.__qualname__ = ns.get("__qualname__", name)
         return cls
+
+
+_NOTHING: Any = object()
+
+
+def _item(i: int) -> Any:
+    def get(self: tuple[Any, ...]) -> Any:
+        return self[i]
+
+    return get
+
+
+def _tuple_class(name: str, fields: tuple[str, ...], defaults: dict[str, Any],
+                 body: dict[str, Any]) -> type:
+    """A tuple subclass with named fields, as :func:`collections.namedtuple` makes (whose
+    import, with :mod:`collections`' own, a one-shot command line would pay): construction by
+    position or keyword with *defaults*, a property per field, ``_fields``,
+    ``_field_defaults``, ``_make``, ``_replace``, ``_asdict``, its repr and pickling."""
+    count = len(fields)
+    index = {f: i for i, f in enumerate(fields)}
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+        if len(args) > count:
+            raise TypeError(f"{name}() takes {count} positional arguments but {len(args)} "
+                            f"were given")
+        values = [*args, *([_NOTHING] * (count - len(args)))]
+        for key, value in kwargs.items():
+            i = index.get(key)
+            if i is None:
+                raise TypeError(f"{name}() got an unexpected keyword argument {key!r}")
+            if values[i] is not _NOTHING:
+                raise TypeError(f"{name}() got multiple values for argument {key!r}")
+            values[i] = value
+        for i, value in enumerate(values):
+            if value is _NOTHING:
+                if fields[i] not in defaults:
+                    raise TypeError(f"{name}() missing required argument: {fields[i]!r}")
+                values[i] = defaults[fields[i]]
+        new: Any = tuple.__new__
+        return new(cls, values)
+
+    def _make(cls: type, iterable: Any) -> Any:
+        new: Any = tuple.__new__
+        made = new(cls, iterable)
+        if len(made) != count:
+            raise TypeError(f"expected {count} arguments, got {len(made)}")
+        return made
+
+    def _replace(self: tuple[Any, ...], **changes: Any) -> Any:
+        values = [changes.pop(f, v) for f, v in zip(fields, self, strict=True)]
+        if changes:
+            raise ValueError(f"got unexpected field names: {list(changes)!r}")
+        return tuple.__new__(type(self), values)
+
+    def _asdict(self: tuple[Any, ...]) -> dict[str, Any]:
+        return dict(zip(fields, self, strict=True))
+
+    def __repr__(self: tuple[Any, ...]) -> str:
+        shown = ", ".join(f"{f}={v!r}" for f, v in zip(fields, self, strict=True))
+        return f"{type(self).__name__}({shown})"
+
+    def __getnewargs__(self: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(self)
+
+    ns: dict[str, Any] = {
+        "__slots__": (), "__new__": __new__, "_fields": fields,
+        "_field_defaults": dict(defaults), "_make": classmethod(_make), "_replace": _replace,
+        "_asdict": _asdict, "__repr__": __repr__, "__getnewargs__": __getnewargs__,
+        "__match_args__": fields,
+    }
+    for i, f in enumerate(fields):
+        ns[f] = property(_item(i), doc=f"field {i}: {f}")
+    ns.update(body)
+    return type(name, (tuple,), ns)
 
 
 class NamedTuple(metaclass=_NamedTupleMeta):

@@ -27,16 +27,17 @@ second gets :class:`Exists`.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import json
 import os
-from collections.abc import Iterator, Mapping
 
 from pycontain.errors import ConfigError, PycontainError
 
+from .lowlevel import jsontext
+from .lowlevel.genctx import contextmanager
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
     from typing import Any, Generic, Protocol, Self, TypeVar
 else:
     from pycontain._typing import Generic, Protocol, TypeVar
@@ -151,7 +152,7 @@ class Store(Generic[R]):
 
     # -- locks -----------------------------------------------------------------------------
 
-    @contextlib.contextmanager
+    @contextmanager
     def create(self, id: str) -> Iterator[str]:
         """Make the entry's directory (:class:`Exists` if there is one) and hold its lock,
         exclusively, for the block, which writes the first record with :meth:`save`; yields
@@ -193,13 +194,15 @@ class Store(Generic[R]):
             except BaseException:
                 _rmtree(d)
                 raise
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 os.unlink(os.path.join(d, _MARK))
+            except FileNotFoundError:
+                pass
         finally:
             os.close(fd)
             _rmtree(tmp)  # only when the rename did not happen
 
-    @contextlib.contextmanager
+    @contextmanager
     def locked(self, id: str, *, shared: bool = False) -> Iterator[str]:
         """Hold the entry's lock (exclusive unless *shared*) for the block; yields the
         directory.  :class:`NotFound` if there is no such entry, or it was removed while we
@@ -238,7 +241,7 @@ class Store(Generic[R]):
         """Write (or replace) the entry's record atomically (and durably, for a durable
         store).  The entry must exist (:meth:`create`); hold its lock exclusively."""
         d = self.dir(id)
-        data = json.dumps(record.to_json(), separators=(",", ":")).encode()
+        data = jsontext.dumps(record.to_json(), separators=(",", ":")).encode()
         try:
             atomic_write(os.path.join(d, RECORD), data, durable=self.durable)
         except FileNotFoundError:
@@ -255,7 +258,7 @@ def read_json_object(path: str) -> dict[str, Any]:
     with open(path, "rb") as f:
         raw = f.read()
     try:
-        data = json.loads(raw)
+        data = jsontext.loads(raw)
     except ValueError as err:
         raise ConfigError(path, f"not valid JSON: {err}") from None
     if not isinstance(data, dict):
@@ -284,8 +287,10 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600, *, durable: bool = T
             os.close(fd)
         os.rename(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(tmp)
+        except OSError:
+            pass
         raise
     if not durable:
         return
@@ -338,11 +343,13 @@ def _rmtree(d: str) -> None:
     import (with bz2, lzma and zlib) costs a one-shot ``delete`` or ``run`` about 2 ms."""
     if not os.path.lexists(d):
         return  # the common case (create's renamed temporary name)
-    with contextlib.suppress(FileNotFoundError):
+    try:
         for _top, dirs, files, dfd in os.fwalk(d, topdown=False):
             for name in files:
-                with contextlib.suppress(FileNotFoundError):
+                try:
                     os.unlink(name, dir_fd=dfd)
+                except FileNotFoundError:
+                    pass
             for name in dirs:
                 try:
                     os.rmdir(name, dir_fd=dfd)
@@ -351,3 +358,5 @@ def _rmtree(d: str) -> None:
                 except FileNotFoundError:
                     pass
         os.rmdir(d)
+    except FileNotFoundError:
+        pass

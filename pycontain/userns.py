@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Mapping, Sequence
 
 from .errors import ConfigError
 from .lowlevel.proc import in_initial_userns  # a kernel fact; also offered from here
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
     from .namespaces import IdMap
 
 SUBUID = "/etc/subuid"

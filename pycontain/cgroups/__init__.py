@@ -14,7 +14,6 @@ from pycontain.cgroups._events import OomEvents
 from pycontain.cgroups._host import describe_host
 from pycontain.cgroups._layout import (
     CgroupLayout,
-    CgroupMode,
     Hierarchy,
     detect,
     parse_mountinfo,
@@ -45,6 +44,7 @@ from pycontain.cgroups._values import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pycontain.cgroups._resources import Resources
+    from pycontain.cgroups.mode_enum import CgroupMode
 
 __all__ = [
     "ALL_CONTROLLERS",
@@ -79,4 +79,5 @@ __all__ = [
     "with_default_devices",
 ]
 
-__getattr__ = loader(__name__, {"Resources": "_resources"})
+# first use: Resources (attrs) and CgroupMode (an enum: the layout keeps its value)
+__getattr__ = loader(__name__, {"Resources": "_resources", "CgroupMode": "mode_enum"})

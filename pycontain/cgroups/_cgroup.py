@@ -8,8 +8,6 @@ import errno
 import itertools
 import os
 import posixpath
-from collections.abc import Callable, Iterable
-from functools import partial
 
 from pycontain import _keeper
 from pycontain.cgroups import _events, _stats, v1, v2
@@ -25,7 +23,6 @@ from pycontain.cgroups._fs import (
 from pycontain.cgroups._layout import (
     DEFAULT_ROOT,
     CgroupLayout,
-    CgroupMode,
     Hierarchy,
     detect,
 )
@@ -36,10 +33,12 @@ from pycontain.lowlevel.record import evolve
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
     from threading import Event
     from typing import Any, Self, TypedDict
 
     from pycontain.cgroups._resources import Resources
+    from pycontain.cgroups.mode_enum import CgroupMode
 else:
     from pycontain._typing import TypedDict
 
@@ -282,14 +281,15 @@ class Cgroup:
         "_removed",
         "_v1",
         "dirs",
+        "kind",
         "layout",
-        "mode",
         "path",
         "unified_dir",
     )
 
     path: str
-    mode: CgroupMode
+    #: How the host mounts cgroups: ``"v1"``, ``"v2"`` or ``"hybrid"`` (:attr:`mode`'s value).
+    kind: str
     layout: CgroupLayout
     #: Every directory of this cgroup, one per hierarchy (v1 ones first).
     dirs: tuple[str, ...]
@@ -309,7 +309,7 @@ class Cgroup:
     ) -> None:
         self.path = path
         self.layout = layout
-        self.mode = layout.mode
+        self.kind = layout.kind
         self._v1 = v1_dirs
         self.unified_dir = unified_dir
         seen = dict.fromkeys(v1_dirs.values())
@@ -322,6 +322,11 @@ class Cgroup:
         self._removed = False
         self._procs_fds: list[int] | None = None
         self._dir_fd: int | None = None
+
+    @property
+    def mode(self) -> CgroupMode:
+        """How the host mounts cgroups (:attr:`kind` as the enum)."""
+        return self.layout.mode
 
     # -- construction -------------------------------------------------------------------
 
@@ -366,7 +371,7 @@ class Cgroup:
             base = parent.rstrip("/")
             rel = f"{base}/{name}" if base or parent.startswith("/") else name
         wanted = None if controllers is None else frozenset(controllers)
-        if layout.mode is CgroupMode.V2:
+        if layout.kind == "v2":
             return cls._create_v2(fs, layout, rel, r, v2.required(r), wanted)
         return cls._create_v1(fs, layout, rel, r, _v1_required(layout, r), wanted)
 
@@ -404,7 +409,7 @@ class Cgroup:
                     continue
                 d = h.dir(h.resolve(rel))
                 cpuset = "cpuset" in h.controllers
-                parents += _mkdir(fs, h, d, partial(_init_cpuset, fs) if cpuset else None)
+                parents += _mkdir(fs, h, d, (lambda new: _init_cpuset(fs, new)) if cpuset else None)
                 created.append(d)
                 for c in h.controllers:
                     v1_dirs[c] = d
@@ -441,7 +446,7 @@ class Cgroup:
         path = u.resolve(rel)
         d = u.dir(path)
         parent = posixpath.dirname(d)
-        parents = _mkdir(fs, u, d, partial(v2.enable_all, fs))
+        parents = _mkdir(fs, u, d, lambda new: v2.enable_all(fs, new))
         try:
             want = _V2_DEFAULT if wanted is None else wanted
             if "*" in want:
@@ -574,7 +579,7 @@ class Cgroup:
         the cgroup itself holds processes.  Nothing to do on v1 (or for hybrid's cgroup2
         directory, which has no controllers)."""
         self._check_open()
-        if self.mode is CgroupMode.V2:
+        if self.kind == "v2":
             assert self.unified_dir is not None
             v2.enable_all(self._fs, self.unified_dir)
 
@@ -587,7 +592,7 @@ class Cgroup:
         r = resources.values()
         if r.memory_check_before_update:
             self._check_memory_usage(r)
-        if self.mode is CgroupMode.V2:
+        if self.kind == "v2":
             assert self.unified_dir is not None
             required = v2.required(r)
             if required:
@@ -618,7 +623,7 @@ class Cgroup:
         limit = r.memory_max
         if limit is None or limit == UNLIMITED:
             return
-        if self.mode is CgroupMode.V2:
+        if self.kind == "v2":
             assert self.unified_dir is not None
             usage = read_int(self._fs, self.unified_dir + "/memory.current")
         else:
@@ -636,7 +641,7 @@ class Cgroup:
         them).
         """
         self._check_open()
-        if self.mode is CgroupMode.V2:
+        if self.kind == "v2":
             assert self.unified_dir is not None
             return _stats.v2_stats(self._fs, self.unified_dir)
         return _stats.v1_stats(self._fs, self._v1, self.unified_dir)
@@ -649,7 +654,7 @@ class Cgroup:
         manager too).  Any other error reading the count is raised from the iterator.
         """
         self._check_open()
-        if self.mode is CgroupMode.V2:
+        if self.kind == "v2":
             assert self.unified_dir is not None
             return _events.oom_events_v2(self._fs, self.unified_dir, stop)
         mem = self._v1.get("memory")
@@ -672,7 +677,7 @@ class Cgroup:
 
     def stats(self) -> CgroupStats:
         """Memory, pids and CPU usage and limits (see :class:`CgroupStats`)."""
-        if self.mode is CgroupMode.V2:
+        if self.kind == "v2":
             assert self.unified_dir is not None
             return v2.stats(self._fs, self.unified_dir)  # type: ignore[return-value]
         out = v1.stats(self._fs, self._v1)
@@ -727,7 +732,7 @@ class Cgroup:
         if mem is not None:
             peak = read(mem + "/memory.max_usage_in_bytes")
             out["oom_kills"] = keyed(read(mem + "/memory.oom_control")).get("oom_kill")
-        elif self.mode is CgroupMode.V2 and self.unified_dir is not None:
+        elif self.kind == "v2" and self.unified_dir is not None:
             peak = read(self.unified_dir + "/memory.peak")
             out["oom_kills"] = keyed(read(self.unified_dir + "/memory.events")).get("oom_kill")
         else:
@@ -735,7 +740,7 @@ class Cgroup:
         if peak is not None and peak.strip().isdigit():
             out["memory_peak"] = int(peak)
         pids = self._v1.get("pids")
-        if pids is None and self.mode is CgroupMode.V2:
+        if pids is None and self.kind == "v2":
             pids = self.unified_dir
         if pids is not None:
             out["pids_denied"] = keyed(read(pids + "/pids.events")).get("max")
@@ -744,7 +749,7 @@ class Cgroup:
     @property
     def oom_kill_count(self) -> int:
         """How many processes the OOM killer killed in this cgroup."""
-        if self.mode is CgroupMode.V2:
+        if self.kind == "v2":
             assert self.unified_dir is not None
             return v2.oom_kill_count(self._fs, self.unified_dir)
         mem = self._v1.get("memory")
@@ -905,7 +910,7 @@ class Cgroup:
 
     def __repr__(self) -> str:
         state = "closed" if self._removed else ("owned" if self._owned else "opened")
-        return f"<Cgroup {self.path} {self.mode.value} {state}>"
+        return f"<Cgroup {self.path} {self.kind} {state}>"
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
@@ -914,7 +919,7 @@ class Cgroup:
         from pycontain import _html
 
         state = "removed" if self._removed else ("owned" if self._owned else "opened")
-        rows: list[tuple[str, Any]] = [("path", self.path), ("mode", self.mode.value),
+        rows: list[tuple[str, Any]] = [("path", self.path), ("mode", self.kind),
                                        ("state", state)]
         if not self._removed:
             rows += _html.usage_rows(self)

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 
 from pycontain.errors import CgroupUnsupported
+
+# not `from typing import TYPE_CHECKING`: typing stays off the command lines' path
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = [
     "REAL_FS",

@@ -39,7 +39,7 @@ def describe_host(root: str = DEFAULT_ROOT) -> dict[str, Any]:
              "own_path": h.own_path}
         )  # fmt: skip
     out: dict[str, Any] = {
-        "mode": layout.mode.value,
+        "mode": layout.kind,
         "root": layout.root,
         "hierarchies": hierarchies,
         "controllers": sorted(

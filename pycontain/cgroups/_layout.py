@@ -8,7 +8,6 @@ support, and re-reading costs more than creating a cgroup.
 from __future__ import annotations
 
 import _thread
-import enum
 import os
 import posixpath
 
@@ -26,6 +25,12 @@ __all__ = [
     "resolve_path",
 ]
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .mode_enum import CgroupMode
+
 DEFAULT_ROOT = "/sys/fs/cgroup"
 
 #: Controllers a v1 cgroupfs mount can carry (the other mount options are not controllers).
@@ -37,16 +42,14 @@ V1_CONTROLLERS = frozenset(
 )  # fmt: skip
 
 
-class CgroupMode(enum.Enum):
-    """How the host mounts cgroups."""
+def __getattr__(name: str) -> Any:
+    # CgroupMode, an enum.Enum, is defined on first use (.mode_enum): the layout keeps the
+    # mode's value (CgroupLayout.kind), so a command line's create never imports enum
+    if name == "CgroupMode":
+        from .mode_enum import CgroupMode
 
-    #: Only v1 hierarchies.
-    V1 = "v1"
-    #: One cgroup2 hierarchy at the root.
-    V2 = "v2"
-    #: v1 hierarchies for the controllers plus a cgroup2 mount (usually ``unified``) for
-    #: process tracking; we use v2's cgroup.kill / cgroup.freeze / cgroup.events there.
-    HYBRID = "hybrid"
+        return CgroupMode
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Hierarchy(Record):
@@ -91,12 +94,21 @@ class Hierarchy(Record):
 class CgroupLayout(Record):
     """The result of :func:`detect`."""
 
-    mode: CgroupMode
+    #: How the host mounts cgroups, as :class:`CgroupMode`'s value: ``"v1"``, ``"v2"`` or
+    #: ``"hybrid"`` (:attr:`mode` is the enum).
+    kind: str
     root: str
     #: The cgroup2 hierarchy (the root on v2, usually ``<root>/unified`` on hybrid), or None.
     unified: Hierarchy | None
     #: The v1 hierarchies, in mount order.
     v1: tuple[Hierarchy, ...] = ()
+
+    @property
+    def mode(self) -> CgroupMode:
+        """How the host mounts cgroups."""
+        from .mode_enum import CgroupMode
+
+        return CgroupMode(self.kind)
 
     def hierarchy(self, controller: str) -> Hierarchy | None:
         """The v1 hierarchy carrying *controller* (or ``name=...``), or None."""
@@ -233,9 +245,9 @@ def layout_from(root: str, mountinfo: str | None, proc_cgroup: str | None) -> Cg
             first = next(iter(sorted(ctrls)))
             v1[point] = Hierarchy(point, 1, ctrls, _own_path(m.mount_root, own.get(first)))
     if unified is not None and unified.mount == root:
-        return CgroupLayout(CgroupMode.V2, root, unified, ())
+        return CgroupLayout("v2", root, unified, ())
     if v1:
-        mode = CgroupMode.HYBRID if unified is not None else CgroupMode.V1
+        mode = "hybrid" if unified is not None else "v1"
         return CgroupLayout(mode, root, unified, tuple(v1.values()))
     return _probe(root, own)
 
@@ -251,7 +263,7 @@ def _probe(root: str, own: dict[str, str]) -> CgroupLayout:
     # after controllers mean v1.
     if os.path.exists(root + "/cgroup.controllers"):
         h = Hierarchy(root, 2, _v2_controllers(root), _own_path("/", own.get("")))
-        return CgroupLayout(CgroupMode.V2, root, h, ())
+        return CgroupLayout("v2", root, h, ())
     v1: list[Hierarchy] = []
     unified = None
     try:
@@ -280,8 +292,8 @@ def _probe(root: str, own: dict[str, str]) -> CgroupLayout:
         )
     if not v1:
         assert unified is not None
-        return CgroupLayout(CgroupMode.V2, root, unified, ())
-    mode = CgroupMode.HYBRID if unified is not None else CgroupMode.V1
+        return CgroupLayout("v2", root, unified, ())
+    mode = "hybrid" if unified is not None else "v1"
     return CgroupLayout(mode, root, unified, tuple(v1))
 
 

@@ -7,10 +7,6 @@ whose errors are renamed the same way.
 
 from __future__ import annotations
 
-import json
-import warnings
-from collections.abc import Callable, Mapping
-
 from pycontain.cgroups._limits import (
     DeviceRule,
     HugepageLimit,
@@ -22,8 +18,11 @@ from pycontain.cgroups._limits import (
 )
 from pycontain.errors import ConfigError
 
+from ..lowlevel import jsontext
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
     from typing import Any, TypeVar
 
     T = TypeVar("T")
@@ -33,17 +32,25 @@ __all__ = ["resources_kwargs"]
 BASE = "linux.resources"
 
 
+def _is_mapping(value: object) -> bool:
+    # JSON objects are dicts: collections.abc (and collections) only for anything else
+    from collections.abc import Mapping
+
+    return isinstance(value, Mapping)
+
+
 def _obj(path: str, value: Any) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(path, f"expected an object, got {json.dumps(value)}")
-    return value
+    if not isinstance(value, dict) and not _is_mapping(value):
+        raise ConfigError(path, f"expected an object, got {jsontext.dumps(value)}")
+    obj: Mapping[str, Any] = value
+    return obj
 
 
 def _list(path: str, value: Any) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list | tuple):
-        raise ConfigError(path, f"expected an array, got {json.dumps(value)}")
+        raise ConfigError(path, f"expected an array, got {jsontext.dumps(value)}")
     return list(value)
 
 
@@ -56,7 +63,7 @@ def _int(path: str, value: Any, *, zero_unset: bool = False) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(path, f"expected an integer, got {json.dumps(value)}")
+        raise ConfigError(path, f"expected an integer, got {jsontext.dumps(value)}")
     if zero_unset and value == 0:
         return None
     return value
@@ -64,7 +71,7 @@ def _int(path: str, value: Any, *, zero_unset: bool = False) -> int | None:
 
 def _typed(path: str, value: Any, kind: type, words: str) -> Any:
     if value is not None and not isinstance(value, kind):
-        raise ConfigError(path, f"expected {words}, got {json.dumps(value)}")
+        raise ConfigError(path, f"expected {words}, got {jsontext.dumps(value)}")
     return value
 
 
@@ -117,13 +124,13 @@ def resources_kwargs(resources: Mapping[str, Any] | None) -> dict[str, Any]:
         kw["devices"] = _each(f"{BASE}.devices", r["devices"], _device)
     if r.get("rdma") is not None:
         kw["rdma"] = [
-            _rdma(f"{BASE}.rdma[{json.dumps(name)}]", name, item)
+            _rdma(f"{BASE}.rdma[{jsontext.dumps(name)}]", name, item)
             for name, item in _obj(f"{BASE}.rdma", r["rdma"]).items()
         ]
     if r.get("unified") is not None:
         unified = _obj(f"{BASE}.unified", r["unified"])
         for key, value in unified.items():
-            _str(f"{BASE}.unified[{json.dumps(key)}]", value)
+            _str(f"{BASE}.unified[{jsontext.dumps(key)}]", value)
         kw["unified"] = dict(unified)
     return kw
 
@@ -142,6 +149,8 @@ def _memory(m: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("kernel", "kernelTCP"):
         if _int(f"{p}.{key}", m.get(key), zero_unset=True) is not None:
             # runc does the same: kernel memory accounting has no separate limit any more.
+            import warnings
+
             warnings.warn(
                 f"{p}.{key}: kernel memory limits are not supported by recent kernels; ignored",
                 IgnoredResourceWarning,

@@ -7,12 +7,12 @@ nested objects; :func:`_omit` applies the same rule so the output matches runc's
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from pycontain.cgroups._fs import CgroupFS, read_keyed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 __all__ = ["v1_stats", "v2_stats"]

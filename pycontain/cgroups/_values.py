@@ -14,8 +14,6 @@ runtime spec; ``None`` means "leave as it is".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
 from pycontain._conv import to_tuple
 from pycontain.cgroups._limits import (
     DeviceRule,
@@ -35,7 +33,7 @@ from pycontain.lowlevel.record import Record, evolve, fields
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Mapping
     from typing import Any, Self
 
 __all__ = [
@@ -211,7 +209,7 @@ def _device_rules(value: Any) -> tuple[DeviceRule, ...] | None:
 
 
 def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
-    if isinstance(value, Mapping):
+    if callable(getattr(value, "items", None)):  # a mapping (not collections.abc's import)
         value = value.items()
     return tuple(sorted((str(k), str(v)) for k, v in value))
 

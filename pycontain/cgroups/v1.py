@@ -5,9 +5,7 @@ killing by signalling every member.
 from __future__ import annotations
 
 import errno
-import functools
 import os
-from collections.abc import Mapping
 
 from pycontain.cgroups._fs import (
     CgroupFS,
@@ -21,6 +19,11 @@ from pycontain.cgroups._fs import (
 from pycontain.cgroups._limits import DeviceRule, RdmaLimit
 from pycontain.cgroups._values import CONTROLLER_FIELDS, UNLIMITED, LimitValues
 from pycontain.errors import CgroupUnsupported
+
+# not `from typing import TYPE_CHECKING`: typing stays off the command lines' path
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = [
     "apply",
@@ -135,9 +138,18 @@ def rdma_line(limit: RdmaLimit) -> str:
     return " ".join(parts)
 
 
-@functools.lru_cache(maxsize=256)
+_V1_LINES: dict[DeviceRule, str] = {}
+
+
 def _v1_line(rule: DeviceRule) -> str:
-    return rule.v1_line()   # the same few rules for every container: format them once
+    # the same few rules for every container: format them once (a bounded cache; not
+    # functools.lru_cache, whose import a command line's create would pay)
+    line = _V1_LINES.get(rule)
+    if line is None:
+        if len(_V1_LINES) >= 256:
+            _V1_LINES.clear()
+        line = _V1_LINES[rule] = rule.v1_line()
+    return line
 
 
 def set_devices(fs: CgroupFS, d: str, r: LimitValues) -> None:

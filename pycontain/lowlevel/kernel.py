@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 import resource
-from collections.abc import Mapping
 from types import MappingProxyType
 
 from . import lib
+
+# not `from typing import TYPE_CHECKING`: typing stays off the command lines' path
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # -- namespaces ---------------------------------------------------------------------------
 

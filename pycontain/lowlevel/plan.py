@@ -8,12 +8,11 @@ runs it.  Nothing here runs in the child: the child is C only, from clone() to e
 
 from __future__ import annotations
 
-import enum
 import errno
 import os
 import struct
 
-from . import ffi, lib, steps
+from . import ffi, lib, sig, steps
 from .kernel import CAP_LAST_CAP, CLONE_NEWCGROUP, CLONE_NEWUSER, rlimit_name
 from .proc import in_initial_userns
 from .record import Record, evolve
@@ -23,6 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from typing import Any
 
+    from .stop_enum import Stop
+
 __all__ = [
     "PC_CREATE_DIR",
     "PC_CREATE_FILE",
@@ -31,6 +32,9 @@ __all__ = [
     "PC_ROOT_NONE",
     "PC_ROOT_PIVOT",
     "REPORT",
+    "STOP_IDMAP",
+    "STOP_MOUNTS",
+    "STOP_NAMESPACES",
     "CompiledPlan",
     "Plan",
     "PlanDevice",
@@ -48,34 +52,37 @@ __all__ = [
 ]
 
 
-class Stop(enum.IntEnum):
-    """Named points between clone and execve where the child can wait while the parent acts
-    (:meth:`CompiledPlan.spawn`'s ``at``, ``Container(on_stop=...)``).  The child stops only
-    at the points asked for; with none, there is no handshake at all.  In order:"""
-
-    #: The child is in the user namespace it made (if any) and has joined nothing: the
-    #: parent writes ``uid_map``/``gid_map`` and ``timens_offsets``.  The pid given is the
-    #: first child's: where a pid namespace is entered later by forking (a joined user
-    #: namespace), the container's process is a new one.
-    IDMAP = lib.PC_STOP_IDMAP
-    #: Every namespace of the container exists and the child is in all of them: joined
-    #: (``setns``), made by clone, or made after joining a user namespace, and a pid
-    #: namespace entered by forking.  Nothing is mounted, no hostname set, the root not
-    #: entered.  ``/proc/PID/ns/net`` is the container's network namespace: move an
-    #: interface in here.  The pid given is the container's own.
-    NAMESPACES = lib.PC_STOP_NAMESPACES
-    #: The container's mounts, devices, masked and read-only paths are made in its mount
-    #: namespace; the root is not entered yet (``pivot_root`` or ``chroot`` is next).  They
-    #: show at ``/proc/PID/root`` + the root's host path.  OCI ``createContainer`` hooks
-    #: run here.
-    MOUNTS = lib.PC_STOP_MOUNTS
+#: The stops' values, in the order the child reaches them (a :class:`Stop` equals its value).
+#: The command lines key ``at`` by these: :class:`Stop` itself, an :class:`enum.IntEnum`, is
+#: defined on first use (:mod:`.stop_enum`), so that a ``create`` never imports :mod:`enum`.
+STOP_IDMAP: int = lib.PC_STOP_IDMAP
+STOP_NAMESPACES: int = lib.PC_STOP_NAMESPACES
+STOP_MOUNTS: int = lib.PC_STOP_MOUNTS
+_STOPS = (STOP_IDMAP, STOP_NAMESPACES, STOP_MOUNTS)
 
 
-def stop_mask(stops: Iterable[Stop]) -> int:
+def __getattr__(name: str) -> Any:
+    if name == "Stop":
+        from .stop_enum import Stop
+
+        return Stop
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _stop(value: object) -> int:
+    """*value* as a stop's number: what ``Stop(value)`` accepts, without the enum."""
+    if type(value) is not bool and isinstance(value, int) and value in _STOPS:
+        return int(value)
+    from .stop_enum import Stop
+
+    return int(Stop(value))  # type: ignore[arg-type]  # raises its ValueError
+
+
+def stop_mask(stops: Iterable[Stop | int]) -> int:
     """The C plan's ``stops`` bits for *stops* (0: no handshake)."""
     mask = 0
     for st in stops:
-        mask |= 1 << Stop(st)
+        mask |= 1 << _stop(st)
     return mask
 
 
@@ -446,7 +453,8 @@ class CompiledPlan:
 
     def spawn(self, fds: Sequence[tuple[int, int]], *, cgroup_fd: int | None = None,
               cgroup_procs_fds: Sequence[int] = (),
-              at: Mapping[Stop, Callable[[int], None]] | None = None,
+              at: Mapping[Stop, Callable[[int], None]] | Mapping[int, Callable[[int], None]]
+              | None = None,
               start_fd: int | None = None, start_keep_fd: int | None = None,
               parent_pidfd: int | None = None, argv: Sequence[str] | None = None,
               env: Sequence[str] | None = None, cwd: str | None = None,
@@ -475,7 +483,7 @@ class CompiledPlan:
         *console_sock*: a connected unix socket; the child opens a pty beneath its root
         (``/dev/pts/ptmx``), sends the master on it, makes the slave its fds 0-2 and the
         controlling terminal of a new session, of *console_size* (rows, cols)."""
-        at = {Stop(k): fn for k, fn in at.items()} if at else {}
+        waits = {_stop(k): fn for k, fn in at.items()} if at else {}
         plan = self.plan
         keep: list[Any] = []
         p = ffi.new("struct pc_plan *", self.base[0])
@@ -568,10 +576,10 @@ class CompiledPlan:
                 if os.geteuid() != 0 or not in_initial_userns():
                     # only from inside its user namespace: the child joins, then forks
                     p.pidns_late = 1
-            if at:
+            if waits:
                 r_sync, w_sync = os.pipe2(os.O_CLOEXEC)
                 p.sync_fd = r_sync
-                p.stops = stop_mask(at)
+                p.stops = stop_mask(waits)
                 # without root we open /proc/PID files of a dumpable child only
                 p.stay_dumpable = int(os.geteuid() != 0)
             p.err_fd = w_err
@@ -591,7 +599,7 @@ class CompiledPlan:
                 os.close(w_sync)
             raise child_error(plan, -pid, lib.PC_STEP_CLONE, -1, "")
         pidfd = pidfd_out[0]
-        ahead = set(at)   # stops the child has not reported yet
+        ahead = set(waits)   # stops the child has not reported yet
         try:
             while True:
                 report = _read_report(r_err)
@@ -607,17 +615,15 @@ class CompiledPlan:
                         new_pidfd = os.pidfd_open(report[3])
                     except OSError:
                         # our child (CLONE_PARENT), not reaped: its pid can't be reused yet
-                        import signal
-
-                        os.kill(report[3], signal.SIGKILL)
+                        os.kill(report[3], sig.SIGKILL)
                         os.waitpid(report[3], 0)
                         raise
                     kill_and_reap(pidfd)
                     pid, pidfd = report[3], new_pidfd
                 elif kind == lib.PC_REPORT_SYNC:
-                    stop = Stop(report[3])
+                    stop = report[3]
                     ahead.discard(stop)
-                    at[stop](pid)
+                    waits[stop](pid)
                     os.write(w_sync, b"\0")
                     if not ahead:
                         os.close(w_sync)
@@ -721,10 +727,8 @@ def _read_report(fd: int) -> tuple[int, int, int, int, str] | None:
 
 def kill_and_reap(pidfd: int) -> None:
     """SIGKILL our child on *pidfd*, reap it and close the pidfd."""
-    import signal  # here: a start that goes well never loads it (its enums cost ~1 ms)
-
     try:
-        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        sig.pidfd_send_signal(pidfd, sig.SIGKILL)
     except ProcessLookupError:
         pass
     try:

@@ -14,9 +14,13 @@ The relay itself is the library's (:mod:`pycontain.terminal`).
 from __future__ import annotations
 
 import os
-import socket
 
 from .. import terminal
+
+# not `from typing import TYPE_CHECKING`: typing stays off the command lines' path
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
 
 __all__ = ["host_size", "pair", "receive_master", "relay", "set_size"]
 

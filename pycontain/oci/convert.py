@@ -6,15 +6,14 @@ it is unit-tested without privileges.
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import stat
-from collections.abc import Iterable
 
 from ..capnames import cap_mask
 from ..defaults import DEFAULT_DEVICES, DEFAULT_PATH, DEFAULT_SYMLINKS
 from ..errors import ConfigError
+from ..lowlevel import jsontext
 from ..lowlevel.inroot import read_in_root
 from ..lowlevel.kernel import (
     CAP_LAST_CAP,
@@ -52,6 +51,7 @@ from . import spec as S
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any
 
 
@@ -81,7 +81,7 @@ def resolve_root(spec: S.Spec, bundle: str) -> tuple[str, tuple[int, int]]:
     if (st.st_dev, st.st_ino) == (host.st_dev, host.st_ino):
         # a symlink to /, or a relative path climbing out of the bundle: the container
         # would run on the host's own files
-        raise ConfigError("root.path", f"{json.dumps(given)} resolves to \"/\", the host's "
+        raise ConfigError("root.path", f"{jsontext.dumps(given)} resolves to \"/\", the host's "
                           "root; refusing")
     return resolved, (st.st_dev, st.st_ino)
 

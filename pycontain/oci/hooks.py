@@ -4,17 +4,17 @@ namespaces join them there (no Python runs in the child)."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Sequence
 
 from .. import _log
 from ..errors import PycontainError
+from ..lowlevel import jsontext
 from . import spec as S
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
 
@@ -34,7 +34,7 @@ def state_json(cid: str, status: str, pid: int, bundle: str, annotations: dict[s
     from .spec.values import OCI_VERSION
     from .status import oci_document
 
-    return json.dumps(oci_document(oci_version=OCI_VERSION, id=cid, status=status, pid=pid,
+    return jsontext.dumps(oci_document(oci_version=OCI_VERSION, id=cid, status=status, pid=pid,
                                    bundle=bundle, annotations=annotations)).encode()
 
 
@@ -91,9 +91,9 @@ def _run_one(h: S.Hook, state: bytes, in_pid: int | None) -> None:
         fd_in, w_in = w_in, -1  # _talk closes it (the hook's EOF)
         tail = _talk(pidfd, fd_in, r_err, state, h.timeout)
         if tail is None:
-            import signal
+            from ..lowlevel import sig
 
-            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            sig.pidfd_send_signal(pidfd, sig.SIGKILL)
             os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
             raise HookError(f"timed out after {h.timeout} s")
         info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED)

@@ -39,16 +39,43 @@ def canonical_rfc3339(text: str) -> bool:
     return text[19] == "." and 1 <= len(frac) <= 6 and frac.isdigit() and frac[-1] != "0"
 
 
+_DIGITS = frozenset("0123456789")
+
+
+def _utc_shape(text: str) -> bool:
+    """*text* is ``YYYY-MM-DDTHH:MM:SS[.F]Z`` (ASCII digits, a fraction of 1-9 digits, ``T``
+    or ``t``, ``Z`` or ``z``): a form the pattern matches, its fields still to be checked."""
+    n = len(text)
+    if n < 20 or text[-1] not in "Zz" or text[10] not in "Tt":
+        return False
+    if text[4] != "-" or text[7] != "-" or text[13] != ":" or text[16] != ":":
+        return False
+    digits = text[0:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
+    if not _DIGITS.issuperset(digits):
+        return False
+    if n == 20:
+        return True
+    frac = text[20:-1]
+    return text[19] == "." and 1 <= len(frac) <= 9 and _DIGITS.issuperset(frac)
+
+
 def valid_rfc3339(text: str) -> bool:
     """*text* has the form :func:`parse_rfc3339` reads and its fields are in range (a date
     that exists, a time of day), checked without making a datetime."""
-    m = _pattern().fullmatch(text)
-    if m is None:
-        return False
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    if _utc_shape(text):  # what pycontain writes: read without re (~1 ms of an `exec`)
+        fields: tuple[str, ...] = (text[0:4], text[5:7], text[8:10], text[11:13], text[14:16],
+                                   text[17:19])
+        offset = 0
+    else:
+        m = _pattern().fullmatch(text)
+        if m is None:
+            return False
+        fields = m.groups()[:6]
+        offset = 0 if m.group(10) is None else int(m.group(10)) * 60 + int(m.group(11))
+    year, month, day, hour, minute, second = (int(g) for g in fields)
     if not (1 <= year and 1 <= month <= 12 and hour < 24 and minute < 60 and second < 60):
         return False
-    if m.group(10) is not None and int(m.group(10)) * 60 + int(m.group(11)) >= 24 * 60:
+    if offset >= 24 * 60:
         return False  # datetime's limit for an offset
     leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
     days = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]

@@ -10,13 +10,13 @@ not dumpable until execve, so a caller without root could not open its fds).
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from .. import _keeper, _log, userns
 from ..errors import CgroupNotDelegated, ConfigError, ContainerStateError, PycontainError
+from ..lowlevel import sig as _sig  # signal's calls without its enums
 from .rfc3339 import now_rfc3339
-from .state import ContainerState, Status
+from .state import ContainerState
 from .store import (
     Exists,
     NotFound,
@@ -30,7 +30,6 @@ from .store import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import signal
     import socket
     from collections.abc import Callable, Collection
     from typing import Any
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
     from ..cgroups import Cgroup, LimitValues
     from ..lowlevel.plan import Plan
     from . import spec as S
+    from .status_enum import Status
 
 # The config models, plan building and the C core are imported by the verbs that need
 # them: `state`, `list`, `kill` and a hook-less `start`/`delete` (what clients call most)
@@ -89,14 +89,23 @@ def _cgroup(st: ContainerState, *, owned: bool = False) -> Cgroup | None:
 
 
 def status(st: ContainerState) -> Status:
+    """The container's :class:`~pycontain.oci.status.Status`."""
+    from .status_enum import Status
+
+    return Status(status_text(st))
+
+
+def status_text(st: ContainerState) -> str:
+    """The container's status as its text (``"created"``, ...: equal to the
+    :class:`~pycontain.oci.status.Status` member), for checks that need no enum."""
     if not _alive(st):
-        return Status.STOPPED
+        return "stopped"
     if not st.started:
-        return Status.CREATED
+        return "created"
     cg = _cgroup(st)
     if cg is not None and _frozen(cg):
-        return Status.PAUSED
-    return Status.RUNNING
+        return "paused"
+    return "running"
 
 
 def _frozen(cg: Cgroup) -> bool:
@@ -109,9 +118,7 @@ def _frozen(cg: Cgroup) -> bool:
 def _refusal_of(err: OSError, plan: Plan, spec: S.Spec) -> ConfigError | None:
     """The child's refusal of a config (a mount target that leads into /proc, a root that
     changed since create resolved it) as the error naming its JSON path; None for others."""
-    import json
-
-    from ..lowlevel import lib
+    from ..lowlevel import jsontext, lib
     from ..mountpaths import container_path
 
     step, index = getattr(err, "step_id", None), getattr(err, "step_index", -1)
@@ -121,7 +128,7 @@ def _refusal_of(err: OSError, plan: Plan, spec: S.Spec) -> ConfigError | None:
         field = f"mounts[{found[-1]}].destination" if found else "mounts"
         return ConfigError(field, f"{target}: {getattr(err, 'hint', '') or err.strerror}")
     if step == lib.PC_STEP_ROOT_CHANGED and spec.root is not None:
-        return ConfigError("root.path", f"{json.dumps(spec.root.path)} leads to another "
+        return ConfigError("root.path", f"{jsontext.dumps(spec.root.path)} leads to another "
                            f"directory than {err.filename} that create resolved it to: refusing")
     return None
 
@@ -130,7 +137,7 @@ def _check_joinable(cg: Cgroup, path: str) -> None:
     """An existing cgroup (``linux.cgroupsPath``) is joined only while it holds no process
     and is not frozen (runc's rule): a process there is not the container's, yet the
     container's delete would kill it."""
-    import json
+    from ..lowlevel import jsontext
 
     try:
         busy = cg.pids(every_hierarchy=True)
@@ -143,7 +150,7 @@ def _check_joinable(cg: Cgroup, path: str) -> None:
         why = "is frozen"
     if why is not None:
         cg.close()
-        raise ConfigError("linux.cgroupsPath", f"the cgroup {json.dumps(path)} exists and "
+        raise ConfigError("linux.cgroupsPath", f"the cgroup {jsontext.dumps(path)} exists and "
                           f"{why}: a new container needs a new or an empty cgroup")
 
 
@@ -165,8 +172,6 @@ def _cgroup_all_ours(st: ContainerState) -> bool:
 def _signal_own(st: ContainerState, cg: Cgroup, sig: int) -> None:
     """*sig* to the processes of *cg* in the pid namespace of the container's init (none
     once the init is gone: the namespace died with it)."""
-    import signal
-
     try:
         init_ns = os.stat(f"/proc/{st.pid}/ns/pid").st_ino
     except OSError:
@@ -186,7 +191,7 @@ def _signal_own(st: ContainerState, cg: Cgroup, sig: int) -> None:
             # the pidfd pins the process whose namespace is read: a pid recycled after
             # the listing gets no signal
             if os.stat(f"/proc/{pid}/ns/pid").st_ino == init_ns:
-                signal.pidfd_send_signal(fd, sig)
+                _sig.pidfd_send_signal(fd, sig)
         except OSError:
             pass
         finally:
@@ -244,7 +249,7 @@ class Runtime:
         """What ``runc state`` prints (a :class:`~pycontain.oci.state.RuncState`, as JSON);
         ``list`` gives the *owner*."""
         st = self.load(cid)
-        return st.runc_json(status(st), owner)
+        return st.runc_json(status_text(st), owner)
 
     # -- create / start ----------------------------------------------------------------------
 
@@ -261,13 +266,12 @@ class Runtime:
         cfg_path = os.path.join(bundle, "config.json")
         if not os.path.exists(cfg_path):
             raise ConfigError("--bundle", f"no config.json in {bundle}")
-        import json
-
+        from ..lowlevel import jsontext
         from . import spec as S
 
         with open(cfg_path) as f:
             try:
-                raw = json.load(f)
+                raw = jsontext.load(f)
             except ValueError as err:
                 raise ConfigError("config.json", f"not valid JSON: {err}") from None
         spec = S.load_spec(raw)
@@ -293,7 +297,13 @@ class Runtime:
                 console_fd: int | Callable[[], int] | None = None) -> int:
         from ..cgroups import ALL_CONTROLLERS, Cgroup
         from ..hints import add_hint
-        from ..lowlevel.plan import CompiledPlan, Stop, kill_and_reap
+        from ..lowlevel.plan import (
+            STOP_IDMAP,
+            STOP_MOUNTS,
+            STOP_NAMESPACES,
+            CompiledPlan,
+            kill_and_reap,
+        )
         from . import convert, detached, hooks
         from . import spec as S
 
@@ -389,9 +399,9 @@ class Runtime:
             # container's own then); createContainer hooks once the mounts are made
             annotations = dict(spec.annotations)
             hk = spec.hooks or S.Hooks()
-            at: dict[Stop, Callable[[int], None]] = {}
+            at: dict[int, Callable[[int], None]] = {}  # by Stop's values (no enum import)
             if linux.uid_mappings or linux.gid_mappings or linux.time_offsets:
-                at[Stop.IDMAP] = lambda pid: _write_maps(pid, linux)
+                at[STOP_IDMAP] = lambda pid: _write_maps(pid, linux)
 
             def create_runtime(pid: int) -> None:
                 state = hooks.state_json(cid, "creating", pid, bundle, annotations)
@@ -403,9 +413,9 @@ class Runtime:
                 hooks.run_hooks(hk.create_container, "createContainer", state, in_pid=pid)
 
             if hk.create_runtime:
-                at[Stop.NAMESPACES] = create_runtime
+                at[STOP_NAMESPACES] = create_runtime
             if hk.create_container:
-                at[Stop.MOUNTS] = create_container
+                at[STOP_MOUNTS] = create_container
 
             fifo = os.path.join(self.store.dir(cid), "exec.fifo")
             os.mkfifo(fifo, 0o600)
@@ -481,11 +491,9 @@ class Runtime:
                 os.close(csock)
 
     def start(self, cid: str) -> None:
-        import signal
-
         with self.store.locked(cid):
             st = self.load(cid)
-            stat = status(st)
+            stat = status_text(st)
             if stat != "created":
                 raise ContainerStateError(f"cannot start a container that is {stat} (it must be created)")
             hk = self._hooks(st)
@@ -503,7 +511,7 @@ class Runtime:
                                     in_pid=st.pid)
                 except hooks.HookError:
                     # the spec: stop the container and go on with delete (lifecycle step 9)
-                    self._kill_all(st, signal.SIGKILL)
+                    self._kill_all(st, _sig.SIGKILL)
                     _wait_gone(st)
                     self._destroy(cid, st)
                     raise
@@ -531,8 +539,10 @@ class Runtime:
             save_kept(self.store, cid, st)  # so that it tells "running" from "created" too
             # started is also "exec.fifo gone" (_load_entry): the C front end's start only
             # removes it; one left behind by a failed unlink changes nothing, started is saved
-            with contextlib.suppress(OSError):
+            try:
                 os.unlink(os.path.join(self.store.dir(cid), "exec.fifo"))
+            except OSError:
+                pass
             if hk is not None and hk.poststart:
                 from . import hooks
 
@@ -549,8 +559,6 @@ class Runtime:
     # -- signals, delete -----------------------------------------------------------------
 
     def kill(self, cid: str, sig: int, *, all_: bool = False) -> None:
-        import signal
-
         with self.store.locked(cid, shared=True):
             st = self.load(cid)
             if not _alive(st):
@@ -572,20 +580,18 @@ class Runtime:
             try:
                 if _start_time(st.pid) != st.start_time:
                     raise ContainerStateError("container not running")
-                signal.pidfd_send_signal(pidfd, sig)
+                _sig.pidfd_send_signal(pidfd, sig)
             finally:
                 os.close(pidfd)
 
     def _kill_all(self, st: ContainerState, sig: int) -> None:
-        import signal
-
         cg = _cgroup(st)
         if cg is not None and not _cgroup_all_ours(st):
             _signal_own(st, cg, sig)
             return
         if cg is not None:
             try:
-                cg.kill(sig, wait=None if sig != signal.SIGKILL else 5.0)
+                cg.kill(sig, wait=None if sig != _sig.SIGKILL else 5.0)
                 return
             except OSError:
                 pass
@@ -654,9 +660,7 @@ class Runtime:
         return st
 
     def _delete(self, cid: str, st: ContainerState, force: bool) -> None:
-        import signal
-
-        stat = status(st)
+        stat = status_text(st)
         if stat != "stopped":
             if not force:
                 raise ContainerStateError(f"cannot delete container {cid} that is {stat} (use --force)")
@@ -666,7 +670,7 @@ class Runtime:
                     cg.thaw()
                 except OSError:
                     pass
-            self._kill_all(st, signal.SIGKILL)
+            self._kill_all(st, _sig.SIGKILL)
             _wait_gone(st)
         self._destroy(cid, st)
 
@@ -724,7 +728,7 @@ class Runtime:
 
         with self.store.locked(cid, shared=True):
             st = self.load(cid)
-            stat = status(st)
+            stat = status_text(st)
             if stat not in ("running", "created"):
                 raise ContainerStateError(f"cannot exec in a {stat} container")
             pid = st.pid
@@ -830,7 +834,7 @@ class Runtime:
     def resume(self, cid: str) -> None:
         with self.store.locked(cid):
             st, cg = self._running_cgroup(cid)
-            if status(st) is not Status.PAUSED:
+            if status_text(st) != "paused":
                 raise ContainerStateError("container not paused")
             cg.thaw()
 
@@ -1010,27 +1014,22 @@ def _wait_gone(st: ContainerState, timeout: float = 5.0) -> None:
         time.sleep(0.005)
 
 
-def forwarded_signals() -> tuple[signal.Signals, ...]:
-    """What a foreground ``run`` or ``exec`` passes on to its process (a function: the
-    :mod:`signal` module's import, its enums, is not a ``create``'s to pay)."""
-    import signal
-
-    return (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-            signal.SIGUSR2)
+def forwarded_signals() -> tuple[int, ...]:
+    """What a foreground ``run`` or ``exec`` passes on to its process."""
+    return (_sig.SIGINT, _sig.SIGTERM, _sig.SIGHUP, _sig.SIGQUIT, _sig.SIGUSR1,
+            _sig.SIGUSR2)
 
 
 def _wait_forwarding(pidfd: int) -> int:
     """Wait for a child, forwarding the usual termination signals to it."""
-    import signal
-
     def forward(signum: int, _frame: object) -> None:
         try:
-            signal.pidfd_send_signal(pidfd, signum)
+            _sig.pidfd_send_signal(pidfd, signum)
         except ProcessLookupError:
             pass
 
     for s in forwarded_signals():
-        signal.signal(s, forward)
+        _sig.set_handler(s, forward)
     info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
     os.close(pidfd)
     assert info is not None

@@ -18,7 +18,6 @@ and how they are locked is :mod:`pycontain.store`'s business.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import MappingProxyType
 
 from pycontain._lazy import loader
@@ -31,12 +30,15 @@ from pycontain.oci.rfc3339 import (
 )
 from pycontain.store import json_field
 
-from .status import Status, runc_document
+from .status import runc_document
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import datetime
+    from collections.abc import Mapping
     from typing import Any, NamedTuple, Self
+
+    from .status_enum import Status
 else:
     from pycontain._typing import NamedTuple
 
@@ -98,17 +100,17 @@ class ContainerState(NamedTuple):
 
         return RuncState(
             oci_version=self.oci_version, id=self.id,
-            pid=0 if status is Status.STOPPED else self.pid, status=status,
+            pid=0 if status == "stopped" else self.pid, status=status,
             bundle=self.bundle, rootfs=self.rootfs, created=self.created,
             annotations=self.annotations, owner=owner,
         )
 
-    def runc_json(self, status: Status, owner: str = "") -> dict[str, Any]:
+    def runc_json(self, status: Status | str, owner: str = "") -> dict[str, Any]:
         """The JSON of :meth:`runc_state` without making the typed object (what the light
         verbs print)."""
         return runc_document(
             oci_version=self.oci_version, id=self.id,
-            pid=0 if status is Status.STOPPED else self.pid, status=status,
+            pid=0 if status == "stopped" else self.pid, status=status,
             bundle=self.bundle, rootfs=self.rootfs, created=_created_text(_held(self)),
             annotations=self.annotations, owner=owner,
         )
@@ -200,9 +202,11 @@ setattr(ContainerState, "created", property(_created, doc="when the container wa
 
 
 # the typed documents (attrs): loaded on first use
-__getattr__ = loader(__name__, dict.fromkeys(
-    ("State", "RuncState", "load_state", "dump_state", "load_runc_state", "dump_runc_state",
-     "runc_state_json"), "pycontain.oci.state_models"))
+# (and Status, an enum, which the command lines' verbs do not need)
+__getattr__ = loader(__name__, {
+    **dict.fromkeys(("State", "RuncState", "load_state", "dump_state", "load_runc_state",
+                     "dump_runc_state", "runc_state_json"), "pycontain.oci.state_models"),
+    "Status": "pycontain.oci.status_enum"})
 
 
 if TYPE_CHECKING:

@@ -4,28 +4,30 @@ light record (:mod:`pycontain.oci.state`) and the typed models
 
 from __future__ import annotations
 
-import enum
-import json
-from collections.abc import Mapping
-
 from pycontain.oci.rfc3339 import format_rfc3339
+
+from ..lowlevel import jsontext
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import datetime
+    from collections.abc import Mapping
     from typing import Any
+
+    from .status_enum import Status
 
 __all__ = ["Status", "oci_document", "runc_document", "runc_json_text"]
 
 
-class Status(enum.StrEnum):
-    """A container's status; ``paused`` is runc's addition to the four of the spec."""
+def __getattr__(name: str) -> Any:
+    # Status, an enum.StrEnum, is defined on first use (.status_enum): a command line's
+    # create, exec or run compares the plain texts, which equal its members, and never
+    # imports enum
+    if name == "Status":
+        from .status_enum import Status
 
-    CREATING = "creating"
-    CREATED = "created"
-    RUNNING = "running"
-    STOPPED = "stopped"
-    PAUSED = "paused"
+        return Status
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def oci_document(*, oci_version: str, id: str, status: str, pid: int | None, bundle: str,
@@ -41,7 +43,7 @@ def oci_document(*, oci_version: str, id: str, status: str, pid: int | None, bun
     return out
 
 
-def runc_document(*, oci_version: str, id: str, pid: int, status: Status, bundle: str,
+def runc_document(*, oci_version: str, id: str, pid: int, status: Status | str, bundle: str,
                   rootfs: str, created: datetime.datetime | str, annotations: Mapping[str, str],
                   owner: str) -> dict[str, Any]:
     """The JSON object ``runc state`` prints, in runc's order (``annotations`` only when there
@@ -59,7 +61,7 @@ def runc_document(*, oci_version: str, id: str, pid: int, status: Status, bundle
 def runc_json_text(doc: Mapping[str, Any]) -> str:
     """The text ``runc state`` prints for *doc*: two-space indents, no final newline, and
     ``<``, ``>``, ``&`` escaped as Go's encoder does."""
-    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    text = jsontext.dumps(doc, indent=2, ensure_ascii=False)
     for char, escape in (
         ("<", "\\u003c"),
         (">", "\\u003e"),

@@ -9,15 +9,20 @@ poststop hooks) when the entry's own state is damaged or gone.  ``create`` write
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import json
 import os
-from collections.abc import Iterator
 
 from pycontain.errors import ConfigError
 from pycontain.oci.state import ContainerState
 from pycontain.store import Exists, NotFound, Store, atomic_write, read_json_object
+
+from ..lowlevel import jsontext
+from ..lowlevel.genctx import contextmanager
+
+# not `from typing import TYPE_CHECKING`: typing stays off the command lines' path
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["DEFAULT_ROOT", "Exists", "NotFound", "container_store", "default_root",
            "kept_exists", "kept_locked", "load_kept", "remove_kept", "save_kept"]
@@ -71,7 +76,7 @@ def save_kept(store: Store[ContainerState], cid: str, st: ContainerState) -> Non
     hooks = st.config.get("hooks")
     poststop = hooks.get("poststop") if isinstance(hooks, dict) else None
     record = st._replace(config={"hooks": {"poststop": poststop}} if poststop else {})
-    data = json.dumps(record.to_json(), separators=(",", ":")).encode()
+    data = jsontext.dumps(record.to_json(), separators=(",", ":")).encode()
     path = _kept_path(store, cid)
     for attempt in range(3):
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
@@ -101,13 +106,17 @@ def load_kept(store: Store[ContainerState], cid: str) -> ContainerState | None:
 def remove_kept(store: Store[ContainerState], cid: str) -> None:
     """Remove *cid*'s cleanup record, and the records' directory once it is empty."""
     path = _kept_path(store, cid)
-    with contextlib.suppress(FileNotFoundError):
+    try:
         os.unlink(path)
-    with contextlib.suppress(OSError):  # ENOTEMPTY: other containers' records
+    except FileNotFoundError:
+        pass
+    try:
         os.rmdir(os.path.dirname(path))
+    except OSError:  # ENOTEMPTY: other containers' records
+        pass
 
 
-@contextlib.contextmanager
+@contextmanager
 def kept_locked(store: Store[ContainerState], cid: str) -> Iterator[bool]:
     """Hold *cid*'s cleanup record locked (exclusively) for the block, for a container whose
     entry is gone; yields whether the record (still) exists.  Two deletes of it take turns,

@@ -4,17 +4,17 @@ object (:mod:`.compile`) and the reader of a profile file in Docker's format
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ConfigError
+from ..lowlevel import jsontext
 
 
 def quote(value: object, limit: int | None = None) -> str:
     """*value* as JSON (its repr where it is no JSON), cut to *limit* characters."""
     try:
-        text = json.dumps(value)
+        text = jsontext.dumps(value)
     except (TypeError, ValueError):
         text = repr(value)
     if limit is not None and len(text) > limit:

@@ -5,7 +5,11 @@ small interpreter that runs a filter over one ``struct seccomp_data`` (for tests
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+# not `from typing import TYPE_CHECKING`: typing stays off the command lines' path
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 # struct sock_filter { __u16 code; __u8 jt; __u8 jf; __u32 k; } in host byte order
 _INSN = struct.Struct("=HBBI")

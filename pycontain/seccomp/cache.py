@@ -24,16 +24,14 @@ and one that does not match is compiled again.  A hit costs one ``open``.
 from __future__ import annotations
 
 import _thread
-import collections
-import contextlib
-import json
 import os
-from collections.abc import Mapping
 
+from ..lowlevel import jsontext
 from .filter import CompiledFilter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 __all__ = ["MEMORY_SIZE", "clear_cache", "compile_profile", "default_filter", "directory",
@@ -44,7 +42,8 @@ DISK_ENTRIES = 256  # files kept; the oldest go when a write finds more
 _MAGIC = b"pycontain-seccomp 1\n"
 _SUFFIX = ".bpf"
 
-_memory: collections.OrderedDict[str, CompiledFilter] = collections.OrderedDict()
+# least recently used first (a dict keeps its order; collections' import is a create's to spare)
+_memory: dict[str, CompiledFilter] = {}
 _lock = _thread.allocate_lock()   # threading.Lock, without threading's import
 #: bounding set -> the default profile's filter (see default_filter)
 _defaults: dict[frozenset[str], CompiledFilter] = {}
@@ -70,7 +69,7 @@ def compile_profile(profile: Mapping[str, Any] | Any, *, path: str = "linux.secc
     """
     data = profile_json(profile)
     try:
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        text = jsontext.dumps(data, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError):
         text = None  # not JSON data: the compiler names the bad value
     if text is not None:
@@ -134,15 +133,16 @@ def clear_cache(*, disk: bool = False) -> None:
 def profile_json(profile: Mapping[str, Any] | Any) -> Any:
     """The JSON object of a profile given as a dict or as a
     :class:`pycontain.oci.spec.Seccomp` model (anything else is handed on as it is)."""
-    if isinstance(profile, Mapping) or not hasattr(profile, "default_action"):
+    if isinstance(profile, dict) or not hasattr(profile, "default_action"):
         return profile
-    out: dict[str, Any] = {"defaultAction": profile.default_action}
-    if profile.default_errno_ret is not None:
-        out["defaultErrnoRet"] = profile.default_errno_ret
-    out["architectures"] = list(profile.architectures)
-    out["flags"] = list(profile.flags)
+    model: Any = profile  # a Seccomp model (a mapping has no default_action)
+    out: dict[str, Any] = {"defaultAction": model.default_action}
+    if model.default_errno_ret is not None:
+        out["defaultErrnoRet"] = model.default_errno_ret
+    out["architectures"] = list(model.architectures)
+    out["flags"] = list(model.flags)
     out["syscalls"] = []
-    for sc in profile.syscalls:
+    for sc in model.syscalls:
         d: dict[str, Any] = {"names": list(sc.names), "action": sc.action}
         if sc.errno_ret is not None:
             d["errnoRet"] = sc.errno_ret
@@ -173,9 +173,9 @@ def directory() -> str:
 
 def _lookup(digest: str) -> CompiledFilter | None:
     with _lock:
-        hit = _memory.get(digest)
+        hit = _memory.pop(digest, None)
         if hit is not None:
-            _memory.move_to_end(digest)
+            _memory[digest] = hit  # now the most recently used
             return hit
     path = _disk_path(digest)
     hit = _read(path) if path else None
@@ -193,10 +193,10 @@ def _store(digest: str, compiled: CompiledFilter) -> None:
 
 def _remember(digest: str, compiled: CompiledFilter) -> None:
     with _lock:
+        _memory.pop(digest, None)
         _memory[digest] = compiled
-        _memory.move_to_end(digest)
         while len(_memory) > MEMORY_SIZE:
-            _memory.popitem(last=False)
+            del _memory[next(iter(_memory))]
 
 
 def _disk_path(digest: str) -> str | None:
@@ -294,12 +294,12 @@ def _sha256(data: bytes) -> str:
     ``hashlib`` loads OpenSSL's bindings first, about 2.5 ms of every ``create``."""
     global _SHA256
     if _SHA256 is None:
-        import importlib
-
         for name in ("_sha256", "_sha2"):  # Python 3.11; 3.12 and later
-            with contextlib.suppress(ImportError):
-                _SHA256 = importlib.import_module(name).sha256
+            try:
+                _SHA256 = __import__(name).sha256
                 break
+            except ImportError:
+                pass
         else:
             import hashlib
 
@@ -315,7 +315,7 @@ def _encode(compiled: CompiledFilter) -> bytes:
     head = {"flags": compiled.flags, "notify": compiled.notify,
             "unknown": list(compiled.unknown_syscalls), "size": len(compiled.bpf),
             "sha256": _sha256(compiled.bpf)}
-    return _MAGIC + json.dumps(head).encode() + b"\n" + compiled.bpf
+    return _MAGIC + jsontext.dumps(head).encode() + b"\n" + compiled.bpf
 
 
 def _decode(data: bytes) -> CompiledFilter | None:
@@ -323,7 +323,7 @@ def _decode(data: bytes) -> CompiledFilter | None:
         return None
     head_text, nl, program = data[len(_MAGIC):].partition(b"\n")
     try:
-        head = json.loads(head_text) if nl else None
+        head = jsontext.loads(head_text) if nl else None
         if not isinstance(head, dict):
             return None
         if (len(program) != head["size"] or len(program) % 8

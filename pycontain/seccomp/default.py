@@ -20,14 +20,16 @@ from __future__ import annotations
 import os
 import platform
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ..defaults import DEFAULT_CAPABILITIES
 from ..errors import ConfigError
 from ..lowlevel.kernel import CAPABILITIES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
 
 ENOSYS = 38
 EPERM = 1

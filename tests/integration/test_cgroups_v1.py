@@ -345,7 +345,7 @@ def pure_v1(monkeypatch: pytest.MonkeyPatch) -> str:
     """
     layout = detect()
     key = layout.root + "#v1"
-    monkeypatch.setitem(_layout._cache, key, evolve(layout, mode=CgroupMode.V1, unified=None))
+    monkeypatch.setitem(_layout._cache, key, evolve(layout, kind="v1", unified=None))
     return key
 
 

@@ -56,13 +56,14 @@ class Log:
         if not self.path:
             return
         import datetime
-        import json
+
+        from ...lowlevel import jsontext
 
         now = datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
         if self.fmt == "json":
-            line = json.dumps({"level": level, "msg": msg, "time": now})
+            line = jsontext.dumps({"level": level, "msg": msg, "time": now})
         else:
-            line = f'time="{now}" level={level} msg={json.dumps(msg)}'
+            line = f'time="{now}" level={level} msg={jsontext.dumps(msg)}'
         try:
             with open(self.path, "a") as f:
                 f.write(line + "\n")

@@ -35,7 +35,7 @@ def main(opts: Options, args: list[str], log: Log) -> int:
     import threading
     import time
 
-    from pycontain.oci.runtime import _cgroup, status
+    from pycontain.oci.runtime import _cgroup, status_text
 
     rt = runtime(opts, log)
     interval = duration(a.interval)
@@ -77,7 +77,7 @@ def main(opts: Options, args: list[str], log: Log) -> int:
             deadline = time.monotonic() + interval
             while time.monotonic() < deadline:
                 time.sleep(min(0.2, interval))
-                if status(rt.load(a.id)) == "stopped":
+                if status_text(rt.load(a.id)) == "stopped":
                     return 0
     finally:
         stop.set()

@@ -35,9 +35,9 @@ def main(opts: Options, args: list[str], log: Log) -> int:
     rt = runtime(opts, log)
     st = rt.load(a.id)
     if a.ignore_paused:
-        from pycontain.oci.runtime import status
+        from pycontain.oci.runtime import status_text
 
-        if status(st) == "paused":
+        if status_text(st) == "paused":
             # runc starts the process in the frozen cgroup, where it waits for `resume`
             raise UsageError("--ignore-paused: pycontain cannot exec into a paused container; "
                              "resume it first")

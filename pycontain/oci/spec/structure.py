@@ -18,8 +18,6 @@ loaded it): a one-shot ``pycontain-runc create`` pays for neither, nor for cattr
 
 from __future__ import annotations
 
-import enum
-import json
 import os
 import sys
 
@@ -27,11 +25,13 @@ from pycontain.errors import ConfigError
 from pycontain.lowlevel.record import MISSING, Record
 from pycontain.oci.rfc3339 import format_rfc3339, parse_rfc3339
 
+from ...lowlevel import jsontext
 from .fields import METADATA, IntRange, json_key
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import datetime
+    import enum
     from collections.abc import Callable, Mapping
     from typing import IO, Any, TypeAlias
 
@@ -64,7 +64,7 @@ def _join(path: list[str]) -> str:
 
 def _show(value: object) -> str:
     try:
-        text = json.dumps(value)
+        text = jsontext.dumps(value)
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -275,7 +275,7 @@ def _hook_for(t: Any) -> _Hook:
         return _structure_datetime
     if t is _ANY:
         return _structure_any
-    if isinstance(t, type) and issubclass(t, enum.Enum):
+    if _is_enum_class(t):
         return _structure_enum
     if _is_class(t):
         return _structure_class
@@ -311,7 +311,7 @@ def _structure_mapping(value: object, t: Any) -> dict[str, Any]:
         try:
             out[key] = _structure(item, value_type)
         except _Invalid as err:
-            raise err.at(f"[{json.dumps(key)}]") from None
+            raise err.at(f"[{jsontext.dumps(key)}]") from None
     return out
 
 
@@ -319,7 +319,7 @@ def _structure_enum(value: object, t: type[enum.Enum]) -> enum.Enum:
     try:
         return t(value)
     except ValueError:
-        choices = ", ".join(json.dumps(m.value) for m in t)
+        choices = ", ".join(jsontext.dumps(m.value) for m in t)
         raise _Invalid(f"expected one of {choices}, got {_show(value)}") from None
 
 
@@ -358,7 +358,7 @@ def _unstructure(value: Any) -> Any:
     cl = type(value)
     if cl is str or cl is int or cl is bool or value is None:
         return value
-    if isinstance(value, enum.Enum):
+    if _is_enum(value):
         return value.value
     if isinstance(value, (tuple, list)):
         return [_unstructure(v) for v in value]
@@ -379,6 +379,17 @@ def _is_mapping(value: object) -> bool:
     from collections.abc import Mapping
 
     return isinstance(value, Mapping)
+
+
+def _is_enum_class(t: object) -> bool:
+    # no class is an Enum while enum is not loaded: the config models have none, and the
+    # command lines' path never imports it for them
+    enum = sys.modules.get("enum")
+    return enum is not None and isinstance(t, type) and issubclass(t, enum.Enum)
+
+
+def _is_enum(value: object) -> bool:
+    return _is_enum_class(type(value))
 
 
 def _unstructure_class(obj: Any, slots: tuple[_Slot, ...]) -> dict[str, Any]:
@@ -423,8 +434,12 @@ def read_json(source: str | os.PathLike[str] | IO[str] | Mapping[str, Any]) -> o
         with open(name, encoding="utf-8") as f:
             text = f.read()
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
+        return jsontext.loads(text)
+    except ValueError as err:  # json's own JSONDecodeError (jsontext leaves errors to json)
+        import json
+
+        if not isinstance(err, json.JSONDecodeError):
+            raise
         raise ConfigError(
             str(name), f"not valid JSON: {err.msg} (line {err.lineno} column {err.colno})"
         ) from None
