@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pycontain._lazy import loader
 from pycontain.cgroups._cgroup import ALL_CONTROLLERS, Cgroup, CgroupStats, remove_empty_parents
-from pycontain.cgroups._events import OomEvents
-from pycontain.cgroups._host import describe_host
 from pycontain.cgroups._layout import (
     CgroupLayout,
     Hierarchy,
@@ -43,6 +41,8 @@ from pycontain.cgroups._values import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pycontain.cgroups._events import OomEvents
+    from pycontain.cgroups._host import describe_host
     from pycontain.cgroups._resources import Resources
     from pycontain.cgroups.mode_enum import CgroupMode
 
@@ -79,5 +79,7 @@ __all__ = [
     "with_default_devices",
 ]
 
-# first use: Resources (attrs) and CgroupMode (an enum: the layout keeps its value)
-__getattr__ = loader(__name__, {"Resources": "_resources", "CgroupMode": "mode_enum"})
+# first use: Resources (attrs), CgroupMode (an enum: the layout keeps its value), and what
+# a container's create does not need
+__getattr__ = loader(__name__, {"Resources": "_resources", "CgroupMode": "mode_enum",
+                                "OomEvents": "_events", "describe_host": "_host"})

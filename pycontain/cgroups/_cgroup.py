@@ -10,7 +10,7 @@ import os
 import posixpath
 
 from pycontain import _keeper
-from pycontain.cgroups import _events, _stats, v1, v2
+from pycontain.cgroups import v1, v2
 from pycontain.cgroups._fs import (
     REAL_FS,
     CgroupFS,
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from threading import Event
     from typing import Any, Self, TypedDict
 
+    from pycontain.cgroups import _events
     from pycontain.cgroups._resources import Resources
     from pycontain.cgroups.mode_enum import CgroupMode
 else:
@@ -640,6 +641,8 @@ class Cgroup:
         cpuset, memory, pids, blkio, hugetlb; omitted/zero values as runc's encoder leaves
         them).
         """
+        from pycontain.cgroups import _stats
+
         self._check_open()
         if self.kind == "v2":
             assert self.unified_dir is not None
@@ -653,6 +656,8 @@ class Cgroup:
         least every 0.1 s), when the cgroup is removed, or on ``close()`` (it is a context
         manager too).  Any other error reading the count is raised from the iterator.
         """
+        from pycontain.cgroups import _events
+
         self._check_open()
         if self.kind == "v2":
             assert self.unified_dir is not None

@@ -46,7 +46,6 @@ from ..lowlevel.plan import (
 )
 from ..mountopts import DEVICE_KINDS, parse_options
 from ..mountpaths import container_path, proc_mount_refusal, resolve_in_root
-from ..sysctl import check_sysctls
 from . import spec as S
 
 TYPE_CHECKING = False
@@ -440,7 +439,10 @@ def build_plan(spec: S.Spec, bundle: str) -> Plan:
     create, join = namespaces(spec)
     if "mnt" in join:
         root_id = None  # the path is resolved in that namespace, which may see another tree
-    check_sysctls(dict(linux.sysctl), create, join)
+    if linux.sysctl:
+        from ..sysctl import check_sysctls
+
+        check_sysctls(dict(linux.sysctl), create, join)
     # Without a mount namespace the process stays on the runtime's root, as with runc: no
     # mount, device or pivot may touch the host's mount table.
     own_mounts = "mnt" in create or "mnt" in join

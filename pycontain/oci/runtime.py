@@ -234,6 +234,16 @@ class Runtime:
 
         return S.load_spec(st.config)
 
+    def process_of(self, st: ContainerState) -> S.OciProcess | None:
+        """The container's ``process`` (what ``exec`` starts from), read alone: the whole
+        config was checked at ``create``, and ``exec`` needs none of the rest of it."""
+        raw = st.config.get("process")
+        if raw is None:
+            return None
+        from . import spec as S
+
+        return S.load_process(raw)
+
     def _hooks(self, st: ContainerState) -> Any:
         """The container's hooks (a ``spec.Hooks``), or None when its config has none.  Only
         the config's ``hooks`` are read: whatever else is wrong in it, they still run."""
@@ -296,7 +306,6 @@ class Runtime:
                 inherited_fds: Collection[int] | None = None,
                 console_fd: int | Callable[[], int] | None = None) -> int:
         from ..cgroups import ALL_CONTROLLERS, Cgroup
-        from ..hints import add_hint
         from ..lowlevel.plan import (
             STOP_IDMAP,
             STOP_MOUNTS,
@@ -304,7 +313,7 @@ class Runtime:
             CompiledPlan,
             kill_and_reap,
         )
-        from . import convert, detached, hooks
+        from . import convert, detached
         from . import spec as S
 
         linux = spec.linux or S.Linux()
@@ -404,11 +413,15 @@ class Runtime:
                 at[STOP_IDMAP] = lambda pid: _write_maps(pid, linux)
 
             def create_runtime(pid: int) -> None:
+                from . import hooks
+
                 state = hooks.state_json(cid, "creating", pid, bundle, annotations)
                 hooks.run_hooks(hk.create_runtime, "createRuntime", state)
 
             def create_container(pid: int) -> None:
                 # runc's moment: the container's mounts are made, pivot_root is next
+                from . import hooks
+
                 state = hooks.state_json(cid, "creating", pid, bundle, annotations)
                 hooks.run_hooks(hk.create_container, "createContainer", state, in_pid=pid)
 
@@ -435,6 +448,8 @@ class Runtime:
                     fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds, at=at,
                     start_fd=r_start, console_sock=csock if csock >= 0 else None)
             except OSError as err:
+                from ..hints import add_hint
+
                 add_hint(err, plan)
                 refused = _refusal_of(err, plan, spec)
                 if refused is not None:

@@ -41,7 +41,7 @@ def main(opts: Options, args: list[str], log: Log) -> int:
             # runc starts the process in the frozen cgroup, where it waits for `resume`
             raise UsageError("--ignore-paused: pycontain cannot exec into a paused container; "
                              "resume it first")
-    proc = _process(a, None if a.process else rt.spec_of(st).process)
+    proc = _process(a, None if a.process else rt.process_of(st))
     return int(rt.exec(a.id, proc, console_socket=a.console_socket, pid_file=a.pid_file,
                        detach=a.detach, preserve_fds=a.preserve_fds,
                        inherited_fds=_inherited()))
