@@ -63,6 +63,12 @@ def build_rootfs(d: Path) -> Path:
     return make_busybox_rootfs(d)
 
 
+def _podman_runtime() -> str:
+    """The OCI runtime podman's rows use: runc where it is installed (crun refuses a host with
+    cgroup v1 controllers and a cgroup2 mount, as this one), else crun."""
+    return shutil.which("runc") or shutil.which("crun") or "runc"
+
+
 class PodmanRows:
     """podman with its state in a temporary directory (and /run, /var/lib parts on tmpfs
     in our mount namespace)."""
@@ -107,7 +113,7 @@ static_dir = "{tmp}/root/libpod"
 lock_type = "file"
 events_logger = "file"
 cgroup_manager = "cgroupfs"
-runtime = "{shutil.which("crun") or shutil.which("runc") or "runc"}"
+runtime = "{_podman_runtime()}"
 """)
         self.env = {**os.environ, "CONTAINERS_CONF": str(conf)}
         self.base = ["podman", "--root", str(tmp / "root"), "--runroot", str(tmp / "runroot"),
