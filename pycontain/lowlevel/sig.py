@@ -11,29 +11,20 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from signal import (
-        SIGHUP,
-        SIGINT,
-        SIGKILL,
-        SIGQUIT,
-        SIGTERM,
-        SIGUSR1,
-        SIGUSR2,
-        pidfd_send_signal,
-    )
-    from signal import signal as set_handler
+    import signal as _impl  # the type checker knows _signal by the module that wraps it
 else:
-    from _signal import (
-        SIGHUP,
-        SIGINT,
-        SIGKILL,
-        SIGQUIT,
-        SIGTERM,
-        SIGUSR1,
-        SIGUSR2,
-        pidfd_send_signal,
-    )
-    from _signal import signal as set_handler
+    import _signal as _impl
 
 __all__ = ["SIGHUP", "SIGINT", "SIGKILL", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2",
            "pidfd_send_signal", "set_handler"]
+
+SIGHUP: int = _impl.SIGHUP
+SIGINT: int = _impl.SIGINT
+SIGKILL: int = _impl.SIGKILL
+SIGQUIT: int = _impl.SIGQUIT
+SIGTERM: int = _impl.SIGTERM
+SIGUSR1: int = _impl.SIGUSR1
+SIGUSR2: int = _impl.SIGUSR2
+pidfd_send_signal = _impl.pidfd_send_signal
+#: :func:`signal.signal`
+set_handler = _impl.signal

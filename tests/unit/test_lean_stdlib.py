@@ -204,17 +204,23 @@ def test_the_enums_are_defined_on_first_use() -> None:
         plan.stop_mask([7])
 
 
+def _fresh(probe: str) -> str:
+    """What *probe* prints in a new interpreter started as the front end starts one
+    (``python -I -S``, this test's ``sys.path``)."""
+    r = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path[:0] = "
+                        f"{sys.path!r}\n" + probe], capture_output=True, text=True, timeout=60,
+                       check=False)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
 def test_a_fresh_interpreter_defines_none_of_them_for_the_verbs() -> None:
     probe = ("import sys\n"
              "import pycontain.oci.runtime, pycontain.cgroups, pycontain.lowlevel.plan\n"
              "import pycontain.oci.spec, pycontain.oci.convert, pycontain.seccomp.cache\n"
              "import pycontain.cli.runc.create, pycontain.cli.runc.exec, pycontain.cli.runc.run\n"
              "print(' '.join(sorted(sys.modules)))")
-    r = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path[:0] = "
-                        f"{sys.path!r}\n" + probe], capture_output=True, text=True, timeout=60,
-                       check=False)
-    assert r.returncode == 0, r.stderr
-    mods = set(r.stdout.split())
+    mods = set(_fresh(probe).split())
     assert "pycontain.oci.runtime" in mods
     assert not {"json", "re", "enum", "contextlib", "functools", "collections", "signal",
                 "typing", "attrs"} & mods
@@ -231,10 +237,6 @@ def test_jsontext_errors_in_a_fresh_interpreter_are_jsons() -> None:
              "    except ValueError as err:\n"
              "        print(type(err).__name__, err)\n"
              "    del sys.modules['json'], sys.modules['json.decoder']\n")
-    r = subprocess.run([sys.executable, "-I", "-S", "-c", f"import sys; sys.path[:0] = "
-                        f"{sys.path!r}\n" + probe], capture_output=True, text=True, timeout=60,
-                       check=False)
-    assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
+    lines = _fresh(probe).splitlines()
     assert len(lines) == 5 and all(ln.startswith("JSONDecodeError ") for ln in lines), lines
     assert lines[0] == "JSONDecodeError Expecting ',' delimiter: line 1 column 8 (char 7)"
