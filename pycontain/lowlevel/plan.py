@@ -12,7 +12,7 @@ import errno
 import os
 import struct
 
-from . import ffi, lib, sig, steps
+from . import ffi, lib, sig
 from .kernel import CAP_LAST_CAP, CLONE_NEWCGROUP, CLONE_NEWUSER, rlimit_name
 from .proc import in_initial_userns
 from .record import Record, evolve
@@ -222,6 +222,8 @@ class Plan(Record):
 
     def describe_step(self, step: int, index: int) -> str:
         """Words for a failed step, with the object it was working on when known."""
+        from . import steps  # the words of a failure: a start that goes well never needs them
+
         words = steps.STEPS.get(step, f"step {step}")
         if step in (lib.PC_STEP_MOUNT, lib.PC_STEP_MOUNT_TARGET, lib.PC_STEP_MOUNT_REMOUNT,
                     lib.PC_STEP_MOUNT_PROPAGATION, lib.PC_STEP_MOUNT_PROC) \
@@ -698,6 +700,8 @@ def make_link(net: PlanNet, pid: int) -> None:
     finally:
         os.close(fd)
     if r < 0:
+        from . import steps
+
         err = OSError(-r, os.strerror(-r), net.host_ifname)
         err.add_note(f"while {steps.STEPS[lib.PC_STEP_NET_VETH]}")
         err.step = steps.STEPS[lib.PC_STEP_NET_VETH]  # type: ignore[attr-defined]

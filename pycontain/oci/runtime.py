@@ -744,7 +744,6 @@ class Runtime:
         """Run ``proc`` inside the running container; returns its exit status, or 0 when
         detached.  A terminal without *console_socket* is relayed to our own stdio, as
         runc's ``exec -t`` does in the foreground (:mod:`.console`)."""
-        from ..hints import add_hint
         from ..lowlevel.kernel import CLONE_NEWUSER, joins_of
         from ..lowlevel.plan import CompiledPlan, Plan
         from . import convert
@@ -807,6 +806,8 @@ class Runtime:
                     fds, cgroup_fd=v2fd, cgroup_procs_fds=procs_fds,
                     console_sock=csock if csock >= 0 else None)
             except OSError as err:
+                from ..hints import add_hint
+
                 add_hint(err, plan)
                 raise
             finally:

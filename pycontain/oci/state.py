@@ -30,8 +30,6 @@ from pycontain.oci.rfc3339 import (
 )
 from pycontain.store import json_field
 
-from .status import runc_document
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import datetime
@@ -108,6 +106,8 @@ class ContainerState(NamedTuple):
     def runc_json(self, status: Status | str, owner: str = "") -> dict[str, Any]:
         """The JSON of :meth:`runc_state` without making the typed object (what the light
         verbs print)."""
+        from .status import runc_document  # the verbs that print a state: not create's
+
         return runc_document(
             oci_version=self.oci_version, id=self.id,
             pid=0 if status == "stopped" else self.pid, status=status,
