@@ -9,7 +9,6 @@ networks that no container uses.
 from __future__ import annotations
 
 import argparse
-import json
 
 #: the library's field -> the option that sets it (``run``, ``pod create``)
 OPTION_OF = {"network": "--net", "ports": "--publish", "ip": "--ip", "ip6": "--ip6",
@@ -78,6 +77,8 @@ def _ls(args: argparse.Namespace) -> int:
 
     nets = N.list_networks()
     if args.json:
+        import json
+
         print(json.dumps([attach.inspect(n) for n in nets], indent=2))
         return 0
     rows = [("NAME", "SUBNET", "GATEWAY", "BRIDGE", "CONTAINERS")]
@@ -102,6 +103,8 @@ def _inspect(args: argparse.Namespace) -> int:
             out.append(attach.inspect(N.network_store().load(name)))
         except (NotFound, ConfigError):
             raise ConfigError("NAME", f"no such network {name!r}") from None
+    import json
+
     print(json.dumps(out, indent=2))
     return 0
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _keeper
 from ..errors import ConfigError, ContainerError, ContainerStateError
+from ..lowlevel import jsontext
 from ..lowlevel.record import evolve
 from ..store import NotFound, Store
 from . import health
@@ -603,16 +604,14 @@ class Engine:
                *, when_ns: int | None = None, **attrs_: str) -> None:
         """Append one event to the journal: one line, one write to an O_APPEND file, so
         writers in several processes never interleave within a line."""
-        import json
-
         ns = time.time_ns() if when_ns is None else when_ns
         attributes = {"name": name, **attrs_}
         if spec is not None and spec.image:
             attributes["image"] = spec.image
-        line = json.dumps({"Type": "container", "Action": action, "status": action,
-                           "id": cid, "Actor": {"ID": cid, "Attributes": attributes},
-                           "time": ns // 1_000_000_000, "timeNano": ns},
-                          separators=(",", ":")) + "\n"
+        line = jsontext.dumps({"Type": "container", "Action": action, "status": action,
+                               "id": cid, "Actor": {"ID": cid, "Attributes": attributes},
+                               "time": ns // 1_000_000_000, "timeNano": ns},
+                              separators=(",", ":")) + "\n"
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         fd = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
                      0o600)
@@ -655,8 +654,6 @@ class Engine:
         """Events in time order (Docker's shape): ``create``, ``start``, ``stop``,
         ``kill``, ``destroy`` from the journal, ``die``, ``oom`` and ``restart`` from the
         monitors' journals.  With *follow*, new ones as they come, until *until_ns*."""
-        import json
-
         seen: set[tuple[str, str, int]] = set()
         offset = 0
         while True:
@@ -669,7 +666,7 @@ class Engine:
                     offset += cut
                     for line in data[:cut].splitlines():
                         with contextlib.suppress(ValueError):
-                            batch.append(json.loads(line))
+                            batch.append(jsontext.loads(line))
             except FileNotFoundError:
                 pass
             batch += self._ends()

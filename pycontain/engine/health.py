@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import signal
 import sys
@@ -27,6 +26,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, ContainerStateError
+from ..lowlevel import jsontext
 from ..store import atomic_write
 from . import monitor as mon
 
@@ -66,7 +66,7 @@ def _rfc3339(ns: int) -> str:
 def _read(run_dir: str) -> dict[str, Any]:
     try:
         with open(os.path.join(run_dir, RECORD), "rb") as f:
-            data = json.loads(f.read())
+            data = jsontext.loads(f.read())
     except (FileNotFoundError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -238,7 +238,7 @@ def run_check(engine: Engine, ref: str, *, scheduled: bool = False) -> dict[str,
         new = {"run": st.started_at, "Status": status, "FailingStreak": streak,
                "Log": [*old.get("Log", []), entry][-MAX_LOG:]}
         atomic_write(os.path.join(run_dir, RECORD),
-                     json.dumps(new, separators=(",", ":")).encode(), durable=False)
+                     jsontext.dumps(new, separators=(",", ":")).encode(), durable=False)
     if status != old.get("Status"):
         engine._event(f"health_status: {status}", rec.id, rec.name, rec.spec)
     return {k: new[k] for k in ("Status", "FailingStreak", "Log")}
