@@ -22,7 +22,7 @@ _EXPORTS = {
     "Mount": ".rootfs",
     "Device": ".rootfs",
     "Container": ".container",
-    "ContainerResult": ".container",
+    "ContainerResult": "._result",
     "PIPE": ".container",
     "DEVNULL": ".container",
     "STDOUT": ".container",
@@ -80,9 +80,10 @@ __all__ = [
 if TYPE_CHECKING:
     from typing import Any
 
+    from ._result import ContainerResult
     from .api import run, run_async
     from .cgroups import Cgroup, Resources
-    from .container import DEVNULL, PIPE, STDOUT, Container, ContainerResult
+    from .container import DEVNULL, PIPE, STDOUT, Container
     from .credentials import Capabilities, User
     from .errors import ConfigError, PycontainError
     from .lowlevel.plan import Stop

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .container import Container, ContainerResult
+from .container import Container
 from .defaults import DEFAULT_HOSTNAME
+
+if TYPE_CHECKING:
+    from ._result import ContainerResult
 
 
 def run(args: Sequence[str], *, rootfs: Any = None, namespaces: Any = None, cgroup: Any = True,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
@@ -28,31 +27,23 @@ from .rootfs import RootFS
 if TYPE_CHECKING:
     import socket
 
-PIPE = subprocess.PIPE
-DEVNULL = subprocess.DEVNULL
-STDOUT = subprocess.STDOUT
+    from ._result import ContainerResult
+
+#: :mod:`subprocess`'s own values (``tests/unit/test_lean_stdlib.py`` checks them), so that
+#: callers pass either module's names
+PIPE = -1
+DEVNULL = -3
+STDOUT = -2
 
 
-class ContainerResult(subprocess.CompletedProcess):  # type: ignore[type-arg]
-    """:class:`subprocess.CompletedProcess` plus what the cgroup saw."""
+def __getattr__(name: str) -> Any:
+    # ContainerResult derives from subprocess.CompletedProcess: defined (with subprocess's
+    # import, about 2 ms) on first use, which a `pycontain run -d` never makes
+    if name == "ContainerResult":
+        from ._result import ContainerResult
 
-    oom_killed: bool = False
-
-    def __repr__(self) -> str:
-        text = super().__repr__()
-        if self.oom_killed:
-            text = text[:-1] + ", oom_killed=True)"
-        return text
-
-    def _repr_html_(self) -> str:
-        from . import _html
-
-        def out(v: Any) -> str | None:
-            return None if v is None else f"{len(v)} {'chars' if isinstance(v, str) else 'bytes'}"
-        return _html.table("pycontain.ContainerResult", [
-            ("args", " ".join(self.args)[:120]), ("returncode", self.returncode),
-            ("oom killed", "yes" if self.oom_killed else None),
-            ("stdout", out(self.stdout)), ("stderr", out(self.stderr))])
+        return ContainerResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _user(value: str | int | User | tuple[int, int] | None) -> User | None:
@@ -882,6 +873,8 @@ class Container:
                              "errors=\"replace\" keeps it readable")
                 raise
         assert proc.returncode is not None
+        from ._result import ContainerResult
+
         result = ContainerResult(list(args), proc.returncode, res_out, res_err)
         result.oom_killed = proc.oom_killed
         if check:
@@ -928,12 +921,16 @@ class Container:
             out, err = await asyncio.wait_for(p.communicate(input), timeout)
         except TimeoutError:
             p.process.close()
+            import subprocess
+
             raise subprocess.TimeoutExpired(list(args), timeout or 0) from None
         if decode:
             enc, errs = encoding or "utf-8", errors or "strict"
             out = out.decode(enc, errs) if out is not None else None
             err = err.decode(enc, errs) if err is not None else None
         assert p.returncode is not None
+        from ._result import ContainerResult
+
         result = ContainerResult(list(args), p.returncode, out, err)
         result.oom_killed = p.oom_killed
         if check:

@@ -55,8 +55,9 @@ from .pod_state import (
 )
 
 if TYPE_CHECKING:
+    from ._result import ContainerResult
     from .cgroups import Cgroup, Resources
-    from .container import Container, ContainerResult
+    from .container import Container
     from .process import Process
 
 __all__ = ["CGROUP_PARENT", "SHAREABLE", "STATE_DIR", "STOP_GRACE", "Pod", "PodState",

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import select
-import selectors
-import signal
-import subprocess
 import threading
 import time
 import warnings
@@ -17,6 +14,7 @@ from typing import IO, Any, Self
 
 from . import _keeper, _log
 from .errors import CgroupUnsupported
+from .lowlevel import sig as _sig  # signal's calls without its enums
 
 _PIPE_BUF = select.PIPE_BUF
 
@@ -268,7 +266,7 @@ class Process:
                 pass  # gone, or a joined cgroup without a memory hierarchy: nothing counted
             if self._owns_cgroup:
                 _remover.submit(cg)
-        elif self.returncode == -signal.SIGKILL:
+        elif self.returncode == -_sig.SIGKILL:
             self.oom_killed = False
         if self._on_exit is not None:
             self._on_exit(self)
@@ -289,6 +287,8 @@ class Process:
             try:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
+                    import subprocess
+
                     raise subprocess.TimeoutExpired(self.args, timeout or 0)
                 p = select.poll()
                 p.register(fd, select.POLLIN)
@@ -348,17 +348,17 @@ class Process:
             if self.returncode is not None or self._pidfd < 0:
                 return
             try:
-                signal.pidfd_send_signal(self._pidfd, sig)
+                _sig.pidfd_send_signal(self._pidfd, sig)
             except ProcessLookupError:
                 pass
 
     def terminate(self) -> None:
-        self.send_signal(signal.SIGTERM)
+        self.send_signal(_sig.SIGTERM)
 
     def kill(self) -> None:
         """SIGKILL the process and, when it has a cgroup, everything in it."""
         with self._lock:  # not while another thread hands the cgroup over for removal
-            self.send_signal(signal.SIGKILL)
+            self.send_signal(_sig.SIGKILL)
             if self.cgroup is not None and self._owns_cgroup and self.returncode is None:
                 try:
                     self.cgroup.kill(wait=None)
@@ -380,6 +380,8 @@ class Process:
     def communicate(self, input: bytes | None = None,
                     timeout: float | None = None) -> tuple[bytes | None, bytes | None]:
         """Send ``input``, read stdout/stderr to EOF, wait; like Popen.communicate."""
+        import selectors  # here: a container that is only waited for never loads it
+
         deadline = None if timeout is None else time.monotonic() + timeout
         if self._comm_input is None and input is not None:
             self._comm_input = memoryview(input).tobytes()
@@ -399,6 +401,8 @@ class Process:
             while sel.get_map():
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
+                    import subprocess
+
                     raise subprocess.TimeoutExpired(self.args, timeout or 0,
                                                     output=self._joined(self.stdout),
                                                     stderr=self._joined(self.stderr))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 from typing import Any
 
 
@@ -147,8 +146,6 @@ def main(args: argparse.Namespace) -> int:
         from pycontain.cli.detach import run_detached
 
         return run_detached(args, cmd, image)
-    import subprocess  # the foreground's timeout only: run -d does not pay its import
-
     for opt, given in (("--restart", args.restart != "no"),
                        ("--log-driver", args.log_driver != "json-file"),
                        ("--log-opt", bool(args.log_opt)), ("--init", args.init),
@@ -305,10 +302,15 @@ def main(args: argparse.Namespace) -> int:
                 raise _net_option(err) from None
             try:
                 rc = _relay_terminal(proc, args) if args.tty else _wait(proc, args.timeout)
-            except subprocess.TimeoutExpired:
-                proc.close()
+            except Exception as err:
                 import sys
 
+                # --timeout: subprocess's TimeoutExpired, raised where subprocess is imported
+                # (a run without a timeout never loads it)
+                sub = sys.modules.get("subprocess")
+                if sub is None or not isinstance(err, sub.TimeoutExpired):
+                    raise
+                proc.close()
                 print(f"pycontain run: timed out after {args.timeout:g} seconds; container killed", file=sys.stderr)
                 return 124
         code: int = rc if rc >= 0 else 128 - rc
@@ -320,8 +322,11 @@ def main(args: argparse.Namespace) -> int:
             held.release(process_holder())
 
 
-#: what a foreground run passes on to its container: the first one, then SIGKILL
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+def _forwarded() -> tuple[int, ...]:
+    """What a foreground run passes on to its container."""
+    from pycontain.lowlevel import sig
+
+    return (sig.SIGINT, sig.SIGTERM, sig.SIGHUP, sig.SIGQUIT)
 
 
 def _check_tty(args: argparse.Namespace) -> None:
@@ -336,16 +341,18 @@ def _check_tty(args: argparse.Namespace) -> None:
 
 
 def _wait(proc: Any, timeout: float | None) -> int:
-    """Wait for *proc*, passing on the signals we get."""
+    """Wait for *proc*, passing on the signals we get: the first one, then SIGKILL."""
+    from pycontain.lowlevel import sig
+
     forwarded = {"n": 0}
 
     def forward(signum: int, _frame: object) -> None:
         # first signal goes to the container; a second one kills it
         forwarded["n"] += 1
-        proc.send_signal(signum if forwarded["n"] == 1 else signal.SIGKILL)
+        proc.send_signal(signum if forwarded["n"] == 1 else sig.SIGKILL)
 
-    for s in _FORWARDED:
-        signal.signal(s, forward)
+    for s in _forwarded():
+        sig.set_handler(s, forward)
     return int(proc.wait(timeout))
 
 
@@ -356,7 +363,7 @@ def _relay_terminal(proc: Any, args: argparse.Namespace) -> int:
     from pycontain import terminal
 
     if not terminal.proxy(proc.pidfd, proc.master_fd, stdin=args.interactive,
-                          forwarded=_FORWARDED, escalate=True, timeout=args.timeout):
+                          forwarded=_forwarded(), escalate=True, timeout=args.timeout):
         raise subprocess.TimeoutExpired(proc.args, args.timeout or 0)
     return int(proc.wait())
 

@@ -16,11 +16,11 @@ As in Docker, ``inspect`` shows the values given, a file's replaced by its JSON.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from pycontain.errors import ConfigError
+from pycontain.lowlevel import jsontext
 from pycontain.lowlevel.record import Record
 
 from ._gobool import GO_BOOLS
@@ -93,7 +93,7 @@ def parse(values: Sequence[str], seccomp_flag: str | None = None) -> SecurityOpt
                 profile, source = _read(value), value
                 seccomp[value] = "profile"
                 # Docker's client sends the file's content, and inspect shows that
-                shown = "seccomp=" + json.dumps(profile, separators=(",", ":"))
+                shown = "seccomp=" + jsontext.dumps(profile, separators=(",", ":"))
         elif key == "no-new-privileges":
             if value not in GO_BOOLS:
                 raise ConfigError(FLAG, f"{opt!r}: no-new-privileges is true or false")

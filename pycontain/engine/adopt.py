@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 
 from .._ffi import lib  # prctl: loaded here, the forked children only call it
 from ..errors import ContainerError
+from ..lowlevel import sig
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -97,7 +97,7 @@ def _monitor(exe_fd: int, argv: Sequence[str], creator: Callable[[], NoReturn],
                   dict(env))
     except BaseException as err:  # noqa: BLE001 - told to the caller, who raises it
         if pid > 0:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, sig.SIGKILL)
         line = f"pycontain-monitor: {err}\n".encode()
         os.write(2 if placed else ready_w, line)   # fd 2 is the ready pipe once placed
         os._exit(1)
@@ -109,10 +109,10 @@ def _creator(creator: Callable[[], NoReturn], env: Mapping[str, str],
     """The creator: set up as the monitor sets up its regular one (stdio on the pipes, the
     report on fd 3, the creator's environment, killed with the monitor), then *creator*."""
     parent = os.getppid()
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(_PR_SET_PDEATHSIG, sig.SIGKILL)
     if os.getppid() != parent:
         os._exit(1)   # the monitor-to-be is gone already
-    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+    sig.pthread_sigmask(sig.SIG_SETMASK, ())
     os.environ.clear()
     os.environ.update(env)
     os.environ["PYCONTAIN_MONITOR_SYNC"] = "3"

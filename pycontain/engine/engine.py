@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _keeper
 from ..errors import ConfigError, ContainerError, ContainerStateError
 from ..lowlevel import jsontext
+from ..lowlevel import sig as _sig  # signal's calls without its enums
 from ..lowlevel.record import evolve
 from ..store import NotFound, Store
 from . import health
@@ -144,7 +144,7 @@ class Engine:
 
     def create(self, spec: ContainerSpec, *, name: str | None = None, restart: str = "no",
                log: mon.LogConfig | None = None, auto_remove: bool = False,
-               stop_signal: int | str = signal.SIGTERM, stop_timeout: int = 10) -> str:
+               stop_signal: int | str = _sig.SIGTERM, stop_timeout: int = 10) -> str:
         """Record a new container (status ``created``) and return its id.  Everything is
         checked here, the container included (one error naming the field at fault)."""
         if not isinstance(spec, ContainerSpec):
@@ -409,7 +409,7 @@ class Engine:
             handle.stop(rec.stop_timeout if timeout is None else timeout)
         self._kill_orphans(rec)
 
-    def kill(self, ref: str, sig: int | str = signal.SIGKILL) -> None:
+    def kill(self, ref: str, sig: int | str = _sig.SIGKILL) -> None:
         """Send *sig* to the container's main process (ContainerStateError if it does not
         run).  A kill is a user's stop: no restart policy applies after it."""
         cid = self.resolve(ref)
@@ -431,7 +431,7 @@ class Engine:
             return
         try:
             if handle.running():  # still the monitor's child, not a reused pid
-                signal.pidfd_send_signal(fd, num)
+                _sig.pidfd_send_signal(fd, num)
         except ProcessLookupError:
             pass
         finally:
@@ -585,7 +585,7 @@ class Engine:
             if console is not None:
                 # a hangup or a kill of ours reaches the program
                 terminal.attach(pidfd, console, stdin=stdin, forwarded=(
-                    signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT))
+                    _sig.SIGINT, _sig.SIGTERM, _sig.SIGHUP, _sig.SIGQUIT))
             info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
         finally:
             os.close(pidfd)
@@ -872,6 +872,8 @@ def _read_text(path: str) -> str:
 
 def _inspect(rec: ContainerRecord, st: mon.MonitorStatus | None, log_path: str
              ) -> dict[str, Any]:
+    import signal  # the stop signal's name
+
     policy = mon.RestartPolicy.parse(rec.restart)
     status = "created" if st is None or not rec.started else st.status
     if status not in ("created", "running", "restarting", "exited", "dead"):

@@ -20,13 +20,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import signal
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, ContainerStateError
-from ..lowlevel import jsontext
+from ..lowlevel import jsontext, sig
 from ..store import atomic_write
 from . import monitor as mon
 
@@ -145,7 +144,7 @@ def _exec_check(engine: Engine, rec: ContainerRecord, st: mon.MonitorStatus,
             if left <= 0:
                 timed_out = True
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
+                    os.killpg(pid, sig.SIGKILL)
                 break
             ready, _, _ = select.select(watch, [], [], left)
             if r in ready or pidfd in ready:

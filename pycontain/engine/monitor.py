@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import struct
 import sys
 import time
@@ -20,10 +19,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, Self
 
 from ..errors import ConfigError, ContainerError, ContainerStateError
+from ..lowlevel import sig
 from ..lowlevel.record import Record, evolve
 from ..store import read_json_object
 
 if TYPE_CHECKING:
+    import signal
+
     from .logs import LogReader
 
 __all__ = ["Attachment", "HealthProbe", "LogConfig", "MonitorHandle", "MonitorStatus",
@@ -160,10 +162,10 @@ def _signal_number(value: int | str | signal.Signals) -> int:
             value = int(name)
         else:
             name = name if name.startswith("SIG") else "SIG" + name
-            try:
-                return int(signal.Signals[name])
-            except KeyError:
-                raise ConfigError("stop_signal", f"no such signal: {value!r}") from None
+            number = sig.by_name(name)
+            if number is None:
+                raise ConfigError("stop_signal", f"no such signal: {value!r}")
+            return number
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= int(value) <= 64:
         raise ConfigError("stop_signal", f"expected a signal 1 to 64, not {value!r}")
     return int(value)
@@ -252,13 +254,13 @@ class MonitorHandle:
         if not _alive(pid):
             return self.status()
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, sig.SIGTERM)
         try:
             return self.wait(timeout)
         except TimeoutError:
             if _alive(pid):
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGUSR1)  # the monitor: SIGKILL to the container
+                    os.kill(pid, sig.SIGUSR1)  # the monitor: SIGKILL to the container
             return self.wait(10)
 
     def attach(self) -> Attachment:
@@ -337,7 +339,7 @@ class Attachment:
 
 
 def start(state_dir: str, creator_argv: Sequence[str], *, log: LogConfig | None = None,
-          restart: str | RestartPolicy = "no", stop_signal: int | str = signal.SIGTERM,
+          restart: str | RestartPolicy = "no", stop_signal: int | str = sig.SIGTERM,
           stop_timeout: int = 10, oom_file: str | None = None,
           env: Mapping[str, str] | None = None, cwd: str | None = None,
           stdin: bool = False, health: HealthProbe | None = None,

@@ -8,11 +8,11 @@ the record alone, with nothing of the process that ran ``pycontain run -d``.
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Sequence
 from typing import Any, Self
 
 from ..errors import ConfigError
+from ..lowlevel import jsontext, sig
 from ..lowlevel.record import Record, evolve, fields
 from ..store import json_field
 from .healthcheck import Healthcheck
@@ -33,15 +33,13 @@ def _strs(v: Any) -> tuple[str, ...]:
 
 def _json_text(v: Any) -> str | None:
     """A JSON object (or its text) as canonical text: hashable, as a spec must be."""
-    import json
-
     if v is None:
         return None
     try:
-        data = json.loads(v) if isinstance(v, str) else v
+        data = jsontext.loads(v) if isinstance(v, str) else v
         if not isinstance(data, dict):
             raise TypeError
-        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return jsontext.dumps(data, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError):
         raise ConfigError("seccomp_profile", "expected a JSON object (an OCI linux.seccomp "
                           "object)") from None
@@ -230,11 +228,9 @@ class ContainerSpec(Record):
                           network_aliases=self.network_aliases, name=name)
         seccomp: dict[str, Any] = {"seccomp": "default" if self.seccomp == "default" else None}
         if self.seccomp_profile is not None:
-            import json
-
             from ..seccomp import compile_profile
 
-            f = compile_profile(json.loads(self.seccomp_profile), path="seccomp_profile")
+            f = compile_profile(jsontext.loads(self.seccomp_profile), path="seccomp_profile")
             seccomp = {"seccomp": f.bpf, "seccomp_flags": f.flags}
         return Container(
             rootfs=rootfs, namespaces=Namespaces(create=names), hostname=hostname,
@@ -249,9 +245,7 @@ class ContainerSpec(Record):
         if self.healthcheck is not None:
             d["healthcheck"] = self.healthcheck.to_json()
         if self.seccomp_profile is not None:
-            import json
-
-            d["seccomp_profile"] = json.loads(self.seccomp_profile)
+            d["seccomp_profile"] = jsontext.loads(self.seccomp_profile)
         return d
 
     @classmethod
@@ -277,7 +271,7 @@ class ContainerRecord(Record):
     log_max_files: int = 5
     log_compress: bool = False
     auto_remove: bool = False
-    stop_signal: int = int(signal.SIGTERM)
+    stop_signal: int = sig.SIGTERM
     stop_timeout: int = 10
     cgroup: str = ""
     started: bool = False

@@ -16,7 +16,7 @@ else:
     import _signal as _impl
 
 __all__ = ["SIGHUP", "SIGINT", "SIGKILL", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2",
-           "pidfd_send_signal", "set_handler"]
+           "SIG_SETMASK", "by_name", "pidfd_send_signal", "pthread_sigmask", "set_handler"]
 
 SIGHUP: int = _impl.SIGHUP
 SIGINT: int = _impl.SIGINT
@@ -25,6 +25,17 @@ SIGQUIT: int = _impl.SIGQUIT
 SIGTERM: int = _impl.SIGTERM
 SIGUSR1: int = _impl.SIGUSR1
 SIGUSR2: int = _impl.SIGUSR2
+SIG_SETMASK: int = _impl.SIG_SETMASK
 pidfd_send_signal = _impl.pidfd_send_signal
+pthread_sigmask = _impl.pthread_sigmask
 #: :func:`signal.signal`
 set_handler = _impl.signal
+
+
+def by_name(name: str) -> int | None:
+    """The number of the signal called *name* (``"SIGTERM"``, upper case), as
+    ``signal.Signals[name]`` gives it; None where no signal has that name."""
+    if not name.startswith("SIG") or name.startswith("SIG_"):  # SIG_DFL, SIG_BLOCK...
+        return None
+    value = getattr(_impl, name, None)
+    return value if isinstance(value, int) else None

@@ -20,8 +20,10 @@ print(json.dumps(mods))
 """
 
 #: each costs about a millisecond of every start here, and a plain start uses none of them
-#: (json: the engine writes and reads its JSON through _json, lowlevel.jsontext)
-LEFT_OUT = {"datetime", "socket", "ctypes", "ipaddress", "json"}
+#: (json and signal: the engine goes through _json and _signal, lowlevel.jsontext and .sig;
+#: subprocess and selectors: ContainerResult and Process.communicate load them when used)
+LEFT_OUT = {"datetime", "socket", "ctypes", "ipaddress", "json", "signal", "subprocess",
+            "selectors"}
 
 
 def test_run_detached_path_leaves_out_what_it_does_not_use() -> None:

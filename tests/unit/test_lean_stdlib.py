@@ -240,3 +240,32 @@ def test_jsontext_errors_in_a_fresh_interpreter_are_jsons() -> None:
     lines = _fresh(probe).splitlines()
     assert len(lines) == 5 and all(ln.startswith("JSONDecodeError ") for ln in lines), lines
     assert lines[0] == "JSONDecodeError Expecting ',' delimiter: line 1 column 8 (char 7)"
+
+
+def test_pipe_constants_and_signal_names_are_the_standard_modules() -> None:
+    import signal
+
+    import pycontain
+    from pycontain.engine.monitor import _signal_number
+    from pycontain.errors import ConfigError
+    from pycontain.lowlevel import sig
+
+    assert (pycontain.PIPE, pycontain.DEVNULL, pycontain.STDOUT) == (
+        subprocess.PIPE, subprocess.DEVNULL, subprocess.STDOUT)
+    assert issubclass(pycontain.ContainerResult, subprocess.CompletedProcess)
+    for name in ("SIGTERM", "SIGKILL", "SIGRTMIN", "SIGRTMAX", "SIGCLD", "SIGIOT", "SIGPOLL",
+                 "SIG_DFL", "SIG_BLOCK", "SIGFOO", "TERM", ""):
+        expected = int(signal.Signals[name]) if name in signal.Signals.__members__ else None
+        assert sig.by_name(name) == expected, name
+    for value in ("term", "SIGKILL", "rtmin", "9", 15, "BLOCK", "foo", 0, 65):
+        try:
+            got: int | None = _signal_number(value)
+        except ConfigError:
+            got = None
+        name = value.upper() if isinstance(value, str) else ""
+        if isinstance(value, int) or name.isdigit():
+            want = int(value) if 1 <= int(value) <= 64 else None
+        else:
+            full = name if name.startswith("SIG") else "SIG" + name
+            want = int(signal.Signals[full]) if full in signal.Signals.__members__ else None
+        assert got == want, value
