@@ -1,4 +1,4 @@
-"""attrs converters shared by the value objects.
+"""attrs converters shared by the value objects, and the mapping test the JSON readers share.
 
 Python functions rather than the builtins themselves (``converter=tuple``): attrs reads a
 converter's signature, and a builtin's means parsing its text signature with ``tokenize``,
@@ -14,6 +14,17 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
+
+def is_mapping(value: object) -> bool:
+    """*value* is a dict or another :class:`collections.abc.Mapping` (a MappingProxyType...):
+    collections.abc, whose import loads collections, only for a value that may be one."""
+    if isinstance(value, dict):
+        return True
+    if isinstance(value, (str, bytes, tuple, list)) or not hasattr(value, "items"):
+        return False
+    from collections.abc import Mapping
+
+    return isinstance(value, Mapping)
 
 
 def to_tuple(value: Iterable[T]) -> tuple[T, ...]:

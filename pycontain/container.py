@@ -15,6 +15,7 @@ import attrs
 from pycontain._conv import to_tuple
 
 from . import _keeper, _log, hints, rootless, userns
+from ._lazy import loader
 from .credentials import Capabilities, User, parse_rlimits, to_capabilities
 from .defaults import DEFAULT_ENV, DEFAULT_HOSTNAME, DEFAULT_PATH, DEFAULT_PIDS_MAX, SANDBOX_ID
 from .errors import ConfigError, ContainerClosed
@@ -36,14 +37,9 @@ DEVNULL = -3
 STDOUT = -2
 
 
-def __getattr__(name: str) -> Any:
-    # ContainerResult derives from subprocess.CompletedProcess: defined (with subprocess's
-    # import, about 2 ms) on first use, which a `pycontain run -d` never makes
-    if name == "ContainerResult":
-        from ._result import ContainerResult
-
-        return ContainerResult
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# ContainerResult derives from subprocess.CompletedProcess: defined (with subprocess's
+# import, about 2 ms) on first use, which a `pycontain run -d` never makes
+__getattr__ = loader(__name__, {"ContainerResult": "pycontain._result"})
 
 
 def _user(value: str | int | User | tuple[int, int] | None) -> User | None:

@@ -11,6 +11,7 @@ import _thread
 import os
 import posixpath
 
+from pycontain._lazy import loader
 from pycontain.errors import CgroupUnsupported
 from pycontain.lowlevel.record import Record
 
@@ -27,7 +28,6 @@ __all__ = [
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
 
     from .mode_enum import CgroupMode
 
@@ -42,14 +42,9 @@ V1_CONTROLLERS = frozenset(
 )  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
-    # CgroupMode, an enum.Enum, is defined on first use (.mode_enum): the layout keeps the
-    # mode's value (CgroupLayout.kind), so a command line's create never imports enum
-    if name == "CgroupMode":
-        from .mode_enum import CgroupMode
-
-        return CgroupMode
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# CgroupMode, an enum.Enum, is defined on first use (.mode_enum): the layout keeps the mode's
+# value (CgroupLayout.kind), so a command line's create never imports enum
+__getattr__ = loader(__name__, {"CgroupMode": "pycontain.cgroups.mode_enum"})
 
 
 class Hierarchy(Record):

@@ -7,6 +7,7 @@ whose errors are renamed the same way.
 
 from __future__ import annotations
 
+from pycontain._conv import is_mapping
 from pycontain.cgroups._limits import (
     DeviceRule,
     HugepageLimit,
@@ -32,15 +33,8 @@ __all__ = ["resources_kwargs"]
 BASE = "linux.resources"
 
 
-def _is_mapping(value: object) -> bool:
-    # JSON objects are dicts: collections.abc (and collections) only for anything else
-    from collections.abc import Mapping
-
-    return isinstance(value, Mapping)
-
-
 def _obj(path: str, value: Any) -> Mapping[str, Any]:
-    if not isinstance(value, dict) and not _is_mapping(value):
+    if not is_mapping(value):
         raise ConfigError(path, f"expected an object, got {jsontext.dumps(value)}")
     obj: Mapping[str, Any] = value
     return obj

@@ -14,7 +14,7 @@ runtime spec; ``None`` means "leave as it is".
 
 from __future__ import annotations
 
-from pycontain._conv import to_tuple
+from pycontain._conv import is_mapping, to_tuple
 from pycontain.cgroups._limits import (
     DeviceRule,
     HugepageLimit,
@@ -209,7 +209,7 @@ def _device_rules(value: Any) -> tuple[DeviceRule, ...] | None:
 
 
 def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
-    if callable(getattr(value, "items", None)):  # a mapping (not collections.abc's import)
+    if is_mapping(value):
         value = value.items()
     return tuple(sorted((str(k), str(v)) for k, v in value))
 

@@ -62,6 +62,7 @@ _STOPS = (STOP_IDMAP, STOP_NAMESPACES, STOP_MOUNTS)
 
 
 def __getattr__(name: str) -> Any:
+    # pycontain._lazy.loader's work, written here: lowlevel imports nothing above it
     if name == "Stop":
         from .stop_enum import Stop
 
@@ -71,7 +72,7 @@ def __getattr__(name: str) -> Any:
 
 def _stop(value: object) -> int:
     """*value* as a stop's number: what ``Stop(value)`` accepts, without the enum."""
-    if type(value) is not bool and isinstance(value, int) and value in _STOPS:
+    if isinstance(value, int) and value in _STOPS:
         return int(value)
     from .stop_enum import Stop
 

@@ -4,6 +4,7 @@ light record (:mod:`pycontain.oci.state`) and the typed models
 
 from __future__ import annotations
 
+from pycontain._lazy import loader
 from pycontain.oci.rfc3339 import format_rfc3339
 
 from ..lowlevel import jsontext
@@ -19,15 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["Status", "oci_document", "runc_document", "runc_json_text"]
 
 
-def __getattr__(name: str) -> Any:
-    # Status, an enum.StrEnum, is defined on first use (.status_enum): a command line's
-    # create, exec or run compares the plain texts, which equal its members, and never
-    # imports enum
-    if name == "Status":
-        from .status_enum import Status
-
-        return Status
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Status, an enum.StrEnum, is defined on first use (.status_enum): a command line's create,
+# exec or run compares the plain texts, which equal its members, and never imports enum
+__getattr__ = loader(__name__, {"Status": "pycontain.oci.status_enum"})
 
 
 def oci_document(*, oci_version: str, id: str, status: str, pid: int | None, bundle: str,

@@ -59,9 +59,11 @@ class SpecWarning(UserWarning):
 
 
 _MEMORY_BYTES: Final = frozenset({"limit", "reservation", "swap", "kernel", "kernel_tcp"})
-#: the characters of a SemVer pre-release or build suffix (as the grammar below reads them)
+#: a SemVer number's first digit unless it is 0, and the characters of a pre-release or
+#: build suffix
 _NONZERO: Final = frozenset("123456789")
-_SEMVER_SUFFIX: Final = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.-")
+_SEMVER_SUFFIX: Final = frozenset(
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.-")
 #: sysctls that the config's own fields set (runc refuses them in linux.sysctl)
 _UTS_SYSCTLS: Final = {"kernel.hostname": "hostname", "kernel.domainname": "domainname"}
 
@@ -77,8 +79,8 @@ def _semver_major(version: str) -> str | None:
     if dash and not (pre and _SEMVER_SUFFIX.issuperset(pre)):
         return None
     parts = core.split(".")
-    if len(parts) != 3 or not all(n == "0" or (n[:1] in _NONZERO and (n[1:].isdecimal() or n[1:] == ""))
-                                  for n in parts):
+    if len(parts) != 3 or not all(
+            n == "0" or (n[:1] in _NONZERO and (len(n) == 1 or n[1:].isdecimal())) for n in parts):
         return None
     return parts[0]
 

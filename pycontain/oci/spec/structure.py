@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 
+from pycontain._conv import is_mapping
 from pycontain.errors import ConfigError
 from pycontain.lowlevel.record import MISSING, Record
 from pycontain.oci.rfc3339 import format_rfc3339, parse_rfc3339
@@ -362,23 +363,13 @@ def _unstructure(value: Any) -> Any:
         return value.value
     if isinstance(value, (tuple, list)):
         return [_unstructure(v) for v in value]
-    if isinstance(value, dict) or _is_mapping(value):
+    if is_mapping(value):
         return {k: _unstructure(v) for k, v in value.items()}
     if isinstance(value, _datetime_class()):
         return format_rfc3339(value)
     if _is_class(cl):
         return _unstructure_class(value, _slots_of(cl))
     return value
-
-
-def _is_mapping(value: object) -> bool:
-    # a Mapping that is not a dict (MappingProxyType ...): only then is collections.abc worth
-    # its import
-    if isinstance(value, (str, bytes, tuple, list)) or not hasattr(value, "items"):
-        return False
-    from collections.abc import Mapping
-
-    return isinstance(value, Mapping)
 
 
 def _is_enum_class(t: object) -> bool:
@@ -424,7 +415,7 @@ def unstructure(obj: Any) -> dict[str, Any]:
 
 def read_json(source: str | os.PathLike[str] | IO[str] | Mapping[str, Any]) -> object:
     """The parsed JSON of a path, an open text file or an already parsed mapping."""
-    if isinstance(source, dict) or _is_mapping(source):
+    if is_mapping(source):
         return dict(source)  # type: ignore[arg-type]
     if hasattr(source, "read"):
         text = source.read()
