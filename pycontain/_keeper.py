@@ -13,10 +13,9 @@ process (the OCI runtime's).  Everything else the process makes stays guarded.
 
 from __future__ import annotations
 
+import _contextvars  # contextvars.py only re-exports it
 import _thread
 import atexit
-import contextvars
-import mmap
 import os
 
 from .lowlevel.genctx import contextmanager
@@ -24,6 +23,7 @@ from .lowlevel.genctx import contextmanager
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import _socket
+    import mmap
     from collections.abc import Iterable, Iterator
     from typing import Any
 
@@ -42,8 +42,8 @@ _slots: dict[str, list[int]] = {}
 _seq = 0
 # per thread and asyncio task: a runtime building a lasting container in one thread leaves
 # the containers other threads make guarded
-_unguarded: contextvars.ContextVar[bool] = contextvars.ContextVar("pycontain_unguarded",
-                                                                  default=False)
+_unguarded: _contextvars.ContextVar[bool] = _contextvars.ContextVar("pycontain_unguarded",
+                                                                    default=False)
 
 
 @contextmanager
@@ -90,6 +90,8 @@ def _channel() -> _socket.socket:
     with _lock:
         if _sock is not None and _owner_pid == os.getpid():
             return _sock
+        import mmap  # only a guarded container's process needs the table
+
         from .lowlevel import check, ffi, lib
 
         global _table_mem, _table

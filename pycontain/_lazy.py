@@ -4,7 +4,6 @@ for the config models, a seccomp cache hit for libseccomp's bindings."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 TYPE_CHECKING = False
@@ -23,8 +22,9 @@ def loader(package: str, exports: Mapping[str, str | tuple[str, str]]) -> Callab
         if where is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module, attr = where if isinstance(where, tuple) else (where, name)
-        value = getattr(importlib.import_module(module if "." in module else f"{package}.{module}"),
-                        attr)
+        full = module if "." in module else f"{package}.{module}"
+        __import__(full)   # importlib.import_module would load `types` and `warnings`
+        value = getattr(sys.modules[full], attr)
         setattr(sys.modules[package], name, value)
         return value
 

@@ -8,10 +8,11 @@ value objects, the OCI spec checks, the seccomp profile, the CLI) imports them f
 from __future__ import annotations
 
 import os
-import resource
-from types import MappingProxyType
 
 from . import lib
+
+#: types.MappingProxyType, as types.py itself defines it (without importing `types`)
+MappingProxyType = type(type.__dict__)
 
 # not `from typing import TYPE_CHECKING`: typing stays off the command lines' path
 TYPE_CHECKING = False
@@ -129,9 +130,9 @@ _RLIMIT_NAMES = (
     "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
 )
 
-#: ``RLIMIT_*`` name -> resource number, as this platform's libc has them.
-RLIMITS: Mapping[str, int] = MappingProxyType(
-    {n: getattr(resource, n) for n in _RLIMIT_NAMES if hasattr(resource, n)})
+#: ``RLIMIT_*`` name -> resource number, as this platform's libc has them (the C extension's
+#: constants: the `resource` module is a shared library to load)
+RLIMITS: Mapping[str, int] = MappingProxyType({n: getattr(lib, n) for n in _RLIMIT_NAMES})
 
 RLIM_INFINITY: int = 0xFFFFFFFFFFFFFFFF
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import struct
 
 from . import ffi, lib, sig
 from .kernel import CAP_LAST_CAP, CLONE_NEWCGROUP, CLONE_NEWUSER, rlimit_name
@@ -31,7 +30,7 @@ __all__ = [
     "PC_ROOT_CHROOT",
     "PC_ROOT_NONE",
     "PC_ROOT_PIVOT",
-    "REPORT",
+    "REPORT_SIZE",
     "STOP_IDMAP",
     "STOP_MOUNTS",
     "STOP_NAMESPACES",
@@ -711,23 +710,24 @@ def make_link(net: PlanNet, pid: int) -> None:
         raise err
 
 
-REPORT = struct.Struct("iiii512s")
+#: the size of the child's ``struct pc_report`` (read through cffi as C lays it out)
+REPORT_SIZE: int = ffi.sizeof("struct pc_report")
 _CLONE_PARENT = 0x00008000
 
 
 def _read_report(fd: int) -> tuple[int, int, int, int, str] | None:
     buf = b""
-    while len(buf) < REPORT.size:
-        chunk = os.read(fd, REPORT.size - len(buf))
+    while len(buf) < REPORT_SIZE:
+        chunk = os.read(fd, REPORT_SIZE - len(buf))
         if not chunk:
             break
         buf += chunk
     if not buf:
         return None
-    if len(buf) < REPORT.size:
+    if len(buf) < REPORT_SIZE:
         raise OSError(0, "the container process sent a truncated report")
-    kind, err, step, index, raw = REPORT.unpack(buf)
-    return kind, err, step, index, os.fsdecode(raw.split(b"\0", 1)[0])
+    r = ffi.from_buffer("struct pc_report *", buf)
+    return r.kind, r.err, r.step, r.index, os.fsdecode(ffi.string(r.path))
 
 
 def kill_and_reap(pidfd: int) -> None:

@@ -704,9 +704,12 @@ class Runtime:
         failed: Exception | None = None
         if cg is not None:
             try:
-                if _cgroup_all_ours(st):
+                if not st.cgroup_created and _cgroup_all_ours(st):
                     cg.kill()
-                # else: a joined cgroup, and the container's pid namespace died with its
+                # a cgroup made here: close() below removes it, killing only where an
+                # rmdir finds it busy (after a run, an exited init's cgroup is empty: the
+                # kill and its wait for cgroup.events would cost every delete ~2-3 ms).
+                # Else: a joined cgroup, and the container's pid namespace died with its
                 # init; what is in the cgroup now is someone else's
             except OSError:
                 pass  # remove() below kills again and says what is left

@@ -18,8 +18,6 @@ and how they are locked is :mod:`pycontain.store`'s business.
 
 from __future__ import annotations
 
-from types import MappingProxyType
-
 from pycontain._lazy import loader
 from pycontain.errors import ConfigError
 from pycontain.oci.rfc3339 import (
@@ -29,6 +27,9 @@ from pycontain.oci.rfc3339 import (
     valid_rfc3339,
 )
 from pycontain.store import json_field
+
+#: types.MappingProxyType, as types.py itself defines it (without importing `types`)
+MappingProxyType = type(type.__dict__)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

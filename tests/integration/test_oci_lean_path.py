@@ -29,7 +29,11 @@ ALSO_NOT = {"argparse", "gettext", "locale", "threading"}
 #: nor these standard modules, which json, re, signal and contextlib drag in (enum, with
 #: functools and collections, is about 3 ms of each verb): the verbs use the C modules
 #: beneath (_json, _signal) and plain values where the library has enums
-STDLIB_NOT = {"json", "re", "enum", "contextlib", "functools", "collections", "signal"}
+STDLIB_NOT = {"json", "re", "enum", "contextlib", "functools", "collections", "signal",
+              # nor these, each a few hundred microseconds: importlib (with types), struct
+              # (the child's report is read through cffi), mmap (the keeper's table, only
+              # for guarded containers), resource (the C extension has the RLIMIT numbers)
+              "importlib", "types", "struct", "mmap", "resource", "contextvars"}
 
 PROBE = """
 import sys

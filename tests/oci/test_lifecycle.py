@@ -146,6 +146,29 @@ def test_delete_force_leftovers_and_unknown_ids(cli: CLI, bundle) -> None:
     assert os.listdir(cli.root) == []
 
 
+def test_delete_kills_what_an_exited_init_left_in_its_cgroup(cli: CLI, bundle) -> None:
+    """Without a pid namespace the init's background child outlives it, in the container's
+    cgroup: `delete` of the stopped container kills it and removes the cgroup, as runc's
+    does (the cgroup is removed first where it is empty, killed only where it is not)."""
+    b = bundle()
+    b.process["args"] = ["/bin/sh", "-c", "/probe sleep 30 & echo $!"]
+    b.drop_namespace("pid")
+    b.write()
+    cid, r = cli.create(b)
+    cli.run("start", cid)
+    cli.wait_status(cid, "stopped")
+    # the shell's `echo $!` and the probe's "sleeping", in either order
+    wait_for(lambda: "sleeping" in r.stdout and any(w.isdigit() for w in r.stdout.split()),
+             what="the background pid")
+    left = next(int(w) for w in r.stdout.split() if w.isdigit())
+    assert pid_alive(left)
+    assert b.cgroup_dirs() != []
+    cli.run("delete", cid)
+    wait_for(lambda: not pid_alive(left), what="the left process to die")
+    assert b.cgroup_dirs() == []
+    assert os.listdir(cli.root) == []
+
+
 @pytest.mark.spec_strict
 def test_delete_of_created_container_fails_and_leaves_it(cli: CLI, bundle) -> None:
     """runtime-spec: deleting a container that is not stopped MUST have no effect and MUST

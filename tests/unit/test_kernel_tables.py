@@ -55,6 +55,12 @@ def test_rlimits_are_libc_numbers() -> None:
     assert RLIMITS["RLIMIT_NOFILE"] == resource.RLIMIT_NOFILE
     assert rlimit_name(resource.RLIMIT_NPROC) == "RLIMIT_NPROC"
     assert rlimit_name(999) == "999"
+    # all sixteen the kernel has, from the C headers; the resource module agrees where it
+    # has the name (it lacks RLIMIT_LOCKS, which the runtime-spec lists)
+    assert sorted(RLIMITS.values()) == list(range(16))
+    assert RLIMITS["RLIMIT_LOCKS"] == 10
+    for name, number in RLIMITS.items():
+        assert getattr(resource, name, number) == number, name
 
 
 def test_the_specs_value_sets_name_the_kernel_tables() -> None:

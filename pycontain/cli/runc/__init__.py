@@ -112,7 +112,6 @@ def main(argv: list[str] | None = None) -> int:
         verb, args = rest[0], rest[1:]
         if verb not in VERBS:
             raise UsageError(f"unknown command {verb!r} (see {PROG} --help)")
-        import importlib
         import warnings
 
         def show(message: object, category: object, filename: str, lineno: int,
@@ -121,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
 
         warnings.showwarning = show
         log.debug(f"{verb} {' '.join(args)}")
-        module = importlib.import_module(f"{__name__}.{verb}")
+        name = f"{__name__}.{verb}"
+        __import__(name)   # not importlib: it would load `types` for this one call
+        module = sys.modules[name]
         rc: int = module.main(opts, args, log)
         return rc
     except SystemExit as e:  # argparse --help

@@ -11,7 +11,7 @@ table, for its help text and its error messages.
 
 from __future__ import annotations
 
-import types
+import sys
 
 from ._common import PROG, UsageError
 
@@ -22,7 +22,14 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-class Namespace(types.SimpleNamespace):
+if TYPE_CHECKING:
+    from types import SimpleNamespace as _SimpleNamespace
+else:
+    # types.SimpleNamespace, as types.py itself defines it (without importing `types`)
+    _SimpleNamespace = type(sys.implementation)
+
+
+class Namespace(_SimpleNamespace):
     """The parsed arguments, from either parser."""
 
 
