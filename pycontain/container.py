@@ -678,10 +678,10 @@ class Container:
             at = dict(self.on_stop)
             if "user" in ns.create or ns.time_offsets:
                 own = "user" in ns.create
-                at[P.Stop.IDMAP] = userns.map_writer(
+                at[P.STOP_IDMAP] = userns.map_writer(
                     (ns.uid_map or (IdMap(0, os.getuid(), 1),)) if own else None,
                     (ns.gid_map or (IdMap(0, os.getgid(), 1),)) if own else None,
-                    ns.time_offsets, self.on_stop.get(P.Stop.IDMAP))
+                    ns.time_offsets, self.on_stop.get(P.STOP_IDMAP))
             parent_pidfd = _self_pidfd() if self.die_with_parent else None
             if adopt:
                 # the engine's creator: the process is our parent's (the monitor's) child
@@ -705,12 +705,12 @@ class Container:
                 if own_userns:
                     # the child has no capability in the host's network namespace: the
                     # pair is made from here once its namespace exists
-                    at[P.Stop.NAMESPACES] = _then(lambda pid: P.make_link(pnet, pid),
-                                                  at.get(P.Stop.NAMESPACES))
+                    at[P.STOP_NAMESPACES] = _then(lambda pid: P.make_link(pnet, pid),
+                                                  at.get(P.STOP_NAMESPACES))
                 if base.plan.root_mode != P.PC_ROOT_NONE:
                     net_kw["mounts"] = _by_fd(att.mounts(), to_close)
             elif mode == "pasta":
-                at[P.Stop.NAMESPACES] = self._pasta_stop(at.get(P.Stop.NAMESPACES), pasta_box)
+                at[P.STOP_NAMESPACES] = self._pasta_stop(at.get(P.STOP_NAMESPACES), pasta_box)
             if self._extra_mounts and base.plan.root_mode != P.PC_ROOT_NONE:
                 net_kw["mounts"] = _by_fd(self._extra_mounts, to_close)
             rootfs = self._effective_rootfs()

@@ -347,7 +347,7 @@ class Pod:
         at = dict(self.on_stop)
         if plan.become_root:
             umap, gmap = userns.default_maps()
-            at[P.Stop.IDMAP] = userns.map_writer(umap, gmap, then=self.on_stop.get(P.Stop.IDMAP))
+            at[P.STOP_IDMAP] = userns.map_writer(umap, gmap, then=self.on_stop.get(P.STOP_IDMAP))
 
         net_kw: dict[str, Any] = {}
         host_nl = None
@@ -364,7 +364,7 @@ class Pod:
                                     socket.NETLINK_ROUTE)
             net_kw["net"] = self._net.plan_net(host_nl.fileno())
         elif mode == "pasta":
-            then = at.get(P.Stop.NAMESPACES)
+            then = at.get(P.STOP_NAMESPACES)
 
             def at_namespaces(pid: int) -> None:
                 from .net import pasta
@@ -372,7 +372,7 @@ class Pod:
                 self._pasta = pasta.start(pid, self.ports)
                 if then is not None:
                     then(pid)
-            at[P.Stop.NAMESPACES] = at_namespaces
+            at[P.STOP_NAMESPACES] = at_namespaces
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
             std = [(devnull, 0), (devnull, 1), (devnull, 2)]
