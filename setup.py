@@ -37,6 +37,10 @@ class BuildFront(build_scripts):
         # it does not answer itself
         with open(os.path.join(tmp, "front_config.h"), "w") as f:
             f.write(f"#define PYC_PYTHON {json.dumps(sys.executable)}\n")
+            # the version, as a Python literal inside a C string: the boot code looks for
+            # the editable install's hook by the name setuptools gives it
+            version = json.dumps(json.dumps(self.distribution.get_version()))
+            f.write(f"#define PYC_VERSION {version}\n")
         cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
         exe = os.path.join(tmp, COMMANDS[0])
         subprocess.run([*cc, "-O2", "-Wall", "-Wextra", "-I", tmp, "-o", exe, *FRONT_SOURCES],

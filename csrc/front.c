@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 #include "front.h"
-#include "front_config.h"   /* PYC_PYTHON: the interpreter the package was built for */
+#include "front_config.h"   /* PYC_PYTHON: the interpreter the package was built for;
+                                PYC_VERSION: its version, as a Python string literal */
 
 /* Runs in the Python that this program execs: argv[1] is the program's name, argv[2] the
  * module whose main() runs the command line.  An editable install (setuptools' meta path
@@ -35,33 +36,38 @@ static const char BOOT[] =
     "sys.argv[0]=p\n"
     "def pkg(d,n):\n"                 /* an editable install's package directory */
     " try:\n"
-    "  t=open(os.path.join(d,n),encoding='utf-8').read()\n"
-    "  if t.startswith('import __editable___pycontain_'):\n"
-    "   f=t[7:].split(';',1)[0].strip()\n"
-    "   t=open(os.path.join(d,f+'.py'),encoding='utf-8').read()\n"
-    "   t=t.split(\"MAPPING\",1)[1].split(\"'pycontain': '\",1)[1].split(\"'\",1)[0]\n"
+    "  with open(os.path.join(d,n),'rb') as f:\n"
+    "   t=f.read()\n"
+    "  if t.startswith(b'import __editable___pycontain_'):\n"
+    "   f=t[7:].split(b';',1)[0].strip().decode()\n"
+    "   with open(os.path.join(d,f+'.py'),'rb') as g:\n"
+    "    t=g.read()\n"
+    "   t=t.split(b\"MAPPING\",1)[1].split(b\"'pycontain': '\",1)[1].split(b\"'\",1)[0]\n"
+    "   t=os.fsdecode(t)\n"
     "   if os.path.isfile(os.path.join(t,'__init__.py')):\n"
     "    return os.path.dirname(t)\n"
     " except (OSError,IndexError,ValueError):\n"
     "  pass\n"
+    /* the editable install's hook is named after the version this program was built with
+     * (one stat, not a listing of site-packages); any other layout is found by the whole of
+     * `site` below */
+    "n='__editable__.pycontain-'+" PYC_VERSION "+'.pth'\n"
     "for d in site.getsitepackages():\n"
     " if d not in sys.path and os.path.isdir(d):\n"
     "  sys.path.append(d)\n"
-    "  for n in sorted(os.listdir(d)):\n"
-    "   if n.startswith('__editable__.pycontain-') and n.endswith('.pth'):\n"
-    "    e=pkg(d,n)\n"
-    "    if e:\n"
-    "     sys.path.append(e)\n"
-    "    else:\n"
-    "     site.addpackage(d,n,None)\n"
-    "import importlib\n"
-    "try:\n"
-    " mod=importlib.import_module(m)\n"
+    "  if os.path.exists(os.path.join(d,n)):\n"
+    "   e=pkg(d,n)\n"
+    "   if e:\n"
+    "    sys.path.append(e)\n"
+    "   else:\n"
+    "    site.addpackage(d,n,None)\n"
+    "try:\n"                          /* not importlib: it loads `types` and `warnings` */
+    " __import__(m)\n"
     "except ImportError:\n"
     " site.main()\n"
-    " mod=importlib.import_module(m)\n"
+    " __import__(m)\n"
     "import pycontain.cli._exit as x\n"
-    "x.leave(mod.main())\n";
+    "x.leave(sys.modules[m].main())\n";
 
 static int executable(const char *path)
 {
