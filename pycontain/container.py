@@ -675,13 +675,13 @@ class Container:
             v2fd: int | None = None
             if cg is not None:
                 procs_fds, v2fd = cg.join_fds()
-            at = dict(self.on_stop)
+            at: dict[int, Callable[[int], None]] = dict(self.on_stop.items())
             if "user" in ns.create or ns.time_offsets:
                 own = "user" in ns.create
                 at[P.STOP_IDMAP] = userns.map_writer(
                     (ns.uid_map or (IdMap(0, os.getuid(), 1),)) if own else None,
                     (ns.gid_map or (IdMap(0, os.getgid(), 1),)) if own else None,
-                    ns.time_offsets, self.on_stop.get(P.STOP_IDMAP))
+                    ns.time_offsets, at.get(P.STOP_IDMAP))
             parent_pidfd = _self_pidfd() if self.die_with_parent else None
             if adopt:
                 # the engine's creator: the process is our parent's (the monitor's) child

@@ -344,10 +344,10 @@ class Pod:
         from .cgroups import Cgroup
 
         plan = self._infra_plan()
-        at = dict(self.on_stop)
+        at: dict[int, Callable[[int], None]] = dict(self.on_stop.items())
         if plan.become_root:
             umap, gmap = userns.default_maps()
-            at[P.STOP_IDMAP] = userns.map_writer(umap, gmap, then=self.on_stop.get(P.STOP_IDMAP))
+            at[P.STOP_IDMAP] = userns.map_writer(umap, gmap, then=at.get(P.STOP_IDMAP))
 
         net_kw: dict[str, Any] = {}
         host_nl = None
