@@ -128,6 +128,15 @@ def test_rlimits(cli: CLI, bundle) -> None:
     assert cli.output(b) == "1000 2000\n"
 
 
+def test_rlimit_locks_which_pythons_resource_module_lacks(cli: CLI, bundle) -> None:
+    """The runtime-spec lists RLIMIT_LOCKS; the runtime takes the number from the C headers
+    (Python's resource module has no name for it)."""
+    b = bundle("rlimit", "RLIMIT_LOCKS")
+    b.process["rlimits"] = [{"type": "RLIMIT_LOCKS", "soft": 64, "hard": 128}]
+    b.write()
+    assert cli.output(b) == "64 128\n"
+
+
 def test_rlimit_bad_type_fails(cli: CLI, bundle) -> None:
     b = bundle("hostname")
     b.process["rlimits"] = [{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]
