@@ -125,7 +125,7 @@ def _boot(version: str) -> str:
 
     src = (ROOT / "csrc" / "front.c").read_text()
     body = src.split("static const char BOOT[] =", 1)[1].split(";\n", 1)[0]
-    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.DOTALL)
     body = body.replace("PYC_VERSION", '"\\"' + version + '\\""')
     text = "".join(bytes(lit, "ascii").decode("unicode_escape")
                    for lit in re.findall(r'"((?:[^"\\]|\\.)*)"', body))
