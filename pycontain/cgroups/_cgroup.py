@@ -30,6 +30,7 @@ from pycontain.cgroups._values import UNLIMITED, LimitValues
 from pycontain.defaults import CGROUP_PARENT
 from pycontain.errors import CgroupError, CgroupNotDelegated, CgroupUnsupported, ConfigError
 from pycontain.lowlevel.record import evolve
+from pycontain.lowlevel.sig import SIGKILL
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -796,7 +797,7 @@ class Cgroup:
             )
         return d
 
-    def kill(self, sig: int = v1.SIGKILL, wait: float | None = 5.0) -> None:
+    def kill(self, sig: int = SIGKILL, wait: float | None = 5.0) -> None:
         """Send *sig* to every process in the cgroup (and its children); with *wait*, wait
         that many seconds until the cgroup is empty (TimeoutError if it is not).
         """
@@ -836,7 +837,7 @@ class Cgroup:
         pending = self._rmdirs(pending)
         if pending:
             try:
-                self._kill_in(pending, v1.SIGKILL, timeout)
+                self._kill_in(pending, SIGKILL, timeout)
             except (TimeoutError, OSError):
                 pass  # rmdir below reports what is left
             for _ in backoff(timeout):

@@ -19,6 +19,7 @@ from pycontain.cgroups._fs import (
 from pycontain.cgroups._limits import DeviceRule, RdmaLimit
 from pycontain.cgroups._values import CONTROLLER_FIELDS, UNLIMITED, LimitValues
 from pycontain.errors import CgroupUnsupported
+from pycontain.lowlevel.sig import SIGKILL  # signal's number without its enums
 
 # not `from typing import TYPE_CHECKING`: typing stays off the command lines' path
 TYPE_CHECKING = False
@@ -40,10 +41,6 @@ __all__ = [
 
 # The kernel reports "no limit" as PAGE_COUNTER_MAX pages, a number near 2**63.
 _UNLIMITED_THRESHOLD = 1 << 62
-
-#: SIGKILL on Linux, as a number: importing :mod:`signal` (its enums) is not a create's
-#: to pay
-SIGKILL = 9
 
 
 def _need(dirs: Mapping[str, str], controller: str, field: str) -> str:

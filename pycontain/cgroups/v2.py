@@ -23,8 +23,9 @@ from pycontain.cgroups._values import (
     shares_to_weight,
     swap_v2,
 )
-from pycontain.cgroups.v1 import SIGKILL, rdma_line
+from pycontain.cgroups.v1 import rdma_line
 from pycontain.errors import CgroupNotDelegated, CgroupUnsupported
+from pycontain.lowlevel.sig import SIGKILL
 
 __all__ = [
     "apply",
