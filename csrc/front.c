@@ -67,6 +67,7 @@ static const char BOOT[] =
     " site.main()\n"
     " __import__(m)\n"
     "import pycontain.cli._exit as x\n"
+    "x.one_shot()\n"                 /* the flag: this process ends with its verb */
     "x.leave(sys.modules[m].main())\n";
 
 static int executable(const char *path)

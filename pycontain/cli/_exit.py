@@ -34,12 +34,19 @@ if TYPE_CHECKING:
 #: C front end's boot code (csrc/front.c) sets the same
 GC_THRESHOLD = 100_000
 
+#: whether :func:`one_shot` was called: this process is a command line that ends once its
+#: verb returns (``run -d`` then forks its monitor once, not twice: see
+#: :func:`pycontain.engine.adopt.start`)
+ONE_SHOT = False
+
 
 def one_shot() -> None:
     """Set up this process as a one-shot command line: see the module's text."""
+    global ONE_SHOT
     import gc
 
     gc.set_threshold(GC_THRESHOLD)
+    ONE_SHOT = True
 
 
 def leave(code: str | int | None) -> NoReturn:

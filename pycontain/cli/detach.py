@@ -125,6 +125,7 @@ def _start_error(text: str) -> str:
 
 def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = None) -> int:
     """Create and start the container, print its id; the container outlives this process."""
+    from pycontain.cli import _exit
     from pycontain.cli.network import OPTION_OF
     from pycontain.engine.engine import Engine, StartError
     from pycontain.engine.monitor import RestartPolicy
@@ -212,7 +213,7 @@ def run_detached(args: argparse.Namespace, cmd: list[str], image: str | None = N
             open_stdin=args.interactive, **fields)
         cid = Engine().run(spec, name=args.name, restart=args.restart, log=log,
                            auto_remove=args.rm, stop_signal=args.stop_signal,
-                           stop_timeout=args.stop_timeout)
+                           stop_timeout=args.stop_timeout, caller_exits=_exit.ONE_SHOT)
     except BaseException as err:
         import contextlib
 

@@ -35,13 +35,17 @@ def possible() -> bool:
 
 
 def start(exe_fd: int, argv: Sequence[str], creator: Callable[[], NoReturn], *,
-          env: Mapping[str, str], cwd: str, tty: bool = False) -> None:
+          env: Mapping[str, str], cwd: str, tty: bool = False,
+          caller_exits: bool = False) -> None:
     """Start the monitor of *argv* (its options; ``--adopt-creator`` is added here) from the
     program *exe_fd*, with a fork of this process that calls *creator* as its first creator;
     return once the monitor runs, ContainerError with its one line if it did not start.
     *tty* (the monitor's ``--tty``): the report is a unix socket, as the monitor makes it for
     its own creators, for the pty master that the container's child sends the creator and
-    the creator passes on with the pid."""
+    the creator passes on with the pid.  *caller_exits*: this process ends right after (a
+    command line), so the monitor-to-be is forked once, not twice: it is this process's
+    child until this process exits (it is never waited for once it runs), then an orphan
+    as the double fork would have made it at once."""
     for f in (sys.stdout, sys.stderr):   # what is buffered would be written thrice
         if f is not None:
             f.flush()
@@ -61,12 +65,16 @@ def start(exe_fd: int, argv: Sequence[str], creator: Callable[[], NoReturn], *,
         if pid == 0:
             # the first child only makes the monitor an orphan, not this process's child
             _exit_after(lambda: _monitor(exe_fd, argv, creator, env, cwd, ready_w,
-                                         (out_r, err_r, rep_r), (out_w, err_w, rep_w)))
+                                         (out_r, err_r, rep_r), (out_w, err_w, rep_w),
+                                         orphan=not caller_exits))
         for fd in mine:
             os.close(fd)
         mine = ()
-        os.waitpid(pid, 0)
+        if not caller_exits:
+            os.waitpid(pid, 0)
         msg = _read_all(ready_r)
+        if caller_exits and msg[:1] != b"\0":
+            os.waitpid(pid, 0)   # it failed and exits: not left a zombie
     finally:
         for fd in (ready_r, *mine):
             os.close(fd)
@@ -77,12 +85,13 @@ def start(exe_fd: int, argv: Sequence[str], creator: Callable[[], NoReturn], *,
 
 def _monitor(exe_fd: int, argv: Sequence[str], creator: Callable[[], NoReturn],
              env: Mapping[str, str], cwd: str, ready_w: int, reads: tuple[int, int, int],
-             writes: tuple[int, int, int]) -> None:
-    """The monitor-to-be: detach, fork the creator, exec the monitor.  Any failure goes to
-    the caller on the ready pipe, the creator killed."""
+             writes: tuple[int, int, int], orphan: bool = True) -> None:
+    """The monitor-to-be: detach (with *orphan*, first a fork whose parent leaves at once,
+    so that the caller has no child to wait for), fork the creator, exec the monitor.  Any
+    failure goes to the caller on the ready pipe, the creator killed."""
     pid, placed = 0, False
     try:
-        if os.fork():
+        if orphan and os.fork():
             return
         os.setsid()
         _prctl(_PR_SET_CHILD_SUBREAPER, 1)

@@ -267,24 +267,27 @@ class Engine:
             if os.readlink(link) == cid:
                 os.unlink(link)
 
-    def run(self, spec: ContainerSpec, **kw: Any) -> str:
+    def run(self, spec: ContainerSpec, *, caller_exits: bool = False, **kw: Any) -> str:
         """:meth:`create` and :meth:`start`; returns the id once the container runs (if
-        starting fails, nothing is left, as after ``docker run -d`` with ``--rm``)."""
+        starting fails, nothing is left, as after ``docker run -d`` with ``--rm``).
+        *caller_exits* goes to :meth:`start`."""
         cid = self.create(spec, **kw)
         try:
-            self.start(cid)
+            self.start(cid, caller_exits=caller_exits)
         except BaseException:
             with contextlib.suppress(Exception):
                 self.remove(cid, force=True)
             raise
         return cid
 
-    def start(self, ref: str, *, timeout: float = 30,
-              attach: bool = False) -> mon.Attachment | None:
+    def start(self, ref: str, *, timeout: float = 30, attach: bool = False,
+              caller_exits: bool = False) -> mon.Attachment | None:
         """Start the container (again) and return once its process runs: its monitor has
         its pid, or the creator failed (ContainerError with the reason).  *attach*
         (``start -a``): return an attachment made before the container's process started
-        (none of its output is missed; see :mod:`.startgate`), or to the running one."""
+        (none of its output is missed; see :mod:`.startgate`), or to the running one.
+        *caller_exits*: this process ends right after (a command line), so the monitor may
+        be its child until then: one fork fewer (see :func:`.adopt.start`)."""
         cid = self.resolve(ref)
         with self.store.locked(cid):
             rec = self.store.load(cid)
@@ -318,7 +321,8 @@ class Engine:
                     exit_command=self._exit_command(rec), tty=rec.spec.tty,
                     stdin=rec.spec.open_stdin,
                     # a forked creator would hold the gate's lock itself
-                    fork_creator=None if attach else self._fork_creator(rec))
+                    fork_creator=None if attach else self._fork_creator(rec),
+                    caller_exits=caller_exits)
                 attached = handle.attach() if attach else None
             finally:
                 if gate is not None:

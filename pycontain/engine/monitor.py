@@ -344,7 +344,8 @@ def start(state_dir: str, creator_argv: Sequence[str], *, log: LogConfig | None 
           env: Mapping[str, str] | None = None, cwd: str | None = None,
           stdin: bool = False, health: HealthProbe | None = None,
           exit_command: Sequence[str] | None = None, tty: bool = False,
-          fork_creator: Callable[[], NoReturn] | None = None) -> MonitorHandle:
+          fork_creator: Callable[[], NoReturn] | None = None,
+          caller_exits: bool = False) -> MonitorHandle:
     """Start a monitor for one container whose state lives in *state_dir* (an existing
     directory, one monitor at a time) and return once it runs.  *creator_argv* runs as the
     monitor's child with *env* and *cwd*; it reports the main process's pid on the fd named
@@ -360,7 +361,9 @@ def start(state_dir: str, creator_argv: Sequence[str], *, log: LogConfig | None 
     *fork_creator*: what *creator_argv* does, as a function: the first creator is then a fork
     of this process that calls it (no interpreter to start; see :mod:`.adopt`), where this
     process runs one thread and *stdin* comes only with *tty* (a stdin pipe of its own is
-    not made for a forked creator; a terminal's input goes to its master)."""
+    not made for a forked creator; a terminal's input goes to its master).  *caller_exits*:
+    this process ends right after (a command line): a forked creator's monitor is forked
+    once rather than twice (see :func:`.adopt.start`)."""
     from ..lowlevel.monitor import monitor_fd
 
     log = LogConfig() if log is None else log
@@ -424,7 +427,8 @@ def start(state_dir: str, creator_argv: Sequence[str], *, log: LogConfig | None 
 
         if adopt.possible():
             adopt.start(fd, argv, fork_creator, cwd=cwd or os.getcwd(),
-                        env=os.environ if env is None else env, tty=tty)
+                        env=os.environ if env is None else env, tty=tty,
+                        caller_exits=caller_exits)
             return handle
     import subprocess  # not on the fast path above
 

@@ -200,3 +200,31 @@ def test_the_monitor_adopts_only_its_own_child(tmp_path) -> None:  # type: ignor
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=10, check=False)
         assert p.returncode == 1 and why in p.stderr.decode(), p.stderr
     assert not os.path.exists(tmp_path / "state.json")
+
+
+def test_a_caller_that_exits_forks_its_monitor_once(engine: Engine) -> None:
+    """``caller_exits`` (what ``pycontain run -d`` passes): the monitor-to-be is forked once,
+    so the monitor is the caller's child until the caller exits, then an orphan; the
+    container runs on as with the double fork."""
+    code = textwrap.dedent("""
+        import os, sys
+        from pycontain.engine.engine import Engine
+        from pycontain.engine.spec import ContainerSpec
+        e = Engine(sys.argv[1])
+        cid = e.run(ContainerSpec(cmd=["sleep", "60"]), name="once", caller_exits=True)
+        st = e.monitor(cid).status()
+        with open(f"/proc/{st.monitor_pid}/stat") as f:
+            ppid = int(f.read().rpartition(")")[2].split()[1])
+        print(cid, st.monitor_pid, ppid, os.getpid(), flush=True)
+    """)
+    env = {**os.environ, "PYTHONPATH": REPO}
+    p = subprocess.run([PY, "-c", code, engine.root], env=env, capture_output=True, text=True,
+                       timeout=60, check=True)
+    cid, monitor, ppid, caller = p.stdout.split()
+    assert ppid == caller
+    st = engine.monitor(cid).status()
+    assert st.status == "running" and str(st.monitor_pid) == monitor
+    assert _adopted(st.monitor_pid) and _children(st.monitor_pid) == [st.pid]
+    with open(f"/proc/{monitor}/stat") as f:
+        assert f.read().rpartition(")")[2].split()[1] != caller
+    engine.remove(cid, force=True)

@@ -134,7 +134,8 @@ def _boot(version: str) -> str:
     return text[: -len(last)] + (
         "print(sys.modules['pycontain'].__file__)\n"
         "print(any(k.startswith('__editable___pycontain') for k in sys.modules))\n"
-        "print(sys.argv)\n")
+        "print(sys.argv)\n"
+        "print(x.ONE_SHOT)\n")
 
 
 def _run_boot(version: str) -> list[str]:
@@ -155,18 +156,20 @@ def _editable_hook() -> bool:
 def test_boot_code_finds_this_package_without_site() -> None:
     import pycontain
 
-    path, finder, argv = _run_boot(pycontain.__version__)
+    path, finder, argv, one_shot = _run_boot(pycontain.__version__)
     assert Path(path).resolve() == Path(pycontain.__file__).resolve()
     # an editable install's hook is found by its name and its mapping read: its meta path
     # finder is not imported
     assert finder == "False"
     assert argv == "['prog', '--flag']"
+    # marked a one-shot command line (a run -d forks its monitor once)
+    assert one_shot == "True"
 
 
 def test_boot_code_falls_back_to_site_when_the_hook_has_another_name() -> None:
     import pycontain
 
-    path, finder, _ = _run_boot("0.0.0-not-this-one")
+    path, finder, _, _ = _run_boot("0.0.0-not-this-one")
     assert Path(path).resolve() == Path(pycontain.__file__).resolve()
     # an editable install is then found through site's own processing of its hook
     assert finder == str(_editable_hook())
