@@ -481,7 +481,10 @@ class Container:
 
     # -- cgroups -----------------------------------------------------------------------------
 
-    def _cgroup_for_spawn(self) -> tuple[Any, bool]:
+    def _cgroup_for_spawn(self, on_path: Callable[[str], None] | None = None
+                          ) -> tuple[Any, bool]:
+        """The cgroup a process joins, and whether it was made here; *on_path*: see
+        :meth:`Cgroup.create`."""
         from .cgroups import Cgroup, Resources
         from .errors import CgroupNotDelegated
 
@@ -500,7 +503,7 @@ class Container:
             # no limits asked: a cgroup where one is delegated to us, else none (as runc
             # does rootless)
             try:
-                return Cgroup.create(**kw), True
+                return Cgroup.create(on_path=on_path, **kw), True
             except CgroupNotDelegated:
                 return None, False
         if cg is True:
@@ -510,7 +513,7 @@ class Container:
                 cg = self._pids_default(cg)
             try:
                 res = self._device_defaults(cg) if privileged else cg
-                return Cgroup.create(resources=res, **kw), True
+                return Cgroup.create(resources=res, on_path=on_path, **kw), True
             except CgroupNotDelegated as err:
                 if privileged:
                     raise

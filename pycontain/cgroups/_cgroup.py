@@ -343,6 +343,7 @@ class Cgroup:
         controllers: Iterable[str] | None = None,
         root: str = DEFAULT_ROOT,
         fs: CgroupFS | None = None,
+        on_path: Callable[[str], None] | None = None,
     ) -> Cgroup:
         """Create a new cgroup ``parent/name`` (or *path*) and apply *resources*.
 
@@ -355,6 +356,10 @@ class Cgroup:
         all. *fs* is for tests (a fake cgroupfs on a plain directory tree).
 
         Missing parent directories are made on the way (see :attr:`created_parents`).
+        *on_path* is called with the cgroup's :attr:`path` before anything is made: a caller
+        that records the path first (the engine, in a container's record) can leave the
+        cgroup unguarded (see :func:`pycontain._keeper.unguarded`), for whoever reads the
+        record finds even a cgroup whose making was cut short.
         """
         fs = REAL_FS if fs is None else fs
         layout = detect(root)
@@ -374,8 +379,8 @@ class Cgroup:
             rel = f"{base}/{name}" if base or parent.startswith("/") else name
         wanted = None if controllers is None else frozenset(controllers)
         if layout.kind == "v2":
-            return cls._create_v2(fs, layout, rel, r, v2.required(r), wanted)
-        return cls._create_v1(fs, layout, rel, r, _v1_required(layout, r), wanted)
+            return cls._create_v2(fs, layout, rel, r, v2.required(r), wanted, on_path)
+        return cls._create_v1(fs, layout, rel, r, _v1_required(layout, r), wanted, on_path)
 
     @classmethod
     def _create_v1(
@@ -386,6 +391,7 @@ class Cgroup:
         r: LimitValues,
         required: dict[str, str],
         wanted: frozenset[str] | None,
+        on_path: Callable[[str], None] | None = None,
     ) -> Cgroup:
         for controller, field in required.items():
             if layout.hierarchy(controller) is None:
@@ -402,6 +408,8 @@ class Cgroup:
                 wanted = _V1_DEFAULT - {"cpuacct"}
         every = "*" in wanted
         wanted = wanted | required.keys()
+        if on_path is not None:
+            on_path(layout.primary.resolve(rel))
         v1_dirs: dict[str, str] = {}
         created: list[str] = []
         parents: list[str] = []
@@ -442,10 +450,13 @@ class Cgroup:
         r: LimitValues,
         required: dict[str, str],
         wanted: frozenset[str] | None,
+        on_path: Callable[[str], None] | None = None,
     ) -> Cgroup:
         assert layout.unified is not None
         u = layout.unified
         path = u.resolve(rel)
+        if on_path is not None:
+            on_path(path)
         d = u.dir(path)
         parent = posixpath.dirname(d)
         parents = _mkdir(fs, u, d, lambda new: v2.enable_all(fs, new))

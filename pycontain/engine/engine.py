@@ -297,13 +297,9 @@ class Engine:
                 # as docker start of a running container: nothing to do
                 return handle.attach() if attach else None
             self._kill_orphans(rec)
-            cg = self._cgroup(rec)
+            rec, cg = self._cgroup(rec)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(run_dir, CREATE_ERROR))
-            rec = _evolve(rec, started=True, cgroup=cg.path if cg is not None else "")
-            self.store.save(cid, rec)
-            if cg is not None:
-                _keeper.untrack(cg.dirs)   # the record holds it now: it outlives us
             gate = None
             if attach:
                 from .startgate import Gate
@@ -361,20 +357,41 @@ class Engine:
         entry = self.store.dir(rec.id)
         return lambda: creator.run(entry)
 
-    def _cgroup(self, rec: ContainerRecord) -> Any:
-        """The container's cgroup: the one it had (its limits set again), else a new one."""
+    def _cgroup(self, rec: ContainerRecord) -> tuple[ContainerRecord, Any]:
+        """The container's cgroup: the one it had, else a new one; and the record, saved as
+        started with the cgroup's path.  A new one's path is saved before it is made, so it
+        needs no keeper: a start killed while making it leaves a cgroup that the record
+        names, which ``rm`` (or the next start) removes."""
         from ..cgroups import Cgroup
 
         if rec.cgroup:
-            with contextlib.suppress(FileNotFoundError):
-                return Cgroup.open(rec.cgroup)
+            if os.path.exists(os.path.join(self._run_dir(rec.id), "state.json")):
+                # made in full: a monitor ran after it
+                with contextlib.suppress(FileNotFoundError):
+                    cg = Cgroup.open(rec.cgroup)
+                    rec = _evolve(rec, started=True, cgroup=cg.path)
+                    self.store.save(rec.id, rec)
+                    return rec, cg
+            else:
+                # the start that made it was cut short: it may lack a hierarchy or a limit
+                with contextlib.suppress(FileNotFoundError):
+                    Cgroup.open(rec.cgroup, owned=True).remove()
         container = self._validated.pop(rec.spec, None) or rec.spec.container()
-        # guarded until the record names it (start), so a start killed before that leaves
-        # no cgroup that nothing would remove
-        cg, _ = container._cgroup_for_spawn()
+        saved = [rec]
+
+        def record(path: str) -> None:
+            saved[0] = _evolve(rec, started=True, cgroup=path)
+            self.store.save(rec.id, saved[0])
+
+        with _keeper.unguarded():
+            cg, _ = container._cgroup_for_spawn(on_path=record)
+        if cg is None or saved[0].cgroup != cg.path:
+            # none (not delegated to us without root), or none made here
+            saved[0] = _evolve(rec, started=True, cgroup=cg.path if cg is not None else "")
+            self.store.save(rec.id, saved[0])
         if cg is not None:
             cg._close_fds()
-        return cg
+        return saved[0], cg
 
     def _exit_command(self, rec: ContainerRecord) -> list[str] | None:
         """What the monitor runs after each end of the container: the release of its

@@ -521,3 +521,77 @@ def test_system_prune(cli: Cli, tmp_path: Path, busybox_rootfs: Path) -> None:
     assert cli("system", "prune", "-a", "--root", images).stdout.splitlines()[1] == \
         "Deleted volumes: 1"
     cli("rm", "-f", "up")
+
+
+_CUT_SHORT = """
+import os, signal, sys
+from pycontain.cgroups import _cgroup
+from pycontain.engine.engine import Engine
+from pycontain.engine.spec import ContainerSpec
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if sys.argv[2] == "limits":
+    # every directory made, no limit written yet
+    _cgroup.Cgroup._apply_v1 = die
+    _cgroup.v2.apply = die
+else:
+    # the first hierarchy's directory made, the others not
+    mkdir = _cgroup._mkdir
+    def first_then_die(*args, **kwargs):
+        mkdir(*args, **kwargs)
+        die()
+    _cgroup._mkdir = first_then_die
+engine = Engine(sys.argv[1])
+cid = engine.create(ContainerSpec(cmd=["sleep", "100"], memory="32M"), name="cut")
+engine.start(cid)
+"""
+
+
+def _memory_limit(path: str) -> int:
+    from pycontain.cgroups import Cgroup
+
+    cg = Cgroup.open(path)
+    try:
+        for d in cg.dirs:
+            for name in ("memory.limit_in_bytes", "memory.max"):   # v1, v2
+                if os.path.exists(os.path.join(d, name)):
+                    text = Path(d, name).read_text().strip()
+                    return 1 << 62 if text == "max" else int(text)
+        raise AssertionError(f"no memory hierarchy in {cg.dirs}")
+    finally:
+        cg.close()
+
+
+@pytest.mark.parametrize("where", ["limits", "mkdir"])
+def test_a_start_killed_while_making_its_cgroup_leaves_it_named(cli: Cli, where: str) -> None:
+    """The engine names a new cgroup in the record before it makes it, with no keeper
+    guarding it: a start SIGKILLed half-way leaves a cgroup that the record names.  The next
+    start makes it again in full (the limits written), and ``rm`` removes what is left."""
+    p = subprocess.run([PY, "-c", _CUT_SHORT, cli.root, where], env=cli.env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    half = Engine(cli.root).record("cut").cgroup
+    assert half and _cgroup_exists(half)
+    if where == "limits":
+        assert _memory_limit(half) > 32 << 20   # never written
+    # start again: the half-made cgroup goes, a whole one is made
+    cli("start", "cut")
+    assert _state(cli, "cut") == "running"
+    now = Engine(cli.root).record("cut").cgroup
+    assert now != half and not _cgroup_exists(half)
+    assert _memory_limit(now) == 32 << 20
+    cli("rm", "-f", "cut")
+    assert not _cgroup_exists(now)
+
+
+def test_rm_removes_the_cgroup_of_a_start_killed_while_making_it(cli: Cli) -> None:
+    p = subprocess.run([PY, "-c", _CUT_SHORT, cli.root, "mkdir"], env=cli.env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    half = Engine(cli.root).record("cut").cgroup
+    assert half and _cgroup_exists(half)
+    cli("rm", "cut")
+    assert not _cgroup_exists(half)
+    assert cli.ps("-a") == []

@@ -160,3 +160,21 @@ def test_a_sub_cgroup_going_meanwhile_is_taken_as_gone(tmp_path: Path) -> None:
     FakeCgroupFS().mkdir(victim)
     opened.remove()
     assert not os.path.exists(cg.unified_dir)   # not taken for gone itself
+
+
+def test_on_path_names_the_cgroup_before_anything_is_made(
+        fake: tuple[str, FakeCgroupFS]) -> None:
+    """What the engine records first: the path create() then makes, told while none of its
+    directories (the parents included) exists yet."""
+    root, fs = fake
+    seen: list[tuple[str, bool]] = []
+
+    def record(path: str) -> None:
+        seen.append((path, os.path.exists(f"{root}/pods")))
+
+    cg = Cgroup.create("c1", parent="/pods/web", root=root, fs=fs, on_path=record)
+    assert seen == [(cg.path, False)]
+    assert cg.path == "/pods/web/c1"
+    assert Cgroup.open(seen[0][0], root=root, fs=fs).unified_dir == cg.unified_dir
+    cg.remove()
+    remove_empty_parents(cg.created_parents, fs=fs)

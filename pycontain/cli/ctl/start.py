@@ -40,7 +40,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     e = engine()
     if not (args.attach or args.interactive):
-        return each("start", args.containers, e.start)
+        from pycontain.cli import _exit
+
+        # a one-shot command line: each monitor is forked once (see Engine.start)
+        return each("start", args.containers,
+                    lambda ref: e.start(ref, caller_exits=_exit.ONE_SHOT))
     if len(args.containers) > 1:
         print("pycontain start: you cannot start and attach multiple containers at once",
               file=sys.stderr)
