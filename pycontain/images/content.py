@@ -17,13 +17,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import os
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from pycontain.errors import DigestMismatch, ImageNotFound
 from pycontain.images.reference import check_digest
+from pycontain.lowlevel.digest import hexdigest, sha256_hex
 
 __all__ = ["ContentStore", "Ingest", "digest_bytes"]
 
@@ -32,7 +32,7 @@ _CHUNK = 1 << 20
 
 def digest_bytes(data: bytes) -> str:
     """The sha256 digest of *data* (``sha256:<hex>``)."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return "sha256:" + sha256_hex(data)
 
 
 class Ingest:
@@ -44,6 +44,8 @@ class Ingest:
         self.expected = digest
         self.expected_size = size
         algo = digest.partition(":")[0] if digest else "sha256"
+        import hashlib  # a write: reading a blob (a start) verifies it without hashlib
+
         self._hash = hashlib.new(algo)
         self._algo = algo
         self.size = 0
@@ -68,6 +70,8 @@ class Ingest:
         """Start the blob over (a download that must begin again from its first byte)."""
         os.ftruncate(self._fd, 0)
         os.lseek(self._fd, 0, os.SEEK_SET)
+        import hashlib
+
         self._hash = hashlib.new(self._algo)
         self.size = 0
 
@@ -151,7 +155,7 @@ class ContentStore:
         if len(data) > limit:
             raise DigestMismatch(f"blob {digest} is larger than {limit} bytes")
         algo = digest.partition(":")[0]
-        if f"{algo}:{hashlib.new(algo, data).hexdigest()}" != digest:
+        if f"{algo}:{hexdigest(algo, data)}" != digest:
             raise DigestMismatch(f"blob {digest} in {self.root} does not match its digest")
         return data
 

@@ -10,29 +10,27 @@ blob and unpacked layer not reached is freed.  This runs under the store's exclu
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from attrs import define
 
 from pycontain.errors import ConfigError, ImageError, ImageNotFound
+from pycontain.images.holds import check_holder, hold, holds, process_holder, release
 from pycontain.images.manifest import parse_config, parse_index, parse_manifest
 from pycontain.images.reference import check_digest, parse_reference
 from pycontain.storage.layers import chain_ids
-from pycontain.store import atomic_write
 
 if TYPE_CHECKING:
     from pycontain.images.store import ImageStore
 
-__all__ = ["DiskUsage", "Removed", "disk_usage", "hold", "holds", "prune", "release",
-           "remove"]
+# the holds live in their own module (a start holds its image without loading this one)
+__all__ = ["DiskUsage", "Removed", "check_holder", "disk_usage", "hold", "holds",
+           "process_holder", "prune", "release", "remove"]
 
 _SMALL = 4 << 20
-_HOLDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
 @define(frozen=True)
@@ -138,73 +136,6 @@ def _sweep(store: ImageStore, keep_blobs: set[str], keep_layers: set[str],
         nlayers += 1
     store.content.clean_ingest()
     return nblobs, nlayers, freed
-
-
-# -- holds: images that containers run on ---------------------------------------------------
-
-def _holds_dir(store: ImageStore) -> str:
-    return os.path.join(store.root, "holds")
-
-
-def check_holder(holder: str) -> None:
-    if not isinstance(holder, str) or not _HOLDER.fullmatch(holder):
-        raise ConfigError("holder", f"expected letters, digits, '_', '.', '-' (at most 128), "
-                                    f"got {holder!r}")
-
-
-def hold(store: ImageStore, holder: str, digest: str) -> None:
-    """Record that *holder* (a container's id) runs on the image *digest*: the image and
-    what it uses are never collected while the hold stays, and ``rmi`` of its last tag is
-    refused (untag only, with force).  :func:`release` ends the hold."""
-    check_holder(holder)
-    check_digest(digest, "digest")
-    with store.gc_lock(shared=True):   # a collection running now finishes first
-        if not store.content.has(digest):
-            raise ImageNotFound(f"no image {digest} in {store.root}")
-        os.makedirs(_holds_dir(store), mode=0o700, exist_ok=True)
-        atomic_write(os.path.join(_holds_dir(store), holder), digest.encode(),
-                     durable=store.durable)
-
-
-def process_holder() -> str:
-    """A hold's name for this process (``run-PID-STARTTIME``): one that
-    :func:`holds` drops by itself once the process is gone, however it ended."""
-    from pycontain.lowlevel.proc import run_name
-
-    return run_name(os.getpid())
-
-
-def release(store: ImageStore, holder: str) -> None:
-    """End *holder*'s hold (nothing if it has none)."""
-    check_holder(holder)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(os.path.join(_holds_dir(store), holder))
-
-
-def holds(store: ImageStore) -> dict[str, str]:
-    """Each holder and the image digest it holds."""
-    out = {}
-    try:
-        names = os.listdir(_holds_dir(store))
-    except FileNotFoundError:
-        return {}
-    from pycontain.lowlevel.proc import run_name_gone
-
-    for name in names:
-        if not _HOLDER.fullmatch(name):
-            continue   # atomic_write's temporary files
-        if run_name_gone(name):
-            # a foreground `pycontain run IMAGE` (run-PID-START) killed before its release
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(_holds_dir(store), name))
-            continue
-        try:
-            with open(os.path.join(_holds_dir(store), name), "rb") as f:
-                digest = f.read(200).decode("ascii", "replace").strip()
-            out[name] = check_digest(digest)
-        except (OSError, ConfigError):
-            continue
-    return out
 
 
 def remove(store: ImageStore, ref: str, *, force: bool = False) -> Removed:

@@ -8,7 +8,6 @@ path at fault (``manifests[0].digest``) and the document it is in.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -16,6 +15,7 @@ from attrs import define
 
 from pycontain.errors import ConfigError, InvalidImage
 from pycontain.images.reference import check_digest
+from pycontain.lowlevel import jsontext
 
 __all__ = [
     "CONFIG_TYPES", "INDEX_TYPES", "LAYER_TYPES", "MANIFEST_TYPES", "Descriptor",
@@ -180,7 +180,7 @@ def load_json(data: bytes, source: str) -> dict[str, Any]:
     if len(data) > MAX_DOCUMENT:
         raise InvalidImage(source, f"document larger than {MAX_DOCUMENT} bytes")
     try:
-        obj = json.loads(data)
+        obj = jsontext.loads(data)
     except ValueError as err:
         raise InvalidImage(source, f"not valid JSON: {err}") from None
     if not isinstance(obj, dict):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from attrs import define
 
 from pycontain.errors import ConfigError, ImageNotFound, InvalidImage
-from pycontain.images import archive
 from pycontain.images.content import ContentStore
 from pycontain.images.manifest import (
     LAYER_TYPES,
@@ -37,17 +35,21 @@ from pycontain.images.manifest import (
     parse_manifest,
 )
 from pycontain.images.reference import Reference, check_digest, parse_reference
+from pycontain.lowlevel import jsontext
 from pycontain.storage.driver import check_driver, choose_driver
 from pycontain.storage.layers import LayerSource, LayerStore, chain_ids
-from pycontain.storage.unpack import UnpackOptions, apply_layer, remove_entry
-from pycontain.storage.vfs import CopyStats, copy_layers
+from pycontain.storage.options import UnpackOptions
 from pycontain.store import atomic_write
 
-if TYPE_CHECKING:  # the registry client (ssl, http.client, threads) loads on first pull
+# a start on an image reads; what writes (archives, the unpacker, vfs copies) loads on first
+# use, and the registry client (ssl, http.client, threads) on the first pull
+if TYPE_CHECKING:
+    from pycontain.images import archive
     from pycontain.images.auth import Credentials
     from pycontain.images.gc import DiskUsage, Removed
     from pycontain.images.progress import Progress
     from pycontain.images.registry import RegistryClient
+    from pycontain.storage.vfs import CopyStats
 
 __all__ = ["Image", "ImageStore", "default_root"]
 
@@ -115,7 +117,7 @@ class ImageStore:
     def _read_tags(self) -> dict[str, str]:
         try:
             with open(self._tags, "rb") as f:
-                data = json.load(f)
+                data = jsontext.loads(f.read())
         except FileNotFoundError:
             return {}
         except ValueError as err:
@@ -154,7 +156,7 @@ class ImageStore:
             self._write_tags(tags)
 
     def _write_tags(self, tags: dict[str, str]) -> None:
-        data = json.dumps(dict(sorted(tags.items())), indent=1).encode()
+        data = jsontext.dumps(dict(sorted(tags.items())), indent=1).encode()
         atomic_write(self._tags, data, durable=self.durable)
 
     def gc_lock(self, shared: bool) -> contextlib.AbstractContextManager[None]:
@@ -207,6 +209,8 @@ class ImageStore:
         (default: this machine's).  *unpack*: unpack the layers too."""
         if tag is not None:
             tag_ref = _tag_ref(tag)
+        from pycontain.images import archive
+
         with self.gc_lock(shared=True):
             found = archive.read_archive(os.fspath(path), self.content, platform)
             if tag is not None and len(found) != 1:
@@ -219,6 +223,8 @@ class ImageStore:
         """A one-layer image of the rootfs tarball at *path* (``podman import``); *config*
         becomes its config's ``config`` section (Cmd, Env, WorkingDir ...)."""
         tag_ref = _tag_ref(tag) if tag is not None else None
+        from pycontain.images import archive
+
         with self.gc_lock(shared=True):
             found = archive.read_rootfs(os.fspath(path), self.content,
                                         max_size=self.options.max_size, config=config)
@@ -329,15 +335,21 @@ class ImageStore:
     def hold(self, holder: str, image: Image | str) -> None:
         """Keep *image* (and what it uses) from removal while *holder*, a container that
         runs on it, exists; :meth:`release` ends it."""
-        from pycontain.images import gc
+        from pycontain.images import holds
 
-        gc.check_holder(holder)
-        gc.hold(self, holder, (image if isinstance(image, Image) else self.resolve(image)).digest)
+        holds.check_holder(holder)
+        if isinstance(image, Image):
+            digest = image.digest
+        elif isinstance(image, str) and image.startswith(("sha256:", "sha512:")):
+            digest = image   # a manifest digest: hold() checks the store has it
+        else:
+            digest = self.resolve(image).digest
+        holds.hold(self, holder, digest)
 
     def release(self, holder: str) -> None:
-        from pycontain.images import gc
+        from pycontain.images import holds
 
-        gc.release(self, holder)
+        holds.release(self, holder)
 
     def prune(self) -> Removed:
         """Delete the images no tag names and whatever no tagged image uses."""
@@ -378,6 +390,8 @@ class ImageStore:
         self.unpack(image)
         if not image.layers:
             raise InvalidImage("rootfs.diff_ids", f"image {image.digest} has no layers")
+        from pycontain.storage.vfs import copy_layers
+
         with self.gc_lock(shared=True):   # no layer is collected while it is read
             return copy_layers(self.layers.lowers(image.layers[-1]), dest)
 
@@ -394,6 +408,8 @@ class ImageStore:
         except BaseException:
             os.close(fd)
             raise
+        from pycontain.storage.unpack import apply_layer
+
         try:
             for desc, diff_id in zip(image.manifest.layers, image.config.diff_ids,
                                      strict=True):
@@ -417,6 +433,8 @@ def _tag_ref(tag: str) -> Reference:
 
 
 def _empty(fd: int) -> None:
+    from pycontain.storage.unpack import remove_entry
+
     rfd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
     try:
         names = os.listdir(rfd)

@@ -14,14 +14,11 @@ moved to another file system is probed again).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
-import tempfile
-import warnings
 from collections.abc import Callable
 
 from pycontain.errors import ConfigError
+from pycontain.lowlevel import jsontext
 from pycontain.store import atomic_write
 
 __all__ = ["DRIVERS", "ENV", "PROBE_FILE", "check_driver", "choose_driver", "overlay_problem",
@@ -61,6 +58,8 @@ def choose_driver(value: str | None, where: str, *,
             if on_fallback is not None:
                 on_fallback(msg)
             else:
+                import warnings
+
                 warnings.warn(msg, RuntimeWarning, stacklevel=2)
             return "vfs"
     return driver
@@ -84,12 +83,13 @@ def overlay_problem(where: str) -> str | None:
     cache = os.path.join(where, PROBE_FILE)
     with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
         with open(cache, "rb") as f:
-            data = json.load(f)
+            data = jsontext.loads(f.read())
         if data.get("dev") == dev:
             problem = data.get("problem")
             return problem if isinstance(problem, str) else None
     problem = _probe(where)
-    atomic_write(cache, json.dumps({"dev": dev, "problem": problem}).encode(), durable=False)
+    atomic_write(cache, jsontext.dumps({"dev": dev, "problem": problem}).encode(),
+                 durable=False)
     return problem
 
 
@@ -98,6 +98,9 @@ def _probe(where: str) -> str | None:
     mount namespace and run a command that does not exist: failing at the overlay step
     says why overlay cannot work; failing to look the command up means the mount worked.
     The mount is gone with the child."""
+    import shutil
+    import tempfile
+
     from pycontain.container import Container
     from pycontain.lowlevel import lib
     from pycontain.lowlevel.steps import STEPS

@@ -33,19 +33,20 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, Self
 
 from attrs import define
 
 from pycontain.errors import ConfigError, ImageNotFound
-from pycontain.storage.unpack import UnpackOptions, apply_layer
+from pycontain.lowlevel.digest import sha256_hex
+from pycontain.storage.options import UnpackOptions
 from pycontain.store import Exists, NotFound, Store, json_field
+
+# the unpacker (tarfile and the decompressors), threads and hashlib load where a layer is
+# unpacked: a start on an image whose layers are there reads only their records
 
 __all__ = ["LayerRecord", "LayerSource", "LayerStore", "chain_ids"]
 
@@ -62,7 +63,7 @@ def chain_ids(diff_ids: Sequence[str]) -> list[str]:
     out: list[str] = []
     for d in diff_ids:
         out.append(d if not out else
-                   "sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest())
+                   "sha256:" + sha256_hex(f"{out[-1]} {d}".encode()))
     return out
 
 
@@ -206,6 +207,9 @@ class LayerStore:
                 self._unpack_one(chains[k], chains[k - 1] if k else None, layers[k], None,
                                  None)
             return chains
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
         done = [threading.Event() for _ in chains]
         failed = [False] * len(chains)
         stop = threading.Event()
@@ -259,6 +263,8 @@ class LayerStore:
                     os.makedirs(self.root, mode=0o700, exist_ok=True)
                 _mark_top_dir(self.root)
                 self._root_marked = True
+            from pycontain.storage.unpack import apply_layer
+
             try:
                 with self._store.create(id) as d:
                     diff = os.path.join(d, "diff")

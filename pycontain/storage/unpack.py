@@ -42,6 +42,7 @@ from attrs import define
 
 from pycontain.errors import DigestMismatch, LayerError, UnsafeLayer
 from pycontain.storage.decompress import LayerStream
+from pycontain.storage.options import UnpackOptions
 from pycontain.storage.tarheader import next_member
 
 __all__ = ["OVERRIDE_XATTR", "UnpackOptions", "Unpacked", "apply_layer", "remove_entry"]
@@ -56,22 +57,6 @@ _RESERVED_XATTRS = ("trusted.overlay.", "user.overlay.", "user.pycontain.")
 _COPY = 1 << 20
 _MAX_DEPTH = 400  # PATH_MAX allows 2048 levels; the walk is recursive, real trees are shallow
 _T = TypeVar("_T")
-
-
-@define(frozen=True)
-class UnpackOptions:
-    """How a layer is written.
-
-    *rootless*: None to decide by the caller's euid; True writes ``user.*`` overlay
-    xattrs and records what cannot be set in :data:`OVERRIDE_XATTR`.
-    *max_size*: the most bytes a layer may expand to (a decompression bomb stops there).
-    """
-
-    rootless: bool | None = None
-    max_size: int = 64 << 30
-
-    def is_rootless(self) -> bool:
-        return os.geteuid() != 0 if self.rootless is None else self.rootless
 
 
 @define(frozen=True)

@@ -237,8 +237,11 @@ def test_rootless_ownership_and_devices_in_xattr(open_tmp: Path) -> None:
     root = open_tmp / "store"
     root.mkdir()
     os.chown(root, 65534, 65534)
-    # imports first (the interpreter lives under /root), then the privileges go
+    # imports first (the interpreter lives under /root), then the privileges go: the
+    # store loads its writing half (archives, the unpacker, threads, hashlib) on first use
     code = ("import os; from pycontain.images import ImageStore; import zstandard; "
+            "import pycontain.images.archive, pycontain.storage.unpack, hashlib, "
+            "concurrent.futures, threading; "
             "os.setgroups([]); os.setresgid(65534, 65534, 65534); "
             "os.setresuid(65534, 65534, 65534); "
             f"print(ImageStore({str(root)!r}).import_archive({str(open_tmp / 'layout')!r})"
