@@ -8,7 +8,12 @@ Rows (interleaved: each round runs every row once, in a shuffled order):
   process, as podman's is a new Go process); it returns once the monitor has the
   container's pid.  The command is the installed C front end beside this Python, as users
   run it (``--pycontain CMD`` times another, e.g. ``"python3 -m pycontain"``)
-- ``pyc-lib``: ``Engine.run(...)`` of the same, in this process (no interpreter start)
+- ``pyc-img``: ``pycontain run -d --image-root STORE bench/busybox /bin/sleep 1000``: the
+  same rootfs imported once as an image (``pycontain import``) into an image store of the
+  bench's own, each container on its layers under a writable layer of its own, as podman's
+  (the issue's "prepared image")
+- ``pyc-lib``: ``Engine.run(...)`` of the ``--rootfs`` row, in this process (no
+  interpreter start)
 - ``podman``: ``podman run -d --network none IMAGE /bin/sleep 1000`` (``--podman``; vfs
   storage and state in a temporary directory, as bench/network.py sets it up); it returns
   once the container runs
@@ -88,6 +93,25 @@ def main() -> int:
             engine.remove(r.stdout.strip(), force=True)
             return dt
 
+        images = str(tmp / "images")
+        tarball = tmp / "rootfs.tar"
+        import tarfile
+
+        with tarfile.open(tarball, "w") as tf:
+            tf.add(rootfs, arcname=".")
+        subprocess.run([*cli, "import", "--root", images, "-q", str(tarball), "bench/busybox"],
+                       env=env, capture_output=True, text=True, check=True)
+
+        def pyc_img() -> float:
+            t0 = time.perf_counter()
+            r = subprocess.run([*cli, "run", "-d", "--image-root", images, "bench/busybox",
+                                *cmd], env=env, capture_output=True, text=True, check=False)
+            dt = time.perf_counter() - t0
+            if r.returncode != 0:
+                raise RuntimeError(r.stderr)
+            engine.remove(r.stdout.strip(), force=True)
+            return dt
+
         def pyc_lib() -> float:
             t0 = time.perf_counter()
             cid = engine.run(ContainerSpec(cmd=cmd, rootfs=str(rootfs)))
@@ -95,7 +119,7 @@ def main() -> int:
             engine.remove(cid, force=True)
             return dt
 
-        rows = {"pyc-cli": pyc_cli, "pyc-lib": pyc_lib}
+        rows = {"pyc-cli": pyc_cli, "pyc-img": pyc_img, "pyc-lib": pyc_lib}
         if args.podman and shutil.which("podman"):
             podman = PodmanRows(tmp / "podman", rootfs)
             base = podman.base
@@ -126,7 +150,7 @@ def main() -> int:
                   f"(n={len(times[k])})")
         out: dict[str, object] = {"median_ms": med, "samples_s": times}
         if "podman" in med:
-            for k in ("pyc-cli", "pyc-lib"):
+            for k in ("pyc-cli", "pyc-img", "pyc-lib"):
                 ratio = med[k] / med["podman"]
                 print(f"{k} / podman: {ratio:.2f} (target <= 0.5)")
                 out[f"ratio_{k}"] = ratio
