@@ -104,12 +104,19 @@ def _healthcheck(mine: Any, image_check: Any) -> Any:
 def _network_fields(args: argparse.Namespace, image_expose: Any = ()) -> dict[str, Any]:
     """The spec's fields of a bridge network: the ports as one normal form each (one
     without HOSTPORT stays so, and each start chooses its host port)."""
-    from pycontain.net.ports import parse_publish
-    from pycontain.net.publishall import combine
+    ports: tuple[str, ...] = ()
+    expose: tuple[str, ...] = ()
+    if args.publish:   # the ports' modules load only for ports
+        from pycontain.net.ports import parse_publish
 
-    return {"ports": tuple(str(p) for p in parse_publish(args.publish)), "ip": args.ip,
-            "ip6": args.ip6, "network_aliases": tuple(args.network_alias),
-            "expose": combine(image_expose, args.expose), "publish_all": args.publish_all}
+        ports = tuple(str(p) for p in parse_publish(args.publish))
+    if image_expose or args.expose:
+        from pycontain.net.publishall import combine
+
+        expose = combine(image_expose, args.expose)
+    return {"ports": ports, "ip": args.ip, "ip6": args.ip6,
+            "network_aliases": tuple(args.network_alias), "expose": expose,
+            "publish_all": args.publish_all}
 
 
 def _start_error(text: str) -> str:

@@ -130,9 +130,10 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("--rootfs", "give an image or --rootfs, not both")
     if args.tty:
         _check_tty(args)
-    from pycontain.net.publishall import parse_expose
+    if args.expose:   # the ports' modules load only for ports
+        from pycontain.net.publishall import parse_expose
 
-    parse_expose(args.expose)   # one error naming --expose, before anything is made
+        parse_expose(args.expose)   # one error naming --expose, before anything is made
     if args.publish_all and args.net in ("none", "host") and not args.pod:
         import sys
 
