@@ -358,24 +358,18 @@ class Engine:
         return lambda: creator.run(entry)
 
     def _cgroup(self, rec: ContainerRecord) -> tuple[ContainerRecord, Any]:
-        """The container's cgroup: the one it had, else a new one; and the record, saved as
-        started with the cgroup's path.  A new one's path is saved before it is made, so it
-        needs no keeper: a start killed while making it leaves a cgroup that the record
-        names, which ``rm`` (or the next start) removes."""
+        """The container's cgroup, made anew at each start (as ``docker start`` has runc
+        make it), and the record, saved as started with the cgroup's path.  The path is
+        saved before the cgroup is made, so it needs no keeper: a start killed while making
+        it leaves a cgroup that the record names, which ``rm`` (or the next start)
+        removes.  The restarts of a restart policy keep it."""
         from ..cgroups import Cgroup
 
         if rec.cgroup:
-            if os.path.exists(os.path.join(self._run_dir(rec.id), "state.json")):
-                # made in full: a monitor ran after it
-                with contextlib.suppress(FileNotFoundError):
-                    cg = Cgroup.open(rec.cgroup)
-                    rec = _evolve(rec, started=True, cgroup=cg.path)
-                    self.store.save(rec.id, rec)
-                    return rec, cg
-            else:
-                # the start that made it was cut short: it may lack a hierarchy or a limit
-                with contextlib.suppress(FileNotFoundError):
-                    Cgroup.open(rec.cgroup, owned=True).remove()
+            # the last start's (what is left in it was killed above with a dead monitor;
+            # one cut short while making it may lack a hierarchy or a limit)
+            with contextlib.suppress(FileNotFoundError), _keeper.unguarded():
+                Cgroup.open(rec.cgroup, owned=True).remove()
         container = self._validated.pop(rec.spec, None) or rec.spec.container()
         saved = [rec]
 

@@ -595,3 +595,21 @@ def test_rm_removes_the_cgroup_of_a_start_killed_while_making_it(cli: Cli) -> No
     cli("rm", "cut")
     assert not _cgroup_exists(half)
     assert cli.ps("-a") == []
+
+
+def test_each_start_makes_the_cgroup_anew(cli: Cli) -> None:
+    """As runc does for ``docker start``: a stopped container's next start removes its last
+    cgroup and runs in a new one, with its limits."""
+    cid = cli("run", "-d", "--memory", "32M", "--name", "again", "--", "sleep", "100"
+              ).stdout.strip()
+    first = Engine(cli.root).record(cid).cgroup
+    assert _memory_limit(first) == 32 << 20
+    cli("stop", "-t", "0", "again")
+    assert _cgroup_exists(first)   # a stopped container keeps it until its next start
+    cli("start", "again")
+    assert _state(cli, "again") == "running"
+    second = Engine(cli.root).record(cid).cgroup
+    assert second != first and not _cgroup_exists(first)
+    assert _memory_limit(second) == 32 << 20
+    cli("rm", "-f", "again")
+    assert not _cgroup_exists(second)
