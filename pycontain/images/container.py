@@ -14,18 +14,16 @@ import stat
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from attrs import frozen
-
 from ..errors import ConfigError, ImageError
 from ..lowlevel.inroot import open_in_root
+from ..lowlevel.record import Record
 from ..rootfs import RootFS, default_mounts
 from .store import Image, ImageStore
 
 __all__ = ["ImageDefaults", "image_container", "image_defaults", "image_rootfs"]
 
 
-@frozen
-class ImageDefaults:
+class ImageDefaults(Record):
     """What an image's config says a container of it runs, as pycontain takes it."""
 
     entrypoint: tuple[str, ...]

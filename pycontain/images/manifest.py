@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from attrs import define
-
 from pycontain.errors import ConfigError, InvalidImage
 from pycontain.images.reference import check_digest
 from pycontain.lowlevel import jsontext
+from pycontain.lowlevel.record import Record
 
 __all__ = [
     "CONFIG_TYPES", "INDEX_TYPES", "LAYER_TYPES", "MANIFEST_TYPES", "Descriptor",
@@ -53,8 +52,7 @@ LAYER_TYPES: dict[str, str] = {
 MAX_DOCUMENT = 4 << 20
 
 
-@define(frozen=True)
-class Platform:
+class Platform(Record):
     """What an image runs on, in Go's words (``amd64``, ``arm64``/``v8``, ``linux``)."""
 
     architecture: str
@@ -65,8 +63,7 @@ class Platform:
         return f"{self.os}/{self.architecture}" + (f"/{self.variant}" if self.variant else "")
 
 
-@define(frozen=True)
-class Descriptor:
+class Descriptor(Record):
     """A typed, sized pointer to a blob by its digest."""
 
     media_type: str
@@ -87,8 +84,7 @@ class Descriptor:
         return d
 
 
-@define(frozen=True)
-class Index:
+class Index(Record):
     """An image index (OCI) or manifest list (Docker): manifests, one per platform."""
 
     media_type: str
@@ -96,8 +92,7 @@ class Index:
     annotations: dict[str, str] | None = None
 
 
-@define(frozen=True)
-class Manifest:
+class Manifest(Record):
     """One image: its config and its layers, bottom first."""
 
     media_type: str
@@ -106,8 +101,7 @@ class Manifest:
     annotations: dict[str, str] | None = None
 
 
-@define(frozen=True)
-class ImageConfig:
+class ImageConfig(Record):
     """The image's config: platform, the layers' uncompressed digests, and the rest kept
     as read (``raw["config"]`` holds Entrypoint, Cmd, Env ...)."""
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import re
 
-from attrs import define
-
 from pycontain.errors import ConfigError
+from pycontain.lowlevel.record import Record
 
 __all__ = ["DEFAULT_DOMAIN", "DEFAULT_TAG", "Reference", "check_digest", "parse_reference"]
 
@@ -46,8 +45,7 @@ def check_digest(digest: object, field: str = "digest") -> str:
     return digest
 
 
-@define(frozen=True)
-class Reference:
+class Reference(Record):
     """A normalised image reference: *domain* / *path*, with a *tag*, a *digest* or both
     (the digest is what names the content; the tag is kept for display and tagging)."""
 

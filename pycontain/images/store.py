@@ -22,8 +22,6 @@ import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from attrs import define
-
 from pycontain.errors import ConfigError, ImageNotFound, InvalidImage
 from pycontain.images.content import ContentStore
 from pycontain.images.manifest import (
@@ -36,6 +34,7 @@ from pycontain.images.manifest import (
 )
 from pycontain.images.reference import Reference, check_digest, parse_reference
 from pycontain.lowlevel import jsontext
+from pycontain.lowlevel.record import Record
 from pycontain.storage.driver import check_driver, choose_driver
 from pycontain.storage.layers import LayerSource, LayerStore, chain_ids
 from pycontain.storage.options import UnpackOptions
@@ -62,8 +61,7 @@ def default_root() -> str:
     return os.path.join(data, "pycontain", "images")
 
 
-@define(frozen=True)
-class Image:
+class Image(Record):
     """One image of the store: its manifest's digest, manifest, config, and its layers'
     chain IDs (bottom first: :meth:`LayerStore.path` gives each one's directory)."""
 

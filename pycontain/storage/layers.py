@@ -38,10 +38,9 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO, Self
 
-from attrs import define
-
 from pycontain.errors import ConfigError, ImageNotFound
 from pycontain.lowlevel.digest import sha256_hex
+from pycontain.lowlevel.record import Record
 from pycontain.storage.options import UnpackOptions
 from pycontain.store import Exists, NotFound, Store, json_field
 
@@ -67,8 +66,7 @@ def chain_ids(diff_ids: Sequence[str]) -> list[str]:
     return out
 
 
-@define(frozen=True)
-class LayerSource:
+class LayerSource(Record):
     """One layer of a stack to unpack: its ``diff_id``, how to open its (compressed) blob,
     and the compression its media type names (the fallback for a blob too short to tell)."""
 
@@ -102,8 +100,7 @@ class _LowerFailed(Exception):
     """A layer below failed: this one is abandoned (the lower layer's error is raised)."""
 
 
-@define(frozen=True)
-class LayerRecord:
+class LayerRecord(Record):
     """What the store knows of one unpacked layer."""
 
     chain_id: str

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 
-from attrs import define
+from pycontain.lowlevel.record import Record
 
 __all__ = ["UnpackOptions"]
 
 
-@define(frozen=True)
-class UnpackOptions:
+class UnpackOptions(Record):
     """How a layer is written.
 
     *rootless*: None to decide by the caller's euid; True writes ``user.*`` overlay
