@@ -190,7 +190,7 @@ def main(args: argparse.Namespace) -> int:
         from pycontain.cli import _driver
         from pycontain.images import ImageStore
         from pycontain.images.container import image_defaults, image_rootfs, resolve_user
-        from pycontain.images.gc import process_holder
+        from pycontain.images.holds import process_holder
 
         store = ImageStore(args.image_root, storage_driver=_driver.requested(args))
         img = store.resolve(image)
@@ -318,7 +318,7 @@ def main(args: argparse.Namespace) -> int:
         return code
     finally:
         if held is not None:
-            from pycontain.images.gc import process_holder
+            from pycontain.images.holds import process_holder
 
             held.release(process_holder())
 

@@ -63,7 +63,7 @@ def start(exe_fd: int, argv: Sequence[str], creator: Callable[[], NoReturn], *,
     try:
         pid = os.fork()
         if pid == 0:
-            # the first child only makes the monitor an orphan, not this process's child
+            # the monitor-to-be (with the double fork, only its parent, which leaves at once)
             _exit_after(lambda: _monitor(exe_fd, argv, creator, env, cwd, ready_w,
                                          (out_r, err_r, rep_r), (out_w, err_w, rep_w),
                                          orphan=not caller_exits))

@@ -27,6 +27,7 @@ import _thread
 import os
 
 from ..lowlevel import jsontext
+from ..lowlevel.digest import sha256_hex
 from .filter import CompiledFilter
 
 TYPE_CHECKING = False
@@ -73,7 +74,7 @@ def compile_profile(profile: Mapping[str, Any] | Any, *, path: str = "linux.secc
     except (TypeError, ValueError):
         text = None  # not JSON data: the compiler names the bad value
     if text is not None:
-        digest = _sha256(text.encode())
+        digest = sha256_hex(text.encode())
         hit = _lookup(digest)
         # a filter that needs a listener is only handed to a caller that serves one; the
         # others get the compiler's error
@@ -102,7 +103,7 @@ def default_filter(capabilities: tuple[str, ...]) -> CompiledFilter:
         origin = f"{st.st_size}:{st.st_mtime_ns}"
     except OSError:
         origin = "installed"  # no sources: pycontain's version (in the environment) stands
-    alias = _sha256(f"default-profile|{origin}|{','.join(sorted(key))}".encode())
+    alias = sha256_hex(f"default-profile|{origin}|{','.join(sorted(key))}".encode())
     compiled = _lookup(alias)
     if compiled is None:
         from .default import default_profile
@@ -204,7 +205,7 @@ def _disk_path(digest: str) -> str | None:
     env = _environment()
     if not d or env is None:
         return None
-    key = _sha256(f"{digest}|{env}".encode())[:40]
+    key = sha256_hex(f"{digest}|{env}".encode())[:40]
     return os.path.join(d, key + _SUFFIX)
 
 
@@ -289,20 +290,10 @@ def _read(path: str) -> CompiledFilter | None:
     return _decode(data)
 
 
-def _sha256(data: bytes) -> str:
-    """The SHA-256 hex digest of *data*, without ``hashlib`` (see
-    :mod:`pycontain.lowlevel.digest`): about 2.5 ms of every ``create`` otherwise."""
-    from pycontain.lowlevel.digest import sha256_hex
-
-    return sha256_hex(data)
-
-
-
-
 def _encode(compiled: CompiledFilter) -> bytes:
     head = {"flags": compiled.flags, "notify": compiled.notify,
             "unknown": list(compiled.unknown_syscalls), "size": len(compiled.bpf),
-            "sha256": _sha256(compiled.bpf)}
+            "sha256": sha256_hex(compiled.bpf)}
     return _MAGIC + jsontext.dumps(head).encode() + b"\n" + compiled.bpf
 
 
@@ -315,7 +306,7 @@ def _decode(data: bytes) -> CompiledFilter | None:
         if not isinstance(head, dict):
             return None
         if (len(program) != head["size"] or len(program) % 8
-                or _sha256(program) != head["sha256"]):
+                or sha256_hex(program) != head["sha256"]):
             return None
         return CompiledFilter(bpf=program, flags=int(head["flags"]), notify=bool(head["notify"]),
                               unknown_syscalls=tuple(str(n) for n in head["unknown"]))
